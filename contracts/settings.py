@@ -1,0 +1,113 @@
+"""One settings object for every service, read from the environment (prefix `EDU_`) and an optional
+file named by `EDU_SETTINGS_FILE` (dotenv format). Invalid values fail at start-up, naming the setting.
+
+Every port, topic, path and tuning knob lives here; modules take a `Settings` argument instead of
+reading the environment themselves, so tests build their own.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEFAULT_HOME = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "edu-cockpit"
+
+
+class SettingsError(SystemExit):
+    """Raised (and exits) when settings are invalid; the message names each bad setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EDU_", frozen=True, extra="forbid")
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="host:port[,host:port] of brokers")
+    kafka_controller_port: int = Field(19093, ge=1, le=65535, description="local KRaft controller")
+    topic_clicks: str = "edu.clicks.v1"
+    topic_sessions: str = "edu.sessions.v1"
+    topic_rates: str = "edu.rates.v1"
+    topic_deadletter: str = "edu.deadletter.v1"
+    topic_alerts: str = "edu.alerts.v1"
+    topic_partitions: int = Field(4, ge=1, le=1024, description="partitions of input topics")
+    topic_replication: int = Field(1, ge=1, le=7)
+
+    # --- where local services keep their files ---------------------------------------------
+    data_dir: Path = _DEFAULT_HOME
+    cache_dir: Path = Path.home() / ".cache" / "edu-cockpit"
+
+    # --- ClickHouse ----------------------------------------------------------------------------
+    clickhouse_engine: Literal["chdb", "server"] = "chdb"
+    chdb_path: Path | None = Field(None, description="embedded store directory; default DATA_DIR/chdb")
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = Field(9000, ge=1, le=65535, description="native protocol port")
+    clickhouse_database: str = Field("edu", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
+    clickhouse_compression: bool = True
+
+    # --- stream worker -------------------------------------------------------------------------
+    worker_id: str = Field("edu-worker", pattern=r"^[A-Za-z0-9_.-]+$", description="Faust app id = group")
+    worker_batch_max: int = Field(20_000, ge=1, description="messages per processing batch")
+    worker_batch_within_s: float = Field(0.5, gt=0, le=60, description="max wait to fill a batch")
+    worker_guarantee: Literal["at_least_once", "exactly_once"] = "exactly_once"
+    worker_session_timeout_s: float = Field(10.0, gt=0)
+    worker_metrics_port: int = Field(9401, ge=0, le=65535, description="/metrics; 0 disables")
+    allowed_lateness_s: int = Field(300, ge=0, description="late events within it update their minute")
+    max_future_s: int = Field(600, ge=0, description="events further ahead of the clock are absurd")
+    max_message_bytes: int = Field(262_144, ge=1024, description="larger messages are dead-lettered")
+    max_events_per_message: int = Field(1000, ge=1)
+
+    # --- sink ----------------------------------------------------------------------------------
+    sink_group: str = Field("edu-sink", pattern=r"^[A-Za-z0-9_.-]+$")
+    sink_batch_rows: int = Field(50_000, ge=1, description="flush when this many rows are buffered")
+    sink_flush_interval_s: float = Field(1.0, gt=0, description="flush at least this often")
+    sink_max_backlog_rows: int = Field(500_000, ge=1, description="pause consuming above this")
+    sink_retry_max_s: float = Field(30.0, gt=0, description="cap of the retry backoff")
+    sink_metrics_port: int = Field(9402, ge=0, le=65535, description="0 disables /metrics")
+
+    # --- cockpit -------------------------------------------------------------------------------
+    cockpit_host: str = "127.0.0.1"
+    cockpit_port: int = Field(8050, ge=1, le=65535)
+    cockpit_refresh_ms: int = Field(2000, ge=250)
+    cockpit_cache_s: float = Field(1.5, ge=0, description="named-query cache shared by viewers")
+
+    # --- simulator -----------------------------------------------------------------------------
+    simulator_rate: float = Field(2000.0, gt=0, description="events per second")
+    simulator_seed: int = 20220314
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, v: str) -> str:
+        for part in v.split(","):
+            host, _, port = part.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port[,host:port], got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _paths(self) -> "Settings":
+        if self.chdb_path is None:
+            object.__setattr__(self, "chdb_path", self.data_dir / "chdb")
+        return self
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.split(",")[0].rpartition(":")[2])
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and EDU_SETTINGS_FILE); exit with a clear message if bad."""
+    env_file = os.environ.get("EDU_SETTINGS_FILE")
+    if env_file and not Path(env_file).is_file():
+        raise SettingsError(f"EDU_SETTINGS_FILE={env_file!r}: no such file")
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as err:
+        lines = [
+            f"  EDU_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
+            for e in err.errors()
+        ]
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None

@@ -1,0 +1,1 @@
+"""ClickHouse writers: the storage interface, table definitions, migrations and the batching sink."""

@@ -1,0 +1,35 @@
+"""The sink's Prometheus metrics (`edu_sink_*`), declared once; labels are table names only."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass(frozen=True)
+class SinkMetrics:
+    rows: Counter
+    batches: Counter
+    insert_seconds: Histogram
+    retries: Counter
+    backlog: Gauge
+    store_up: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> "SinkMetrics":
+        ns, sub = "edu", "sink"
+        return cls(
+            rows=Counter("rows_written", "Rows inserted into ClickHouse", ["table"],
+                         namespace=ns, subsystem=sub, registry=registry),
+            batches=Counter("batches_written", "Batches flushed to ClickHouse",
+                            namespace=ns, subsystem=sub, registry=registry),
+            insert_seconds=Histogram("flush_seconds", "Time to write one batch (all tables)",
+                                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+                                     namespace=ns, subsystem=sub, registry=registry),
+            retries=Counter("flush_retries", "Failed flush attempts that will be retried",
+                            namespace=ns, subsystem=sub, registry=registry),
+            backlog=Gauge("backlog_rows", "Rows buffered and not yet stored",
+                          namespace=ns, subsystem=sub, registry=registry),
+            store_up=Gauge("store_up", "1 if the last flush reached ClickHouse, else 0",
+                           namespace=ns, subsystem=sub, registry=registry),
+        )

@@ -1,0 +1,49 @@
+"""Run the numbered migrations that have not run yet; called by `edu-sink migrate` and at start."""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import time
+from types import ModuleType
+
+from sinks import migrations
+from sinks.store import Store
+from sinks.tables import schema_migrations
+
+log = logging.getLogger(__name__)
+
+
+def discover() -> list[ModuleType]:
+    """All migration modules, ordered by VERSION; duplicate versions are a bug caught here."""
+    mods = [
+        importlib.import_module(f"{migrations.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(migrations.__path__)
+        if info.name.startswith("m") and info.name[1:5].isdigit()
+    ]
+    mods.sort(key=lambda m: m.VERSION)
+    versions = [m.VERSION for m in mods]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions: {versions}")
+    return mods
+
+
+def migrate(store: Store) -> list[int]:
+    """Apply pending migrations in order; return the versions applied now."""
+    db = store.database
+    store.command(schema_migrations.create_sql(db))
+    done = {row[0] for row in store.query(schema_migrations.APPLIED.format(db=db))}
+    applied: list[int] = []
+    for mod in discover():
+        if mod.VERSION in done:
+            continue
+        for sql in mod.statements(db):
+            store.command(sql)
+        store.insert(
+            schema_migrations.TABLE,
+            ("version", "name", "applied_at"),
+            [(mod.VERSION, mod.__name__.rsplit(".", 1)[1], int(time.time()))],
+        )
+        log.info("applied migration %04d %s", mod.VERSION, mod.__name__)
+        applied.append(mod.VERSION)
+    return applied

@@ -1,0 +1,196 @@
+"""The storage layer: one small interface over two ClickHouse engines.
+
+- `ChdbStore`: embedded chDB, the local default. chDB lets one OS process open one data path, so the
+  process that owns it (in local mode the cockpit process, which also runs the sink in a thread) must
+  serve both inserts and queries; a lock serialises calls into the engine.
+- `ServerStore`: a ClickHouse server over the native protocol (clickhouse-driver), compression on.
+
+SQL handed to `query`/`command` uses clickhouse-driver's `%(name)s` placeholders on both engines;
+values are escaped by clickhouse-driver's own escaper, never pasted in by hand. Named queries select
+plain types (epoch seconds via `toUInt32`, enum names as strings) so both engines return equal rows.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+
+from contracts.settings import Settings
+
+Row = tuple[Any, ...]
+
+
+class StoreError(RuntimeError):
+    """A storage call failed; carries the engine's message (and server error code if any)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(f"[{code}] {message}" if code is not None else message)
+        self.code = code
+
+
+class StoreUnavailable(StoreError):
+    """The engine cannot be reached right now (network, server down): worth retrying."""
+
+
+class Store(Protocol):
+    database: str
+    engine: str
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def _bind(sql: str, params: Mapping[str, Any] | None) -> str:
+    """Bind parameters client-side with clickhouse-driver's escaper (what it does for the server)."""
+    if not params:
+        return sql
+    from clickhouse_driver.util.escape import escape_params
+
+    for key, value in params.items():
+        if hasattr(value, "tzinfo") or hasattr(value, "isoformat"):
+            raise TypeError(f"parameter {key!r}: pass times as epoch seconds, not {type(value).__name__}")
+    return sql % escape_params(params, None)
+
+
+class ChdbStore:
+    """Embedded chDB at one data path, owned by this process."""
+
+    engine = "chdb"
+
+    def __init__(self, path: str, database: str) -> None:
+        from chdb import session
+
+        self.database = database
+        self._lock = threading.Lock()
+        try:
+            self._session = session.Session(str(path))
+        except Exception as err:  # chdb raises plain RuntimeError/Exception on lock conflicts
+            raise StoreError(f"cannot open chDB at {path}: {err}") from err
+        self.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def _run(self, sql: str, fmt: str) -> Any:
+        with self._lock:
+            try:
+                return self._session.query(sql, fmt)
+            except Exception as err:
+                raise StoreError(f"chDB: {err}\n  in: {sql[:500]}") from err
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._run(_bind(sql, params), "CSV")
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        bound = _bind(sql, params) + " SETTINGS output_format_json_quote_64bit_integers = 0"
+        res = self._run(bound, "JSONCompactEachRow")
+        data = res.bytes()
+        if not data:
+            return []
+        return [tuple(r) for r in map(orjson.loads, data.splitlines())]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        arrow = pa.Table.from_arrays(
+            [pa.array(list(col)) for col in zip(*rows, strict=True)], names=list(columns)
+        )
+        return self.insert_arrow(table, arrow)
+
+    def insert_arrow(self, table: str, arrow: pa.Table) -> int:
+        """Fast path: chDB reads the Arrow table in place through the Python() table function."""
+        cols = ", ".join(arrow.column_names)
+        sql = f"INSERT INTO {self.database}.{table} ({cols}) SELECT {cols} FROM Python(arrow)"
+        with self._lock:
+            try:
+                self._session.query(sql, "CSV")
+            except Exception as err:
+                raise StoreError(f"chDB insert into {table}: {err}") from err
+        return arrow.num_rows
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+class ServerStore:
+    """A ClickHouse server over the native protocol; one connection per calling thread."""
+
+    engine = "server"
+
+    def __init__(self, host: str, port: int, database: str, user: str, password: str, compression: bool) -> None:
+        self.database = database
+        self._kw = dict(host=host, port=port, user=user, password=password, compression=compression,
+                        connect_timeout=5, send_receive_timeout=60, settings={"use_numpy": False})
+        self._local = threading.local()
+        self._clients: list[Any] = []
+        self._clients_lock = threading.Lock()
+        self.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from clickhouse_driver import Client
+
+            client = Client(**self._kw)
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
+    def _execute(self, sql: str, params: Any = None, **kw: Any) -> Any:
+        from clickhouse_driver import errors
+
+        client = self._client()
+        try:
+            return client.execute(sql, params, **kw)
+        except (errors.NetworkError, errors.SocketTimeoutError, ConnectionError, EOFError, OSError) as err:
+            client.disconnect()
+            raise StoreUnavailable(f"ClickHouse at {self._kw['host']}:{self._kw['port']}: {err}") from err
+        except errors.ServerException as err:
+            raise StoreError(f"ClickHouse: {err.message}\n  in: {sql[:500]}", code=err.code) from err
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._execute(_bind(sql, params))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return [tuple(r) for r in self._execute(_bind(sql, params))]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        cols = ", ".join(columns)
+        self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", list(rows), types_check=False)
+        return len(rows)
+
+    def insert_arrow(self, table: str, arrow: pa.Table) -> int:
+        cols = arrow.column_names
+        rows = list(zip(*(arrow.column(c).to_pylist() for c in cols), strict=True))
+        return self.insert(table, cols, rows)
+
+    def close(self) -> None:
+        with self._clients_lock:
+            for client in self._clients:
+                client.disconnect()
+            self._clients.clear()
+
+
+def open_store(settings: Settings) -> ChdbStore | ServerStore:
+    """The store the settings name; fails loudly if it cannot be opened or reached."""
+    if settings.clickhouse_engine == "chdb":
+        assert settings.chdb_path is not None
+        settings.chdb_path.mkdir(parents=True, exist_ok=True)
+        return ChdbStore(str(settings.chdb_path), settings.clickhouse_database)
+    return ServerStore(
+        settings.clickhouse_host,
+        settings.clickhouse_port,
+        settings.clickhouse_database,
+        settings.clickhouse_user,
+        settings.clickhouse_password,
+        settings.clickhouse_compression,
+    )

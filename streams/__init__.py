@@ -1,0 +1,1 @@
+"""Faust stream workers: validate events, window them by event time, emit per-minute aggregates."""

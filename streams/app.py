@@ -1,0 +1,29 @@
+"""Build the Faust app from settings: the app object alone, agents live in `streams.agents`."""
+from __future__ import annotations
+
+import faust
+
+from contracts.settings import Settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A Faust app whose group id is `worker_id`; in-memory stores (the state is in the rates topic)."""
+    broker = ";".join(f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(","))
+    return faust.App(
+        settings.worker_id,
+        broker=broker,
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        processing_guarantee="at_least_once",  # exactness comes from checkpoints, see processor.py
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=False,  # topics are created by streams.topics.ensure_topics
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_max_request_size=4 * 1024 * 1024,
+        stream_buffer_maxsize=max(4096, settings.worker_batch_max),
+    )

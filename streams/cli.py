@@ -1,0 +1,43 @@
+"""`edu-worker`: run a Faust stream worker with settings from the environment."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from contracts.settings import load_settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="edu-worker",
+        description="Faust worker: validates click events, aggregates them per event-time minute and "
+        "sends rate batches to the rates topic (dead letters to the dead-letter topic). "
+        "Settings come from EDU_* environment variables; run several for scale-out.")
+    parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from streams.agents import register
+    from streams.app import create_app
+    from streams.metrics import WorkerMetrics
+    from streams.topics import ensure_topics
+
+    if not args.no_create_topics:
+        ensure_topics(settings)
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics.create(registry)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1", registry=registry)
+    app = create_app(settings)
+    register(app, settings, metrics)
+    sys.argv = [sys.argv[0], "worker", "--loglevel", args.loglevel]
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Turn runs of source messages into rate batches and dead letters, exactly once.
+
+Exactly once without Kafka transactions: the rates topic is co-partitioned with the source, and
+its last message per partition records the last source offset whose output was sent
+(`RateBatch.last_offset`) and the watermark then. When a partition is (re)assigned, the processor
+reads that checkpoint and skips re-read messages at or below it, so a worker killed after sending
+but before committing its consumer offset re-reads them without sending them twice.
+Kafka I/O is injected (`send`, `load_checkpoint`), so unit tests drive this with plain functions.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from contracts.deadletter import encode_record, make_record
+from contracts.rates import RateBatch, encode_batch
+from contracts.settings import Settings
+from streams.aggregate import Limits, aggregate
+from streams.metrics import WorkerMetrics
+
+# send(topic, partition or None, value) -> awaitable that resolves once the broker has the record
+Send = Callable[[str, int | None, bytes], Awaitable[Awaitable[object]]]
+# load_checkpoint(source partition) -> the last RateBatch on rates partition p, or None
+LoadCheckpoint = Callable[[int], Awaitable[RateBatch | None]]
+
+
+@dataclass
+class PartitionState:
+    last_offset: int  # last source offset whose output was sent; -1 before any
+    watermark_ms: int
+
+
+class Processor:
+    def __init__(self, settings: Settings, send: Send, load_checkpoint: LoadCheckpoint,
+                 metrics: WorkerMetrics, clock: Callable[[], float] = time.time) -> None:
+        self.topic = settings.topic_clicks
+        self.rates_topic = settings.topic_rates
+        self.dead_topic = settings.topic_deadletter
+        self.limits = Limits.from_settings(settings)
+        self._send = send
+        self._load = load_checkpoint
+        self._metrics = metrics
+        self._clock = clock
+        self.partitions: dict[int, PartitionState] = {}
+
+    def forget(self, partitions: Sequence[int]) -> None:
+        """Partitions revoked: their checkpoint must be re-read if they come back."""
+        for p in partitions:
+            self.partitions.pop(p, None)
+
+    async def _state(self, partition: int) -> PartitionState:
+        state = self.partitions.get(partition)
+        if state is None:
+            last = await self._load(partition)
+            state = PartitionState(last.last_offset, last.watermark_ms) if last else PartitionState(-1, 0)
+            self.partitions[partition] = state
+        return state
+
+    async def handle(self, partition: int, messages: Sequence[tuple[int, bytes]]) -> RateBatch | None:
+        """Process one partition's run of (offset, value), in offset order; return what was sent."""
+        m = self._metrics
+        m.messages.labels(self.topic).inc(len(messages))
+        state = await self._state(partition)
+        fresh = [msg for msg in messages if msg[0] > state.last_offset]
+        if len(fresh) < len(messages):
+            m.skipped.labels(self.topic).inc(len(messages) - len(fresh))
+        if not fresh:
+            return None
+        started = time.perf_counter()
+        now = self._clock()
+        agg = aggregate(self.topic, partition, fresh, state.watermark_ms, int(now * 1000), self.limits)
+        pending = []
+        for d in agg.dead:
+            rec = make_record(reason=d.reason, detail=d.detail, topic=self.topic, partition=partition,
+                              offset=d.offset, index=d.index, payload=d.payload, seen_at_ms=int(now * 1000))
+            pending.append(await self._send(self.dead_topic, partition, encode_record(rec)))
+            m.deadletter.labels(d.reason).inc()
+        if pending:
+            await asyncio.gather(*pending)  # dead letters are durable before the checkpoint moves
+        batch = agg.batch
+        delivered = await self._send(self.rates_topic, partition, encode_batch(batch))
+        await delivered
+        state.last_offset = batch.last_offset
+        state.watermark_ms = batch.watermark_ms
+        m.events.labels(self.topic).inc(batch.events)
+        m.late.inc(sum(r[3] for r in batch.late))
+        m.batch_messages.observe(len(fresh))
+        m.batch_seconds.observe(time.perf_counter() - started)
+        if batch.events:
+            m.event_delay.observe(max(0.0, now - batch.watermark_ms / 1000))
+        return batch

@@ -1,0 +1,74 @@
+"""The processor's exactly-once rule: skip what the checkpoint says was already sent."""
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CollectorRegistry
+
+from contracts.deadletter import decode_record
+from contracts.events import Click, encode
+from contracts.rates import RateBatch, decode_batch
+from contracts.settings import Settings
+from streams.metrics import WorkerMetrics
+from streams.processor import Processor
+
+T0 = 1_647_216_000_000
+
+
+def msg(offset: int) -> tuple[int, bytes]:
+    return offset, encode(Click(id=f"e{offset}", ts=T0 + offset, platform="k12", province="110000",
+                                user="u", session="s", resource="r", section="topic"))
+
+
+class FakeKafka:
+    def __init__(self, checkpoint: RateBatch | None = None) -> None:
+        self.sent: list[tuple[str, int | None, bytes]] = []
+        self.checkpoint = checkpoint
+        self.loads = 0
+
+    async def send(self, topic: str, partition: int | None, value: bytes):  # type: ignore[no-untyped-def]
+        self.sent.append((topic, partition, value))
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    async def load(self, partition: int) -> RateBatch | None:
+        self.loads += 1
+        return self.checkpoint
+
+
+def make(kafka: FakeKafka) -> Processor:
+    return Processor(Settings(), kafka.send, kafka.load, WorkerMetrics.create(CollectorRegistry()),
+                     clock=lambda: T0 / 1000 + 86_400)
+
+
+def test_replayed_offsets_are_not_sent_twice() -> None:
+    s = Settings()
+    ck = RateBatch(src_topic=s.topic_clicks, src_partition=2, first_offset=0, last_offset=9,
+                   watermark_ms=T0 + 9, events=10)
+    kafka = FakeKafka(ck)
+    proc = make(kafka)
+    out = asyncio.run(proc.handle(2, [msg(o) for o in range(5, 15)]))
+    assert out is not None and (out.first_offset, out.last_offset, out.events) == (10, 14, 5)
+    assert [(t, p) for t, p, _ in kafka.sent] == [(s.topic_rates, 2)]
+    assert decode_batch(kafka.sent[0][2]) == out
+    assert asyncio.run(proc.handle(2, [msg(o) for o in range(10, 15)])) is None  # all seen
+    assert kafka.loads == 1
+
+
+def test_forget_reloads_checkpoint() -> None:
+    kafka = FakeKafka(None)
+    proc = make(kafka)
+    asyncio.run(proc.handle(0, [msg(0)]))
+    proc.forget([0])
+    asyncio.run(proc.handle(0, [msg(1)]))
+    assert kafka.loads == 2
+
+
+def test_dead_letters_go_out_before_the_rates() -> None:
+    s = Settings()
+    kafka = FakeKafka(None)
+    asyncio.run(make(kafka).handle(1, [(0, b"{oops"), msg(1)]))
+    assert [t for t, _, _ in kafka.sent] == [s.topic_deadletter, s.topic_rates]
+    rec = decode_record(kafka.sent[0][2])
+    assert (rec.reason, rec.src_partition, rec.src_offset, rec.payload) == ("json", 1, 0, "{oops")
