@@ -37,7 +37,7 @@ class Sink:
 
     def _make_consumer(self):  # type: ignore[no-untyped-def]
         from kafka import KafkaConsumer
-        from kafka.errors import NoBrokersAvailable
+        from kafka.errors import KafkaError
 
         s = self.settings
         try:
@@ -48,8 +48,8 @@ class Sink:
                 heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
                 max_poll_interval_ms=600_000, fetch_max_bytes=64 * 1024 * 1024,
             )
-        except NoBrokersAvailable:
-            raise SystemExit(f"edu-sink: Kafka at {s.kafka_bootstrap} is unreachable") from None
+        except KafkaError as err:
+            raise SystemExit(f"edu-sink: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None
 
     def run(self) -> None:
         from kafka import ConsumerRebalanceListener, TopicPartition

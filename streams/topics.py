@@ -44,7 +44,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, int]
             except TopicAlreadyExistsError:
                 pass  # created concurrently by another service
             log.info("created topics %s", [t.name for t in new])
-        described = {d["topic"]: len(d["partitions"]) for d in admin.describe_topics(list(wanted))}
+        described = {(d.get("topic") or d.get("name")): len(d["partitions"]) for d in admin.describe_topics(list(wanted))}
         for topic, n in wanted.items():
             if topic in (settings.topic_rates, settings.topic_deadletter) and described.get(topic, 0) < described.get(settings.topic_clicks, 0):
                 raise SystemExit(f"topic {topic} has {described.get(topic)} partitions, fewer than "

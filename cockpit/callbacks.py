@@ -1,0 +1,149 @@
+"""Callbacks as plain functions of (data, language, clock), wired to Dash in `register_callbacks`.
+
+`render_*` functions turn a snapshot into {(component id, property): value}; they hold no SQL and no
+Dash state, so tests call them directly. The Dash wrappers only map those dicts onto outputs, leaving
+anything a render does not set untouched (on a store error the last good figures stay up).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import dash
+from dash import Input, Output
+
+from cockpit import figures
+from cockpit.i18n import fmt_approx, fmt_int, fmt_per_second, t
+from cockpit.layout import DASH, Ids
+from cockpit.metrics import CockpitMetrics
+from cockpit.queries import Overview, Queries, load_overview
+from cockpit.timeframe import fmt_datetime, fmt_minute, to_beijing
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+Clock = Callable[[], float]
+
+LABEL_OUTPUTS: tuple[tuple[Key, str], ...] = (
+    ((Ids.TITLE, "children"), "title"),
+    ((Ids.SUBTITLE, "children"), "subtitle"),
+    ((Ids.EVENT_NOW_LABEL, "children"), "event_now"),
+    ((Ids.BEIJING, "children"), "beijing"),
+    ((Ids.FOOTER, "children"), "footer"),
+    *(((Ids.kpi(k, "label"), "children"), f"kpi_{k}") for k in Ids.KPIS),
+    *(((Ids.chart(c, "title"), "children"), f"chart_{c}") for c in Ids.CHARTS),
+)
+
+DATA_OUTPUTS: tuple[Key, ...] = (
+    (Ids.EVENT_NOW, "children"),
+    (Ids.STATUS, "children"),
+    (Ids.STATUS, "className"),
+    (Ids.NOTICE, "children"),
+    (Ids.NOTICE, "className"),
+    (Ids.REFRESHED, "children"),
+    *((Ids.kpi(k, part), "children") for k in Ids.KPIS for part in ("value", "unit", "sub")),
+    *((Ids.chart(c), "figure") for c in Ids.CHARTS),
+)
+
+
+def render_labels(lang: str) -> dict[Key, Any]:
+    return {key: t(label, lang) for key, label in LABEL_OUTPUTS}
+
+
+def _status(kind: str, lang: str) -> dict[Key, Any]:
+    return {(Ids.STATUS, "children"): t(f"status_{kind}", lang),
+            (Ids.STATUS, "className"): f"status status-{kind}"}
+
+
+def _notice(kind: str | None, lang: str) -> dict[Key, Any]:
+    if kind is None:
+        return {(Ids.NOTICE, "children"): [], (Ids.NOTICE, "className"): "notice hidden"}
+    body = [dash.html.Div(t(f"{kind}_title", lang), className="notice-title"),
+            dash.html.Div(t(f"{kind}_body", lang), className="notice-body")]
+    return {(Ids.NOTICE, "children"): body, (Ids.NOTICE, "className"): f"notice notice-{kind}"}
+
+
+def _refreshed(clock: Clock, lang: str) -> dict[Key, Any]:
+    return {(Ids.REFRESHED, "children"): f"{t('refreshed', lang)} {to_beijing(int(clock())):%H:%M:%S}"}
+
+
+def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
+    """Every number shown comes from `ov`, which `load_overview` filled from named queries."""
+    w = ov.win
+    today_sub = fmt_approx(ov.today_total, lang)
+    if ov.late_today:
+        today_sub += " · " + t("late_note", lang).format(n=fmt_int(ov.late_today))
+    kpis = {
+        "today": (fmt_int(ov.today_total), "", today_sub),
+        "rate": (fmt_int(ov.rate), t("per_min", lang),
+                 f"{fmt_minute(ov.rate_minute)} · {fmt_per_second(ov.rate)} {t('per_s', lang)}"),
+        "hour": (fmt_int(ov.hour_total), "", f"{fmt_minute(w.hour_start)}–{fmt_minute(w.now)}"),
+        "peak": (fmt_int(ov.peak), t("per_min", lang), fmt_minute(ov.peak_minute)),
+    }
+    out: dict[Key, Any] = {(Ids.EVENT_NOW, "children"): fmt_datetime(w.now)}
+    for name, (value, unit, sub) in kpis.items():
+        out[(Ids.kpi(name), "children")] = value
+        out[(Ids.kpi(name, "unit"), "children")] = unit
+        out[(Ids.kpi(name, "sub"), "children")] = sub
+    out[(Ids.chart("national"), "figure")] = figures.national_line(ov.series, lang, w.hour_start, w.now)
+    out[(Ids.chart("platforms"), "figure")] = figures.platform_bars(ov.by_platform, lang)
+    out[(Ids.chart("provinces"), "figure")] = figures.province_bars(ov.by_province, lang)
+    out[(Ids.chart("sections"), "figure")] = figures.section_bars(ov.by_section, lang)
+    return out | _status("live", lang) | _notice(None, lang)
+
+
+def render_empty(lang: str) -> dict[Key, Any]:
+    """The store has no clicks yet: say so, and show no number at all."""
+    out: dict[Key, Any] = {(Ids.EVENT_NOW, "children"): DASH}
+    for name in Ids.KPIS:
+        out[(Ids.kpi(name), "children")] = DASH
+        out[(Ids.kpi(name, "unit"), "children")] = ""
+        out[(Ids.kpi(name, "sub"), "children")] = ""
+    for chart in Ids.CHARTS:
+        out[(Ids.chart(chart), "figure")] = figures.message_figure(t("no_data_title", lang))
+    return out | _status("empty", lang) | _notice("no_data", lang)
+
+
+def render_error(lang: str) -> dict[Key, Any]:
+    """The store failed: flag it and leave the last good values on screen, marked stale."""
+    return _status("error", lang) | _notice("error", lang)
+
+
+def refresh(
+    queries: Queries, lang: str, clock: Clock, metrics: CockpitMetrics | None = None
+) -> dict[Key, Any]:
+    """One tick: load the overview and render it, the empty page, or the error state."""
+    try:
+        ov = load_overview(queries)
+    except Exception:
+        log.exception("cockpit refresh failed")
+        outcome, out = "error", render_error(lang)
+    else:
+        if ov is None:
+            outcome, out = "empty", render_empty(lang)
+        else:
+            outcome, out = "ok", render_overview(ov, lang)
+            if metrics is not None:
+                metrics.event_now.set(ov.win.now)
+    if metrics is not None:
+        metrics.refreshes.labels(outcome).inc()
+    return out | _refreshed(clock, lang)
+
+
+def _ordered(values: dict[Key, Any], keys: tuple[Key, ...]) -> tuple[Any, ...]:
+    return tuple(values.get(k, dash.no_update) for k in keys)
+
+
+def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
+                       metrics: CockpitMetrics | None = None) -> None:
+    label_keys = tuple(key for key, _ in LABEL_OUTPUTS)
+
+    @app.callback([Output(i, p) for i, p in label_keys], Input(Ids.LANG, "value"))
+    def _labels(lang: str) -> tuple[Any, ...]:
+        return _ordered(render_labels(lang), label_keys)
+
+    @app.callback([Output(i, p) for i, p in DATA_OUTPUTS],
+                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"))
+    def _refresh(_n: int, lang: str) -> tuple[Any, ...]:
+        return _ordered(refresh(queries, lang, clock, metrics), DATA_OUTPUTS)

@@ -1,0 +1,100 @@
+"""`edu-cockpit`: load settings, open the store, migrate, serve the cockpit.
+
+With `--with-sink` the sink runs in a thread of this process: with embedded chDB only one process may
+open the data path, so the process that serves the cockpit must also do the sink's inserts.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from contracts.settings import load_settings
+
+log = logging.getLogger("cockpit")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="edu-cockpit",
+        description="Serve the traffic cockpit (Dash) over the ClickHouse store named by the EDU_* "
+                    "settings. Options override the matching settings.",
+    )
+    p.add_argument("--host", help="listen address (EDU_COCKPIT_HOST)")
+    p.add_argument("--port", type=int, help="listen port (EDU_COCKPIT_PORT)")
+    p.add_argument("--refresh-ms", type=int, help="page refresh interval in ms (EDU_COCKPIT_REFRESH_MS)")
+    p.add_argument("--engine", choices=("chdb", "server"), help="store engine (EDU_CLICKHOUSE_ENGINE)")
+    p.add_argument("--chdb-path", help="embedded store directory (EDU_CHDB_PATH)")
+    p.add_argument("--with-sink", action="store_true",
+                   help="also run the sink in a thread of this process (required for a local chDB store "
+                        "that the sink writes to)")
+    p.add_argument("--no-migrate", action="store_true", help="do not create missing tables at start")
+    p.add_argument("--debug", action="store_true", help="Dash debug mode (dev tools, reloader off)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return p.parse_args(argv)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = {
+        "cockpit_host": args.host,
+        "cockpit_port": args.port,
+        "cockpit_refresh_ms": args.refresh_ms,
+        "clickhouse_engine": args.engine,
+        "chdb_path": args.chdb_path,
+    }
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def _stop_on_sigterm() -> object:
+    """Treat SIGTERM (docker stop, the local launcher) like Ctrl-C, so the sink flushes and the store
+    closes; returns the previous handler to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(**_overrides(args))
+
+    from cockpit.app import create_app
+    from sinks.migrate import migrate
+    from sinks.store import open_store
+
+    store = open_store(settings)
+    sink = None
+    previous = _stop_on_sigterm()
+    try:
+        if not args.no_migrate:
+            migrate(store)
+        if args.with_sink:
+            from sinks.runner import start_sink_thread  # lazy: only this mode needs the sink
+
+            sink = start_sink_thread(settings, store)
+        app = create_app(settings, store)
+        log.info("cockpit on http://%s:%d/ (store: %s)", settings.cockpit_host, settings.cockpit_port,
+                 store.engine)
+        app.run(host=settings.cockpit_host, port=settings.cockpit_port, debug=args.debug,
+                use_reloader=False, threaded=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+        if sink is not None:
+            sink.stop()
+        store.close()
+        log.info("cockpit stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""Pure figure builders: rows in, `go.Figure` out, no I/O, so each is unit-tested on plain data.
+
+Styled for a dark wall screen: transparent backgrounds (the panel's CSS shows through), large
+readable ticks, no mode bar. Times arrive as epoch seconds and are drawn in Beijing time.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import plotly.graph_objects as go
+
+from cockpit.i18n import fmt_int, platform_name, province_name, section_name, t
+from cockpit.timeframe import MINUTE, to_beijing
+from contracts.geo import PLATFORMS
+
+FONT = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, Helvetica Neue, Arial, sans-serif"
+TEXT = "#dbe7f5"
+MUTED = "#8ea3bd"
+GRID = "rgba(142, 163, 189, 0.14)"
+ACCENT = "#3ad0ff"
+PLATFORM_COLOURS = {
+    "k12": "#3ad0ff",
+    "vocational": "#a78bfa",
+    "higher": "#34d399",
+    "employment": "#fbbf24",
+}
+
+
+def _base(fig: go.Figure, *, height: int | None = None) -> go.Figure:
+    fig.update_layout(
+        template="plotly_dark",
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font=dict(family=FONT, color=TEXT, size=14),
+        margin=dict(l=12, r=16, t=14, b=8),
+        showlegend=False,
+        hoverlabel=dict(font=dict(family=FONT, size=14), bgcolor="#14223a", bordercolor=ACCENT),
+        height=height,
+    )
+    return fig
+
+
+def _all_categories(fig: go.Figure, labels: Sequence[str], text: Sequence[str] | None = None) -> None:
+    """Label every bar: Plotly would otherwise skip every other category when the panel is short."""
+    fig.update_yaxes(tickmode="array", tickvals=list(labels), ticktext=list(text or labels),
+                     tickfont=dict(size=15, color=TEXT), ticklabelstandoff=8)
+
+
+def message_figure(text: str) -> go.Figure:
+    """An empty panel that says why it is empty, instead of drawing axes over nothing."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=18, color=MUTED))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _base(fig)
+
+
+def fill_gaps(series: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Minutes between the first and last stored minute that stored nothing count 0 events.
+
+    Before the first stored minute nothing is drawn: no data is not the same as zero traffic.
+    """
+    if not series:
+        return []
+    counts = dict(series)
+    first, last = min(counts), max(counts)
+    return [(ts, counts.get(ts, 0)) for ts in range(first, last + MINUTE, MINUTE)]
+
+
+def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now: int) -> go.Figure:
+    """Events per minute nationwide over [start, now], the latest minute marked."""
+    points = fill_gaps(series)
+    if not points:
+        return message_figure(t("empty_chart", lang))
+    xs = [to_beijing(ts) for ts, _ in points]
+    ys = [n for _, n in points]
+    hover = "%{x|%H:%M}<br>" + t("hover_events", lang) + " %{y:,}<extra></extra>"
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="lines", line=dict(color=ACCENT, width=3, shape="spline", smoothing=0.4),
+        fill="tozeroy", fillcolor="rgba(58, 208, 255, 0.14)", hovertemplate=hover, name="events",
+    ))
+    fig.add_trace(go.Scatter(
+        x=[xs[-1]], y=[ys[-1]], mode="markers",
+        marker=dict(color=ACCENT, size=11, line=dict(color="#ffffff", width=2)),
+        hovertemplate=hover, name="latest",
+    ))
+    _base(fig)
+    # a little room past the latest minute so its marker is not clipped by the frame
+    fig.update_xaxes(range=[to_beijing(start), to_beijing(now + 40)], tickformat="%H:%M", showgrid=False,
+                     linecolor=GRID, tickfont=dict(color=MUTED))
+    fig.update_yaxes(rangemode="tozero", gridcolor=GRID, zeroline=False, tickformat=",d",
+                     tickfont=dict(color=MUTED))
+    return fig
+
+
+def platform_bars(totals: Mapping[str, int], lang: str) -> go.Figure:
+    """The four sub-platforms side by side, always all four (a platform with no rows shows 0)."""
+    codes = list(PLATFORMS)
+    values = [int(totals.get(c, 0)) for c in codes]
+    whole = sum(values)
+    if whole == 0:
+        return message_figure(t("empty_chart", lang))
+    labels = [platform_name(c, lang) for c in codes]
+    shares = [f"<span style='font-size:13px;color:{MUTED}'>{v / whole:.0%}</span>" for v in values]
+    fig = go.Figure(go.Bar(
+        x=values[::-1], y=labels[::-1], orientation="h", text=[fmt_int(v) for v in values][::-1],
+        textposition="outside", textfont=dict(size=15, color=TEXT), constraintext="none", cliponaxis=False,
+        marker=dict(color=[PLATFORM_COLOURS[c] for c in codes][::-1], cornerradius=4),
+        hovertemplate="%{y}<br>%{x:,}<extra></extra>",
+    ))
+    _base(fig)
+    fig.update_layout(bargap=0.45)
+    fig.update_xaxes(visible=False, range=[0, max(values) * 1.5])  # room for the outside labels
+    _all_categories(fig, labels, [f"{name}<br>{share}" for name, share in zip(labels, shares, strict=True)])
+    return fig
+
+
+def _ranked_bars(totals: Mapping[str, int], name: Callable[[str], str], lang: str, top: int,
+                 colour: str) -> go.Figure:
+    """Horizontal bars, largest at the top, the `top` largest non-zero totals; ties by code."""
+    ranked = sorted(((c, int(n)) for c, n in totals.items() if n > 0), key=lambda p: (-p[1], p[0]))[:top]
+    if not ranked:
+        return message_figure(t("empty_chart", lang))
+    names = [name(c) for c, _ in ranked][::-1]
+    values = [n for _, n in ranked][::-1]
+    fig = go.Figure(go.Bar(
+        x=values, y=names, orientation="h", text=[fmt_int(v) for v in values], textposition="outside",
+        textfont=dict(size=14, color=TEXT),
+        marker=dict(color=values, colorscale=[[0, "#1d3b5c"], [1, colour]], cornerradius=3),
+        hovertemplate="%{y}<br>%{x:,}<extra></extra>", cliponaxis=False, constraintext="none",
+    ))
+    _base(fig)
+    fig.update_layout(bargap=0.3)
+    fig.update_xaxes(visible=False, range=[0, max(values) * 1.25])  # room for the outside labels
+    _all_categories(fig, names)
+    return fig
+
+
+def province_bars(totals: Mapping[str, int], lang: str, top: int = 10) -> go.Figure:
+    """Provinces (and abroad) ranked by events, the busiest `top` shown."""
+    return _ranked_bars(totals, lambda c: province_name(c, lang), lang, top, ACCENT)
+
+
+def section_bars(totals: Mapping[str, int], lang: str, top: int = 10) -> go.Figure:
+    """Resource sections (专题教育, 课程教学, ...) ranked by events."""
+    return _ranked_bars(totals, lambda c: section_name(c, lang), lang, top, "#a78bfa")

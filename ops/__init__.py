@@ -1,0 +1,1 @@
+"""Operational helpers (local services for development, tests and CI)."""

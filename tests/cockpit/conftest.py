@@ -1,0 +1,64 @@
+"""Fixtures for the cockpit tests, on the session's one embedded chDB store.
+
+chDB lets one OS process open one data path for its whole life, so the cockpit tests use the
+session store of tests/conftest.py, in a database of their own (`cockpit_test`), and isolate
+themselves by data: each test that reads "now" or totals truncates the tables first.
+"""
+from __future__ import annotations
+
+import copy
+import socket
+from pathlib import Path
+
+import pytest
+
+from contracts.settings import Settings
+from sinks.migrate import migrate
+from sinks.store import ChdbStore
+from tests.cockpit import data as fx
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+DATABASE = "cockpit_test"
+
+
+@pytest.fixture(scope="session")
+def store(chdb_session_store: ChdbStore) -> ChdbStore:
+    """The session's chDB store seen through another database: same engine session, same lock."""
+    view = copy.copy(chdb_session_store)
+    view.database = DATABASE
+    view.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    migrate(view)
+    return view
+
+
+@pytest.fixture
+def empty_store(store: ChdbStore) -> ChdbStore:
+    fx.truncate(store)
+    return store
+
+
+@pytest.fixture
+def morning_store(store: ChdbStore) -> ChdbStore:
+    """The fixture morning of 14 March 2022, "now" 10:42 Beijing time."""
+    fx.load_morning(store)
+    return store
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, cockpit_refresh_ms=500, cockpit_cache_s=0.2)
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
