@@ -1,0 +1,130 @@
+"""`edu-local`: the whole pipeline on this machine, for the README's first command.
+
+Starts (or reuses) a single-node Kafka, creates the topics, then runs the Faust worker, the cockpit
+(which owns the embedded chDB store and runs the sink in a thread: one chDB path, one process) and a
+simulator sending live traffic. Prints the cockpit's URL; Ctrl-C stops everything it started. If
+any service dies, the launcher says which, shows its log tail and stops the rest.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.settings import Settings, load_settings
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 25) -> str:
+        text = self.log.read_text("utf-8", "replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+def _spawn(name: str, args: list[str], logs: Path) -> Child:
+    log = logs / f"{name}.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT,
+                                env=os.environ.copy(), start_new_session=True)
+    return Child(name, proc, log)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL from settings
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _wait(cond, timeout: float, what: str, children: list[Child], stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        for c in children:
+            if c.proc.poll() is not None:
+                raise RuntimeError(f"{c.name} exited with {c.proc.returncode} while waiting for {what}:\n{c.tail()}")
+        if cond():
+            return
+        stop.wait(0.5)
+    if not stop.is_set():
+        raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def run(settings: Settings, rate: float, simulate: bool) -> int:
+    from ops.kafka_local import LocalKafka
+    from streams.topics import ensure_topics
+
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    kafka = LocalKafka(settings.kafka_port, settings.kafka_controller_port,
+                       data_dir=settings.data_dir / "kafka",
+                       extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
+    children: list[Child] = []
+    t0 = time.monotonic()
+    try:
+        print(f"==> Kafka {settings.kafka_bootstrap}", flush=True)
+        kafka.fetch()
+        kafka.start(timeout=90)
+        ensure_topics(settings)
+        print("==> worker, cockpit (+ sink, chDB)" + (", simulator" if simulate else ""), flush=True)
+        children.append(_spawn("worker", ["streams.cli"], logs))
+        children.append(_spawn("cockpit", ["cockpit.cli", "--with-sink"], logs))
+        url = f"http://{settings.cockpit_host}:{settings.cockpit_port}/"
+        _wait(lambda: _http_ok(url + "healthz"), 120, "the cockpit", children, stop)
+        if simulate:
+            children.append(_spawn("simulator", ["simulators.cli", "run", "--live", "--rate", str(rate)], logs))
+        if stop.is_set():
+            return 130
+        print(f"\n  Cockpit: {url}   (ready in {time.monotonic() - t0:.1f}s; logs in {logs}; Ctrl-C stops)\n",
+              flush=True)
+        while not stop.is_set():
+            for c in children:
+                if c.proc.poll() is not None:
+                    print(f"!! {c.name} exited with {c.proc.returncode}:\n{c.tail()}", file=sys.stderr)
+                    return 1
+            stop.wait(1.0)
+        return 0
+    except RuntimeError as err:
+        print(f"!! {err}", file=sys.stderr)
+        return 1
+    finally:
+        print("==> stopping", flush=True)
+        for c in reversed(children):
+            if c.proc.poll() is None:
+                c.proc.send_signal(signal.SIGTERM)
+        for c in reversed(children):
+            try:
+                c.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                c.proc.kill()
+        kafka.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="edu-local", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=None, help="simulated events/s (default EDU_SIMULATOR_RATE)")
+    parser.add_argument("--no-simulator", action="store_true", help="start the pipeline without traffic")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    if settings.clickhouse_engine != "chdb":
+        raise SystemExit("edu-local runs the embedded chDB store; for a ClickHouse server use docker-compose.yml")
+    sys.exit(run(settings, args.rate or settings.simulator_rate, not args.no_simulator))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's second command (and what .ci/run calls): install everything, then run the whole
+# suite: unit tests, integration tests on real Kafka / ClickHouse / Alertmanager (started by the
+# fixtures), and the browser tests in headless Chromium. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ops/install.sh
+set +e
+.venv/bin/python -m pytest --headless -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then echo "no tests were collected: that is a failure here" >&2; exit 1; fi
+exit "$rc"
