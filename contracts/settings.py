@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, le=1024, description="partitions of input topics")
     topic_replication: int = Field(1, ge=1, le=7)
 
+    metrics_host: str = Field("127.0.0.1", description="address /metrics binds (0.0.0.0 in containers)")
+
     # --- where local services keep their files ---------------------------------------------
     data_dir: Path = _DEFAULT_HOME
     cache_dir: Path = Path.home() / ".cache" / "edu-cockpit"

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     registry = CollectorRegistry()
     if settings.sink_metrics_port:
-        start_http_server(settings.sink_metrics_port, addr="127.0.0.1", registry=registry)
+        start_http_server(settings.sink_metrics_port, addr=settings.metrics_host, registry=registry)
     sink = Sink(settings, store, SinkMetrics.create(registry))
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     try:

@@ -32,10 +32,11 @@ def main(argv: list[str] | None = None) -> None:
     registry = CollectorRegistry()
     metrics = WorkerMetrics.create(registry)
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr="127.0.0.1", registry=registry)
+        start_http_server(settings.worker_metrics_port, addr=settings.metrics_host, registry=registry)
     app = create_app(settings)
     register(app, settings, metrics)
-    sys.argv = [sys.argv[0], "worker", "--loglevel", args.loglevel]
+    # Faust's CLI overrides web_enabled from its own flag: say it here too (our /metrics is separate).
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", args.loglevel]
     app.main()
 
 

@@ -1,0 +1,302 @@
+"""`edu-simulate`: run, record and replay simulated traffic (console script; `main()`).
+
+    edu-simulate run --rate 20000 --duration 60 --truth truth.json   # open-loop load at 20k events/s
+    edu-simulate run --rate 2000 --live                              # event times = wall clock
+    edu-simulate record --scenario march-2022 --out march.ndjson.gz  # as fast as possible to a file
+    edu-simulate replay march.ndjson.gz --speed 60                   # history at 60x, event times kept
+    edu-simulate scenarios                                           # shipped scenarios; `check FILE`
+"""
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from contracts.settings import load_settings
+from simulators.files import read_messages, write_parquet
+from simulators.generator import generate_batches
+from simulators.kafka_out import KafkaUnavailable, ensure_topics
+from simulators.pacing import RateProfile, Schedule
+from simulators.runner import FileSink, KafkaSink, Progress as LoopProgress, RunSummary, SendLoop
+from simulators.scenario import ScenarioError, load_scenario, scenario_names
+from simulators.truth import GroundTruth
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Simulated National Smart Education Platform traffic: run, record, replay.")
+console = Console(stderr=True)
+
+ScenarioOpt = Annotated[str, typer.Option("--scenario", "-s", help="shipped scenario name or YAML path")]
+SeedOpt = Annotated[Optional[int], typer.Option(help="random seed (default EDU_SIMULATOR_SEED)")]
+TruthOpt = Annotated[Optional[Path], typer.Option(help="write ground-truth counts (JSON) of what was sent")]
+BootstrapOpt = Annotated[Optional[str], typer.Option(help="Kafka host:port (default EDU_KAFKA_BOOTSTRAP)")]
+
+
+def _settings(bootstrap: str | None) -> Any:
+    return load_settings(**({"kafka_bootstrap": bootstrap} if bootstrap else {}))
+
+
+def _scenario(name: str) -> Any:
+    try:
+        return load_scenario(name)
+    except ScenarioError as err:
+        console.print(f"[red]scenario error:[/] {err}")
+        raise typer.Exit(2) from None
+
+
+def _kafka_sink(settings: Any, compression: str | None) -> KafkaSink:
+    try:
+        ensure_topics(settings)
+        overrides = {} if compression is None else {"compression_type": None if compression == "none" else compression}
+        return KafkaSink(settings, **overrides)
+    except (KafkaUnavailable, ValueError) as err:
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(3) from None
+
+
+class _Display:
+    """Rich progress: sent, achieved vs target rate, errors, ETA; updated by the send loop."""
+
+    def __init__(self, total: float | None, label: str) -> None:
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console, transient=False)
+        self.task = self.progress.add_task(label, total=total, info="")
+
+    def update(self, p: LoopProgress) -> None:
+        target = f" / target {p.target_events / p.elapsed_s:,.0f}" if p.target_events and p.elapsed_s > 0 else ""
+        behind = f"  behind {p.target_events - p.events:,.0f}" if p.target_events and p.target_events - p.events > 1 else ""
+        when = time.strftime("%m-%d %H:%M", time.gmtime((p.event_ts or 0) / 1000 + 8 * 3600)) if p.event_ts else "-"
+        info = f"{p.events:,} ev  {p.rate:,.0f}/s{target}{behind}  err {p.errors}  t={when}+08"
+        self.progress.update(self.task, completed=p.events if self.progress.tasks[0].total else None, info=info)
+
+    def __enter__(self) -> _Display:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def _loop(sink: Any, schedule: Schedule | None, truth: GroundTruth | None, duration: float | None,
+          display: _Display) -> SendLoop:
+    loop = SendLoop(sink, schedule, truth=truth, duration_s=duration, on_progress=display.update)
+    signal.signal(signal.SIGINT, lambda *_: loop.stop())  # Ctrl-C: stop cleanly, flush, summarise
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    return loop
+
+
+def _summary(s: RunSummary, truth: GroundTruth | None, truth_path: Path | None) -> None:
+    t = Table(title="edu-simulate summary", show_header=False)
+    rows = [
+        ("events sent", f"{s.events:,}"), ("messages", f"{s.messages:,}"), ("elapsed", f"{s.elapsed_s:,.2f} s"),
+        ("achieved rate", f"{s.achieved_rate:,.0f} ev/s"),
+    ]
+    if s.target_rate is not None:
+        rows += [("target rate", f"{s.target_rate:,.0f} ev/s"),
+                 ("rate error", f"{(s.rate_error or 0) * 100:+.2f} %"),
+                 ("shortfall (due, not sent)", f"{s.shortfall:,.0f} events")]
+    rows += [("max lag behind schedule", f"{s.max_lag_s * 1000:,.1f} ms"), ("late batches (>10 ms)", f"{s.late_batches:,}"),
+             ("delivery errors", f"{s.delivery_errors:,}"), ("interrupted", str(s.interrupted))]
+    if s.first_event_ts:
+        fmt = lambda ms: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000 + 8 * 3600)) + "+08"  # noqa: E731
+        rows.append(("event time", f"{fmt(s.first_event_ts)} .. {fmt(s.last_event_ts)}"))
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+    if s.sink.get("error_samples"):
+        console.print(f"[red]delivery errors, first ones:[/] {s.sink['error_samples']}")
+    if truth is not None and truth_path is not None:
+        truth.to_json(truth_path)
+        console.print(f"ground truth: {truth.total_clicks:,} clicks, {truth.total_sessions:,} session events -> {truth_path}")
+
+
+def _exit_code(s: RunSummary) -> int:
+    return 1 if s.delivery_errors else (130 if s.interrupted else 0)
+
+
+@app.command()
+def run(
+    rate: Annotated[Optional[str], typer.Option(help="events/s: 20000, ramp 1000..20000/60, steps 5000:30,10000:30 (default EDU_SIMULATOR_RATE)")] = None,
+    count: Annotated[Optional[int], typer.Option(help="stop after this many events")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds")] = None,
+    scenario: ScenarioOpt = "school-week",
+    truth: TruthOpt = None,
+    live: Annotated[bool, typer.Option(help="event times follow the wall clock (live demo); else the scenario's own time")] = False,
+    seed: SeedOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="write NDJSON here instead of sending to Kafka")] = None,
+    bootstrap: BootstrapOpt = None,
+    compression: Annotated[Optional[str], typer.Option(help="none, gzip, lz4 (if installed); default: lz4 if installed else none")] = None,
+) -> None:
+    """Send simulated traffic at a target rate, open-loop (a shortfall is reported, never hidden)."""
+    settings = _settings(bootstrap)
+    sc = _scenario(scenario)
+    profile = RateProfile.parse(rate) if rate else RateProfile.constant(settings.simulator_rate)
+    seed = settings.simulator_seed if seed is None else seed
+    if live:
+        now = int(time.time() * 1000)
+        end = now + int(duration * 1000) + 60_000 if duration else None
+        batches = generate_batches(sc, start_ms=now, end_ms=end, count=count, seed=seed, rate=profile.rate_at(0))
+        schedule = Schedule(speed=1.0)
+    else:
+        batches = generate_batches(sc, count=count, seed=seed)
+        schedule = Schedule(profile)
+    sink = FileSink(str(out)) if out else _kafka_sink(settings, compression)
+    gt = GroundTruth() if truth else None
+    total = count or (profile.expected(duration) if duration else None)
+    with _Display(total, "live" if live else "run") as display:
+        loop = _loop(sink, schedule, gt, duration, display)
+        summary = loop.run_batches(batches)
+    _summary(summary, gt, truth)
+    raise typer.Exit(_exit_code(summary))
+
+
+@app.command()
+def record(
+    out: Annotated[Path, typer.Option("--out", "-o", help="file: .ndjson, .ndjson.gz or .parquet")],
+    scenario: ScenarioOpt = "school-week",
+    seed: SeedOpt = None,
+    scale: Annotated[Optional[float], typer.Option(help="events per real page view (default: the scenario's)")] = None,
+    count: Annotated[Optional[int], typer.Option(help="stop after this many events")] = None,
+    truth: TruthOpt = None,
+) -> None:
+    """Generate a scenario as fast as possible into a file (for replays and analysis)."""
+    settings = load_settings()
+    sc = _scenario(scenario)
+    seed = settings.simulator_seed if seed is None else seed
+    batches = generate_batches(sc, count=count, seed=seed, scale=scale)
+    gt = GroundTruth() if truth else None
+    if out.suffix == ".parquet":
+        def counted() -> Any:
+            for b in batches:
+                if gt is not None:
+                    gt.add_batch(b)
+                yield b
+        n = write_parquet(counted(), out)
+        console.print(f"{n:,} events -> {out}")
+        if gt is not None and truth is not None:
+            gt.to_json(truth)
+        return
+    with _Display(None, "record") as display:
+        loop = _loop(FileSink(str(out)), None, gt, None, display)
+        summary = loop.run_batches(batches)
+    _summary(summary, gt, truth)
+    raise typer.Exit(_exit_code(summary))
+
+
+@app.command()
+def replay(
+    file: Annotated[Optional[Path], typer.Argument(help="recorded NDJSON(.gz); omit to replay --scenario")] = None,
+    speed: Annotated[Optional[float], typer.Option(help="x real time, following event timestamps")] = None,
+    max_speed: Annotated[bool, typer.Option("--max-speed", help="as fast as possible")] = False,
+    scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="replay a scenario instead of a file")] = None,
+    seed: SeedOpt = None,
+    count: Annotated[Optional[int], typer.Option(help="stop after this many events")] = None,
+    truth: TruthOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="write NDJSON here instead of sending to Kafka")] = None,
+    bootstrap: BootstrapOpt = None,
+    compression: Annotated[Optional[str], typer.Option(help="none, gzip, lz4 (if installed)")] = None,
+) -> None:
+    """Replay a recording or a scenario at N x speed (event times stay the recorded ones) or flat out."""
+    if (speed is None) == (not max_speed):
+        console.print("[red]error:[/] give exactly one of --speed N or --max-speed")
+        raise typer.Exit(2)
+    if (file is None) == (scenario is None):
+        console.print("[red]error:[/] give a FILE or --scenario NAME")
+        raise typer.Exit(2)
+    settings = _settings(bootstrap)
+    schedule = None if max_speed else Schedule(speed=speed)
+    sink = FileSink(str(out)) if out else _kafka_sink(settings, compression)
+    gt = GroundTruth() if truth else None
+    with _Display(count, f"replay x{speed:g}" if speed else "replay max") as display:
+        loop = _loop(sink, schedule, gt, None, display)
+        if file is not None:
+            if not file.is_file():
+                console.print(f"[red]error:[/] {file}: no such file")
+                raise typer.Exit(2)
+            msgs = read_messages(file)
+            if gt is not None:
+                msgs = _with_truth(msgs, gt, settings)
+                loop.truth = None
+            if count is not None:
+                msgs = _take_events(msgs, count)
+            summary = loop.run_raw(msgs)
+        else:
+            sc = _scenario(scenario)  # type: ignore[arg-type]
+            seed = settings.simulator_seed if seed is None else seed
+            summary = loop.run_batches(generate_batches(sc, count=count, seed=seed))
+    _summary(summary, gt, truth)
+    raise typer.Exit(_exit_code(summary))
+
+
+def _with_truth(msgs: Any, gt: GroundTruth, settings: Any) -> Any:
+    from contracts.events import decode_message
+
+    for m in msgs:
+        events, rejects = decode_message(m.value, max_bytes=1 << 30, max_events=1 << 30)
+        if rejects:
+            raise typer.BadParameter(f"line {m.line}: recorded message does not decode: {rejects[0]}")
+        gt.add_batch(events)
+        yield m
+
+
+def _take_events(msgs: Any, count: int) -> Any:
+    left = count
+    for m in msgs:
+        if left <= 0:
+            return
+        left -= m.events
+        yield m
+
+
+@app.command()
+def scenarios() -> None:
+    """List the shipped scenarios."""
+    t = Table("name", "days", "from (UTC+8)", "events", "description")
+    for name in scenario_names():
+        sc = _scenario(name)
+        t.add_row(name, f"{sc.days:g}", time.strftime("%Y-%m-%d", time.gmtime(sc.start_ms / 1000 + 8 * 3600)),
+                  str(len(sc.events)), sc.description[:70])
+    Console().print(t)
+
+
+@app.command()
+def check(files: Annotated[list[Path], typer.Argument(help="scenario YAML files")]) -> None:
+    """Validate scenario files; errors name the file and line."""
+    bad = 0
+    for f in files:
+        try:
+            sc = load_scenario(f)
+            console.print(f"ok  {f}: {sc.name}, {sc.days:g} days, {len(sc.events)} events")
+        except ScenarioError as err:
+            bad += 1
+            console.print(f"[red]bad[/] {err}")
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def expected(scenario: ScenarioOpt = "march-2022") -> None:
+    """Expected page views per day of a scenario at full scale (what the model is calibrated to)."""
+    from simulators.model import TrafficModel
+
+    sc = _scenario(scenario)
+    days = TrafficModel(sc).daily_clicks()
+    t = Table("day (UTC+8)", "page views", title=f"{sc.name}: expected real page views")
+    for day, per in days.items():
+        t.add_row(day, f"{per.sum():,.0f}")
+    t.add_row("total", f"{sum(v.sum() for v in days.values()):,.0f}")
+    Console().print(t)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""The seeded, pure event generator: scenario (or fixed rate) in, client batches of events out.
+
+Same scenario, seed, range and partition give the same events, byte for byte: no clock, no global
+random state. Work is vectorised with numpy per segment of event time (~20k events); only turning
+rows into `Click`/`Session` structs is per-event Python.
+
+How traffic arises: sessions arrive as a Poisson process whose rate follows the model's expected
+clicks (divided by clicks per session); each session has a geometric number of clicks with short
+(browsing) and long (watching a lesson) gaps, heartbeats and an end. Events are handed to their
+client's SDK, which flushes every `client_flush_s` (per device) as one message per topic: a batch is
+one session's clicks, or its session events, from one flush, never mixing the two topics. Sessions
+already in progress at the start are drawn too ("warm start"), so a live run starts at full level.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from contracts.events import Click, Event, Session
+from contracts.geo import ACTIONS, DEVICES
+from simulators.model import (
+    ABROAD_INDEX, MINUTE_MS, PLATFORM_NAMES, PROVINCE_CODES, SECTION_NAMES, TrafficModel,
+)
+from simulators.scenario import Scenario, load_scenario
+
+SEGMENT_EVENTS = 20_000  # target events per vectorised segment
+MAX_SEGMENT_MINUTES = 1_440
+_CLICK, _START, _HEARTBEAT, _END = 0, 1, 2, 3
+_KINDS = ("", "start", "heartbeat", "end")
+_COLS = ("ts", "kind", "sid", "user", "prov", "plat", "dev", "country", "res", "action", "dur")
+_NEVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Volume:
+    """How much traffic: `scale` x the scenario's real clicks, or a fixed `rate` of events/s."""
+
+    scale: float | None = None
+    rate: float | None = None
+
+
+class Generator:
+    """One partition of a scenario's traffic; iterate `batches()` once."""
+
+    def __init__(self, scenario: Scenario | str, *, seed: int, start_ms: int | None = None,
+                 end_ms: int | None = None, count: int | None = None, scale: float | None = None,
+                 rate: float | None = None, part: int = 0, parts: int = 1) -> None:
+        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        if not 0 <= part < parts:
+            raise ValueError(f"part {part} not in 0..{parts - 1}")
+        if rate is not None and rate <= 0 or scale is not None and scale <= 0:
+            raise ValueError("rate and scale must be > 0")
+        if count is not None and count < 0:
+            raise ValueError("count must be >= 0")
+        self.model = TrafficModel(self.scenario)
+        self.seed, self.part, self.parts = seed, part, parts
+        self.start_ms = self.scenario.start_ms if start_ms is None else int(start_ms)
+        # A count without an end runs past the scenario's end (its last state holds); a year bounds it.
+        default_end = self.scenario.end_ms if count is None else self.start_ms + 366 * 86_400_000
+        self.end_ms = default_end if end_ms is None else int(end_ms)
+        if self.end_ms <= self.start_ms:
+            raise ValueError("end must be after start")
+        self.count = count
+        self.rate = rate
+        self.scale = (self.scenario.scale if scale is None else scale) if rate is None else None
+        self.rng = np.random.default_rng([seed, part, parts])
+        m = self.scenario.model
+        mean_gap = (1 - m.long_gap_share) * m.gap_short_s + m.long_gap_share * m.gap_long_s
+        # A click comes on average this long after its session starts; sessions start that much
+        # earlier than the minute whose rate they carry, so clicks (not starts) follow the curve.
+        self._lead_ms = int((m.first_click_s + mean_gap * (m.clicks_per_session - 1)) * 1000)
+        # Sessions older than the lead at the start are not covered by the first minutes' arrivals:
+        # the warm start draws them, about arrival rate x E[(duration - lead)+] of them.
+        probe = np.random.default_rng(0)
+        k = probe.geometric(1.0 / m.clicks_per_session, 20_000)
+        gaps = [probe.exponential(np.where(probe.random(n) < m.long_gap_share, m.gap_long_s, m.gap_short_s)).sum()
+                for n in k[:2000] - 1]
+        dur = m.first_click_s + np.array(gaps) + mean_gap
+        self._warm_min = float(np.maximum(dur - self._lead_ms / 1000, 0).mean()) / 60.0
+        self._prefix = f"{seed & 0xFFFFFFFF:x}{'' if parts == 1 else f'.{part}'}-"
+        self._next_sid = 0
+        self._seq = 0
+        m = self.scenario.model
+        self._flush_ms = np.array([m.client_flush_s.get(d, 10.0) * 1000 for d in DEVICES], dtype=np.int64)
+        self._res_ids: list[str] = []
+        self._res_section: list[int] = []
+        self._section_tables: list[tuple[int, float, np.ndarray, int, int]] = []
+        for f, section, share, cdf, ids in self.model.sections:
+            self._section_tables.append((f, share, cdf, len(self._res_ids), SECTION_NAMES.index(section)))
+            self._res_ids.extend(ids)
+            self._res_section.extend([SECTION_NAMES.index(section)] * len(ids))
+        self._res_section_arr = np.array(self._res_section, dtype=np.int16)
+        self._by_platform: dict[int, list[tuple[int, float, np.ndarray, int, int]]] = {}
+        for t in self._section_tables:
+            self._by_platform.setdefault(t[0], []).append(t)
+
+    # ------------------------------------------------------------------ rates
+    def _expected_clicks(self, minutes: np.ndarray) -> np.ndarray:
+        lam = self.model.clicks_per_minute(minutes)
+        if self.rate is not None:
+            clicks_per_min = self.rate * 60.0 / (1.0 + self.model.session_events_per_click)
+            tot = lam.sum(axis=(1, 2), keepdims=True)
+            lam = np.divide(lam * clicks_per_min, tot, out=np.zeros_like(lam), where=tot > 0)
+        else:
+            lam = lam * self.scale  # type: ignore[operator]
+        return lam / self.parts
+
+    def _segments(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(minute starts, expected clicks [T,P,F]) in pieces of about SEGMENT_EVENTS events."""
+        first = self.start_ms // MINUTE_MS * MINUTE_MS
+        per_click = 1.0 + self.model.session_events_per_click
+        grid_end = self.end_ms + self._lead_ms  # sessions of the last minutes start before the end
+        while first < grid_end:
+            minutes = np.arange(first, min(first + MAX_SEGMENT_MINUTES * MINUTE_MS, grid_end), MINUTE_MS)
+            lam = self._expected_clicks(minutes)
+            cum = np.cumsum(lam.sum(axis=(1, 2)) * per_click)
+            cuts = np.searchsorted(cum, np.arange(SEGMENT_EVENTS, cum[-1] if len(cum) else 0, SEGMENT_EVENTS), side="right")
+            lo = 0
+            for hi in [*np.unique(np.maximum(cuts, 1)).tolist(), len(minutes)]:
+                if hi > lo:
+                    yield minutes[lo:hi], lam[lo:hi]
+                    lo = hi
+            first = int(minutes[-1]) + MINUTE_MS
+
+    # ------------------------------------------------------------------ sessions -> rows
+    def _sessions(self, minutes: np.ndarray, lam: np.ndarray, warm: bool) -> dict[str, np.ndarray]:
+        rng, m = self.rng, self.scenario.model
+        T, P, F = lam.shape
+        mean_gap = (1 - m.long_gap_share) * m.gap_short_s + m.long_gap_share * m.gap_long_s
+        if warm:  # sessions in progress at the start, older than the lead; memoryless rest
+            duration_min = self._warm_min
+            lam_s = lam[:1] * duration_min / m.clicks_per_session
+        else:
+            lam_s = lam / m.clicks_per_session
+        n = rng.poisson(lam_s).ravel()
+        cell = np.repeat(np.arange(n.size), n)
+        S = cell.size
+        t_i, p_i, f_i = np.unravel_index(cell, lam_s.shape)
+        if warm:
+            origin = np.full(S, self.start_ms, dtype=np.int64)
+            age = (rng.random(S) * duration_min * 60_000).astype(np.int64)
+            start = origin - age
+        else:
+            start = minutes[t_i] - self._lead_ms + rng.integers(0, MINUTE_MS, S)
+            origin = start
+        k = rng.geometric(1.0 / m.clicks_per_session, S)
+        dev = np.searchsorted(self.model.device_cdf, rng.random(S), side="right").clip(0, len(DEVICES) - 1)
+        sid = self._next_sid + np.arange(S, dtype=np.int64)
+        self._next_sid += S
+        user = p_i.astype(np.int64) * 100_000_000 + rng.integers(0, m.user_pool, S)
+        country = np.full(S, -1, dtype=np.int64)
+        abroad = p_i == ABROAD_INDEX
+        country[abroad] = np.searchsorted(self.model.country_cdf, rng.random(int(abroad.sum())), side="right")
+        # clicks: cumulative gaps within each session
+        C = int(k.sum())
+        owner = np.repeat(np.arange(S), k)
+        firsts = np.cumsum(k) - k
+        long = rng.random(C) < m.long_gap_share
+        gap = rng.exponential(1.0, C) * np.where(long, m.gap_long_s, m.gap_short_s) * 1000.0
+        if not warm:
+            gap[firsts] = rng.exponential(m.first_click_s * 1000.0, S)
+        else:  # caught mid-gap: a long gap w.p. its share of time (length bias), memoryless rest
+            p_long = m.long_gap_share * m.gap_long_s / mean_gap
+            in_long = rng.random(S) < p_long
+            gap[firsts] = rng.exponential(1.0, S) * np.where(in_long, m.gap_long_s, m.gap_short_s) * 1000.0
+        cum = np.cumsum(gap)
+        cum -= np.repeat(cum[firsts] - gap[firsts], k)
+        click_ts = origin[owner] + cum.astype(np.int64)
+        end_ts = click_ts[firsts + k - 1] + (rng.exponential(mean_gap * 1000.0, S)).astype(np.int64)
+        dur = end_ts - start
+        res, action = self._content(f_i[owner])
+        hb_ms = int(m.heartbeat_s * 1000)
+        nhb = np.maximum((dur - 1) // hb_ms, 0)
+        hb_owner = np.repeat(np.arange(S), nhb)
+        hb_j = np.arange(hb_owner.size) - np.repeat(np.cumsum(nhb) - nhb, nhb) + 1
+        hb_dur = hb_j * hb_ms
+        starts = np.arange(S) if not warm else np.arange(0)
+        owners = np.concatenate([owner, starts, hb_owner, np.arange(S)])
+        kinds = np.concatenate([np.full(C, _CLICK), np.full(starts.size, _START),
+                                np.full(hb_owner.size, _HEARTBEAT), np.full(S, _END)]).astype(np.int8)
+        ts = np.concatenate([click_ts, start[starts], start[hb_owner] + hb_dur, end_ts])
+        durs = np.concatenate([np.zeros(C + starts.size, dtype=np.int64), hb_dur, dur])
+        nonclick = owners.size - C
+        return {
+            "ts": ts, "kind": kinds, "sid": sid[owners], "user": user[owners],
+            "prov": p_i[owners].astype(np.int16), "plat": f_i[owners].astype(np.int8),
+            "dev": dev[owners].astype(np.int8), "country": country[owners],
+            "res": np.concatenate([res, np.full(nonclick, -1, dtype=np.int64)]),
+            "action": np.concatenate([action, np.zeros(nonclick, dtype=np.int64)]).astype(np.int8),
+            "dur": durs,
+        }
+
+    def _content(self, plat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Resource (global index) and action per click: section by mix, then Zipf within it."""
+        rng = self.rng
+        n = plat.size
+        res = np.zeros(n, dtype=np.int64)
+        u_section = rng.random(n)
+        u_res = rng.random(n)
+        for f, tables in self._by_platform.items():
+            idx = np.flatnonzero(plat == f)
+            if idx.size == 0:
+                continue
+            cum = np.cumsum([t[1] for t in tables])
+            pick = np.searchsorted(cum / cum[-1], u_section[idx], side="right").clip(0, len(tables) - 1)
+            for j, (_, _, cdf, offset, _) in enumerate(tables):
+                sub = idx[pick == j]
+                res[sub] = offset + np.searchsorted(cdf, u_res[sub], side="right").clip(0, len(cdf) - 1)
+        section = self._res_section_arr[res]
+        action_cdf = self.model.action_cdf[section]
+        action = (rng.random(n)[:, None] >= action_cdf[:, :-1]).sum(axis=1)
+        return res, action
+
+    # ------------------------------------------------------------------ rows -> batches
+    def _emit(self, rows: dict[str, np.ndarray], until_ms: int) -> tuple[dict[str, np.ndarray], list[list[Event]]]:
+        """Batches of rows whose client flush falls before `until_ms`; returns (pending rows, batches)."""
+        ts, sid, dev = rows["ts"], rows["sid"], rows["dev"]
+        iv = self._flush_ms[dev]
+        phase = (sid * 7919) % iv
+        flush = ((ts + phase) // iv + 1) * iv - phase
+        now = flush < until_ms
+        pending = {c: v[~now] for c, v in rows.items()}
+        sel = {c: v[now] for c, v in rows.items()}
+        fl = flush[now]
+        topic = (sel["kind"] != _CLICK).astype(np.int8)
+        order = np.lexsort((sel["ts"], topic, sel["sid"], fl))
+        sel = {c: v[order] for c, v in sel.items()}
+        fl, topic = fl[order], topic[order]
+        n = fl.size
+        if n == 0:
+            return pending, []
+        new = np.ones(n, dtype=bool)
+        new[1:] = (fl[1:] != fl[:-1]) | (sel["sid"][1:] != sel["sid"][:-1]) | (topic[1:] != topic[:-1])
+        run_start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+        new |= ((np.arange(n) - run_start) % self.scenario.model.max_batch) == 0
+        bounds = [*np.flatnonzero(new).tolist(), n]
+        return pending, self._structs(sel, bounds)
+
+    def _structs(self, rows: dict[str, np.ndarray], bounds: list[int]) -> list[list[Event]]:
+        cols = {c: rows[c].tolist() for c in _COLS}
+        ts, kind, sid, user, prov, plat, dev = (cols[c] for c in ("ts", "kind", "sid", "user", "prov", "plat", "dev"))
+        country, res, action, dur = cols["country"], cols["res"], cols["action"], cols["dur"]
+        pre, seq = self._prefix, self._seq
+        res_ids, res_sec = self._res_ids, self._res_section
+        countries = self.model.countries
+        out: list[list[Event]] = []
+        for b in range(len(bounds) - 1):
+            batch: list[Event] = []
+            for i in range(bounds[b], bounds[b + 1]):
+                c = countries[country[i]] if country[i] >= 0 else None
+                s = f"{pre}s{sid[i]:x}"
+                if kind[i] == _CLICK:
+                    r = res[i]
+                    batch.append(Click(id=f"{pre}{seq:x}", ts=ts[i], platform=PLATFORM_NAMES[plat[i]],
+                                       province=PROVINCE_CODES[prov[i]], user=f"u{user[i]:x}", session=s,
+                                       resource=res_ids[r], section=SECTION_NAMES[res_sec[r]],
+                                       action=ACTIONS[action[i]], device=DEVICES[dev[i]], country=c))
+                else:
+                    batch.append(Session(id=f"{pre}{seq:x}", ts=ts[i], platform=PLATFORM_NAMES[plat[i]],
+                                         province=PROVINCE_CODES[prov[i]], user=f"u{user[i]:x}", session=s,
+                                         kind=_KINDS[kind[i]], duration_s=dur[i] / 1000.0,
+                                         device=DEVICES[dev[i]], country=c))
+                seq += 1
+            out.append(batch)
+        self._seq = seq
+        return out
+
+    # ------------------------------------------------------------------ the public iterator
+    def batches(self) -> Iterator[list[Event]]:
+        """Client batches in flush order until the end (or `count` events)."""
+        pending = {c: np.zeros(0, dtype=np.int64) for c in _COLS}
+        left = self.count
+        warm = True
+        for minutes, lam in self._segments():
+            rows = self._sessions(minutes, lam, warm=False)
+            if warm:
+                warm_rows = self._sessions(minutes, lam, warm=True)
+                rows = {c: np.concatenate([warm_rows[c], rows[c]]) for c in _COLS}
+                warm = False
+            keep = (rows["ts"] >= self.start_ms) & (rows["ts"] < self.end_ms)
+            rows = {c: np.concatenate([pending[c], rows[c][keep]]) for c in _COLS}
+            seg_end = int(minutes[-1]) + MINUTE_MS - self._lead_ms
+            last = seg_end >= self.end_ms
+            pending, out = self._emit(rows, _NEVER if last else seg_end)
+            for batch in out:
+                if left is not None:
+                    if left <= len(batch):
+                        if left:
+                            yield batch[:left]
+                        return
+                    left -= len(batch)
+                yield batch
+
+
+def generate_batches(scenario: Scenario | str, start_ms: int | None = None, end_ms: int | None = None, *,
+                     count: int | None = None, seed: int = 20220314, scale: float | None = None,
+                     rate: float | None = None, part: int = 0, parts: int = 1) -> Iterator[list[Event]]:
+    """Client batches (lists of 1..max_batch events of one topic) for a scenario, deterministically.
+
+    Volume is the scenario's own curve x `scale` (default: the file's `scale`), or, with `rate`,
+    about `rate` events per second of event time shaped like the scenario's province/platform mix.
+    `start_ms`/`end_ms` default to the scenario's range; `count` stops after exactly that many
+    events (and, without `end_ms`, may run past the scenario's end). `part`/`parts` split one run
+    into disjoint streams (each with 1/parts of the volume) for multi-process senders.
+    """
+    return Generator(scenario, seed=seed, start_ms=start_ms, end_ms=end_ms, count=count, scale=scale,
+                     rate=rate, part=part, parts=parts).batches()
+
+
+def topic_of(batch: list[Event]) -> str:
+    """'clicks' or 'sessions': batches never mix the two."""
+    return "clicks" if type(batch[0]) is Click else "sessions"

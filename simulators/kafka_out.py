@@ -1,0 +1,143 @@
+"""Sending to Kafka with kafka-python: batching, compression, and delivery errors that are counted.
+
+Why a wrapper: the producer's `send` is asynchronous, so a refused record only shows up later in a
+future. Every send gets an errback that counts the failure (and hands the caller's payload back via
+`on_error`, so ground truth can subtract it); nothing is dropped silently. Start-up fails at once,
+with the address, when no broker answers, instead of blocking in the first send.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+
+_UNREACHABLE = (KafkaTimeoutError, getattr(__import__('kafka.errors').errors, 'NoBrokersAvailable', KafkaTimeoutError))
+
+from contracts.settings import Settings
+
+
+class KafkaUnavailable(RuntimeError):
+    """No broker answered at the configured bootstrap address."""
+
+
+def available_codecs() -> list[str]:
+    """Compression codecs kafka-python can use here (lz4, zstd, snappy need extra packages)."""
+    checks = {"lz4": has_lz4, "zstd": has_zstd, "snappy": has_snappy, "gzip": has_gzip}
+    return [name for name, ok in checks.items() if ok()]
+
+
+def default_compression() -> str | None:
+    """lz4 if installed (cheap on CPU); otherwise none, because gzip costs more CPU than it saves on
+    loopback (measured in bench/simulators_bench.py); pass compression_type='gzip' for real networks."""
+    return "lz4" if "lz4" in available_codecs() else None
+
+
+@dataclass
+class SenderStats:
+    messages: int = 0
+    bytes: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"messages": self.messages, "bytes": self.bytes, "errors": self.errors,
+                "error_samples": list(self.error_samples)}
+
+
+class KafkaSender:
+    """A KafkaProducer tuned for throughput, with counted delivery errors."""
+
+    DEFAULTS: dict[str, Any] = {
+        "linger_ms": 20,
+        "batch_size": 256 * 1024,
+        "acks": "all",
+        "max_block_ms": 30_000,
+        "request_timeout_ms": 30_000,
+        "bootstrap_timeout_ms": 10_000,
+    }
+
+    def __init__(self, settings: Settings, **producer_overrides: Any) -> None:
+        self.bootstrap = settings.kafka_bootstrap
+        config = {**self.DEFAULTS, "compression_type": default_compression(), **producer_overrides}
+        codec = config.get("compression_type")
+        if codec and codec not in available_codecs():
+            raise ValueError(f"compression {codec!r} unavailable here; usable: {available_codecs() or 'none'}")
+        try:
+            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap.split(","), **config)
+        except _UNREACHABLE as err:
+            raise KafkaUnavailable(
+                f"no Kafka broker answers at {self.bootstrap} (EDU_KAFKA_BOOTSTRAP; {err}); start one with "
+                "`python -m ops.kafka_local start` or point EDU_KAFKA_BOOTSTRAP at a running cluster"
+            ) from None
+        self.config = config
+        self.stats = SenderStats()
+        self._lock = threading.Lock()  # errbacks run on the producer's I/O thread
+
+    def send(self, topic: str, value: bytes, key: bytes | None = None, *,
+             on_error: Callable[[Exception], None] | None = None, partition: int | None = None) -> None:
+        """Hand one message to the producer; a later delivery failure is counted, never lost."""
+        future = self._producer.send(topic, value=value, key=key, partition=partition)
+        self.stats.messages += 1
+        self.stats.bytes += len(value)
+        future.add_errback(self._failed, on_error)
+
+    def _failed(self, exc: Exception, on_error: Callable[[Exception], None] | None = None) -> None:
+        with self._lock:
+            self.stats.errors += 1
+            if len(self.stats.error_samples) < 5:
+                self.stats.error_samples.append(f"{type(exc).__name__}: {exc}")
+        if on_error is not None:
+            on_error(exc)
+
+    def partitions(self, topic: str) -> int:
+        """Number of partitions of a topic (from metadata; waits for it)."""
+        parts = self._producer.partitions_for(topic)
+        return len(parts) if parts else 1
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every handed-over message is acknowledged or has failed."""
+        self._producer.flush(timeout=timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        self._producer.close(timeout=timeout)
+
+    def __enter__(self) -> KafkaSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.flush(timeout=60)
+        finally:
+            self.close()
+
+
+def ensure_topics(settings: Settings, topics: list[str] | None = None) -> list[str]:
+    """Create the input topics with `topic_partitions` partitions if missing; returns those created."""
+    topics = topics or [settings.topic_clicks, settings.topic_sessions]
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","), request_timeout_ms=15_000,
+                                 bootstrap_timeout_ms=10_000)
+    except _UNREACHABLE:
+        raise KafkaUnavailable(f"no Kafka broker answers at {settings.kafka_bootstrap}") from None
+    created = []
+    try:
+        existing = set(admin.list_topics())
+        new = [NewTopic(t, settings.topic_partitions, settings.topic_replication) for t in topics if t not in existing]
+        if new:
+            try:
+                admin.create_topics(new)
+                created = [t.name for t in new]
+            except TopicAlreadyExistsError:
+                pass
+            except KafkaError as err:
+                if "TopicAlreadyExists" not in repr(err):
+                    raise
+    finally:
+        admin.close()
+    return created

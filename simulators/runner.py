@@ -1,0 +1,212 @@
+"""The send loop: batches from a source, paced open-loop, into a sink, with ground truth.
+
+This is the only module (with kafka_out) that touches a clock or sleeps. The clock and sleep are
+parameters, so tests can drive the loop with a fake clock. Stopping is cooperative (`stop()` or
+Ctrl-C): the summary is still produced and the sink flushed.
+"""
+from __future__ import annotations
+
+import itertools
+import zlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from contracts.events import Click, Event, encode
+from contracts.settings import Settings
+from simulators.files import NdjsonWriter
+from simulators.kafka_out import KafkaSender
+from simulators.pacing import Schedule
+from simulators.truth import GroundTruth
+
+
+class Sink(Protocol):
+    def send_batch(self, batch: list[Event]) -> None: ...
+    def send_raw(self, value: bytes, kind: str) -> None: ...
+    def close(self) -> dict[str, Any]: ...
+
+
+class KafkaSink:
+    """Batches to their topic, keyed by session (one client's events stay in order in a partition).
+
+    Failed deliveries are recorded in `failed` so the run's truth can subtract them.
+    """
+
+    def __init__(self, settings: Settings, sender: KafkaSender | None = None, **overrides: Any) -> None:
+        self.settings = settings
+        self.sender = sender or KafkaSender(settings, **overrides)
+        self.topics = {"clicks": settings.topic_clicks, "sessions": settings.topic_sessions}
+        self.failed = GroundTruth()
+        # kafka-python's murmur2 partitioner is pure Python (~15% of the send cost); a crc32 of the
+        # same key keeps one session in one partition for a fraction of it.
+        self._parts = {t: self.sender.partitions(t) for t in self.topics.values()}
+
+    def send_batch(self, batch: list[Event]) -> None:
+        first = batch[0]
+        topic = self.settings.topic_clicks if type(first) is Click else self.settings.topic_sessions
+        value = encode(first if len(batch) == 1 else batch)
+        key = first.session.encode()
+        self.sender.send(topic, value, key, partition=zlib.crc32(key) % self._parts[topic],
+                         on_error=lambda exc, b=batch: self.failed.add_batch(b))
+
+    def send_raw(self, value: bytes, kind: str) -> None:
+        self.sender.send(self.topics[kind], value)
+
+    def close(self) -> dict[str, Any]:
+        self.sender.flush(timeout=120)
+        self.sender.close()
+        return self.sender.stats.as_dict()
+
+
+class FileSink:
+    def __init__(self, path: str) -> None:
+        self.writer = NdjsonWriter(path)
+        self.failed = GroundTruth()
+
+    def send_batch(self, batch: list[Event]) -> None:
+        self.writer.write(batch)
+
+    def send_raw(self, value: bytes, kind: str) -> None:
+        self.writer.write_raw(value)
+
+    def close(self) -> dict[str, Any]:
+        self.writer.close()
+        return {"messages": self.writer.messages, "path": str(self.writer.path), "errors": 0}
+
+
+@dataclass
+class Progress:
+    elapsed_s: float
+    events: int
+    messages: int
+    target_events: float | None
+    rate: float
+    event_ts: int | None
+    errors: int
+
+
+@dataclass
+class RunSummary:
+    events: int = 0
+    messages: int = 0
+    elapsed_s: float = 0.0
+    achieved_rate: float = 0.0
+    target_rate: float | None = None
+    expected_events: float | None = None  # events due by the end (rate mode)
+    shortfall: float = 0.0  # events due but not sent by the end (rate mode); 0 if on schedule
+    rate_error: float | None = None  # (achieved - target)/target over the run
+    max_lag_s: float = 0.0  # worst lateness of a send against its due time
+    late_batches: int = 0  # batches sent more than 10 ms after their due time
+    delivery_errors: int = 0
+    interrupted: bool = False
+    first_event_ts: int | None = None
+    last_event_ts: int | None = None
+    sink: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SendLoop:
+    """Drives one source into one sink on a schedule."""
+
+    def __init__(self, sink: Sink, schedule: Schedule | None, *, truth: GroundTruth | None = None,
+                 duration_s: float | None = None, on_progress: Callable[[Progress], None] | None = None,
+                 progress_every_s: float = 0.25, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.sink, self.schedule, self.truth = sink, schedule, truth
+        self.duration_s = duration_s
+        self.on_progress = on_progress
+        self.progress_every_s = progress_every_s
+        self.clock, self.sleep = clock, sleep
+        self._stop = False
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def run_batches(self, batches: Iterable[list[Event]]) -> RunSummary:
+        return self._run(((b, None, b[0].ts, len(b)) for b in batches))
+
+    def run_raw(self, messages: Iterable[Any]) -> RunSummary:
+        """Recorded messages (files.Recorded: value, kind, ts, events)."""
+        return self._run(((None, m, m.ts, m.events) for m in messages))
+
+    def _run(self, items: Iterable[tuple[list[Event] | None, Any, int, int]]) -> RunSummary:
+        s = RunSummary()
+        sched, truth, clock = self.schedule, self.truth, self.clock
+        it = iter(items)
+        first = next(it, None)  # pay the generator's start-up before the clock starts
+        items = itertools.chain([first] if first is not None else [], it)
+        t0 = clock()
+        next_progress = 0.0
+        elapsed = 0.0
+        hit_duration = False
+        try:
+            for batch, raw, ts, n in items:
+                if self._stop:
+                    s.interrupted = True
+                    break
+                elapsed = clock() - t0
+                if self.duration_s is not None and elapsed >= self.duration_s:
+                    hit_duration = True
+                    break
+                if sched is not None:
+                    due = sched.due(s.events, ts)
+                    if self.duration_s is not None and due >= self.duration_s:
+                        hit_duration = True
+                        break
+                    wait = due - elapsed
+                    while wait > 0.0005 and not self._stop:
+                        self.sleep(min(wait, 0.05))
+                        elapsed = clock() - t0
+                        wait = due - elapsed
+                        if elapsed >= next_progress:
+                            next_progress = elapsed + self.progress_every_s
+                            self._progress(s, elapsed)
+                    if -wait > s.max_lag_s:
+                        s.max_lag_s = -wait
+                    if wait < -0.010:
+                        s.late_batches += 1
+                if batch is not None:
+                    self.sink.send_batch(batch)
+                    if truth is not None:
+                        truth.add_batch(batch)
+                else:
+                    self.sink.send_raw(raw.value, raw.kind)
+                s.events += n
+                s.messages += 1
+                if s.first_event_ts is None:
+                    s.first_event_ts = ts
+                s.last_event_ts = ts
+                if elapsed >= next_progress:
+                    next_progress = elapsed + self.progress_every_s
+                    self._progress(s, elapsed)
+        except KeyboardInterrupt:
+            s.interrupted = True
+        if hit_duration:  # nothing more is due before the end: wait it out so rates are honest
+            while (left := self.duration_s - (clock() - t0)) > 0 and not self._stop:  # type: ignore[operator]
+                self.sleep(min(left, 0.05))
+        s.elapsed_s = clock() - t0
+        s.sink = self.sink.close()
+        failed = getattr(self.sink, "failed", None)
+        s.delivery_errors = int(s.sink.get("errors", 0))
+        if truth is not None and failed is not None and failed.total_events:
+            truth.subtract(failed)
+        s.achieved_rate = s.events / s.elapsed_s if s.elapsed_s > 0 else 0.0
+        if sched is not None and sched.profile is not None:
+            s.expected_events = sched.profile.expected(s.elapsed_s)
+            s.shortfall = max(0.0, s.expected_events - s.events)
+            s.target_rate = s.expected_events / s.elapsed_s if s.elapsed_s > 0 else None
+            if s.target_rate:
+                s.rate_error = (s.achieved_rate - s.target_rate) / s.target_rate
+        return s
+
+    def _progress(self, s: RunSummary, elapsed: float) -> None:
+        if self.on_progress is None:
+            return
+        target = self.schedule.expected(elapsed) if self.schedule is not None else None
+        self.on_progress(Progress(elapsed, s.events, s.messages, target,
+                                  s.events / elapsed if elapsed > 0 else 0.0, s.last_event_ts,
+                                  int(getattr(getattr(self.sink, "sender", None), "stats", None).errors)
+                                  if hasattr(self.sink, "sender") else 0))

@@ -1,0 +1,54 @@
+"""The edu-simulate command: help texts, record -> replay round trip through files, validation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from simulators.cli import app
+from simulators.files import read_messages
+from simulators.truth import GroundTruth
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("cmd", [[], ["run"], ["record"], ["replay"], ["scenarios"], ["check"], ["expected"]])
+def test_help(cmd: list[str]) -> None:
+    result = runner.invoke(app, [*cmd, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_record_then_replay_roundtrip(tmp_path: Path) -> None:
+    rec, t1 = tmp_path / "rec.ndjson.gz", tmp_path / "t1.json"
+    r = runner.invoke(app, ["record", "--out", str(rec), "--count", "3000", "--seed", "4", "--truth", str(t1)])
+    assert r.exit_code == 0, r.output
+    assert sum(m.events for m in read_messages(rec)) == 3000
+    out, t2 = tmp_path / "copy.ndjson", tmp_path / "t2.json"
+    r = runner.invoke(app, ["replay", str(rec), "--max-speed", "--out", str(out), "--truth", str(t2)])
+    assert r.exit_code == 0, r.output
+    assert GroundTruth.from_json(t1) == GroundTruth.from_json(t2)
+    assert [m.value for m in read_messages(rec)] == [m.value for m in read_messages(out)]
+
+
+def test_run_to_file_at_rate(tmp_path: Path) -> None:
+    out = tmp_path / "run.ndjson"
+    r = runner.invoke(app, ["run", "--rate", "50000", "--count", "5000", "--out", str(out), "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    assert "rate error" in r.output
+    assert sum(m.events for m in read_messages(out)) == 5000
+
+
+def test_check_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstart: 2022-03-01\nend: 2022-03-02\nbaseline:\n  daily_clicks: 10\n"
+                   "events:\n  - type: outage\n    province: '990000'\n    start: 2022-03-01\n    end: 2022-03-02\n")
+    r = runner.invoke(app, ["check", str(bad)])
+    assert r.exit_code == 1
+    assert "bad.yaml:8:" in r.output.replace("\n", "") and "990000" in r.output
+
+
+def test_unreachable_kafka_exits_with_message() -> None:
+    r = runner.invoke(app, ["run", "--count", "10", "--bootstrap", "127.0.0.1:1"])
+    assert r.exit_code == 3 and "127.0.0.1:1" in r.output
