@@ -54,7 +54,6 @@ class Settings(BaseSettings):
     worker_id: str = Field("edu-worker", pattern=r"^[A-Za-z0-9_.-]+$", description="Faust app id = group")
     worker_batch_max: int = Field(20_000, ge=1, description="messages per processing batch")
     worker_batch_within_s: float = Field(0.5, gt=0, le=60, description="max wait to fill a batch")
-    worker_guarantee: Literal["at_least_once", "exactly_once"] = "exactly_once"
     worker_session_timeout_s: float = Field(10.0, gt=0)
     worker_metrics_port: int = Field(9401, ge=0, le=65535, description="/metrics; 0 disables")
     allowed_lateness_s: int = Field(300, ge=0, description="late events within it update their minute")

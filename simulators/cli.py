@@ -140,7 +140,8 @@ def run(
     seed = settings.simulator_seed if seed is None else seed
     if live:
         now = int(time.time() * 1000)
-        end = now + int(duration * 1000) + 60_000 if duration else None
+        # Without a duration a live run goes on until Ctrl-C: give it a year of event time.
+        end = now + (int(duration * 1000) + 60_000 if duration else 366 * 86_400_000)
         batches = generate_batches(sc, start_ms=now, end_ms=end, count=count, seed=seed, rate=profile.rate_at(0))
         schedule = Schedule(speed=1.0)
     else:
