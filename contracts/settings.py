@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(19093, ge=1, le=65535, description="local KRaft controller")
     topic_clicks: str = "edu.clicks.v1"
     topic_sessions: str = "edu.sessions.v1"
-    topic_rates: str = "edu.rates.v1"
+    topic_rates: str = "edu.rates.v1"  # output of topic_clicks, co-partitioned with it
+    topic_session_rates: str = "edu.session-rates.v1"  # output of topic_sessions, co-partitioned
     topic_deadletter: str = "edu.deadletter.v1"
     topic_alerts: str = "edu.alerts.v1"
     topic_partitions: int = Field(4, ge=1, le=1024, description="partitions of input topics")

@@ -2,15 +2,20 @@
 
 No Kafka and no clock inside: the agent passes the raw messages, the partition's watermark and
 "now", so unit tests drive every rule (lateness, absurd times, dead letters) directly.
+
+Per valid, on-time event it updates a handful of counters keyed by event-time bucket; late events
+(older than watermark - allowed lateness) only count in `late`, since the minutes they belong to
+have already been judged by the alerts.
 """
 from __future__ import annotations
 
-from collections import Counter
+from bisect import bisect_left
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from contracts.events import Click, Reject, check_time, decode_message
-from contracts.rates import RateBatch
+from contracts.events import ABROAD, Click, Reject, check_time, decode_message
+from contracts.rates import DURATION_BUCKETS_S, RateBatch
 from contracts.settings import Settings
 
 
@@ -46,6 +51,10 @@ class Aggregated:
     dead: list[DeadLetter] = field(default_factory=list)
 
 
+_ACTION_SLOT = {"view": 0, "play": 1, "download": 2}
+_N_DURATION = len(DURATION_BUCKETS_S) + 1
+
+
 def aggregate(
     topic: str,
     partition: int,
@@ -54,13 +63,17 @@ def aggregate(
     now_ms: int,
     limits: Limits,
 ) -> Aggregated:
-    """Fold (offset, raw value) pairs, in offset order, into per-minute partial sums.
+    """Fold (offset, raw value) pairs, in offset order, into per-bucket partial sums.
 
-    The watermark is the largest event time seen so far in this partition; an event older than
-    watermark - allowed lateness is late: counted in `late`, not in `clicks`.
+    The watermark is the largest event time seen so far in this partition.
     """
     clicks: Counter[tuple[int, str, str, str, str]] = Counter()
     late: Counter[tuple[int, str, str]] = Counter()
+    tiles: Counter[tuple[int, str]] = Counter()
+    resources: dict[tuple[int, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    visitors: set[tuple[int, str, str, str, str]] = set()
+    sessions: dict[tuple[int, str, str], list[float]] = defaultdict(lambda: [0] * (3 + _N_DURATION) + [0.0])
+    countries: Counter[tuple[int, str, str]] = Counter()
     rejects: Counter[str] = Counter()
     dead: list[DeadLetter] = []
     first = last = -1
@@ -80,15 +93,33 @@ def aggregate(
                 _refuse(dead, rejects, offset, Reject(bad_time, f"event {ev.id} ts={ev.ts}"), raw)
                 continue
             n_events += 1
-            if ev.ts > wm:
-                wm = ev.ts
-            if not isinstance(ev, Click):
-                continue  # session events are aggregated by the sessions stage
-            minute = ev.ts // 60_000 * 60
-            if ev.ts < wm - lateness:
-                late[(minute, ev.platform, ev.province)] += 1
+            ts = ev.ts
+            if ts > wm:
+                wm = ts
+            minute = ts // 60_000 * 60
+            platform, province = ev.platform, ev.province
+            if ts < wm - lateness:
+                late[(minute, platform, province)] += 1
+                continue
+            visitors.add((minute, platform, province, ev.user, ev.session))
+            if province == ABROAD:
+                countries[(minute, platform, ev.country or "ZZ")] += 1
+            if isinstance(ev, Click):
+                clicks[(minute, platform, province, ev.section, ev.action)] += 1
+                tiles[(ts // 10_000 * 10, platform)] += 1
+                slot = _ACTION_SLOT.get(ev.action)
+                if slot is not None:
+                    resources[(minute, platform, ev.resource, ev.section)][slot] += 1
             else:
-                clicks[(minute, ev.platform, ev.province, ev.section, ev.action)] += 1
+                row = sessions[(minute, platform, province)]
+                if ev.kind == "start":
+                    row[0] += 1
+                elif ev.kind == "end":
+                    row[1] += 1
+                    row[3 + bisect_left(DURATION_BUCKETS_S, ev.duration_s + 1e-9)] += 1
+                    row[-1] += ev.duration_s
+                else:
+                    row[2] += 1
     batch = RateBatch(
         src_topic=topic,
         src_partition=partition,
@@ -99,6 +130,11 @@ def aggregate(
         clicks=[(*k, n) for k, n in clicks.items()],
         late=[(*k, n) for k, n in late.items()],
         rejects=dict(rejects),
+        tiles=[(*k, n) for k, n in tiles.items()],
+        resources=[(*k, *v) for k, v in resources.items()],
+        visitors=list(visitors),
+        sessions=[(*k, *(int(x) for x in v[:-1]), float(v[-1])) for k, v in sessions.items()],
+        countries=[(*k, n) for k, n in countries.items()],
     )
     return Aggregated(batch, dead)
 

@@ -34,9 +34,10 @@ class PartitionState:
 
 class Processor:
     def __init__(self, settings: Settings, send: Send, load_checkpoint: LoadCheckpoint,
-                 metrics: WorkerMetrics, clock: Callable[[], float] = time.time) -> None:
-        self.topic = settings.topic_clicks
-        self.rates_topic = settings.topic_rates
+                 metrics: WorkerMetrics, clock: Callable[[], float] = time.time, *,
+                 source_topic: str | None = None, rates_topic: str | None = None) -> None:
+        self.topic = source_topic or settings.topic_clicks
+        self.rates_topic = rates_topic or settings.topic_rates
         self.dead_topic = settings.topic_deadletter
         self.limits = Limits.from_settings(settings)
         self._send = send

@@ -18,9 +18,17 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.topic_clicks: n,
         settings.topic_sessions: n,
         settings.topic_rates: n,
+        settings.topic_session_rates: n,
         settings.topic_deadletter: n,
         settings.topic_alerts: 1,
     }
+
+
+def co_partitioned(settings: Settings) -> dict[str, str]:
+    """Output topic -> the source topic whose partitions it must match."""
+    return {settings.topic_rates: settings.topic_clicks,
+            settings.topic_session_rates: settings.topic_sessions,
+            settings.topic_deadletter: settings.topic_clicks}
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, int]:
@@ -46,9 +54,10 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, int]
             log.info("created topics %s", [t.name for t in new])
         described = {(d.get("topic") or d.get("name")): len(d["partitions"]) for d in admin.describe_topics(list(wanted))}
         for topic, n in wanted.items():
-            if topic in (settings.topic_rates, settings.topic_deadletter) and described.get(topic, 0) < described.get(settings.topic_clicks, 0):
+            source = co_partitioned(settings).get(topic)
+            if source and described.get(topic, 0) < described.get(source, 0):
                 raise SystemExit(f"topic {topic} has {described.get(topic)} partitions, fewer than "
-                                 f"{settings.topic_clicks} ({described.get(settings.topic_clicks)})")
+                                 f"its source {source} ({described.get(source)})")
         return described
     finally:
         admin.close()

@@ -39,3 +39,26 @@ def test_bad_input_dead_lettered_with_offsets() -> None:
     assert [(d.offset, d.reason) for d in agg.dead] == [(5, "json"), (6, "time_future")]
     assert agg.batch.rejects == {"json": 1, "time_future": 1}
     assert agg.batch.events == 1
+
+
+def test_resources_tiles_visitors_countries_and_sessions() -> None:
+    from contracts.events import Session
+
+    def sess(i: int, ts: int, kind: str, duration: float = 0.0) -> Session:
+        return Session(id=f"s{i}", ts=ts, platform="higher", province="abroad", country="SG", user=f"u{i}",
+                       session=f"x{i}", kind=kind, duration_s=duration)
+
+    c_play = Click(id="p", ts=T0 + 5_000, platform="k12", province="210000", user="u1", session="s1",
+                   resource="r9", section="lessons", action="play")
+    msgs = [(0, encode([click(0, T0), click(1, T0 + 11_000), c_play])),
+            (1, encode([sess(1, T0, "start"), sess(1, T0 + 30_000, "heartbeat", 30),
+                        sess(1, T0 + 59_000, "end", 59), sess(2, T0 + 1_000, "end", 4000)]))]
+    out = aggregate("mixed", 0, msgs, 0, NOW, LIMITS).batch
+    m = T0 // 1000
+    assert sorted(out.tiles) == [(m, "k12", 2), (m + 10, "k12", 1)]
+    assert sorted(out.resources) == [(m, "k12", "r", "lessons", 2, 0, 0), (m, "k12", "r9", "lessons", 0, 1, 0)]
+    assert sorted(out.visitors) == [(m, "higher", "abroad", "u1", "x1"), (m, "higher", "abroad", "u2", "x2"),
+                                    (m, "k12", "210000", "u", "s"), (m, "k12", "210000", "u1", "s1")]
+    assert out.countries == [(m, "higher", "SG", 4)]
+    # started, ended, heartbeats, <1m, 1-5m, 5-15m, 15-30m, 30-60m, >=60m, duration sum
+    assert out.sessions == [(m, "higher", "abroad", 1, 2, 1, 1, 0, 0, 0, 0, 1, 4059.0)]
