@@ -13,9 +13,10 @@ import dash
 from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from cockpit import auth
 from cockpit.callbacks import register_callbacks
 from cockpit.i18n import DEFAULT_LANG, t
-from cockpit.layout import build_layout
+from cockpit.shell import build_layout
 from cockpit.metrics import CockpitMetrics
 from cockpit.queries import Queries
 from contracts.settings import Settings
@@ -68,7 +69,8 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = build_layout(settings)
-    register_callbacks(app, queries, clock, metrics)
+    register_callbacks(app, queries, clock, metrics, settings.cockpit_refresh_ms)
+    auth.install(app.server, settings)
     _add_ops_routes(app.server, queries, registry)
     app.cockpit_queries = queries  # type: ignore[attr-defined]  # for tests and the benchmark
     return app

@@ -1,4 +1,5 @@
-"""Callbacks as plain functions of (data, language, clock), wired to Dash in `register_callbacks`.
+"""The overview's callbacks as plain functions of (data, language, controls, clock), wired to Dash in
+`register_callbacks`, which also registers the shell's and the other pages' callbacks.
 
 `render_*` functions turn a snapshot into {(component id, property): value}; they hold no SQL and no
 Dash state, so tests call them directly. The Dash wrappers only map those dicts onto outputs, leaving
@@ -13,11 +14,14 @@ from typing import Any
 import dash
 from dash import Input, Output
 
-from cockpit import figures
-from cockpit.i18n import fmt_approx, fmt_int, fmt_per_second, t
+from cockpit import figures, routing
+from cockpit.figures_map import map_patch
+from cockpit.i18n import fmt_approx, fmt_change, fmt_int, fmt_per_second, t
 from cockpit.layout import DASH, Ids
 from cockpit.metrics import CockpitMetrics
-from cockpit.queries import Overview, Queries, load_overview
+from cockpit.queries import Queries
+from cockpit.shell import measure_options, platform_options, range_options
+from cockpit.snapshots import Filters, Overview, load_map_values, load_overview
 from cockpit.timeframe import fmt_datetime, fmt_minute, to_beijing
 
 log = logging.getLogger(__name__)
@@ -33,7 +37,22 @@ LABEL_OUTPUTS: tuple[tuple[Key, str], ...] = (
     ((Ids.FOOTER, "children"), "footer"),
     *(((Ids.kpi(k, "label"), "children"), f"kpi_{k}") for k in Ids.KPIS),
     *(((Ids.chart(c, "title"), "children"), f"chart_{c}") for c in Ids.CHARTS),
+    ((Ids.MAP_TITLE, "children"), "chart_map"),
+    *(((Ids.unavailable(k), "children"), f"kpi_{k}") for k in Ids.UNAVAILABLE_KPIS),
+    *(((Ids.unavailable(k, "value"), "children"), "unavailable") for k in Ids.UNAVAILABLE_KPIS),
+    *(((Ids.unavailable(k, "sub"), "children"), "unavailable_kpi") for k in Ids.UNAVAILABLE_KPIS),
+    *(((Ids.unavailable(k), "children"), f"panel_{k}") for k in Ids.UNAVAILABLE_PANELS),
+    *(((Ids.unavailable(k, "body"), "children"), "unavailable_body") for k in Ids.UNAVAILABLE_PANELS),
+    *(((Ids.nav(k), "children"), f"nav_{k}") for k in ("overview", "alerts", "report")),
+    *((("lbl-" + k, "children"), k) for k in ("ctl_range", "ctl_platform", "ctl_measure", "ctl_refresh")),
+    (("wall-link", "children"), "wall_mode"),
+    ((Ids.FULLSCREEN, "children"), "fullscreen"),
 )
+
+OPTION_OUTPUTS: tuple[Key, ...] = (
+    (Ids.RANGE, "options"), (Ids.PLATFORM, "options"), (Ids.MEASURE, "options"), (Ids.PAUSE, "options"))
+
+MAP_OUTPUTS: tuple[Key, ...] = ((Ids.MAP, "figure"),)
 
 DATA_OUTPUTS: tuple[Key, ...] = (
     (Ids.EVENT_NOW, "children"),
@@ -49,6 +68,26 @@ DATA_OUTPUTS: tuple[Key, ...] = (
 
 def render_labels(lang: str) -> dict[Key, Any]:
     return {key: t(label, lang) for key, label in LABEL_OUTPUTS}
+
+
+def render_options(lang: str) -> dict[Key, Any]:
+    """The controls' choices in `lang` (their values never change with the language)."""
+    return {
+        (Ids.RANGE, "options"): range_options(lang),
+        (Ids.PLATFORM, "options"): platform_options(lang),
+        (Ids.MEASURE, "options"): measure_options(lang),
+        (Ids.PAUSE, "options"): [{"label": t("ctl_pause", lang), "value": "paused"}],
+    }
+
+
+def render_map(values: dict[str, int], lang: str, measure: str) -> dict[Key, Any]:
+    """A patch of the map the layout drew: the geometry crosses the wire once per page load."""
+    return {(Ids.MAP, "figure"): map_patch(values, lang, measure)}
+
+
+def _compare(current: int, earlier: int, key: str, lang: str) -> str:
+    change = fmt_change(current, earlier)
+    return f"{t(key, lang)} {change}" if change is not None else f"{t(key, lang)} {t('no_comparison', lang)}"
 
 
 def _status(kind: str, lang: str) -> dict[Key, Any]:
@@ -71,13 +110,16 @@ def _refreshed(clock: Clock, lang: str) -> dict[Key, Any]:
 def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
     """Every number shown comes from `ov`, which `load_overview` filled from named queries."""
     w = ov.win
-    today_sub = fmt_approx(ov.today_total, lang)
+    today_sub = " · ".join([fmt_approx(ov.today_total, lang),
+                            _compare(ov.today_total, ov.today_yesterday, "vs_yesterday", lang),
+                            _compare(ov.today_total, ov.today_last_week, "vs_last_week", lang)])
     if ov.late_today:
         today_sub += " · " + t("late_note", lang).format(n=fmt_int(ov.late_today))
     kpis = {
         "today": (fmt_int(ov.today_total), "", today_sub),
         "rate": (fmt_int(ov.rate), t("per_min", lang),
-                 f"{fmt_minute(ov.rate_minute)} · {fmt_per_second(ov.rate)} {t('per_s', lang)}"),
+                 f"{fmt_minute(ov.rate_minute)} · {fmt_per_second(ov.rate)} {t('per_s', lang)} · "
+                 + _compare(ov.rate, ov.rate_yesterday, "vs_yesterday", lang)),
         "hour": (fmt_int(ov.hour_total), "", f"{fmt_minute(w.hour_start)}–{fmt_minute(w.now)}"),
         "peak": (fmt_int(ov.peak), t("per_min", lang), fmt_minute(ov.peak_minute)),
     }
@@ -86,7 +128,9 @@ def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
         out[(Ids.kpi(name), "children")] = value
         out[(Ids.kpi(name, "unit"), "children")] = unit
         out[(Ids.kpi(name, "sub"), "children")] = sub
-    out[(Ids.chart("national"), "figure")] = figures.national_line(ov.series, lang, w.hour_start, w.now)
+    span = ov.span
+    out[(Ids.chart("national"), "figure")] = figures.national_line(
+        ov.series, lang, span.start, min(w.now, span.end - span.step), span.step)
     out[(Ids.chart("platforms"), "figure")] = figures.platform_bars(ov.by_platform, lang)
     out[(Ids.chart("provinces"), "figure")] = figures.province_bars(ov.by_province, lang)
     out[(Ids.chart("sections"), "figure")] = figures.section_bars(ov.by_section, lang)
@@ -110,12 +154,23 @@ def render_error(lang: str) -> dict[Key, Any]:
     return _status("error", lang) | _notice("error", lang)
 
 
+def refresh_map(queries: Queries, lang: str, filters: Filters | None = None, measure: str = "rate") -> dict[Key, Any]:
+    """The map's own tick (its own callback, so the first, heavy draw never holds up the KPIs)."""
+    try:
+        values = load_map_values(queries, filters, measure)
+    except Exception:
+        log.exception("cockpit map refresh failed")
+        return {}
+    return render_map(values or {}, lang, measure)
+
+
 def refresh(
-    queries: Queries, lang: str, clock: Clock, metrics: CockpitMetrics | None = None
+    queries: Queries, lang: str, clock: Clock, metrics: CockpitMetrics | None = None, *,
+    filters: Filters | None = None,
 ) -> dict[Key, Any]:
     """One tick: load the overview and render it, the empty page, or the error state."""
     try:
-        ov = load_overview(queries)
+        ov = load_overview(queries, filters)
     except Exception:
         log.exception("cockpit refresh failed")
         outcome, out = "error", render_error(lang)
@@ -136,14 +191,38 @@ def _ordered(values: dict[Key, Any], keys: tuple[Key, ...]) -> tuple[Any, ...]:
 
 
 def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
-                       metrics: CockpitMetrics | None = None) -> None:
+                       metrics: CockpitMetrics | None = None, default_refresh_ms: int = 2000) -> None:
+    from cockpit.pages import alerts, province, report  # the other pages register their own
+
     label_keys = tuple(key for key, _ in LABEL_OUTPUTS)
 
-    @app.callback([Output(i, p) for i, p in label_keys], Input(Ids.LANG, "value"))
+    @app.callback([Output(i, p) for i, p in label_keys + OPTION_OUTPUTS], Input(Ids.LANG, "value"))
     def _labels(lang: str) -> tuple[Any, ...]:
-        return _ordered(render_labels(lang), label_keys)
+        return _ordered(render_labels(lang) | render_options(lang), label_keys + OPTION_OUTPUTS)
 
     @app.callback([Output(i, p) for i, p in DATA_OUTPUTS],
-                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"))
-    def _refresh(_n: int, lang: str) -> tuple[Any, ...]:
-        return _ordered(refresh(queries, lang, clock, metrics), DATA_OUTPUTS)
+                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
+                  Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"),
+                  Input(Ids.PLATFORM, "value"))
+    def _refresh(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
+                 c1: str | None, platform: str | None) -> tuple[Any, ...]:
+        if not route or route.get("page") != "overview":
+            raise dash.exceptions.PreventUpdate  # hidden: no queries for a page nobody sees
+        filters = Filters.from_controls(range_, c0, c1, platform)
+        return _ordered(refresh(queries, lang, clock, metrics, filters=filters), DATA_OUTPUTS)
+
+    @app.callback([Output(i, p) for i, p in MAP_OUTPUTS],
+                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
+                  Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"),
+                  Input(Ids.PLATFORM, "value"), Input(Ids.MEASURE, "value"))
+    def _map(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
+             c1: str | None, platform: str | None, measure: str | None) -> tuple[Any, ...]:
+        if not route or route.get("page") != "overview":
+            raise dash.exceptions.PreventUpdate
+        filters = Filters.from_controls(range_, c0, c1, platform)
+        return _ordered(refresh_map(queries, lang, filters, measure or "rate"), MAP_OUTPUTS)
+
+    routing.register(app, queries, default_refresh_ms)
+    province.register(app, queries, clock)
+    alerts.register(app)
+    report.register(app, queries)

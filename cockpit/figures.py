@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 import plotly.graph_objects as go
 
 from cockpit.i18n import fmt_int, platform_name, province_name, section_name, t
-from cockpit.timeframe import MINUTE, to_beijing
+from cockpit.timeframe import DAY, MINUTE, to_beijing
 from contracts.geo import PLATFORMS
 
 FONT = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, Helvetica Neue, Arial, sans-serif"
@@ -56,8 +56,8 @@ def message_figure(text: str) -> go.Figure:
     return _base(fig)
 
 
-def fill_gaps(series: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Minutes between the first and last stored minute that stored nothing count 0 events.
+def fill_gaps(series: Sequence[tuple[int, int]], step: int = MINUTE) -> list[tuple[int, int]]:
+    """Buckets (minutes by default) between the first and last stored minute that stored nothing count 0 events.
 
     Before the first stored minute nothing is drawn: no data is not the same as zero traffic.
     """
@@ -65,17 +65,20 @@ def fill_gaps(series: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         return []
     counts = dict(series)
     first, last = min(counts), max(counts)
-    return [(ts, counts.get(ts, 0)) for ts in range(first, last + MINUTE, MINUTE)]
+    return [(ts, counts.get(ts, 0)) for ts in range(first, last + step, step)]
 
 
-def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now: int) -> go.Figure:
-    """Events per minute nationwide over [start, now], the latest minute marked."""
-    points = fill_gaps(series)
+def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now: int,
+                  step: int = MINUTE) -> go.Figure:
+    """Events per bucket (a minute, or an hour for spans over a day) over [start, now], latest marked."""
+    points = fill_gaps(series, step)
     if not points:
         return message_figure(t("empty_chart", lang))
     xs = [to_beijing(ts) for ts, _ in points]
     ys = [n for _, n in points]
-    hover = "%{x|%H:%M}<br>" + t("hover_events", lang) + " %{y:,}<extra></extra>"
+    long = now - start > DAY
+    hover = ("%{x|%m-%d %H:%M}" if long else "%{x|%H:%M}") + "<br>" + t("hover_events", lang) \
+        + " %{y:,}<extra></extra>"
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="lines", line=dict(color=ACCENT, width=3, shape="spline", smoothing=0.4),
@@ -88,7 +91,8 @@ def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now:
     ))
     _base(fig)
     # a little room past the latest minute so its marker is not clipped by the frame
-    fig.update_xaxes(range=[to_beijing(start), to_beijing(now + 40)], tickformat="%H:%M", showgrid=False,
+    fig.update_xaxes(range=[to_beijing(start), to_beijing(now + 40 * step // MINUTE)],
+                     tickformat="%m-%d %H:%M" if long else "%H:%M", showgrid=False,
                      linecolor=GRID, tickfont=dict(color=MUTED))
     fig.update_yaxes(rangemode="tozero", gridcolor=GRID, zeroline=False, tickformat=",d",
                      tickfont=dict(color=MUTED))
@@ -146,3 +150,19 @@ def province_bars(totals: Mapping[str, int], lang: str, top: int = 10) -> go.Fig
 def section_bars(totals: Mapping[str, int], lang: str, top: int = 10) -> go.Figure:
     """Resource sections (专题教育, 课程教学, ...) ranked by events."""
     return _ranked_bars(totals, lambda c: section_name(c, lang), lang, top, "#a78bfa")
+
+
+def daily_bars(daily: Sequence[tuple[int, int]], lang: str) -> go.Figure:
+    """Views per Beijing day (YYYYMMDD, events), the peak day highlighted, as the seed's charts do."""
+    if not daily or not any(n for _, n in daily):
+        return message_figure(t("empty_chart", lang))
+    labels = [f"{d // 100 % 100:02d}-{d % 100:02d}" for d, _ in daily]
+    values = [n for _, n in daily]
+    peak = max(range(len(values)), key=lambda i: (values[i], -i))
+    colours = ["#fbbf24" if i == peak else ACCENT for i in range(len(values))]
+    fig = go.Figure(go.Bar(x=labels, y=values, marker=dict(color=colours, cornerradius=3),
+                           hovertemplate="%{x}<br>%{y:,}<extra></extra>"))
+    _base(fig)
+    fig.update_xaxes(type="category", tickfont=dict(color=MUTED), showgrid=False)
+    fig.update_yaxes(gridcolor=GRID, tickformat=",d", tickfont=dict(color=MUTED), rangemode="tozero")
+    return fig

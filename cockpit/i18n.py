@@ -29,10 +29,11 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "per_min": ("次/分钟", "/min"),
     "per_s": ("次/秒", "/s"),
     "late_note": ("另有迟到事件 {n} 条未计入", "{n} late events not counted"),
-    "chart_national": ("全国每分钟访问量 · 近一小时", "Nationwide events per minute · last hour"),
-    "chart_platforms": ("今日各平台访问量", "Today by platform"),
-    "chart_provinces": ("今日省份访问量排行", "Today by province (top 10)"),
-    "chart_sections": ("今日各栏目访问量", "Today by section"),
+    "chart_national": ("全国访问量趋势 · 所选时段", "Nationwide events · selected range"),
+    "chart_platforms": ("各平台访问量 · 所选时段", "By platform · selected range"),
+    "chart_provinces": ("省份访问量排行 · 所选时段", "Top provinces · selected range"),
+    "chart_sections": ("各栏目访问量 · 所选时段", "By section · selected range"),
+    "chart_map": ("全国访问热力地图", "China map"),
     "hover_events": ("访问量", "Events"),
     "no_data_title": ("暂无数据", "No data yet"),
     "no_data_body": (
@@ -44,6 +45,77 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
         "无法查询存储，页面保留上次成功刷新的数据，稍后自动重试。",
         "Queries are failing; the page keeps the last good figures and retries on its own.",
     ),
+    "vs_yesterday": ("较昨日同期", "vs yesterday"),
+    "vs_last_week": ("较上周同期", "vs last week"),
+    "no_comparison": ("无同期数据", "no earlier data"),
+    "kpi_sessions": ("在线会话", "Active sessions"),
+    "kpi_uniques": ("今日独立用户", "Unique users today"),
+    "unavailable": ("暂无数据源", "Not available yet"),
+    "unavailable_kpi": ("会话与用户数据尚未接入", "Session and user data are not wired yet"),
+    "panel_surge": ("激增省份排行（相对季节基线）", "Surge board (vs seasonal baseline)"),
+    "panel_alerts": ("实时告警", "Firing alerts"),
+    "panel_abroad": ("境外访问 · 按国家", "Abroad by country"),
+    "panel_resources": ("热门资源", "Top resources"),
+    "unavailable_body": ("暂无数据源：此面板的数据尚未接入，不显示任何数字。",
+                         "Not available yet: this panel's data is not wired, so it shows no number."),
+    "measure_rate": ("当前速率（次/分钟）", "Current rate (/min)"),
+    "measure_total": ("所选时段访问量", "Events in range"),
+    "measure_surge": ("激增比（对基线）", "Surge ratio"),
+    "surge_unavailable": ("激增比需要季节基线：暂无数据源", "Surge ratio needs baselines: not available yet"),
+    "nav_overview": ("全国总览", "Overview"),
+    "nav_alerts": ("告警", "Alerts"),
+    "nav_report": ("日报", "Daily report"),
+    "ctl_range": ("时段", "Range"),
+    "range_15m": ("近15分钟", "15 min"),
+    "range_1h": ("近1小时", "1 hour"),
+    "range_today": ("今日", "Today"),
+    "range_7d": ("近7天", "7 days"),
+    "range_custom": ("自定义", "Custom"),
+    "ctl_refresh": ("刷新", "Refresh"),
+    "ctl_pause": ("暂停", "Pause"),
+    "ctl_platform": ("平台", "Platform"),
+    "platform_all": ("全部平台", "All platforms"),
+    "ctl_measure": ("地图指标", "Map measure"),
+    "wall_mode": ("大屏模式", "Wall screen"),
+    "fullscreen": ("全屏", "Full screen"),
+    "login": ("运维登录", "Operator login"),
+    "logout": ("退出登录", "Sign out"),
+    "signed_in": ("运维已登录", "Operator signed in"),
+    "province_title": ("省级监测", "Province"),
+    "back": ("返回总览", "Back to overview"),
+    "prov_span_total": ("所选时段访问量", "Events in range"),
+    "prov_rate": ("上一分钟", "Last full minute"),
+    "prov_share": ("占全国比例", "Share of national"),
+    "prov_today": ("今日访问量", "Page views today"),
+    "chart_prov_line": ("访问量趋势 · 所选时段", "Events · selected range"),
+    "chart_prov_platforms": ("各平台访问量", "By platform"),
+    "chart_prov_sections": ("各栏目访问量", "By section"),
+    "unknown_province": ("未知省份代码", "Unknown province code"),
+    "alerts_title": ("告警", "Alerts"),
+    "alerts_not_wired": ("告警尚未接入", "Alerts are not wired yet"),
+    "alerts_body": (
+        "告警服务（激增、异常、容量）尚未写入存储，本页暂不显示告警。确认与静默操作需要运维登录，接口已按 CSRF 保护就绪。",
+        "The alert service (surge, anomaly, capacity) does not write to the store yet, so this page shows "
+        "no alerts. Acknowledge and silence will need an operator login; the CSRF-protected endpoint is ready.",
+    ),
+    "report_title": ("访问日报", "Daily report"),
+    "report_period": ("统计时段", "Period"),
+    "report_base": ("对比时段", "Compared with"),
+    "report_total": ("总访问量", "Total views"),
+    "report_avg": ("日均访问量", "Average per day"),
+    "report_peak": ("峰值日", "Peak day"),
+    "report_days": ("{n} 天", "{n} days"),
+    "report_national_growth": ("全国日均增长", "National daily average growth"),
+    "table_daily": ("每日访问量", "Views per day"),
+    "table_growth": ("各省日均访问量增长", "Growth of daily average by province"),
+    "col_day": ("日期", "Day"),
+    "col_views": ("访问量", "Views"),
+    "col_province": ("省份", "Province"),
+    "col_base_avg": ("对比时段日均", "Daily avg, earlier"),
+    "col_avg": ("统计时段日均", "Daily avg, period"),
+    "col_ratio": ("增长倍数", "Ratio"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "report_pick": ("请选择完整的统计时段与对比时段", "Choose both periods in full"),
     "empty_chart": ("此时间段无数据", "No data in this period"),
     "footer": (
         "数字均来自对存储的命名查询；“现在”为存储中最新的事件分钟。",
@@ -99,3 +171,15 @@ def fmt_per_second(per_minute: int) -> str:
     """Events per second from a minute's count; one decimal while small, so a trickle is not 0."""
     per_s = per_minute / 60
     return f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:,.1f}"
+
+
+def fmt_change(current: int, earlier: int) -> str | None:
+    """Signed percentage change against an earlier count; None when there is nothing to compare to."""
+    if earlier <= 0:
+        return None
+    return f"{(current - earlier) / earlier:+.1%}"
+
+
+def fmt_ratio(ratio: float | None) -> str:
+    """A growth multiple as the seed writes it ("6.5x"); "—" when the earlier period stored nothing."""
+    return "—" if ratio is None else f"{ratio:.2f}x"

@@ -1,12 +1,14 @@
-"""The page skeleton: component ids and static structure, no data and no callbacks.
+"""Component ids shared by every page, and the overview page's static structure (no data, no callbacks).
 
 Values start as "—" and labels in Chinese; the callbacks fill both in on the first tick, so a page
-whose store is unreachable never shows a number it did not query.
+whose store is unreachable never shows a number it did not query. The frame around the pages (top
+bar, controls, routing) is `cockpit.shell`.
 """
 from __future__ import annotations
 
 from dash import dcc, html
 
+from cockpit.figures_map import china_map
 from cockpit.i18n import DEFAULT_LANG, t
 from contracts.settings import Settings
 
@@ -29,6 +31,37 @@ class Ids:
     FOOTER = "footer-text"
     KPIS = ("today", "rate", "hour", "peak")
     CHARTS = ("national", "platforms", "provinces", "sections")
+    UNAVAILABLE_KPIS = ("sessions", "uniques")  # no data source yet: labelled, never a number
+    UNAVAILABLE_PANELS = ("surge", "alerts", "abroad", "resources")
+    MAP = "chart-map"
+    MAP_TITLE = "chart-map-title"
+    # the shell
+    URL = "url"
+    ROUTE = "route"
+    SHELL = "shell"
+    CONTROLS = "controls"
+    RANGE = "range"
+    CUSTOM = "custom-range"
+    REFRESH = "refresh-ms"
+    PAUSE = "pause"
+    PLATFORM = "platform"
+    MEASURE = "map-measure"
+    ROTATE = "rotate"
+    FULLSCREEN = "fullscreen"
+    AUTH = "auth-link"
+    PAGES = ("overview", "province", "alerts", "report")
+
+    @staticmethod
+    def page(name: str) -> str:
+        return f"page-{name}"
+
+    @staticmethod
+    def nav(name: str) -> str:
+        return f"nav-{name}"
+
+    @staticmethod
+    def unavailable(name: str, part: str = "label") -> str:
+        return f"na-{name}-{part}"
 
     @staticmethod
     def kpi(name: str, part: str = "value") -> str:
@@ -61,45 +94,49 @@ def _panel(name: str, lang: str, extra_class: str = "") -> html.Div:
     ])
 
 
-def build_layout(settings: Settings, lang: str = DEFAULT_LANG) -> html.Div:
-    """The overview page; refreshes itself every `cockpit_refresh_ms`."""
-    return html.Div(className="cockpit", children=[
-        html.Header(className="topbar", children=[
-            html.Div(className="brand", children=[
-                html.Div(className="brand-mark"),
-                html.Div(children=[
-                    html.H1(t("title", lang), id=Ids.TITLE),
-                    html.Div(t("subtitle", lang), id=Ids.SUBTITLE, className="subtitle"),
-                ]),
-            ]),
-            html.Div(className="topbar-right", children=[
-                html.Div(className="clock", children=[
-                    html.Span(t("event_now", lang), id=Ids.EVENT_NOW_LABEL, className="clock-label"),
-                    html.Span(DASH, id=Ids.EVENT_NOW, className="clock-value"),
-                    html.Span(t("beijing", lang), id=Ids.BEIJING, className="clock-zone"),
-                ]),
-                html.Span(DASH, id=Ids.STATUS, className="status status-pending"),
-                dcc.RadioItems(
-                    id=Ids.LANG,
-                    options=[{"label": "中文", "value": "zh"}, {"label": "EN", "value": "en"}],
-                    value=lang, inline=True, persistence=True, persistence_type="local",
-                    className="lang-switch", inputClassName="lang-input", labelClassName="lang-option",
-                ),
-            ]),
-        ]),
+def _unavailable_kpi(name: str, lang: str) -> html.Div:
+    """A KPI whose data source does not exist yet: its label and a plain "not available" note."""
+    return html.Div(className=f"kpi kpi-na kpi-{name}", children=[
+        html.Div(t(f"kpi_{name}", lang), id=Ids.unavailable(name), className="kpi-label"),
+        html.Div(t("unavailable", lang), id=Ids.unavailable(name, "value"), className="kpi-na-value"),
+        html.Div(t("unavailable_kpi", lang), id=Ids.unavailable(name, "sub"), className="kpi-sub"),
+    ])
+
+
+def _unavailable_panel(name: str, lang: str) -> html.Div:
+    return html.Div(className=f"panel panel-na panel-{name}", children=[
+        html.H2(t(f"panel_{name}", lang), id=Ids.unavailable(name), className="panel-title"),
+        html.Div(t("unavailable_body", lang), id=Ids.unavailable(name, "body"), className="na-body"),
+    ])
+
+
+def overview_page(lang: str = DEFAULT_LANG) -> html.Div:
+    """The wall screen: KPIs, the China map beside the national line and platforms, rankings, and the
+    panels whose data is not wired yet, each saying so."""
+    return html.Div(id=Ids.page("overview"), className="page", children=[
         html.Div(id=Ids.NOTICE, className="notice hidden"),
-        html.Section(className="kpis", children=[_kpi(name, lang) for name in Ids.KPIS]),
+        html.Section(className="kpis", children=[
+            *[_kpi(name, lang) for name in Ids.KPIS],
+            *[_unavailable_kpi(name, lang) for name in Ids.UNAVAILABLE_KPIS],
+        ]),
         html.Section(className="grid grid-top", children=[
-            _panel("national", lang, "panel-wide"),
-            _panel("platforms", lang),
+            html.Div(className="panel panel-map", children=[
+                html.H2(t("chart_map", lang), id=Ids.MAP_TITLE, className="panel-title"),
+                html.Div(className="panel-body", children=dcc.Graph(
+                    id=Ids.MAP, className="panel-graph", style={"height": "100%"},
+                    figure=china_map({}, lang, "rate"),  # geometry once; refreshes patch values
+                    config={"displayModeBar": False, "responsive": True, "scrollZoom": False,
+                            "topojsonURL": "/assets/topojson/"},  # no CDN on the intranet
+                )),
+            ]),
+            html.Div(className="stack", children=[
+                _panel("national", lang, "panel-wide"),
+                _panel("platforms", lang),
+            ]),
         ]),
         html.Section(className="grid grid-bottom", children=[
             _panel("provinces", lang),
             _panel("sections", lang),
+            html.Div(className="na-stack", children=[_unavailable_panel(n, lang) for n in Ids.UNAVAILABLE_PANELS]),
         ]),
-        html.Footer(className="footer", children=[
-            html.Span(t("footer", lang), id=Ids.FOOTER),
-            html.Span("", id=Ids.REFRESHED),
-        ]),
-        dcc.Interval(id=Ids.TICK, interval=settings.cockpit_refresh_ms, n_intervals=0),
     ])

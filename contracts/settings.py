@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     cockpit_port: int = Field(8050, ge=1, le=65535)
     cockpit_refresh_ms: int = Field(2000, ge=250)
     cockpit_cache_s: float = Field(1.5, ge=0, description="named-query cache shared by viewers")
+    cockpit_operators_file: Path | None = Field(None, description="operator users: user:werkzeug-hash per line")
+    cockpit_viewer_login: bool = Field(False, description="require the operator login for every page")
+    cockpit_secret_key: str | None = Field(None, description="session signing key; random per process if unset")
+    cockpit_cookie_secure: bool = Field(False, description="session cookie only over HTTPS")
+    cockpit_rotate_s: float = Field(30.0, gt=0, description="wall-screen page rotation interval")
 
     # --- simulator -----------------------------------------------------------------------------
     simulator_rate: float = Field(2000.0, gt=0, description="events per second")

@@ -9,7 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from cockpit.metrics import CockpitMetrics
-from cockpit.queries import NAMED, Queries, load_overview, peak_point, rate_point
+from cockpit.queries import NAMED, RANGED, STEPPED, Queries
+from cockpit.snapshots import Filters, load_overview, peak_point, rate_point
 from cockpit.timeframe import DAY, HOUR, MINUTE, beijing_day_start, windows
 from sinks.store import ChdbStore, StoreError
 from tests.cockpit import data as fx
@@ -102,7 +103,10 @@ def test_overview_of_the_fixture_morning(morning_store: ChdbStore) -> None:
     assert (ov.rate_minute, ov.rate) == (fx.NOW - MINUTE, per_minute[fx.NOW - MINUTE])
     assert ov.peak == max(per_minute.values())
     assert ov.late_today == sum(r[3] for r in fx.late_rows(fx.DAY_START + 9 * HOUR, 4))
-    assert sum(ov.by_platform.values()) == sum(ov.by_province.values()) == ov.today_total
+    # the breakdowns follow the chosen range (the last hour by default), the KPIs stay today's
+    assert sum(ov.by_platform.values()) == sum(ov.by_province.values()) == ov.span_total == ov.hour_total
+    today = load_overview(Queries(morning_store, ttl_s=0), Filters(range="today"))
+    assert today is not None and sum(today.by_section.values()) == today.span_total == ov.today_total
 
 
 def test_just_after_midnight_today_starts_at_midnight_but_the_line_spans_the_last_hour(
@@ -202,6 +206,10 @@ def test_store_errors_propagate_and_are_counted(store: ChdbStore) -> None:
 def test_every_named_query_runs_on_the_store(morning_store: ChdbStore) -> None:
     q = Queries(morning_store, ttl_s=0)
     for name in NAMED:
-        params = {} if name in ("latest_minute", "ping") else {"start": fx.DAY_START, "end": fx.NOW}
+        params: dict[str, Any] = {"start": fx.DAY_START, "end": fx.NOW} if name in RANGED else {}
+        if name in STEPPED:
+            params["step"] = 60
         assert isinstance(q.run(name, **params), tuple)
+        if name in RANGED:  # and with both filters bound
+            assert isinstance(q.run(name, **params, platform="k12", province="450000"), tuple)
     assert q.ping() is True

@@ -1,0 +1,149 @@
+"""Operator login and the CSRF-protected pattern for state-changing requests.
+
+Viewers need no login (the cockpit is read-only for them; `cockpit_viewer_login = True` puts every
+page behind the login instead). Operators sign in with a user name and password checked against
+werkzeug password hashes from the operators file (`user:hash` per line, `#` comments), read from
+`cockpit_operators_file`. The session cookie is signed (Flask), HttpOnly and SameSite=Lax.
+
+Every state-changing request (POST /login, POST /logout, POST /api/alerts/<fingerprint>/ack) must
+carry the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`), compared in
+constant time. Acknowledge answers 501 until the alert service exists, but only after the login and
+token checks, so the pattern is tested now. No operator name or session id is ever rendered.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Mapping
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, redirect, request, session
+from flask import has_request_context
+from werkzeug.security import check_password_hash
+
+log = logging.getLogger(__name__)
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+_FINGERPRINT = re.compile(r"^[0-9a-f]{8,64}$")
+# Open without a login even when viewers must sign in: the login itself, probes, Dash's static files.
+_ALWAYS_OPEN = ("/login", "/healthz", "/metrics", "/assets/", "/_favicon")
+
+
+def load_operators(path: str | Path | None) -> dict[str, str]:
+    """{user: werkzeug hash} from a `user:hash` file; a missing setting means no operators."""
+    if not path:
+        return {}
+    users: dict[str, str] = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, hashed = line.partition(":")
+        if not sep or not user or not hashed:
+            raise ValueError(f"{path}:{n}: expected user:password-hash")
+        users[user.strip()] = hashed.strip()
+    return users
+
+
+def is_operator() -> bool:
+    return has_request_context() and session.get("operator") is True
+
+
+def csrf_token() -> str:
+    """This session's token, created on first use."""
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def csrf_ok() -> bool:
+    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
+    token = session.get(CSRF_FIELD) or ""
+    return bool(sent and token) and hmac.compare_digest(str(sent), str(token))
+
+
+def verify(users: Mapping[str, str], user: str, password: str) -> bool:
+    hashed = users.get(user)
+    if hashed is None:
+        check_password_hash("scrypt:32768:8:1$x$00", password)  # same work for unknown users
+        return False
+    return check_password_hash(hashed, password)
+
+
+def _page(title: str, body: str, status: int = 200) -> Response:
+    html = (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+            "<link rel='stylesheet' href='/assets/cockpit.css'></head>"
+            f"<body class='auth-body'><main class='auth-card'><h1>{escape(title)}</h1>{body}</main></body></html>")
+    return Response(html, status=status, content_type="text/html; charset=utf-8")
+
+
+def _login_form(message: str = "", status: int = 200) -> Response:
+    note = f"<p class='auth-error'>{escape(message)}</p>" if message else ""
+    return _page("运维登录 · Operator login", f"""{note}
+<form method="post" action="/login" class="auth-form">
+  <input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">
+  <label>用户名 · User <input name="username" autocomplete="username" required></label>
+  <label>密码 · Password <input name="password" type="password" autocomplete="current-password" required></label>
+  <button type="submit">登录 · Sign in</button>
+</form><p><a href="/">返回驾驶舱 · Back to the cockpit</a></p>""", status)
+
+
+def install(server: Flask, settings: Any) -> None:
+    """Add the login, logout, CSRF and acknowledge routes (and the optional viewer login) to `server`."""
+    server.secret_key = getattr(settings, "cockpit_secret_key", None) or secrets.token_hex(32)
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                         SESSION_COOKIE_SECURE=bool(getattr(settings, "cockpit_cookie_secure", False)))
+    users = load_operators(getattr(settings, "cockpit_operators_file", None))
+    viewer_login = bool(getattr(settings, "cockpit_viewer_login", False))
+    if not users:
+        log.info("no operators configured: operator actions are unavailable")
+
+    @server.before_request
+    def _guard() -> Any:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.path.startswith("/_dash-"):
+            if not csrf_ok():  # every state change needs the token (Dash's own POSTs only read)
+                return jsonify(error="missing or invalid CSRF token"), 403
+        if viewer_login and not is_operator() and not request.path.startswith(_ALWAYS_OPEN):
+            if request.path.startswith(("/_dash-", "/api/")):
+                return jsonify(error="login required"), 401
+            return redirect("/login")
+        return None
+
+    def login() -> Response:
+        if request.method == "GET":
+            return _login_form()
+        if verify(users, request.form.get("username", ""), request.form.get("password", "")):
+            session.clear()  # a fresh session (and token) after login: no fixation
+            session["operator"] = True
+            csrf_token()
+            return redirect("/alerts")  # type: ignore[return-value]
+        return _login_form("用户名或密码错误 · Wrong user name or password", 401)
+
+    def logout() -> Response:
+        if request.method == "GET":
+            return _page("退出登录 · Sign out", f"""<form method="post" action="/logout" class="auth-form">
+  <input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">
+  <button type="submit">退出 · Sign out</button></form>""")
+        session.clear()
+        return redirect("/")  # type: ignore[return-value]
+
+    def csrf() -> Response:
+        return jsonify(csrf_token=csrf_token())
+
+    def acknowledge(fingerprint: str) -> tuple[Response, int]:
+        if not is_operator():
+            return jsonify(error="operator login required"), 401
+        if not _FINGERPRINT.match(fingerprint):
+            return jsonify(error="not an alert fingerprint"), 400
+        return jsonify(error="alerts are not wired yet", fingerprint=fingerprint), 501
+
+    server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    server.add_url_rule("/api/csrf", "csrf", csrf)
+    server.add_url_rule("/api/alerts/<fingerprint>/ack", "acknowledge", acknowledge, methods=["POST"])

@@ -1,0 +1,124 @@
+"""The province page (`/province/<code>`): the overview's measures for one division.
+
+Reached by clicking the map or the province ranking; follows the same range and platform controls.
+Top resources and alerts have no data source yet, and say so.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dash
+from dash import Input, Output, dcc, html
+
+from cockpit import figures
+from cockpit.i18n import fmt_int, fmt_per_second, province_name, t
+from cockpit.layout import DASH, Ids
+from cockpit.pages.common import Key, graph_panel, kpi, ordered
+from cockpit.queries import Queries
+from cockpit.snapshots import Filters, ProvinceView, load_province
+from cockpit.timeframe import fmt_minute
+
+PAGE = "province"
+NAME = "prov-name"
+KPIS = ("prov-span-total", "prov-rate", "prov-share", "prov-today")
+LINE, PLATFORMS, SECTIONS = "prov-line", "prov-platforms", "prov-sections"
+
+
+def layout(lang: str) -> html.Div:
+    return html.Div(id=Ids.page(PAGE), className="page hidden", children=[
+        html.Div(className="page-head", children=[
+            html.H2(DASH, id=NAME, className="page-title"),
+            dcc.Link(t("back", lang), id="prov-back", href="/", className="back-link"),
+        ]),
+        html.Section(className="kpis kpis-4", children=[
+            kpi(k, k.replace("-", "_"), lang) for k in KPIS]),
+        html.Section(className="grid grid-top", children=[
+            graph_panel(LINE, "chart_prov_line", lang, "panel-wide"),
+            graph_panel(PLATFORMS, "chart_prov_platforms", lang),
+        ]),
+        html.Section(className="grid grid-bottom", children=[
+            graph_panel(SECTIONS, "chart_prov_sections", lang),
+            html.Div(className="panel panel-na", children=[
+                html.H2(t("panel_resources", lang), id="prov-na-resources", className="panel-title"),
+                html.Div(t("unavailable_body", lang), id="prov-na-resources-body", className="na-body")]),
+            html.Div(className="panel panel-na", children=[
+                html.H2(t("panel_alerts", lang), id="prov-na-alerts", className="panel-title"),
+                html.Div(t("unavailable_body", lang), id="prov-na-alerts-body", className="na-body")]),
+        ]),
+    ])
+
+
+OUTPUTS: tuple[Key, ...] = (
+    (NAME, "children"), ("prov-back", "children"),
+    *((k, "children") for k in KPIS), *((f"{k}-label", "children") for k in KPIS),
+    *((f"{k}-sub", "children") for k in KPIS),
+    *((g, "figure") for g in (LINE, PLATFORMS, SECTIONS)),
+    *((f"{g}-title", "children") for g in (LINE, PLATFORMS, SECTIONS)),
+    ("prov-na-resources", "children"), ("prov-na-alerts", "children"),
+    ("prov-na-resources-body", "children"), ("prov-na-alerts-body", "children"),
+)
+
+
+def render_labels(code: str | None, lang: str) -> dict[Key, Any]:
+    name = province_name(code, lang) if code else t("unknown_province", lang)
+    out: dict[Key, Any] = {(NAME, "children"): f"{t('province_title', lang)} · {name}",
+                           ("prov-back", "children"): t("back", lang)}
+    for k in KPIS:
+        out[(f"{k}-label", "children")] = t(k.replace("-", "_"), lang)
+    for g, key in ((LINE, "chart_prov_line"), (PLATFORMS, "chart_prov_platforms"),
+                   (SECTIONS, "chart_prov_sections")):
+        out[(f"{g}-title", "children")] = t(key, lang)
+    out[("prov-na-resources", "children")] = t("panel_resources", lang)
+    out[("prov-na-alerts", "children")] = t("panel_alerts", lang)
+    out[("prov-na-resources-body", "children")] = t("unavailable_body", lang)
+    out[("prov-na-alerts-body", "children")] = t("unavailable_body", lang)
+    return out
+
+
+def render(pv: ProvinceView | None, code: str | None, lang: str) -> dict[Key, Any]:
+    """Numbers from `pv` only; with no data (or an unknown code) the page shows dashes and says why."""
+    out = render_labels(code, lang)
+    if pv is None:
+        for k in KPIS:
+            out[(k, "children")] = DASH
+            out[(f"{k}-sub", "children")] = ""
+        message = figures.message_figure(t("no_data_title" if code else "unknown_province", lang))
+        for g in (LINE, PLATFORMS, SECTIONS):
+            out[(g, "figure")] = message
+        return out
+    share = pv.share
+    out |= {
+        ("prov-span-total", "children"): fmt_int(pv.span_total),
+        ("prov-rate", "children"): fmt_int(pv.rate),
+        ("prov-rate-sub", "children"): f"{fmt_minute(pv.rate_minute)} · {fmt_per_second(pv.rate)} {t('per_s', lang)}",
+        ("prov-share", "children"): DASH if share is None else f"{share:.1%}",
+        ("prov-share-sub", "children"): f"{fmt_int(pv.span_total)} / {fmt_int(pv.national_span_total)}",
+        ("prov-today", "children"): fmt_int(pv.today_total),
+        ("prov-span-total-sub", "children"): "",
+        ("prov-today-sub", "children"): "",
+    }
+    span = pv.span
+    out[(LINE, "figure")] = figures.national_line(pv.series, lang, span.start,
+                                                  min(pv.win.now, span.end - span.step), span.step)
+    out[(PLATFORMS, "figure")] = figures.platform_bars(pv.by_platform, lang)
+    out[(SECTIONS, "figure")] = figures.section_bars(pv.by_section, lang)
+    return out
+
+
+def refresh(queries: Queries, code: str | None, lang: str, filters: Filters | None = None) -> dict[Key, Any]:
+    pv = load_province(queries, code, filters) if code else None
+    return render(pv, code, lang)
+
+
+def register(app: dash.Dash, queries: Queries, clock: Callable[[], float]) -> None:
+    @app.callback([Output(i, p) for i, p in OUTPUTS],
+                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
+                  Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"),
+                  Input(Ids.PLATFORM, "value"))
+    def _refresh(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
+                 c1: str | None, platform: str | None) -> tuple[Any, ...]:
+        if not route or route.get("page") != PAGE:
+            raise dash.exceptions.PreventUpdate
+        filters = Filters.from_controls(range_, c0, c1, platform)
+        return ordered(refresh(queries, route.get("province"), lang, filters), OUTPUTS)

@@ -1,0 +1,234 @@
+"""What one refresh of each page shows, loaded only through the named-query loaders.
+
+A snapshot is plain data (dataclasses of ints and dicts): callbacks render it, tests compare it with
+ground truth, the benchmark times `load_overview`. Every window is derived from the event-time "now"
+(the latest stored minute), never from the wall clock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cockpit.queries import Queries
+from cockpit.timeframe import DAY, MINUTE, Span, Windows, beijing_day_start, range_span, windows
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The viewer's controls, as the callbacks read them."""
+
+    range: str = "1h"
+    custom_start: str | None = None
+    custom_end: str | None = None
+    platform: str | None = None  # None: all four platforms
+
+    @staticmethod
+    def from_controls(range_: str | None, custom_start: str | None, custom_end: str | None,
+                      platform: str | None) -> "Filters":
+        return Filters(range_ or "1h", custom_start, custom_end, platform or None)
+
+    def span(self, now: int) -> Span:
+        return range_span(self.range, now, self.custom_start, self.custom_end)
+
+
+def rate_point(series: list[tuple[int, int]], now: int) -> tuple[int, int]:
+    """(minute, events) of the last full minute: the one before `now`, which may still be filling.
+
+    With only the latest minute stored there is no earlier one; that minute is shown then. A minute
+    missing from a non-empty series stored no events: its rate is 0, not a guess.
+    """
+    counts = dict(series)
+    if any(ts < now for ts in counts):
+        return now - MINUTE, counts.get(now - MINUTE, 0)
+    return now, counts.get(now, 0)
+
+
+def peak_point(series: list[tuple[int, int]]) -> tuple[int, int]:
+    """(minute, events) of the busiest minute; the earliest one on ties."""
+    return max(series, key=lambda p: (p[1], -p[0])) if series else (0, 0)
+
+
+@dataclass(frozen=True)
+class Overview:
+    win: Windows
+    span: Span
+    series: list[tuple[int, int]]  # (bucket, events) over the chosen span, as stored
+    hour_series: list[tuple[int, int]]  # per minute, last hour: rate and peak come from it
+    today_total: int
+    late_today: int
+    hour_total: int
+    span_total: int
+    rate_minute: int  # the minute whose count is shown as the current rate
+    rate: int
+    peak_minute: int
+    peak: int
+    today_yesterday: int  # yesterday from 00:00 up to the same time of day
+    today_last_week: int  # the same day of last week, up to the same time
+    rate_yesterday: int  # the same minute yesterday
+    by_platform: dict[str, int]  # over the span
+    by_province: dict[str, int]  # over the span
+    by_section: dict[str, int]  # over the span
+    map_rate: dict[str, int]  # per province in `rate_minute`
+
+
+def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None:
+    """One refresh's data, or None while the store holds no clicks (the page then says so)."""
+    f = filters or Filters()
+    now = q.latest_minute()
+    if now is None:
+        return None
+    w, span, pf = windows(now), f.span(now), f.platform
+    hour_series = q.series(w.hour_start, w.hour_end, platform=pf)
+    series = hour_series if (span.start, span.end, span.step) == (w.hour_start, w.hour_end, MINUTE) \
+        else q.series(span.start, span.end, span.step, platform=pf)
+    rate_minute, rate = rate_point(hour_series, w.now)
+    peak_minute, peak = peak_point(hour_series)
+    return Overview(
+        win=w, span=span, series=series, hour_series=hour_series,
+        today_total=q.total_between(w.day_start, w.day_end, platform=pf),
+        late_today=q.late_total_between(w.day_start, w.day_end, platform=pf),
+        hour_total=sum(n for _, n in hour_series),
+        span_total=q.total_between(span.start, span.end, platform=pf),
+        rate_minute=rate_minute, rate=rate, peak_minute=peak_minute, peak=peak,
+        today_yesterday=q.total_between(w.day_start - DAY, w.hour_end - DAY, platform=pf),
+        today_last_week=q.total_between(w.day_start - 7 * DAY, w.hour_end - 7 * DAY, platform=pf),
+        rate_yesterday=q.total_between(rate_minute - DAY, rate_minute - DAY + MINUTE, platform=pf),
+        by_platform=q.total_by_platform(span.start, span.end, platform=pf),
+        by_province=q.total_by_province(span.start, span.end, platform=pf),
+        by_section=q.total_by_section(span.start, span.end, platform=pf),
+        map_rate=q.total_by_province(rate_minute, rate_minute + MINUTE, platform=pf),
+    )
+
+
+def load_map_values(q: Queries, filters: Filters | None = None, measure: str = "rate") -> dict[str, int] | None:
+    """Per-division values of a map measure: events in the last full minute ("rate") or in the
+    chosen span ("total"). None while the store is empty; {} for a measure without data ("surge")."""
+    f = filters or Filters()
+    now = q.latest_minute()
+    if now is None:
+        return None
+    if measure == "total":
+        span = f.span(now)
+        return q.total_by_province(span.start, span.end, platform=f.platform)
+    if measure != "rate":
+        return {}
+    w = windows(now)
+    rate_minute, _ = rate_point(q.series(w.hour_start, w.hour_end, platform=f.platform), w.now)
+    return q.total_by_province(rate_minute, rate_minute + MINUTE, platform=f.platform)
+
+
+@dataclass(frozen=True)
+class ProvinceView:
+    code: str
+    win: Windows
+    span: Span
+    series: list[tuple[int, int]]
+    span_total: int
+    national_span_total: int
+    today_total: int
+    rate_minute: int
+    rate: int
+    by_platform: dict[str, int]
+    by_section: dict[str, int]
+
+    @property
+    def share(self) -> float | None:
+        return self.span_total / self.national_span_total if self.national_span_total else None
+
+
+def load_province(q: Queries, code: str, filters: Filters | None = None) -> ProvinceView | None:
+    """The overview's measures for one province (validated code), or None while the store is empty."""
+    f = filters or Filters()
+    now = q.latest_minute()
+    if now is None:
+        return None
+    w, span, pf = windows(now), f.span(now), f.platform
+    hour = q.series(w.hour_start, w.hour_end, platform=pf, province=code)
+    rate_minute, rate = rate_point(hour, w.now)
+    if not hour:  # nothing this hour in the province: the last full minute stored nothing
+        rate_minute, rate = w.now - MINUTE, 0
+    return ProvinceView(
+        code=code, win=w, span=span,
+        series=q.series(span.start, span.end, span.step, platform=pf, province=code),
+        span_total=q.total_between(span.start, span.end, platform=pf, province=code),
+        national_span_total=q.total_between(span.start, span.end, platform=pf),
+        today_total=q.total_between(w.day_start, w.day_end, platform=pf, province=code),
+        rate_minute=rate_minute, rate=rate,
+        by_platform=q.total_by_platform(span.start, span.end, platform=pf, province=code),
+        by_section=q.total_by_section(span.start, span.end, platform=pf, province=code),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# The daily report, in the seed's terms: total and average views per day, the peak day, and each
+# province's daily average against an earlier period the reader chooses.
+
+
+@dataclass(frozen=True)
+class Period:
+    start: int  # 00:00 Beijing of the first day
+    end: int  # 00:00 Beijing after the last day
+
+    @property
+    def days(self) -> int:
+        return max(0, (self.end - self.start) // DAY)
+
+
+@dataclass(frozen=True)
+class GrowthRow:
+    code: str
+    base_avg: float  # events per day in the earlier period
+    avg: float  # events per day in the reported period
+    ratio: float | None  # avg / base_avg; None when the earlier period stored nothing
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    base: Period
+    days_counted: int  # days of the period up to the data's today: the divisor of the average
+    daily: list[tuple[int, int]]  # (YYYYMMDD, events), every day counted, 0 where nothing stored
+    total: int
+    average: float
+    peak_day: int | None
+    peak: int
+    national: GrowthRow
+    growth: list[GrowthRow] = field(default_factory=list)  # largest ratio first
+
+
+def counted(period: Period, now: int) -> Period:
+    """The part of a period that has begun by the data's "now": future days are not averaged in."""
+    return Period(period.start, max(period.start, min(period.end, beijing_day_start(now) + DAY)))
+
+
+def _yyyymmdd(ts: int) -> int:
+    from cockpit.timeframe import to_beijing
+
+    d = to_beijing(ts)
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+def growth_rows(base: dict[str, int], cur: dict[str, int], base_days: int, days: int) -> list[GrowthRow]:
+    """Per-code daily averages and their ratio; codes with traffic in either period, largest first."""
+    rows = []
+    for code in sorted(set(base) | set(cur)):
+        b = base.get(code, 0) / base_days if base_days else 0.0
+        a = cur.get(code, 0) / days if days else 0.0
+        rows.append(GrowthRow(code, b, a, a / b if b else None))
+    return sorted(rows, key=lambda r: (r.ratio is None, -(r.ratio or 0.0), r.code))
+
+
+def load_report(q: Queries, period: Period, base: Period, platform: str | None = None) -> Report | None:
+    now = q.latest_minute()
+    if now is None:
+        return None
+    p, b = counted(period, now), counted(base, now)
+    stored = dict(q.daily_totals(p.start, p.end, platform=platform))
+    daily = [(_yyyymmdd(ts), stored.get(_yyyymmdd(ts), 0)) for ts in range(p.start, p.end, DAY)]
+    total = sum(n for _, n in daily)
+    peak_day, peak = max(daily, key=lambda d: (d[1], -d[0])) if daily else (None, 0)
+    cur = q.total_by_province(p.start, p.end, platform=platform)
+    old = q.total_by_province(b.start, b.end, platform=platform)
+    national = growth_rows({"all": sum(old.values())}, {"all": total}, b.days, p.days)[0]
+    return Report(period=period, base=base, days_counted=p.days, daily=daily, total=total,
+                  average=total / p.days if p.days else 0.0, peak_day=peak_day if total else None,
+                  peak=peak, national=national, growth=growth_rows(old, cur, b.days, p.days))
