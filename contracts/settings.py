@@ -51,6 +51,19 @@ class Settings(BaseSettings):
     clickhouse_password: str = ""
     clickhouse_compression: bool = True
 
+    clickhouse_cluster: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$",
+                                    description="cluster name: retention drops t_local ON CLUSTER; empty = single node")
+
+    # --- retention (sinks/retention.py; 0 keeps a table forever) --------------------------------
+    retention_minute_days: int = Field(90, ge=0, description="minute tables: days kept")
+    retention_late_days: int = Field(90, ge=0, description="late_events: days kept")
+    retention_hour_days: int = Field(730, ge=0, description="clicks_hour rollup: days kept")
+    retention_rejects_days: int = Field(30, ge=0, description="rejects_minute ledger: days kept")
+    retention_resources_days: int = Field(30, ge=0, description="resources_minute: days kept")
+    retention_tiles_days: int = Field(7, ge=0, description="tiles_10s: days kept")
+    retention_interval_s: float = Field(3600.0, ge=0, description="the sink runs retention this often; 0 disables")
+    retention_clock: Literal["event", "wall"] = Field("event", description="'today' = latest stored day, or the wall clock")
+
     # --- stream worker -------------------------------------------------------------------------
     worker_id: str = Field("edu-worker", pattern=r"^[A-Za-z0-9_.-]+$", description="Faust app id = group")
     worker_batch_max: int = Field(20_000, ge=1, description="messages per processing batch")

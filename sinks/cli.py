@@ -1,27 +1,59 @@
-"""`edu-sink`: run the ClickHouse sink, or just the migrations."""
+"""`edu-sink`: run the ClickHouse sink, apply migrations, enforce retention, print cluster DDL.
+
+    edu-sink [run]                        migrate, then consume rates into ClickHouse until SIGTERM
+    edu-sink migrate                      apply pending migrations and exit
+    edu-sink retention [--dry-run] [--today YYYY-MM-DD] [--clock event|wall]
+                                          drop expired partitions now (the sink also does it hourly)
+    edu-sink cluster-ddl --cluster NAME   print the ReplicatedMergeTree + Distributed schema
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
+import sys
+from datetime import date
 
 from prometheus_client import CollectorRegistry, start_http_server
 
 from contracts.settings import load_settings
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="edu-sink",
         description="Consume rate batches from Kafka and store them in ClickHouse (chDB or a server, "
         "per EDU_CLICKHOUSE_ENGINE). With chDB, only one process may own the data path: in local "
-        "mode run the sink inside the cockpit (`edu-cockpit --with-sink`).")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate"],
-                        help="run the sink (default), or apply pending migrations and exit")
+        "mode run the sink inside the cockpit (`edu-cockpit --with-sink`), and run `retention` "
+        "only while that process is stopped (it enforces retention itself, hourly).")
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate", "retention", "cluster-ddl"],
+                        help="run the sink (default); apply pending migrations and exit; drop expired "
+                        "partitions and exit; print the cluster variant of the schema and exit")
     parser.add_argument("--loglevel", default="info")
-    args = parser.parse_args(argv)
+    parser.add_argument("--dry-run", action="store_true", help="retention: list what would be dropped")
+    parser.add_argument("--today", type=date.fromisoformat, default=None,
+                        help="retention: the Beijing date to expire against (default: per --clock)")
+    parser.add_argument("--clock", choices=["event", "wall"], default=None,
+                        help="retention: 'event' = the latest day stored (default), 'wall' = today")
+    parser.add_argument("--cluster", default=None, help="cluster-ddl: the cluster name in remote_servers")
+    parser.add_argument("--database", default=None, help="cluster-ddl: database (default: the setting)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
     settings = load_settings()
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log = logging.getLogger("edu-sink")
+
+    if args.command == "cluster-ddl":
+        from sinks.cluster import cluster_ddl
+
+        if not args.cluster:
+            raise SystemExit("edu-sink cluster-ddl: --cluster NAME is required")
+        for sql in cluster_ddl(args.database or settings.clickhouse_database, args.cluster):
+            sys.stdout.write(sql.strip() + ";\n\n")
+        return
 
     from sinks.metrics import SinkMetrics
     from sinks.migrate import migrate
@@ -29,19 +61,29 @@ def main(argv: list[str] | None = None) -> None:
     from sinks.store import open_store
 
     store = open_store(settings)
-    applied = migrate(store)
-    logging.getLogger("edu-sink").info("migrations applied now: %s", applied or "none pending")
-    if args.command == "migrate":
-        return
-    registry = CollectorRegistry()
-    if settings.sink_metrics_port:
-        start_http_server(settings.sink_metrics_port, addr=settings.metrics_host, registry=registry)
-    sink = Sink(settings, store, SinkMetrics.create(registry))
-    signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     try:
-        sink.run()
-    except KeyboardInterrupt:
-        sink.stop()
+        applied = migrate(store)
+        log.info("migrations applied now: %s", applied or "none pending")
+        if args.command == "migrate":
+            return
+        if args.command == "retention":
+            from sinks.retention import run_once
+
+            today, dropped = run_once(store, settings, clock=args.clock, today=args.today, dry_run=args.dry_run)
+            verb = "would drop" if args.dry_run else "dropped"
+            for d in dropped:
+                print(f"{verb} {d.table} partition {d.partition} ({d.rows} rows)")
+            print(f"retention as of {today or 'an empty store'}: {verb} {len(dropped)} partition(s)")
+            return
+        registry = CollectorRegistry()
+        if settings.sink_metrics_port:
+            start_http_server(settings.sink_metrics_port, addr=settings.metrics_host, registry=registry)
+        sink = Sink(settings, store, SinkMetrics.create(registry))
+        signal.signal(signal.SIGTERM, lambda *_: sink.stop())
+        try:
+            sink.run()
+        except KeyboardInterrupt:
+            sink.stop()
     finally:
         store.close()
 

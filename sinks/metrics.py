@@ -14,6 +14,10 @@ class SinkMetrics:
     retries: Counter
     backlog: Gauge
     store_up: Gauge
+    paused: Gauge
+    backlog_peak: Gauge
+    retention_dropped: Counter
+    retention_last_run: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "SinkMetrics":
@@ -32,4 +36,13 @@ class SinkMetrics:
                           namespace=ns, subsystem=sub, registry=registry),
             store_up=Gauge("store_up", "1 if the last flush reached ClickHouse, else 0",
                            namespace=ns, subsystem=sub, registry=registry),
+            paused=Gauge("paused", "1 while consumption is paused because ClickHouse is unreachable",
+                         namespace=ns, subsystem=sub, registry=registry),
+            backlog_peak=Gauge("backlog_peak_rows", "Most rows ever buffered at once by this sink",
+                               namespace=ns, subsystem=sub, registry=registry),
+            retention_dropped=Counter("retention_dropped_partitions", "Partitions dropped by retention",
+                                      ["table"], namespace=ns, subsystem=sub, registry=registry),
+            retention_last_run=Gauge("retention_last_run_timestamp_seconds",
+                                     "Unix time of the last completed retention run",
+                                     namespace=ns, subsystem=sub, registry=registry),
         )

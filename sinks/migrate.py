@@ -1,4 +1,8 @@
-"""Run the numbered migrations that have not run yet; called by `edu-sink migrate` and at start."""
+"""Run the numbered migrations that have not run yet; called by `edu-sink migrate` and at start.
+
+A migration module has `VERSION` and `statements(database)` (idempotent DDL); one that also moves
+data defines `apply(store)`, which then runs instead of the statements and checks state itself.
+"""
 from __future__ import annotations
 
 import importlib
@@ -28,6 +32,15 @@ def discover() -> list[ModuleType]:
     return mods
 
 
+def applied_versions(store: Store) -> list[int]:
+    """Versions recorded in the store, ascending (empty if it was never migrated)."""
+    exists = store.query("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
+                         {"db": store.database, "t": schema_migrations.TABLE})
+    if not exists[0][0]:
+        return []
+    return [int(v) for (v,) in store.query(schema_migrations.APPLIED.format(db=store.database))]
+
+
 def migrate(store: Store) -> list[int]:
     """Apply pending migrations in order; return the versions applied now."""
     db = store.database
@@ -37,8 +50,11 @@ def migrate(store: Store) -> list[int]:
     for mod in discover():
         if mod.VERSION in done:
             continue
-        for sql in mod.statements(db):
-            store.command(sql)
+        if hasattr(mod, "apply"):
+            mod.apply(store)
+        else:
+            for sql in mod.statements(db):
+                store.command(sql)
         store.insert(
             schema_migrations.TABLE,
             ("version", "name", "applied_at"),

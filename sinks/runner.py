@@ -1,15 +1,23 @@
 """The sink loop: consume rate batches, buffer, flush by size or age, and survive store outages.
 
-When the store is unreachable the loop pauses its partitions (so memory stays bounded by one
-buffer) and retries with capped exponential backoff, waiting inside `poll()` so it stays in its
-consumer group. It never drops a buffered batch: either it is stored, or the partition is revoked
-and the next owner re-reads it from the offsets stored in ClickHouse.
+Memory is bounded by construction: the loop takes polled records into the buffer only while it
+holds fewer than `min(sink_batch_rows, sink_max_backlog_rows)` rows; the records of a poll it does
+not take are given back (the partition is sought back to the first one), so the buffer never holds
+more than that bound plus one rate message. When the store is unreachable the loop pauses every
+assigned partition (metric `edu_sink_paused` = 1) and retries the flush with capped exponential
+backoff, waiting inside `poll()` so it stays in its consumer group; a record that still arrives
+(a partition assigned during the outage) is given back the same way. It never drops a buffered
+batch: either it is stored, or the partitions are revoked and the next owner re-reads them from the
+offsets stored in ClickHouse (`sink_offsets`).
+
+Retention runs from the same loop on a schedule (`sinks/retention.py`), between flushes.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry
 
@@ -17,9 +25,12 @@ from contracts.rates import decode_batch
 from contracts.settings import Settings
 from sinks.batch import RateBuffer, stored_offsets
 from sinks.metrics import SinkMetrics
+from sinks.retention import Dropped, RetentionSchedule
 from sinks.store import ChdbStore, ServerStore, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+MAX_POLL_RECORDS = 2000
 
 
 class Sink:
@@ -28,9 +39,13 @@ class Sink:
         self.store = store
         self.metrics = metrics
         self.buffer = RateBuffer(settings.sink_group, settings.topic_rates)
+        self.buffer_limit = min(settings.sink_batch_rows, settings.sink_max_backlog_rows)
         self._stop = threading.Event()
         self._consumer = None  # type: ignore[var-annotated]
         self.flushes = 0
+        self.paused = False
+        self.peak_rows = 0
+        self.retention = RetentionSchedule(store, settings, on_dropped=self._count_dropped)
 
     def stop(self) -> None:
         self._stop.set()
@@ -44,15 +59,24 @@ class Sink:
             return KafkaConsumer(
                 bootstrap_servers=s.kafka_bootstrap.split(","), group_id=s.sink_group,
                 enable_auto_commit=False, auto_offset_reset="earliest", client_id=f"{s.sink_group}",
-                max_poll_records=2000, session_timeout_ms=int(s.worker_session_timeout_s * 1000),
+                max_poll_records=MAX_POLL_RECORDS, session_timeout_ms=int(s.worker_session_timeout_s * 1000),
                 heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
                 max_poll_interval_ms=600_000, fetch_max_bytes=64 * 1024 * 1024,
             )
         except KafkaError as err:
             raise SystemExit(f"edu-sink: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None
 
+    def _wait_for_topic(self, consumer, topic: str, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+        """Subscribe only once the topic's partitions are known: a group that joins before the
+        topic's metadata reaches this client is assigned nothing and may not rebalance later."""
+        deadline = time.monotonic() + timeout_s
+        while not consumer.partitions_for_topic(topic) and not self._stop.is_set():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"edu-sink: topic {topic!r} does not exist on {self.settings.kafka_bootstrap}")
+            consumer.poll(timeout_ms=200)  # refreshes metadata; nothing is subscribed yet
+
     def run(self) -> None:
-        from kafka import ConsumerRebalanceListener, TopicPartition
+        from kafka import ConsumerRebalanceListener
 
         consumer = self._consumer = self._make_consumer()
         sink = self
@@ -66,29 +90,52 @@ class Sink:
                 except StoreError as err:
                     log.warning("revoked with an unstored buffer (%s); the next owner re-reads it", err)
                     sink.buffer.clear()
+                    sink.metrics.backlog.set(0)
 
             def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
                 stored = sink._with_retry(lambda: stored_offsets(sink.store, sink.settings.sink_group,
                                                                  sink.settings.topic_rates))
+                # Every assigned partition starts where ClickHouse says, or at the beginning if it
+                # never stored one: Kafka's committed offsets are only a hint.
+                fresh = [tp for tp in assigned if tp.partition not in stored]
                 for tp in assigned:
                     if tp.partition in stored:
                         consumer.seek(tp, stored[tp.partition])
+                if fresh:
+                    consumer.seek_to_beginning(*fresh)
+                if sink.paused:  # assigned during an outage: stay paused until the flush succeeds
+                    consumer.pause(*assigned)
 
+        self._wait_for_topic(consumer, self.settings.topic_rates)
         consumer.subscribe([self.settings.topic_rates], listener=Listener())
         try:
             while not self._stop.is_set():
-                polled = consumer.poll(timeout_ms=200, max_records=2000)
-                for tp, records in polled.items():
-                    for rec in records:
-                        self.buffer.add(tp.partition, rec.offset, decode_batch(rec.value))
-                self.metrics.backlog.set(self.buffer.rows)
-                if self.buffer.rows >= self.settings.sink_batch_rows or (
+                polled = consumer.poll(timeout_ms=200, max_records=MAX_POLL_RECORDS)
+                self._take(consumer, polled.items())
+                if self.buffer.rows >= self.buffer_limit or (
                     self.buffer.age() >= self.settings.sink_flush_interval_s
                 ):
-                    self._flush_or_pause(consumer, TopicPartition)
+                    self._flush_or_pause(consumer)
+                self.retention.tick()
             self._with_retry(lambda: self._flush(commit=True), give_up=self._stop.is_set)
         finally:
             consumer.close(autocommit=False)
+
+    def _take(self, consumer, polled: Iterable) -> None:  # type: ignore[no-untyped-def]
+        """Buffer polled records up to the limit; seek back to the first record not taken."""
+        for tp, records in polled:
+            for i, rec in enumerate(records):
+                if self.paused or self.buffer.rows >= self.buffer_limit:
+                    consumer.seek(tp, rec.offset)  # given back: read again after the next flush
+                    if self.paused:
+                        consumer.pause(tp)
+                    break
+                self.buffer.add(tp.partition, rec.offset, decode_batch(rec.value))
+        rows = self.buffer.rows
+        if rows > self.peak_rows:
+            self.peak_rows = rows
+            self.metrics.backlog_peak.set(rows)
+        self.metrics.backlog.set(rows)
 
     def _flush(self, commit: bool) -> None:
         offsets = dict(self.buffer.next_offsets)
@@ -104,22 +151,43 @@ class Sink:
         if commit and offsets and self._consumer is not None:
             from kafka import OffsetAndMetadata, TopicPartition
 
-            self._consumer.commit({TopicPartition(self.settings.topic_rates, p): OffsetAndMetadata(o, "", -1)
-                                   for p, o in offsets.items()})
+            assigned = {tp.partition for tp in self._consumer.assignment()}
+            commits = {TopicPartition(self.settings.topic_rates, p): OffsetAndMetadata(o, "", -1)
+                       for p, o in offsets.items() if p in assigned}
+            if commits:
+                try:
+                    self._consumer.commit(commits)
+                except Exception as err:  # a hint only: the offsets that count are in ClickHouse
+                    log.warning("Kafka offset commit failed (harmless, offsets are stored): %r", err)
 
-    def _flush_or_pause(self, consumer, TopicPartition) -> None:  # type: ignore[no-untyped-def]
+    def _flush_or_pause(self, consumer) -> None:  # type: ignore[no-untyped-def]
         try:
             self._flush(commit=True)
             return
         except StoreUnavailable as err:
             log.warning("store unavailable, pausing consumption: %s", err)
-        paused = consumer.assignment()
-        consumer.pause(*paused)
+            self.metrics.store_up.set(0)
+            self.metrics.retries.inc()
+        self.paused = True
+        self.metrics.paused.set(1)
+        consumer.pause(*consumer.assignment())
+
+        def wait(seconds: float) -> None:
+            # Stay in the group (poll drives heartbeats and rebalances); nothing should arrive
+            # while paused, and whatever does (a partition assigned meanwhile) is given back.
+            deadline = time.monotonic() + seconds
+            while not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._take(consumer, consumer.poll(timeout_ms=int(min(left, 0.5) * 1000)).items())
+
         try:
-            self._with_retry(lambda: self._flush(commit=True), wait=lambda s: consumer.poll(timeout_ms=int(s * 1000)),
-                             give_up=self._stop.is_set)
+            self._with_retry(lambda: self._flush(commit=True), wait=wait, give_up=self._stop.is_set)
         finally:
-            consumer.resume(*[tp for tp in paused if tp in consumer.assignment()])
+            self.paused = False
+            self.metrics.paused.set(0)
+            consumer.resume(*consumer.paused())
 
     def _with_retry(self, fn: Callable[[], object], wait: Callable[[float], object] | None = None,
                     give_up: Callable[[], bool] = lambda: False):  # type: ignore[no-untyped-def]
@@ -136,6 +204,11 @@ class Sink:
                 log.warning("store unavailable, retry in %.1fs: %s", delay, err)
                 (wait or self._stop.wait)(delay)
                 delay = min(delay * 2, self.settings.sink_retry_max_s)
+
+    def _count_dropped(self, dropped: list[Dropped]) -> None:
+        for d in dropped:
+            self.metrics.retention_dropped.labels(d.table).inc()
+        self.metrics.retention_last_run.set_to_current_time()
 
 
 class SinkThread:

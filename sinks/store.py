@@ -11,6 +11,8 @@ plain types (epoch seconds via `toUInt32`, enum names as strings) so both engine
 """
 from __future__ import annotations
 
+import copy
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -21,6 +23,15 @@ import pyarrow as pa
 from contracts.settings import Settings
 
 Row = tuple[Any, ...]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_identifier(name: str) -> str:
+    """Database and table names are pasted into SQL (they cannot be bound): letters, digits, _ only."""
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain identifier: {name!r}")
+    return name
 
 
 class StoreError(RuntimeError):
@@ -48,6 +59,28 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+class _Views:
+    """`with_database`: the same engine connection seen through another database.
+
+    A view shares the session (chDB) or the per-thread connections (server) with the store it came
+    from; closing a view is a no-op, the original's `close()` closes the engine.
+    """
+
+    database: str
+    _is_view = False
+
+    def with_database(self, database: str):  # type: ignore[no-untyped-def]
+        view = copy.copy(self)
+        view.database = check_identifier(database)
+        view._is_view = True
+        view.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        return view
+
+    def drop_database(self) -> None:
+        """Drop this store's database and everything in it (tests and benchmarks clean up with it)."""
+        self.command(f"DROP DATABASE IF EXISTS {self.database}")  # type: ignore[attr-defined]
+
+
 def _bind(sql: str, params: Mapping[str, Any] | None) -> str:
     """Bind parameters client-side with clickhouse-driver's escaper (what it does for the server)."""
     if not params:
@@ -60,7 +93,7 @@ def _bind(sql: str, params: Mapping[str, Any] | None) -> str:
     return sql % escape_params(params, None)
 
 
-class ChdbStore:
+class ChdbStore(_Views):
     """Embedded chDB at one data path, owned by this process."""
 
     engine = "chdb"
@@ -68,7 +101,7 @@ class ChdbStore:
     def __init__(self, path: str, database: str) -> None:
         from chdb import session
 
-        self.database = database
+        self.database = check_identifier(database)
         self._lock = threading.Lock()
         try:
             self._session = session.Session(str(path))
@@ -114,17 +147,19 @@ class ChdbStore:
         return arrow.num_rows
 
     def close(self) -> None:
+        if self._is_view:
+            return
         with self._lock:
             self._session.close()
 
 
-class ServerStore:
+class ServerStore(_Views):
     """A ClickHouse server over the native protocol; one connection per calling thread."""
 
     engine = "server"
 
     def __init__(self, host: str, port: int, database: str, user: str, password: str, compression: bool) -> None:
-        self.database = database
+        self.database = check_identifier(database)
         self._kw = dict(host=host, port=port, user=user, password=password, compression=compression,
                         connect_timeout=5, send_receive_timeout=60, settings={"use_numpy": False})
         self._local = threading.local()
@@ -169,11 +204,18 @@ class ServerStore:
         return len(rows)
 
     def insert_arrow(self, table: str, arrow: pa.Table) -> int:
-        cols = arrow.column_names
-        rows = list(zip(*(arrow.column(c).to_pylist() for c in cols), strict=True))
-        return self.insert(table, cols, rows)
+        """Columnar insert: one Python list per column, no per-row tuples (the driver's fast path)."""
+        if not arrow.num_rows:
+            return 0
+        cols = ", ".join(arrow.column_names)
+        data = [arrow.column(c).to_pylist() for c in arrow.column_names]
+        self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", data, columnar=True,
+                      types_check=False)
+        return arrow.num_rows
 
     def close(self) -> None:
+        if self._is_view:
+            return
         with self._clients_lock:
             for client in self._clients:
                 client.disconnect()

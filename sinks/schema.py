@@ -1,0 +1,26 @@
+"""The schema at head: every table module and view, in creation order (for tools, not migrations).
+
+Migrations stay the way a store gets there; this list is what `sinks/cluster.py` generates the
+cluster variant from, what retention walks, and where `sinks/queries.py` finds the named queries.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Final
+
+from sinks.tables import TableDef, ViewDef, clicks_hour, clicks_minute, late_events, rejects_minute
+from sinks.tables import schema_migrations, sink_offsets
+
+TABLE_MODULES: Final[tuple[ModuleType, ...]] = (
+    schema_migrations, clicks_minute, late_events, sink_offsets, clicks_hour, rejects_minute,
+)
+VIEWS: Final[tuple[ViewDef, ...]] = (clicks_hour.VIEW,)
+
+
+def tables() -> tuple[TableDef, ...]:
+    return tuple(m.DEFINITION for m in TABLE_MODULES)
+
+
+def retained() -> tuple[ModuleType, ...]:
+    """Table modules with a retention policy (partitioned by day or month)."""
+    return tuple(m for m in TABLE_MODULES if getattr(m, "RETENTION", None) is not None)
