@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     retention_rejects_days: int = Field(30, ge=0, description="rejects_minute ledger: days kept")
     retention_resources_days: int = Field(30, ge=0, description="resources_minute: days kept")
     retention_tiles_days: int = Field(7, ge=0, description="tiles_10s: days kept")
+    retention_alerts_days: int = Field(400, ge=0, description="alert_log: days kept (whole months)")
     retention_interval_s: float = Field(3600.0, ge=0, description="the sink runs retention this often; 0 disables")
     retention_clock: Literal["event", "wall"] = Field("event", description="'today' = latest stored day, or the wall clock")
 
@@ -93,6 +94,24 @@ class Settings(BaseSettings):
     cockpit_secret_key: str | None = Field(None, description="session signing key; random per process if unset")
     cockpit_cookie_secure: bool = Field(False, description="session cookie only over HTTPS")
     cockpit_rotate_s: float = Field(30.0, gt=0, description="wall-screen page rotation interval")
+
+    # --- alerts ----------------------------------------------------------------------------------
+    alerts_capacity_per_minute: dict[str, float] = Field(
+        default_factory=dict, description='clicks/min per sub-platform, e.g. {"k12": 600000}')
+    alerts_capacity_warning: float = Field(0.8, gt=0, le=1)
+    alerts_capacity_critical: float = Field(0.95, gt=0, le=1)
+    alerts_capacity_lead_time_s: float = Field(3600.0, gt=0, description="alert when the forecast crossing is nearer")
+    alerts_surge_k: float = Field(2.5, gt=1)
+    alerts_surge_window_min: int = Field(10, ge=1, le=120)
+    alerts_surge_for_s: float = Field(300.0, ge=0)
+    alerts_hold_s: float = Field(600.0, ge=0)
+    alerts_repeat_s: float = Field(14_400.0, gt=0)
+    alerts_alertmanager_url: str | None = Field(None, description="e.g. http://127.0.0.1:9093")
+    alerts_webhook_urls: list[str] = Field(default_factory=list)
+    alerts_delivery_queue: int = Field(1000, ge=1)
+    alerts_delivery_retries: int = Field(5, ge=0)
+    alerts_metrics_port: int = Field(9403, ge=0, le=65535, description="/metrics; 0 disables")
+    alerts_utc_offset_s: int = Field(8 * 3600, description="local time of the daily curves (Beijing)")
 
     # --- simulator -----------------------------------------------------------------------------
     simulator_rate: float = Field(2000.0, gt=0, description="events per second")

@@ -9,9 +9,24 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from contracts.rates import RateBatch
+import orjson
+
+from contracts.rates import RateBatch, decode_batch
 from sinks.store import ChdbStore, ServerStore
-from sinks.tables import clicks_minute, late_events, rejects_minute, sink_offsets
+from sinks.tables import alert_log
+from sinks.tables import (clicks_minute, countries_minute, late_events, rejects_minute, resources_minute,
+                          sessions_minute, sink_offsets, tiles_10s, uniques_minute)
+
+# RateBatch field -> (table, columns) for the rows stored as they come.
+_PLAIN: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("clicks", clicks_minute.TABLE, clicks_minute.COLUMNS),
+    ("late", late_events.TABLE, late_events.COLUMNS),
+    ("tiles", tiles_10s.TABLE, tiles_10s.COLUMNS),
+    ("resources", resources_minute.TABLE, resources_minute.COLUMNS),
+    ("visitors", uniques_minute.INPUT, uniques_minute.INPUT_COLUMNS),
+    ("sessions", sessions_minute.TABLE, sessions_minute.COLUMNS),
+    ("countries", countries_minute.TABLE, countries_minute.COLUMNS),
+)
 
 
 @dataclass
@@ -20,19 +35,26 @@ class RateBuffer:
     topic: str
     clicks: list[tuple] = field(default_factory=list)
     late: list[tuple] = field(default_factory=list)
+    tiles: list[tuple] = field(default_factory=list)
+    resources: list[tuple] = field(default_factory=list)
+    visitors: list[tuple] = field(default_factory=list)
+    sessions: list[tuple] = field(default_factory=list)
+    countries: list[tuple] = field(default_factory=list)
     rejects: Counter = field(default_factory=Counter)  # (minute, reason) -> events
     next_offsets: dict[int, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
     @property
     def rows(self) -> int:
-        return len(self.clicks) + len(self.late) + len(self.rejects)
+        return sum(len(getattr(self, name)) for name, _, _ in _PLAIN) + len(self.rejects)
 
     def add(self, partition: int, offset: int, batch: RateBatch) -> None:
         if not self.next_offsets and not self.rows:
             self.started = time.monotonic()
-        self.clicks.extend(batch.clicks)
-        self.late.extend(batch.late)
+        for name, _, _ in _PLAIN:
+            rows = getattr(batch, name)
+            if rows:
+                getattr(self, name).extend(rows)
         if batch.rejects:
             # Event time of the batch; 0 (1970) for a partition that has not seen a valid event yet,
             # never the wall clock, which would move retention's event-time "today" during a replay.
@@ -40,6 +62,9 @@ class RateBuffer:
             for reason, n in batch.rejects.items():
                 self.rejects[(minute, reason)] += n
         self.next_offsets[partition] = offset + 1
+
+    def add_raw(self, partition: int, offset: int, raw: bytes) -> None:
+        self.add(partition, offset, decode_batch(raw))
 
     def age(self) -> float:
         return time.monotonic() - self.started if (self.rows or self.next_offsets) else 0.0
@@ -49,10 +74,10 @@ class RateBuffer:
         written: dict[str, int] = {}
         # `insert` is each engine's fast path from Python rows: chDB reads them as one Arrow table
         # through Python(); the server gets them as native blocks (compressed) from the driver.
-        if self.clicks:
-            written[clicks_minute.TABLE] = store.insert(clicks_minute.TABLE, clicks_minute.COLUMNS, self.clicks)
-        if self.late:
-            written[late_events.TABLE] = store.insert(late_events.TABLE, late_events.COLUMNS, self.late)
+        for name, table, columns in _PLAIN:
+            rows = getattr(self, name)
+            if rows:
+                written[table] = store.insert(table, columns, rows)
         if self.rejects:
             rows = [(m, reason, n) for (m, reason), n in self.rejects.items()]
             written[rejects_minute.TABLE] = store.insert(rejects_minute.TABLE, rejects_minute.COLUMNS, rows)
@@ -65,9 +90,47 @@ class RateBuffer:
         return written
 
     def clear(self) -> None:
-        self.clicks.clear()
-        self.late.clear()
+        for name, _, _ in _PLAIN:
+            getattr(self, name).clear()
         self.rejects.clear()
+        self.next_offsets.clear()
+
+
+@dataclass
+class AlertLogBuffer:
+    """The alerts topic's buffer: state changes become `alert_log` rows, offsets as for rates."""
+
+    consumer: str
+    topic: str
+    changes: list[tuple] = field(default_factory=list)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rows(self) -> int:
+        return len(self.changes)
+
+    def add_raw(self, partition: int, offset: int, raw: bytes) -> None:
+        if not self.next_offsets and not self.changes:
+            self.started = time.monotonic()
+        self.changes.append(alert_log.row(orjson.loads(raw)))
+        self.next_offsets[partition] = offset + 1
+
+    def age(self) -> float:
+        return time.monotonic() - self.started if (self.changes or self.next_offsets) else 0.0
+
+    def flush(self, store: ChdbStore | ServerStore) -> dict[str, int]:
+        written: dict[str, int] = {}
+        if self.changes:
+            written[alert_log.TABLE] = store.insert(alert_log.TABLE, alert_log.COLUMNS, self.changes)
+        if self.next_offsets:
+            store.insert(sink_offsets.TABLE, sink_offsets.COLUMNS,
+                         [(self.consumer, self.topic, p, o) for p, o in self.next_offsets.items()])
+        self.clear()
+        return written
+
+    def clear(self) -> None:
+        self.changes.clear()
         self.next_offsets.clear()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import threading
 import sys
 from datetime import date
 
@@ -55,9 +56,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.write(sql.strip() + ";\n\n")
         return
 
-    from sinks.metrics import SinkMetrics
     from sinks.migrate import migrate
-    from sinks.runner import Sink
+    from sinks.runner import start_sink_thread
     from sinks.store import open_store
 
     store = open_store(settings)
@@ -78,12 +78,16 @@ def main(argv: list[str] | None = None) -> None:
         registry = CollectorRegistry()
         if settings.sink_metrics_port:
             start_http_server(settings.sink_metrics_port, addr=settings.metrics_host, registry=registry)
-        sink = Sink(settings, store, SinkMetrics.create(registry))
-        signal.signal(signal.SIGTERM, lambda *_: sink.stop())
+        sinks = start_sink_thread(settings, store, registry)  # one thread per rates topic
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            sink.run()
+            while not stop.wait(1.0):
+                sinks.check()  # a dead sink thread ends the service loudly
         except KeyboardInterrupt:
-            sink.stop()
+            pass
+        finally:
+            sinks.stop()
     finally:
         store.close()
 

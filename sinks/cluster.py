@@ -22,7 +22,7 @@ identical block is deduplicated by ClickHouse (`replicated_deduplication_window`
 from __future__ import annotations
 
 from sinks.migrate import discover
-from sinks.schema import VIEWS, tables
+from sinks.schema import INPUTS, VIEWS, tables
 from sinks.tables import TableDef, schema_migrations
 from sinks.store import check_identifier
 
@@ -50,6 +50,10 @@ def cluster_ddl(database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX)
     out = [f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}"]
     for t in tables():
         out.append(replicated_sql(t, database, cluster, zk_prefix))
+        out.append(distributed_sql(t, database, cluster))
+    for t in INPUTS:  # Null tables are not replicated: a local one per node, a Distributed over them
+        out.append(f"\nCREATE TABLE IF NOT EXISTS {database}.{t.name}{LOCAL_SUFFIX} ON CLUSTER {cluster} "
+                   f"(\n{t.columns_sql()}\n) ENGINE = Null\n")
         out.append(distributed_sql(t, database, cluster))
     for v in VIEWS:
         out.append(v.create_sql(database, source=v.source + LOCAL_SUFFIX, target=v.target + LOCAL_SUFFIX,

@@ -21,9 +21,8 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry
 
-from contracts.rates import decode_batch
 from contracts.settings import Settings
-from sinks.batch import RateBuffer, stored_offsets
+from sinks.batch import AlertLogBuffer, RateBuffer, stored_offsets
 from sinks.metrics import SinkMetrics
 from sinks.retention import Dropped, RetentionSchedule
 from sinks.store import ChdbStore, ServerStore, StoreError, StoreUnavailable
@@ -34,18 +33,21 @@ MAX_POLL_RECORDS = 2000
 
 
 class Sink:
-    def __init__(self, settings: Settings, store: ChdbStore | ServerStore, metrics: SinkMetrics) -> None:
+    def __init__(self, settings: Settings, store: ChdbStore | ServerStore, metrics: SinkMetrics,
+                 topic: str | None = None, retention: bool = True,
+                 buffer: RateBuffer | AlertLogBuffer | None = None) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
-        self.buffer = RateBuffer(settings.sink_group, settings.topic_rates)
+        self.topic = topic or settings.topic_rates
+        self.buffer = buffer or RateBuffer(settings.sink_group, self.topic)
         self.buffer_limit = min(settings.sink_batch_rows, settings.sink_max_backlog_rows)
         self._stop = threading.Event()
         self._consumer = None  # type: ignore[var-annotated]
         self.flushes = 0
         self.paused = False
         self.peak_rows = 0
-        self.retention = RetentionSchedule(store, settings, on_dropped=self._count_dropped)
+        self.retention = RetentionSchedule(store, settings, on_dropped=self._count_dropped) if retention else None
 
     def stop(self) -> None:
         self._stop.set()
@@ -94,7 +96,7 @@ class Sink:
 
             def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
                 stored = sink._with_retry(lambda: stored_offsets(sink.store, sink.settings.sink_group,
-                                                                 sink.settings.topic_rates))
+                                                                 sink.topic))
                 # Every assigned partition starts where ClickHouse says, or at the beginning if it
                 # never stored one: Kafka's committed offsets are only a hint.
                 fresh = [tp for tp in assigned if tp.partition not in stored]
@@ -106,8 +108,8 @@ class Sink:
                 if sink.paused:  # assigned during an outage: stay paused until the flush succeeds
                     consumer.pause(*assigned)
 
-        self._wait_for_topic(consumer, self.settings.topic_rates)
-        consumer.subscribe([self.settings.topic_rates], listener=Listener())
+        self._wait_for_topic(consumer, self.topic)
+        consumer.subscribe([self.topic], listener=Listener())
         try:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=MAX_POLL_RECORDS)
@@ -116,7 +118,8 @@ class Sink:
                     self.buffer.age() >= self.settings.sink_flush_interval_s
                 ):
                     self._flush_or_pause(consumer)
-                self.retention.tick()
+                if self.retention is not None:
+                    self.retention.tick()
             self._with_retry(lambda: self._flush(commit=True), give_up=self._stop.is_set)
         finally:
             consumer.close(autocommit=False)
@@ -130,7 +133,7 @@ class Sink:
                     if self.paused:
                         consumer.pause(tp)
                     break
-                self.buffer.add(tp.partition, rec.offset, decode_batch(rec.value))
+                self.buffer.add_raw(tp.partition, rec.offset, rec.value)
         rows = self.buffer.rows
         if rows > self.peak_rows:
             self.peak_rows = rows
@@ -152,7 +155,7 @@ class Sink:
             from kafka import OffsetAndMetadata, TopicPartition
 
             assigned = {tp.partition for tp in self._consumer.assignment()}
-            commits = {TopicPartition(self.settings.topic_rates, p): OffsetAndMetadata(o, "", -1)
+            commits = {TopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1)
                        for p, o in offsets.items() if p in assigned}
             if commits:
                 try:
@@ -236,10 +239,37 @@ class SinkThread:
         self.check()
 
 
+class SinkThreads:
+    """One sink thread per rates topic (clicks, sessions), stopped and checked together."""
+
+    def __init__(self, threads: list[SinkThread]) -> None:
+        self.threads = threads
+        self.sink = threads[0].sink  # the clicks sink (runs retention)
+
+    def check(self) -> None:
+        for t in self.threads:
+            t.check()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for t in self.threads:
+            t.sink.stop()
+        for t in self.threads:
+            t.stop(timeout)
+
+
+def sinks_for(settings: Settings, store: ChdbStore | ServerStore, metrics: SinkMetrics) -> list[Sink]:
+    """The sinks a deployment runs: clicks rates (with retention), session rates, the alert log."""
+    return [Sink(settings, store, metrics, settings.topic_rates, retention=True),
+            Sink(settings, store, metrics, settings.topic_session_rates, retention=False),
+            Sink(settings, store, metrics, settings.topic_alerts, retention=False,
+                 buffer=AlertLogBuffer(settings.sink_group, settings.topic_alerts))]
+
+
 def start_sink_thread(settings: Settings, store: ChdbStore | ServerStore,
-                      registry: CollectorRegistry | None = None) -> SinkThread:
-    """Run the sink beside whatever else this process does (the cockpit, a test)."""
+                      registry: CollectorRegistry | None = None) -> SinkThreads:
+    """Run the sinks beside whatever else this process does (the cockpit, a test)."""
     metrics = SinkMetrics.create(registry or CollectorRegistry())
-    handle = SinkThread(Sink(settings, store, metrics))
-    handle.thread.start()
-    return handle
+    threads = [SinkThread(sink) for sink in sinks_for(settings, store, metrics)]
+    for t in threads:
+        t.thread.start()
+    return SinkThreads(threads)

@@ -10,6 +10,7 @@ other's messages.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -103,5 +104,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDU_")}
     for name, value in settings.model_dump().items():
         if value is not None:
-            env[f"EDU_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+            if isinstance(value, bool):
+                env[f"EDU_{name.upper()}"] = str(value).lower()
+            elif isinstance(value, (dict, list)):
+                env[f"EDU_{name.upper()}"] = json.dumps(value)  # complex settings are JSON in the env
+            else:
+                env[f"EDU_{name.upper()}"] = str(value)
     return env

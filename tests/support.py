@@ -12,7 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from contracts.events import Click, encode
+from collections.abc import Iterable
+
+from contracts.events import Click, Event, encode
+from simulators.generator import topic_of
+from simulators.truth import GroundTruth
 from contracts.geo import PLATFORMS, PROVINCE_CODES, SECTIONS
 from contracts.settings import Settings
 
@@ -126,6 +130,31 @@ def send_in_client_batches(bootstrap: str, topic: str, clicks: list[Click], batc
         f.get(timeout=60)  # raises if any send failed
     prod.close()
     return len(futures)
+
+
+def send_regrouped(settings: Settings, batches: Iterable[list[Event]], truth: GroundTruth | None = None,
+                   size: int = 200) -> None:
+    """Send the scenario's events as messages of `size` events (a gateway batching many clients),
+    so the replay costs the worker few Kafka messages; every send is acknowledged or the test fails."""
+    prod = producer(settings.kafka_bootstrap)
+    topics = {"clicks": settings.topic_clicks, "sessions": settings.topic_sessions}
+    pending: dict[str, list[Event]] = {"clicks": [], "sessions": []}
+    futures = []
+    for batch in batches:
+        if truth is not None:
+            truth.add_batch(batch)
+        kind = topic_of(batch)
+        pending[kind].extend(batch)
+        if len(pending[kind]) >= size:
+            futures.append(prod.send(topics[kind], value=encode(pending[kind])))
+            pending[kind] = []
+    for kind, rest in pending.items():
+        if rest:
+            futures.append(prod.send(topics[kind], value=encode(rest)))
+    prod.flush(120)
+    for f in futures:
+        f.get(timeout=60)
+    prod.close()
 
 
 def env_without_proxy() -> dict[str, str]:

@@ -12,17 +12,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from collections.abc import Iterable
-
-from contracts.events import Event, encode
-from contracts.settings import Settings
-from simulators.generator import generate_batches, topic_of
+from simulators.generator import generate_batches
 from simulators.truth import GroundTruth
 from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from streams.topics import ensure_topics
 from tests.conftest import make_settings, settings_env
-from tests.support import WorkerProcess, producer, wait_for
+from tests.support import WorkerProcess, send_regrouped, wait_for
 
 pytestmark = pytest.mark.integration
 SCALE = 1000
@@ -35,29 +31,6 @@ SELECT toString(d), sum(n) FROM (
     SELECT toDate(minute) AS d, sum(events) AS n FROM {db}.late_events GROUP BY d
 ) GROUP BY d ORDER BY d
 """
-
-
-def send_regrouped(settings: Settings, batches: Iterable[list[Event]], truth: GroundTruth, size: int = 200) -> None:
-    """Send the scenario's events as messages of `size` events (a gateway batching many clients),
-    so the replay costs the worker few Kafka messages; every send is acknowledged or the test fails."""
-    prod = producer(settings.kafka_bootstrap)
-    topics = {"clicks": settings.topic_clicks, "sessions": settings.topic_sessions}
-    pending: dict[str, list[Event]] = {"clicks": [], "sessions": []}
-    futures = []
-    for batch in batches:
-        truth.add_batch(batch)
-        kind = topic_of(batch)
-        pending[kind].extend(batch)
-        if len(pending[kind]) >= size:
-            futures.append(prod.send(topics[kind], value=encode(pending[kind])))
-            pending[kind] = []
-    for kind, rest in pending.items():
-        if rest:
-            futures.append(prod.send(topics[kind], value=encode(rest)))
-    prod.flush(120)
-    for f in futures:
-        f.get(timeout=60)
-    prod.close()
 
 
 def test_march_2022_daily_report_equals_truth_and_seed(kafka, chdb_session_store, tmp_path: Path) -> None:

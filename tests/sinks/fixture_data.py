@@ -52,8 +52,54 @@ OFFSETS = [
 ]
 
 
+# The workers' further aggregates (issue 4): 10 s tiles, resources, visitors, sessions, countries.
+TILES = [(T + 8 * H, "k12", 5), (T + 8 * H, "k12", 3), (T + 8 * H + 10, "higher", 2), (T + D, "k12", 100)]
+RESOURCES = [  # (minute, platform, resource, section, views, plays, downloads)
+    (T + 8 * H, "k12", "r1", "lessons", 5, 2, 0),
+    (T + 8 * H + M, "k12", "r1", "lessons", 1, 0, 1),  # r1: 6 views, 2 plays, 1 download
+    (T + 8 * H, "k12", "r2", "topic", 4, 0, 0),
+    (T + 8 * H, "higher", "m1", "mooc", 9, 9, 0),
+    (T - M, "k12", "r2", "topic", 50, 0, 0),  # the day before
+]
+VISITORS = [  # (minute, platform, province, user, session): users {u1, u2}, sessions {s1, s2, s3}
+    (T + 8 * H, "k12", "450000", "u1", "s1"),
+    (T + 8 * H, "k12", "450000", "u1", "s2"),
+    (T + 8 * H + M, "k12", "450000", "u2", "s3"),
+    (T + 8 * H + M, "higher", "110000", "u1", "s1"),
+    (T + D, "k12", "110000", "u9", "s9"),  # the day after
+]
+SESSIONS = [  # (minute, platform, province, started, ended, heartbeats, six duration buckets, duration_s)
+    (T + 8 * H, "k12", "450000", 3, 1, 4, 1, 0, 0, 0, 0, 0, 30.0),
+    (T + 9 * H, "k12", "450000", 0, 2, 0, 0, 1, 0, 0, 0, 1, 4000.0),
+    (T + D, "k12", "450000", 9, 9, 9, 9, 0, 0, 0, 0, 0, 9.0),  # the day after
+]
+COUNTRIES = [(T + 8 * H, "higher", "SG", 3), (T + 8 * H, "k12", "US", 1), (T + 8 * H + M, "higher", "SG", 2),
+             (T + D, "k12", "JP", 50)]
+
+L1, L2 = '{"province":"220000"}', '{"province":"110000"}'
+ALERTS = [  # alert_log rows: fp1 pending -> firing (the firing change replayed twice), acked; fp2 pending
+    (T + 8 * H, "fp1", "TrafficSurge", "state", "inactive", "pending", "warning", 2.7, L1, "{}", 0, "", ""),
+    (T + 8 * H + 5 * M, "fp1", "TrafficSurge", "state", "pending", "firing", "warning", 3.1, L1, "{}", 0, "", ""),
+    (T + 8 * H + 5 * M, "fp1", "TrafficSurge", "state", "pending", "firing", "warning", 3.1, L1, "{}", 0, "", ""),
+    (T + 9 * H, "fp2", "TrafficDrop", "state", "inactive", "pending", "warning", 0.2, L2, "{}", 0, "", ""),
+    (T + 10 * H, "fp1", "TrafficSurge", "ack", "firing", "firing", "warning", 3.1, L1, "{}", 0, "ops1", "on it"),
+]
+
+
 def load(store) -> None:  # type: ignore[no-untyped-def]
-    from sinks.tables import clicks_minute, late_events, rejects_minute, sink_offsets
+    from sinks.tables import (clicks_minute, countries_minute, late_events, rejects_minute, resources_minute,
+                              sessions_minute, sink_offsets, tiles_10s, uniques_minute)
+
+    from sinks.tables import alert_log
+
+    store.insert(alert_log.TABLE, alert_log.COLUMNS, ALERTS[:2])
+    store.insert(alert_log.TABLE, alert_log.COLUMNS, ALERTS[2:])
+    store.insert(tiles_10s.TABLE, tiles_10s.COLUMNS, TILES)
+    store.insert(resources_minute.TABLE, resources_minute.COLUMNS, RESOURCES)
+    store.insert(uniques_minute.INPUT, uniques_minute.INPUT_COLUMNS, VISITORS[:2])
+    store.insert(uniques_minute.INPUT, uniques_minute.INPUT_COLUMNS, VISITORS[2:])
+    store.insert(sessions_minute.TABLE, sessions_minute.COLUMNS, SESSIONS)
+    store.insert(countries_minute.TABLE, countries_minute.COLUMNS, COUNTRIES)
 
     for rows in (CLICKS_1, CLICKS_2, CLICKS_3):
         store.insert(clicks_minute.TABLE, clicks_minute.COLUMNS, rows)

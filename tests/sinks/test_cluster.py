@@ -29,7 +29,7 @@ def test_every_table_gets_a_replicated_local_table_and_a_distributed_one() -> No
         dist = next(s for s in ddl if f"TABLE IF NOT EXISTS edu.{t.name} ON CLUSTER" in s)
         assert f"AS edu.{t.name}_local\nENGINE = Distributed(edu_cluster, edu, {t.name}_local, {t.shard_by})" in dist
         assert text.index(local) < text.index(dist)  # the local table exists before the one over it
-    assert len([s for s in ddl if "CREATE TABLE" in s]) == 2 * len(schema.tables())
+    assert len([s for s in ddl if "CREATE TABLE" in s]) == 2 * (len(schema.tables()) + len(schema.INPUTS))
 
 
 def test_views_read_and_write_local_tables_and_migrations_are_recorded() -> None:

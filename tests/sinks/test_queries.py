@@ -31,7 +31,7 @@ THREE_DAYS = {"start": T - D, "end": T + 2 * D}
 
 # (name, params, expected rows or shaped rows, shape function or None)
 CASES: list[Case] = [
-    ("applied_migrations", {}, [(1,), (2,)], None),
+    ("applied_migrations", {}, [(1,), (2,), (3,), (4,)], None),
     # max(minute) is 15 March 00:00; count() counts stored rows (merges shrink it): non-zero only.
     ("latest_minute", {}, (T + D, True), lambda rows: (rows[0][0], rows[0][1] > 0)),
     ("per_minute_national", DAY, [(T + 8 * H, 25), (T + 8 * H + M, 6), (T + 9 * H + 30 * M, 6),
@@ -70,6 +70,20 @@ CASES: list[Case] = [
         (T + 8 * H, "higher", 3), (T + 8 * H, "k12", 26), (T + 8 * H, "vocational", 2),
         (T + 9 * H, "employment", 6), (T + 23 * H, "k12", 8)], None),
     ("rejects_by_reason", DAY, [("json", 3), ("schema", 4)], None),
+    ("tiles_recent", DAY, [(T + 8 * H, "k12", 8), (T + 8 * H + 10, "higher", 2)], None),
+    ("top_resources", {**DAY, "limit": 2}, [("higher", "m1", "mooc", 9, 9, 0), ("k12", "r1", "lessons", 6, 2, 1)], None),
+    ("uniques_between", DAY, [(2, 3)], None),
+    ("sessions_between", DAY, [(3, 3, 4, 1, 1, 0, 0, 0, 1, 4030.0)], None),
+    ("countries_between", {**DAY, "limit": 5}, [("SG", 5), ("US", 1)], None),
+    ("alerts_current", {"end": T + D}, [
+        ("fp2", "TrafficDrop", "pending", "warning", T + 9 * H, 0.2, fx.L2, "{}"),
+        ("fp1", "TrafficSurge", "firing", "warning", T + 8 * H + 5 * M, 3.1, fx.L1, "{}")], None),
+    ("alerts_history", {**DAY, "limit": 10}, [
+        (T + 10 * H, "fp1", "TrafficSurge", "ack", "firing", "firing", "warning", 3.1, fx.L1, "{}", "ops1", "on it"),
+        (T + 9 * H, "fp2", "TrafficDrop", "state", "inactive", "pending", "warning", 0.2, fx.L2, "{}", "", ""),
+        (T + 8 * H + 5 * M, "fp1", "TrafficSurge", "state", "pending", "firing", "warning", 3.1, fx.L1, "{}", "", ""),
+        (T + 8 * H, "fp1", "TrafficSurge", "state", "inactive", "pending", "warning", 2.7, fx.L1, "{}", "", "")],
+     None),
 ]
 
 

@@ -49,7 +49,9 @@ def test_a_month_expires_with_its_last_day() -> None:
 def test_policy_reads_settings_or_falls_back_to_table_defaults() -> None:
     defaults = retention.policy(object())
     assert defaults == {clicks_minute.TABLE: 90, late_events.TABLE: 90, clicks_hour.TABLE: 730,
-                        rejects_minute.TABLE: 30}
+                        rejects_minute.TABLE: 30, "tiles_10s": 7, "resources_minute": 30,
+                        "uniques_minute": 90, "sessions_minute": 90, "countries_minute": 90,
+                        "alert_log": 400}
     assert retention.policy(SimpleNamespace(retention_minute_days=7))[clicks_minute.TABLE] == 7
 
 

@@ -1,0 +1,134 @@
+"""General streaming anomaly score in [0, 1], one point at a time, O(1) per point.
+
+Why this design (measured on the NAB development subset, see bench/README_alerts.md): prediction
+errors and z-scores calibrated on a series' own recent history rank anomalies poorly across series,
+while *novelty relative to the range seen so far* ranks them well: an anomaly is a value (or, in
+seasonal series, a deviation from the time-of-day / day-of-week profile) that the series has never
+come close to. So the score combines three novelties, each in units of the series' observed range:
+
+- value novelty: distance from x to the nearest value ever seen (`ValueMemory`), so a new extreme
+  or a level in a never-visited gap scores, ordinary noise does not. The unit is the spread between
+  the 0.1 % and 99.9 % quantiles seen so far rather than the full range, so one early outlier does
+  not make every later anomaly look small (+2 points on NAB, and the low-FP profile +4);
+- daily and weekly seasonal novelty: distance of the residual from a robust per-slot profile
+  (winsorised EWMA, so anomalies barely move it) to the nearest residual seen before, half-weighted;
+- evidence grows with history: novelty is scaled by sqrt(n / 1000), n capped at one week of
+  minutes, since a gap after 10,000 points says more than one after 300;
+
+then keeps only onsets (a point is reported only if it beats every raw score of the previous
+`onset_window` points) so that one incident yields one high score, not a run of them, and maps the
+result through s / (s + s0) so that 0.5 is about the level worth alerting on. The first `warmup`
+points only learn: a series' first values are all "new" and mean nothing.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from alerts.memory import ValueMemory
+
+DAY_S = 86_400
+WEEK_S = 7 * DAY_S
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerConfig:
+    gamma: float = 0.5  # exponent of the history-length factor
+    n_ref: int = 1000  # history length at which the factor is 1
+    n_cap: int = 10_080  # one week of minutes: the factor stops growing there
+    seasonal_weight: float = 0.5  # weight of the daily and weekly residual novelty
+    slot_s: int = 1800  # seasonal slot width
+    seasonal_alpha: float = 0.1  # EWMA step per point of a slot
+    winsor_k: float = 3.0  # residuals beyond k mean-abs-deviations are clipped before updating
+    warmup_periods: int = 2  # a seasonal profile is trusted after this many periods
+    onset_window: int = 100  # points: a raw score must beat all of these to be reported
+    half_score: float = 0.02  # raw novelty (fraction of range, scaled) that maps to 0.5
+    warmup: int = 100  # points before any score is reported (the state still learns)
+    range_quantile: float = 0.001  # the scale is the 0.1 %..99.9 % spread, not the full range
+    range_every: int = 10  # points between recomputations of that spread
+
+
+class SlotProfile:
+    """Per-slot robust EWMA mean and mean absolute deviation over one period (day or week)."""
+
+    __slots__ = ("period", "slot", "alpha", "k", "warmup", "mean", "dev", "t0")
+
+    def __init__(self, period_s: int, slot_s: int, alpha: float, winsor_k: float, warmup_periods: int) -> None:
+        self.period, self.slot, self.alpha, self.k = period_s, slot_s, alpha, winsor_k
+        self.warmup = warmup_periods * period_s
+        self.mean: dict[int, float] = {}
+        self.dev: dict[int, float] = {}
+        self.t0: float | None = None
+
+    def residual(self, t: float, x: float) -> float | None:
+        """x minus its slot's mean (None until warmed up), then learn from x."""
+        if self.t0 is None:
+            self.t0 = t
+        key = int((t % self.period) // self.slot)
+        m = self.mean.get(key)
+        if m is None:
+            self.mean[key], self.dev[key] = x, 0.0
+            return None
+        d = self.dev[key]
+        e = x - m
+        warm = t - self.t0 >= self.warmup
+        if warm and d > 0:
+            lim = self.k * d
+            e_clip = -lim if e < -lim else lim if e > lim else e
+        else:
+            e_clip = e
+        self.mean[key] = m + self.alpha * e_clip
+        self.dev[key] = d + self.alpha * (abs(e_clip) - d)
+        return e if warm else None
+
+
+class AnomalyScorer:
+    """One series' state; `score(t, x)` returns the anomaly score of the new point in [0, 1].
+
+    `t` is event time in epoch seconds, points arrive in time order.
+    """
+
+    def __init__(self, config: ScorerConfig | None = None) -> None:
+        self.cfg = cfg = config or ScorerConfig()
+        self.values = ValueMemory()
+        self.profiles = [
+            SlotProfile(p, cfg.slot_s, cfg.seasonal_alpha, cfg.winsor_k, cfg.warmup_periods) for p in (DAY_S, WEEK_S)
+        ]
+        self.residuals = [ValueMemory(), ValueMemory()]
+        self.recent: deque[float] = deque(maxlen=max(cfg.onset_window, 1))
+        self.last_raw = 0.0
+        self._scale = 0.0
+
+    def _factor(self, n: int) -> float:
+        return (min(n, self.cfg.n_cap) / self.cfg.n_ref) ** self.cfg.gamma
+
+    def raw(self, t: float, x: float) -> float:
+        """Novelty of x before onset filtering, in (history-scaled) fractions of the robust spread."""
+        mem = self.values
+        n = mem.count
+        if n % self.cfg.range_every == 0 or self._scale <= 0:
+            self._scale = mem.robust_range(self.cfg.range_quantile) if self.cfg.range_quantile else mem.range
+        r = self._scale if self._scale > 0 else mem.range
+        s = mem.distance(x) / r if r > 0 else 0.0
+        for profile, resid in zip(self.profiles, self.residuals):
+            e = profile.residual(t, x)
+            if e is None:
+                continue
+            if r > 0 and resid.count:
+                seasonal = self.cfg.seasonal_weight * resid.distance(e) / r * self._factor(resid.count)
+                s = max(s, seasonal / self._factor(max(n, 1)))
+            resid.add(e)
+        mem.add(x)
+        return s * self._factor(n) if n else 0.0
+
+    def score(self, t: float, x: float) -> float:
+        if not math.isfinite(x):
+            return 0.0
+        s = self.raw(t, x)
+        self.last_raw = s
+        beaten = max(self.recent) if self.recent else 0.0
+        self.recent.append(s)
+        if s <= beaten or self.values.count <= self.cfg.warmup:
+            return 0.0
+        return s / (s + self.cfg.half_score)

@@ -1,0 +1,197 @@
+"""Seasonal baseline of a per-minute series: time of day x day of week, robust to earlier anomalies.
+
+Why this shape: traffic is near zero at night and ten times higher in lesson hours, and weekends
+(and holidays) have another curve, so "normal" is a profile over the week, not a level. The profile
+is kept per slot (default 15 minutes) for three day groupings, most specific first:
+
+    day of week (Mon..Sun)  ->  day type (school day / weekend)  ->  any day
+
+and `expected(t)` uses the most specific one that has seen `min_visits` days, or returns None: a
+detector stays silent rather than judge a Saturday by Tuesdays. A day-of-week profile younger than
+four visits is used only while it agrees with its day type's profile. Within a day the expectation is
+interpolated between slot centres, so the 08:00 ramp is not a step.
+
+Robustness: a slot's first three visits set its mean by their median; after that it learns once
+per visit (the mean of the minutes it covered that day) by an EWMA whose step is winsorised at
+`winsor_k` mean absolute deviations (at least `rel_floor` of the mean, so a noise-free history
+cannot make the limit zero) and shrunk further (`outlier_damp`) when the visit lay outside. A surge
+lasting days therefore moves its own baseline slowly, and the cockpit keeps showing how far a closed
+province is from its normal level. O(1) per point.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+DAY_S = 86_400
+BEIJING_OFFSET_S = 8 * 3600
+_MEDIAN_VISITS = 3
+_TRUSTED_VISITS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """The baseline at one instant: mean, spread and the band the cockpit draws."""
+
+    mean: float
+    dev: float  # mean absolute deviation of a one-minute value around the mean
+    lower: float
+    upper: float
+    grouping: str  # "weekday", "daytype" or "any": which profile answered
+
+
+@dataclass(slots=True)
+class _Slot:
+    mean: float = 0.0
+    dev: float = 0.0
+    visits: int = 0
+    first: list[float] | None = None  # the first visits' values: their median is the mean until EWMA
+
+
+class _Profile:
+    """Slots of one day grouping: key (group, slot index) -> robust EWMA of visit means."""
+
+    def __init__(self, name: str, n_slots: int) -> None:
+        self.name = name
+        self.n_slots = n_slots
+        self.slots: dict[tuple[int, int], _Slot] = {}
+
+    def get(self, group: int, idx: int) -> _Slot | None:
+        return self.slots.get((group, idx % self.n_slots))
+
+    def learn(self, group: int, idx: int, value: float, dev_obs: float, alpha: float, k: float, damp: float,
+              rel_floor: float) -> None:
+        s = self.slots.get((group, idx))
+        if s is None:
+            self.slots[(group, idx)] = _Slot(value, dev_obs, 1, [value])
+            return
+        if s.first is not None and len(s.first) < _MEDIAN_VISITS:
+            # a median of the first visits: one anomalous day among three cannot set the profile
+            s.first.append(value)
+            s.mean = statistics.median(s.first)
+            s.dev = max(dev_obs, sum(abs(v - s.mean) for v in s.first) / len(s.first))
+            s.visits += 1
+            if len(s.first) == _MEDIAN_VISITS:
+                s.first = None
+            return
+        e = value - s.mean
+        step = alpha
+        if s.visits >= 2:
+            lim = k * max(s.dev, rel_floor * abs(s.mean))
+            if abs(e) > lim:
+                e = math.copysign(lim, e)
+                step = alpha * damp
+        s.mean += step * e
+        s.dev += step * (max(abs(e), dev_obs) - s.dev)
+        s.visits += 1
+
+
+class SeasonalBaseline:
+    """Feed `update(t, x)` in time order (t in epoch seconds); ask `expected(t)` for any t."""
+
+    def __init__(
+        self,
+        slot_s: int = 900,
+        alpha: float = 0.3,
+        winsor_k: float = 3.0,
+        outlier_damp: float = 0.25,
+        rel_floor: float = 0.05,
+        min_visits: int = 2,
+        band_z: float = 3.0,
+        utc_offset_s: int = BEIJING_OFFSET_S,
+        weekend_days: frozenset[int] = frozenset({5, 6}),
+    ) -> None:
+        if DAY_S % slot_s:
+            raise ValueError("slot_s must divide a day")
+        self.slot_s = slot_s
+        self.n_slots = DAY_S // slot_s
+        self.alpha, self.k, self.damp, self.rel_floor = alpha, winsor_k, outlier_damp, rel_floor
+        self.min_visits = min_visits
+        self.band_z = band_z
+        self.offset = utc_offset_s
+        self.weekend = weekend_days
+        self.profiles = tuple(_Profile(name, self.n_slots) for name in ("weekday", "daytype", "any"))
+        self._cur: tuple[int, int] | None = None  # (local day number, slot index) being accumulated
+        self._sum = self._abs = 0.0
+        self._n = 0
+        self._prev: float | None = None
+
+    # ---------------------------------------------------------------- calendar
+    def _where(self, t: float) -> tuple[int, int, float]:
+        """(local day number, slot index, position within the slot in [0, 1))."""
+        local = t + self.offset
+        day = int(local // DAY_S)
+        sec = local - day * DAY_S
+        return day, int(sec // self.slot_s), (sec % self.slot_s) / self.slot_s
+
+    def _groups(self, day: int) -> tuple[int, int, int]:
+        dow = (day + 3) % 7  # day 0 (1970-01-01) was a Thursday; Monday = 0
+        return dow, int(dow in self.weekend), 0
+
+    # ---------------------------------------------------------------- learning
+    def update(self, t: float, x: float) -> None:
+        """Add one observation; a slot's visit is learnt when the series moves to the next slot."""
+        day, idx, _ = self._where(t)
+        if self._cur is not None and (day, idx) != self._cur:
+            self._close()
+        self._cur = (day, idx)
+        if self._prev is not None:
+            self._abs += abs(x - self._prev)
+        self._prev = x
+        self._sum += x
+        self._n += 1
+
+    def _close(self) -> None:
+        assert self._cur is not None
+        day, idx = self._cur
+        mean = self._sum / self._n
+        # minute-to-minute jitter inside the visit: a floor for the slot's deviation
+        jitter = self._abs / max(self._n - 1, 1) / math.sqrt(2) if self._n > 1 else 0.0
+        for profile, group in zip(self.profiles, self._groups(day)):
+            profile.learn(group, idx, mean, jitter, self.alpha, self.k, self.damp, self.rel_floor)
+        self._sum = self._abs = 0.0
+        self._n = 0
+
+    # ---------------------------------------------------------------- asking
+    def expected(self, t: float) -> Expected | None:
+        """Baseline at t, interpolated between slot centres; None until a profile knows this time."""
+        day, idx, pos = self._where(t)
+        # neighbouring slot centre on the side of pos, with the day it belongs to
+        if pos >= 0.5:
+            other, other_day, w_other = idx + 1, day, pos - 0.5
+        else:
+            other, other_day, w_other = idx - 1, day, 0.5 - pos
+        if other >= self.n_slots:
+            other, other_day = 0, day + 1
+        elif other < 0:
+            other, other_day = self.n_slots - 1, day - 1
+        found: list[tuple[str, float, float, int]] = []
+        for profile, g, g_other in zip(self.profiles, self._groups(day), self._groups(other_day)):
+            a = profile.get(g, idx)
+            if a is None or a.visits < self.min_visits:
+                continue
+            b = profile.get(g_other, other)
+            if b is None or b.visits < self.min_visits:
+                mean, dev = a.mean, a.dev
+            else:
+                mean = a.mean * (1 - w_other) + b.mean * w_other
+                dev = a.dev * (1 - w_other) + b.dev * w_other
+            found.append((profile.name, mean, dev, a.visits))
+        if not found:
+            return None
+        name, mean, dev, visits = found[0]
+        if name == "weekday" and visits < _TRUSTED_VISITS and len(found) > 1 and found[1][0] == "daytype":
+            # a young day-of-week profile must agree with its day type's, or the day type answers
+            _, m2, d2, _ = found[1]
+            if abs(mean - m2) > self.k * max(d2, self.rel_floor * abs(m2)):
+                name, mean, dev, visits = found[1]
+        spread = self.band_z * 1.25 * dev  # 1.25 x mean abs deviation ~ one standard deviation
+        return Expected(mean, dev, max(0.0, mean - spread), mean + spread, name)
+
+    def ratio(self, t: float, x: float, floor: float = 1e-9) -> float | None:
+        """x over the expected mean (the surge ratio the cockpit shows), None without a baseline."""
+        e = self.expected(t)
+        if e is None:
+            return None
+        return x / max(e.mean, floor)

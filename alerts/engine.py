@@ -1,0 +1,315 @@
+"""The alerting engine: per-minute rate rows in, state changes and notifications out.
+
+Why it is a plain object driven by the caller: the stream worker (or a replay, or a test) feeds it
+the rates topic's rows and watermark; the engine closes a minute only once the watermark has passed
+it by the allowed lateness, so every minute is judged once, complete, in event time. Minutes without
+rows count as zero for every known series, which is what makes an outage visible at all.
+
+Series: national, per platform, per province (all platforms), per section and per platform x
+province. Surge, drop and outage rules run on all but the sections (a closure lifts one province's
+K-12 traffic, so platform x province is where it shows first);
+the general anomaly score is alerted on national and platform series only (provinces are noisy and
+already covered by surge/drop). National and platform alerts carry an explanation: the provinces,
+platforms and sections that make up the deviation, with shares. Capacity rules run per platform
+with a capacity (a constructor argument until `contracts.settings` has one).
+"""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from alerts.baseline import SeasonalBaseline
+from alerts.capacity import forecast_crossing, utilisation
+from alerts.detectors import DropParams, Reading, SeriesDetector, SurgeParams
+from alerts.explain import explain_all, format_count
+from alerts.lifecycle import AlertBook, Candidate, Rule
+from alerts.metrics import AlertMetrics
+from alerts.model import Notification, Severity, Silence, State, StateChange
+from contracts.geo import PLATFORMS, PROVINCE_BY_CODE, PROVINCE_CODES, SECTIONS
+
+SeriesKey = tuple[str, ...]  # ("national",), ("platform", p), ("province", code), ("section", s), ("pp", p, code)
+MINUTE = 60
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    surge: SurgeParams = SurgeParams()
+    drop: DropParams = DropParams()
+    surge_rule: Rule = Rule("TrafficSurge", Severity.WARNING, for_s=300, hold_s=600)
+    drop_rule: Rule = Rule("TrafficDrop", Severity.WARNING, for_s=300, hold_s=600)
+    outage_rule: Rule = Rule("TrafficOutage", Severity.CRITICAL, for_s=120, hold_s=300)
+    anomaly_rule: Rule = Rule("TrafficAnomaly", Severity.INFO, for_s=0, hold_s=900)
+    anomaly_threshold: float = 0.9
+    capacity_warning_rule: Rule = Rule("CapacityHigh", Severity.WARNING, for_s=300, hold_s=600)
+    capacity_critical_rule: Rule = Rule("CapacityCritical", Severity.CRITICAL, for_s=120, hold_s=600)
+    forecast_rule: Rule = Rule("CapacityForecast", Severity.WARNING, for_s=0, hold_s=1800)
+    capacity_warning: float = 0.8
+    capacity_critical: float = 0.95
+    lead_time_s: float = 3600.0
+    forecast_horizon_s: float = 6 * 3600.0
+    forecast_history_s: float = 3 * 86_400.0
+    forecast_every_s: float = 300.0
+    lateness_s: float = 300.0
+    baseline_slot_s: int = 900
+    language: str = "en"  # names in explanations: "en" or "zh"
+
+
+@dataclass(slots=True)
+class MinuteResult:
+    minute: float
+    readings: dict[SeriesKey, Reading] = field(default_factory=dict)
+    changes: list[StateChange] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        config: EngineConfig = EngineConfig(),
+        capacities: Mapping[str, float] | None = None,
+        on_change: Callable[[StateChange], None] | None = None,
+        deliver: Callable[[list[Notification]], None] | None = None,
+        metrics: AlertMetrics | None = None,
+        provinces: Iterable[str] = PROVINCE_CODES,
+    ) -> None:
+        self.cfg = config
+        self.capacities = dict(capacities or {})
+        self.on_change = on_change
+        self.deliver = deliver
+        self.metrics = metrics
+        self.book = AlertBook()
+        self.detectors: dict[SeriesKey, SeriesDetector] = {}
+        self._pending: dict[int, dict[SeriesKey, float]] = defaultdict(lambda: defaultdict(float))
+        self.next_minute: int | None = None
+        self.late_rows = 0
+        self._history: dict[str, deque[tuple[float, float]]] = {
+            p: deque(maxlen=int(config.forecast_history_s // MINUTE)) for p in PLATFORMS
+        }
+        self._last_forecast: dict[str, float] = {}
+        self._forecasts: dict[str, float | None] = {}
+        self._seen_alert_keys: set[tuple[str, str, State]] = set()
+        provinces = tuple(provinces)
+        keys: list[SeriesKey] = [("national",)]
+        keys += [("platform", p) for p in PLATFORMS]
+        keys += [("province", c) for c in provinces]
+        keys += [("section", s) for s in SECTIONS]
+        keys += [("pp", p, c) for p in PLATFORMS for c in provinces]
+        for k in keys:
+            self._detector(k)
+
+    # ---------------------------------------------------------------- input
+    def _detector(self, key: SeriesKey) -> SeriesDetector:
+        d = self.detectors.get(key)
+        if d is None:
+            scored = key[0] in ("national", "platform")
+            d = SeriesDetector(SeasonalBaseline(slot_s=self.cfg.baseline_slot_s), self.cfg.surge, self.cfg.drop,
+                               anomaly=scored)
+            self.detectors[key] = d
+        return d
+
+    def ingest(self, rows: Iterable[tuple[int, str, str, str, str, int]]) -> None:
+        """Add rate rows (minute epoch s, platform, province, section, action, clicks)."""
+        for minute, platform, province, section, _action, clicks in rows:
+            m = int(minute) // MINUTE * MINUTE
+            if self.next_minute is not None and m < self.next_minute:
+                self.late_rows += 1
+                continue
+            acc = self._pending[m]
+            acc[("national",)] += clicks
+            acc[("platform", platform)] += clicks
+            acc[("province", province)] += clicks
+            acc[("section", section)] += clicks
+            acc[("pp", platform, province)] += clicks
+
+    def add(self, minute: int, key: SeriesKey, value: float) -> None:
+        """Add to any series directly (e.g. a top resource: ("resource", id))."""
+        m = int(minute) // MINUTE * MINUTE
+        self._detector(key)
+        self._pending[m][key] += value
+
+    def advance(self, watermark_s: float) -> list[MinuteResult]:
+        """Evaluate every minute that the watermark has closed (end + lateness <= watermark)."""
+        if self.next_minute is None:
+            if not self._pending:
+                return []
+            self.next_minute = min(self._pending)
+        out = []
+        while self.next_minute + MINUTE + self.cfg.lateness_s <= watermark_s:
+            out.append(self.evaluate_minute(self.next_minute))
+            self.next_minute += MINUTE
+        if self.metrics is not None:
+            self.metrics.lag.set(max(0.0, watermark_s - (self.next_minute or watermark_s)))
+        return out
+
+    # ---------------------------------------------------------------- evaluation
+    def evaluate_minute(self, minute: int) -> MinuteResult:
+        counts = self._pending.pop(minute, {})
+        now = float(minute + MINUTE)  # the rules' clock: the end of the closed minute
+        res = MinuteResult(float(minute))
+        for key, det in self.detectors.items():
+            res.readings[key] = det.observe(float(minute), float(counts.get(key, 0.0)))
+        r = res.readings
+        alertable = [k for k in r if k[0] in ("national", "platform", "province", "pp", "resource")]
+        surge = [self._candidate(k, r, "surge") for k in alertable if r[k].surge]
+        drop = [self._candidate(k, r, "drop") for k in alertable if r[k].drop and not r[k].outage]
+        outage = [self._candidate(k, r, "outage") for k in alertable if r[k].outage]
+        anomaly = [self._candidate(k, r, "anomaly") for k in r  # only once a baseline exists (2 days)
+                   if k[0] in ("national", "platform") and r[k].expected is not None
+                   and r[k].score >= self.cfg.anomaly_threshold]
+        cap_warn, cap_crit, fc = self._capacity(r, now)
+        c = self.cfg
+        for rule, cands in ((c.surge_rule, surge), (c.drop_rule, drop), (c.outage_rule, outage),
+                            (c.anomaly_rule, anomaly), (c.capacity_warning_rule, cap_warn),
+                            (c.capacity_critical_rule, cap_crit), (c.forecast_rule, fc)):
+            ev = self.book.evaluate(rule, cands, now)
+            res.changes += ev.changes
+            res.notifications += ev.notifications
+        for ch in res.changes:
+            if self.on_change is not None:
+                self.on_change(ch)
+        if res.notifications and self.deliver is not None:
+            self.deliver(res.notifications)
+        self._observe_metrics(res)
+        return res
+
+    # ---------------------------------------------------------------- candidates
+    def _name(self, key: SeriesKey) -> str:
+        zh = self.cfg.language == "zh"
+        if key[0] == "national":
+            return "全国" if zh else "National"
+        if key[0] == "platform":
+            return PLATFORMS[key[1]][0 if zh else 1]
+        if key[0] == "province":
+            p = PROVINCE_BY_CODE.get(key[1])
+            return (p.zh if zh else p.en) if p else key[1]
+        if key[0] == "section":
+            return SECTIONS[key[1]][0 if zh else 1] if key[1] in SECTIONS else key[1]
+        if key[0] == "pp":
+            return f"{self._name(('province', key[2]))} {self._name(('platform', key[1]))}"
+        return "/".join(key[1:])
+
+    @staticmethod
+    def _labels(key: SeriesKey) -> dict[str, str]:
+        if key[0] == "pp":
+            return {"scope": "platform_province", "platform": key[1], "province": key[2]}
+        labels = {"scope": key[0]}
+        if key[0] in ("platform", "province", "resource"):
+            labels[key[0]] = key[1]
+        return labels
+
+    def _candidate(self, key: SeriesKey, r: Mapping[SeriesKey, Reading], kind: str) -> Candidate:
+        rd = r[key]
+        name = self._name(key)
+        ratio = rd.ratio
+        ann = {
+            "value": f"{rd.value:g}",
+            "window_clicks": f"{rd.window_obs:g}",
+            "window_expected": f"{rd.window_exp:.1f}" if rd.window_exp is not None else "",
+            "ratio": f"{ratio:.2f}" if ratio is not None else "",
+            "anomaly_score": f"{rd.score:.2f}",
+        }
+        if kind == "surge":
+            excess = format_count(rd.excess, signed=True)
+            ann["summary"] = f"{name}: {ratio:.1f}x its baseline ({excess} clicks over the window)"
+        elif kind == "drop":
+            ann["summary"] = f"{name}: {ratio:.0%} of its baseline"
+        elif kind == "outage":
+            ann["summary"] = f"{name}: no clicks while {rd.window_exp:.0f} were expected"
+        else:
+            ann["summary"] = f"{name}: anomaly score {rd.score:.2f}"
+        if key[0] in ("national", "platform"):
+            ann["explanation"] = self.explanation(key, r)
+        return Candidate(self._labels(key), ann, ratio if ratio is not None else rd.score)
+
+    def explanation(self, key: SeriesKey, r: Mapping[SeriesKey, Reading]) -> str:
+        """Who makes up the deviation of a national or platform series (see alerts.explain)."""
+        total = r[key].excess
+        def parts(kind: str, pick: Callable[[SeriesKey], bool]) -> dict[str, tuple[float, float]]:
+            return {self._name(("province", k[-1]) if kind == "pp" else k): (r[k].window_obs, r[k].window_exp or 0.0)
+                    for k in r if k[0] == kind and pick(k) and r[k].window_exp is not None}
+        if key[0] == "national":
+            dims = {"province": parts("province", lambda k: True), "platform": parts("platform", lambda k: True),
+                    "section": parts("section", lambda k: True)}
+        else:
+            dims = {"province": parts("pp", lambda k: k[1] == key[1]),
+                    "section": {}}
+        return explain_all(total, {d: p for d, p in dims.items() if p}, unit=" clicks")
+
+    def _capacity(self, r: Mapping[SeriesKey, Reading], now: float) -> tuple[list[Candidate], ...]:
+        warn: list[Candidate] = []
+        crit: list[Candidate] = []
+        fc: list[Candidate] = []
+        c = self.cfg
+        for p, cap in self.capacities.items():
+            rd = r.get(("platform", p))
+            if rd is None:
+                continue
+            hist = self._history[p]
+            hist.append((rd.t, rd.value))
+            u = utilisation(rd.value, cap)
+            labels = {"scope": "platform", "platform": p}
+            ann = {"summary": f"{self._name(('platform', p))}: {u:.0%} of capacity ({rd.value:g}/{cap:g} per minute)",
+                   "utilisation": f"{u:.3f}"}
+            if u >= c.capacity_critical:
+                crit.append(Candidate(labels, ann, u))
+            elif u >= c.capacity_warning:
+                warn.append(Candidate(labels, ann, u))
+            if len(hist) >= 60 and now - self._last_forecast.get(p, -1e18) >= c.forecast_every_s:
+                self._last_forecast[p] = now
+                ts, vs = zip(*hist)
+                f = forecast_crossing(ts, vs, cap, c.forecast_horizon_s)
+                self._forecasts[p] = None if f.crossing_at is None else f.crossing_at
+            crossing = self._forecasts.get(p)
+            if crossing is not None and crossing - now <= c.lead_time_s and u < c.capacity_critical:
+                mins = max(0.0, (crossing - now) / 60)
+                summary = f"{self._name(('platform', p))}: forecast to reach capacity {cap:g}/min in {mins:.0f} min"
+                fc.append(Candidate(labels, {"summary": summary, "crossing_at": f"{crossing:.0f}"}, mins))
+        return warn, crit, fc
+
+    def _observe_metrics(self, res: MinuteResult) -> None:
+        m = self.metrics
+        if m is None:
+            return
+        r = res.readings
+        m.minutes.inc()
+        m.national_rate.set(r[("national",)].value)
+        for key, rd in r.items():
+            if key[0] == "platform":
+                m.platform_rate.labels(key[1]).set(rd.value)
+                m.platform_expected.labels(key[1]).set(rd.expected.mean if rd.expected else float("nan"))
+                m.anomaly_score.labels("platform", key[1]).set(rd.score)
+            elif key[0] == "province":
+                m.province_rate.labels(key[1]).set(rd.value)
+                if rd.ratio is not None:
+                    m.province_ratio.labels(key[1]).set(rd.ratio)
+            elif key[0] == "national":
+                m.anomaly_score.labels("national", "all").set(rd.score)
+        for p, cap in self.capacities.items():
+            rd = r.get(("platform", p))
+            m.capacity.labels(p).set(cap)
+            if rd is not None:
+                m.utilisation.labels(p).set(utilisation(rd.value, cap))
+            crossing = self._forecasts.get(p)
+            m.crossing.labels(p).set(float("inf") if crossing is None else max(0.0, crossing - res.minute - MINUTE))
+        for ch in res.changes:
+            m.transitions.labels(ch.alertname, ch.new_state.value).inc()
+        counts: dict[tuple[str, str, State], int] = defaultdict(int)
+        for a in self.book.alerts.values():
+            counts[(a.name, a.severity.value, a.state)] += 1
+        for name, sev, st in list(self._seen_alert_keys):
+            counts.setdefault((name, sev, st), 0)
+        self._seen_alert_keys.update(counts)
+        m.set_alert_counts(counts)
+
+    # ---------------------------------------------------------------- people
+    def acknowledge(self, fingerprint: str, author: str, now: float, comment: str = "") -> StateChange:
+        ch = self.book.acknowledge(fingerprint, author, now, comment)
+        if self.on_change is not None:
+            self.on_change(ch)
+        return ch
+
+    def silence(self, matchers: Mapping[str, str], starts_at: float, ends_at: float, author: str,
+                comment: str = "") -> Silence:
+        return self.book.silence(matchers, starts_at, ends_at, author, comment)
+

@@ -1,0 +1,130 @@
+"""The alerting service: rate batches in, alert state changes out, minute by minute in event time.
+
+It reads the clicks rates topic (its own consumer group, from the earliest offset, so a replay warms
+the baselines from history), feeds the engine, and closes a minute when every partition that has
+sent data has passed it (the smallest per-partition watermark, minus the allowed lateness inside
+the engine). Each state change goes to the alerts topic keyed by fingerprint (the sink stores it in
+`alert_log`); notifications go to Alertmanager and webhooks through bounded queues, so a failing
+receiver never blocks detection.
+
+State lives in memory: after a restart the engine re-reads the topic from the start of retention
+and rebuilds its baselines; alerts it had raised are raised again with the same fingerprints, which
+Alertmanager and the alert log treat as the same alerts.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from alerts.delivery import AlertmanagerReceiver, DeliveryWorker, WebhookReceiver
+from alerts.detectors import SurgeParams
+from alerts.engine import AlertEngine, EngineConfig
+from alerts.metrics import AlertMetrics
+from alerts.model import Notification, StateChange
+from contracts.rates import decode_batch
+from contracts.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """The engine's knobs from the one settings object."""
+    base = EngineConfig()
+    surge = SurgeParams(k=settings.alerts_surge_k, window_min=settings.alerts_surge_window_min)
+    rule = replace(base.surge_rule, for_s=settings.alerts_surge_for_s, hold_s=settings.alerts_hold_s,
+                   repeat_s=settings.alerts_repeat_s)
+    return replace(base, surge=surge, surge_rule=rule, lateness_s=float(settings.allowed_lateness_s),
+                   capacity_warning=settings.alerts_capacity_warning,
+                   capacity_critical=settings.alerts_capacity_critical,
+                   lead_time_s=settings.alerts_capacity_lead_time_s)
+
+
+class AlertService:
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None,
+                 publish: Callable[[StateChange], None] | None = None) -> None:
+        self.settings = settings
+        self.metrics = AlertMetrics(registry or CollectorRegistry())
+        self.workers: list[DeliveryWorker] = []
+        if settings.alerts_alertmanager_url:
+            self.workers.append(DeliveryWorker(AlertmanagerReceiver(settings.alerts_alertmanager_url),
+                                               maxsize=settings.alerts_delivery_queue,
+                                               retries=settings.alerts_delivery_retries,
+                                               on_outcome=self.metrics.outcome))
+        for i, url in enumerate(settings.alerts_webhook_urls):
+            self.workers.append(DeliveryWorker(WebhookReceiver(url, name=f"webhook{i}"),
+                                               maxsize=settings.alerts_delivery_queue,
+                                               retries=settings.alerts_delivery_retries,
+                                               on_outcome=self.metrics.outcome))
+        self._producer: Any = None
+        self._publish = publish or self._send_change
+        self.engine = AlertEngine(engine_config(settings), capacities=settings.alerts_capacity_per_minute,
+                                  on_change=self._publish, deliver=self._deliver, metrics=self.metrics)
+        self.watermarks: dict[int, float] = {}
+        self.changes = 0
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _deliver(self, notes: list[Notification]) -> None:
+        for w in self.workers:
+            w.submit(notes)
+
+    def _send_change(self, change: StateChange) -> None:
+        if self._producer is None:
+            from kafka import KafkaProducer
+
+            self._producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap.split(","), acks="all",
+                                           linger_ms=20)
+        self._producer.send(self.settings.topic_alerts, key=change.fingerprint.encode(), value=change.encode())
+        self.changes += 1
+
+    def handle(self, partition: int, raw: bytes) -> None:
+        """One rates message: feed its clicks, then close the minutes every partition has passed."""
+        batch = decode_batch(raw)
+        self.engine.ingest(batch.clicks)
+        if batch.events:
+            self.watermarks[partition] = batch.watermark_ms / 1000
+        if self.watermarks:
+            self.engine.advance(min(self.watermarks.values()))
+
+    def run(self) -> None:
+        from kafka import KafkaConsumer
+        from kafka.errors import KafkaError
+
+        s = self.settings
+        for w in self.workers:
+            w.start()
+        try:
+            consumer = KafkaConsumer(s.topic_rates, bootstrap_servers=s.kafka_bootstrap.split(","),
+                                     group_id=f"{s.worker_id}-alerts", auto_offset_reset="earliest",
+                                     enable_auto_commit=True, max_poll_records=2000)
+        except KafkaError as err:
+            raise SystemExit(f"edu-alerts: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None
+        try:
+            while not self._stop.is_set():
+                for tp, records in consumer.poll(timeout_ms=200).items():
+                    for rec in records:
+                        self.handle(tp.partition, rec.value)
+                if self._producer is not None:
+                    self._producer.flush(30)
+        finally:
+            consumer.close()
+            if self._producer is not None:
+                self._producer.flush(30)
+                self._producer.close(30)
+            for w in self.workers:
+                w.stop()
+
+
+def start_alert_thread(settings: Settings, registry: CollectorRegistry | None = None) -> tuple[AlertService, threading.Thread]:
+    """Run the alerting service in a daemon thread of this process (local mode, tests)."""
+    service = AlertService(settings, registry)
+    thread = threading.Thread(target=service.run, name="edu-alerts", daemon=True)
+    thread.start()
+    return service, thread

@@ -1,0 +1,70 @@
+"""Surge, drop and outage conditions on one series; silence on an ordinary school week."""
+from __future__ import annotations
+
+import numpy as np
+
+from alerts.detectors import DropParams, SeriesDetector, SurgeParams
+from tests.alerts.helpers import DAY, MONDAY, minutes, poisson, school_days
+
+
+def _run(det: SeriesDetector, t: np.ndarray, x: np.ndarray) -> list:
+    return [det.observe(float(a), float(v)) for a, v in zip(t, x)]
+
+
+def test_no_surge_drop_or_outage_on_ordinary_school_days() -> None:
+    for per_day, seed in ((2_000_000, 1), (30_000, 2), (3_000, 3)):  # national, province, small province
+        det = SeriesDetector()
+        readings = _run(det, minutes(5), poisson(school_days(5, per_day), seed))
+        flagged = [r for r in readings if r.surge or r.drop or r.outage]
+        assert not flagged, (per_day, flagged[:3])
+
+
+def test_surge_condition_when_the_window_reaches_k_times_baseline() -> None:
+    lam = school_days(4, 30_000)
+    lam[3 * 1440 + 9 * 60:] *= 4.0  # Thursday 09:00 onwards: 4x
+    det = SeriesDetector(surge=SurgeParams(k=3.0, window_min=10))
+    readings = _run(det, minutes(4), poisson(lam, 4))
+    start = 3 * 1440 + 9 * 60
+    assert not any(r.surge for r in readings[:start])
+    first = next(i for i, r in enumerate(readings) if r.surge) - start
+    assert 0 <= first <= 10, first
+    r = readings[start + 30]
+    assert r.surge and r.ratio is not None and 3.0 < r.ratio < 5.5
+
+
+def test_small_counts_never_surge_on_noise() -> None:
+    det = SeriesDetector(surge=SurgeParams(k=3.0, min_excess=20, min_expected=0))
+    lam = school_days(5, 500)  # ~0.35 clicks a minute
+    readings = _run(det, minutes(5), poisson(lam, 5))
+    assert not any(r.surge for r in readings)
+
+
+def test_drop_and_outage_in_lesson_hours() -> None:
+    lam = school_days(4, 200_000)
+    x = poisson(lam, 6)
+    d0 = 3 * 1440 + 10 * 60
+    x[d0:d0 + 30] *= 0.1
+    x[d0 + 60:d0 + 90] = 0.0
+    det = SeriesDetector(drop=DropParams(ratio=0.3, window_min=10))
+    readings = _run(det, minutes(4), x)
+    assert not any(r.drop or r.outage for r in readings[:d0])
+    assert any(r.drop for r in readings[d0:d0 + 30])
+    assert any(r.outage for r in readings[d0 + 60:d0 + 90])
+
+
+def test_no_drop_at_night_when_traffic_is_meant_to_be_low() -> None:
+    lam = school_days(4, 20_000)
+    x = poisson(lam, 8)
+    night = 3 * 1440 + 3 * 60
+    x[night:night + 60] = 0.0  # 03:00-04:00: a few clicks expected, none came
+    det = SeriesDetector(drop=DropParams(min_expected=50))
+    readings = _run(det, minutes(4), x)
+    assert not any(r.drop or r.outage for r in readings[night:night + 60])
+
+
+def test_reading_carries_the_band_for_the_cockpit() -> None:
+    det = SeriesDetector()
+    readings = _run(det, minutes(3), school_days(3, 100_000))
+    r = readings[-600]
+    assert r.expected is not None and r.expected.lower <= r.expected.mean <= r.expected.upper
+    assert r.t == float(MONDAY + 3 * DAY - 600 * 60)
