@@ -1,6 +1,7 @@
 """`edu-local`: the whole pipeline on this machine, for the README's first command.
 
-Starts (or reuses) a single-node Kafka, creates the topics, then runs the Faust worker, the cockpit
+Starts (or reuses) a single-node Kafka, creates the topics, then runs the Faust worker, the alerting
+service, the cockpit
 (which owns the embedded chDB store and runs the sink in a thread: one chDB path, one process) and a
 simulator sending live traffic. Prints the cockpit's URL; Ctrl-C stops everything it started. If
 any service dies, the launcher says which, shows its log tail and stops the rest.
@@ -81,8 +82,9 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
         kafka.fetch()
         kafka.start(timeout=90)
         ensure_topics(settings)
-        print("==> worker, cockpit (+ sink, chDB)" + (", simulator" if simulate else ""), flush=True)
+        print("==> worker, alerting, cockpit (+ sink, chDB)" + (", simulator" if simulate else ""), flush=True)
         children.append(_spawn("worker", ["streams.cli"], logs))
+        children.append(_spawn("alerts", ["alerts.cli"], logs))
         children.append(_spawn("cockpit", ["cockpit.cli", "--with-sink"], logs))
         url = f"http://{settings.cockpit_host}:{settings.cockpit_port}/"
         _wait(lambda: _http_ok(url + "healthz"), 120, "the cockpit", children, stop)
