@@ -40,7 +40,10 @@ class Sink:
         self.store = store
         self.metrics = metrics
         self.topic = topic or settings.topic_rates
-        self.buffer = buffer or RateBuffer(settings.sink_group, self.topic)
+        # One consumer group per topic: members of one group subscribed to different topics make
+        # every join a rebalance of all of them. The clicks rates keep the plain group name.
+        self.group = settings.sink_group if self.topic == settings.topic_rates else f"{settings.sink_group}.{self.topic}"
+        self.buffer = buffer or RateBuffer(self.group, self.topic)
         self.buffer_limit = min(settings.sink_batch_rows, settings.sink_max_backlog_rows)
         self._stop = threading.Event()
         self._consumer = None  # type: ignore[var-annotated]
@@ -59,8 +62,8 @@ class Sink:
         s = self.settings
         try:
             return KafkaConsumer(
-                bootstrap_servers=s.kafka_bootstrap.split(","), group_id=s.sink_group,
-                enable_auto_commit=False, auto_offset_reset="earliest", client_id=f"{s.sink_group}",
+                bootstrap_servers=s.kafka_bootstrap.split(","), group_id=self.group,
+                enable_auto_commit=False, auto_offset_reset="earliest", client_id=self.group,
                 max_poll_records=MAX_POLL_RECORDS, session_timeout_ms=int(s.worker_session_timeout_s * 1000),
                 heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
                 max_poll_interval_ms=600_000, fetch_max_bytes=64 * 1024 * 1024,
@@ -95,7 +98,7 @@ class Sink:
                     sink.metrics.backlog.set(0)
 
             def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
-                stored = sink._with_retry(lambda: stored_offsets(sink.store, sink.settings.sink_group,
+                stored = sink._with_retry(lambda: stored_offsets(sink.store, sink.buffer.consumer,
                                                                  sink.topic))
                 # Every assigned partition starts where ClickHouse says, or at the beginning if it
                 # never stored one: Kafka's committed offsets are only a hint.
@@ -262,7 +265,7 @@ def sinks_for(settings: Settings, store: ChdbStore | ServerStore, metrics: SinkM
     return [Sink(settings, store, metrics, settings.topic_rates, retention=True),
             Sink(settings, store, metrics, settings.topic_session_rates, retention=False),
             Sink(settings, store, metrics, settings.topic_alerts, retention=False,
-                 buffer=AlertLogBuffer(settings.sink_group, settings.topic_alerts))]
+                 buffer=AlertLogBuffer(f"{settings.sink_group}.{settings.topic_alerts}", settings.topic_alerts))]
 
 
 def start_sink_thread(settings: Settings, store: ChdbStore | ServerStore,

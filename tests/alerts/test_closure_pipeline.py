@@ -66,7 +66,8 @@ def surges(kafka, chdb_session_store, tmp_path_factory: pytest.TempPathFactory) 
         def log() -> list[tuple]:  # type: ignore[type-arg]
             return store.query(f"SELECT toUInt32(at), alertname, new_state, labels FROM {store.database}.alert_log "
                                "WHERE kind = 'state' ORDER BY at")
-        wait_for(lambda: len(log()) >= service.changes > 0, 120, "state changes stored in alert_log",
+        wait_for(lambda: sink.check() is None and len(log()) >= service.changes > 0, 120,
+                 "state changes stored in alert_log",
                  describe=lambda: f"{len(log())} stored of {service.changes}")
         changes = [(at, name, state, json.loads(labels)) for at, name, state, labels in log()]
         return [c for c in changes if c[1] == "TrafficSurge" and c[2] == "firing"]
