@@ -14,6 +14,7 @@ from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from cockpit import auth
+from cockpit.acks import AckRecorder, Producer, kafka_producer_factory
 from cockpit.callbacks import register_callbacks
 from cockpit.i18n import DEFAULT_LANG, t
 from cockpit.shell import build_layout
@@ -48,12 +49,15 @@ def create_app(
     store: Store,
     clock: Callable[[], float] | None = None,
     registry: CollectorRegistry | None = None,
+    producer_factory: Callable[[], Producer] | None = None,
 ) -> dash.Dash:
     """Build the cockpit over `store`.
 
     `clock` (epoch seconds; default `time.time`) drives the query cache's expiry and the "refreshed
     at" label, never the data: the data's "now" is the latest stored minute. `registry` receives the
-    cockpit's metrics (a fresh one if omitted, never the global default).
+    cockpit's metrics (a fresh one if omitted, never the global default). `producer_factory` makes
+    the Kafka producer acknowledgements go through, on first use (default: kafka-python's
+    `KafkaProducer` on `settings.kafka_bootstrap`); tests pass a fake.
     """
     clock = clock or time.time
     registry = registry if registry is not None else CollectorRegistry()
@@ -70,7 +74,9 @@ def create_app(
     )
     app.layout = build_layout(settings)
     register_callbacks(app, queries, clock, metrics, settings.cockpit_refresh_ms)
-    auth.install(app.server, settings)
+    acks = AckRecorder(queries, settings.topic_alerts, producer_factory or kafka_producer_factory(settings))
+    auth.install(app.server, settings, acks)
+    app.cockpit_acks = acks  # type: ignore[attr-defined]
     _add_ops_routes(app.server, queries, registry)
     app.cockpit_queries = queries  # type: ignore[attr-defined]  # for tests and the benchmark
     return app

@@ -7,8 +7,9 @@ werkzeug password hashes from the operators file (`user:hash` per line, `#` comm
 
 Every state-changing request (POST /login, POST /logout, POST /api/alerts/<fingerprint>/ack) must
 carry the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`), compared in
-constant time. Acknowledge answers 501 until the alert service exists, but only after the login and
-token checks, so the pattern is tested now. No operator name or session id is ever rendered.
+constant time. Acknowledge (`cockpit.acks`) produces an "ack" StateChange with the operator's name as
+its author to the alerts topic; a form post is redirected back to /alerts, an API call answers 202.
+The operator's name is kept in the signed session for that, and never rendered, nor any session id.
 """
 from __future__ import annotations
 
@@ -94,8 +95,15 @@ def _login_form(message: str = "", status: int = 200) -> Response:
 </form><p><a href="/">返回驾驶舱 · Back to the cockpit</a></p>""", status)
 
 
-def install(server: Flask, settings: Any) -> None:
-    """Add the login, logout, CSRF and acknowledge routes (and the optional viewer login) to `server`."""
+def operator_name() -> str:
+    return str(session.get("user", "")) if is_operator() else ""
+
+
+def install(server: Flask, settings: Any, acks: Any = None) -> None:
+    """Add the login, logout, CSRF and acknowledge routes (and the optional viewer login) to `server`.
+
+    `acks` (a `cockpit.acks.AckRecorder`) records acknowledgements; without one the endpoint answers
+    501 after its login and token checks."""
     server.secret_key = getattr(settings, "cockpit_secret_key", None) or secrets.token_hex(32)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          SESSION_COOKIE_SECURE=bool(getattr(settings, "cockpit_cookie_secure", False)))
@@ -118,9 +126,11 @@ def install(server: Flask, settings: Any) -> None:
     def login() -> Response:
         if request.method == "GET":
             return _login_form()
-        if verify(users, request.form.get("username", ""), request.form.get("password", "")):
+        user = request.form.get("username", "")
+        if verify(users, user, request.form.get("password", "")):
             session.clear()  # a fresh session (and token) after login: no fixation
             session["operator"] = True
+            session["user"] = user  # the author of acknowledgements; never rendered
             csrf_token()
             return redirect("/alerts")  # type: ignore[return-value]
         return _login_form("用户名或密码错误 · Wrong user name or password", 401)
@@ -141,7 +151,20 @@ def install(server: Flask, settings: Any) -> None:
             return jsonify(error="operator login required"), 401
         if not _FINGERPRINT.match(fingerprint):
             return jsonify(error="not an alert fingerprint"), 400
-        return jsonify(error="alerts are not wired yet", fingerprint=fingerprint), 501
+        if acks is None:
+            return jsonify(error="acknowledgements are not configured", fingerprint=fingerprint), 501
+        from cockpit.acks import AckError
+
+        body = request.get_json(silent=True) if request.is_json else None
+        comment = request.form.get("comment") or (body or {}).get("comment") or ""
+        try:
+            result = acks.acknowledge(fingerprint, operator_name(), str(comment))
+        except AckError as err:
+            return jsonify(error=str(err), fingerprint=fingerprint), err.status
+        if request.form.get(CSRF_FIELD):  # the alerts page's form: back to the page
+            return redirect("/alerts", code=303)  # type: ignore[return-value]
+        return jsonify(status="acknowledged", fingerprint=fingerprint, topic=result.topic,
+                       at=int(result.change.at)), 202
 
     server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])

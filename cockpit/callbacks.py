@@ -14,14 +14,14 @@ from typing import Any
 import dash
 from dash import Input, Output
 
-from cockpit import figures, routing
+from cockpit import figures, panels, routing
 from cockpit.figures_map import map_patch
 from cockpit.i18n import fmt_approx, fmt_change, fmt_int, fmt_per_second, t
 from cockpit.layout import DASH, Ids
 from cockpit.metrics import CockpitMetrics
 from cockpit.queries import Queries
 from cockpit.shell import measure_options, platform_options, range_options
-from cockpit.snapshots import Filters, Overview, load_map_values, load_overview
+from cockpit.snapshots import Filters, Overview, load_map_values, load_overview, surge_board
 from cockpit.timeframe import fmt_datetime, fmt_minute, to_beijing
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ LABEL_OUTPUTS: tuple[tuple[Key, str], ...] = (
     *(((Ids.kpi(k, "label"), "children"), f"kpi_{k}") for k in Ids.KPIS),
     *(((Ids.chart(c, "title"), "children"), f"chart_{c}") for c in Ids.CHARTS),
     ((Ids.MAP_TITLE, "children"), "chart_map"),
+    *(((Ids.listing(n, "title"), "children"), f"panel_{n}") for n in Ids.LISTS),
     *(((Ids.unavailable(k), "children"), f"kpi_{k}") for k in Ids.UNAVAILABLE_KPIS),
     *(((Ids.unavailable(k, "value"), "children"), "unavailable") for k in Ids.UNAVAILABLE_KPIS),
     *(((Ids.unavailable(k, "sub"), "children"), "unavailable_kpi") for k in Ids.UNAVAILABLE_KPIS),
@@ -63,6 +64,8 @@ DATA_OUTPUTS: tuple[Key, ...] = (
     (Ids.REFRESHED, "children"),
     *((Ids.kpi(k, part), "children") for k in Ids.KPIS for part in ("value", "unit", "sub")),
     *((Ids.chart(c), "figure") for c in Ids.CHARTS),
+    *((Ids.listing(n), "children") for n in Ids.LISTS),
+    (Ids.SESSIONS_SUB, "children"),
 )
 
 
@@ -122,6 +125,15 @@ def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
                  + _compare(ov.rate, ov.rate_yesterday, "vs_yesterday", lang)),
         "hour": (fmt_int(ov.hour_total), "", f"{fmt_minute(w.hour_start)}–{fmt_minute(w.now)}"),
         "peak": (fmt_int(ov.peak), t("per_min", lang), fmt_minute(ov.peak_minute)),
+        # from the storage layer's own tables: all platforms whatever the filter, and said so
+        "eps": _eps(ov, lang),
+        "sessions": (fmt_int(ov.active_sessions), "",
+                     _all(ov, lang, f"{t('sessions_sub', lang).format(time=fmt_minute(ov.rate_minute))} · "
+                          + _compare(ov.active_sessions, ov.active_sessions_yesterday, "vs_yesterday", lang))),
+        "uniques": (fmt_int(ov.uniques_today), "",
+                    _all(ov, lang, " · ".join([
+                        _compare(ov.uniques_today, ov.uniques_yesterday, "vs_yesterday", lang),
+                        _compare(ov.uniques_today, ov.uniques_last_week, "vs_last_week", lang)]))),
     }
     out: dict[Key, Any] = {(Ids.EVENT_NOW, "children"): fmt_datetime(w.now)}
     for name, (value, unit, sub) in kpis.items():
@@ -129,12 +141,41 @@ def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
         out[(Ids.kpi(name, "unit"), "children")] = unit
         out[(Ids.kpi(name, "sub"), "children")] = sub
     span = ov.span
+    marks = [(c.at, f"{c.alertname} · {panels.scope(c.labels, lang)}") for c in ov.alert_marks]
     out[(Ids.chart("national"), "figure")] = figures.national_line(
-        ov.series, lang, span.start, min(w.now, span.end - span.step), span.step)
+        ov.series, lang, span.start, min(w.now, span.end - span.step), span.step, marks)
     out[(Ids.chart("platforms"), "figure")] = figures.platform_bars(ov.by_platform, lang)
     out[(Ids.chart("provinces"), "figure")] = figures.province_bars(ov.by_province, lang)
     out[(Ids.chart("sections"), "figure")] = figures.section_bars(ov.by_section, lang)
+    out[(Ids.chart("abroad"), "figure")] = figures.country_bars(ov.countries, lang)
+    out[(Ids.chart("sessions"), "figure")] = figures.duration_histogram(ov.sessions, lang)
+    out[(Ids.SESSIONS_SUB, "children")] = _all(ov, lang, sessions_line(ov.sessions, lang))
+    out[(Ids.listing("surge"), "children")] = panels.surge_list(surge_board(ov.alerts), lang)
+    out[(Ids.listing("alerts"), "children")] = panels.alerts_list(ov.alerts, lang)
+    out[(Ids.listing("resources"), "children")] = panels.resources_table(ov.top_resources, lang)
     return out | _status("live", lang) | _notice(None, lang)
+
+
+def _all(ov: Overview, lang: str, text: str) -> str:
+    """Measures without a platform breakdown say so while a platform filter is on."""
+    return f"{text} · {t('all_platforms_note', lang)}" if ov.platform else text
+
+
+def _eps(ov: Overview, lang: str) -> tuple[str, str, str]:
+    if ov.eps is None:
+        return DASH, "", t("no_tiles", lang)
+    bucket, per_s = ov.eps
+    value = f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:,.1f}"
+    return value, t("per_s", lang), t("eps_sub", lang).format(time=to_beijing(bucket).strftime("%H:%M:%S"))
+
+
+def sessions_line(s: dict[str, float], lang: str) -> str:
+    """Started / ended over the span, and the average length of the sessions that ended."""
+    started, ended = int(s.get("started", 0)), int(s.get("ended", 0))
+    avg = s.get("duration_s", 0.0) / ended if ended else None
+    avg_text = DASH if avg is None else (f"{avg / 60:.1f} 分钟" if lang != "en" else f"{avg / 60:.1f} min")
+    return (f"{t('sessions_started', lang)} {fmt_int(started)} · {t('sessions_ended', lang)} {fmt_int(ended)}"
+            f" · {t('sessions_avg', lang)} {avg_text}")
 
 
 def render_empty(lang: str) -> dict[Key, Any]:
@@ -146,6 +187,9 @@ def render_empty(lang: str) -> dict[Key, Any]:
         out[(Ids.kpi(name, "sub"), "children")] = ""
     for chart in Ids.CHARTS:
         out[(Ids.chart(chart), "figure")] = figures.message_figure(t("no_data_title", lang))
+    for name in Ids.LISTS:
+        out[(Ids.listing(name), "children")] = panels.empty(t("no_data_title", lang))
+    out[(Ids.SESSIONS_SUB, "children")] = ""
     return out | _status("empty", lang) | _notice("no_data", lang)
 
 
@@ -224,5 +268,5 @@ def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
 
     routing.register(app, queries, default_refresh_ms)
     province.register(app, queries, clock)
-    alerts.register(app)
+    alerts.register(app, queries)
     report.register(app, queries)

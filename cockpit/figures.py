@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from cockpit.i18n import fmt_int, platform_name, province_name, section_name, t
+from cockpit.i18n import country_name, fmt_int, platform_name, province_name, section_name, t
 from cockpit.timeframe import DAY, MINUTE, to_beijing
 from contracts.geo import PLATFORMS
 
@@ -68,9 +68,16 @@ def fill_gaps(series: Sequence[tuple[int, int]], step: int = MINUTE) -> list[tup
     return [(ts, counts.get(ts, 0)) for ts in range(first, last + step, step)]
 
 
+ALERT = "#f87171"
+
+
 def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now: int,
-                  step: int = MINUTE) -> go.Figure:
-    """Events per bucket (a minute, or an hour for spans over a day) over [start, now], latest marked."""
+                  step: int = MINUTE, marks: Sequence[tuple[int, str]] = ()) -> go.Figure:
+    """Events per bucket (a minute, or an hour for spans over a day) over [start, now], latest marked.
+
+    `marks` are (epoch s, label) of alerts that started firing: drawn as markers on the line at
+    their bucket (marks outside the drawn buckets are left out, never placed on invented values).
+    """
     points = fill_gaps(series, step)
     if not points:
         return message_figure(t("empty_chart", lang))
@@ -89,6 +96,15 @@ def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now:
         marker=dict(color=ACCENT, size=11, line=dict(color="#ffffff", width=2)),
         hovertemplate=hover, name="latest",
     ))
+    counts = dict(points)
+    placed = [(ts - ts % step, label) for ts, label in marks if (ts - ts % step) in counts]
+    if placed:
+        fig.add_trace(go.Scatter(
+            x=[to_beijing(b) for b, _ in placed], y=[counts[b] for b, _ in placed], mode="markers",
+            marker=dict(color=ALERT, size=13, symbol="triangle-down", line=dict(color="#ffffff", width=1)),
+            text=[label for _, label in placed], name="alerts",
+            hovertemplate=t("alert_marker", lang) + "<br>%{text}<br>%{x|%H:%M}<extra></extra>",
+        ))
     _base(fig)
     # a little room past the latest minute so its marker is not clipped by the frame
     fig.update_xaxes(range=[to_beijing(start), to_beijing(now + 40 * step // MINUTE)],
@@ -165,4 +181,32 @@ def daily_bars(daily: Sequence[tuple[int, int]], lang: str) -> go.Figure:
     _base(fig)
     fig.update_xaxes(type="category", tickfont=dict(color=MUTED), showgrid=False)
     fig.update_yaxes(gridcolor=GRID, tickformat=",d", tickfont=dict(color=MUTED), rangemode="tozero")
+    return fig
+
+
+def country_bars(rows: Sequence[tuple[str, int]], lang: str, top: int = 10) -> go.Figure:
+    """Events of users abroad by ISO 3166-1 country, the busiest `top` shown."""
+    return _ranked_bars(dict(rows), lambda c: country_name(c, lang), lang, top, "#34d399")
+
+
+DURATION_BUCKETS: tuple[tuple[str, str], ...] = (
+    ("d_lt_1m", "duration_lt_1m"), ("d_1_5m", "duration_1_5m"), ("d_5_15m", "duration_5_15m"),
+    ("d_15_30m", "duration_15_30m"), ("d_30_60m", "duration_30_60m"), ("d_ge_60m", "duration_ge_60m"))
+
+
+def duration_histogram(sessions: Mapping[str, float], lang: str) -> go.Figure:
+    """Ended sessions by length, the six buckets of `sessions_minute` in order, all always shown."""
+    values = [int(sessions.get(col, 0)) for col, _ in DURATION_BUCKETS]
+    if not any(values):
+        return message_figure(t("empty_chart", lang))
+    labels = [t(key, lang) for _, key in DURATION_BUCKETS]
+    fig = go.Figure(go.Bar(
+        x=labels, y=values, text=[fmt_int(v) for v in values], textposition="outside",
+        textfont=dict(size=13, color=TEXT), cliponaxis=False, marker=dict(color="#fbbf24", cornerradius=3),
+        hovertemplate="%{x}<br>" + t("hover_sessions", lang) + " %{y:,}<extra></extra>",
+    ))
+    _base(fig)
+    fig.update_layout(bargap=0.25)
+    fig.update_xaxes(type="category", tickfont=dict(color=MUTED), showgrid=False)
+    fig.update_yaxes(visible=False, range=[0, max(values) * 1.25])
     return fig

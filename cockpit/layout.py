@@ -29,10 +29,12 @@ class Ids:
     NOTICE = "notice"
     REFRESHED = "refreshed"
     FOOTER = "footer-text"
-    KPIS = ("today", "rate", "hour", "peak")
-    CHARTS = ("national", "platforms", "provinces", "sections")
-    UNAVAILABLE_KPIS = ("sessions", "uniques")  # no data source yet: labelled, never a number
-    UNAVAILABLE_PANELS = ("surge", "alerts", "abroad", "resources")
+    KPIS = ("eps", "today", "rate", "hour", "peak", "sessions", "uniques")
+    CHARTS = ("national", "platforms", "provinces", "sections", "abroad", "sessions")
+    LISTS = ("surge", "alerts", "resources")  # HTML lists/tables: surge board, firing alerts, top resources
+    SESSIONS_SUB = "chart-sessions-sub"
+    UNAVAILABLE_KPIS: tuple[str, ...] = ()  # every KPI has its data source now
+    UNAVAILABLE_PANELS: tuple[str, ...] = ()
     MAP = "chart-map"
     MAP_TITLE = "chart-map-title"
     # the shell
@@ -64,6 +66,11 @@ class Ids:
         return f"na-{name}-{part}"
 
     @staticmethod
+    def listing(name: str, part: str = "body") -> str:
+        """`list-surge` (the body), `list-surge-title`."""
+        return f"list-{name}" if part == "body" else f"list-{name}-{part}"
+
+    @staticmethod
     def kpi(name: str, part: str = "value") -> str:
         """`kpi-today` (the number), `kpi-today-label`, `kpi-today-unit`, `kpi-today-sub`."""
         return f"kpi-{name}" if part == "value" else f"kpi-{name}-{part}"
@@ -84,9 +91,10 @@ def _kpi(name: str, lang: str) -> html.Div:
     ])
 
 
-def _panel(name: str, lang: str, extra_class: str = "") -> html.Div:
+def _panel(name: str, lang: str, extra_class: str = "", sub: str | None = None) -> html.Div:
     return html.Div(className=f"panel {extra_class}".strip(), children=[
         html.H2(t(f"chart_{name}", lang), id=Ids.chart(name, "title"), className="panel-title"),
+        *([html.Div("", id=sub, className="panel-sub")] if sub else []),
         html.Div(className="panel-body", children=dcc.Graph(
             id=Ids.chart(name), className="panel-graph", style={"height": "100%"},
             config={"displayModeBar": False, "responsive": True},
@@ -110,14 +118,21 @@ def _unavailable_panel(name: str, lang: str) -> html.Div:
     ])
 
 
+def _list_panel(name: str, lang: str, extra_class: str = "") -> html.Div:
+    """A panel of rows (the surge board, firing alerts, top resources), filled by the refresh."""
+    return html.Div(className=f"panel panel-list panel-{name} {extra_class}".strip(), children=[
+        html.H2(t(f"panel_{name}", lang), id=Ids.listing(name, "title"), className="panel-title"),
+        html.Div(DASH, id=Ids.listing(name), className="list-body"),
+    ])
+
+
 def overview_page(lang: str = DEFAULT_LANG) -> html.Div:
-    """The wall screen: KPIs, the China map beside the national line and platforms, rankings, and the
-    panels whose data is not wired yet, each saying so."""
+    """The wall screen: KPIs, the China map beside the national line and platforms, rankings, the
+    abroad and sessions panels, the surge board, firing alerts and top resources."""
     return html.Div(id=Ids.page("overview"), className="page", children=[
         html.Div(id=Ids.NOTICE, className="notice hidden"),
         html.Section(className="kpis", children=[
             *[_kpi(name, lang) for name in Ids.KPIS],
-            *[_unavailable_kpi(name, lang) for name in Ids.UNAVAILABLE_KPIS],
         ]),
         html.Section(className="grid grid-top", children=[
             html.Div(className="panel panel-map", children=[
@@ -137,6 +152,12 @@ def overview_page(lang: str = DEFAULT_LANG) -> html.Div:
         html.Section(className="grid grid-bottom", children=[
             _panel("provinces", lang),
             _panel("sections", lang),
-            html.Div(className="na-stack", children=[_unavailable_panel(n, lang) for n in Ids.UNAVAILABLE_PANELS]),
+            _panel("abroad", lang),
+            _panel("sessions", lang, sub=Ids.SESSIONS_SUB),
+        ]),
+        html.Section(className="grid grid-lists", children=[
+            _list_panel("surge", lang),
+            _list_panel("alerts", lang),
+            _list_panel("resources", lang, "panel-resources-wide"),
         ]),
     ])

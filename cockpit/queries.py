@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from cockpit.metrics import CockpitMetrics
 from contracts.geo import PLATFORMS, PROVINCE_CODES
+from sinks import queries as sink_queries
 from sinks.store import Row, Store
 from sinks.tables import clicks_minute, late_events
 
@@ -58,6 +59,13 @@ SELECT sum(events) FROM {{db}}.{late_events.TABLE} WHERE {_RANGE}{{where}}""",
 # Which named queries take the range parameters, and which also take `step`.
 RANGED: Final = frozenset(NAMED) - {"latest_minute", "ping"}
 STEPPED: Final = frozenset({"series"})
+# The storage layer's own named queries the cockpit reads (`sinks.queries.NAMED`, owned by the table
+# modules): unique users and sessions, session counts, top resources, countries, the 10 s tiles and
+# the alert log. They take no platform/province filter; their parameters are `sinks.queries.params_of`.
+SINK_NAMED: Final = ("uniques_between", "sessions_between", "top_resources", "countries_between",
+                     "tiles_recent", "alerts_current", "alerts_history")
+NAMED.update({name: sink_queries.NAMED[name] for name in SINK_NAMED})
+UNFILTERED: Final = frozenset(SINK_NAMED) | {"latest_minute", "ping"}
 
 
 def check_filters(platform: str | None, province: str | None) -> None:
@@ -112,6 +120,8 @@ class Queries:
         """
         params = {k: v for k, v in params.items() if v is not None}
         check_filters(params.get("platform"), params.get("province"))
+        if name in UNFILTERED and ({"platform", "province"} & set(params)):
+            raise TypeError(f"named query {name!r} takes no platform/province filter")  # never ignored silently
         key = (name, tuple(sorted(params.items())))
         with self._lock:
             entry = self._cache.get(key)
@@ -207,6 +217,49 @@ class Queries:
                            province: str | None = None) -> int:
         rows = self.run("late_total_between", start=start, end=end, platform=platform, province=province)
         return int(rows[0][0] or 0) if rows else 0
+
+    # -- the storage layer's named queries (no platform/province filter) ---------------------
+
+    def uniques_between(self, start: int, end: int) -> tuple[int, int]:
+        """(unique users, unique sessions) with any event in [start, end), all platforms."""
+        rows = self.run("uniques_between", start=start, end=end)
+        if not rows:
+            return 0, 0
+        users, sessions = rows[0]
+        return int(users or 0), int(sessions or 0)
+
+    def sessions_between(self, start: int, end: int) -> dict[str, float]:
+        """Sessions started, ended, heartbeats, the six duration buckets and the duration sum."""
+        from sinks.tables.sessions_minute import COUNTS
+
+        rows = self.run("sessions_between", start=start, end=end)
+        values = rows[0] if rows else (0,) * (len(COUNTS) + 1)
+        out: dict[str, float] = {c: int(v or 0) for c, v in zip(COUNTS, values, strict=False)}
+        out["duration_s"] = float(values[len(COUNTS)] or 0.0)
+        return out
+
+    def top_resources(self, start: int, end: int, limit: int = 10) -> list[tuple[str, str, str, int, int, int]]:
+        """(platform, resource id, section, views, plays, downloads), most viewed first."""
+        rows = self.run("top_resources", start=start, end=end, limit=limit)
+        return [(str(p), str(r), str(s), int(v), int(pl), int(d)) for p, r, s, v, pl, d in rows]
+
+    def countries_between(self, start: int, end: int, limit: int = 10) -> list[tuple[str, int]]:
+        """(ISO 3166-1 country, events of users abroad), most first."""
+        rows = self.run("countries_between", start=start, end=end, limit=limit)
+        return [(str(c), int(n)) for c, n in rows]
+
+    def tiles_recent(self, start: int, end: int) -> list[tuple[int, str, int]]:
+        """(10 s bucket start, platform, clicks) in [start, end), in time order."""
+        rows = self.run("tiles_recent", start=start, end=end)
+        return [(int(ts), str(p), int(n)) for ts, p, n in rows]
+
+    def alerts_current(self, end: int) -> tuple[Row, ...]:
+        """Each alert's latest state change before `end` (raw rows; `snapshots.AlertNow` parses them)."""
+        return self.run("alerts_current", end=end)
+
+    def alerts_history(self, start: int, end: int, limit: int = 200) -> tuple[Row, ...]:
+        """State changes, acknowledgements and silences in [start, end), newest first (raw rows)."""
+        return self.run("alerts_history", start=start, end=end, limit=limit)
 
     def ping(self) -> bool:
         """Uncached reachability check for /healthz."""

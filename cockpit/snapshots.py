@@ -6,7 +6,10 @@ ground truth, the benchmark times `load_overview`. Every window is derived from 
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cockpit.queries import Queries
 from cockpit.timeframe import DAY, MINUTE, Span, Windows, beijing_day_start, range_span, windows
@@ -47,6 +50,142 @@ def peak_point(series: list[tuple[int, int]]) -> tuple[int, int]:
     return max(series, key=lambda p: (p[1], -p[0])) if series else (0, 0)
 
 
+TILE = 10  # seconds per `tiles_10s` bucket
+TILES_LOOKBACK = 5 * MINUTE  # how far back the live tile looks for its last complete bucket
+
+
+def eps_point(tiles: Sequence[tuple[int, str, int]], platform: str | None = None) -> tuple[int, float] | None:
+    """(bucket start, events per second) of the last complete 10 s bucket, or None without tiles.
+
+    The latest stored bucket may still be filling, so the one before it is shown (0 if it stored
+    nothing); with a single bucket stored, that one is shown. Same rule as `rate_point`.
+    """
+    totals: dict[int, int] = {}
+    for ts, plat, n in tiles:
+        if platform is None or plat == platform:
+            totals[ts] = totals.get(ts, 0) + n
+    if not totals:
+        return None
+    last = max(totals)
+    bucket = last - TILE if any(ts < last for ts in totals) else last
+    return bucket, totals.get(bucket, 0) / TILE
+
+
+# ----------------------------------------------------------------------------------------------
+# Alerts, as the alert log stores them (`sinks.tables.alert_log`): labels and annotations are JSON.
+
+ACTIVE_STATES = ("firing", "pending")
+SURGE = "TrafficSurge"
+
+
+def _json(text: Any) -> dict[str, str]:
+    try:
+        value = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class AlertNow:
+    """An alert's latest state change (`alerts_current`)."""
+
+    fingerprint: str
+    alertname: str
+    state: str
+    severity: str
+    at: int
+    value: float
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+    @property
+    def province(self) -> str | None:
+        return self.labels.get("province")
+
+    @property
+    def ratio(self) -> float | None:
+        """The surge ratio against the baseline, when the alert's annotations carry one."""
+        return _float(self.annotations.get("ratio"))
+
+    @property
+    def summary(self) -> str:
+        return self.annotations.get("summary", "")
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """One line of the alert log (`alerts_history`): a state change, acknowledgement or silence."""
+
+    at: int
+    fingerprint: str
+    alertname: str
+    kind: str
+    old_state: str
+    new_state: str
+    severity: str
+    value: float
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    author: str
+    comment: str
+
+
+def parse_current(rows: Iterable[Sequence[Any]]) -> list[AlertNow]:
+    return [AlertNow(str(fp), str(name), str(state), str(sev), int(at), float(value), _json(labels), _json(ann))
+            for fp, name, state, sev, at, value, labels, ann in rows]
+
+
+def parse_history(rows: Iterable[Sequence[Any]]) -> list[AlertChange]:
+    return [AlertChange(int(at), str(fp), str(name), str(kind), str(old), str(new), str(sev), float(value),
+                        _json(labels), _json(ann), str(author), str(comment))
+            for at, fp, name, kind, old, new, sev, value, labels, ann, author, comment in rows]
+
+
+def surge_board(alerts: Iterable[AlertNow]) -> list[AlertNow]:
+    """Provinces whose current alert is a TrafficSurge (firing or pending), highest ratio first.
+
+    One row per province (its highest-ratio surge); alerts without a ratio rank last, then by code.
+    """
+    best: dict[str, AlertNow] = {}
+    for a in alerts:
+        code = a.province
+        if a.alertname != SURGE or a.state not in ACTIVE_STATES or not code:
+            continue
+        held = best.get(code)
+        if held is None or (a.ratio or -1.0) > (held.ratio or -1.0):
+            best[code] = a
+    return sorted(best.values(), key=lambda a: (a.ratio is None, -(a.ratio or 0.0), a.province or ""))
+
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+STATE_ORDER = {"firing": 0, "pending": 1, "resolved": 2}
+
+
+def filter_alerts(alerts: Iterable[AlertNow], states: Iterable[str] | None = None,
+                  severities: Iterable[str] | None = None) -> list[AlertNow]:
+    """Alerts in the chosen states and severities (None: any), firing before pending before resolved,
+    then by severity, then the latest change first."""
+    st = set(states) if states is not None else None
+    sv = set(severities) if severities is not None else None
+    kept = [a for a in alerts if (st is None or a.state in st) and (sv is None or a.severity in sv)]
+    return sorted(kept, key=lambda a: (STATE_ORDER.get(a.state, 9), SEVERITY_ORDER.get(a.severity, 9),
+                                       -a.at, a.fingerprint))
+
+
+def alerts_end(now: int | None) -> int:
+    """The end of the alert queries: after the event-time "now" minute, or everything while the store
+    holds no clicks yet (alerts may still be logged)."""
+    return now + MINUTE if now is not None else 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Overview:
     win: Windows
@@ -68,6 +207,23 @@ class Overview:
     by_province: dict[str, int]  # over the span
     by_section: dict[str, int]  # over the span
     map_rate: dict[str, int]  # per province in `rate_minute`
+    # from the storage layer's own named queries (all platforms: they take no platform filter)
+    eps: tuple[int, float] | None = None  # (10 s bucket, events per second) of the last complete bucket
+    active_sessions: int = 0  # unique sessions with any event in `rate_minute`
+    active_sessions_yesterday: int = 0  # the same minute yesterday
+    uniques_today: int = 0  # unique users today so far
+    uniques_yesterday: int = 0  # yesterday up to the same time
+    uniques_last_week: int = 0  # the same day last week up to the same time
+    sessions: dict[str, float] = field(default_factory=dict)  # `sessions_between` over the span
+    top_resources: list[tuple[str, str, str, int, int, int]] = field(default_factory=list)  # over the span
+    countries: list[tuple[str, int]] = field(default_factory=list)  # abroad, over the span
+    alerts: list[AlertNow] = field(default_factory=list)  # each alert's current state
+    alert_marks: list[AlertChange] = field(default_factory=list)  # alerts that started firing in the span
+    platform: str | None = None  # the platform filter the click measures follow (None: all)
+
+
+TOP_RESOURCES = 10
+TOP_COUNTRIES = 10
 
 
 def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None:
@@ -82,6 +238,11 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
         else q.series(span.start, span.end, span.step, platform=pf)
     rate_minute, rate = rate_point(hour_series, w.now)
     peak_minute, peak = peak_point(hour_series)
+    end = alerts_end(w.now)
+    users_today, _ = q.uniques_between(w.day_start, w.day_end)
+    _, active = q.uniques_between(rate_minute, rate_minute + MINUTE)
+    marks = [c for c in parse_history(q.alerts_history(span.start, min(span.end, end), 500))
+             if c.kind == "state" and c.new_state == "firing"]
     return Overview(
         win=w, span=span, series=series, hour_series=hour_series,
         today_total=q.total_between(w.day_start, w.day_end, platform=pf),
@@ -96,7 +257,50 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
         by_province=q.total_by_province(span.start, span.end, platform=pf),
         by_section=q.total_by_section(span.start, span.end, platform=pf),
         map_rate=q.total_by_province(rate_minute, rate_minute + MINUTE, platform=pf),
+        eps=eps_point(q.tiles_recent(w.hour_end - TILES_LOOKBACK, w.hour_end), pf),
+        active_sessions=active,
+        active_sessions_yesterday=q.uniques_between(rate_minute - DAY, rate_minute - DAY + MINUTE)[1],
+        uniques_today=users_today,
+        uniques_yesterday=q.uniques_between(w.day_start - DAY, w.hour_end - DAY)[0],
+        uniques_last_week=q.uniques_between(w.day_start - 7 * DAY, w.hour_end - 7 * DAY)[0],
+        sessions=q.sessions_between(span.start, span.end),
+        top_resources=q.top_resources(span.start, span.end, TOP_RESOURCES),
+        countries=q.countries_between(span.start, span.end, TOP_COUNTRIES),
+        alerts=parse_current(q.alerts_current(end)),
+        alert_marks=marks, platform=pf,
     )
+
+
+@dataclass(frozen=True)
+class AlertsView:
+    """The alerts page: every alert's current state and the log of changes over the chosen span."""
+
+    end: int
+    current: list[AlertNow]
+    history: list[AlertChange]
+
+    def acknowledged(self) -> set[str]:
+        """Fingerprints acknowledged since their latest state change (within the history shown)."""
+        since = {a.fingerprint: a.at for a in self.current}
+        return {c.fingerprint for c in self.history
+                if c.kind == "ack" and c.at >= since.get(c.fingerprint, 2**31)}
+
+
+HISTORY_LIMIT = 200
+
+
+def load_alerts(q: Queries, filters: Filters | None = None) -> AlertsView:
+    """Alerts as of the event-time "now"; the history covers the chosen range (7 days before the
+    latest change while no clicks are stored)."""
+    f = filters or Filters()
+    now = q.latest_minute()
+    end = alerts_end(now)
+    current = parse_current(q.alerts_current(end))
+    if now is not None:
+        start = f.span(now).start
+    else:
+        start = (max(a.at for a in current) if current else 0) - 7 * DAY
+    return AlertsView(end, current, parse_history(q.alerts_history(max(0, start), end, HISTORY_LIMIT)))
 
 
 def load_map_values(q: Queries, filters: Filters | None = None, measure: str = "rate") -> dict[str, int] | None:

@@ -1,48 +1,167 @@
-"""The alerts page: a placeholder until the alert service writes to the store.
+"""The alerts page: firing, pending and resolved alerts with filters, acknowledge, and the history.
 
-It states plainly that alerts are not wired, and shows whether an operator is signed in, because
-acknowledge and silence (the page's future actions) will need that login and a CSRF token
-(`cockpit.auth`).
+Alerts come from the alert log (`alerts_current`: each alert's latest state change; `alerts_history`:
+every change over the chosen range), written by the sink from the alerts topic. Operators see an
+acknowledge form on each firing or pending alert: a plain HTML POST to `/api/alerts/<fp>/ack`
+carrying the session's CSRF token (`cockpit.auth`), which answers with a redirect back here. No
+operator name is ever shown: an acknowledgement reads "acknowledged", not who.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dash
-from dash import Input, Output, html
+from dash import Input, Output, dcc, html
 
-from cockpit.auth import is_operator
-from cockpit.i18n import t
-from cockpit.layout import Ids
+from cockpit import panels
+from cockpit.auth import CSRF_FIELD, csrf_token, is_operator
+from cockpit.i18n import fmt_int, t
+from cockpit.layout import DASH, Ids
 from cockpit.pages.common import Key, ordered
+from cockpit.queries import Queries
+from cockpit.snapshots import ACTIVE_STATES, AlertNow, AlertsView, Filters, filter_alerts, load_alerts
 
 PAGE = "alerts"
-OUTPUTS: tuple[Key, ...] = (("alerts-title", "children"), ("alerts-status", "children"),
-                            ("alerts-body", "children"), (Ids.AUTH, "children"), (Ids.AUTH, "href"))
+STATES: tuple[str, ...] = ("firing", "pending", "resolved")
+SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")
+STATE_FILTER, SEVERITY_FILTER = "alerts-state", "alerts-severity"
+CURRENT, HISTORY = "alerts-current", "alerts-history"
+
+LABEL_OUTPUTS: tuple[Key, ...] = (
+    ("alerts-title", "children"), ("alerts-current-title", "children"), ("alerts-history-title", "children"),
+    ("lbl-filter-state", "children"), ("lbl-filter-severity", "children"),
+    (STATE_FILTER, "options"), (SEVERITY_FILTER, "options"), ("alerts-hint", "children"),
+    (Ids.AUTH, "children"), (Ids.AUTH, "href"),
+)
+DATA_OUTPUTS: tuple[Key, ...] = (("alerts-counts", "children"), (CURRENT, "children"), (HISTORY, "children"))
 
 
 def layout(lang: str) -> html.Div:
     return html.Div(id=Ids.page(PAGE), className="page hidden", children=[
-        html.H2(t("alerts_title", lang), id="alerts-title", className="page-title"),
-        html.Div(className="panel panel-na panel-alerts-page", children=[
-            html.Div(t("alerts_not_wired", lang), id="alerts-status", className="na-title"),
-            html.Div(t("alerts_body", lang), id="alerts-body", className="na-body"),
+        html.Div(className="page-head", children=[
+            html.H2(t("alerts_title", lang), id="alerts-title", className="page-title"),
+            html.Span(DASH, id="alerts-counts", className="alerts-counts"),
+        ]),
+        html.Div(className="alerts-controls", children=[
+            html.Span(t("filter_state", lang), id="lbl-filter-state", className="control-label"),
+            dcc.Checklist(id=STATE_FILTER, options=state_options(lang), value=list(STATES), inline=True,
+                          className="alerts-filter"),
+            html.Span(t("filter_severity", lang), id="lbl-filter-severity", className="control-label"),
+            dcc.Checklist(id=SEVERITY_FILTER, options=severity_options(lang), value=list(SEVERITIES),
+                          inline=True, className="alerts-filter"),
+            html.Span("", id="alerts-hint", className="alerts-hint"),
+        ]),
+        html.Div(className="alerts-tables", children=[
+            html.Div(className="panel", children=[
+                html.H2(t("alerts_current", lang), id="alerts-current-title", className="panel-title"),
+                html.Div(DASH, id=CURRENT, className="table-wrap"),
+            ]),
+            html.Div(className="panel", children=[
+                html.H2(t("alerts_history", lang), id="alerts-history-title", className="panel-title"),
+                html.Div(DASH, id=HISTORY, className="table-wrap"),
+            ]),
         ]),
     ])
 
 
-def render(lang: str, operator: bool) -> dict[Key, Any]:
+def state_options(lang: str) -> list[dict[str, str]]:
+    return [{"label": t(f"state_{s}", lang), "value": s} for s in STATES]
+
+
+def severity_options(lang: str) -> list[dict[str, str]]:
+    return [{"label": t(f"severity_{s}", lang), "value": s} for s in SEVERITIES]
+
+
+def render_labels(lang: str, operator: bool) -> dict[Key, Any]:
     """Labels, and the sign-in link's state (no operator name is shown, only whether one is in)."""
     return {
         ("alerts-title", "children"): t("alerts_title", lang),
-        ("alerts-status", "children"): t("alerts_not_wired", lang),
-        ("alerts-body", "children"): t("alerts_body", lang),
+        ("alerts-current-title", "children"): t("alerts_current", lang),
+        ("alerts-history-title", "children"): t("alerts_history", lang),
+        ("lbl-filter-state", "children"): t("filter_state", lang),
+        ("lbl-filter-severity", "children"): t("filter_severity", lang),
+        (STATE_FILTER, "options"): state_options(lang),
+        (SEVERITY_FILTER, "options"): severity_options(lang),
+        ("alerts-hint", "children"): "" if operator else t("alerts_login_hint", lang),
         (Ids.AUTH, "children"): f"{t('signed_in', lang)} · {t('logout', lang)}" if operator else t("login", lang),
         (Ids.AUTH, "href"): "/logout" if operator else "/login",
     }
 
 
-def register(app: dash.Dash) -> None:
-    @app.callback([Output(i, p) for i, p in OUTPUTS], Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"))
-    def _render(lang: str, _route: Any) -> tuple[Any, ...]:
-        return ordered(render(lang, is_operator()), OUTPUTS)
+def ack_form(fingerprint: str, token: str, lang: str) -> html.Form:
+    """A plain POST form: the endpoint checks the token and the login, then redirects back here."""
+    return html.Form(action=f"/api/alerts/{fingerprint}/ack", method="POST", className="ack-form", children=[
+        dcc.Input(type="hidden", name=CSRF_FIELD, value=token, id=f"ack-token-{fingerprint}"),
+        dcc.Input(type="text", name="comment", placeholder=t("ack_comment", lang), maxLength=200,
+                  id=f"ack-comment-{fingerprint}", debounce=True),
+        html.Button(t("ack_button", lang), type="submit", className="ack-button"),
+    ])
+
+
+def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token: str | None) -> Any:
+    if not alerts:
+        return panels.empty(t("no_alerts", lang))
+    head = [t(k, lang) for k in ("col_state", "col_severity", "col_alert", "col_scope", "col_summary",
+                                 "col_value", "col_since")]
+    if token is not None:
+        head.append(t("col_action", lang))
+    rows: list[list[Any]] = []
+    for a in alerts:
+        state: Any = [panels.badge("state", a.state, lang)]
+        if a.fingerprint in acked and a.state in ACTIVE_STATES:
+            state.append(html.Span(t("acked", lang), className="badge badge-acked"))
+        row: list[Any] = [state, panels.badge("severity", a.severity, lang), a.alertname,
+                          panels.scope(a.labels, lang), a.summary, f"{a.value:g}", panels.fmt_time(a.at)]
+        if token is not None:
+            row.append(ack_form(a.fingerprint, token, lang)
+                       if a.state in ACTIVE_STATES and a.fingerprint not in acked else "")
+        rows.append(row)
+    return panels.table(head, rows, numeric=(5,), class_name="alerts-current")
+
+
+def history_table(view: AlertsView, lang: str) -> Any:
+    if not view.history:
+        return panels.empty(t("no_history", lang))
+    head = [t(k, lang) for k in ("col_time", "col_alert", "col_scope", "col_change", "col_severity",
+                                 "col_value", "col_comment")]
+    rows = [[panels.fmt_time(c.at), c.alertname, panels.scope(c.labels, lang), panels.change_label(c, lang),
+             panels.badge("severity", c.severity, lang), f"{c.value:g}", c.comment] for c in view.history]
+    return panels.table(head, rows, numeric=(5,), class_name="alerts-history")
+
+
+def render(view: AlertsView | None, lang: str, states: Sequence[str] | None = None,
+           severities: Sequence[str] | None = None, token: str | None = None) -> dict[Key, Any]:
+    """The page's data: counts, the filtered current alerts (with acknowledge forms when `token`, the
+    operator's CSRF token, is given) and the history. None (the store failed) shows dashes."""
+    if view is None:
+        return {("alerts-counts", "children"): DASH, (CURRENT, "children"): DASH, (HISTORY, "children"): DASH}
+    counts = {s: sum(1 for a in view.current if a.state == s) for s in STATES}
+    shown = filter_alerts(view.current, STATES if states is None else states, severities)
+    return {
+        ("alerts-counts", "children"): t("alerts_counts", lang).format(
+            f=fmt_int(counts["firing"]), p=fmt_int(counts["pending"]), r=fmt_int(counts["resolved"])),
+        (CURRENT, "children"): current_table(shown, view.acknowledged(), lang, token),
+        (HISTORY, "children"): history_table(view, lang),
+    }
+
+
+def register(app: dash.Dash, queries: Queries) -> None:
+    @app.callback([Output(i, p) for i, p in LABEL_OUTPUTS], Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"))
+    def _labels(lang: str, _route: Any) -> tuple[Any, ...]:
+        return ordered(render_labels(lang, is_operator()), LABEL_OUTPUTS)
+
+    @app.callback([Output(i, p) for i, p in DATA_OUTPUTS],
+                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
+                  Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"),
+                  Input(STATE_FILTER, "value"), Input(SEVERITY_FILTER, "value"))
+    def _refresh(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
+                 c1: str | None, states: list[str] | None, severities: list[str] | None) -> tuple[Any, ...]:
+        if not route or route.get("page") != PAGE:
+            raise dash.exceptions.PreventUpdate
+        try:
+            view = load_alerts(queries, Filters.from_controls(range_, c0, c1, None))
+        except Exception:  # keep the last good tables up
+            return ordered({}, DATA_OUTPUTS)
+        token = csrf_token() if is_operator() else None
+        return ordered(render(view, lang, states or [], severities or [], token), DATA_OUTPUTS)

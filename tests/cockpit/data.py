@@ -1,4 +1,6 @@
-"""Deterministic fixture traffic for the cockpit tests: rows for `clicks_minute` and `late_events`.
+"""Deterministic fixture traffic for the cockpit tests: rows for `clicks_minute` and `late_events`, and
+for the stream aggregates (`tiles_10s`, `uniques_minute` via `visitors_input`, `sessions_minute`,
+`resources_minute`, `countries_minute`) and the alert log.
 
 Shaped like a morning of 14 March 2022 (school closures): traffic ramps up through the morning,
 spread over provinces, platforms and sections, from a seeded generator so every run stores the same.
@@ -10,8 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from cockpit.timeframe import MINUTE, beijing_day_start
+from alerts.model import fingerprint
 from sinks.store import Store
-from sinks.tables import clicks_minute, late_events
+from sinks.tables import (alert_log, clicks_minute, countries_minute, late_events, resources_minute,
+                          sessions_minute, tiles_10s, uniques_minute)
 
 # 2022-03-14 10:42 Beijing time: the fixture's event-time "now".
 NOW = 1647225720
@@ -46,9 +50,135 @@ def late_rows(first: int, n: int) -> list[tuple[Any, ...]]:
     return [(first + i * MINUTE, "k12", "450000", 3 + i) for i in range(n)]
 
 
+TABLES = (clicks_minute.TABLE, late_events.TABLE, tiles_10s.TABLE, uniques_minute.TABLE, sessions_minute.TABLE,
+          resources_minute.TABLE, countries_minute.TABLE, alert_log.TABLE)
+
+
 def truncate(store: Store) -> None:
-    for table in (clicks_minute.TABLE, late_events.TABLE):
+    for table in TABLES:
         store.command(f"TRUNCATE TABLE {store.database}.{table}")
+
+
+# -- the stream aggregates ------------------------------------------------------------------------
+
+def tile_rows(first: int, last: int, seed: int = 10) -> list[tuple[Any, ...]]:
+    """(ts, platform, clicks) for every 10 s bucket in [first, last], all four platforms."""
+    rng = random.Random(seed)
+    return [(ts, plat, rng.randint(5, 40) * w) for ts in range(first, last + 10, 10)
+            for plat, w in PLATFORM_WEIGHTS.items()]
+
+
+def visitor_rows(first: int, last: int, per_minute: int = 12, users: int = 150, seed: int = 11) -> list[tuple[Any, ...]]:
+    """(minute, platform, province, user, session): users recur across minutes, sessions span a few."""
+    rng = random.Random(seed)
+    rows = []
+    for minute in range(first, last + MINUTE, MINUTE):
+        for _ in range(per_minute):
+            u = rng.randrange(users)
+            rows.append((minute, rng.choice(list(PLATFORM_WEIGHTS)), rng.choice(list(PROVINCE_WEIGHTS)),
+                         f"user-{u}", f"sess-{u}-{(minute // 600) % 3}"))
+    return rows
+
+
+def session_rows(first: int, last: int, seed: int = 12) -> list[tuple[Any, ...]]:
+    """sessions_minute rows: started, ended, heartbeats, six duration buckets, duration sum."""
+    rng = random.Random(seed)
+    rows = []
+    for minute in range(first, last + MINUTE, MINUTE):
+        buckets = [rng.randint(0, 4) for _ in range(6)]
+        ended = sum(buckets)
+        mids = (30, 180, 600, 1350, 2700, 4500)
+        rows.append((minute, "k12", "450000", rng.randint(3, 9), ended, rng.randint(10, 30), *buckets,
+                     float(sum(b * m for b, m in zip(buckets, mids)))))
+    return rows
+
+
+def known_resources(n: int = 4) -> list[tuple[str, str, str]]:
+    """(resource id, platform, section) of catalogue resources, so titles can be looked up."""
+    from simulators.catalogue import by_id
+
+    return [(r.id, r.platform, r.section) for r in list(by_id().values())[:n]]
+
+
+UNKNOWN_RESOURCE = "res-not-in-catalogue"
+
+
+def resource_rows(first: int, last: int) -> list[tuple[Any, ...]]:
+    """(minute, platform, resource, section, views, plays, downloads): catalogue resources at distinct
+    levels, and one id the catalogue does not know."""
+    known = known_resources()
+    rows = []
+    for minute in range(first, last + MINUTE, MINUTE):
+        for rank, (rid, plat, section) in enumerate(known):
+            rows.append((minute, plat, rid, section, 50 - 10 * rank, 20 - 4 * rank, rank))
+        rows.append((minute, "k12", UNKNOWN_RESOURCE, "topic", 3, 1, 0))
+    return rows
+
+
+COUNTRY_LEVELS = {"US": 9, "JP": 6, "SG": 5, "GB": 2, "ZZ": 1}
+
+
+def country_rows(first: int, last: int) -> list[tuple[Any, ...]]:
+    return [(minute, "k12", c, n) for minute in range(first, last + MINUTE, MINUTE)
+            for c, n in COUNTRY_LEVELS.items()]
+
+
+def insert(store: Store, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    store.insert(table, columns, rows)
+
+
+# -- the alert log ----------------------------------------------------------------------------------
+
+SURGE_GX = {"alertname": "TrafficSurge", "scope": "province", "province": "450000"}
+SURGE_SD = {"alertname": "TrafficSurge", "scope": "province", "province": "370000"}
+DROP_BJ = {"alertname": "TrafficDrop", "scope": "province", "province": "110000"}
+ANOMALY = {"alertname": "TrafficAnomaly", "scope": "national"}
+FP_GX, FP_SD, FP_BJ, FP_NAT = (fingerprint(x) for x in (SURGE_GX, SURGE_SD, DROP_BJ, ANOMALY))
+
+
+def change(at: int, labels: dict[str, str], old: str, new: str, severity: str, value: float,
+           ratio: str = "", kind: str = "state", author: str = "", comment: str = "") -> tuple[Any, ...]:
+    """An alert_log row, through the table module's own `row()` (as the sink writes it)."""
+    ann = {"summary": f"{labels['alertname']} {labels.get('province', 'national')}", "ratio": ratio}
+    return alert_log.row({"at": at, "fingerprint": fingerprint(labels), "alertname": labels["alertname"],
+                          "kind": kind, "old_state": old, "new_state": new, "severity": severity,
+                          "value": value, "labels": labels, "annotations": ann, "author": author,
+                          "comment": comment})
+
+
+def alert_rows() -> list[tuple[Any, ...]]:
+    """Guangxi surging (firing, 3.10x), Shandong pending (2.40x), Beijing's drop resolved, a critical
+    national anomaly firing; times before the fixture's "now" (10:42)."""
+    t = DAY_START + 10 * 3600  # 10:00
+    return [
+        change(t + 20 * MINUTE, SURGE_GX, "inactive", "pending", "warning", 2.9, "2.90"),
+        change(t + 25 * MINUTE, SURGE_GX, "pending", "firing", "warning", 3.1, "3.10"),
+        change(t + 38 * MINUTE, SURGE_SD, "inactive", "pending", "warning", 2.4, "2.40"),
+        change(t + 5 * MINUTE, DROP_BJ, "inactive", "firing", "warning", 0.2, "0.20"),
+        change(t + 30 * MINUTE, DROP_BJ, "firing", "resolved", "warning", 0.9, "0.90"),
+        change(t + 35 * MINUTE, ANOMALY, "pending", "firing", "critical", 7.5),
+    ]
+
+
+def load_streams(store: Store) -> None:
+    """The stream aggregates and alerts of the fixture morning (yesterday evening too, for comparisons)."""
+    today = DAY_START + 8 * 3600
+    insert(store, tiles_10s.TABLE, tiles_10s.COLUMNS, tile_rows(NOW - 3 * MINUTE, NOW + 30))
+    insert(store, uniques_minute.INPUT, uniques_minute.INPUT_COLUMNS,
+           visitor_rows(DAY_START - 30 * MINUTE, DAY_START - MINUTE, seed=21))
+    insert(store, uniques_minute.INPUT, uniques_minute.INPUT_COLUMNS, visitor_rows(today, NOW))
+    insert(store, sessions_minute.TABLE, sessions_minute.COLUMNS, session_rows(NOW - 90 * MINUTE, NOW))
+    insert(store, resources_minute.TABLE, resources_minute.COLUMNS, resource_rows(NOW - 30 * MINUTE, NOW))
+    insert(store, countries_minute.TABLE, countries_minute.COLUMNS, country_rows(NOW - 30 * MINUTE, NOW))
+    insert(store, alert_log.TABLE, alert_log.COLUMNS, alert_rows())
+
+
+def direct_uniques(store: Store, start: int, end: int) -> tuple[int, int]:
+    """(users, sessions) by a direct query of `uniques_minute`, bypassing the named queries."""
+    rows = store.query(
+        f"SELECT uniqMerge(users), uniqMerge(sessions) FROM {store.database}.{uniques_minute.TABLE} "
+        "WHERE minute >= toDateTime(%(s)s) AND minute < toDateTime(%(e)s)", {"s": start, "e": end})
+    return int(rows[0][0]), int(rows[0][1])
 
 
 def insert_clicks(store: Store, rows: Sequence[Sequence[Any]]) -> None:
@@ -73,3 +203,4 @@ def load_morning(store: Store) -> None:
     insert_clicks(store, clicks_rows(DAY_START - 30 * MINUTE, DAY_START - MINUTE, seed=13))
     insert_clicks(store, clicks_rows(DAY_START + 8 * 3600, NOW, seed=14))
     insert_late(store, late_rows(DAY_START + 9 * 3600, 4))
+    load_streams(store)

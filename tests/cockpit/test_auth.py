@@ -1,8 +1,10 @@
 """Operator login and the CSRF-protected acknowledge endpoint, through Flask's test client."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -12,8 +14,25 @@ from cockpit import auth
 from cockpit.app import create_app
 from contracts.settings import Settings
 from sinks.store import ChdbStore
+from sinks.tables import alert_log
+from tests.cockpit import data as fx
 
 FP = "3f2a9c0d11aa22bb"
+
+
+class FakeProducer:
+    """Stands in for kafka-python's KafkaProducer: records what would be produced."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
+
+    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> Any:
+        self.sent.append((topic, key, value))
+
+        class Future:
+            def get(self, timeout: float | None = None) -> None:
+                return None
+        return Future()
 
 
 class OperatorSettings(Settings):
@@ -69,18 +88,39 @@ def test_viewers_need_no_login_and_acknowledge_is_refused_without_it(
 
 
 def test_an_operator_passes_login_and_csrf_and_reaches_the_action(
-    tmp_path: Path, users_file: Path, store: ChdbStore
+    tmp_path: Path, users_file: Path, morning_store: ChdbStore
 ) -> None:
     s = OperatorSettings(data_dir=tmp_path, cockpit_operators_file=users_file)
-    client = create_app(s, store, registry=CollectorRegistry()).server.test_client()
+    producer = FakeProducer()
+    client = create_app(s, morning_store, registry=CollectorRegistry(),
+                        producer_factory=lambda: producer).server.test_client()
     resp = login(client)
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/alerts")
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     # logged in but with a stale / forged token: still refused
     assert client.post(f"/api/alerts/{FP}/ack", headers={"X-CSRF-Token": "forged"}).status_code == 403
-    ok = client.post(f"/api/alerts/{FP}/ack", headers={"X-CSRF-Token": token(client)})
-    assert ok.status_code == 501 and ok.get_json()["error"] == "alerts are not wired yet"
+    unknown = client.post(f"/api/alerts/{FP}/ack", headers={"X-CSRF-Token": token(client)})
+    assert unknown.status_code == 404 and producer.sent == []  # no such alert: nothing produced
+    ok = client.post(f"/api/alerts/{fx.FP_GX}/ack", headers={"X-CSRF-Token": token(client)},
+                     json={"comment": "在处理 / on it"})
+    assert ok.status_code == 202 and ok.get_json()["fingerprint"] == fx.FP_GX
+    (topic, key, value), = producer.sent
+    assert topic == s.topic_alerts and key == fx.FP_GX.encode()
+    msg = json.loads(value)  # type: ignore[arg-type]
+    assert msg["kind"] == "ack" and msg["author"] == "duty" and msg["comment"] == "在处理 / on it"
+    assert (msg["alertname"], msg["old_state"], msg["new_state"], msg["severity"]) == (
+        "TrafficSurge", "firing", "firing", "warning")
+    assert msg["labels"] == fx.SURGE_GX and msg["annotations"]["ratio"] == "3.10"
+    assert msg["at"] >= fx.NOW  # event time: the cockpit's "now", not the wall clock
+    row = alert_log.row(msg)  # what the sink will store: every column present
+    assert len(row) == len(alert_log.COLUMNS) and row[11] == "duty"
+    # a resolved alert is not acknowledged
+    assert client.post(f"/api/alerts/{fx.FP_BJ}/ack", headers={"X-CSRF-Token": token(client)}).status_code == 409
+    # the alerts page's form: the token in the form, then back to the page
+    form = client.post(f"/api/alerts/{fx.FP_SD}/ack", data={"csrf_token": token(client), "comment": "x"})
+    assert form.status_code == 303 and form.headers["Location"].endswith("/alerts")
+    assert json.loads(producer.sent[-1][2])["fingerprint"] == fx.FP_SD  # type: ignore[arg-type]
     assert client.post("/api/alerts/not-hex/ack", headers={"X-CSRF-Token": token(client)}).status_code == 400
     # no operator name or session id in what the page shows
     page = client.get("/").get_data(as_text=True)

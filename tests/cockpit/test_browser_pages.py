@@ -75,7 +75,8 @@ def test_language_switch_relabels_every_page_part(started) -> None:
     dash_duo.find_elements(".lang-option")[1].click()
     dash_duo.wait_for_text_to_equal(f"#{Ids.nav('report')}", "Daily report")
     dash_duo.wait_for_text_to_equal("#lbl-ctl_range", "Range")
-    dash_duo.wait_for_text_to_equal(f"#{Ids.unavailable('sessions', 'value')}", "Not available yet")
+    dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('sessions', 'label')}", "Active sessions")
+    dash_duo.wait_for_text_to_equal(f"#{Ids.listing('surge', 'title')}", "Surge board (vs seasonal baseline)")
     dash_duo.find_elements(".lang-option")[0].click()  # back, so later tests start in Chinese
     dash_duo.wait_for_text_to_equal(f"#{Ids.nav('report')}", "日报")
     assert_clean_console(dash_duo)
@@ -94,12 +95,37 @@ def test_wall_screen_mode_hides_the_controls(started, artifacts: Path) -> None:
     assert_clean_console(dash_duo)
 
 
-def test_alerts_page_says_alerts_are_not_wired(started, artifacts: Path) -> None:
+def test_overview_kpis_and_panels_equal_the_store(started, morning_store: ChdbStore, artifacts: Path) -> None:
+    dash_duo = started
+    users, _ = fx.direct_uniques(morning_store, fx.DAY_START, fx.DAY_START + 86400)
+    _, active = fx.direct_uniques(morning_store, fx.NOW - 60, fx.NOW)
+    dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('uniques')}", fmt_int(users), timeout=15)
+    dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('sessions')}", fmt_int(active))
+    dash_duo.wait_for_contains_text(f"#{Ids.listing('surge')}", "广西")
+    dash_duo.wait_for_contains_text(f"#{Ids.listing('surge')}", "3.10×")
+    dash_duo.wait_for_contains_text(f"#{Ids.listing('alerts')}", "TrafficAnomaly · 全国")
+    dash_duo.wait_for_element(f"#{Ids.listing('resources')} table")
+    dash_duo.wait_for_element(f"#{Ids.chart('abroad')} .barlayer .trace")
+    dash_duo.wait_for_element(f"#{Ids.chart('sessions')} .barlayer .trace")
+    dash_duo.driver.save_screenshot(str(artifacts / "cockpit-overview-panels-zh.png"))
+    assert_clean_console(dash_duo)
+
+
+def test_alerts_page_renders_the_stored_alerts_and_filters_them(started, artifacts: Path) -> None:
     dash_duo = started
     dash_duo.find_element(f"#{Ids.nav('alerts')}").click()
-    dash_duo.wait_for_text_to_equal("#alerts-status", "告警尚未接入")
+    dash_duo.wait_for_text_to_equal("#alerts-counts", "告警中 2 · 待定 1 · 已恢复 1", timeout=15)
     assert not dash_duo.find_element(f"#{Ids.page('overview')}").is_displayed()
+    dash_duo.wait_for_contains_text("#alerts-current", "TrafficAnomaly")
+    for name in ("TrafficSurge", "TrafficDrop"):
+        assert name in dash_duo.find_element("#alerts-current").text
+    assert "待定 → 告警中" in dash_duo.find_element("#alerts-history").text
+    assert "确认" not in dash_duo.find_element("#alerts-current").text  # no operator: no forms
     dash_duo.driver.save_screenshot(str(artifacts / "cockpit-alerts-zh.png"))
+    # untick "resolved": Beijing's drop leaves the table
+    dash_duo.find_elements("#alerts-state label")[2].click()
+    until(lambda: "TrafficDrop" not in dash_duo.find_element("#alerts-current").text, timeout=10)
+    assert "TrafficSurge" in dash_duo.find_element("#alerts-current").text
     assert_clean_console(dash_duo)
 
 

@@ -161,9 +161,12 @@ def test_province_page_renders_its_own_numbers(morning_store: ChdbStore) -> None
 
 
 def test_alerts_page_never_shows_an_operator_name() -> None:
-    out = alerts.render("zh", operator=True)
+    out = alerts.render_labels("zh", operator=True)
     assert out[(Ids.AUTH, "children")] == "运维已登录 · 退出登录" and out[(Ids.AUTH, "href")] == "/logout"
-    assert alerts.render("en", operator=False)[("alerts-status", "children")] == "Alerts are not wired yet"
+    assert out[("alerts-hint", "children")] == ""
+    anon = alerts.render_labels("en", operator=False)
+    assert anon[("alerts-hint", "children")] == "Sign in as an operator to acknowledge alerts"
+    assert set(out) == set(alerts.LABEL_OUTPUTS)
 
 
 def test_report_matches_ground_truth_and_its_csv_equals_the_table(empty_store: ChdbStore) -> None:

@@ -9,7 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from cockpit.metrics import CockpitMetrics
-from cockpit.queries import NAMED, RANGED, STEPPED, Queries
+from cockpit.queries import NAMED, RANGED, SINK_NAMED, STEPPED, Queries
+from sinks.queries import params_of
 from cockpit.snapshots import Filters, load_overview, peak_point, rate_point
 from cockpit.timeframe import DAY, HOUR, MINUTE, beijing_day_start, windows
 from sinks.store import ChdbStore, StoreError
@@ -205,7 +206,12 @@ def test_store_errors_propagate_and_are_counted(store: ChdbStore) -> None:
 
 def test_every_named_query_runs_on_the_store(morning_store: ChdbStore) -> None:
     q = Queries(morning_store, ttl_s=0)
-    for name in NAMED:
+    values = {"start": fx.DAY_START, "end": fx.NOW, "limit": 5}
+    for name in SINK_NAMED:  # the storage layer's queries: their own parameters, and no filters
+        assert isinstance(q.run(name, **{p: values[p] for p in params_of(name)}), tuple)
+        with pytest.raises(TypeError):
+            q.run(name, **{p: values[p] for p in params_of(name)}, platform="k12")
+    for name in set(NAMED) - set(SINK_NAMED):
         params: dict[str, Any] = {"start": fx.DAY_START, "end": fx.NOW} if name in RANGED else {}
         if name in STEPPED:
             params["step"] = 60

@@ -1,0 +1,109 @@
+"""Acknowledgements: an operator's "I have this one", recorded on the alerts topic.
+
+The cockpit does not write the store: it produces a StateChange of kind "ack" (the alerts topic's
+JSON record, `alerts.model.StateChange.encode`), keyed by the alert's fingerprint, to
+`settings.topic_alerts`; the sink stores it in `alert_log` like every other change, so the alert
+service, the cockpit and a replay all see the same history. The alert's name, state, severity,
+value, labels and annotations are copied from its latest state change in the store, so the record
+is complete. Its time is event time (the cockpit's "now", never before the change it acknowledges),
+so a replayed scenario keeps one clock.
+
+The Kafka producer is created on first use (`producer_factory`), so the cockpit starts without a
+broker and tests inject a fake.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from alerts.model import Severity, State, StateChange
+from cockpit.queries import Queries
+from cockpit.snapshots import ACTIVE_STATES, AlertNow, alerts_end, parse_current
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT_S = 10.0
+MAX_COMMENT = 500
+
+
+class Producer(Protocol):
+    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> Any: ...
+
+
+class AckError(Exception):
+    """Why an acknowledgement was refused: `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class AckResult:
+    change: StateChange
+    topic: str
+
+
+def kafka_producer_factory(settings: Any) -> Callable[[], Producer]:
+    def make() -> Producer:
+        from kafka import KafkaProducer
+
+        return KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all",
+                             client_id="edu-cockpit-acks")
+    return make
+
+
+class AckRecorder:
+    """Looks the alert up, builds the "ack" StateChange and produces it; one per app."""
+
+    def __init__(self, queries: Queries, topic: str, producer_factory: Callable[[], Producer]) -> None:
+        self.queries = queries
+        self.topic = topic
+        self._factory = producer_factory
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def producer(self) -> Producer:
+        with self._lock:
+            if self._producer is None:
+                self._producer = self._factory()
+            return self._producer
+
+    def current(self, fingerprint: str) -> AlertNow | None:
+        """The alert's latest state change, straight from the store (not the page cache)."""
+        now = self.queries.latest_minute()
+        rows = self.queries._query("alerts_current", {"end": alerts_end(now)})  # uncached: act on the truth
+        return next((a for a in parse_current(rows) if a.fingerprint == fingerprint), None)
+
+    def build(self, alert: AlertNow, author: str, comment: str, now: int | None) -> StateChange:
+        at = max(alert.at, now if now is not None else alert.at)
+        state = State(alert.state)
+        return StateChange(at=float(at), fingerprint=alert.fingerprint, alertname=alert.alertname, kind="ack",
+                           old_state=state, new_state=state, severity=Severity(alert.severity),
+                           value=alert.value, labels=dict(alert.labels), annotations=dict(alert.annotations),
+                           silenced=False, author=author, comment=comment)
+
+    def acknowledge(self, fingerprint: str, author: str, comment: str = "") -> AckResult:
+        if not author.strip():
+            raise AckError(401, "an acknowledgement needs an operator")
+        comment = comment.strip()[:MAX_COMMENT]
+        alert = self.current(fingerprint)
+        if alert is None:
+            raise AckError(404, "no such alert")
+        if alert.state not in ACTIVE_STATES:
+            raise AckError(409, f"the alert is {alert.state}: only firing or pending alerts are acknowledged")
+        change = self.build(alert, author, comment, self.queries.latest_minute())
+        try:
+            future = self.producer.send(self.topic, value=change.encode(), key=fingerprint.encode())
+            if hasattr(future, "get"):
+                future.get(timeout=SEND_TIMEOUT_S)  # the broker has it before we say so
+        except AckError:
+            raise
+        except Exception as err:
+            log.exception("acknowledgement of %s could not be produced", fingerprint)
+            raise AckError(502, f"the alerts topic is unavailable: {type(err).__name__}") from err
+        return AckResult(change, self.topic)

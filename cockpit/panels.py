@@ -1,0 +1,148 @@
+"""HTML row panels as pure functions: the surge board, firing alerts, top resources, alert tables.
+
+Plain data in (`snapshots.AlertNow`, resource rows), Dash components out; no I/O, so each is
+unit-tested directly. Operator names and session ids are never rendered.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from dash import dcc, html
+
+from cockpit.i18n import fmt_int, platform_name, province_name, section_name, t
+from cockpit.snapshots import ACTIVE_STATES, AlertChange, AlertNow
+from cockpit.timeframe import to_beijing
+from contracts.geo import PROVINCE_BY_CODE
+
+
+@lru_cache(maxsize=1)
+def _titles() -> dict[str, str]:
+    try:
+        from simulators.catalogue import by_id
+    except ImportError:  # the cockpit may run without the simulators installed: ids then
+        return {}
+    return {rid: r.title for rid, r in by_id().items()}
+
+
+def resource_title(resource: str) -> str | None:
+    """The catalogue's readable title of a resource id, or None when the catalogue does not know it."""
+    return _titles().get(resource)
+
+
+def empty(text: str) -> html.Div:
+    return html.Div(text, className="list-empty")
+
+
+def fmt_time(ts: int) -> str:
+    return to_beijing(ts).strftime("%m-%d %H:%M:%S")
+
+
+def fmt_ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+def badge(kind: str, value: str, lang: str) -> html.Span:
+    """A state or severity badge: `state_firing` → 告警中 / Firing."""
+    key = f"{kind}_{value}"
+    from cockpit.i18n import TEXT
+
+    return html.Span(t(key, lang) if key in TEXT else value, className=f"badge badge-{value}")
+
+
+def scope(labels: dict[str, str], lang: str) -> str:
+    """What an alert is about, in words: a province, a platform, both, a section, or the nation."""
+    parts = []
+    if "province" in labels:
+        parts.append(province_name(labels["province"], lang))
+    if "platform" in labels:
+        parts.append(platform_name(labels["platform"], lang))
+    if "section" in labels:
+        parts.append(section_name(labels["section"], lang))
+    if "resource" in labels:
+        parts.append(labels["resource"])
+    if not parts:
+        return t("scope_national", lang) if labels.get("scope", "national") == "national" else labels["scope"]
+    return " · ".join(parts)
+
+
+def surge_list(board: Sequence[AlertNow], lang: str) -> html.Div | list[html.Div]:
+    """The surge board: rank, province (a link to its page), ratio to baseline, state."""
+    if not board:
+        return empty(t("no_surge", lang))
+    rows = []
+    for i, a in enumerate(board, 1):
+        code = a.province or ""
+        name = province_name(code, lang)
+        link = dcc.Link(name, href=f"/province/{code}") if code in PROVINCE_BY_CODE else html.Span(name)
+        rows.append(html.Div(className="list-row surge-row", children=[
+            html.Span(str(i), className="list-rank"),
+            html.Span(link, className="list-main"),
+            html.Span(fmt_ratio(a.ratio), className="list-value"),
+            badge("state", a.state, lang),
+        ]))
+    return rows
+
+
+def alerts_list(alerts: Iterable[AlertNow], lang: str) -> html.Div | list[html.Div]:
+    """Firing alerts, most severe and newest first, with a note of how many more are pending."""
+    from cockpit.snapshots import filter_alerts
+
+    firing = filter_alerts(alerts, ("firing",))
+    pending = len(filter_alerts(alerts, ("pending",)))
+    rows: list[html.Div] = [html.Div(className="list-row alert-row", children=[
+        badge("severity", a.severity, lang),
+        html.Span(f"{a.alertname} · {scope(a.labels, lang)}", className="list-main", title=a.summary),
+        html.Span(fmt_time(a.at), className="list-note"),
+    ]) for a in firing]
+    if pending:
+        rows.append(html.Div(t("pending_note", lang).format(n=pending), className="list-note"))
+    return rows if firing else ([empty(t("no_alerts", lang))] + rows)
+
+
+def resource_rows(rows: Sequence[tuple[str, str, str, int, int, int]], lang: str) -> list[list[str]]:
+    """Table rows: rank, title (or the id when the catalogue has none), section, platform, counts."""
+    out = []
+    for i, (platform, rid, section, views, plays, downloads) in enumerate(rows, 1):
+        out.append([str(i), resource_title(rid) or rid, section_name(section, lang), platform_name(platform, lang),
+                    fmt_int(views), fmt_int(plays), fmt_int(downloads)])
+    return out
+
+
+def resources_head(lang: str) -> list[str]:
+    return [t(k, lang) for k in ("col_rank", "col_resource", "col_section", "col_platform", "col_views",
+                                 "col_plays", "col_downloads")]
+
+
+def table(head: list[str], rows: list[list[object]], numeric: Iterable[int] = (), class_name: str = "") -> html.Table:
+    nums = set(numeric)
+    return html.Table(className=f"data-table {class_name}".strip(), children=[
+        html.Thead(html.Tr([html.Th(h) for h in head])),
+        html.Tbody([html.Tr([html.Td(v, className="num" if i in nums else "") for i, v in enumerate(row)])
+                    for row in rows]),
+    ])
+
+
+def resources_table(rows: Sequence[tuple[str, str, str, int, int, int]], lang: str) -> html.Table | html.Div:
+    if not rows:
+        return empty(t("empty_chart", lang))
+    return table(resources_head(lang), resource_rows(rows, lang), numeric=(0, 4, 5, 6), class_name="resources")
+
+
+def change_label(c: AlertChange, lang: str) -> str:
+    """A history line's change: "待定 → 告警中", or the acknowledgement / silence."""
+    if c.kind in ("ack", "silence"):
+        return t(f"kind_{c.kind}", lang)
+    names = [t(f"state_{s}", lang) if f"state_{s}" in _state_keys() else s for s in (c.old_state, c.new_state)]
+    return " → ".join(names)
+
+
+@lru_cache(maxsize=1)
+def _state_keys() -> frozenset[str]:
+    from cockpit.i18n import TEXT
+
+    return frozenset(k for k in TEXT if k.startswith("state_"))
+
+
+def is_active(a: AlertNow) -> bool:
+    return a.state in ACTIVE_STATES
