@@ -83,9 +83,7 @@ class RateBuffer:
             written[rejects_minute.TABLE] = store.insert(rejects_minute.TABLE, rejects_minute.COLUMNS, rows)
         # A crash here (rows stored, offsets not) would re-store this buffer on restart: the one
         # window docs/exactly-once.md describes; it is as short as one small insert.
-        if self.next_offsets:
-            store.insert(sink_offsets.TABLE, sink_offsets.COLUMNS,
-                         [(self.consumer, self.topic, p, o) for p, o in self.next_offsets.items()])
+        store_offsets(store, self.consumer, self.topic, self.next_offsets)
         self.clear()
         return written
 
@@ -94,6 +92,13 @@ class RateBuffer:
             getattr(self, name).clear()
         self.rejects.clear()
         self.next_offsets.clear()
+
+
+def store_offsets(store: ChdbStore | ServerStore, consumer: str, topic: str, next_offsets: dict[int, int]) -> None:
+    """Record where a flush left each partition; the sink seeks there on assignment."""
+    if next_offsets:
+        store.insert(sink_offsets.TABLE, sink_offsets.COLUMNS,
+                     [(consumer, topic, p, o) for p, o in next_offsets.items()])
 
 
 @dataclass
@@ -123,9 +128,7 @@ class AlertLogBuffer:
         written: dict[str, int] = {}
         if self.changes:
             written[alert_log.TABLE] = store.insert(alert_log.TABLE, alert_log.COLUMNS, self.changes)
-        if self.next_offsets:
-            store.insert(sink_offsets.TABLE, sink_offsets.COLUMNS,
-                         [(self.consumer, self.topic, p, o) for p, o in self.next_offsets.items()])
+        store_offsets(store, self.consumer, self.topic, self.next_offsets)
         self.clear()
         return written
 

@@ -80,6 +80,21 @@ def chdb_session_store(chdb_path: Path):  # type: ignore[no-untyped-def]
     store.close()
 
 
+def private_database(store, name: str):  # type: ignore[no-untyped-def]
+    """The session store under a fresh database `name` (shares the engine: one chDB path per process),
+    migrated to head."""
+    import copy
+
+    from sinks.migrate import migrate
+
+    own = copy.copy(store)
+    own.database = name
+    own.command(f"DROP DATABASE IF EXISTS {name}")
+    own.command(f"CREATE DATABASE {name}")
+    migrate(own)
+    return own
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{next(_counter)}"
 

@@ -6,7 +6,6 @@ load tester does: history at full speed, event times kept.
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from simulators.generator import generate_batches
 from simulators.truth import GroundTruth
-from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from streams.topics import ensure_topics
-from tests.conftest import make_settings, settings_env
+from tests.conftest import make_settings, private_database, settings_env
 from tests.support import WorkerProcess, send_regrouped, wait_for
 
 pytestmark = pytest.mark.integration
@@ -36,11 +34,7 @@ SELECT toString(d), sum(n) FROM (
 def test_march_2022_daily_report_equals_truth_and_seed(kafka, chdb_session_store, tmp_path: Path) -> None:
     s = make_settings(kafka, worker_batch_within_s=0.5, max_events_per_message=1000)
     ensure_topics(s)
-    store = copy.copy(chdb_session_store)
-    store.database = "march_2022"
-    store.command("DROP DATABASE IF EXISTS march_2022")
-    store.command("CREATE DATABASE march_2022")
-    migrate(store)
+    store = private_database(chdb_session_store, "march_2022")
     sink = start_sink_thread(s.model_copy(update={"clickhouse_database": store.database}), store,
                              CollectorRegistry())
     worker = WorkerProcess(s, tmp_path / "worker.log", settings_env(s)).start()

@@ -7,7 +7,6 @@ and no surge alert may fire for any other province.
 """
 from __future__ import annotations
 
-import copy
 import json
 import threading
 from datetime import datetime, timedelta, timezone
@@ -18,10 +17,9 @@ from prometheus_client import CollectorRegistry
 from alerts.service import AlertService
 from simulators.generator import generate_batches
 from simulators.scenario import load_scenario
-from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from streams.topics import ensure_topics
-from tests.conftest import make_settings, settings_env
+from tests.conftest import make_settings, private_database, settings_env
 from tests.support import WorkerProcess, send_regrouped, wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,11 +40,7 @@ def surges(kafka, chdb_session_store, tmp_path_factory: pytest.TempPathFactory) 
     tmp_path = tmp_path_factory.mktemp("closure")
     s = make_settings(kafka, worker_batch_within_s=0.5)
     ensure_topics(s)
-    store = copy.copy(chdb_session_store)
-    store.database = "closure"
-    store.command("DROP DATABASE IF EXISTS closure")
-    store.command("CREATE DATABASE closure")
-    migrate(store)
+    store = private_database(chdb_session_store, "closure")
     sink = start_sink_thread(s.model_copy(update={"clickhouse_database": store.database}), store, CollectorRegistry())
     service = AlertService(s, CollectorRegistry())
     alerting = threading.Thread(target=service.run, daemon=True)
