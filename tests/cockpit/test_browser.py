@@ -64,7 +64,7 @@ def test_overview_shows_the_stored_total_and_refreshes_itself(
     # the language switch relabels the page; the numbers stay the stored ones
     dash_duo.find_elements(".lang-option")[1].click()
     dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('today', 'label')}", "Page views today")
-    dash_duo.wait_for_text_to_equal(f"#{Ids.STATUS}", "Live")
+    dash_duo.wait_for_text_to_equal(f"#{Ids.STATUS}", "Live", timeout=30)
     assert dash_duo.find_element(f"#{Ids.kpi('today')}").text == fmt_int(expected)
     dash_duo.driver.save_screenshot(str(artifacts / "cockpit-overview-en.png"))
 
