@@ -5,6 +5,8 @@ each rates partition's last message is the checkpoint of exactly one source part
 """
 from __future__ import annotations
 
+import logging
+import os
 from collections import defaultdict
 
 import faust
@@ -13,6 +15,8 @@ from contracts.settings import Settings
 from streams.checkpoint import load_last_batch
 from streams.metrics import WorkerMetrics
 from streams.processor import Processor
+
+log = logging.getLogger(__name__)
 
 
 def register(app: faust.App, settings: Settings, metrics: WorkerMetrics) -> dict[str, Processor]:
@@ -59,8 +63,16 @@ def _register_one(app: faust.App, settings: Settings, metrics: WorkerMetrics, se
             runs: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
             for ev in events:
                 runs[ev.message.partition].append((ev.message.offset, ev.message.value))
-            for partition, msgs in runs.items():
-                await processor.handle(partition, msgs)
+            try:
+                for partition, msgs in runs.items():
+                    await processor.handle(partition, msgs)
+            except Exception:  # noqa: BLE001 - any failure: crash before Faust acks the batch
+                # take_events acks the batch in a `finally` even when this body raises, and the
+                # offsets would be committed with no output. Exit at once instead: the batch is
+                # re-read on restart, and the checkpoints skip what was already sent.
+                log.critical("processing failed; exiting without acknowledging the batch", exc_info=True)
+                logging.shutdown()
+                os._exit(70)
 
     app.agent(topic, name=f"aggregate-{source}")(run)
     return processor

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(settings)
     register(app, settings, metrics)
     # Faust's CLI overrides web_enabled from its own flag: say it here too (our /metrics is separate).
-    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", args.loglevel]
+    faust_level = {"warning": "warn"}.get(args.loglevel, args.loglevel)  # Faust's own level names
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", faust_level]
     app.main()
 
 

@@ -25,6 +25,9 @@ Send = Callable[[str, int | None, bytes], Awaitable[Awaitable[object]]]
 # load_checkpoint(source partition) -> the last RateBatch on rates partition p, or None
 LoadCheckpoint = Callable[[int], Awaitable[RateBatch | None]]
 
+# A rate batch stays under Kafka's default message.max.bytes (1 MB) and the producer's request size.
+MAX_RATES_BYTES = 900_000
+
 
 @dataclass
 class PartitionState:
@@ -55,6 +58,9 @@ class Processor:
         state = self.partitions.get(partition)
         if state is None:
             last = await self._load(partition)
+            if last is not None and last.src_topic != self.topic:
+                raise RuntimeError(f"checkpoint on {self.rates_topic}[{partition}] is for {last.src_topic!r}, "
+                                   f"not {self.topic!r}: two source topics share one rates topic")
             state = PartitionState(last.last_offset, last.watermark_ms) if last else PartitionState(-1, 0)
             self.partitions[partition] = state
         return state
@@ -69,9 +75,20 @@ class Processor:
             m.skipped.labels(self.topic).inc(len(messages) - len(fresh))
         if not fresh:
             return None
+        return await self._emit(partition, state, fresh)
+
+    async def _emit(self, partition: int, state: PartitionState, fresh: Sequence[tuple[int, bytes]]) -> RateBatch:
+        """Aggregate and send one run; a run whose batch would exceed one Kafka message is split in
+        halves, each sent (and checkpointed) in order, so no batch is ever refused by the broker."""
+        m = self._metrics
         started = time.perf_counter()
         now = self._clock()
         agg = aggregate(self.topic, partition, fresh, state.watermark_ms, int(now * 1000), self.limits)
+        value = encode_batch(agg.batch)
+        if len(value) > MAX_RATES_BYTES and len(fresh) > 1:
+            half = len(fresh) // 2
+            await self._emit(partition, state, fresh[:half])
+            return await self._emit(partition, state, fresh[half:])
         pending = []
         for d in agg.dead:
             rec = make_record(reason=d.reason, detail=d.detail, topic=self.topic, partition=partition,
@@ -81,7 +98,7 @@ class Processor:
         if pending:
             await asyncio.gather(*pending)  # dead letters are durable before the checkpoint moves
         batch = agg.batch
-        delivered = await self._send(self.rates_topic, partition, encode_batch(batch))
+        delivered = await self._send(self.rates_topic, partition, value)
         await delivered
         state.last_offset = batch.last_offset
         state.watermark_ms = batch.watermark_ms

@@ -105,6 +105,7 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
     base: dict[str, object] = dict(
         kafka_bootstrap=bootstrap,
         topic_clicks=f"{tag}.clicks", topic_sessions=f"{tag}.sessions", topic_rates=f"{tag}.rates",
+        topic_session_rates=f"{tag}.session-rates",
         topic_deadletter=f"{tag}.dead", topic_alerts=f"{tag}.alerts", topic_partitions=4,
         worker_id=f"{tag}-worker", sink_group=f"{tag}-sink", clickhouse_database=f"db_{tag}",
         worker_session_timeout_s=6.0, worker_batch_within_s=0.2, worker_metrics_port=0,
