@@ -41,7 +41,7 @@ from streams.topics import ensure_topics
 from tests.conftest import make_settings, settings_env
 from tests.support import WorkerProcess, known_clicks, producer, truth_by_platform_province, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exactness]
 
 DAY_MS = 86_400_000
 T0 = 1_647_216_000_000 + 10 * DAY_MS  # 2022-03-24 08:00 Beijing; each test takes its own day
