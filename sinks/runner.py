@@ -50,10 +50,19 @@ class Sink:
         self.flushes = 0
         self.paused = False
         self.peak_rows = 0
+        self.last_stored: dict[int, int] = {}
         self.retention = RetentionSchedule(store, settings, on_dropped=self._count_dropped) if retention else None
 
     def stop(self) -> None:
         self._stop.set()
+
+    def describe(self) -> str:
+        """One line of state for logs and test failures: where this sink is and what it holds."""
+        consumer = self._consumer
+        assigned = sorted(tp.partition for tp in consumer.assignment()) if consumer is not None else None
+        return (f"{self.group}: flushes={self.flushes} buffered={self.buffer.rows} paused={self.paused} "
+                f"assigned={assigned} next={dict(sorted(self.buffer.next_offsets.items()))} "
+                f"stored={dict(sorted(self.last_stored.items()))}")
 
     def _make_consumer(self):  # type: ignore[no-untyped-def]
         from kafka import KafkaConsumer
@@ -152,6 +161,7 @@ class Sink:
         if offsets:
             self.metrics.batches.inc()
             self.flushes += 1
+            self.last_stored.update(offsets)
         self.metrics.store_up.set(1)
         self.metrics.backlog.set(0)
         if commit and offsets and self._consumer is not None:
@@ -252,6 +262,9 @@ class SinkThreads:
     def check(self) -> None:
         for t in self.threads:
             t.check()
+
+    def describe(self) -> str:
+        return "; ".join(t.sink.describe() for t in self.threads)
 
     def stop(self, timeout: float = 30.0) -> None:
         for t in self.threads:

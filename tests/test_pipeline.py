@@ -58,7 +58,9 @@ def test_100k_events_counted_exactly_in_both_engines(kafka, clickhouse_server, c
             for sink in sinks:
                 sink.check()  # fail at once if a sink died
             return all(total(st, st.database) >= len(clicks) for st in stores.values())
-        wait_for(all_stored, 180, f"{len(clicks)} clicks stored in both engines")
+        wait_for(all_stored, 180, f"{len(clicks)} clicks stored in both engines",
+                 describe=lambda: " | ".join(f"{name} stored {total(st, st.database)}" for name, st in stores.items())
+                 + " | " + " | ".join(sink.describe() for sink in sinks) + "\n" + worker.log_text()[-2000:])
         for name, store in stores.items():
             assert total(store, store.database) == len(clicks), name
             assert stored_by_platform_province(store, store.database) == truth, name
