@@ -103,7 +103,11 @@ class AlertService:
         try:
             consumer = KafkaConsumer(s.topic_rates, bootstrap_servers=s.kafka_bootstrap.split(","),
                                      group_id=f"{s.worker_id}-alerts", auto_offset_reset="earliest",
-                                     enable_auto_commit=True, max_poll_records=2000)
+                                     enable_auto_commit=True, max_poll_records=2000,
+                                     # kafka-python refuses larger response frames (default 1 MB,
+                                     # less than one fetch of a backlog): cover the whole fetch.
+                                     fetch_max_bytes=64 * 1024 * 1024,
+                                     receive_message_max_bytes=65 * 1024 * 1024)
         except KafkaError as err:
             raise SystemExit(f"edu-alerts: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None
         try:

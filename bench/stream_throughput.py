@@ -211,7 +211,7 @@ class RatesWatch:
 
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None,
                                       enable_auto_commit=False, auto_offset_reset="earliest",
-                                      fetch_max_bytes=64 * 1024 * 1024)
+                                      fetch_max_bytes=64 * 1024 * 1024, receive_message_max_bytes=65 * 1024 * 1024)
         self.tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         self.consumer.assign(self.tps)
         self.consumer.seek_to_beginning(*self.tps)

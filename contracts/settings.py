@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     worker_batch_max: int = Field(20_000, ge=1, description="messages per processing batch")
     worker_batch_within_s: float = Field(0.5, gt=0, le=60, description="max wait to fill a batch")
     worker_session_timeout_s: float = Field(10.0, gt=0)
+    worker_fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=65_536,
+                                        description="bytes fetched per partition per request (Faust's 1 MB starves batches)")
     worker_metrics_port: int = Field(9401, ge=0, le=65535, description="/metrics; 0 disables")
     allowed_lateness_s: int = Field(300, ge=0, description="late events within it update their minute")
     max_future_s: int = Field(600, ge=0, description="events further ahead of the clock are absurd")
@@ -94,6 +96,10 @@ class Settings(BaseSettings):
     cockpit_secret_key: str | None = Field(None, description="session signing key; random per process if unset")
     cockpit_cookie_secure: bool = Field(False, description="session cookie only over HTTPS")
     cockpit_rotate_s: float = Field(30.0, gt=0, description="wall-screen page rotation interval")
+    cockpit_login_max_failures: int = Field(5, ge=1, description="failed logins per user name before a lockout")
+    cockpit_login_max_failures_ip: int = Field(20, ge=1, description="failed logins per client address before a lockout")
+    cockpit_login_window_s: float = Field(300.0, gt=0, description="failures counted within this window")
+    cockpit_login_lockout_s: float = Field(900.0, gt=0, description="lockout length after too many failures")
 
     # --- alerts ----------------------------------------------------------------------------------
     alerts_capacity_per_minute: dict[str, float] = Field(

@@ -2,7 +2,9 @@
 
 Same scenario, seed, range and partition give the same events, byte for byte: no clock, no global
 random state. Work is vectorised with numpy per segment of event time (~20k events); only turning
-rows into `Click`/`Session` structs is per-event Python.
+rows into events is per-event Python: `batches()` builds `Click`/`Session` structs, `messages()`
+writes the same wire bytes directly from string templates (half the CPU; what senders use) and
+can keep one share of the sessions for multi-process runs (see simulators/parallel.py).
 
 How traffic arises: sessions arrive as a Poisson process whose rate follows the model's expected
 clicks (divided by clicks per session); each session has a geometric number of clicks with short
@@ -24,6 +26,7 @@ from simulators.model import (
     ABROAD_INDEX, MINUTE_MS, PLATFORM_NAMES, PROVINCE_CODES, SECTION_NAMES, TrafficModel,
 )
 from simulators.scenario import Scenario, load_scenario
+from simulators.truth import GroundTruth
 
 SEGMENT_EVENTS = 20_000  # target events per vectorised segment
 MAX_SEGMENT_MINUTES = 1_440
@@ -214,8 +217,11 @@ class Generator:
         return res, action
 
     # ------------------------------------------------------------------ rows -> batches
-    def _emit(self, rows: dict[str, np.ndarray], until_ms: int) -> tuple[dict[str, np.ndarray], list[list[Event]]]:
-        """Batches of rows whose client flush falls before `until_ms`; returns (pending rows, batches)."""
+    def _emit(self, rows: dict[str, np.ndarray], until_ms: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+        """Rows whose client flush falls before `until_ms`, in send order, cut into client batches.
+
+        Returns (pending rows, due rows in send order, batch bounds: batch b is rows bounds[b]:bounds[b+1]).
+        """
         ts, sid, dev = rows["ts"], rows["sid"], rows["dev"]
         iv = self._flush_ms[dev]
         phase = (sid * 7919) % iv
@@ -230,13 +236,45 @@ class Generator:
         fl, topic = fl[order], topic[order]
         n = fl.size
         if n == 0:
-            return pending, []
+            return pending, sel, np.zeros(1, dtype=np.int64)
         new = np.ones(n, dtype=bool)
         new[1:] = (fl[1:] != fl[:-1]) | (sel["sid"][1:] != sel["sid"][:-1]) | (topic[1:] != topic[:-1])
         run_start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
         new |= ((np.arange(n) - run_start) % self.scenario.model.max_batch) == 0
-        bounds = [*np.flatnonzero(new).tolist(), n]
-        return pending, self._structs(sel, bounds)
+        return pending, sel, np.append(np.flatnonzero(new), n)
+
+    def _blocks(self) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+        """(rows in send order, batch bounds) per segment, the whole stream cut at `count` events."""
+        pending = {c: np.zeros(0, dtype=np.int64) for c in _COLS}
+        left = self.count
+        warm = True
+        for minutes, lam in self._segments():
+            rows = self._sessions(minutes, lam, warm=False)
+            if warm:
+                warm_rows = self._sessions(minutes, lam, warm=True)
+                rows = {c: np.concatenate([warm_rows[c], rows[c]]) for c in _COLS}
+                warm = False
+            keep = (rows["ts"] >= self.start_ms) & (rows["ts"] < self.end_ms)
+            rows = {c: np.concatenate([pending[c], rows[c][keep]]) for c in _COLS}
+            seg_end = int(minutes[-1]) + MINUTE_MS - self._lead_ms
+            last = seg_end >= self.end_ms
+            pending, sel, bounds = self._emit(rows, _NEVER if last else seg_end)
+            n = int(bounds[-1])
+            if n == 0:
+                continue
+            if left is not None:
+                if left <= n:
+                    if left:
+                        bounds = np.append(bounds[bounds < left], left)
+                        yield {c: v[:left] for c, v in sel.items()}, bounds
+                    return
+                left -= n
+            yield sel, bounds
+
+    def batches(self) -> Iterator[list[Event]]:
+        """Client batches in flush order until the end (or `count` events), as contract structs."""
+        for sel, bounds in self._blocks():
+            yield from self._structs(sel, bounds.tolist())
 
     def _structs(self, rows: dict[str, np.ndarray], bounds: list[int]) -> list[list[Event]]:
         cols = {c: rows[c].tolist() for c in _COLS}
@@ -267,31 +305,127 @@ class Generator:
         self._seq = seq
         return out
 
-    # ------------------------------------------------------------------ the public iterator
-    def batches(self) -> Iterator[list[Event]]:
-        """Client batches in flush order until the end (or `count` events)."""
-        pending = {c: np.zeros(0, dtype=np.int64) for c in _COLS}
-        left = self.count
-        warm = True
-        for minutes, lam in self._segments():
-            rows = self._sessions(minutes, lam, warm=False)
-            if warm:
-                warm_rows = self._sessions(minutes, lam, warm=True)
-                rows = {c: np.concatenate([warm_rows[c], rows[c]]) for c in _COLS}
-                warm = False
-            keep = (rows["ts"] >= self.start_ms) & (rows["ts"] < self.end_ms)
-            rows = {c: np.concatenate([pending[c], rows[c][keep]]) for c in _COLS}
-            seg_end = int(minutes[-1]) + MINUTE_MS - self._lead_ms
-            last = seg_end >= self.end_ms
-            pending, out = self._emit(rows, _NEVER if last else seg_end)
-            for batch in out:
-                if left is not None:
-                    if left <= len(batch):
-                        if left:
-                            yield batch[:left]
-                        return
-                    left -= len(batch)
-                yield batch
+    # ------------------------------------------------------------------ rows -> wire bytes
+    def messages(self, share: int = 0, shares: int = 1) -> Iterator[Message]:
+        """The same stream as `batches()`, already encoded: one `Message` per client batch.
+
+        Bytes are exactly `contracts.events.encode(batch)` (a test holds them to it), written by
+        string templates instead of building structs first: the per-event cost of a fast sender.
+        `share`/`shares` keep only the sessions with id % shares == share, so `shares` processes
+        with the same seed send disjoint parts whose union is exactly the one-process stream, with
+        each session (its Kafka key) whole in one process; `Message.index` is the global position
+        of its first event, so each process can pace by the one shared schedule.
+        """
+        if not 0 <= share < shares:
+            raise ValueError(f"share {share} not in 0..{shares - 1}")
+        t = self._templates()
+        pre = self._prefix
+        done = 0  # events of the whole stream before this block
+        for sel, bounds in self._blocks():
+            n = int(bounds[-1])
+            starts, sizes = bounds[:-1], np.diff(bounds)
+            mine = sel["sid"][starts] % shares == share if shares > 1 else np.ones(starts.size, dtype=bool)
+            rows = np.repeat(mine, sizes)
+            first_seq = self._seq + np.arange(n, dtype=np.int64)
+            idx = np.flatnonzero(rows)
+            my_sizes = sizes[mine]
+            block = _Block(self, {c: sel[c][idx] for c in ("ts", "kind", "plat", "prov", "res")})
+            strs = self._render(sel, idx, first_seq[idx], t)
+            b_index = (done + starts[mine]).tolist()
+            b_sid, b_kind = sel["sid"][starts[mine]].tolist(), sel["kind"][starts[mine]].tolist()
+            b_ts = sel["ts"][starts[mine]].tolist()
+            pos = 0
+            for j, size in enumerate(my_sizes.tolist()):
+                hi = pos + size
+                value = strs[pos] if size == 1 else "[" + ",".join(strs[pos:hi]) + "]"
+                yield Message(value.encode(), "clicks" if b_kind[j] == _CLICK else "sessions",
+                              f"{pre}s{b_sid[j]:x}".encode(), size, b_ts[j], b_index[j], block, hi)
+                pos = hi
+            self._seq += n
+            done += n
+
+    def _templates(self) -> dict[str, list[str]]:
+        countries = self.model.countries
+        return {
+            "plat": [f'"platform":"{p}"' for p in PLATFORM_NAMES],
+            "prov": [f',"province":"{p}"' for p in PROVINCE_CODES],
+            "res": [f',"resource":"{r}","section":"{SECTION_NAMES[s]}"' for r, s in zip(self._res_ids, self._res_section)],
+            "action": [f',"action":"{a}"' if a != "view" else "" for a in ACTIONS],
+            "dev": [f',"device":"{d}"' if d != "web" else "" for d in DEVICES],
+            # index -1 (at home) picks the trailing empty fragment
+            "country": [f',"country":"{c}"' for c in countries] + [""],
+            "kind": [f',"kind":"{k}"' for k in _KINDS],
+        }
+
+    def _render(self, sel: dict[str, np.ndarray], idx: np.ndarray, seqs: np.ndarray,
+                t: dict[str, list[str]]) -> list[str]:
+        """JSON text of each selected row, field order and omitted defaults as msgspec writes them."""
+        ts, kind, sid, user = (sel[c][idx].tolist() for c in ("ts", "kind", "sid", "user"))
+        prov, plat, dev, country = (sel[c][idx].tolist() for c in ("prov", "plat", "dev", "country"))
+        res, action, dur = (sel[c][idx].tolist() for c in ("res", "action", "dur"))
+        pre = self._prefix
+        P, V, R, A, D, C, K = (t[k] for k in ("plat", "prov", "res", "action", "dev", "country", "kind"))
+        out = []
+        append = out.append
+        for i, seq in enumerate(seqs.tolist()):
+            head = (f'"id":"{pre}{seq:x}","ts":{ts[i]},{P[plat[i]]}{V[prov[i]]},"user":"u{user[i]:x}",'
+                    f'"session":"{pre}s{sid[i]:x}"')
+            tail = D[dev[i]] + C[country[i]]
+            if kind[i] == _CLICK:
+                append(f'{{"type":"click",{head}{R[res[i]]}{A[action[i]]}{tail}}}')
+            else:
+                append(f'{{"type":"session",{head}{K[kind[i]]},"duration_s":{dur[i] / 1000.0!r}{tail}}}')
+        return out
+
+
+class Message:
+    """One encoded client batch: what a sender hands to Kafka (or a file line) unchanged."""
+
+    __slots__ = ("value", "kind", "key", "events", "ts", "index", "block", "hi")
+
+    def __init__(self, value: bytes, kind: str, key: bytes, events: int, ts: int, index: int,
+                 block: _Block, hi: int) -> None:
+        self.value, self.kind, self.key, self.events, self.ts = value, kind, key, events, ts
+        self.index = index  # position of its first event in the whole (all-shares) stream
+        self.block, self.hi = block, hi  # its rows are block rows [..hi), for ground truth
+
+    def __repr__(self) -> str:
+        return f"Message({self.kind}, {self.events} events, ts={self.ts}, index={self.index})"
+
+
+class _Block:
+    """The rows of one segment that a process sends, kept as columns so ground truth is counted
+    with numpy once per block (`add_to`) instead of once per event."""
+
+    __slots__ = ("gen", "cols")
+
+    def __init__(self, gen: Generator, cols: dict[str, np.ndarray]) -> None:
+        self.gen, self.cols = gen, cols
+
+    def add_to(self, truth: GroundTruth, hi: int) -> None:
+        """Count rows [0, hi) (the messages sent so far from this block) into `truth`."""
+        if hi <= 0:
+            return
+        c = {k: v[:hi] for k, v in self.cols.items()}
+        click = c["kind"] == _CLICK
+        ts = c["ts"]
+        minute_s = ts[click] // MINUTE_MS * 60
+        P, F = len(PROVINCE_CODES), len(PLATFORM_NAMES)
+        key = (minute_s * F + c["plat"][click]) * P + c["prov"][click]
+        keys, counts = np.unique(key, return_counts=True)
+        minute = {}
+        for k, n in zip(keys.tolist(), counts.tolist()):
+            m, rest = divmod(k, F * P)
+            f, p = divmod(rest, P)
+            minute[(m, PLATFORM_NAMES[f], PROVINCE_CODES[p])] = n
+        res = np.bincount(c["res"][click], minlength=0)
+        nz = np.flatnonzero(res)
+        ids = self.gen._res_ids
+        resource = {ids[i]: n for i, n in zip(nz.tolist(), res[nz].tolist())}
+        kinds_n = np.bincount(c["kind"][~click], minlength=len(_KINDS))
+        kinds = {_KINDS[k]: n for k, n in enumerate(kinds_n.tolist()) if n and k != _CLICK}
+        truth.add_counts(minute, resource, kinds, clicks=int(click.sum()), sessions=int((~click).sum()),
+                         min_ts=int(ts.min()), max_ts=int(ts.max()))
 
 
 def generate_batches(scenario: Scenario | str, start_ms: int | None = None, end_ms: int | None = None, *,
@@ -302,8 +436,9 @@ def generate_batches(scenario: Scenario | str, start_ms: int | None = None, end_
     Volume is the scenario's own curve x `scale` (default: the file's `scale`), or, with `rate`,
     about `rate` events per second of event time shaped like the scenario's province/platform mix.
     `start_ms`/`end_ms` default to the scenario's range; `count` stops after exactly that many
-    events (and, without `end_ms`, may run past the scenario's end). `part`/`parts` split one run
-    into disjoint streams (each with 1/parts of the volume) for multi-process senders.
+    events (and, without `end_ms`, may run past the scenario's end). `part`/`parts` draw
+    independent streams with 1/parts of the volume each (statistically the run, not its events);
+    for the exact one-process stream split over processes use `Generator.messages(share, shares)`.
     """
     return Generator(scenario, seed=seed, start_ms=start_ms, end_ms=end_ms, count=count, scale=scale,
                      rate=rate, part=part, parts=parts).batches()

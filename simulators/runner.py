@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from contracts.events import Click, Event, encode
+from contracts.events import Click, Event, decode_message, encode
 from contracts.settings import Settings
 from simulators.files import NdjsonWriter
 from simulators.kafka_out import KafkaSender
@@ -23,7 +23,7 @@ from simulators.truth import GroundTruth
 
 class Sink(Protocol):
     def send_batch(self, batch: list[Event]) -> None: ...
-    def send_raw(self, value: bytes, kind: str) -> None: ...
+    def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None: ...
     def close(self) -> dict[str, Any]: ...
 
 
@@ -50,8 +50,17 @@ class KafkaSink:
         self.sender.send(topic, value, key, partition=zlib.crc32(key) % self._parts[topic],
                          on_error=lambda exc, b=batch: self.failed.add_batch(b))
 
-    def send_raw(self, value: bytes, kind: str) -> None:
-        self.sender.send(self.topics[kind], value)
+    def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None:
+        """An encoded message (a recording's line, or a generator `Message`), sent unchanged; keyed
+        messages go to the same partition `send_batch` would pick. A refused one is decoded (only
+        then) so the run's truth can subtract it."""
+        topic = self.topics[kind]
+        self.sender.send(topic, value, key, partition=None if key is None else zlib.crc32(key) % self._parts[topic],
+                         on_error=lambda exc, v=value: self._failed_raw(v))
+
+    def _failed_raw(self, value: bytes) -> None:
+        events, _ = decode_message(value, max_bytes=1 << 30, max_events=1 << 30)
+        self.failed.add_batch(events)
 
     def close(self) -> dict[str, Any]:
         self.sender.flush(timeout=120)
@@ -67,7 +76,7 @@ class FileSink:
     def send_batch(self, batch: list[Event]) -> None:
         self.writer.write(batch)
 
-    def send_raw(self, value: bytes, kind: str) -> None:
+    def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None:
         self.writer.write_raw(value)
 
     def close(self) -> dict[str, Any]:
@@ -114,8 +123,12 @@ class SendLoop:
     def __init__(self, sink: Sink, schedule: Schedule | None, *, truth: GroundTruth | None = None,
                  duration_s: float | None = None, on_progress: Callable[[Progress], None] | None = None,
                  progress_every_s: float = 0.25, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 start_gate: Callable[[], float] | None = None) -> None:
+        """`start_gate`, if given, is called once the first item is ready and returns the start time
+        on `clock` (processes of one run wait there for a common start)."""
         self.sink, self.schedule, self.truth = sink, schedule, truth
+        self.start_gate = start_gate
         self.duration_s = duration_s
         self.on_progress = on_progress
         self.progress_every_s = progress_every_s
@@ -126,24 +139,31 @@ class SendLoop:
         self._stop = True
 
     def run_batches(self, batches: Iterable[list[Event]]) -> RunSummary:
-        return self._run(((b, None, b[0].ts, len(b)) for b in batches))
+        return self._run(((b, None, b[0].ts, len(b), None) for b in batches))
 
     def run_raw(self, messages: Iterable[Any]) -> RunSummary:
         """Recorded messages (files.Recorded: value, kind, ts, events)."""
-        return self._run(((None, m, m.ts, m.events) for m in messages))
+        return self._run(((None, m, m.ts, m.events, None) for m in messages))
 
-    def _run(self, items: Iterable[tuple[list[Event] | None, Any, int, int]]) -> RunSummary:
+    def run_messages(self, messages: Iterable[Any]) -> RunSummary:
+        """Encoded generator messages (generator.Message): sent unchanged, keyed by session, paced by
+        their position in the whole stream (so processes sending disjoint shares keep one schedule),
+        ground truth counted per block of rows rather than per event."""
+        return self._run(((None, m, m.ts, m.events, m.index) for m in messages))
+
+    def _run(self, items: Iterable[tuple[list[Event] | None, Any, int, int, int | None]]) -> RunSummary:
         s = RunSummary()
         sched, truth, clock = self.schedule, self.truth, self.clock
         it = iter(items)
         first = next(it, None)  # pay the generator's start-up before the clock starts
         items = itertools.chain([first] if first is not None else [], it)
-        t0 = clock()
+        t0 = self.start_gate() if self.start_gate is not None else clock()
         next_progress = 0.0
         elapsed = 0.0
         hit_duration = False
+        block, block_hi = None, 0  # generator messages: rows of the current block sent so far
         try:
-            for batch, raw, ts, n in items:
+            for batch, raw, ts, n, pos in items:
                 if self._stop:
                     s.interrupted = True
                     break
@@ -152,7 +172,7 @@ class SendLoop:
                     hit_duration = True
                     break
                 if sched is not None:
-                    due = sched.due(s.events, ts)
+                    due = sched.due(s.events if pos is None else pos, ts)
                     if self.duration_s is not None and due >= self.duration_s:
                         hit_duration = True
                         break
@@ -173,7 +193,13 @@ class SendLoop:
                     if truth is not None:
                         truth.add_batch(batch)
                 else:
-                    self.sink.send_raw(raw.value, raw.kind)
+                    self.sink.send_raw(raw.value, raw.kind, getattr(raw, "key", None))
+                    if truth is not None and pos is not None:
+                        if raw.block is not block:
+                            if block is not None:
+                                block.add_to(truth, block_hi)
+                            block = raw.block
+                        block_hi = raw.hi
                 s.events += n
                 s.messages += 1
                 if s.first_event_ts is None:
@@ -184,6 +210,8 @@ class SendLoop:
                     self._progress(s, elapsed)
         except KeyboardInterrupt:
             s.interrupted = True
+        if block is not None:
+            block.add_to(truth, block_hi)  # type: ignore[arg-type]
         if hit_duration:  # nothing more is due before the end: wait it out so rates are honest
             while (left := self.duration_s - (clock() - t0)) > 0 and not self._stop:  # type: ignore[operator]
                 self.sleep(min(left, 0.05))

@@ -14,6 +14,8 @@ holds?) and are refused, naming both lines.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +154,15 @@ class Scenario:
 
 
 # --------------------------------------------------------------------------- loading
+def with_client_flush(scenario: Scenario, seconds: float) -> Scenario:
+    """The scenario with every device's SDK flushing every `seconds` (bigger, fewer messages; the
+    events and their times are the same, only their grouping into messages and send order change)."""
+    if seconds <= 0:
+        raise ScenarioError(f"client flush interval must be > 0 s, got {seconds}")
+    flush = {d: float(seconds) for d in scenario.model.client_flush_s}
+    return dataclasses.replace(scenario, model=dataclasses.replace(scenario.model, client_flush_s=flush))
+
+
 def scenario_names() -> list[str]:
     """Scenarios shipped with the package (file stems in simulators/scenarios)."""
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))

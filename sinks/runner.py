@@ -30,6 +30,7 @@ from sinks.store import ChdbStore, ServerStore, StoreError, StoreUnavailable
 log = logging.getLogger(__name__)
 
 MAX_POLL_RECORDS = 2000
+FETCH_MAX_BYTES = 64 * 1024 * 1024
 
 
 class Sink:
@@ -75,7 +76,10 @@ class Sink:
                 enable_auto_commit=False, auto_offset_reset="earliest", client_id=self.group,
                 max_poll_records=MAX_POLL_RECORDS, session_timeout_ms=int(s.worker_session_timeout_s * 1000),
                 heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
-                max_poll_interval_ms=600_000, fetch_max_bytes=64 * 1024 * 1024,
+                max_poll_interval_ms=600_000, fetch_max_bytes=FETCH_MAX_BYTES,
+                # kafka-python refuses any response frame above this (default 1 MB, less than one
+                # fetch of four partitions): it must cover the largest fetch.
+                receive_message_max_bytes=FETCH_MAX_BYTES + 1024 * 1024,
             )
         except KafkaError as err:
             raise SystemExit(f"edu-sink: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None

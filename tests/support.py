@@ -114,8 +114,9 @@ def truth_by_platform_province(clicks: list[Click]) -> Counter[tuple[str, str]]:
 def producer(bootstrap: str):  # type: ignore[no-untyped-def]
     from kafka import KafkaProducer
 
+    # Idempotent: a send retried across a broker restart must not write a source message twice.
     return KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5,
-                         max_request_size=4 * 1024 * 1024, batch_size=256 * 1024)
+                         max_request_size=4 * 1024 * 1024, batch_size=256 * 1024, enable_idempotence=True)
 
 
 def send_in_client_batches(bootstrap: str, topic: str, clicks: list[Click], batch: int = 20) -> int:

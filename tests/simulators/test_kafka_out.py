@@ -20,17 +20,22 @@ def test_unreachable_broker_fails_loudly() -> None:
 
 @pytest.mark.integration
 def test_sent_events_arrive_and_match_truth(kafka_settings) -> None:  # type: ignore[no-untyped-def]
-    from kafka import KafkaConsumer
-
     ensure_topics(kafka_settings)
     truth = GroundTruth()
     loop = SendLoop(KafkaSink(kafka_settings), Schedule(RateProfile.constant(20_000)), truth=truth)
     summary = loop.run_batches(generate_batches("school-week", seed=9, count=20_000))
     assert summary.events == 20_000 and summary.delivery_errors == 0
+    assert _consume(kafka_settings, truth.total_events) == truth
+
+
+def _consume(settings, expected_events: int) -> GroundTruth:  # type: ignore[no-untyped-def]
+    """Everything on the two topics, counted; checks each message is keyed by its session."""
+    from kafka import KafkaConsumer
 
     got = GroundTruth()
-    consumer = KafkaConsumer(kafka_settings.topic_clicks, kafka_settings.topic_sessions,
-                             bootstrap_servers=kafka_settings.kafka_bootstrap, auto_offset_reset="earliest",
+    partition_of: dict[tuple[str, bytes], int] = {}
+    consumer = KafkaConsumer(settings.topic_clicks, settings.topic_sessions,
+                             bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
                              consumer_timeout_ms=10_000, enable_auto_commit=False)
     try:
         for _ in range(10_000_000):  # bounded; ends at the consumer timeout or when all arrived
@@ -39,9 +44,30 @@ def test_sent_events_arrive_and_match_truth(kafka_settings) -> None:  # type: ig
                 for r in records:
                     events, rejects = decode_message(r.value, max_bytes=262_144, max_events=1000)
                     assert not rejects
+                    assert r.key == events[0].session.encode()
+                    # a session's messages stay in one partition of each topic, so in order
+                    assert partition_of.setdefault((r.topic, r.key), r.partition) == r.partition
                     got.add_batch(events)
-            if got.total_events >= truth.total_events or (not batch and got.total_events and _ > 30):
+            if got.total_events >= expected_events or (not batch and got.total_events and _ > 30):
                 break
     finally:
         consumer.close()
-    assert got == truth
+    return got
+
+
+@pytest.mark.integration
+def test_two_processes_send_the_one_process_stream(kafka_settings) -> None:  # type: ignore[no-untyped-def]
+    """`run --processes 2`: the union that arrives is the one-process stream, and the merged truth."""
+    from simulators.parallel import RunSpec, run_parallel
+
+    ensure_topics(kafka_settings)
+    spec = RunSpec(scenario="school-week", seed=9, count=20_000, rate="50000", truth=True,
+                   bootstrap=kafka_settings.kafka_bootstrap,
+                   topics=(kafka_settings.topic_clicks, kafka_settings.topic_sessions))
+    result = run_parallel(spec, 2)
+    assert not result.failures and result.summary.events == 20_000 and result.summary.delivery_errors == 0
+    one = GroundTruth()
+    for b in generate_batches("school-week", seed=9, count=20_000):
+        one.add_batch(b)
+    assert result.truth == one
+    assert _consume(kafka_settings, one.total_events) == one

@@ -33,7 +33,7 @@ class SlowSink:
         self.clock.now += self.cost
         self.events += len(batch)
 
-    def send_raw(self, value: bytes, kind: str) -> None:
+    def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None:
         self.clock.now += self.cost
 
     def close(self) -> dict[str, Any]:
@@ -80,3 +80,17 @@ def test_replay_follows_event_time() -> None:
     s = loop.run_batches(batches)
     assert s.elapsed_s == pytest.approx(span / 600, rel=0.02)
     assert s.events == 3000
+
+
+def test_a_share_keeps_the_whole_streams_schedule() -> None:
+    """A process sending one share of N paces each message by its position in the whole stream, so
+    N processes together hold the one-process schedule (here: share 1 of 2 at 4000/s overall)."""
+    from simulators.generator import Generator
+
+    clock = FakeClock()
+    sink = SlowSink(clock, 0.00001)
+    loop = SendLoop(sink, Schedule(RateProfile.constant(4000)), truth=GroundTruth(), duration_s=5, clock=clock,
+                    sleep=clock.sleep)
+    s = loop.run_messages(Generator("school-week", seed=1).messages(1, 2))
+    assert s.events == pytest.approx(10_000, rel=0.05)  # half of the 20,000 due in 5 s
+    assert s.max_lag_s < 0.01 and s.late_batches == 0

@@ -60,7 +60,7 @@ class RatesTail:
         self.settings = settings
         self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None,
                                       enable_auto_commit=False, auto_offset_reset="earliest",
-                                      fetch_max_bytes=64 * 1024 * 1024)
+                                      fetch_max_bytes=64 * 1024 * 1024, receive_message_max_bytes=65 * 1024 * 1024)
         self.tps = [TopicPartition(settings.topic_rates, p) for p in range(settings.topic_partitions)]
         self.consumer.assign(self.tps)
         self.consumer.seek_to_beginning(*self.tps)
@@ -153,7 +153,7 @@ class GroupOffsets:
         self.group, self.topic = group, topic
 
     def committed(self) -> dict[int, int]:
-        got = self.admin.list_group_offsets({self.group: None})[self.group]
+        got = self.admin.list_consumer_group_offsets(self.group)
         return {tp.partition: meta.offset for tp, meta in got.items() if tp.topic == self.topic}
 
     def close(self) -> None:
@@ -170,7 +170,8 @@ def read_topic(settings: Settings, topic: str, timeout: float = 60) -> list[byte
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None,
-                             enable_auto_commit=False, auto_offset_reset="earliest")
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             receive_message_max_bytes=65 * 1024 * 1024)
     try:
         tps = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
         consumer.assign(tps)
