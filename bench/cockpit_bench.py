@@ -9,7 +9,10 @@ platform's section, inserted through the storage layer's migrations and Arrow fa
 1. one full refresh of the overview, cache off (TTL 0): every named query the page runs per tick
    (`load_overview` for KPIs, line and breakdowns, plus `load_map_values` for the map), p50/p95;
 2. ten concurrent viewers refreshing together through one shared cache (TTL 1.5 s, the default)
-   against one viewer alone: the database time each costs (`Queries.db_seconds`, time in the store).
+   against one viewer alone: the database time each costs (`Queries.db_seconds`, time in the store);
+3. the daily report (this week against the one before, read from the hourly rollup `clicks_hour`)
+   and the map's surge measure (the quarter hour against the same one in the four weeks before),
+   cache off, p50/p95 each.
 
 Goals (issue 7): p95 < 150 ms; ten viewers < 2x one viewer's database time.
 The last line holds the headline figures as name=value pairs.
@@ -30,7 +33,8 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from cockpit.queries import Queries  # noqa: E402
-from cockpit.snapshots import Filters, load_map_values, load_overview  # noqa: E402
+from cockpit.pages import report  # noqa: E402
+from cockpit.snapshots import Filters, load_map_values, load_overview, load_report  # noqa: E402
 from contracts.geo import PLATFORMS, PROVINCE_CODES  # noqa: E402
 from sinks.migrate import migrate  # noqa: E402
 from sinks.store import ChdbStore  # noqa: E402
@@ -68,6 +72,29 @@ def full_refresh(q: Queries) -> None:
     """Everything one overview tick queries: KPIs, line, breakdowns and the map."""
     assert load_overview(q, Filters()) is not None
     load_map_values(q, Filters(), "rate")
+
+
+def report_refresh(q: Queries) -> None:
+    """The report page's tick with its default periods."""
+    now = q.latest_minute()
+    assert now is not None
+    period, base = report.periods(None, None, None, None, now)
+    assert load_report(q, period, base) is not None
+
+
+def surge_map(q: Queries) -> None:
+    load_map_values(q, Filters(), "surge")
+
+
+def timed(fn, q: Queries, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(p50, p95) in ms of `n` calls after one warm-up."""
+    fn(q)
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn(q)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), percentile(times, 95)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -123,7 +150,13 @@ def main(argv: list[str] | None = None) -> int:
             ratio = many.db_seconds / one.db_seconds
             print(f"db time: one viewer {one.db_seconds * 1000:.1f} ms, {args.viewers} viewers "
                   f"{many.db_seconds * 1000:.1f} ms (x{ratio:.2f}); {args.viewers} viewers' wall {wall_ms:.1f} ms")
+            # 3. the report (hourly rollup) and the surge measure, cache off
+            rep50, rep95 = timed(report_refresh, q, args.refreshes)
+            sur50, sur95 = timed(surge_map, q, args.refreshes)
+            print(f"daily report, cache off: p50 {rep50:.1f} ms, p95 {rep95:.1f} ms; "
+                  f"surge map: p50 {sur50:.1f} ms, p95 {sur95:.1f} ms")
             print(f"rows={rows} days={args.days} refresh_p50_ms={p50:.1f} refresh_p95_ms={p95:.1f} "
+                  f"report_p95_ms={rep95:.1f} surge_map_p95_ms={sur95:.1f} "
                   f"one_viewer_db_ms={one.db_seconds * 1000:.1f} ten_viewers_db_ms={many.db_seconds * 1000:.1f} "
                   f"viewers={args.viewers} db_ratio={ratio:.2f} p95_goal_met={p95 < 150} ratio_goal_met={ratio < 2}")
         finally:

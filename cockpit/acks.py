@@ -1,4 +1,5 @@
-"""Acknowledgements: an operator's "I have this one", recorded on the alerts topic.
+"""Acknowledgements and silences: an operator's "I have this one" / "quiet for a while", recorded on
+the alerts topic.
 
 The cockpit does not write the store: it produces a StateChange of kind "ack" (the alerts topic's
 JSON record, `alerts.model.StateChange.encode`), keyed by the alert's fingerprint, to
@@ -7,6 +8,12 @@ service, the cockpit and a replay all see the same history. The alert's name, st
 value, labels and annotations are copied from its latest state change in the store, so the record
 is complete. Its time is event time (the cockpit's "now", never before the change it acknowledges),
 so a replayed scenario keeps one clock.
+
+A silence is the same record with kind "silence" and `silenced` true: its labels are the alert's
+labels (the silence's matchers: exactly this alert), and its window travels in two annotations next
+to the alert's own, `silence_starts_at` and `silence_ends_at` (epoch seconds, event time), which is
+what `alerts.lifecycle.AlertBook.silence(matchers, starts_at, ends_at, author, comment)` takes. The
+duration is one of `SILENCE_DURATIONS_S`.
 
 The Kafka producer is created on first use (`producer_factory`), so the cockpit starts without a
 broker and tests inject a fake.
@@ -21,12 +28,13 @@ from typing import Any, Protocol
 
 from alerts.model import Severity, State, StateChange
 from cockpit.queries import Queries
-from cockpit.snapshots import ACTIVE_STATES, AlertNow, alerts_end, parse_current
+from cockpit.snapshots import ACTIVE_STATES, SILENCE_ENDS, SILENCE_STARTS, AlertNow, alerts_end, parse_current
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 10.0
 MAX_COMMENT = 500
+SILENCE_DURATIONS_S: tuple[int, ...] = (15 * 60, 3600, 4 * 3600, 24 * 3600)  # what the alerts page offers
 
 
 class Producer(Protocol):
@@ -79,31 +87,48 @@ class AckRecorder:
         rows = self.queries._query("alerts_current", {"end": alerts_end(now)})  # uncached: act on the truth
         return next((a for a in parse_current(rows) if a.fingerprint == fingerprint), None)
 
-    def build(self, alert: AlertNow, author: str, comment: str, now: int | None) -> StateChange:
+    def build(self, alert: AlertNow, author: str, comment: str, now: int | None, kind: str = "ack",
+              extra: dict[str, str] | None = None) -> StateChange:
         at = max(alert.at, now if now is not None else alert.at)
         state = State(alert.state)
-        return StateChange(at=float(at), fingerprint=alert.fingerprint, alertname=alert.alertname, kind="ack",
+        return StateChange(at=float(at), fingerprint=alert.fingerprint, alertname=alert.alertname, kind=kind,
                            old_state=state, new_state=state, severity=Severity(alert.severity),
-                           value=alert.value, labels=dict(alert.labels), annotations=dict(alert.annotations),
-                           silenced=False, author=author, comment=comment)
+                           value=alert.value, labels=dict(alert.labels),
+                           annotations={**alert.annotations, **(extra or {})},
+                           silenced=kind == "silence", author=author, comment=comment)
 
     def acknowledge(self, fingerprint: str, author: str, comment: str = "") -> AckResult:
+        alert = self._active(fingerprint, author, "an acknowledgement", "acknowledged")
+        change = self.build(alert, author, comment.strip()[:MAX_COMMENT], self.queries.latest_minute())
+        return self._produce(change)
+
+    def silence(self, fingerprint: str, author: str, duration_s: int, comment: str = "") -> AckResult:
+        """Silence one firing or pending alert for `duration_s` (one of SILENCE_DURATIONS_S) from the
+        cockpit's event-time "now"."""
+        if duration_s not in SILENCE_DURATIONS_S:
+            raise AckError(400, f"a silence lasts one of {list(SILENCE_DURATIONS_S)} seconds")
+        alert = self._active(fingerprint, author, "a silence", "silenced")
+        now = self.queries.latest_minute()
+        start = max(alert.at, now if now is not None else alert.at)
+        window = {SILENCE_STARTS: str(start), SILENCE_ENDS: str(start + duration_s)}
+        return self._produce(self.build(alert, author, comment.strip()[:MAX_COMMENT], now, "silence", window))
+
+    def _active(self, fingerprint: str, author: str, what: str, done: str) -> AlertNow:
         if not author.strip():
-            raise AckError(401, "an acknowledgement needs an operator")
-        comment = comment.strip()[:MAX_COMMENT]
+            raise AckError(401, f"{what} needs an operator")
         alert = self.current(fingerprint)
         if alert is None:
             raise AckError(404, "no such alert")
         if alert.state not in ACTIVE_STATES:
-            raise AckError(409, f"the alert is {alert.state}: only firing or pending alerts are acknowledged")
-        change = self.build(alert, author, comment, self.queries.latest_minute())
+            raise AckError(409, f"the alert is {alert.state}: only firing or pending alerts are {done}")
+        return alert
+
+    def _produce(self, change: StateChange) -> AckResult:
         try:
-            future = self.producer.send(self.topic, value=change.encode(), key=fingerprint.encode())
+            future = self.producer.send(self.topic, value=change.encode(), key=change.fingerprint.encode())
             if hasattr(future, "get"):
                 future.get(timeout=SEND_TIMEOUT_S)  # the broker has it before we say so
-        except AckError:
-            raise
         except Exception as err:
-            log.exception("acknowledgement of %s could not be produced", fingerprint)
+            log.exception("%s of %s could not be produced", change.kind, change.fingerprint)
             raise AckError(502, f"the alerts topic is unavailable: {type(err).__name__}") from err
         return AckResult(change, self.topic)

@@ -5,11 +5,17 @@ page behind the login instead). Operators sign in with a user name and password 
 werkzeug password hashes from the operators file (`user:hash` per line, `#` comments), read from
 `cockpit_operators_file`. The session cookie is signed (Flask), HttpOnly and SameSite=Lax.
 
-Every state-changing request (POST /login, POST /logout, POST /api/alerts/<fingerprint>/ack) must
-carry the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`), compared in
-constant time. Acknowledge (`cockpit.acks`) produces an "ack" StateChange with the operator's name as
-its author to the alerts topic; a form post is redirected back to /alerts, an API call answers 202.
-The operator's name is kept in the signed session for that, and never rendered, nor any session id.
+Every state-changing request (POST /login, POST /logout, POST /api/alerts/<fingerprint>/ack and
+/silence) must carry the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`),
+compared in constant time. Acknowledge and silence (`cockpit.acks`) produce an "ack" / "silence"
+StateChange with the operator's name as its author to the alerts topic; a form post is redirected
+back to /alerts, an API call answers 202. The operator's name is kept in the signed session for
+that, and never rendered, nor any session id.
+
+Failed logins are throttled (`LoginThrottle`): after `cockpit_login_max_failures` failures for one
+user name within `cockpit_login_window_s`, or `cockpit_login_max_failures_ip` from one client
+address, that name / address is locked out for `cockpit_login_lockout_s`: the login answers 429 with
+Retry-After without checking the password, so guessing gets no answer at all while locked.
 """
 from __future__ import annotations
 
@@ -17,7 +23,10 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -77,6 +86,66 @@ def verify(users: Mapping[str, str], user: str, password: str) -> bool:
     return check_password_hash(hashed, password)
 
 
+@dataclass
+class _Failures:
+    times: list[float] = field(default_factory=list)
+    locked_until: float = 0.0
+
+
+class LoginThrottle:
+    """Failed logins per key (a user name, a client address) in a sliding window, and lockouts.
+
+    `limits` maps a key kind ("user", "ip") to how many failures within `window_s` lock that key out
+    for `lockout_s`. The clock is injected (monotonic seconds), so tests step it instead of sleeping.
+    Memory is bounded: keys whose failures and lockout have expired are dropped, and at most
+    `max_keys` are kept (the oldest dropped first) so a flood of made-up names cannot grow it.
+    """
+
+    def __init__(self, limits: Mapping[str, int], window_s: float, lockout_s: float,
+                 clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000) -> None:
+        self.limits = dict(limits)
+        self.window_s = window_s
+        self.lockout_s = lockout_s
+        self._clock = clock
+        self._max_keys = max_keys
+        self._keys: dict[tuple[str, str], _Failures] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, **keys: str) -> float:
+        """Seconds until every given key (`user=`, `ip=`) may try again; 0 when none is locked."""
+        now = self._clock()
+        with self._lock:
+            return max([f.locked_until - now for k in keys.items() if (f := self._keys.get(k))] + [0.0])
+
+    def failure(self, **keys: str) -> None:
+        now = self._clock()
+        with self._lock:
+            for kind, value in keys.items():
+                f = self._keys.setdefault((kind, value), _Failures())
+                f.times = [t for t in f.times if now - t < self.window_s] + [now]
+                if len(f.times) >= self.limits.get(kind, 1 << 30):
+                    f.locked_until, f.times = now + self.lockout_s, []
+            self._prune(now)
+
+    def success(self, **keys: str) -> None:
+        with self._lock:
+            for k in keys.items():
+                self._keys.pop(k, None)
+
+    def _prune(self, now: float) -> None:
+        stale = [k for k, f in self._keys.items()
+                 if f.locked_until <= now and all(now - t >= self.window_s for t in f.times)]
+        for k in stale:
+            del self._keys[k]
+        while len(self._keys) > self._max_keys:
+            del self._keys[next(iter(self._keys))]
+
+    @classmethod
+    def from_settings(cls, settings: Any, clock: Callable[[], float] = time.monotonic) -> "LoginThrottle":
+        return cls({"user": settings.cockpit_login_max_failures, "ip": settings.cockpit_login_max_failures_ip},
+                   settings.cockpit_login_window_s, settings.cockpit_login_lockout_s, clock)
+
+
 def _page(title: str, body: str, status: int = 200) -> Response:
     html = (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             "<link rel='stylesheet' href='/assets/cockpit.css'></head>"
@@ -99,11 +168,14 @@ def operator_name() -> str:
     return str(session.get("user", "")) if is_operator() else ""
 
 
-def install(server: Flask, settings: Any, acks: Any = None) -> None:
-    """Add the login, logout, CSRF and acknowledge routes (and the optional viewer login) to `server`.
+def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrottle | None = None) -> None:
+    """Add the login, logout, CSRF, acknowledge and silence routes (and the optional viewer login) to
+    `server`.
 
-    `acks` (a `cockpit.acks.AckRecorder`) records acknowledgements; without one the endpoint answers
-    501 after its login and token checks."""
+    `acks` (a `cockpit.acks.AckRecorder`) records acknowledgements and silences; without one the
+    endpoints answer 501 after their login and token checks. `throttle` limits failed logins (from
+    the settings if omitted)."""
+    throttle = throttle or LoginThrottle.from_settings(settings)
     server.secret_key = getattr(settings, "cockpit_secret_key", None) or secrets.token_hex(32)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          SESSION_COOKIE_SECURE=bool(getattr(settings, "cockpit_cookie_secure", False)))
@@ -126,13 +198,23 @@ def install(server: Flask, settings: Any, acks: Any = None) -> None:
     def login() -> Response:
         if request.method == "GET":
             return _login_form()
-        user = request.form.get("username", "")
+        user = request.form.get("username", "")[:200]
+        who = {"user": user, "ip": request.remote_addr or "-"}
+        wait = throttle.retry_after(**who)
+        if wait > 0:  # locked: the password is not even checked
+            resp = _login_form("登录失败次数过多，请稍后再试 · Too many failed sign-ins, try again later",
+                               429)
+            resp.headers["Retry-After"] = str(int(wait) + 1)
+            return resp
         if verify(users, user, request.form.get("password", "")):
+            throttle.success(user=user)
             session.clear()  # a fresh session (and token) after login: no fixation
             session["operator"] = True
             session["user"] = user  # the author of acknowledgements; never rendered
             csrf_token()
             return redirect("/alerts")  # type: ignore[return-value]
+        throttle.failure(**who)
+        log.warning("failed operator sign-in")  # no user name: it may be a mistyped password
         return _login_form("用户名或密码错误 · Wrong user name or password", 401)
 
     def logout() -> Response:
@@ -146,27 +228,47 @@ def install(server: Flask, settings: Any, acks: Any = None) -> None:
     def csrf() -> Response:
         return jsonify(csrf_token=csrf_token())
 
-    def acknowledge(fingerprint: str) -> tuple[Response, int]:
+    def _act(fingerprint: str, action: Callable[[str, str], Any], done: str) -> tuple[Response, int]:
+        """The checks every operator action shares, then `action(author, comment)`."""
         if not is_operator():
             return jsonify(error="operator login required"), 401
         if not _FINGERPRINT.match(fingerprint):
             return jsonify(error="not an alert fingerprint"), 400
         if acks is None:
-            return jsonify(error="acknowledgements are not configured", fingerprint=fingerprint), 501
+            return jsonify(error="operator actions are not configured", fingerprint=fingerprint), 501
         from cockpit.acks import AckError
 
-        body = request.get_json(silent=True) if request.is_json else None
-        comment = request.form.get("comment") or (body or {}).get("comment") or ""
         try:
-            result = acks.acknowledge(fingerprint, operator_name(), str(comment))
+            result = action(operator_name(), str(_field("comment") or ""))
         except AckError as err:
             return jsonify(error=str(err), fingerprint=fingerprint), err.status
         if request.form.get(CSRF_FIELD):  # the alerts page's form: back to the page
             return redirect("/alerts", code=303)  # type: ignore[return-value]
-        return jsonify(status="acknowledged", fingerprint=fingerprint, topic=result.topic,
-                       at=int(result.change.at)), 202
+        return jsonify(status=done, fingerprint=fingerprint, topic=result.topic, at=int(result.change.at)), 202
+
+    def acknowledge(fingerprint: str) -> tuple[Response, int]:
+        return _act(fingerprint, lambda author, comment: acks.acknowledge(fingerprint, author, comment),
+                    "acknowledged")
+
+    def silence(fingerprint: str) -> tuple[Response, int]:
+        try:
+            duration = int(_field("duration_s") or 0)
+        except (TypeError, ValueError):
+            duration = 0
+        return _act(fingerprint, lambda author, comment: acks.silence(fingerprint, author, duration, comment),
+                    "silenced")
 
     server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
     server.add_url_rule("/api/csrf", "csrf", csrf)
     server.add_url_rule("/api/alerts/<fingerprint>/ack", "acknowledge", acknowledge, methods=["POST"])
+    server.add_url_rule("/api/alerts/<fingerprint>/silence", "silence", silence, methods=["POST"])
+    server.extensions["cockpit_login_throttle"] = throttle
+
+
+def _field(name: str) -> Any:
+    """A form field, or the same key of a JSON body."""
+    if name in request.form:
+        return request.form.get(name)
+    body = request.get_json(silent=True) if request.is_json else None
+    return (body or {}).get(name) if isinstance(body, dict) else None

@@ -150,7 +150,7 @@ def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
     out[(Ids.chart("abroad"), "figure")] = figures.country_bars(ov.countries, lang)
     out[(Ids.chart("sessions"), "figure")] = figures.duration_histogram(ov.sessions, lang)
     out[(Ids.SESSIONS_SUB, "children")] = _all(ov, lang, sessions_line(ov.sessions, lang))
-    out[(Ids.listing("surge"), "children")] = panels.surge_list(surge_board(ov.alerts), lang)
+    out[(Ids.listing("surge"), "children")] = panels.surge_list(surge_board(ov.alerts), lang, ov.sparks)
     out[(Ids.listing("alerts"), "children")] = panels.alerts_list(ov.alerts, lang)
     out[(Ids.listing("resources"), "children")] = panels.resources_table(ov.top_resources, lang)
     return out | _status("live", lang) | _notice(None, lang)

@@ -6,6 +6,11 @@ figure from `china_map`, and every refresh sends `map_patch`, which sets only wh
 kB. Sending the full figure each tick was measured to starve the page: at a 0.5 s refresh each
 response was superseded before it landed. Both draw from `map_values`, so they cannot disagree.
 Clicks carry the GB/T 2260 code in `customdata`.
+
+The surge measure colours each division by its ratio to the seasonal baseline on a fixed diverging
+scale (below 1 blue, 1 neutral, 3 and above red). A division without a baseline gets the colour key
+`NO_BASELINE`, below the scale and drawn grey, and says "no baseline" on hover: it is not a value,
+and no number is shown for it. With no baseline anywhere the map is greyed with a plain note.
 """
 from __future__ import annotations
 
@@ -23,7 +28,11 @@ from cockpit.mapdata import NANHAI, SMALL, geojson, label_point, province_codes
 COLOURSCALE = [[0.0, "#10263f"], [0.35, "#1f5f8b"], [0.7, "#2fa8d8"], [1.0, "#8ff0ff"]]
 BORDER = "rgba(142, 220, 255, 0.55)"
 MEASURES: tuple[str, ...] = ("rate", "total", "surge")
-AVAILABLE_MEASURES: frozenset[str] = frozenset({"rate", "total"})  # surge needs baselines (not yet)
+NO_BASELINE = -0.2  # the surge colour key of a division without a baseline (below the scale: grey)
+SURGE_MAX = 3.0  # ratios from here up share the top colour
+_P = lambda r: (r - NO_BASELINE) / (SURGE_MAX - NO_BASELINE)  # noqa: E731  (a ratio's place on the scale)
+SURGE_SCALE = [[0.0, "#33415a"], [_P(-0.05), "#33415a"], [_P(0.0), "#1e3a8a"], [_P(0.6), "#2f7fc1"],
+               [_P(1.0), "#d9e4ef"], [_P(1.6), "#f6b26b"], [_P(2.2), "#ef5b3a"], [1.0, "#b3122e"]]
 
 
 @lru_cache(maxsize=1)
@@ -39,15 +48,40 @@ def nanhai_geojson() -> dict[str, Any]:
             "features": [f for f in geojson()["features"] if f["properties"]["code"] == NANHAI]}
 
 
-def map_values(values: Mapping[str, int], lang: str, measure: str) -> dict[str, Any]:
-    """Per-division arrays in `province_codes()` order: z, hover text, the small divisions' colours."""
-    codes = province_codes()
-    z = [int(values.get(c, 0)) for c in codes]
-    names = [province_name(c, lang) for c in codes]
+def available(values: Mapping[str, float], measure: str) -> bool:
+    """Whether the map has anything to colour: a surge map needs at least one baseline."""
+    return measure in MEASURES and (measure != "surge" or bool(values))
+
+
+def _colour_key(values: Mapping[str, float], code: str, measure: str) -> float | int:
+    if measure == "surge":
+        v = values.get(code)
+        return NO_BASELINE if v is None else round(float(v), 3)
+    return int(values.get(code, 0))
+
+
+def _hover(name: str, values: Mapping[str, float], code: str, measure: str, lang: str) -> str:
+    if measure == "surge":
+        v = values.get(code)
+        return f"{name}<br>{t('no_baseline', lang) if v is None else f'{v:.2f}×'}"
     unit = t("per_min", lang) if measure == "rate" else ""
-    hover = [f"{n}<br>{fmt_int(v)} {unit}".rstrip() for n, v in zip(names, z, strict=True)]
-    small = [int(values.get(c, 0)) for c in SMALL]
-    return {"z": z, "hover": hover, "small": small, "zmax": max([*z, 1]),
+    return f"{name}<br>{fmt_int(int(values.get(code, 0)))} {unit}".rstrip()
+
+
+def map_values(values: Mapping[str, float], lang: str, measure: str) -> dict[str, Any]:
+    """Per-division arrays in `province_codes()` order: colour keys, hover text, the small
+    divisions' colour keys, and the colour axis of the measure."""
+    codes = province_codes()
+    z = [_colour_key(values, c, measure) for c in codes]
+    hover = [_hover(province_name(c, lang), values, c, measure, lang) for c in codes]
+    small = [_colour_key(values, c, measure) for c in SMALL]
+    if measure == "surge":
+        axis = {"cmin": NO_BASELINE, "cmax": SURGE_MAX, "colorscale": SURGE_SCALE,
+                "tickvals": [0, 1, 2, 3], "ticktext": ["0×", "1×", "2×", "≥3×"], "tickformat": ""}
+    else:
+        axis = {"cmin": 0, "cmax": max([*z, 1]), "colorscale": COLOURSCALE, "tickvals": None,
+                "ticktext": None, "tickformat": ",d"}
+    return {"z": z, "hover": hover, "small": small, "zmax": axis["cmax"], "axis": axis,
             "title": t(f"measure_{measure}", lang)}
 
 
@@ -77,17 +111,18 @@ def china_map(values: Mapping[str, int], lang: str, measure: str = "rate") -> go
     _base(fig)
     fig.update_layout(
         margin=dict(l=0, r=0, t=0, b=0),
-        coloraxis=dict(colorscale=COLOURSCALE, cmin=0, cmax=v["zmax"],
+        coloraxis=dict(colorscale=v["axis"]["colorscale"], cmin=v["axis"]["cmin"], cmax=v["axis"]["cmax"],
                        colorbar=dict(title=dict(text=v["title"], font=dict(size=13, color=MUTED)),
                                      thickness=10, len=0.5, x=0.02, xanchor="left", y=0.05,
                                      yanchor="bottom", tickfont=dict(color=MUTED, size=12),
-                                     tickformat=",d", outlinewidth=0)),
+                                     tickformat=v["axis"]["tickformat"], tickvals=v["axis"]["tickvals"],
+                                     ticktext=v["axis"]["ticktext"], outlinewidth=0)),
         geo=dict(visible=False, fitbounds="locations", projection=dict(type="mercator"),
                  bgcolor="rgba(0,0,0,0)"),
         uirevision="china-map",
         font=dict(family=FONT),
     )
-    if measure not in AVAILABLE_MEASURES:
+    if not available(values, measure):
         _grey_out(fig, lang)
     return fig
 
@@ -96,7 +131,7 @@ GREY = [[0, "#1b2b40"], [1, "#1b2b40"]]
 
 
 def _note(lang: str) -> dict[str, Any]:
-    return dict(text=t("surge_unavailable", lang), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+    return dict(text=t("surge_no_baselines", lang), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                 font=dict(size=18, color=ACCENT), bgcolor="rgba(6,13,26,0.7)")
 
 
@@ -105,20 +140,26 @@ def _grey_out(fig: go.Figure, lang: str) -> None:
     fig.add_annotation(**_note(lang))
 
 
-def map_patch(values: Mapping[str, int], lang: str, measure: str) -> Patch:
+def map_patch(values: Mapping[str, float], lang: str, measure: str) -> Patch:
     """Everything that can change on a map `china_map` drew, and nothing else (no geometry)."""
     v = map_values(values, lang, measure)
-    available = measure in AVAILABLE_MEASURES
+    shown = available(values, measure)
+    axis = v["axis"]
     patch = Patch()
     patch["data"][0]["z"] = v["z"]
     patch["data"][0]["text"] = v["hover"]
     patch["data"][2]["marker"]["color"] = v["small"]
     patch["data"][2]["text"] = [province_name(c, lang) for c in SMALL]
-    patch["layout"]["coloraxis"]["cmax"] = v["zmax"]
-    patch["layout"]["coloraxis"]["colorscale"] = COLOURSCALE if available else GREY
-    patch["layout"]["coloraxis"]["showscale"] = available
-    patch["layout"]["coloraxis"]["colorbar"]["title"]["text"] = v["title"]
-    patch["layout"]["annotations"] = [] if available else [_note(lang)]
+    patch["layout"]["coloraxis"]["cmin"] = axis["cmin"]
+    patch["layout"]["coloraxis"]["cmax"] = axis["cmax"]
+    patch["layout"]["coloraxis"]["colorscale"] = axis["colorscale"] if shown else GREY
+    patch["layout"]["coloraxis"]["showscale"] = shown
+    bar = patch["layout"]["coloraxis"]["colorbar"]
+    bar["title"]["text"] = v["title"]
+    bar["tickformat"] = axis["tickformat"]
+    bar["tickvals"] = axis["tickvals"]
+    bar["ticktext"] = axis["ticktext"]
+    patch["layout"]["annotations"] = [] if shown else [_note(lang)]
     return patch
 
 

@@ -1,6 +1,6 @@
 """The cockpit's Prometheus metrics, declared once on a registry the caller passes in.
 
-Labels are bounded: the query label takes only the names in `cockpit.queries.NAMED`, outcomes a
+Labels are bounded: the query label takes only the names in `cockpit.queries.USED`, outcomes a
 fixed set. Tests pass a fresh `CollectorRegistry`, so nothing leaks between app instances.
 """
 from __future__ import annotations

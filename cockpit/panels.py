@@ -5,7 +5,7 @@ unit-tested directly. Operator names and session ids are never rendered.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from dash import dcc, html
@@ -66,8 +66,25 @@ def scope(labels: dict[str, str], lang: str) -> str:
     return " · ".join(parts)
 
 
-def surge_list(board: Sequence[AlertNow], lang: str) -> html.Div | list[html.Div]:
-    """The surge board: rank, province (a link to its page), ratio to baseline, state."""
+def sparkline(values: Sequence[int], title: str = "") -> html.Span:
+    """A bar sparkline in plain HTML (one span per point, height relative to the largest): no
+    graph per row, so ten rows cost ten small spans, not ten Plotly figures."""
+    top = max(values, default=0)
+    bars = [html.Span(className="spark-bar", style={"height": f"{(100 * v / top) if top else 0:.0f}%"})
+            for v in values]
+    return html.Span(bars, className="spark", title=title)
+
+
+def spark_title(values: Sequence[int], lang: str) -> str:
+    if not values:
+        return ""
+    return f"{t('spark_title', lang)}: {fmt_int(min(values))}–{fmt_int(max(values))}"
+
+
+def surge_list(board: Sequence[AlertNow], lang: str,
+               sparks: Mapping[str, Sequence[int]] | None = None) -> html.Div | list[html.Div]:
+    """The surge board: rank, province (a link to its page), its last half hour as a sparkline,
+    ratio to baseline, state. A province without stored minutes shows no sparkline."""
     if not board:
         return empty(t("no_surge", lang))
     rows = []
@@ -75,9 +92,11 @@ def surge_list(board: Sequence[AlertNow], lang: str) -> html.Div | list[html.Div
         code = a.province or ""
         name = province_name(code, lang)
         link = dcc.Link(name, href=f"/province/{code}") if code in PROVINCE_BY_CODE else html.Span(name)
+        series = (sparks or {}).get(code) or []
         rows.append(html.Div(className="list-row surge-row", children=[
             html.Span(str(i), className="list-rank"),
             html.Span(link, className="list-main"),
+            sparkline(series, spark_title(series, lang)) if any(series) else html.Span(className="spark"),
             html.Span(fmt_ratio(a.ratio), className="list-value"),
             badge("state", a.state, lang),
         ]))
@@ -98,6 +117,18 @@ def alerts_list(alerts: Iterable[AlertNow], lang: str) -> html.Div | list[html.D
     if pending:
         rows.append(html.Div(t("pending_note", lang).format(n=pending), className="list-note"))
     return rows if firing else ([empty(t("no_alerts", lang))] + rows)
+
+
+def province_alerts(alerts: Sequence[AlertNow], lang: str) -> html.Div | list[html.Div]:
+    """One province's alerts (firing, pending, then resolved): state, severity, name, since."""
+    if not alerts:
+        return empty(t("prov_no_alerts", lang))
+    return [html.Div(className="list-row alert-row", children=[
+        badge("state", a.state, lang), badge("severity", a.severity, lang),
+        html.Span(f"{a.alertname} · {scope(a.labels, lang)}", className="list-main", title=a.summary),
+        html.Span(fmt_ratio(a.ratio) if a.ratio is not None else "", className="list-value"),
+        html.Span(fmt_time(a.at), className="list-note"),
+    ]) for a in alerts]
 
 
 def resource_rows(rows: Sequence[tuple[str, str, str, int, int, int]], lang: str) -> list[list[str]]:

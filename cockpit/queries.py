@@ -1,15 +1,16 @@
 """Named, parameterised data loaders with a short cache shared by every viewer.
 
-Callbacks never hold SQL: they call the loaders here. Each loader runs one named query; results are
-cached by (name, params) for `cockpit_cache_s`, and concurrent misses of one key wait for a single
-query (single flight), so ten wall screens refreshing together cost one query, not ten.
+Callbacks never hold SQL: they call the loaders here, and the loaders hold none either. Each loader
+runs one of the storage layer's named queries (`sinks.queries`, owned by the table modules that
+justify their layout) through `sinks.queries.run`, the one place a query's SQL, parameters and
+optional `platform` / `province` filters are put together (filter values are checked against the
+contract before they reach SQL). Results are cached by (name, params) for `cockpit_cache_s`, and
+concurrent misses of one key wait for a single query (single flight), so ten wall screens
+refreshing together cost one query, not ten.
 
-Named queries are templates over the storage layer's tables (`clicks_minute`, `late_events`; their
-names and columns come from `sinks.tables`), in the SQL subset both engines (chDB and ClickHouse
-18.16) understand. `{where}` takes the optional filters, each a bound parameter, never pasted text:
-`platform` (a code of `contracts.geo.PLATFORMS`) and `province` (a GB/T 2260 code or 'abroad').
-Enum columns compared with a string that is not a member make ClickHouse raise, so the filter
-values are checked against the contract before they reach SQL (`check_filters`).
+Live measures read `clicks_minute`; the daily report reads the hourly rollup `clicks_hour`
+(`daily_totals`, `daily_by_province`), which outlives the minute table's retention and is ~50
+times smaller over weeks.
 """
 from __future__ import annotations
 
@@ -20,64 +21,25 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from cockpit.metrics import CockpitMetrics
-from contracts.geo import PLATFORMS, PROVINCE_CODES
 from sinks import queries as sink_queries
 from sinks.store import Row, Store
-from sinks.tables import clicks_minute, late_events
 
 Clock = Callable[[], float]
 
-_CM = f"{{db}}.{clicks_minute.TABLE}"
-_RANGE = "minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)"
-
-# Parameters: epoch seconds `start`, `end` (half-open range); `step` (seconds, a divisor of an hour
-# or a multiple of it: buckets align with Beijing hours because UTC+8 is a whole number of hours).
-NAMED: Final[dict[str, str]] = {
-    "latest_minute": clicks_minute.LATEST_MINUTE,
-    "series": f"""
-SELECT intDiv(toUInt32(minute), %(step)s) * %(step)s AS ts, sum(clicks) AS clicks
-FROM {_CM} WHERE {_RANGE}{{where}}
-GROUP BY ts ORDER BY ts""",
-    "total_between": f"SELECT sum(clicks) FROM {_CM} WHERE {_RANGE}{{where}}",
-    "total_by_platform": f"""
-SELECT toString(platform) AS code, sum(clicks) AS total
-FROM {_CM} WHERE {_RANGE}{{where}} GROUP BY platform""",
-    "total_by_province": f"""
-SELECT toString(province) AS code, sum(clicks) AS total
-FROM {_CM} WHERE {_RANGE}{{where}} GROUP BY province""",
-    "total_by_section": f"""
-SELECT toString(section) AS code, sum(clicks) AS total
-FROM {_CM} WHERE {_RANGE}{{where}} GROUP BY section""",
-    # Beijing calendar days: the column's time zone is Asia/Shanghai, so toYYYYMMDD is a Beijing day.
-    "daily_totals": f"""
-SELECT toYYYYMMDD(minute) AS day, sum(clicks) AS total
-FROM {_CM} WHERE {_RANGE}{{where}} GROUP BY day ORDER BY day""",
-    "late_total_between": f"""
-SELECT sum(events) FROM {{db}}.{late_events.TABLE} WHERE {_RANGE}{{where}}""",
-    "ping": "SELECT 1",
-}
-# Which named queries take the range parameters, and which also take `step`.
-RANGED: Final = frozenset(NAMED) - {"latest_minute", "ping"}
-STEPPED: Final = frozenset({"series"})
-# The storage layer's own named queries the cockpit reads (`sinks.queries.NAMED`, owned by the table
-# modules): unique users and sessions, session counts, top resources, countries, the 10 s tiles and
-# the alert log. They take no platform/province filter; their parameters are `sinks.queries.params_of`.
-SINK_NAMED: Final = ("uniques_between", "sessions_between", "top_resources", "countries_between",
-                     "tiles_recent", "alerts_current", "alerts_history")
-NAMED.update({name: sink_queries.NAMED[name] for name in SINK_NAMED})
-UNFILTERED: Final = frozenset(SINK_NAMED) | {"latest_minute", "ping"}
+# The storage layer's named queries the cockpit reads; their parameters are `sinks.queries.params_of`
+# and those in `sinks.queries.FILTERABLE` also take the platform / province filters.
+USED: Final = (
+    "latest_minute", "series", "total_between", "total_by_platform", "total_by_province",
+    "total_by_section", "by_platform_province", "late_total_between", "daily_totals", "daily_by_province",
+    "top_resources", "uniques_between", "sessions_between", "countries_between", "tiles_recent",
+    "alerts_current", "alerts_history",
+)
+PING: Final = "ping"  # the reachability probe of /healthz: no table, never cached
 
 
 def check_filters(platform: str | None, province: str | None) -> None:
     """Reject filter values outside the contract before they reach an Enum comparison."""
-    if platform is not None and platform not in PLATFORMS:
-        raise ValueError(f"unknown platform {platform!r}")
-    if province is not None and province not in PROVINCE_CODES:
-        raise ValueError(f"unknown province {province!r}")
-
-
-def _where(filters: Mapping[str, Any]) -> str:
-    return "".join(f" AND {col} = %({col})s" for col in ("platform", "province") if col in filters)
+    sink_queries.check_filters(platform, province)
 
 
 @dataclass
@@ -118,9 +80,12 @@ class Queries:
 
         `platform=None` / `province=None` mean "no filter" and are dropped from the key.
         """
+        if name not in USED:  # the metrics' query label stays within USED
+            raise KeyError(f"the cockpit does not use the named query {name!r}")
         params = {k: v for k, v in params.items() if v is not None}
         check_filters(params.get("platform"), params.get("province"))
-        if name in UNFILTERED and ({"platform", "province"} & set(params)):
+        filters = {"platform", "province"} & set(params) - set(sink_queries.params_of(name))
+        if filters and name not in sink_queries.FILTERABLE:
             raise TypeError(f"named query {name!r} takes no platform/province filter")  # never ignored silently
         key = (name, tuple(sorted(params.items())))
         with self._lock:
@@ -143,10 +108,10 @@ class Queries:
             return rows
 
     def _query(self, name: str, params: Mapping[str, Any]) -> tuple[Row, ...]:
-        sql = NAMED[name].format(db=self.store.database, where=_where(params))
         started = time.perf_counter()
         try:
-            rows = tuple(self.store.query(sql, dict(params) or None))
+            rows = tuple(self.store.query("SELECT 1") if name == PING
+                         else sink_queries.run(self.store, name, **params))
         except Exception:
             self._count(name, "error")
             raise
@@ -209,9 +174,26 @@ class Queries:
 
     def daily_totals(self, start: int, end: int, *, platform: str | None = None,
                      province: str | None = None) -> list[tuple[int, int]]:
-        """(YYYYMMDD Beijing day, events) for days with stored rows, in order."""
+        """(YYYYMMDD Beijing day, events) for days with stored rows, in order, from the hourly rollup:
+        [start, end) must be whole hours (the report's are whole days)."""
         rows = self.run("daily_totals", start=start, end=end, platform=platform, province=province)
         return [(int(day), int(n)) for day, n in rows]
+
+    def province_minutes(self, start: int, end: int) -> list[tuple[int, str, int]]:
+        """(minute, division, events) over [start, end), all platforms summed (the surge board's
+        sparklines: one query for every division)."""
+        out: dict[tuple[int, str], int] = {}
+        for ts, _platform, code, n in self.run("by_platform_province", start=start, end=end):
+            out[(int(ts), str(code))] = out.get((int(ts), str(code)), 0) + int(n)
+        return [(ts, code, n) for (ts, code), n in sorted(out.items())]
+
+    def daily_by_province(self, start: int, end: int, *, platform: str | None = None) -> dict[str, int]:
+        """Events per province over whole Beijing hours in [start, end), summed over the days of the
+        hourly rollup (the report's growth table)."""
+        out: dict[str, int] = {}
+        for _day, code, n in self.run("daily_by_province", start=start, end=end, platform=platform):
+            out[str(code)] = out.get(str(code), 0) + int(n)
+        return out
 
     def late_total_between(self, start: int, end: int, *, platform: str | None = None,
                            province: str | None = None) -> int:
@@ -263,4 +245,4 @@ class Queries:
 
     def ping(self) -> bool:
         """Uncached reachability check for /healthz."""
-        return self._query("ping", {}) == ((1,),)
+        return self._query(PING, {}) == ((1,),)

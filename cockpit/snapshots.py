@@ -7,7 +7,8 @@ ground truth, the benchmark times `load_overview`. Every window is derived from 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,7 @@ def eps_point(tiles: Sequence[tuple[int, str, int]], platform: str | None = None
 # Alerts, as the alert log stores them (`sinks.tables.alert_log`): labels and annotations are JSON.
 
 ACTIVE_STATES = ("firing", "pending")
+SILENCE_STARTS, SILENCE_ENDS = "silence_starts_at", "silence_ends_at"  # a silence's window (cockpit.acks)
 SURGE = "TrafficSurge"
 
 
@@ -220,6 +222,7 @@ class Overview:
     alerts: list[AlertNow] = field(default_factory=list)  # each alert's current state
     alert_marks: list[AlertChange] = field(default_factory=list)  # alerts that started firing in the span
     platform: str | None = None  # the platform filter the click measures follow (None: all)
+    sparks: dict[str, list[int]] = field(default_factory=dict)  # surge board provinces: last 30 minutes
 
 
 TOP_RESOURCES = 10
@@ -243,6 +246,8 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
     _, active = q.uniques_between(rate_minute, rate_minute + MINUTE)
     marks = [c for c in parse_history(q.alerts_history(span.start, min(span.end, end), 500))
              if c.kind == "state" and c.new_state == "firing"]
+    alerts = parse_current(q.alerts_current(end))
+    sparks = load_sparklines(q, [a.province for a in surge_board(alerts) if a.province], w.now)
     return Overview(
         win=w, span=span, series=series, hour_series=hour_series,
         today_total=q.total_between(w.day_start, w.day_end, platform=pf),
@@ -266,8 +271,7 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
         sessions=q.sessions_between(span.start, span.end),
         top_resources=q.top_resources(span.start, span.end, TOP_RESOURCES),
         countries=q.countries_between(span.start, span.end, TOP_COUNTRIES),
-        alerts=parse_current(q.alerts_current(end)),
-        alert_marks=marks, platform=pf,
+        alerts=alerts, alert_marks=marks, platform=pf, sparks=sparks,
     )
 
 
@@ -284,6 +288,19 @@ class AlertsView:
         since = {a.fingerprint: a.at for a in self.current}
         return {c.fingerprint for c in self.history
                 if c.kind == "ack" and c.at >= since.get(c.fingerprint, 2**31)}
+
+    def silenced(self) -> dict[str, int]:
+        """{fingerprint: end of its silence (epoch s)} for silences still running at the view's end
+        (event time), within the history shown; the latest end when there are several."""
+        now = self.end - MINUTE  # the event-time "now" minute the view was loaded at
+        out: dict[str, int] = {}
+        for c in self.history:
+            if c.kind != "silence":
+                continue
+            start, end = _float(c.annotations.get(SILENCE_STARTS)), _float(c.annotations.get(SILENCE_ENDS))
+            if start is not None and end is not None and start <= now < end:
+                out[c.fingerprint] = max(out.get(c.fingerprint, 0), int(end))
+        return out
 
 
 HISTORY_LIMIT = 200
@@ -303,21 +320,87 @@ def load_alerts(q: Queries, filters: Filters | None = None) -> AlertsView:
     return AlertsView(end, current, parse_history(q.alerts_history(max(0, start), end, HISTORY_LIMIT)))
 
 
-def load_map_values(q: Queries, filters: Filters | None = None, measure: str = "rate") -> dict[str, int] | None:
-    """Per-division values of a map measure: events in the last full minute ("rate") or in the
-    chosen span ("total"). None while the store is empty; {} for a measure without data ("surge")."""
+# ----------------------------------------------------------------------------------------------
+# The surge ratio of the map: each division's events over the last SURGE_WINDOW of full minutes
+# against its seasonal baseline, the median of the same window (same Beijing time of day) on the same
+# weekday of the previous BASELINE_WEEKS weeks. A week counts only if the store holds traffic in that
+# window (anywhere): a week before the store's history is missing data, not zero traffic. With fewer
+# than MIN_BASELINE_WEEKS such weeks there is no baseline, and the map says so instead of guessing.
+
+SURGE_WINDOW = 15 * MINUTE
+BASELINE_WEEKS = 4
+MIN_BASELINE_WEEKS = 2
+WEEK = 7 * DAY
+
+
+def surge_ratios(current: Mapping[str, int], history: Sequence[Mapping[str, int]],
+                 min_weeks: int = MIN_BASELINE_WEEKS) -> dict[str, float]:
+    """{code: current / baseline} for codes whose baseline (the median over the weeks with any
+    traffic) is above zero; {} when fewer than `min_weeks` weeks stored traffic."""
+    weeks = [h for h in history if any(n > 0 for n in h.values())]
+    if len(weeks) < min_weeks:
+        return {}
+    codes = set(current).union(*weeks)
+    out: dict[str, float] = {}
+    for code in sorted(codes):
+        base = statistics.median(int(h.get(code, 0)) for h in weeks)
+        if base > 0:
+            out[code] = int(current.get(code, 0)) / base
+    return out
+
+
+def surge_window(rate_minute: int) -> tuple[int, int]:
+    """[start, end) of the surge window: SURGE_WINDOW of full minutes ending with `rate_minute`."""
+    end = rate_minute + MINUTE
+    return end - SURGE_WINDOW, end
+
+
+def load_surge(q: Queries, now: int, platform: str | None = None) -> dict[str, float]:
+    """The surge ratio of every division with a baseline (see `surge_ratios`)."""
+    w = windows(now)
+    rate_minute, _ = rate_point(q.series(w.hour_start, w.hour_end, platform=platform), w.now)
+    start, end = surge_window(rate_minute)
+    current = q.total_by_province(start, end, platform=platform)
+    history = [q.total_by_province(start - k * WEEK, end - k * WEEK, platform=platform)
+               for k in range(1, BASELINE_WEEKS + 1)]
+    return surge_ratios(current, history)
+
+
+def load_map_values(q: Queries, filters: Filters | None = None, measure: str = "rate") -> dict[str, float] | None:
+    """Per-division values of a map measure: events in the last full minute ("rate"), in the chosen
+    span ("total"), or the surge ratio against the seasonal baseline ("surge": only divisions that
+    have a baseline; {} when none has). None while the store is empty."""
     f = filters or Filters()
     now = q.latest_minute()
     if now is None:
         return None
     if measure == "total":
         span = f.span(now)
-        return q.total_by_province(span.start, span.end, platform=f.platform)
+        return dict(q.total_by_province(span.start, span.end, platform=f.platform))
+    if measure == "surge":
+        return dict(load_surge(q, now, f.platform))
     if measure != "rate":
         return {}
     w = windows(now)
     rate_minute, _ = rate_point(q.series(w.hour_start, w.hour_end, platform=f.platform), w.now)
-    return q.total_by_province(rate_minute, rate_minute + MINUTE, platform=f.platform)
+    return dict(q.total_by_province(rate_minute, rate_minute + MINUTE, platform=f.platform))
+
+
+SPARK_MINUTES = 30
+
+
+def load_sparklines(q: Queries, codes: Iterable[str], now: int) -> dict[str, list[int]]:
+    """Per division, events in each of the last SPARK_MINUTES minutes up to `now` (0 where a minute
+    stored nothing: the store holds every minute since the first of the window for the nation)."""
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    start, end = now - (SPARK_MINUTES - 1) * MINUTE, now + MINUTE
+    per: dict[str, dict[int, int]] = {c: {} for c in wanted}
+    for ts, code, n in q.province_minutes(start, end):
+        if code in per:
+            per[code][ts] = per[code].get(ts, 0) + n
+    return {c: [per[c].get(ts, 0) for ts in range(start, end, MINUTE)] for c in wanted}
 
 
 @dataclass(frozen=True)
@@ -333,6 +416,7 @@ class ProvinceView:
     rate: int
     by_platform: dict[str, int]
     by_section: dict[str, int]
+    alerts: list[AlertNow] = field(default_factory=list)  # alerts labelled with this province, current state
 
     @property
     def share(self) -> float | None:
@@ -359,6 +443,7 @@ def load_province(q: Queries, code: str, filters: Filters | None = None) -> Prov
         rate_minute=rate_minute, rate=rate,
         by_platform=q.total_by_platform(span.start, span.end, platform=pf, province=code),
         by_section=q.total_by_section(span.start, span.end, platform=pf, province=code),
+        alerts=filter_alerts(a for a in parse_current(q.alerts_current(alerts_end(w.now))) if a.province == code),
     )
 
 
@@ -430,8 +515,8 @@ def load_report(q: Queries, period: Period, base: Period, platform: str | None =
     daily = [(_yyyymmdd(ts), stored.get(_yyyymmdd(ts), 0)) for ts in range(p.start, p.end, DAY)]
     total = sum(n for _, n in daily)
     peak_day, peak = max(daily, key=lambda d: (d[1], -d[0])) if daily else (None, 0)
-    cur = q.total_by_province(p.start, p.end, platform=platform)
-    old = q.total_by_province(b.start, b.end, platform=platform)
+    cur = q.daily_by_province(p.start, p.end, platform=platform)
+    old = q.daily_by_province(b.start, b.end, platform=platform)
     national = growth_rows({"all": sum(old.values())}, {"all": total}, b.days, p.days)[0]
     return Report(period=period, base=base, days_counted=p.days, daily=daily, total=total,
                   average=total / p.days if p.days else 0.0, peak_day=peak_day if total else None,

@@ -2,9 +2,10 @@
 
 Alerts come from the alert log (`alerts_current`: each alert's latest state change; `alerts_history`:
 every change over the chosen range), written by the sink from the alerts topic. Operators see an
-acknowledge form on each firing or pending alert: a plain HTML POST to `/api/alerts/<fp>/ack`
-carrying the session's CSRF token (`cockpit.auth`), which answers with a redirect back here. No
-operator name is ever shown: an acknowledgement reads "acknowledged", not who.
+acknowledge form and a silence form (duration and comment) on each firing or pending alert: plain
+HTML POSTs to `/api/alerts/<fp>/ack` and `/silence` carrying the session's CSRF token
+(`cockpit.auth`), which answer with a redirect back here. No operator name is ever shown: an
+acknowledgement reads "acknowledged", a silence "silenced until 11:42", not who.
 """
 from __future__ import annotations
 
@@ -99,7 +100,23 @@ def ack_form(fingerprint: str, token: str, lang: str) -> html.Form:
     ])
 
 
-def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token: str | None) -> Any:
+def silence_form(fingerprint: str, token: str, lang: str) -> html.Form:
+    """Duration (one of `cockpit.acks.SILENCE_DURATIONS_S`) and an optional reason, then POST."""
+    from cockpit.acks import SILENCE_DURATIONS_S
+
+    return html.Form(action=f"/api/alerts/{fingerprint}/silence", method="POST", className="ack-form silence-form",
+                     children=[
+        dcc.Input(type="hidden", name=CSRF_FIELD, value=token, id=f"silence-token-{fingerprint}"),
+        html.Select([html.Option(t(f"dur_{d}", lang), value=str(d)) for d in SILENCE_DURATIONS_S],
+                    name="duration_s", id=f"silence-duration-{fingerprint}", title=t("silence_duration", lang)),
+        dcc.Input(type="text", name="comment", placeholder=t("silence_comment", lang), maxLength=200,
+                  id=f"silence-comment-{fingerprint}", debounce=True),
+        html.Button(t("silence_button", lang), type="submit", className="ack-button silence-button"),
+    ])
+
+
+def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token: str | None,
+                  silenced: dict[str, int] | None = None) -> Any:
     if not alerts:
         return panels.empty(t("no_alerts", lang))
     head = [t(k, lang) for k in ("col_state", "col_severity", "col_alert", "col_scope", "col_summary",
@@ -111,11 +128,19 @@ def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token:
         state: Any = [panels.badge("state", a.state, lang)]
         if a.fingerprint in acked and a.state in ACTIVE_STATES:
             state.append(html.Span(t("acked", lang), className="badge badge-acked"))
+        until = (silenced or {}).get(a.fingerprint)
+        if until is not None and a.state in ACTIVE_STATES:
+            state.append(html.Span(t("silenced_until", lang).format(time=panels.fmt_time(until)),
+                                   className="badge badge-silenced"))
         row: list[Any] = [state, panels.badge("severity", a.severity, lang), a.alertname,
                           panels.scope(a.labels, lang), a.summary, f"{a.value:g}", panels.fmt_time(a.at)]
         if token is not None:
-            row.append(ack_form(a.fingerprint, token, lang)
-                       if a.state in ACTIVE_STATES and a.fingerprint not in acked else "")
+            actions = []
+            if a.state in ACTIVE_STATES and a.fingerprint not in acked:
+                actions.append(ack_form(a.fingerprint, token, lang))
+            if a.state in ACTIVE_STATES and until is None:
+                actions.append(silence_form(a.fingerprint, token, lang))
+            row.append(html.Div(actions, className="alert-actions") if actions else "")
         rows.append(row)
     return panels.table(head, rows, numeric=(5,), class_name="alerts-current")
 
@@ -141,7 +166,7 @@ def render(view: AlertsView | None, lang: str, states: Sequence[str] | None = No
     return {
         ("alerts-counts", "children"): t("alerts_counts", lang).format(
             f=fmt_int(counts["firing"]), p=fmt_int(counts["pending"]), r=fmt_int(counts["resolved"])),
-        (CURRENT, "children"): current_table(shown, view.acknowledged(), lang, token),
+        (CURRENT, "children"): current_table(shown, view.acknowledged(), lang, token, view.silenced()),
         (HISTORY, "children"): history_table(view, lang),
     }
 

@@ -1,7 +1,9 @@
 """The province page (`/province/<code>`): the overview's measures for one division.
 
-Reached by clicking the map or the province ranking; follows the same range and platform controls.
-Top resources and alerts have no data source yet, and say so.
+Reached by clicking the map, the province ranking or the surge board; follows the same range and
+platform controls. Shows the province's alerts (the alert log's alerts labelled with it). Top
+resources are not stored per province (`resources_minute` has no province column), and the panel
+says so rather than showing the national list under the province's name.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 import dash
 from dash import Input, Output, dcc, html
 
-from cockpit import figures
+from cockpit import figures, panels
 from cockpit.i18n import fmt_int, fmt_per_second, province_name, t
 from cockpit.layout import DASH, Ids
 from cockpit.pages.common import Key, graph_panel, kpi, ordered
@@ -23,6 +25,7 @@ PAGE = "province"
 NAME = "prov-name"
 KPIS = ("prov-span-total", "prov-rate", "prov-share", "prov-today")
 LINE, PLATFORMS, SECTIONS = "prov-line", "prov-platforms", "prov-sections"
+ALERTS = "prov-alerts"
 
 
 def layout(lang: str) -> html.Div:
@@ -37,14 +40,14 @@ def layout(lang: str) -> html.Div:
             graph_panel(LINE, "chart_prov_line", lang, "panel-wide"),
             graph_panel(PLATFORMS, "chart_prov_platforms", lang),
         ]),
-        html.Section(className="grid grid-bottom", children=[
+        html.Section(className="grid grid-bottom grid-prov", children=[
             graph_panel(SECTIONS, "chart_prov_sections", lang),
             html.Div(className="panel panel-na", children=[
                 html.H2(t("panel_resources", lang), id="prov-na-resources", className="panel-title"),
-                html.Div(t("unavailable_body", lang), id="prov-na-resources-body", className="na-body")]),
-            html.Div(className="panel panel-na", children=[
-                html.H2(t("panel_alerts", lang), id="prov-na-alerts", className="panel-title"),
-                html.Div(t("unavailable_body", lang), id="prov-na-alerts-body", className="na-body")]),
+                html.Div(t("prov_resources_na", lang), id="prov-na-resources-body", className="na-body")]),
+            html.Div(className="panel panel-list", children=[
+                html.H2(t("panel_alerts", lang), id="prov-alerts-title", className="panel-title"),
+                html.Div(DASH, id=ALERTS, className="list-body")]),
         ]),
     ])
 
@@ -55,8 +58,8 @@ OUTPUTS: tuple[Key, ...] = (
     *((f"{k}-sub", "children") for k in KPIS),
     *((g, "figure") for g in (LINE, PLATFORMS, SECTIONS)),
     *((f"{g}-title", "children") for g in (LINE, PLATFORMS, SECTIONS)),
-    ("prov-na-resources", "children"), ("prov-na-alerts", "children"),
-    ("prov-na-resources-body", "children"), ("prov-na-alerts-body", "children"),
+    ("prov-na-resources", "children"), ("prov-alerts-title", "children"),
+    ("prov-na-resources-body", "children"), (ALERTS, "children"),
 )
 
 
@@ -70,9 +73,8 @@ def render_labels(code: str | None, lang: str) -> dict[Key, Any]:
                    (SECTIONS, "chart_prov_sections")):
         out[(f"{g}-title", "children")] = t(key, lang)
     out[("prov-na-resources", "children")] = t("panel_resources", lang)
-    out[("prov-na-alerts", "children")] = t("panel_alerts", lang)
-    out[("prov-na-resources-body", "children")] = t("unavailable_body", lang)
-    out[("prov-na-alerts-body", "children")] = t("unavailable_body", lang)
+    out[("prov-alerts-title", "children")] = t("panel_alerts", lang)
+    out[("prov-na-resources-body", "children")] = t("prov_resources_na", lang)
     return out
 
 
@@ -86,6 +88,7 @@ def render(pv: ProvinceView | None, code: str | None, lang: str) -> dict[Key, An
         message = figures.message_figure(t("no_data_title" if code else "unknown_province", lang))
         for g in (LINE, PLATFORMS, SECTIONS):
             out[(g, "figure")] = message
+        out[(ALERTS, "children")] = panels.empty(t("no_data_title" if code else "unknown_province", lang))
         return out
     share = pv.share
     out |= {
@@ -103,6 +106,7 @@ def render(pv: ProvinceView | None, code: str | None, lang: str) -> dict[Key, An
                                                   min(pv.win.now, span.end - span.step), span.step)
     out[(PLATFORMS, "figure")] = figures.platform_bars(pv.by_platform, lang)
     out[(SECTIONS, "figure")] = figures.section_bars(pv.by_section, lang)
+    out[(ALERTS, "children")] = panels.province_alerts(pv.alerts, lang)
     return out
 
 

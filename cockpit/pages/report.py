@@ -4,7 +4,9 @@ peak day, and each province's daily average against an earlier period the reader
 Periods are whole Beijing days from two date pickers; left empty, the period is the last 7 days up
 to the data's today and the comparison the 7 days before. Days after the data's "now" are not
 counted (an average over days that have not happened would understate it). Each table shown has a
-CSV export built from the same `Report`, so the file equals the screen.
+CSV export built from the same `Report`, so the file equals the screen. Daily totals and the growth
+table read the hourly rollup `clicks_hour` (`daily_totals`, `daily_by_province`), which outlives the
+minute table's retention.
 """
 from __future__ import annotations
 

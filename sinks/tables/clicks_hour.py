@@ -7,7 +7,8 @@ and survives the minute table's retention. 30 days of it are ~0.9 M rows at full
 
 Queries that justify the layout (ranges are whole hours: rows whose hour starts in [start, end)):
 - `daily_totals`: the daily report, optionally for one platform or province, and
-  `daily_by_province`: daily totals per province (a range on `hour`, the first key);
+  `daily_by_province`: daily totals per province, optionally for one platform (the report's growth
+  table); both a range on `hour`, the first key;
 - `hourly_by_platform`: the per-hour curve by platform over days or weeks.
 Partition by Beijing month: a table kept for two years stays at ~24 partitions, and retention drops
 a month once its last day has expired.
@@ -63,10 +64,12 @@ def backfill_sql(database: str) -> str:
     return f"INSERT INTO {database}.{TABLE} ({cols})\n" + _ROLLUP.format(source=f"{database}.{clicks_minute.TABLE}")
 
 
+# Daily totals per province, optionally for one platform (`{where}`): the report's growth table sums
+# them over each period, so the minute table's retention never shortens a comparison.
 DAILY_BY_PROVINCE = f"""
 SELECT toYYYYMMDD(hour) AS day, toString(province) AS province, sum(clicks) AS clicks
 FROM {{db}}.{TABLE}
-WHERE hour >= toDateTime(%(start)s) AND hour < toDateTime(%(end)s)
+WHERE hour >= toDateTime(%(start)s) AND hour < toDateTime(%(end)s){{where}}
 GROUP BY day, province ORDER BY day, province
 """
 

@@ -14,8 +14,8 @@ from typing import Any
 from cockpit.timeframe import MINUTE, beijing_day_start
 from alerts.model import fingerprint
 from sinks.store import Store
-from sinks.tables import (alert_log, clicks_minute, countries_minute, late_events, resources_minute,
-                          sessions_minute, tiles_10s, uniques_minute)
+from sinks.tables import (alert_log, clicks_hour, clicks_minute, countries_minute, late_events,
+                          resources_minute, sessions_minute, tiles_10s, uniques_minute)
 
 # 2022-03-14 10:42 Beijing time: the fixture's event-time "now".
 NOW = 1647225720
@@ -50,7 +50,7 @@ def late_rows(first: int, n: int) -> list[tuple[Any, ...]]:
     return [(first + i * MINUTE, "k12", "450000", 3 + i) for i in range(n)]
 
 
-TABLES = (clicks_minute.TABLE, late_events.TABLE, tiles_10s.TABLE, uniques_minute.TABLE, sessions_minute.TABLE,
+TABLES = (clicks_minute.TABLE, clicks_hour.TABLE, late_events.TABLE, tiles_10s.TABLE, uniques_minute.TABLE, sessions_minute.TABLE,
           resources_minute.TABLE, countries_minute.TABLE, alert_log.TABLE)
 
 
@@ -204,3 +204,30 @@ def load_morning(store: Store) -> None:
     insert_clicks(store, clicks_rows(DAY_START + 8 * 3600, NOW, seed=14))
     insert_late(store, late_rows(DAY_START + 9 * 3600, 4))
     load_streams(store)
+
+
+# -- history for the seasonal baseline ----------------------------------------------------------------
+
+WEEK = 7 * 86400
+# Events at 10:30 on the same weekday 1, 2 and 3 weeks before the fixture morning, inside the surge
+# window (10:27-10:42): Guangxi's medians to 100, Shandong's to 50 (one week without it), Beijing's 0.
+HISTORY = {1: {"450000": 100, "370000": 50, "110000": 0}, 2: {"450000": 120, "370000": 0},
+           3: {"450000": 80, "370000": 60}}
+
+
+def history_rows() -> list[tuple[Any, ...]]:
+    at = DAY_START + 10 * 3600 + 30 * MINUTE
+    return [(at - k * WEEK, "k12", code, "lessons", "view", n)
+            for k, levels in HISTORY.items() for code, n in levels.items() if n]
+
+
+def load_history(store: Store) -> None:
+    insert_clicks(store, history_rows())
+
+
+def direct_by_province(store: Store, start: int, end: int) -> dict[str, int]:
+    """Clicks per division in [start, end) by a direct query, bypassing the named queries."""
+    rows = store.query(f"SELECT toString(province), sum(clicks) FROM {store.database}.{clicks_minute.TABLE} "
+                       "WHERE minute >= toDateTime(%(s)s) AND minute < toDateTime(%(e)s) GROUP BY province",
+                       {"s": start, "e": end})
+    return {str(p): int(n) for p, n in rows}

@@ -44,10 +44,10 @@ def test_china_map_colours_every_division_by_its_value_and_marks_hong_kong_and_m
     assert json.loads(fig.to_json())  # serialises for the browser
 
 
-def test_surge_measure_is_greyed_out_with_a_plain_note() -> None:
-    fig = china_map({"450000": 9}, "en", "surge")
+def test_surge_measure_without_any_baseline_is_greyed_out_with_a_plain_note() -> None:
+    fig = china_map({}, "en", "surge")
     assert fig.layout.coloraxis.showscale is False
-    assert "not available yet" in fig.layout.annotations[0].text
+    assert fig.layout.annotations[0].text.startswith("No seasonal baseline yet")
 
 
 def test_map_patch_sets_values_and_labels_but_never_geometry() -> None:
@@ -58,7 +58,7 @@ def test_map_patch_sets_values_and_labels_but_never_geometry() -> None:
     assert got["layout.coloraxis.colorbar.title.text"] == "Events in range"
     assert got["layout.annotations"] == [] and got["layout.coloraxis.showscale"] is True
     assert not any("geojson" in k for k in got)
-    assert patched_values(map_patch({}, "zh", "surge"))["layout.annotations"][0]["text"].startswith("激增比")
+    assert patched_values(map_patch({}, "zh", "surge"))["layout.annotations"][0]["text"].startswith("暂无季节基线")
 
 
 def test_national_line_draws_hour_buckets_for_long_spans() -> None:
@@ -155,6 +155,9 @@ def test_province_page_renders_its_own_numbers(morning_store: ChdbStore) -> None
     out = province.render(pv, "450000", "en")
     assert out[("prov-span-total", "children")] == fmt_int(direct)
     assert out[(province.NAME, "children")] == "Province · Guangxi"
+    listed = str(out[(province.ALERTS, "children")])
+    assert "TrafficSurge" in listed and "3.10×" in listed and "TrafficAnomaly" not in listed  # its own only
+    assert "no province" in out[("prov-na-resources-body", "children")].lower()
     unknown = province.refresh(q, None, "zh")
     assert unknown[("prov-span-total", "children")] == "—"
     assert set(out) == set(province.OUTPUTS)
@@ -165,7 +168,7 @@ def test_alerts_page_never_shows_an_operator_name() -> None:
     assert out[(Ids.AUTH, "children")] == "运维已登录 · 退出登录" and out[(Ids.AUTH, "href")] == "/logout"
     assert out[("alerts-hint", "children")] == ""
     anon = alerts.render_labels("en", operator=False)
-    assert anon[("alerts-hint", "children")] == "Sign in as an operator to acknowledge alerts"
+    assert anon[("alerts-hint", "children")] == "Sign in as an operator to acknowledge or silence alerts"
     assert set(out) == set(alerts.LABEL_OUTPUTS)
 
 

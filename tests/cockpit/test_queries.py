@@ -9,7 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from cockpit.metrics import CockpitMetrics
-from cockpit.queries import NAMED, RANGED, SINK_NAMED, STEPPED, Queries
+from cockpit.queries import USED, Queries
+from sinks import queries as sink_queries
 from sinks.queries import params_of
 from cockpit.snapshots import Filters, load_overview, peak_point, rate_point
 from cockpit.timeframe import DAY, HOUR, MINUTE, beijing_day_start, windows
@@ -206,16 +207,43 @@ def test_store_errors_propagate_and_are_counted(store: ChdbStore) -> None:
 
 def test_every_named_query_runs_on_the_store(morning_store: ChdbStore) -> None:
     q = Queries(morning_store, ttl_s=0)
-    values = {"start": fx.DAY_START, "end": fx.NOW, "limit": 5}
-    for name in SINK_NAMED:  # the storage layer's queries: their own parameters, and no filters
-        assert isinstance(q.run(name, **{p: values[p] for p in params_of(name)}), tuple)
-        with pytest.raises(TypeError):
-            q.run(name, **{p: values[p] for p in params_of(name)}, platform="k12")
-    for name in set(NAMED) - set(SINK_NAMED):
-        params: dict[str, Any] = {"start": fx.DAY_START, "end": fx.NOW} if name in RANGED else {}
-        if name in STEPPED:
-            params["step"] = 60
+    values = {"start": fx.DAY_START, "end": fx.NOW, "limit": 5, "step": 60}
+    for name in USED:  # the storage layer's queries, with their own parameters
+        params = {p: values[p] for p in params_of(name)}
         assert isinstance(q.run(name, **params), tuple)
-        if name in RANGED:  # and with both filters bound
+        if name in sink_queries.FILTERABLE:  # and with both filters bound
             assert isinstance(q.run(name, **params, platform="k12", province="450000"), tuple)
+        else:  # a filter a query cannot take is refused, never ignored
+            with pytest.raises(TypeError):
+                q.run(name, **params, platform="k12")
     assert q.ping() is True
+
+
+def test_the_cockpit_holds_no_sql_of_its_own() -> None:
+    """Every query the cockpit runs is a storage-layer named query: one place for each."""
+    import pathlib
+    import re
+
+    import cockpit
+
+    assert set(USED) <= set(sink_queries.NAMED)
+    root = pathlib.Path(cockpit.__file__).parent
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        hits = [m for m in re.findall(r"\b(?:FROM|GROUP BY|INSERT INTO)\b", text)]
+        assert not hits, f"{path.relative_to(root)} holds SQL: {hits}"
+
+
+def test_report_reads_the_hourly_rollup_and_equals_the_minute_table(morning_store: ChdbStore) -> None:
+    spy = SpyStore(morning_store)
+    q = Queries(spy, ttl_s=0)  # type: ignore[arg-type]
+    start, end = fx.DAY_START - DAY, fx.DAY_START + DAY
+    daily = q.daily_totals(start, end)
+    by_province = q.daily_by_province(start, end, platform="k12")
+    assert spy.calls and all("clicks_hour" in sql and "clicks_minute" not in sql for sql in spy.calls)
+    direct = morning_store.query(
+        f"SELECT toYYYYMMDD(minute) AS d, sum(clicks) FROM {morning_store.database}.clicks_minute "
+        "WHERE minute >= toDateTime(%(s)s) AND minute < toDateTime(%(e)s) GROUP BY d ORDER BY d",
+        {"s": start, "e": end})
+    assert daily == [(int(d), int(n)) for d, n in direct]
+    assert by_province == q.total_by_province(start, end, platform="k12")

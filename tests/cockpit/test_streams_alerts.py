@@ -206,7 +206,7 @@ def test_alerts_page_lists_filters_and_history(morning_store: ChdbStore) -> None
     op = alerts.render(view, "en", token="tok")[(alerts.CURRENT, "children")]
     forms = [c for c in _walk(op) if isinstance(c, html.Form)]
     assert sorted(f.action for f in forms) == sorted(
-        f"/api/alerts/{fp}/ack" for fp in (fx.FP_GX, fx.FP_SD, fx.FP_NAT))
+        f"/api/alerts/{fp}/{action}" for fp in (fx.FP_GX, fx.FP_SD, fx.FP_NAT) for action in ("ack", "silence"))
     assert all(f.method == "POST" and f.children[0].value == "tok" for f in forms)
 
 
@@ -221,7 +221,8 @@ def test_an_acknowledged_alert_is_marked_and_offers_no_second_form() -> None:
     assert view.acknowledged() == {"a"}
     out = alerts.render(view, "en", token="tok")
     assert "Acknowledged" in texts(out[(alerts.CURRENT, "children")])
-    assert not [c for c in _walk(out[(alerts.CURRENT, "children")]) if isinstance(c, html.Form)]
+    forms = [c.action for c in _walk(out[(alerts.CURRENT, "children")]) if isinstance(c, html.Form)]
+    assert forms == ["/api/alerts/a/silence"]  # no second acknowledgement; a silence is still offered
     assert "duty" not in texts(out[(alerts.HISTORY, "children")])  # never an operator's name
     # an ack older than the latest state change does not count
     assert AlertsView(200, [alert("a", "firing", at=160)], hist).acknowledged() == set()
