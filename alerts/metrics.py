@@ -49,6 +49,9 @@ class AlertMetrics:
                                      ("receiver", "outcome"))
         self.queue_depth = gauge("alerts_delivery_queue_depth", "Batches waiting per receiver", ("receiver",))
         self.minutes = counter("alerts_evaluations_total", "Closed event-time minutes evaluated")
+        self.operator_records = counter("alerts_operator_records_total",
+                                        "Operator records read from the alerts topic: ack, silence, refused",
+                                        ("kind",))
         self.lag = gauge("alerts_event_time_lag_seconds", "Watermark minus the last evaluated minute")
 
     def watch_queue(self, receiver: str, depth: Callable[[], float]) -> None:

@@ -7,12 +7,18 @@ the engine). Each state change goes to the alerts topic keyed by fingerprint (th
 `alert_log`); notifications go to Alertmanager and webhooks through bounded queues, so a failing
 receiver never blocks detection.
 
+Operators act through the same topic: the cockpit produces "ack" and "silence" records there
+(`cockpit/acks.py`), and this service applies them to its alert book (`handle_operator`), so an
+acknowledgement stops repeat notifications and a silence suppresses delivery until it expires. They
+are applied, not re-published: the operator's record is already on the topic and in the alert log.
+
 State lives in memory: after a restart the engine re-reads the topic from the start of retention
 and rebuilds its baselines; alerts it had raised are raised again with the same fingerprints, which
 Alertmanager and the alert log treat as the same alerts.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -93,6 +99,32 @@ class AlertService:
         if self.watermarks:
             self.engine.advance(min(self.watermarks.values()))
 
+    def handle_operator(self, raw: bytes) -> str | None:
+        """One alerts-topic record: apply an operator's ack or silence; skip state changes.
+
+        Returns what was applied ("ack", "silence") or None. A record that cannot apply (an ack for
+        an alert this instance no longer has pending or firing, a malformed silence) is logged and
+        counted, never raised: one bad record must not stop detection."""
+        try:
+            msg = json.loads(raw)
+            kind = msg.get("kind")
+            if kind == "ack":
+                self.engine.book.acknowledge(str(msg["fingerprint"]), str(msg["author"]), float(msg["at"]),
+                                             str(msg.get("comment", "")))
+            elif kind == "silence":
+                notes = msg["annotations"]
+                self.engine.silence({str(k): str(v) for k, v in msg["labels"].items()},
+                                    float(notes["silence_starts_at"]), float(notes["silence_ends_at"]),
+                                    str(msg["author"]), str(msg.get("comment", "")))
+            else:
+                return None
+        except (KeyError, ValueError, TypeError, AttributeError) as err:
+            log.warning("operator record not applied: %r (%s)", err, raw[:300])
+            self.metrics.operator_records.labels("refused").inc()
+            return None
+        self.metrics.operator_records.labels(kind).inc()
+        return kind
+
     def run(self) -> None:
         from kafka import KafkaConsumer
         from kafka.errors import KafkaError
@@ -101,7 +133,7 @@ class AlertService:
         for w in self.workers:
             w.start()
         try:
-            consumer = KafkaConsumer(s.topic_rates, bootstrap_servers=s.kafka_bootstrap.split(","),
+            consumer = KafkaConsumer(s.topic_rates, s.topic_alerts, bootstrap_servers=s.kafka_bootstrap.split(","),
                                      group_id=f"{s.worker_id}-alerts", auto_offset_reset="earliest",
                                      enable_auto_commit=True, max_poll_records=2000,
                                      # kafka-python refuses larger response frames (default 1 MB,
@@ -114,7 +146,10 @@ class AlertService:
             while not self._stop.is_set():
                 for tp, records in consumer.poll(timeout_ms=200).items():
                     for rec in records:
-                        self.handle(tp.partition, rec.value)
+                        if tp.topic == s.topic_alerts:
+                            self.handle_operator(rec.value)
+                        else:
+                            self.handle(tp.partition, rec.value)
                 if self._producer is not None:
                     self._producer.flush(30)
         finally:
