@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(**_overrides(args))
 
+    from prometheus_client import CollectorRegistry
+
     from cockpit.app import create_app
     from sinks.migrate import migrate
     from sinks.store import open_store
@@ -75,11 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not args.no_migrate:
             migrate(store)
+        # One registry for the process: in local mode the sink's metrics (edu_sink_*) are served on
+        # the cockpit's /metrics, since the sink has no HTTP server of its own here.
+        registry = CollectorRegistry()
         if args.with_sink:
             from sinks.runner import start_sink_thread  # lazy: only this mode needs the sink
 
-            sink = start_sink_thread(settings, store)
-        app = create_app(settings, store)
+            sink = start_sink_thread(settings, store, registry)
+        app = create_app(settings, store, registry=registry)
         log.info("cockpit on http://%s:%d/ (store: %s)", settings.cockpit_host, settings.cockpit_port,
                  store.engine)
         app.run(host=settings.cockpit_host, port=settings.cockpit_port, debug=args.debug,
