@@ -39,6 +39,7 @@ class Expected:
     lower: float
     upper: float
     grouping: str  # "weekday", "daytype" or "any": which profile answered
+    visits: int = 0  # days the answering slot has learnt from: how mature this expectation is
 
 
 @dataclass(slots=True)
@@ -129,6 +130,10 @@ class SeasonalBaseline:
         dow = (day + 3) % 7  # day 0 (1970-01-01) was a Thursday; Monday = 0
         return dow, int(dow in self.weekend), 0
 
+    def day_type(self, t: float) -> int:
+        """1 on a weekend day, 0 on a school day (local time)."""
+        return self._groups(self._where(t)[0])[1]
+
     # ---------------------------------------------------------------- learning
     def update(self, t: float, x: float) -> None:
         """Add one observation; a slot's visit is learnt when the series moves to the next slot."""
@@ -187,7 +192,7 @@ class SeasonalBaseline:
             if abs(mean - m2) > self.k * max(d2, self.rel_floor * abs(m2)):
                 name, mean, dev, visits = found[1]
         spread = self.band_z * 1.25 * dev  # 1.25 x mean abs deviation ~ one standard deviation
-        return Expected(mean, dev, max(0.0, mean - spread), mean + spread, name)
+        return Expected(mean, dev, max(0.0, mean - spread), mean + spread, name, visits)
 
     def ratio(self, t: float, x: float, floor: float = 1e-9) -> float | None:
         """x over the expected mean (the surge ratio the cockpit shows), None without a baseline."""

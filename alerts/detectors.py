@@ -2,21 +2,44 @@
 
 Why window sums and a significance test besides the ratio: per-province minutes are small counts
 (a few clicks a minute in a small province at night), where "3x the baseline" happens by chance
-all the time. A condition therefore needs all three: the ratio over the last `window_min` minutes,
-an absolute excess, and a deviation z = (obs - exp) / sd over the window, where each minute's
-variance is the larger of Poisson's (its expected count) and the baseline's own spread (clicks come
-in sessions, so they are burstier than Poisson). The spread comes from the robust baseline, not
-from recent errors, so a long surge cannot teach the detector that surges are normal.
+all the time. A condition therefore needs all three: the ratio over a window, an absolute excess,
+and a deviation z = (obs - exp) / sd over the window.
+
+Why the surge test looks at more than the ratio's window: clicks come in sessions (ten or so clicks
+within a quarter of an hour, some sessions much longer), so a window's count is overdispersed, not
+Poisson. One long session in a small province is "+80 clicks, 3x" for ten minutes; only more
+sessions, i.e. more evidence, tell a real rise from it. So:
+
+- the dispersion phi_L = Var / mean of L-minute sums is estimated from history: each L-minute
+  window of yesterday against the same window the day before (see `Dispersion`). Learning from
+  yesterday, never today, means a surge building up cannot teach the detector that it is normal;
+  windows spent surging or dropping are never learnt. The engine shares one estimate among the
+  series of one kind (all provinces, say), so it is known on the third day, not the tenth;
+- the surge's evidence window is the shortest L of window_min, 2 x window_min, ... max_window_min
+  whose dispersion is known and whose expected count holds at least `min_units` independent units
+  (exp_L >= min_units x phi_L): a big series is judged on window_min minutes, a small or bursty
+  one on a longer window, never on a handful of sessions; a series with no such window cannot
+  surge (a maturity gate on evidence, not on calendar time);
+- the ratio (>= k), the excess (>= min_excess) and z are all taken over that window, with the
+  variance of the excess phi_L x exp_L (at least the baseline's own spread), times (1 + 1/n) for a
+  baseline learnt from n days: a young baseline is itself an estimate, so it needs a larger excess.
+
+Drop and outage keep their one window, whose variance takes the same dispersion (once known) and
+maturity: sessions make dips as bursty as rises.
 How long the condition must hold ("for m minutes") is the alert rule's `for_s` (see lifecycle).
 """
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from dataclasses import dataclass
 
 from alerts.anomaly import AnomalyScorer
 from alerts.baseline import Expected, SeasonalBaseline
+
+DAY_MIN = 1440
+_WINSOR_AFTER = 100  # windows learnt before the dispersion estimate caps outliers against itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +50,18 @@ class SurgeParams:
     k: float = 2.5
     window_min: int = 10
     z_min: float = 4.0
-    min_excess: float = 50.0  # clicks above baseline over the window
+    min_excess: float = 50.0  # clicks above baseline over the evidence window
     min_expected: float = 30.0  # the window's baseline: no "surges" out of a handful of night clicks
     exit_fraction: float = 0.8  # once surging, it stays so while the ratio is above k x this (no flapping)
+    # evidence: at least this many independent units (expected count / dispersion) in the window, on
+    # a window of up to max_window_min minutes (multiples of window_min). With fewer, one long
+    # session is a sizeable share of the window and the normal approximation behind z_min fails in
+    # its tail; a series that needs more than three hours for 20 units is too small to surge.
+    min_units: float = 20.0
+    max_window_min: int = 180
+    dispersion_days: float = 3.0  # memory of the dispersion estimate
+    min_dispersion_pairs: int = 24  # windows (each against the day before) learnt before a window can judge
+    dispersion_winsor: float = 4.0  # a window's share is capped at this many standard deviations
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +75,11 @@ class DropParams:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What one minute of one series looks like to the detectors (also what the cockpit draws)."""
+    """What one minute of one series looks like to the detectors (also what the cockpit draws).
+
+    `window_*` are over the surge's `window_min` (the same for every series, so explanations can add
+    them up); `surge_*` are over the evidence window the surge test used (`surge_window_min`, 0 when
+    the series has too little evidence for any)."""
 
     t: float
     value: float
@@ -55,6 +91,10 @@ class Reading:
     drop: bool
     outage: bool
     score: float  # general anomaly score in [0, 1]
+    surge_window_min: int = 0
+    surge_obs: float = 0.0
+    surge_exp: float | None = None
+    dispersion: float = 1.0  # phi of the evidence window (1 = Poisson)
 
     @property
     def ratio(self) -> float | None:
@@ -65,6 +105,92 @@ class Reading:
     @property
     def excess(self) -> float:
         return self.window_obs - (self.window_exp or 0.0)
+
+    @property
+    def surge_ratio(self) -> float | None:
+        if self.surge_exp is None or self.surge_exp <= 0:
+            return None
+        return self.surge_obs / self.surge_exp
+
+
+class Dispersion:
+    """phi = Var / mean of L-minute sums of click counts, from differences with the same window a day
+    before; one estimate may be shared by many series (`dispersions`).
+
+    d = S(t) - S(t - 1 day) has variance 2 Var(S) when both days are of one kind (school days, or
+    weekend days), whatever the time of day: the daily curve cancels, and windows a day apart share
+    no sessions, which neighbouring windows do (differencing those would underestimate phi by a
+    third, and windows hours apart would mistake the daily curve for noise). sum(d^2 / 2) / sum(mean
+    level), both decayed with time, then estimates phi, at least 1 (Poisson's). Why sharing is sound:
+    the dispersion of clustered counts is set by the clusters (clicks per session), not by the rate,
+    so the series of one kind (the provinces, say) estimate one phi from many more windows than any
+    one of them has on its second day."""
+
+    def __init__(self, window_min: int, memory_days: float = 3.0, winsor: float = 4.0) -> None:
+        self.window_min = window_min
+        self.tau_s = memory_days * DAY_MIN * 60
+        self.winsor = winsor
+        self._num = self._den = 0.0
+        self._t: float | None = None
+        self.learnt = 0  # windows learnt from
+
+    @property
+    def phi(self) -> float:
+        if self._den <= 0:
+            return 1.0
+        return max(1.0, self._num / self._den)
+
+    def learn(self, t: float, a: float, b: float) -> None:
+        """At time t, one window and the same window a day before it (days of the same kind)."""
+        if self._t is not None and t > self._t:
+            decay = math.exp((self._t - t) / self.tau_s)
+            self._num *= decay
+            self._den *= decay
+        self._t = t if self._t is None else max(t, self._t)
+        level = max((a + b) / 2.0, 1.0)
+        v = (a - b) ** 2 / 2.0
+        if self.learnt >= _WINSOR_AFTER:  # once known: one window (an onset, an outage) cannot blow it up
+            v = min(v, self.winsor ** 2 * self.phi * level)
+        self.learnt += 1
+        self._num += v
+        self._den += level
+
+
+def dispersions(surge: SurgeParams) -> dict[int, Dispersion]:
+    """One estimator per evidence window, to share among series of one kind."""
+    return {n: Dispersion(n, surge.dispersion_days, surge.dispersion_winsor) for n in evidence_windows(surge)}
+
+
+def evidence_windows(surge: SurgeParams) -> tuple[int, ...]:
+    """window_min and multiples of it about 1.5x apart, up to max_window_min (10, 20, 30, 40, 60, 90,
+    130, 180 by default): fine steps where detection delay matters, few steps in all."""
+    w, top = surge.window_min, max(surge.window_min, surge.max_window_min)
+    out, m = [], 1
+    while m * w < top:
+        out.append(m * w)
+        m = max(m + 1, 3 * m // 2)
+    return (*out, top // w * w)
+
+
+class _Prefix:
+    """Running totals of the last n minutes in a ring: a window's sum is a difference of two totals."""
+
+    def __init__(self, n: int) -> None:
+        self.size = n + 1
+        self.totals = array("d", bytes(8 * self.size))
+        self.count = 0  # values added
+
+    def add(self, x: float) -> None:
+        total = self.totals[self.count % self.size]
+        self.count += 1
+        self.totals[self.count % self.size] = total + x
+
+    def last(self, n: int, ago: int = 0) -> float | None:
+        """Sum of the n minutes that ended `ago` minutes ago; None before they were seen."""
+        if n + ago > min(self.count, self.size - 1):
+            return None
+        end = self.count - ago
+        return self.totals[end % self.size] - self.totals[(end - n) % self.size]
 
 
 class SeriesDetector:
@@ -78,58 +204,114 @@ class SeriesDetector:
         scorer: AnomalyScorer | None = None,
         anomaly: bool = True,
         score_window: int = 5,
+        dispersion: dict[int, Dispersion] | None = None,
     ) -> None:
         self.baseline = baseline or SeasonalBaseline()
         self.surge_p, self.drop_p = surge, drop
         # series kept only for baselines and explanations skip the general score (saves time)
         self.scorer = scorer if scorer is not None else AnomalyScorer() if anomaly else None
-        self.window = max(surge.window_min, drop.window_min)
-        self._obs: deque[float] = deque(maxlen=self.window)
-        self._exp: deque[float | None] = deque(maxlen=self.window)
-        self._var: deque[float | None] = deque(maxlen=self.window)
+        self.evidence = evidence_windows(surge)  # candidate evidence windows, shortest first
+        self.dispersion = dispersion if dispersion is not None else dispersions(surge)
+        self.window = max(self.evidence[-1], drop.window_min)
+        # two days more: the dispersion compares yesterday's windows with the day before's
+        self._obs, self._paused = _Prefix(2 * DAY_MIN + self.window), _Prefix(2 * DAY_MIN + self.window)
+        self._exp, self._var, self._none = (_Prefix(self.window) for _ in range(3))
+        self._kinds_day: int | None = None
+        self._same_kinds = False
         self.last: Reading | None = None
         self.surging = self.dropping = False
         # the general score reads a short moving average: per-minute counts are Poisson-noisy, and a
         # noise spike is a "new value" to a novelty score; five minutes keep onsets prompt
         self._smooth: deque[float] = deque(maxlen=max(1, score_window))
 
-    @staticmethod
-    def _sums(values: deque, n: int) -> float | None:  # type: ignore[type-arg]
-        if len(values) < n:
-            return None
-        tail = list(values)[-n:]
-        if any(v is None for v in tail):
-            return None
-        return float(sum(tail))
+    def _sums(self, n: int) -> tuple[float | None, float | None, float | None]:
+        """(observed, expected, variance) over the last n minutes; expected None unless all had one."""
+        obs = self._obs.last(n)
+        missing = self._none.last(n)
+        if obs is None or missing is None or missing > 0:
+            return obs, None, None
+        return obs, self._exp.last(n), self._var.last(n)
+
+    def _learn_dispersion(self, t: float) -> None:
+        """Learn from yesterday's windows against the day before's: what happens today (a surge
+        building up) cannot change how today is judged, and windows paused by a surge or a drop
+        are never learnt."""
+        day = int(t + self.baseline.offset) // 86_400
+        if day != self._kinds_day:  # whether yesterday and the day before are days of one kind
+            self._kinds_day = day
+            day_s = DAY_MIN * 60
+            self._same_kinds = self.baseline.day_type(t - day_s) == self.baseline.day_type(t - 2 * day_s)
+        if not self._same_kinds:
+            return
+        for n, d in self.dispersion.items():
+            if self._obs.count % n:
+                continue
+            a, b = self._obs.last(n, DAY_MIN), self._obs.last(n, 2 * DAY_MIN)
+            if a is None or b is None or self._paused.last(n, DAY_MIN) or self._paused.last(n, 2 * DAY_MIN):
+                continue
+            d.learn(t, a, b)
+
+    def _maturity(self, exp: Expected | None) -> float:
+        """1 + 1/n: the variance of a baseline learnt from n days adds to the observation's."""
+        visits = exp.visits if exp is not None else 0
+        if visits <= 0:
+            return 2.0
+        n_eff = min(float(visits), (2 - self.baseline.alpha) / self.baseline.alpha)  # an EWMA's sample size
+        return 1.0 + 1.0 / n_eff
+
+    def _surge(self, exp: Expected | None) -> tuple[bool, int, float, float | None, float, float]:
+        """(surge, evidence window, observed, expected, z, phi) for the newest minute."""
+        sp = self.surge_p
+        k = sp.k * sp.exit_fraction if self.surging else sp.k
+        z_min = sp.z_min / 2 if self.surging else sp.z_min
+        for n in self.evidence:
+            obs, e, var = self._sums(n)
+            if obs is None or e is None or var is None:
+                return False, 0, obs or 0.0, None, 0.0, 1.0
+            dispersion = self.dispersion[n]
+            if dispersion.learnt < sp.min_dispersion_pairs:
+                continue  # this window's dispersion is not known yet: too early to judge on it
+            phi = dispersion.phi
+            if e < max(sp.min_expected, sp.min_units * phi):
+                continue  # too little evidence in this window: pool a longer one
+            sd = math.sqrt(max(phi * e, var) * self._maturity(exp))
+            z = (obs - e) / sd
+            surge = obs >= k * e and obs - e >= sp.min_excess and z >= z_min
+            return surge, n, obs, e, z, phi
+        return False, 0, 0.0, None, 0.0, 1.0
 
     def observe(self, t: float, value: float) -> Reading:
         """Judge the minute starting at t (epoch s) against the baseline learnt before it, then learn."""
         exp = self.baseline.expected(t)
-        self._obs.append(value)
-        self._exp.append(exp.mean if exp else None)
-        self._var.append(max(exp.mean, (1.25 * exp.dev) ** 2, 1.0) if exp else None)
+        self._obs.add(value)
+        self._none.add(0.0 if exp else 1.0)
+        self._exp.add(exp.mean if exp else 0.0)
+        self._var.add(max(exp.mean, (1.25 * exp.dev) ** 2, 1.0) if exp else 0.0)
         sp, dp = self.surge_p, self.drop_p
-        s_obs, s_exp, s_var = (self._sums(q, sp.window_min) for q in (self._obs, self._exp, self._var))
-        d_obs, d_exp, d_var = (self._sums(q, dp.window_min) for q in (self._obs, self._exp, self._var))
+        s_obs, s_exp, s_var = self._sums(sp.window_min)
+        d_obs, d_exp, d_var = self._sums(dp.window_min)
 
-        surge = drop = outage = False
         z = 0.0
         if s_obs is not None and s_exp is not None and s_var is not None:
             z = (s_obs - s_exp) / math.sqrt(s_var)
-            k = sp.k * sp.exit_fraction if self.surging else sp.k
-            z_min = sp.z_min / 2 if self.surging else sp.z_min
-            surge = (s_obs >= k * s_exp and s_obs - s_exp >= sp.min_excess and z >= z_min
-                     and s_exp >= sp.min_expected)
+        surge, ev_min, ev_obs, ev_exp, _ev_z, phi = self._surge(exp)
+        drop = outage = False
         if d_obs is not None and d_exp is not None and d_var is not None and d_exp >= dp.min_expected:
+            known = self.dispersion.get(dp.window_min)  # sessions make dips as bursty as rises
+            if known is not None and known.learnt >= sp.min_dispersion_pairs:
+                d_var = max(known.phi * d_exp, d_var) * self._maturity(exp)
             zd = (d_obs - d_exp) / math.sqrt(d_var)
             ratio = dp.exit_ratio if self.dropping else dp.ratio
             z_min = dp.z_min / 2 if self.dropping else dp.z_min
             drop = d_obs <= ratio * d_exp and zd <= -z_min
             outage = d_obs == 0
         self.surging, self.dropping = surge, drop or outage
+        self._paused.add(1.0 if self.surging or self.dropping else 0.0)
+        self._learn_dispersion(t)
         self._smooth.append(value)
         score = self.scorer.score(t, sum(self._smooth) / len(self._smooth)) if self.scorer is not None else 0.0
         self.baseline.update(t, value)
-        reading = Reading(t, value, exp, s_obs or 0.0, s_exp, z, surge, drop, outage, score)
+        reading = Reading(t, value, exp, s_obs or 0.0, s_exp, z, surge, drop, outage, score,
+                          ev_min, ev_obs, ev_exp, phi)
         self.last = reading
         return reading

@@ -12,6 +12,8 @@ the general anomaly score is alerted on national and platform series only (provi
 already covered by surge/drop). National and platform alerts carry an explanation: the provinces,
 platforms and sections that make up the deviation, with shares. Capacity rules run per platform
 with a capacity (a constructor argument until `contracts.settings` has one).
+The series of one kind (all provinces, all platform x province pairs, ...) share one estimate of
+how bursty their counts are (`alerts.detectors.Dispersion`), so it is known from the third day.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 
 from alerts.baseline import SeasonalBaseline
 from alerts.capacity import forecast_crossing, utilisation
-from alerts.detectors import DropParams, Reading, SeriesDetector, SurgeParams
+from alerts.detectors import Dispersion, DropParams, Reading, SeriesDetector, SurgeParams, dispersions
 from alerts.explain import explain_all, format_count
 from alerts.lifecycle import AlertBook, Candidate, Rule
 from alerts.metrics import AlertMetrics
@@ -80,6 +82,7 @@ class AlertEngine:
         self.metrics = metrics
         self.book = AlertBook()
         self.detectors: dict[SeriesKey, SeriesDetector] = {}
+        self._dispersions: dict[str, dict[int, Dispersion]] = {}  # shared by the series of one kind
         self._pending: dict[int, dict[SeriesKey, float]] = defaultdict(lambda: defaultdict(float))
         self.next_minute: int | None = None
         self.late_rows = 0
@@ -103,8 +106,9 @@ class AlertEngine:
         d = self.detectors.get(key)
         if d is None:
             scored = key[0] in ("national", "platform")
+            shared = self._dispersions.setdefault(key[0], dispersions(self.cfg.surge))
             d = SeriesDetector(SeasonalBaseline(slot_s=self.cfg.baseline_slot_s), self.cfg.surge, self.cfg.drop,
-                               anomaly=scored)
+                               anomaly=scored, dispersion=shared)
             self.detectors[key] = d
         return d
 
@@ -202,16 +206,20 @@ class AlertEngine:
         rd = r[key]
         name = self._name(key)
         ratio = rd.ratio
+        obs, exp, minutes = rd.window_obs, rd.window_exp, self.cfg.surge.window_min
+        if kind == "surge" and rd.surge_exp is not None:  # over the window the surge was judged on
+            ratio, obs, exp, minutes = rd.surge_ratio, rd.surge_obs, rd.surge_exp, rd.surge_window_min
         ann = {
             "value": f"{rd.value:g}",
-            "window_clicks": f"{rd.window_obs:g}",
-            "window_expected": f"{rd.window_exp:.1f}" if rd.window_exp is not None else "",
+            "window_clicks": f"{obs:g}",
+            "window_expected": f"{exp:.1f}" if exp is not None else "",
+            "window_minutes": f"{minutes}",
             "ratio": f"{ratio:.2f}" if ratio is not None else "",
             "anomaly_score": f"{rd.score:.2f}",
         }
         if kind == "surge":
-            excess = format_count(rd.excess, signed=True)
-            ann["summary"] = f"{name}: {ratio:.1f}x its baseline ({excess} clicks over the window)"
+            excess = format_count(obs - (exp or 0.0), signed=True)
+            ann["summary"] = f"{name}: {ratio:.1f}x its baseline ({excess} clicks over {minutes} min)"
         elif kind == "drop":
             ann["summary"] = f"{name}: {ratio:.0%} of its baseline"
         elif kind == "outage":

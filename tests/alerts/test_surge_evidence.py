@@ -1,0 +1,121 @@
+"""The surge test on session-bursty counts: dispersion, evidence windows and baseline maturity.
+
+Clicks come in sessions (tests.alerts.helpers.sessions draws them as the simulators do), so small
+series burst: one long session is "+80 clicks, 3x" for ten minutes. These tests drive detectors
+minute by minute with the event time as the clock; nothing sleeps.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alerts.detectors import Dispersion, Reading, SeriesDetector, SurgeParams, dispersions, evidence_windows
+from alerts.lifecycle import AlertBook, Candidate, Rule
+from alerts.model import Severity, State
+from tests.alerts.helpers import DAY, MONDAY, minutes, poisson, school_days, sessions
+
+SURGE = SurgeParams()
+RULE = Rule("TrafficSurge", Severity.WARNING, for_s=300, hold_s=600)
+
+
+def _run(det: SeriesDetector, x: np.ndarray) -> list[Reading]:
+    return [det.observe(float(t), float(v)) for t, v in zip(minutes(len(x) // 1440), x)]
+
+
+def _old_rule(r: Reading) -> bool:
+    """The surge test before dispersion and evidence windows: ratio, excess and Poisson-ish z over 10 min."""
+    return (r.ratio is not None and r.ratio >= SURGE.k and r.excess >= SURGE.min_excess and r.z >= SURGE.z_min
+            and (r.window_exp or 0.0) >= SURGE.min_expected)
+
+
+def test_dispersion_estimates_the_burstiness_of_sessions_and_one_for_poisson() -> None:
+    lam = np.full(6 * 1440, 2.0)
+    for x, low, high in ((sessions(lam, seed=1), 5.0, 11.0), (poisson(lam, seed=1), 0.8, 1.3)):
+        d = Dispersion(10)
+        for day in range(1, 6):
+            for i in range(0, 1440, 10):
+                a = x[day * 1440 + i: day * 1440 + i + 10].sum()
+                b = x[(day - 1) * 1440 + i: (day - 1) * 1440 + i + 10].sum()
+                d.learn(float(MONDAY + day * DAY + i * 60), float(a), float(b))
+        s = x.reshape(-1, 10).sum(axis=1)
+        assert low <= d.phi <= high, (d.phi, s.var() / s.mean())
+
+
+
+def test_evidence_windows_grow_from_the_rule_window_to_the_longest() -> None:
+    assert evidence_windows(SURGE) == (10, 20, 30, 40, 60, 90, 130, 180)
+    assert evidence_windows(SurgeParams(window_min=10, max_window_min=10)) == (10,)
+
+
+def test_immature_baseline_does_not_fire_on_bursty_small_counts() -> None:
+    """Two school days of history, judged on the third: twenty provinces of 2,000..30,000 clicks a
+    day, sharing their dispersion as the engine's provinces do. The ratio-only test fires on some of
+    them (session bursts); the surge test fires on none."""
+    shared = dispersions(SURGE)
+    old = new = 0
+    for i, per_day in enumerate(np.geomspace(2_000, 30_000, 20)):
+        det = SeriesDetector(surge=SURGE, anomaly=False, dispersion=shared)
+        readings = _run(det, sessions(school_days(3, per_day), seed=100 + i))
+        assert all(r.expected is None or r.expected.visits <= 2 for r in readings)  # never more than 2 days
+        old += any(_old_rule(r) for r in readings)
+        new += any(r.surge for r in readings)
+    assert old >= 2, "the scenario no longer has bursts that a ratio test would call surges"
+    assert new == 0
+
+
+def test_no_evidence_window_no_surge_until_the_dispersion_is_known() -> None:
+    """A young detector has no dispersion estimate yet: even a big jump is not judged on guesses."""
+    lam = school_days(3, 30_000)
+    lam[2 * 1440 + 9 * 60:] *= 4.0
+    det = SeriesDetector(surge=SURGE, anomaly=False)  # its own dispersion: learning starts on day 3
+    readings = _run(det, sessions(lam, seed=3))
+    assert not any(r.surge for r in readings[: 2 * 1440 + 9 * 60])
+    assert all(r.surge_window_min == 0 for r in readings[: 2 * 1440 + 60])
+
+
+def _alert_log(readings: list[Reading]) -> list[tuple[float, State]]:
+    """The surge rule's state changes for one series, the clock being each minute's end."""
+    book = AlertBook()
+    out = []
+    for r in readings:
+        cands = [Candidate({"scope": "province", "province": "220000"}, {}, r.surge_ratio or 0.0)] if r.surge else []
+        out += [(c.at, c.new_state) for c in book.evaluate(RULE, cands, r.t + 60).changes]
+    return out
+
+
+@pytest.mark.parametrize(("per_day", "rise_min", "fire_within_min"), [
+    (60_000, 60, 25),     # a mid-size province: judged on 10-minute windows
+    (5_000, 300, 90),     # a small one: it takes longer windows to hold 20 sessions' worth
+])
+def test_mature_baseline_fires_on_a_real_k_times_rise_and_resolves(per_day: float, rise_min: int,
+                                                                   fire_within_min: int) -> None:
+    lam = school_days(4, per_day)
+    start = 3 * 1440 + 10 * 60  # Thursday 10:00, after three school days of history
+    lam[start:start + rise_min] *= 4.0
+    det = SeriesDetector(surge=SURGE, anomaly=False)
+    readings = _run(det, sessions(lam, seed=5))
+    t0 = readings[start].t
+    log = _alert_log(readings)
+    assert all(at > t0 for at, _ in log), log
+    firing = [at for at, s in log if s is State.FIRING]
+    assert firing and firing[0] - t0 <= fire_within_min * 60, (firing, t0)
+    assert any(s is State.RESOLVED for _, s in log), log
+    r = next(r for r in readings if r.surge)
+    assert r.surge_ratio is not None and r.surge_ratio >= SURGE.k and r.surge_window_min in evidence_windows(SURGE)
+
+
+def test_a_rise_below_k_does_not_fire() -> None:
+    lam = school_days(4, 60_000)
+    start = 3 * 1440 + 10 * 60
+    lam[start:start + 240] *= 1.8
+    readings = _run(SeriesDetector(surge=SURGE, anomaly=False), sessions(lam, seed=6))
+    assert not any(r.surge for r in readings)
+
+
+def test_ordinary_school_days_of_bursty_traffic_raise_nothing() -> None:
+    """Five school days from national size down to a small province, in sessions: no surge, drop or outage."""
+    for per_day, seed in ((2_000_000, 11), (300_000, 12), (30_000, 13), (3_000, 14)):
+        det = SeriesDetector(surge=SURGE, anomaly=False)
+        readings = _run(det, sessions(school_days(5, per_day), seed=seed))
+        flagged = [r for r in readings if r.surge or r.drop or r.outage]
+        assert not flagged, (per_day, flagged[:3])
