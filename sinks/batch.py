@@ -43,12 +43,18 @@ class RateBuffer:
     rejects: Counter = field(default_factory=Counter)  # (minute, reason) -> events
     next_offsets: dict[int, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    # Tables this buffer's rows are already stored in: a flush that fails half-way (ClickHouse
+    # stopped between two inserts) is retried for the remaining tables only, never re-inserting the
+    # ones that succeeded. The buffer does not change between a failed flush and its retry.
+    done: set[str] = field(default_factory=set)
 
     @property
     def rows(self) -> int:
         return sum(len(getattr(self, name)) for name, _, _ in _PLAIN) + len(self.rejects)
 
     def add(self, partition: int, offset: int, batch: RateBatch) -> None:
+        if self.done:
+            raise RuntimeError("rows added to a buffer whose flush is half done: they would never be stored")
         if not self.next_offsets and not self.rows:
             self.started = time.monotonic()
         for name, _, _ in _PLAIN:
@@ -76,13 +82,15 @@ class RateBuffer:
         # through Python(); the server gets them as native blocks (compressed) from the driver.
         for name, table, columns in _PLAIN:
             rows = getattr(self, name)
-            if rows:
+            if rows and table not in self.done:
                 written[table] = store.insert(table, columns, rows)
-        if self.rejects:
+                self.done.add(table)
+        if self.rejects and rejects_minute.TABLE not in self.done:
             rows = [(m, reason, n) for (m, reason), n in self.rejects.items()]
             written[rejects_minute.TABLE] = store.insert(rejects_minute.TABLE, rejects_minute.COLUMNS, rows)
-        # A crash here (rows stored, offsets not) would re-store this buffer on restart: the one
-        # window docs/exactly-once.md describes; it is as short as one small insert.
+            self.done.add(rejects_minute.TABLE)
+        # A crash (or a revocation during an outage) after some inserts and before the offsets would
+        # re-store those rows on restart: the window docs/exactly-once.md describes.
         store_offsets(store, self.consumer, self.topic, self.next_offsets)
         self.clear()
         return written
@@ -92,6 +100,7 @@ class RateBuffer:
             getattr(self, name).clear()
         self.rejects.clear()
         self.next_offsets.clear()
+        self.done.clear()
 
 
 def store_offsets(store: ChdbStore | ServerStore, consumer: str, topic: str, next_offsets: dict[int, int]) -> None:
@@ -110,12 +119,15 @@ class AlertLogBuffer:
     changes: list[tuple] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    done: set[str] = field(default_factory=set)  # as RateBuffer.done
 
     @property
     def rows(self) -> int:
         return len(self.changes)
 
     def add_raw(self, partition: int, offset: int, raw: bytes) -> None:
+        if self.done:
+            raise RuntimeError("rows added to a buffer whose flush is half done: they would never be stored")
         if not self.next_offsets and not self.changes:
             self.started = time.monotonic()
         self.changes.append(alert_log.row(orjson.loads(raw)))
@@ -126,8 +138,9 @@ class AlertLogBuffer:
 
     def flush(self, store: ChdbStore | ServerStore) -> dict[str, int]:
         written: dict[str, int] = {}
-        if self.changes:
+        if self.changes and alert_log.TABLE not in self.done:
             written[alert_log.TABLE] = store.insert(alert_log.TABLE, alert_log.COLUMNS, self.changes)
+            self.done.add(alert_log.TABLE)
         store_offsets(store, self.consumer, self.topic, self.next_offsets)
         self.clear()
         return written
@@ -135,6 +148,7 @@ class AlertLogBuffer:
     def clear(self) -> None:
         self.changes.clear()
         self.next_offsets.clear()
+        self.done.clear()
 
 
 def stored_offsets(store: ChdbStore | ServerStore, consumer: str, topic: str) -> dict[int, int]:
