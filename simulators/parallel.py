@@ -239,13 +239,7 @@ def _combine(spec: RunSpec, got: dict[int, tuple[Any, Any, Any]], processes: int
               "errors": s.delivery_errors,
               "error_samples": [e for p in per for e in p.sink.get("error_samples", [])][:5] + failures,
               "processes": processes, "wall_s": wall}
-    sched = spec.schedule()
-    if sched is not None and sched.profile is not None:
-        s.expected_events = sched.profile.expected(s.elapsed_s)
-        s.shortfall = max(0.0, s.expected_events - s.events)
-        s.target_rate = s.expected_events / s.elapsed_s if s.elapsed_s > 0 else None
-        if s.target_rate:
-            s.rate_error = (s.achieved_rate - s.target_rate) / s.target_rate
+    s.compare_to_schedule(spec.schedule())
     truth = None
     if spec.truth:
         truth = GroundTruth()

@@ -116,6 +116,17 @@ class RunSummary:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def compare_to_schedule(self, schedule: Schedule | None) -> None:
+        """Fill the open-loop figures (events due, shortfall, target rate, rate error) from the
+        schedule's rate profile, for runs that had one."""
+        if schedule is None or schedule.profile is None:
+            return
+        self.expected_events = schedule.profile.expected(self.elapsed_s)
+        self.shortfall = max(0.0, self.expected_events - self.events)
+        self.target_rate = self.expected_events / self.elapsed_s if self.elapsed_s > 0 else None
+        if self.target_rate:
+            self.rate_error = (self.achieved_rate - self.target_rate) / self.target_rate
+
 
 class SendLoop:
     """Drives one source into one sink on a schedule."""
@@ -222,12 +233,7 @@ class SendLoop:
         if truth is not None and failed is not None and failed.total_events:
             truth.subtract(failed)
         s.achieved_rate = s.events / s.elapsed_s if s.elapsed_s > 0 else 0.0
-        if sched is not None and sched.profile is not None:
-            s.expected_events = sched.profile.expected(s.elapsed_s)
-            s.shortfall = max(0.0, s.expected_events - s.events)
-            s.target_rate = s.expected_events / s.elapsed_s if s.elapsed_s > 0 else None
-            if s.target_rate:
-                s.rate_error = (s.achieved_rate - s.target_rate) / s.target_rate
+        s.compare_to_schedule(sched)
         return s
 
     def _progress(self, s: RunSummary, elapsed: float) -> None:
