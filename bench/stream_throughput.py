@@ -197,7 +197,7 @@ def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
     try:
-        got = admin.list_group_offsets({group: None})[group]
+        got = admin.list_consumer_group_offsets(group)
         return {tp.partition: m.offset for tp, m in got.items() if tp.topic == topic}
     finally:
         admin.close()

@@ -5,11 +5,15 @@ readable ticks, no mode bar. Times arrive as epoch seconds and are drawn in Beij
 """
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import plotly.graph_objects as go
 
 from cockpit.i18n import country_name, fmt_int, platform_name, province_name, section_name, t
+from cockpit.snapshots import MIN_BASELINE_WEEKS
 from cockpit.timeframe import DAY, MINUTE, to_beijing
 from contracts.geo import PLATFORMS
 
@@ -69,14 +73,96 @@ def fill_gaps(series: Sequence[tuple[int, int]], step: int = MINUTE) -> list[tup
 
 
 ALERT = "#f87171"
+BAND = "rgba(167, 139, 250, 0.3)"
+EXPECTED = "#c4b5fd"
+
+
+@dataclass(frozen=True)
+class BandPoint:
+    """The seasonal baseline of one drawn bucket: the median and the range of the earlier weeks."""
+
+    ts: int  # the bucket of the drawn span (epoch s)
+    expected: float  # median over the weeks with data for this bucket
+    low: int  # smallest of those weeks
+    high: int  # largest of those weeks
+    weeks: int  # how many weeks had data for this bucket
+
+
+def seasonal_band(weeks: Sequence[Sequence[tuple[int, int]]], step: int = MINUTE,
+                  min_weeks: int = MIN_BASELINE_WEEKS) -> list[BandPoint]:
+    """Per bucket, the seasonal baseline from the same span one, two, ... weeks earlier.
+
+    `weeks` holds one series per week back, (bucket, events) with buckets already moved forward by
+    their week onto the drawn span's buckets. A week has data for a bucket when the bucket lies
+    between that week's first and last stored bucket (`fill_gaps`: an empty bucket inside them
+    stored 0 events); outside them the store held nothing yet, which is missing data, not zero
+    traffic. A bucket with fewer than `min_weeks` such weeks gets no point: no band is drawn there.
+
+    The expected value is the median of those weeks, as for the surge map. The band is their full
+    range, min..max, not the interquartile range: with two to four weeks per bucket quartiles are
+    interpolations between the same few values (with two weeks they are not defined), whereas
+    min..max reads plainly on the wall screen as "what the same time looked like in recent weeks".
+    """
+    stored = [dict(fill_gaps(w, step)) for w in weeks]
+    out = []
+    for ts in sorted(set().union(*stored)):
+        values = [w[ts] for w in stored if ts in w]
+        if len(values) >= min_weeks:
+            out.append(BandPoint(ts, float(statistics.median(values)), min(values), max(values), len(values)))
+    return out
+
+
+def _band_traces(band: Sequence[BandPoint], step: int, lang: str, long: bool) -> list[go.Scatter]:
+    """The shaded min..max band (one closed shape per run of consecutive buckets, none across
+    buckets without a baseline) and the dashed median line, with gaps where there is no baseline."""
+    runs: list[list[BandPoint]] = []
+    for p in band:
+        if runs and p.ts - runs[-1][-1].ts == step:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    shape_x: list[Any] = []
+    shape_y: list[Any] = []
+    line_x: list[Any] = []
+    line_y: list[Any] = []
+    extra: list[Any] = []
+    sizes: list[Any] = []
+    for run in runs:
+        xs = [to_beijing(p.ts) for p in run]
+        shape_x += xs + xs[::-1] + [None]
+        shape_y += [p.high for p in run] + [p.low for p in run][::-1] + [None]
+        line_x += xs + [None]
+        line_y += [p.expected for p in run] + [None]
+        extra += [[p.low, p.high, p.weeks] for p in run] + [[None, None, None]]
+        sizes += [7 if len(run) == 1 else 0] * len(run) + [0]  # a lone bucket: a dot, a line needs two
+    when = "%{x|%m-%d %H:%M}" if long else "%{x|%H:%M}"
+    hover = (when + "<br>" + t("baseline_expected", lang) + " %{y:,.0f}<br>" + t("baseline_band", lang)
+             + " %{customdata[0]:,}–%{customdata[1]:,} (%{customdata[2]} " + t("baseline_weeks", lang)
+             + ")<extra></extra>")
+    return [
+        go.Scatter(x=shape_x, y=shape_y, mode="lines", fill="toself", fillcolor=BAND,
+                   line=dict(width=0), hoverinfo="skip", name=t("baseline_band", lang),
+                   meta="baseline-band", showlegend=True),
+        go.Scatter(x=line_x, y=line_y, mode="lines+markers", connectgaps=False, customdata=extra,
+                   line=dict(color=EXPECTED, width=2, dash="dash"), marker=dict(color=EXPECTED, size=sizes),
+                   hovertemplate=hover,
+                   name=t("baseline_expected", lang), meta="baseline-expected", showlegend=True),
+    ]
 
 
 def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now: int,
-                  step: int = MINUTE, marks: Sequence[tuple[int, str]] = ()) -> go.Figure:
+                  step: int = MINUTE, marks: Sequence[tuple[int, str]] = (),
+                  baseline: Sequence[Sequence[tuple[int, int]]] | None = None,
+                  baseline_note: str | None = None) -> go.Figure:
     """Events per bucket (a minute, or an hour for spans over a day) over [start, now], latest marked.
 
     `marks` are (epoch s, label) of alerts that started firing: drawn as markers on the line at
     their bucket (marks outside the drawn buckets are left out, never placed on invented values).
+
+    `baseline`: the same span one, two, ... weeks earlier (see `seasonal_band`), drawn behind the
+    line as a shaded min..max band with the dashed median; where too few weeks have data no band is
+    drawn, and with none at all a small note says there is no baseline yet. None: no baseline
+    (`baseline_note`, if given, says why).
     """
     points = fill_gaps(series, step)
     if not points:
@@ -87,14 +173,18 @@ def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now:
     hover = ("%{x|%m-%d %H:%M}" if long else "%{x|%H:%M}") + "<br>" + t("hover_events", lang) \
         + " %{y:,}<extra></extra>"
     fig = go.Figure()
+    band = seasonal_band(baseline, step) if baseline is not None else []
+    for trace in _band_traces(band, step, lang, long) if band else ():
+        fig.add_trace(trace)  # first: behind the line
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="lines", line=dict(color=ACCENT, width=3, shape="spline", smoothing=0.4),
         fill="tozeroy", fillcolor="rgba(58, 208, 255, 0.14)", hovertemplate=hover, name="events",
+        showlegend=False,
     ))
     fig.add_trace(go.Scatter(
         x=[xs[-1]], y=[ys[-1]], mode="markers",
         marker=dict(color=ACCENT, size=11, line=dict(color="#ffffff", width=2)),
-        hovertemplate=hover, name="latest",
+        hovertemplate=hover, name="latest", showlegend=False,
     ))
     counts = dict(points)
     placed = [(ts - ts % step, label) for ts, label in marks if (ts - ts % step) in counts]
@@ -102,10 +192,20 @@ def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now:
         fig.add_trace(go.Scatter(
             x=[to_beijing(b) for b, _ in placed], y=[counts[b] for b, _ in placed], mode="markers",
             marker=dict(color=ALERT, size=13, symbol="triangle-down", line=dict(color="#ffffff", width=1)),
-            text=[label for _, label in placed], name="alerts",
+            text=[label for _, label in placed], name="alerts", showlegend=False,
             hovertemplate=t("alert_marker", lang) + "<br>%{text}<br>%{x|%H:%M}<extra></extra>",
         ))
     _base(fig)
+    if band:
+        fig.update_layout(showlegend=True, legend=dict(
+            orientation="h", x=0, y=1, xanchor="left", yanchor="bottom", bgcolor="rgba(0,0,0,0)",
+            font=dict(size=12, color=MUTED)), margin=dict(t=30))
+    else:
+        note = t("no_baseline_yet", lang) if baseline is not None else baseline_note
+        if note:
+            fig.add_annotation(text=note, x=0, y=1, xref="paper", yref="paper", xanchor="left",
+                               yanchor="bottom", showarrow=False, font=dict(size=12, color=MUTED))
+            fig.update_layout(margin=dict(t=30))
     # a little room past the latest minute so its marker is not clipped by the frame
     fig.update_xaxes(range=[to_beijing(start), to_beijing(now + 40 * step // MINUTE)],
                      tickformat="%m-%d %H:%M" if long else "%H:%M", showgrid=False,

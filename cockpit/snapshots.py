@@ -223,6 +223,9 @@ class Overview:
     alert_marks: list[AlertChange] = field(default_factory=list)  # alerts that started firing in the span
     platform: str | None = None  # the platform filter the click measures follow (None: all)
     sparks: dict[str, list[int]] = field(default_factory=dict)  # surge board provinces: last 30 minutes
+    # the span one..BASELINE_WEEKS weeks earlier, buckets moved onto the span's (`load_baseline`);
+    # None for spans drawn in hour buckets, which have no baseline band
+    baseline: list[list[tuple[int, int]]] | None = None
 
 
 TOP_RESOURCES = 10
@@ -271,7 +274,7 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
         sessions=q.sessions_between(span.start, span.end),
         top_resources=q.top_resources(span.start, span.end, TOP_RESOURCES),
         countries=q.countries_between(span.start, span.end, TOP_COUNTRIES),
-        alerts=alerts, alert_marks=marks, platform=pf, sparks=sparks,
+        alerts=alerts, alert_marks=marks, platform=pf, sparks=sparks, baseline=load_baseline(q, span, pf),
     )
 
 
@@ -364,6 +367,22 @@ def load_surge(q: Queries, now: int, platform: str | None = None) -> dict[str, f
     history = [q.total_by_province(start - k * WEEK, end - k * WEEK, platform=platform)
                for k in range(1, BASELINE_WEEKS + 1)]
     return surge_ratios(current, history)
+
+
+def load_baseline(q: Queries, span: Span, platform: str | None = None) -> list[list[tuple[int, int]]] | None:
+    """The national line's seasonal history: the same span (same Beijing time of day, same weekday)
+    one, two, ... BASELINE_WEEKS weeks earlier, one `series` per week through the shared cache, its
+    buckets moved forward by its week onto the span's. `figures.seasonal_band` turns it into the
+    median and min..max band, needing MIN_BASELINE_WEEKS weeks with data per bucket, as the map does.
+
+    Only for spans drawn in minute buckets (up to a day): a 7-day line in hours would scan four more
+    weeks of minute rows per refresh; None then (no band, and the figure says so).
+    """
+    if span.step != MINUTE:
+        return None
+    return [[(ts + k * WEEK, n) for ts, n in q.series(span.start - k * WEEK, span.end - k * WEEK, span.step,
+                                                      platform=platform)]
+            for k in range(1, BASELINE_WEEKS + 1)]
 
 
 def load_map_values(q: Queries, filters: Filters | None = None, measure: str = "rate") -> dict[str, float] | None:

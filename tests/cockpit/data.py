@@ -225,6 +225,31 @@ def load_history(store: Store) -> None:
     insert_clicks(store, history_rows())
 
 
+# Five weeks of the fixture's last hour for the national line's seasonal band: this week's hour
+# (09:43-10:42), the same hour 1 week back in full, 2 weeks back from 10:03, 3 weeks back from 10:23,
+# and nothing 4 weeks back (before the store's history). So 09:43-10:02 has one earlier week (no
+# band), 10:03-10:22 two and 10:23-10:42 three.
+HOUR_FIRST = NOW - 59 * MINUTE
+WEEKS_FROM = {1: HOUR_FIRST, 2: HOUR_FIRST + 20 * MINUTE, 3: HOUR_FIRST + 40 * MINUTE}
+
+
+def load_weeks(store: Store) -> None:
+    truncate(store)
+    insert_clicks(store, clicks_rows(HOUR_FIRST, NOW, seed=30))
+    for k, first in WEEKS_FROM.items():
+        insert_clicks(store, clicks_rows(first - k * WEEK, NOW - k * WEEK, seed=30 + k))
+
+
+def direct_minutes(store: Store, start: int, end: int, platform: str | None = None) -> dict[int, int]:
+    """{minute: clicks} in [start, end) by a direct query (optionally one platform), bypassing the
+    named queries."""
+    where = " AND platform = %(p)s" if platform else ""
+    rows = store.query(f"SELECT toUInt32(minute), sum(clicks) FROM {store.database}.{clicks_minute.TABLE} "
+                       f"WHERE minute >= toDateTime(%(s)s) AND minute < toDateTime(%(e)s){where} GROUP BY minute",
+                       {"s": start, "e": end, **({"p": platform} if platform else {})})
+    return {int(ts): int(n) for ts, n in rows}
+
+
 def direct_by_province(store: Store, start: int, end: int) -> dict[str, int]:
     """Clicks per division in [start, end) by a direct query, bypassing the named queries."""
     rows = store.query(f"SELECT toString(province), sum(clicks) FROM {store.database}.{clicks_minute.TABLE} "

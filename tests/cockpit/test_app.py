@@ -90,8 +90,9 @@ def test_main_opens_migrates_starts_the_sink_serves_and_cleans_up(
         def stop(self) -> None:
             events.append("sink.stop")
 
-    def start_sink_thread(settings: Settings, s: Any) -> Sink:
-        events.append(f"sink.start:{type(s).__name__}")
+    def start_sink_thread(settings: Settings, s: Any, registry: Any = None) -> Sink:
+        # the sink's metrics go on the cockpit's registry (served on its /metrics)
+        events.append(f"sink.start:{type(s).__name__}:{type(registry).__name__}")
         return Sink()
 
     def fake_run(self: dash.Dash, **kw: Any) -> None:
@@ -108,4 +109,4 @@ def test_main_opens_migrates_starts_the_sink_serves_and_cleans_up(
     before = signal.getsignal(signal.SIGTERM)
     assert cli.main(["--with-sink", "--port", "8999"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before  # SIGTERM handling is undone on the way out
-    assert events == ["migrate", "sink.start:OwnedStore", "run:127.0.0.1:8999", "sink.stop", "store.close"]
+    assert events == ["migrate", "sink.start:OwnedStore:CollectorRegistry", "run:127.0.0.1:8999", "sink.stop", "store.close"]

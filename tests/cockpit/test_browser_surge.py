@@ -38,6 +38,30 @@ def expected_surge_z(store: ChdbStore) -> list[float]:
     return out
 
 
+# The national line's seasonal baseline as drawn: the band's presence and the dashed median's values.
+BASELINE = ("var g = document.querySelector('#chart-national .js-plotly-plot'); if (!g || !g.data) return null;"
+            " var m = function (name) { return g.data.filter(function (d) { return d.meta === name; }); };"
+            " var e = m('baseline-expected');"
+            " return {band: m('baseline-band').length,"
+            " expected: e.length ? e[0].y.filter(function (v) { return v !== null; }) : []};")
+
+
+def test_overview_line_draws_the_seasonal_band_from_the_stored_weeks(
+        dash_duo, morning_store: ChdbStore, settings: Settings, free_port: int, artifacts: Path) -> None:
+    """Three earlier weeks stored one minute each (10:30): the band stands at that minute only, its
+    median equal to the median of direct queries of those weeks."""
+    fx.load_history(morning_store)
+    at = fx.DAY_START + 10 * 3600 + 30 * MINUTE
+    weeks = [fx.direct_total(morning_store, at - k * fx.WEEK, at - k * fx.WEEK + MINUTE) for k in (1, 2, 3)]
+    want = {"band": 1, "expected": [statistics.median(weeks)]}
+    set_viewport(dash_duo, *VIEWPORT)
+    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry()), port=free_port)
+    dash_duo.wait_for_text_to_equal(f"#{Ids.EVENT_NOW}", "2022-03-14 10:42", timeout=20)
+    until(lambda: dash_duo.driver.execute_script(BASELINE) == want, timeout=20)
+    dash_duo.driver.save_screenshot(str(artifacts / "cockpit-overview-baseline-zh.png"))
+    assert_clean_console(dash_duo)
+
+
 def test_surge_map_and_board_equal_the_store_and_lead_to_the_province(
         dash_duo, morning_store: ChdbStore, settings: Settings, free_port: int, artifacts: Path) -> None:
     fx.load_history(morning_store)
