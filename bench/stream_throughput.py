@@ -172,9 +172,12 @@ def preload(bootstrap: str, topic: str, n: int, per_message: int, seed: int) -> 
 
 
 def warm_up(bootstrap: str, topic: str, per_message: int) -> int:
-    """One message per partition, so every consumer can be seen to be assigned and running."""
+    """One message per partition, so every consumer can be seen to be assigned and running.
+
+    Its events lie in the minute an hour before the measured stream (T0_MS): the watermark they set
+    must not be ahead of the stream, or every measured event would be late (counted, not folded)."""
     prod = make_producer(bootstrap)
-    evs = list(clicks(per_message * PARTITIONS, seed=999))
+    evs = list(clicks(per_message * PARTITIONS, seed=999, start_ms=T0_MS - 3600_000, span_ms=60_000))
     for p in range(PARTITIONS):
         chunk = evs[p * per_message:(p + 1) * per_message]
         prod.send(topic, value=encode(chunk if per_message > 1 else chunk[0]), partition=p).get(60)
