@@ -71,6 +71,7 @@ class AlertService:
         self.engine = AlertEngine(engine_config(settings), capacities=settings.alerts_capacity_per_minute,
                                   on_change=self._publish, deliver=self._deliver, metrics=self.metrics)
         self.watermarks: dict[int, float] = {}
+        self.assigned: set[int] = set()  # rates partitions this instance owns (empty: any)
         self.changes = 0
         self._stop = threading.Event()
 
@@ -96,7 +97,10 @@ class AlertService:
         self.engine.ingest(batch.clicks)
         if batch.events:
             self.watermarks[partition] = batch.watermark_ms / 1000
-        if self.watermarks:
+        # Every assigned partition holds the clock until it has sent data: a consumer that reads one
+        # partition's backlog ahead of the others would otherwise close minutes on that partition's
+        # watermark alone, and the others' rows for those minutes would all arrive late.
+        if self.watermarks and self.assigned <= self.watermarks.keys():
             self.engine.advance(min(self.watermarks.values()))
 
     def handle_operator(self, raw: bytes) -> str | None:
@@ -144,7 +148,9 @@ class AlertService:
             raise SystemExit(f"edu-alerts: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None
         try:
             while not self._stop.is_set():
-                for tp, records in consumer.poll(timeout_ms=200).items():
+                polled = consumer.poll(timeout_ms=200)
+                self.assigned = {tp.partition for tp in consumer.assignment() if tp.topic == s.topic_rates}
+                for tp, records in polled.items():
                     for rec in records:
                         if tp.topic == s.topic_alerts:
                             self.handle_operator(rec.value)
