@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # --- stream worker -------------------------------------------------------------------------
     worker_id: str = Field("edu-worker", pattern=r"^[A-Za-z0-9_.-]+$", description="Faust app id = group")
     worker_batch_max: int = Field(20_000, ge=1, description="messages per processing batch")
-    worker_batch_within_s: float = Field(0.5, gt=0, le=60, description="max wait to fill a batch")
+    worker_batch_within_s: float = Field(0.25, gt=0, le=60, description="max wait to fill a batch")
     worker_session_timeout_s: float = Field(10.0, gt=0)
     worker_fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=65_536,
                                         description="bytes fetched per partition per request (Faust's 1 MB starves batches)")
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # --- sink ----------------------------------------------------------------------------------
     sink_group: str = Field("edu-sink", pattern=r"^[A-Za-z0-9_.-]+$")
     sink_batch_rows: int = Field(50_000, ge=1, description="flush when this many rows are buffered")
-    sink_flush_interval_s: float = Field(1.0, gt=0, description="flush at least this often")
+    sink_flush_interval_s: float = Field(0.5, gt=0, description="flush at least this often")
     sink_max_backlog_rows: int = Field(500_000, ge=1, description="pause consuming above this")
     sink_retry_max_s: float = Field(30.0, gt=0, description="cap of the retry backoff")
     sink_metrics_port: int = Field(9402, ge=0, le=65535, description="0 disables /metrics")
