@@ -435,7 +435,8 @@ def start_naive(bootstrap: str, topic: str, app_id: str, tmp: Path, name: str) -
 # --------------------------------------------------------------------------------------------------
 
 def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: int, naive_seconds: float,
-                profile: bool, overrides: dict[str, str] | None = None) -> dict[str, float]:
+                profile: bool, overrides: dict[str, str] | None = None,
+                py_spy: str | None = None) -> dict[str, float]:
     from streams.topics import ensure_topics
 
     settings = bench_settings(bootstrap, tag, tmp, **(overrides or {}))
@@ -473,6 +474,7 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
         cpu0 = worker.cpu()
         t0 = time.time()
         worker.thaw()
+        spy = start_py_spy(py_spy, worker, tmp / f"{tag}-worker.pyspy") if py_spy else None
 
         def worker_done() -> bool:
             worker.check()
@@ -483,6 +485,8 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
             done = committed_offsets(bootstrap, settings.worker_id, topic)
             return all(done.get(p, 0) >= end for p, end in ends.items()) and watch.poll() is None
         wait(worker_done, 600, f"{tag}: worker through {events:,} events", interval=0.02)
+        if spy is not None:
+            stop_py_spy(spy, tmp / f"{tag}-worker.pyspy", tag)
         elapsed = watch.last_ts_ms / 1000 - t0
         out["worker_eps"] = events / elapsed
         out["worker_t0"], out["worker_t1"] = t0, watch.last_ts_ms / 1000
@@ -549,6 +553,42 @@ def report_profile(path: Path, tag: str, window: tuple[float, float]) -> None:
         log(f"  thread {name}: {n} samples")
         for what, k in by_thread[name].most_common(12):
             log(f"    {k / n * 100:5.1f}%  {what}")
+
+
+def start_py_spy(binary: str, worker: Child, out: Path) -> subprocess.Popen:
+    """Attach py-spy to the running worker: CPU samples (with the GIL held) of every thread,
+    unbiased by the GIL, unlike the in-process sampler of --profile."""
+    cmd = [binary, "record", "--pid", str(worker.proc.pid), "--rate", "200", "--gil", "--nonblocking",
+           "--format", "raw", "-o", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_py_spy(spy: subprocess.Popen, out: Path, tag: str) -> None:
+    """Stop py-spy and print the worker's CPU by activity (innermost matching frame, as --profile)."""
+    from collections import Counter
+
+    spy.send_signal(signal.SIGINT)
+    _, err = spy.communicate(timeout=60)
+    if not out.exists():
+        log(f"[{tag}] py-spy wrote nothing: {err.decode(errors='replace')[-500:]}")
+        return
+    by: Counter[str] = Counter()
+    funcs: Counter[str] = Counter()
+    for line in out.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = []
+        for fr in reversed(stack.split(";")):  # py-spy writes outermost first
+            func, _, where = fr.partition(" (")
+            frames.append(f"{Path(where.split(':')[0]).name}:{func}")
+        by[classify(frames)] += int(n)
+        funcs[frames[0] if frames else "?"] += int(n)
+    total = sum(by.values()) or 1
+    log(f"[{tag}] worker CPU by activity (py-spy, GIL held, {total} samples at 200/s):")
+    for what, k in by.most_common(12):
+        log(f"    {k / total * 100:5.1f}%  {what}")
+    log(f"[{tag}] innermost functions:")
+    for what, k in funcs.most_common(15):
+        log(f"    {k / total * 100:5.1f}%  {what}")
 
 
 # Activities, from the innermost frame outwards: the first rule that matches a frame names the sample.
@@ -706,6 +746,8 @@ def main() -> None:
                     help="events for the one-event-per-message variant (default: --events / 4)")
     ap.add_argument("--naive-seconds", type=float, default=15.0, help="how long the naive agent runs")
     ap.add_argument("--profile", action="store_true", help="run the worker under cProfile and print where time goes")
+    ap.add_argument("--py-spy", metavar="PATH", default=None,
+                    help="py-spy binary: attach it to the worker while it runs and print where its CPU goes")
     ap.add_argument("--e2e-rate", type=float, default=0.0, help="also run producer->worker->sink->chDB at this rate")
     ap.add_argument("--e2e-seconds", type=float, default=30.0)
     ap.add_argument("--e2e-only", action="store_true", help="run only the end-to-end measurement")
@@ -723,7 +765,8 @@ def main() -> None:
             e2e = run_e2e(bootstrap, tmp, args.e2e_rate or 20_000, args.e2e_seconds)
             print(" ".join(f"{k}={v:.3f}" for k, v in e2e.items()))
             return
-        batched = run_variant(bootstrap, tmp, f"{tag}-b20", args.events, 20, args.naive_seconds, args.profile, overrides)
+        batched = run_variant(bootstrap, tmp, f"{tag}-b20", args.events, 20, args.naive_seconds, args.profile, overrides,
+                              args.py_spy)
         single = run_variant(bootstrap, tmp, f"{tag}-b1", single_events, 1, args.naive_seconds, args.profile, overrides)
         e2e = run_e2e(bootstrap, tmp, args.e2e_rate, args.e2e_seconds) if args.e2e_rate else {}
     figures = {

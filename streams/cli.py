@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     from streams.agents import register
     from streams.app import create_app
     from streams.metrics import WorkerMetrics
+    from streams.runtime import tune_gc
     from streams.topics import ensure_topics
 
     if not args.no_create_topics:
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         start_http_server(settings.worker_metrics_port, addr=settings.metrics_host, registry=registry)
     app = create_app(settings)
     register(app, settings, metrics)
+    tune_gc()
     # Faust's CLI overrides web_enabled from its own flag: say it here too (our /metrics is separate).
     faust_level = {"warning": "warn"}.get(args.loglevel, args.loglevel)  # Faust's own level names
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", faust_level]
