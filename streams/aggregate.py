@@ -10,11 +10,11 @@ have already been judged by the alerts.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from contracts.events import ABROAD, Click, Reject, check_time, decode_message
+from contracts.events import ABROAD, EARLIEST_EVENT_MS, Click, Reject, check_time, decode_message
 from contracts.rates import DURATION_BUCKETS_S, RateBatch
 from contracts.settings import Settings
 
@@ -67,19 +67,23 @@ def aggregate(
 
     The watermark is the largest event time seen so far in this partition.
     """
-    clicks: Counter[tuple[int, str, str, str, str]] = Counter()
-    late: Counter[tuple[int, str, str]] = Counter()
-    tiles: Counter[tuple[int, str]] = Counter()
-    resources: dict[tuple[int, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    # Plain dicts with .get (in C), not Counter/defaultdict: those call Python (__missing__, a
+    # lambda) for every new key, and here nearly every event brings a new key.
+    clicks: dict[tuple[int, str, str, str, str], int] = {}
+    late: dict[tuple[int, str, str], int] = {}
+    tiles: dict[tuple[int, str], int] = {}
+    resources: dict[tuple[int, str, str, str], list[int]] = {}
     visitors: set[tuple[int, str, str, str, str]] = set()
-    sessions: dict[tuple[int, str, str], list[float]] = defaultdict(lambda: [0] * (3 + _N_DURATION) + [0.0])
-    countries: Counter[tuple[int, str, str]] = Counter()
+    sessions: dict[tuple[int, str, str], list[float]] = {}
+    countries: dict[tuple[int, str, str], int] = {}
     rejects: Counter[str] = Counter()
     dead: list[DeadLetter] = []
     first = last = -1
     n_events = 0
     wm = watermark_ms
     lateness = limits.allowed_lateness_ms
+    latest_ok = now_ms + limits.max_future_ms
+    slots = _ACTION_SLOT
     for offset, raw in messages:
         if first < 0:
             first = offset
@@ -88,38 +92,50 @@ def aggregate(
         for rej in refused:
             _refuse(dead, rejects, offset, rej, raw)
         for ev in events:
-            bad_time = check_time(ev, now_ms, limits.max_future_ms)
-            if bad_time is not None:
-                _refuse(dead, rejects, offset, Reject(bad_time, f"event {ev.id} ts={ev.ts}"), raw)
+            ts = ev.ts
+            if ts > latest_ok or ts < EARLIEST_EVENT_MS:
+                bad_time = check_time(ev, now_ms, limits.max_future_ms)
+                _refuse(dead, rejects, offset, Reject(bad_time or "time_past", f"event {ev.id} ts={ts}"), raw)
                 continue
             n_events += 1
-            ts = ev.ts
             if ts > wm:
                 wm = ts
             minute = ts // 60_000 * 60
             platform, province = ev.platform, ev.province
             if ts < wm - lateness:
-                late[(minute, platform, province)] += 1
+                key3 = (minute, platform, province)
+                late[key3] = late.get(key3, 0) + 1
                 continue
             visitors.add((minute, platform, province, ev.user, ev.session))
             if province == ABROAD:
-                countries[(minute, platform, ev.country or "ZZ")] += 1
-            if isinstance(ev, Click):
-                clicks[(minute, platform, province, ev.section, ev.action)] += 1
-                tiles[(ts // 10_000 * 10, platform)] += 1
-                slot = _ACTION_SLOT.get(ev.action)
+                ckey = (minute, platform, ev.country or "ZZ")
+                countries[ckey] = countries.get(ckey, 0) + 1
+            if ev.__class__ is Click:
+                action = ev.action
+                key = (minute, platform, province, ev.section, action)
+                clicks[key] = clicks.get(key, 0) + 1
+                tkey = (ts // 10_000 * 10, platform)
+                tiles[tkey] = tiles.get(tkey, 0) + 1
+                slot = slots.get(action)
                 if slot is not None:
-                    resources[(minute, platform, ev.resource, ev.section)][slot] += 1
+                    rkey = (minute, platform, ev.resource, ev.section)
+                    row = resources.get(rkey)
+                    if row is None:
+                        row = resources[rkey] = [0, 0, 0]
+                    row[slot] += 1
             else:
-                row = sessions[(minute, platform, province)]
+                skey = (minute, platform, province)
+                srow = sessions.get(skey)
+                if srow is None:
+                    srow = sessions[skey] = [0] * (3 + _N_DURATION) + [0.0]
                 if ev.kind == "start":
-                    row[0] += 1
+                    srow[0] += 1
                 elif ev.kind == "end":
-                    row[1] += 1
-                    row[3 + bisect_left(DURATION_BUCKETS_S, ev.duration_s + 1e-9)] += 1
-                    row[-1] += ev.duration_s
+                    srow[1] += 1
+                    srow[3 + bisect_left(DURATION_BUCKETS_S, ev.duration_s + 1e-9)] += 1
+                    srow[-1] += ev.duration_s
                 else:
-                    row[2] += 1
+                    srow[2] += 1
     batch = RateBatch(
         src_topic=topic,
         src_partition=partition,

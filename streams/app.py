@@ -39,7 +39,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_linger_ms=5,
+        producer_linger_ms=0,
         producer_max_request_size=4 * 1024 * 1024,
         consumer_max_fetch_size=settings.worker_fetch_max_bytes,
         stream_buffer_maxsize=max(4096, settings.worker_batch_max),

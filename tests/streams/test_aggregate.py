@@ -62,3 +62,90 @@ def test_resources_tiles_visitors_countries_and_sessions() -> None:
     assert out.countries == [(m, "higher", "SG", 4)]
     # started, ended, heartbeats, <1m, 1-5m, 5-15m, 15-30m, 30-60m, >=60m, duration sum
     assert out.sessions == [(m, "higher", "abroad", 1, 2, 1, 1, 0, 0, 0, 0, 1, 4059.0)]
+
+
+def _reference(messages: list[tuple[int, bytes]], watermark_ms: int) -> dict[str, object]:
+    """The fold written plainly, event by event, as the contract states it: the oracle for the
+    optimised `aggregate` (whose dict and key handling is tuned for speed)."""
+    from collections import Counter
+
+    from contracts.events import ABROAD, Session, check_time, decode_message
+
+    out: dict[str, Counter] = {k: Counter() for k in ("clicks", "late", "tiles", "res", "countries", "sess")}
+    visitors: set[tuple] = set()
+    wm, events, dead = watermark_ms, 0, []
+    for offset, raw in messages:
+        evs, refused = decode_message(raw, max_bytes=LIMITS.max_bytes, max_events=LIMITS.max_events)
+        dead += [(offset, r.reason) for r in refused]
+        for ev in evs:
+            bad = check_time(ev, NOW, LIMITS.max_future_ms)
+            if bad:
+                dead.append((offset, bad))
+                continue
+            events += 1
+            wm = max(wm, ev.ts)
+            m = ev.ts // 60_000 * 60
+            if ev.ts < wm - LIMITS.allowed_lateness_ms:
+                out["late"][(m, ev.platform, ev.province)] += 1
+                continue
+            visitors.add((m, ev.platform, ev.province, ev.user, ev.session))
+            if ev.province == ABROAD:
+                out["countries"][(m, ev.platform, ev.country)] += 1
+            if isinstance(ev, Session):
+                out["sess"][(m, ev.platform, ev.province, ev.kind)] += 1
+                continue
+            out["clicks"][(m, ev.platform, ev.province, ev.section, ev.action)] += 1
+            out["tiles"][(ev.ts // 10_000 * 10, ev.platform)] += 1
+            if ev.action != "search":
+                out["res"][(m, ev.platform, ev.resource, ev.section, ev.action)] += 1
+    return {**out, "visitors": visitors, "wm": wm, "events": events, "dead": dead}
+
+
+def test_fold_equals_the_plain_reference_on_random_traffic() -> None:
+    import random
+
+    from contracts.events import Session
+
+    rng = random.Random(7)
+    messages, offset = [], 100
+    for _ in range(400):
+        batch = []
+        for _ in range(rng.choice((1, 1, 3, 20))):
+            ts = T0 + rng.randrange(0, 3_600_000)  # an hour of jitter around the watermark: some late
+            if rng.random() < 0.01:
+                ts = rng.choice((NOW + 3_600_000, 1_000))  # absurd times
+            province = rng.choice(("210000", "370000", "abroad"))
+            common = dict(id=f"e{offset}-{len(batch)}", ts=ts, platform=rng.choice(("k12", "higher")),
+                          province=province, country="SG" if province == "abroad" else None,
+                          user=f"u{rng.randrange(50)}", session=f"s{rng.randrange(80)}")
+            if rng.random() < 0.2:
+                batch.append(Session(kind=rng.choice(("start", "heartbeat", "end")), **common))
+            else:
+                batch.append(Click(resource=f"r{rng.randrange(30)}", section=rng.choice(("lessons", "topic")),
+                                   action=rng.choice(("view", "play", "download", "search")), **common))
+        messages.append((offset, encode(batch if len(batch) > 1 else batch[0])))
+        offset += 1
+    messages.insert(50, (offset, b"{broken"))
+    want = _reference(messages, T0 + 1_800_000)
+    agg = aggregate("clicks", 0, messages, T0 + 1_800_000, NOW, LIMITS)
+    got = agg.batch
+    assert want["late"] and want["dead"], "the input must exercise lateness and dead letters"
+    assert (got.watermark_ms, got.events) == (want["wm"], want["events"])
+    assert [(d.offset, d.reason) for d in agg.dead] == want["dead"]
+    assert {r[:-1]: r[-1] for r in got.clicks} == want["clicks"]
+    assert {r[:-1]: r[-1] for r in got.late} == want["late"]
+    assert {r[:-1]: r[-1] for r in got.tiles} == want["tiles"]
+    assert {r[:-1]: r[-1] for r in got.countries} == want["countries"]
+    assert set(got.visitors) == want["visitors"] and len(got.visitors) == len(want["visitors"])
+    res = {}
+    for m, pl, r, s, views, plays, downloads in got.resources:
+        for action, n in (("view", views), ("play", plays), ("download", downloads)):
+            if n:
+                res[(m, pl, r, s, action)] = n
+    assert res == want["res"]
+    sess = {}
+    for m, pl, pr, started, ended, beats, *_rest in got.sessions:
+        for kind, n in (("start", started), ("end", ended), ("heartbeat", beats)):
+            if n:
+                sess[(m, pl, pr, kind)] = n
+    assert sess == want["sess"]
