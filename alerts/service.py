@@ -1,9 +1,9 @@
 """The alerting service: rate batches in, alert state changes out, minute by minute in event time.
 
 It reads the clicks rates topic (its own consumer group, from the earliest offset, so a replay warms
-the baselines from history), feeds the engine, and closes a minute when every partition that has
-sent data has passed it (the smallest per-partition watermark, minus the allowed lateness inside
-the engine). Each state change goes to the alerts topic keyed by fingerprint (the sink stores it in
+the baselines from history), feeds the engine, and closes a minute when every partition still
+holding the clock has passed it (the smallest such watermark, minus the allowed lateness inside the
+engine; `alerts.partition_clock` says which partitions hold it). Each state change goes to the alerts topic keyed by fingerprint (the sink stores it in
 `alert_log`); notifications go to Alertmanager and webhooks through bounded queues, so a failing
 receiver never blocks detection.
 
@@ -32,6 +32,7 @@ from alerts.detectors import SurgeParams
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.metrics import AlertMetrics
 from alerts.model import Notification, StateChange
+from alerts.partition_clock import PartitionClock
 from contracts.rates import decode_batch
 from contracts.settings import Settings
 
@@ -70,8 +71,7 @@ class AlertService:
         self._publish = publish or self._send_change
         self.engine = AlertEngine(engine_config(settings), capacities=settings.alerts_capacity_per_minute,
                                   on_change=self._publish, deliver=self._deliver, metrics=self.metrics)
-        self.watermarks: dict[int, float] = {}
-        self.assigned: set[int] = set()  # rates partitions this instance owns (empty: any)
+        self.clock = PartitionClock(settings.alerts_idle_partition_s)
         self.changes = 0
         self._stop = threading.Event()
 
@@ -95,13 +95,14 @@ class AlertService:
         """One rates message: feed its clicks, then close the minutes every partition has passed."""
         batch = decode_batch(raw)
         self.engine.ingest(batch.clicks)
-        if batch.events:
-            self.watermarks[partition] = batch.watermark_ms / 1000
-        # Every assigned partition holds the clock until it has sent data: a consumer that reads one
-        # partition's backlog ahead of the others would otherwise close minutes on that partition's
-        # watermark alone, and the others' rows for those minutes would all arrive late.
-        if self.watermarks and self.assigned <= self.watermarks.keys():
-            self.engine.advance(min(self.watermarks.values()))
+        self.clock.observe(partition, batch.watermark_ms, batch.events)
+        self.tick()
+
+    def tick(self) -> None:
+        """Close the minutes every holding partition has passed (see `alerts.partition_clock`)."""
+        t = self.clock.time()
+        if t is not None:
+            self.engine.advance(t)
 
     def handle_operator(self, raw: bytes) -> str | None:
         """One alerts-topic record: apply an operator's ack or silence; skip state changes.
@@ -149,13 +150,16 @@ class AlertService:
         try:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=200)
-                self.assigned = {tp.partition for tp in consumer.assignment() if tp.topic == s.topic_rates}
+                owned = [tp for tp in consumer.assignment() if tp.topic == s.topic_rates]
+                self.clock.assign(tp.partition for tp in owned)
                 for tp, records in polled.items():
                     for rec in records:
                         if tp.topic == s.topic_alerts:
                             self.handle_operator(rec.value)
                         else:
                             self.handle(tp.partition, rec.value)
+                self.clock.caught_up(tp.partition for tp in owned if _caught_up(consumer, tp))
+                self.tick()  # idle partitions release the clock even when nothing else arrives
                 if self._producer is not None:
                     self._producer.flush(30)
         finally:
@@ -165,6 +169,14 @@ class AlertService:
                 self._producer.close(30)
             for w in self.workers:
                 w.stop()
+
+
+def _caught_up(consumer: Any, tp: Any) -> bool:
+    """Nothing left to read on `tp` right now. The high-water mark is known once a fetch for the
+    partition has returned; position(timeout_ms=0) does not block on an unknown position."""
+    high = consumer.highwater(tp)
+    pos = consumer.position(tp, timeout_ms=0)
+    return high is not None and pos is not None and pos >= high
 
 
 def start_alert_thread(settings: Settings, registry: CollectorRegistry | None = None) -> tuple[AlertService, threading.Thread]:

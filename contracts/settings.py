@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     alerts_surge_window_min: int = Field(10, ge=1, le=120)
     alerts_surge_for_s: float = Field(300.0, ge=0)
     alerts_hold_s: float = Field(600.0, ge=0)
+    alerts_idle_partition_s: float = Field(
+        60.0, gt=0, description="a caught-up rates partition without events for this long stops holding the alert "
+        "clock (longer than a worker restart, so a restarting worker's rows are not judged late)")
     alerts_repeat_s: float = Field(14_400.0, gt=0)
     alerts_alertmanager_url: str | None = Field(None, description="e.g. http://127.0.0.1:9093")
     alerts_webhook_urls: list[str] = Field(default_factory=list)
