@@ -231,6 +231,21 @@ def refresh(
     return out | _refreshed(clock, lang)
 
 
+def refresh_shell(queries: Queries, lang: str, clock: Clock) -> dict[Key, Any]:
+    """The header on the other pages (province, alerts, report): data time, status and refresh
+    time, from one cheap query, so a page opened directly says how fresh its numbers are."""
+    try:
+        now = queries.latest_minute()
+    except Exception:
+        log.exception("cockpit shell refresh failed")
+        return render_error(lang) | _refreshed(clock, lang)
+    if now is None:
+        return ({(Ids.EVENT_NOW, "children"): DASH} | _status("empty", lang) | _notice("no_data", lang)
+                | _refreshed(clock, lang))
+    return ({(Ids.EVENT_NOW, "children"): fmt_datetime(now)} | _status("live", lang) | _notice(None, lang)
+            | _refreshed(clock, lang))
+
+
 def _ordered(values: dict[Key, Any], keys: tuple[Key, ...]) -> tuple[Any, ...]:
     return tuple(values.get(k, dash.no_update) for k in keys)
 
@@ -251,8 +266,10 @@ def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
                   Input(Ids.PLATFORM, "value"))
     def _refresh(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
                  c1: str | None, platform: str | None) -> tuple[Any, ...]:
-        if not route or route.get("page") != "overview":
-            raise dash.exceptions.PreventUpdate  # hidden: no queries for a page nobody sees
+        if not route:
+            raise dash.exceptions.PreventUpdate
+        if route.get("page") != "overview":  # hidden: only the header is refreshed
+            return _ordered(refresh_shell(queries, lang, clock), DATA_OUTPUTS)
         filters = Filters.from_controls(range_, c0, c1, platform)
         return _ordered(refresh(queries, lang, clock, metrics, filters=filters), DATA_OUTPUTS)
 

@@ -89,3 +89,14 @@ def test_refresh_when_the_store_fails_flags_it_and_keeps_the_last_figures() -> N
 def test_refreshed_label_uses_the_injected_clock_in_beijing_time(empty_store: ChdbStore, lang: str) -> None:
     out = refresh(Queries(empty_store, ttl_s=0), lang, lambda: 1647225745.0)
     assert out[(Ids.REFRESHED, "children")].endswith("10:42:25")
+
+
+def test_other_pages_refresh_the_header_with_the_data_time(morning_store: ChdbStore) -> None:
+    """A province or report page opened directly shows the data time and status, not a dash."""
+    from cockpit.callbacks import refresh_shell
+
+    out = refresh_shell(Queries(morning_store, ttl_s=0), "zh", lambda: WALL)
+    assert out[(Ids.EVENT_NOW, "children")] == "2022-03-14 10:42"
+    assert out[(Ids.STATUS, "className")] == "status status-live"
+    assert out[(Ids.REFRESHED, "children")].endswith("19:06:40")  # WALL in Beijing time
+    assert set(out) <= set(DATA_OUTPUTS) and not {(Ids.kpi(n), "children") for n in Ids.KPIS} & set(out)
