@@ -1,13 +1,14 @@
 """Simulator benchmark (not part of the test suite): generation, sending to Kafka, rate error.
 
-    python bench/simulators_bench.py [--events 400000] [--processes 2] [--rate-seconds 60] [--quick]
+    python bench/simulators_bench.py [--events 400000] [--processes 2] [--rate 100000] [--rate-seconds 30] [--quick]
 
 Starts its own single-node Kafka on free loopback ports (ops/kafka_local.py) unless
 EDU_KAFKA_BOOTSTRAP names a running broker. Every Kafka figure is a flat-out run of the same seeded
 stream through the code path of `edu-simulate run --processes N` (simulators/parallel.py), measured
 from the common start to the last acknowledgement (final flush included). 1 and N processes run
-back to back so their ratio is fair on a shared machine. The last line holds the headline figures
-as name=value.
+back to back so their ratio is fair on a shared machine, and so do the two send paths: the bulk
+path (simulators/kafka_bulk.py, the default) and kafka-python's `send()` per message (`bulk=False`,
+the path before it). The last line holds the headline figures as name=value.
 """
 from __future__ import annotations
 
@@ -146,6 +147,9 @@ class _NullSink:
     def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None:
         pass
 
+    def hand_over(self) -> None:
+        pass
+
     def close(self) -> dict[str, Any]:
         return {"errors": 0}
 
@@ -160,18 +164,23 @@ def profile_loop(events: int) -> float:
 
 
 def bench_rate(bootstrap: str, rate: float, seconds: float, processes: int = 1) -> dict[str, float]:
+    """Open loop at `rate` for `seconds` (a count above what is due, so the stream cannot run out)."""
     spec = _spec(bootstrap, f"rate{processes}", 0)
-    spec = dataclasses.replace(spec, count=None, rate=str(rate), duration_s=seconds)
-    s = run_parallel(spec, processes).summary
-    return {"error_pct": (s.rate_error or 0.0) * 100, "shortfall": s.shortfall, "max_lag_ms": s.max_lag_s * 1000}
+    spec = dataclasses.replace(spec, count=int(rate * seconds * 1.2) + 1000, rate=str(rate), duration_s=seconds)
+    r = run_parallel(spec, processes)
+    if r.failures:
+        raise RuntimeError(f"rate run: {r.failures}")
+    s = r.summary
+    return {"error_pct": (s.rate_error or 0.0) * 100, "shortfall": s.shortfall, "max_lag_ms": s.max_lag_s * 1000,
+            "achieved": s.achieved_rate, "errors": s.delivery_errors}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=400_000)
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--rate", type=float, default=20_000)
-    ap.add_argument("--rate-seconds", type=float, default=60)
+    ap.add_argument("--rate", type=float, default=100_000)
+    ap.add_argument("--rate-seconds", type=float, default=30)
     ap.add_argument("--broker-pid", type=int, help="with EDU_KAFKA_BOOTSTRAP: the broker's pid, to count its CPU")
     ap.add_argument("--quick", action="store_true", help="headline figures only (no variants)")
     args = ap.parse_args()
@@ -203,14 +212,21 @@ def main() -> None:
             rows.append((label, r))
             cpu = f", CPU/event: senders {r['sender_us']:.1f} us" + (f" + broker {r['broker_us']:.1f} us" if pid else "")
             cpu += f" (100,000 events/s would need {(r['sender_us'] + r['broker_us']) / 10:.1f} cores)"
-            print(f"kafka, {label}: {r['events_per_s']:,.0f} events/s, {r['messages_per_s']:,.0f} messages/s, "
+            print(f"kafka, {label} (load {os.getloadavg()[0]:.1f}): {r['events_per_s']:,.0f} events/s, {r['messages_per_s']:,.0f} messages/s, "
                   f"{r['events_per_message']:.2f} events/message (errors {r['errors']:.0f}){cpu}", flush=True)
 
+        plain = {"producer": {"bulk": False}}
+        s1 = bench_kafka(bootstrap, "s1", E, 1, pid, **plain)
+        show("1 process, send() per message (before)", s1)
         k1 = bench_kafka(bootstrap, "p1", E, 1, pid)
-        show("1 process", k1)
+        show("1 process, bulk path", k1)
+        sn = bench_kafka(bootstrap, f"s{N}", E, N, pid, **plain)
+        show(f"{N} processes, send() per message (before)", sn)
         kn = bench_kafka(bootstrap, f"p{N}", E, N, pid)
-        show(f"{N} processes", kn)
-        head.update(k1=k1["events_per_s"], kn=kn["events_per_s"])
+        show(f"{N} processes, bulk path", kn)
+        head.update(k1=k1["events_per_s"], kn=kn["events_per_s"], s1=s1["events_per_s"], sn=sn["events_per_s"],
+                    k1_us=k1["sender_us"], s1_us=s1["sender_us"], kn_us=kn["sender_us"], sn_us=sn["sender_us"],
+                    broker_us=k1["broker_us"], broker_send_us=s1["broker_us"])
         for flush in (120.0, 600.0):
             a = bench_kafka(bootstrap, f"f{flush:.0f}p1", E, 1, pid, client_flush_s=flush)
             show(f"1 process, client flush {flush:.0f} s", a)
@@ -230,7 +246,9 @@ def main() -> None:
                 print(f"in-process, {label}: {r[0]:,.0f} events/s, CPU {r[1]:.1f} us/event "
                       f"(producer I/O thread {r[2]:.1f})", flush=True)
 
-            variant("lz4 (default)", bench_in_process(bootstrap, "v-base", E // 2))
+            variant("lz4 (default), bulk path", bench_in_process(bootstrap, "v-base", E // 2))
+            variant("lz4, send() per message", bench_in_process(bootstrap, "v-send", E // 2,
+                                                                producer={"bulk": False}))
             if crc_backend() == "c":
                 with _pure_python_crc():
                     variant("pure-Python CRC-32C (as without the crc32c package)",
@@ -239,20 +257,30 @@ def main() -> None:
                 variant(label, bench_in_process(bootstrap, f"v{i}", E // 2, **kw))
         for n in sorted({1, N}):
             r = bench_rate(bootstrap, args.rate, args.rate_seconds, n)
-            print(f"rate {args.rate:,.0f}/s for {args.rate_seconds:g} s, {n} process{'es' if n > 1 else ''}: error "
-                  f"{r['error_pct']:+.2f} %, shortfall {r['shortfall']:,.0f}, max lag {r['max_lag_ms']:.0f} ms "
-                  f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+            print(f"rate {args.rate:,.0f}/s for {args.rate_seconds:g} s, {n} process{'es' if n > 1 else ''}: achieved "
+                  f"{r['achieved']:,.0f}/s, error {r['error_pct']:+.2f} %, shortfall {r['shortfall']:,.0f}, max lag "
+                  f"{r['max_lag_ms']:.0f} ms, delivery errors {r['errors']:.0f} (load average {os.getloadavg()[0]:.1f})",
+                  flush=True)
+            rows.append((f"rate {n}", r))
             if n == 1:
                 r1 = r
+            rn = r
     finally:
         if kafka is not None:
             kafka.stop()
         shutil.rmtree(tmp, ignore_errors=True)  # the NDJSON file and the broker's data
     print(f"file_events_per_s={file_rate:.0f} kafka_events_per_s_1proc={head['k1']:.0f} "
           f"kafka_events_per_s_{N}proc={head['kn']:.0f} "
+          f"kafka_events_per_s_1proc_send={head['s1']:.0f} kafka_events_per_s_{N}proc_send={head['sn']:.0f} "
+          f"sender_cpu_us_per_event_1proc={head['k1_us']:.2f} sender_cpu_us_per_event_1proc_send={head['s1_us']:.2f} "
+          f"sender_cpu_us_per_event_{N}proc={head['kn_us']:.2f} sender_cpu_us_per_event_{N}proc_send={head['sn_us']:.2f} "
+          f"broker_cpu_us_per_event={head['broker_us']:.2f} broker_cpu_us_per_event_send={head['broker_send_us']:.2f} "
           f"kafka_events_per_s_flush600_{N}proc={head['f600_n']:.0f} "
-          f"rate_error_pct_at_{args.rate:.0f}={r1['error_pct']:.2f} rate_shortfall_events={r1['shortfall']:.0f} "
-          f"delivery_errors={sum(r['errors'] for _, r in rows):.0f} cores={os.cpu_count()}")
+          f"rate_target={args.rate:.0f} rate_achieved_1proc={r1['achieved']:.0f} rate_error_pct_1proc={r1['error_pct']:.2f} "
+          f"rate_achieved_{N}proc={rn['achieved']:.0f} rate_error_pct_{N}proc={rn['error_pct']:.2f} "
+          f"rate_shortfall_events={r1['shortfall']:.0f} "
+          f"delivery_errors={sum(r['errors'] for _, r in rows):.0f} load_average={os.getloadavg()[0]:.1f} "
+          f"cores={os.cpu_count()}")
 
 
 if __name__ == "__main__":

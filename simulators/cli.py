@@ -154,16 +154,18 @@ def run(
     if client_flush is not None and client_flush <= 0:
         console.print("[red]error:[/] --client-flush must be > 0")
         raise typer.Exit(2)
-    live_kw: dict[str, Any] = {}
+    if live and len({r for _, r in profile.points}) > 1:
+        # the live generator draws event time at one rate; a ramp would be silently flattened
+        console.print("[red]error:[/] --live takes a constant --rate (ramps and steps pace by count, not by the clock)")
+        raise typer.Exit(2)
+    common: dict[str, Any] = dict(
+        scenario=scenario, seed=seed, count=count, bootstrap=bootstrap, producer=tuple(producer.items()),
+        out=None if out is None else (str(out) if processes == 1 else _part_pattern(out)),
+        truth=truth is not None, client_flush_s=client_flush)
     if live:
-        now = int(time.time() * 1000)
-        # Without a duration a live run goes on until Ctrl-C: give it a year of event time.
-        end = now + (int(duration * 1000) + 60_000 if duration else 366 * 86_400_000)
-        live_kw = {"speed": 1.0, "start_ms": now, "end_ms": end, "gen_rate": profile.rate_at(0)}
-    spec = RunSpec(scenario=scenario, seed=seed, rate=None if live else (rate or str(settings.simulator_rate)),
-                   count=count, duration_s=duration, bootstrap=bootstrap, producer=tuple(producer.items()),
-                   out=None if out is None else (str(out) if processes == 1 else _part_pattern(out)),
-                   truth=truth is not None, client_flush_s=client_flush, **live_kw)
+        spec = RunSpec.live(profile.rate_at(0), duration, **common)
+    else:
+        spec = RunSpec(rate=rate or str(settings.simulator_rate), duration_s=duration, **common)
     total = count or (profile.expected(duration) if duration else None)
     label = ("live" if live else "run") + (f" x{processes} processes" if processes > 1 else "")
     if processes == 1:

@@ -12,6 +12,10 @@ clicks (divided by clicks per session); each session has a geometric number of c
 client's SDK, which flushes every `client_flush_s` (per device) as one message per topic: a batch is
 one session's clicks, or its session events, from one flush, never mixing the two topics. Sessions
 already in progress at the start are drawn too ("warm start"), so a live run starts at full level.
+With `full_buffers` the SDKs' buffers are full at the start as well: the first messages carry the
+events of up to one flush interval before it (as a platform that is already running does), instead
+of the message stream ramping up over the first flush interval (10-30 s by default), which halved
+the achieved rate of short live runs.
 """
 from __future__ import annotations
 
@@ -25,10 +29,11 @@ from contracts.geo import ACTIONS, DEVICES
 from simulators.model import (
     ABROAD_INDEX, MINUTE_MS, PLATFORM_NAMES, PROVINCE_CODES, SECTION_NAMES, TrafficModel,
 )
-from simulators.scenario import Scenario, load_scenario
+from simulators.scenario import ModelParams, Scenario, load_scenario
 from simulators.truth import GroundTruth
 
 SEGMENT_EVENTS = 20_000  # target events per vectorised segment
+RENDER_ROWS = 10_000  # rows turned into JSON text at a time
 MAX_SEGMENT_MINUTES = 1_440
 _CLICK, _START, _HEARTBEAT, _END = 0, 1, 2, 3
 _KINDS = ("", "start", "heartbeat", "end")
@@ -49,7 +54,10 @@ class Generator:
 
     def __init__(self, scenario: Scenario | str, *, seed: int, start_ms: int | None = None,
                  end_ms: int | None = None, count: int | None = None, scale: float | None = None,
-                 rate: float | None = None, part: int = 0, parts: int = 1) -> None:
+                 rate: float | None = None, part: int = 0, parts: int = 1, full_buffers: bool = False) -> None:
+        """`full_buffers`: the range [start, end) is of arrival (client flush) time instead of event
+        time: messages flushed from `start` on, carrying events from up to one flush interval before
+        it (live runs)."""
         self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
         if not 0 <= part < parts:
             raise ValueError(f"part {part} not in 0..{parts - 1}")
@@ -75,18 +83,17 @@ class Generator:
         # earlier than the minute whose rate they carry, so clicks (not starts) follow the curve.
         self._lead_ms = int((m.first_click_s + mean_gap * (m.clicks_per_session - 1)) * 1000)
         # Sessions older than the lead at the start are not covered by the first minutes' arrivals:
-        # the warm start draws them, about arrival rate x E[(duration - lead)+] of them.
-        probe = np.random.default_rng(0)
-        k = probe.geometric(1.0 / m.clicks_per_session, 20_000)
-        gaps = [probe.exponential(np.where(probe.random(n) < m.long_gap_share, m.gap_long_s, m.gap_short_s)).sum()
-                for n in k[:2000] - 1]
-        dur = m.first_click_s + np.array(gaps) + mean_gap
-        self._warm_min = float(np.maximum(dur - self._lead_ms / 1000, 0).mean()) / 60.0
+        # the warm start draws them (see _warm_start_shape).
+        (self._warm_min, self._warm_dwell_share, self._warm_p_long, self._warm_age_cdf,
+         self._warm_ages_s) = _warm_start_shape(m, self._lead_ms / 1000)
         self._prefix = f"{seed & 0xFFFFFFFF:x}{'' if parts == 1 else f'.{part}'}-"
         self._next_sid = 0
         self._seq = 0
         m = self.scenario.model
         self._flush_ms = np.array([m.client_flush_s.get(d, 10.0) * 1000 for d in DEVICES], dtype=np.int64)
+        self.full_buffers = full_buffers
+        # first event time drawn: one longest flush interval early when buffers start full
+        self._from_ms = self.start_ms - (int(self._flush_ms.max()) if full_buffers else 0)
         self._res_ids: list[str] = []
         self._res_section: list[int] = []
         self._section_tables: list[tuple[int, float, np.ndarray, int, int]] = []
@@ -112,7 +119,7 @@ class Generator:
 
     def _segments(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(minute starts, expected clicks [T,P,F]) in pieces of about SEGMENT_EVENTS events."""
-        first = self.start_ms // MINUTE_MS * MINUTE_MS
+        first = self._from_ms // MINUTE_MS * MINUTE_MS
         per_click = 1.0 + self.model.session_events_per_click
         grid_end = self.end_ms + self._lead_ms  # sessions of the last minutes start before the end
         while first < grid_end:
@@ -142,13 +149,18 @@ class Generator:
         S = cell.size
         t_i, p_i, f_i = np.unravel_index(cell, lam_s.shape)
         if warm:
-            origin = np.full(S, self.start_ms, dtype=np.int64)
-            age = (rng.random(S) * duration_min * 60_000).astype(np.int64)
+            origin = np.full(S, self._from_ms, dtype=np.int64)
+            age = (np.interp(rng.random(S), self._warm_age_cdf, self._warm_ages_s) * 1000).astype(np.int64)
             start = origin - age
         else:
             start = minutes[t_i] - self._lead_ms + rng.integers(0, MINUTE_MS, S)
             origin = start
         k = rng.geometric(1.0 / m.clicks_per_session, S)
+        if warm:
+            # caught in the dwell after the last click: no clicks left, only the end (drawing every
+            # warm session with clicks ran 12 % high in the first minute)
+            k[rng.random(S) < self._warm_dwell_share] = 0
+        has = k > 0
         dev = np.searchsorted(self.model.device_cdf, rng.random(S), side="right").clip(0, len(DEVICES) - 1)
         sid = self._next_sid + np.arange(S, dtype=np.int64)
         self._next_sid += S
@@ -159,19 +171,20 @@ class Generator:
         # clicks: cumulative gaps within each session
         C = int(k.sum())
         owner = np.repeat(np.arange(S), k)
-        firsts = np.cumsum(k) - k
+        firsts = (np.cumsum(k) - k)[has]
         long = rng.random(C) < m.long_gap_share
         gap = rng.exponential(1.0, C) * np.where(long, m.gap_long_s, m.gap_short_s) * 1000.0
         if not warm:
-            gap[firsts] = rng.exponential(m.first_click_s * 1000.0, S)
-        else:  # caught mid-gap: a long gap w.p. its share of time (length bias), memoryless rest
-            p_long = m.long_gap_share * m.gap_long_s / mean_gap
-            in_long = rng.random(S) < p_long
-            gap[firsts] = rng.exponential(1.0, S) * np.where(in_long, m.gap_long_s, m.gap_short_s) * 1000.0
+            gap[firsts] = rng.exponential(m.first_click_s * 1000.0, firsts.size)
+        else:  # caught mid-gap: a long gap w.p. measured for old sessions, memoryless rest
+            in_long = rng.random(firsts.size) < self._warm_p_long
+            gap[firsts] = rng.exponential(1.0, firsts.size) * np.where(in_long, m.gap_long_s, m.gap_short_s) * 1000.0
         cum = np.cumsum(gap)
-        cum -= np.repeat(cum[firsts] - gap[firsts], k)
+        cum -= np.repeat(cum[firsts] - gap[firsts], k[has])
         click_ts = origin[owner] + cum.astype(np.int64)
-        end_ts = click_ts[firsts + k - 1] + (rng.exponential(mean_gap * 1000.0, S)).astype(np.int64)
+        last = origin.copy()
+        last[has] = click_ts[firsts + k[has] - 1]
+        end_ts = last + (rng.exponential(mean_gap * 1000.0, S)).astype(np.int64)
         dur = end_ts - start
         res, action = self._content(f_i[owner])
         hb_ms = int(m.heartbeat_s * 1000)
@@ -220,7 +233,9 @@ class Generator:
     def _emit(self, rows: dict[str, np.ndarray], until_ms: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Rows whose client flush falls before `until_ms`, in send order, cut into client batches.
 
-        Returns (pending rows, due rows in send order, batch bounds: batch b is rows bounds[b]:bounds[b+1]).
+        Returns (pending rows, due rows in send order, batch bounds: batch b is rows
+        bounds[b]:bounds[b+1]); due rows carry their flush time in column "at". With
+        `full_buffers`, rows flushed before the start are dropped (they were the buffers' filling).
         """
         ts, sid, dev = rows["ts"], rows["sid"], rows["dev"]
         iv = self._flush_ms[dev]
@@ -228,12 +243,15 @@ class Generator:
         flush = ((ts + phase) // iv + 1) * iv - phase
         now = flush < until_ms
         pending = {c: v[~now] for c, v in rows.items()}
+        if self.full_buffers:
+            now &= flush >= self.start_ms
         sel = {c: v[now] for c, v in rows.items()}
         fl = flush[now]
         topic = (sel["kind"] != _CLICK).astype(np.int8)
         order = np.lexsort((sel["ts"], topic, sel["sid"], fl))
         sel = {c: v[order] for c, v in sel.items()}
         fl, topic = fl[order], topic[order]
+        sel["at"] = fl
         n = fl.size
         if n == 0:
             return pending, sel, np.zeros(1, dtype=np.int64)
@@ -254,7 +272,7 @@ class Generator:
                 warm_rows = self._sessions(minutes, lam, warm=True)
                 rows = {c: np.concatenate([warm_rows[c], rows[c]]) for c in _COLS}
                 warm = False
-            keep = (rows["ts"] >= self.start_ms) & (rows["ts"] < self.end_ms)
+            keep = (rows["ts"] >= self._from_ms) & (rows["ts"] < self.end_ms)
             rows = {c: np.concatenate([pending[c], rows[c][keep]]) for c in _COLS}
             seg_end = int(minutes[-1]) + MINUTE_MS - self._lead_ms
             last = seg_end >= self.end_ms
@@ -330,16 +348,23 @@ class Generator:
             idx = np.flatnonzero(rows)
             my_sizes = sizes[mine]
             block = _Block(self, {c: sel[c][idx] for c in ("ts", "kind", "plat", "prov", "res")})
-            strs = self._render(sel, idx, first_seq[idx], t)
             b_index = (done + starts[mine]).tolist()
             b_sid, b_kind = sel["sid"][starts[mine]].tolist(), sel["kind"][starts[mine]].tolist()
-            b_ts = sel["ts"][starts[mine]].tolist()
-            pos = 0
+            b_ts, b_at = sel["ts"][starts[mine]].tolist(), sel["at"][starts[mine]].tolist()
+            # rendered in pieces of ~RENDER_ROWS rows at message bounds, not all at once: a block can
+            # hold a minute of traffic (300,000 rows at 5,000/s), and rendering it in one go held up
+            # a paced run for a second at every block
+            ends = np.cumsum(my_sizes)
+            pos, base, rendered_to, strs = 0, 0, 0, []
             for j, size in enumerate(my_sizes.tolist()):
                 hi = pos + size
-                value = strs[pos] if size == 1 else "[" + ",".join(strs[pos:hi]) + "]"
+                if hi > rendered_to:
+                    rendered_to = int(ends[min(int(np.searchsorted(ends, pos + RENDER_ROWS)), ends.size - 1)])
+                    rows_now = idx[pos:rendered_to]
+                    strs, base = self._render(sel, rows_now, first_seq[rows_now], t), pos
+                value = strs[pos - base] if size == 1 else "[" + ",".join(strs[pos - base:hi - base]) + "]"
                 yield Message(value.encode(), "clicks" if b_kind[j] == _CLICK else "sessions",
-                              f"{pre}s{b_sid[j]:x}".encode(), size, b_ts[j], b_index[j], block, hi)
+                              f"{pre}s{b_sid[j]:x}".encode(), size, b_ts[j], b_index[j], block, hi, b_at[j])
                 pos = hi
             self._seq += n
             done += n
@@ -378,14 +403,59 @@ class Generator:
         return out
 
 
+def _warm_start_shape(m: ModelParams, lead_s: float, n: int = 50_000) -> tuple[float, float, float, np.ndarray, np.ndarray]:
+    """(minutes, dwell share, long-gap share, age CDF, ages in s) of the sessions in progress at a
+    start that began more than `lead_s` before it, by Monte Carlo over whole sessions (fixed seed:
+    the same for every run).
+
+    Their number is arrival rate x E[(duration - lead)+] (returned in minutes). Old sessions are
+    not a random slice of session time: more of them are in the dwell after their last click
+    (no clicks left), and a gap they are in is more often a long one than gaps are in general,
+    since sessions that keep clicking in short gaps end young. Drawing them with the plain
+    shares (every one with clicks left, long gaps at their share of time) put 12 % too many
+    clicks into a run's first minute. Their ages place their heartbeats (every `heartbeat_s` from
+    the start) and their end's duration: ages drawn from 0 to a few minutes bunched the heartbeats.
+    """
+    rng = np.random.default_rng(0)
+    mean_gap = (1 - m.long_gap_share) * m.gap_short_s + m.long_gap_share * m.gap_long_s
+    k = rng.geometric(1.0 / m.clicks_per_session, n)
+    gaps_n = k - 1
+    c = int(gaps_n.sum())
+    long = rng.random(c) < m.long_gap_share
+    owner = np.repeat(np.arange(n), gaps_n)
+    gap_end = np.cumsum(rng.exponential(1.0, c) * np.where(long, m.gap_long_s, m.gap_short_s))
+    first_gap = np.cumsum(gaps_n) - gaps_n
+    offset = np.zeros(n)
+    offset[gaps_n > 0] = (gap_end - np.diff(np.append(0.0, gap_end)))[first_gap[gaps_n > 0]]
+    first = rng.exponential(m.first_click_s, n)
+    click = first[owner] + gap_end - offset[owner]  # times of clicks 2..k after the session's start
+    last = first.copy()
+    np.maximum.at(last, owner, click)
+    dur = last + rng.exponential(mean_gap, n)
+    weight = np.maximum(dur - lead_s, 0.0)  # chance of being caught, older than the lead
+    age = lead_s + rng.random(n) * weight
+    in_dwell = age > last
+    after = click > age[owner]  # clicks still to come; the gap before the next one is the current one
+    nxt = np.full(n, c)
+    np.minimum.at(nxt, owner[after], np.flatnonzero(after))
+    in_gap = (weight > 0) & ~in_dwell & (nxt < c)
+    p_long = float((weight * in_gap * long[np.minimum(nxt, c - 1)]).sum() / (weight * in_gap).sum())
+    caught = np.flatnonzero(weight > 0)
+    order = caught[np.argsort(age[caught])]
+    cdf = np.cumsum(weight[order]) / weight[order].sum()
+    return (float(weight.mean()) / 60.0, float((weight * in_dwell).sum() / weight.sum()), p_long,
+            np.concatenate([[0.0], cdf]), np.concatenate([[lead_s], age[order]]))
+
+
 class Message:
     """One encoded client batch: what a sender hands to Kafka (or a file line) unchanged."""
 
-    __slots__ = ("value", "kind", "key", "events", "ts", "index", "block", "hi")
+    __slots__ = ("value", "kind", "key", "events", "ts", "index", "block", "hi", "at")
 
     def __init__(self, value: bytes, kind: str, key: bytes, events: int, ts: int, index: int,
-                 block: _Block, hi: int) -> None:
+                 block: _Block, hi: int, at: int) -> None:
         self.value, self.kind, self.key, self.events, self.ts = value, kind, key, events, ts
+        self.at = at  # its client's flush time (ms): when it reaches Kafka in event time
         self.index = index  # position of its first event in the whole (all-shares) stream
         self.block, self.hi = block, hi  # its rows are block rows [..hi), for ground truth
 

@@ -97,15 +97,23 @@ class RateProfile:
 
 
 class Schedule:
-    """Due times of events: by a rate profile (n-th event), or by event time / speed (replay)."""
+    """Due times of events: by a rate profile (n-th event), or by event time / speed (replay).
 
-    def __init__(self, profile: RateProfile | None = None, *, speed: float | None = None) -> None:
+    A paced-by-time run may still have a `nominal` rate profile: the rate its event-time stream was
+    generated at (a live run), so its summary can state target, shortfall and rate error too.
+    """
+
+    def __init__(self, profile: RateProfile | None = None, *, speed: float | None = None,
+                 nominal: RateProfile | None = None) -> None:
         if (profile is None) == (speed is None):
             raise ValueError("give a rate profile or a replay speed")
         if speed is not None and speed <= 0:
             raise ValueError("speed must be > 0")
+        if nominal is not None and profile is not None:
+            raise ValueError("a nominal profile is for runs paced by event time")
         self.profile = profile
         self.speed = speed
+        self.nominal = nominal
         self._ts0: int | None = None
         self._max_ts = 0
 
@@ -120,5 +128,10 @@ class Schedule:
         self._max_ts = max(self._max_ts, event_ts)
         return (self._max_ts - self._ts0) / 1000.0 / self.speed  # type: ignore[operator]
 
+    @property
+    def target(self) -> RateProfile | None:
+        """The rate profile a run is measured against: the pacing one, else the nominal one."""
+        return self.profile if self.profile is not None else self.nominal
+
     def expected(self, elapsed: float) -> float | None:
-        return self.profile.expected(elapsed) if self.profile is not None else None
+        return self.target.expected(elapsed) if self.target is not None else None

@@ -24,6 +24,7 @@ from simulators.truth import GroundTruth
 class Sink(Protocol):
     def send_batch(self, batch: list[Event]) -> None: ...
     def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None: ...
+    def hand_over(self) -> None: ...  # what a sink holds goes on its way (the loop is about to wait)
     def close(self) -> dict[str, Any]: ...
 
 
@@ -62,6 +63,9 @@ class KafkaSink:
         events, _ = decode_message(value, max_bytes=1 << 30, max_events=1 << 30)
         self.failed.add_batch(events)
 
+    def hand_over(self) -> None:
+        self.sender.hand_over()
+
     def close(self) -> dict[str, Any]:
         self.sender.flush(timeout=120)
         self.sender.close()
@@ -78,6 +82,9 @@ class FileSink:
 
     def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None:
         self.writer.write_raw(value)
+
+    def hand_over(self) -> None:
+        pass
 
     def close(self) -> dict[str, Any]:
         self.writer.close()
@@ -118,10 +125,10 @@ class RunSummary:
 
     def compare_to_schedule(self, schedule: Schedule | None) -> None:
         """Fill the open-loop figures (events due, shortfall, target rate, rate error) from the
-        schedule's rate profile, for runs that had one."""
-        if schedule is None or schedule.profile is None:
+        schedule's rate profile (or a live run's nominal one), for runs that had one."""
+        if schedule is None or schedule.target is None:
             return
-        self.expected_events = schedule.profile.expected(self.elapsed_s)
+        self.expected_events = schedule.target.expected(self.elapsed_s)
         self.shortfall = max(0.0, self.expected_events - self.events)
         self.target_rate = self.expected_events / self.elapsed_s if self.elapsed_s > 0 else None
         if self.target_rate:
@@ -150,19 +157,22 @@ class SendLoop:
         self._stop = True
 
     def run_batches(self, batches: Iterable[list[Event]]) -> RunSummary:
-        return self._run(((b, None, b[0].ts, len(b), None) for b in batches))
+        return self._run(((b, None, b[0].ts, len(b), None, b[0].ts) for b in batches))
 
     def run_raw(self, messages: Iterable[Any]) -> RunSummary:
         """Recorded messages (files.Recorded: value, kind, ts, events)."""
-        return self._run(((None, m, m.ts, m.events, None) for m in messages))
+        return self._run(((None, m, m.ts, m.events, None, m.ts) for m in messages))
 
     def run_messages(self, messages: Iterable[Any]) -> RunSummary:
         """Encoded generator messages (generator.Message): sent unchanged, keyed by session, paced by
-        their position in the whole stream (so processes sending disjoint shares keep one schedule),
-        ground truth counted per block of rows rather than per event."""
-        return self._run(((None, m, m.ts, m.events, m.index) for m in messages))
+        their position in the whole stream (so processes sending disjoint shares keep one schedule)
+        or, by event time, at their client's flush time (when a real SDK would upload them), ground
+        truth counted per block of rows rather than per event."""
+        return self._run(((None, m, m.ts, m.events, m.index, m.at) for m in messages))
 
-    def _run(self, items: Iterable[tuple[list[Event] | None, Any, int, int, int | None]]) -> RunSummary:
+    def _run(self, items: Iterable[tuple[list[Event] | None, Any, int, int, int | None, int]]) -> RunSummary:
+        """Items: (events or None, encoded message or None, first event ts, events, position in the
+        whole stream or None, event time it is due at)."""
         s = RunSummary()
         sched, truth, clock = self.schedule, self.truth, self.clock
         it = iter(items)
@@ -174,7 +184,7 @@ class SendLoop:
         hit_duration = False
         block, block_hi = None, 0  # generator messages: rows of the current block sent so far
         try:
-            for batch, raw, ts, n, pos in items:
+            for batch, raw, ts, n, pos, at in items:
                 if self._stop:
                     s.interrupted = True
                     break
@@ -183,11 +193,13 @@ class SendLoop:
                     hit_duration = True
                     break
                 if sched is not None:
-                    due = sched.due(s.events if pos is None else pos, ts)
+                    due = sched.due(s.events if pos is None else pos, at)
                     if self.duration_s is not None and due >= self.duration_s:
                         hit_duration = True
                         break
                     wait = due - elapsed
+                    if wait > 0.0005:
+                        self.sink.hand_over()  # nothing held back while the loop waits
                     while wait > 0.0005 and not self._stop:
                         self.sleep(min(wait, 0.05))
                         elapsed = clock() - t0

@@ -105,8 +105,31 @@ def test_rate_mode_and_live_start() -> None:
     start = sc.start_ms + 10 * 3_600_000 + 123  # mid-morning, not minute-aligned
     events = [e for b in generate_batches(sc, start_ms=start, end_ms=start + 60_000, seed=5, rate=2000) for e in b]
     assert all(start <= e.ts < start + 60_000 for e in events)
-    # ~2000 events/s from the first second (warm start; it runs ~10% high for the first minutes)
-    assert 0.9 < len(events) / 120_000 < 1.25
+    # ~2000 events/s from the first second (warm start: sessions in progress, measured within 1 %
+    # over seeds; it ran 12 % high in clicks before its shape was measured, see _warm_start_shape)
+    assert 0.95 < len(events) / 120_000 < 1.05
     first_10s = sum(1 for e in events if e.ts < start + 10_000)
-    assert first_10s > 0.8 * len(events) / 6
+    assert 0.9 * len(events) / 6 < first_10s < 1.1 * len(events) / 6
     assert any(isinstance(e, Session) and e.kind == "heartbeat" for e in events)
+
+
+def test_live_messages_arrive_at_the_full_rate_from_the_first_second() -> None:
+    """A live run joins a running platform: SDK buffers are full at the start, so the messages that
+    arrive in the first 10 s carry ~10 s worth of events. (They used to hold only events since the
+    start, so a live run ramped up over the 10-30 s flush intervals: ~35 % of the rate in its first
+    10 s, ~70 % over 30 s.)"""
+    from simulators.generator import Generator
+
+    sc = load_scenario("school-week")
+    start = sc.start_ms + 10 * 3_600_000 + 123
+    gen = Generator(sc, seed=5, start_ms=start, end_ms=start + 70_000, rate=2000, full_buffers=True)
+    first, arrivals, events = None, [], 0
+    for m in gen.messages():
+        if m.at >= start + 10_000:
+            break
+        first = first if first is not None else m
+        arrivals.append(m.at)
+        events += m.events
+        assert start - 30_000 <= m.ts < m.at  # buffered events are at most one flush interval old
+    assert first is not None and arrivals == sorted(arrivals) and arrivals[0] >= start
+    assert abs(events / 20_000 - 1) < 0.05, events  # 0 to +3 % over 8 seeds

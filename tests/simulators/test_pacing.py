@@ -36,6 +36,9 @@ class SlowSink:
     def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None:
         self.clock.now += self.cost
 
+    def hand_over(self) -> None:
+        pass
+
     def close(self) -> dict[str, Any]:
         return {"errors": 0}
 
