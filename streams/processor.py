@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from contracts.deadletter import encode_record, make_record
 from contracts.rates import RateBatch, encode_batch
 from contracts.settings import Settings
-from streams.aggregate import Limits, aggregate
+from streams.aggregate import Aggregated, DeadLetter, Limits, aggregate
 from streams.metrics import WorkerMetrics
 
 # send(topic, partition or None, value) -> awaitable that resolves once the broker has the record
@@ -83,41 +83,70 @@ class Processor:
         size = len(fresh)
         if self._bytes_per_message:
             size = max(1, int(MAX_RATES_BYTES * FILL / self._bytes_per_message))
+        now = self._clock()
+        # One batch in flight per partition: piece i+1 is folded while piece i travels to the
+        # broker, and is sent only once piece i is acknowledged, so the checkpoint (the last batch
+        # in the rates partition) never runs ahead of a batch that could still fail.
+        inflight: _InFlight | None = None
         sent = None
+        watermark = state.watermark_ms
         for i in range(0, len(fresh), size):
-            sent = await self._emit(partition, state, fresh[i:i + size])
+            started = time.perf_counter()
+            for agg, value, n_messages in self._fold(partition, fresh[i:i + size], watermark, now):
+                watermark = agg.batch.watermark_ms
+                if inflight is not None:
+                    sent = await self._settle(state, inflight, now)
+                await self._dead_letters(partition, agg.dead, now)
+                inflight = _InFlight(agg.batch, await self._send(self.rates_topic, partition, value),
+                                     n_messages, started)
+                await asyncio.sleep(0)  # let the producer's sender take it to the broker meanwhile
+        if inflight is not None:
+            sent = await self._settle(state, inflight, now)
         return sent
 
-    async def _emit(self, partition: int, state: PartitionState, fresh: Sequence[tuple[int, bytes]]) -> RateBatch:
-        """Aggregate and send one run; a run whose batch would exceed one Kafka message is split in
-        halves, each sent (and checkpointed) in order, so no batch is ever refused by the broker."""
-        m = self._metrics
-        started = time.perf_counter()
-        now = self._clock()
-        agg = aggregate(self.topic, partition, fresh, state.watermark_ms, int(now * 1000), self.limits)
+    def _fold(self, partition: int, run: Sequence[tuple[int, bytes]], watermark_ms: int,
+              now: float) -> list[tuple[Aggregated, bytes, int]]:
+        """Aggregate and encode one run; a run whose batch would exceed one Kafka message is split in
+        halves (each folded on the watermark the first half reached), so no batch is ever refused."""
+        agg = aggregate(self.topic, partition, run, watermark_ms, int(now * 1000), self.limits)
         value = encode_batch(agg.batch)
-        self._bytes_per_message = len(value) / len(fresh)
-        if len(value) > MAX_RATES_BYTES and len(fresh) > 1:
-            half = len(fresh) // 2
-            await self._emit(partition, state, fresh[:half])
-            return await self._emit(partition, state, fresh[half:])
+        self._bytes_per_message = len(value) / len(run)
+        if len(value) > MAX_RATES_BYTES and len(run) > 1:
+            half = len(run) // 2
+            first = self._fold(partition, run[:half], watermark_ms, now)
+            return first + self._fold(partition, run[half:], first[-1][0].batch.watermark_ms, now)
+        return [(agg, value, len(run))]
+
+    async def _dead_letters(self, partition: int, dead: Sequence[DeadLetter], now: float) -> None:
+        """Send a piece's dead letters and wait until they are durable, before its checkpoint moves."""
         pending = []
-        for d in agg.dead:
+        for d in dead:
             rec = make_record(reason=d.reason, detail=d.detail, topic=self.topic, partition=partition,
                               offset=d.offset, index=d.index, payload=d.payload, seen_at_ms=int(now * 1000))
             pending.append(await self._send(self.dead_topic, partition, encode_record(rec)))
-            m.deadletter.labels(d.reason).inc()
+            self._metrics.deadletter.labels(d.reason).inc()
         if pending:
-            await asyncio.gather(*pending)  # dead letters are durable before the checkpoint moves
-        batch = agg.batch
-        delivered = await self._send(self.rates_topic, partition, value)
-        await delivered
+            await asyncio.gather(*pending)
+
+    async def _settle(self, state: PartitionState, sent: "_InFlight", now: float) -> RateBatch:
+        """Wait for a batch's acknowledgement, then move the partition's checkpoint past it."""
+        m = self._metrics
+        await sent.delivered
+        batch = sent.batch
         state.last_offset = batch.last_offset
         state.watermark_ms = batch.watermark_ms
         m.events.labels(self.topic).inc(batch.events)
         m.late.inc(sum(r[3] for r in batch.late))
-        m.batch_messages.observe(len(fresh))
-        m.batch_seconds.observe(time.perf_counter() - started)
+        m.batch_messages.observe(sent.messages)
+        m.batch_seconds.observe(time.perf_counter() - sent.started)
         if batch.events:
             m.event_delay.observe(max(0.0, now - batch.watermark_ms / 1000))
         return batch
+
+
+@dataclass
+class _InFlight:
+    batch: RateBatch
+    delivered: Awaitable[object]
+    messages: int
+    started: float

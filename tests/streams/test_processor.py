@@ -20,6 +20,12 @@ def msg(offset: int) -> tuple[int, bytes]:
                                 user="u", session="s", resource="r", section="topic"))
 
 
+def distinct(offset: int) -> tuple[int, bytes]:
+    """A click with a visitor and a resource of its own: about 200 bytes of rate batch."""
+    return offset, encode(Click(id=f"e{offset}", ts=T0 + offset, platform="k12", province="110000",
+                                user=f"u{offset}", session=f"s{offset}", resource=f"r{offset}", section="topic"))
+
+
 class FakeKafka:
     def __init__(self, checkpoint: RateBatch | None = None) -> None:
         self.sent: list[tuple[str, int | None, bytes]] = []
@@ -90,11 +96,6 @@ def test_backlog_is_cut_before_folding_not_refolded(monkeypatch) -> None:  # typ
     monkeypatch.setattr(processor, "aggregate", counting)
     monkeypatch.setattr(processor, "MAX_RATES_BYTES", 20_000)
 
-    def distinct(offset: int) -> tuple[int, bytes]:  # a visitor and a resource of its own: ~200 B out
-        return offset, encode(Click(id=f"e{offset}", ts=T0 + offset, platform="k12", province="110000",
-                                    user=f"u{offset}", session=f"s{offset}", resource=f"r{offset}",
-                                    section="topic"))
-
     kafka = FakeKafka()
     proc = make(kafka)
     asyncio.run(proc.handle(0, [distinct(o) for o in range(0, 1000)]))  # learns the size by halving
@@ -107,3 +108,31 @@ def test_backlog_is_cut_before_folding_not_refolded(monkeypatch) -> None:  # typ
     assert all(a.last_offset + 1 == b.first_offset for a, b in zip(batches, batches[1:]))
     assert batches[-1].last_offset == 2999 and sum(b.events for b in batches) == 2000
     assert folded[0] <= 2000 * 1.2, f"{folded[0]} messages folded for 2000"
+
+
+def test_a_failed_batch_stops_the_run_and_leaves_the_checkpoint_before_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Pieces are folded ahead but sent one at a time: when a batch's delivery fails, no later batch
+    of the partition has been sent, and the partition's checkpoint stays before the failed one."""
+    import pytest
+
+    import streams.processor as processor
+
+    monkeypatch.setattr(processor, "MAX_RATES_BYTES", 2_000)
+
+    class FailSecond(FakeKafka):
+        async def send(self, topic, partition, value):  # type: ignore[no-untyped-def]
+            self.sent.append((topic, partition, value))
+            fut = asyncio.get_running_loop().create_future()
+            if len(self.sent) == 2:
+                fut.set_exception(RuntimeError("broker refused the batch"))
+            else:
+                fut.set_result(None)
+            return fut
+
+    kafka = FailSecond()
+    proc = make(kafka)
+    with pytest.raises(RuntimeError, match="refused"):
+        asyncio.run(proc.handle(0, [distinct(o) for o in range(0, 200)]))
+    assert len(kafka.sent) == 2  # nothing after the failed batch
+    first = decode_batch(kafka.sent[0][2])
+    assert proc.partitions[0].last_offset == first.last_offset < 199
