@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     from streams.agents import register
     from streams.app import create_app
     from streams.metrics import WorkerMetrics
-    from streams.runtime import tune_gc
+    from streams.runtime import fix_mmap_threshold, tune_gc
     from streams.topics import ensure_topics
 
     if not args.no_create_topics:
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(settings)
     register(app, settings, metrics)
     tune_gc()
+    fix_mmap_threshold()
     # Faust's CLI overrides web_enabled from its own flag: say it here too (our /metrics is separate).
     faust_level = {"warning": "warn"}.get(args.loglevel, args.loglevel)  # Faust's own level names
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", faust_level]
