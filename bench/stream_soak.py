@@ -179,13 +179,18 @@ def main() -> None:
     lag_burst_max = max((s[1] - s[2] for s in samples if steady_s <= s[0] <= burst_end + args.drain_timeout), default=0)
     drain_s = (drained_at - burst_end) if drained_at is not None else float("nan")
     steady_sent = max((s[1] for s in steady), default=0)
+    # What the producer really sent in the burst (it may fall behind its open-loop schedule)
+    in_burst = [s for s in samples if steady_s <= s[0] <= burst_end]
+    burst_sent_eps = ((in_burst[-1][1] - in_burst[0][1]) / max(1e-9, in_burst[-1][0] - in_burst[0][0])
+                      if len(in_burst) > 1 else float("nan"))
     figures = {
         "rate": args.rate, "minutes": args.minutes, "sent_eps_steady": steady_sent / max(1e-9, steady[-1][0]) if steady else 0.0,
         "send_errors": send_errors[0], "worker_rss_after_warmup_mb": rss_start, "worker_rss_end_steady_mb": rss_end,
         "worker_rss_max_mb": rss_max, "worker_rss_growth": (rss_end - rss_start) / rss_start if rss_start else float("nan"),
         "memory_flat": float(abs(rss_end - rss_start) <= args.flat_tolerance * rss_start),
         "lag_steady_max": lag_steady_max, "p50_s": p(0.50), "p99_s": p(0.99),
-        "burst_rate": sched.burst_rate, "burst_s": args.burst_seconds, "lag_burst_max": lag_burst_max,
+        "burst_rate": sched.burst_rate, "burst_sent_eps": burst_sent_eps, "burst_s": args.burst_seconds,
+        "lag_burst_max": lag_burst_max,
         "drain_s": drain_s, "drained": float(drained_at is not None), "events_sent": total_sent,
     }
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
