@@ -143,8 +143,7 @@ def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
     span = ov.span
     marks = [(c.at, f"{c.alertname} · {panels.scope(c.labels, lang)}") for c in ov.alert_marks]
     out[(Ids.chart("national"), "figure")] = figures.national_line(
-        ov.series, lang, span.start, min(w.now, span.end - span.step), span.step, marks, baseline=ov.baseline,
-        baseline_note=None if ov.baseline is not None else t("baseline_day_only", lang))
+        ov.series, lang, span.start, min(w.now, span.end - span.step), span.step, marks, baseline=ov.baseline)
     out[(Ids.chart("platforms"), "figure")] = figures.platform_bars(ov.by_platform, lang)
     out[(Ids.chart("provinces"), "figure")] = figures.province_bars(ov.by_province, lang)
     out[(Ids.chart("sections"), "figure")] = figures.section_bars(ov.by_section, lang)

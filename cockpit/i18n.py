@@ -129,7 +129,6 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "baseline_weeks": ("周", "weeks"),
     "no_baseline_yet": ("暂无季节基线：需要至少两周前同一时段的存储数据",
                         "No seasonal baseline yet: needs this time slot stored at least two weeks back"),
-    "baseline_day_only": ("季节基线仅用于一天以内的时间范围", "Seasonal baseline shown for ranges up to one day"),
     "unavailable_body": ("暂无数据源：此面板的数据尚未接入，不显示任何数字。",
                          "Not available yet: this panel's data is not wired, so it shows no number."),
     "measure_rate": ("当前速率（次/分钟）", "Current rate (/min)"),

@@ -223,8 +223,7 @@ class Overview:
     alert_marks: list[AlertChange] = field(default_factory=list)  # alerts that started firing in the span
     platform: str | None = None  # the platform filter the click measures follow (None: all)
     sparks: dict[str, list[int]] = field(default_factory=dict)  # surge board provinces: last 30 minutes
-    # the span one..BASELINE_WEEKS weeks earlier, buckets moved onto the span's (`load_baseline`);
-    # None for spans drawn in hour buckets, which have no baseline band
+    # the span one..BASELINE_WEEKS weeks earlier, buckets moved onto the span's (`load_baseline`)
     baseline: list[list[tuple[int, int]]] | None = None
 
 
@@ -375,11 +374,9 @@ def load_baseline(q: Queries, span: Span, platform: str | None = None) -> list[l
     buckets moved forward by its week onto the span's. `figures.seasonal_band` turns it into the
     median and min..max band, needing MIN_BASELINE_WEEKS weeks with data per bucket, as the map does.
 
-    Only for spans drawn in minute buckets (up to a day): a 7-day line in hours would scan four more
-    weeks of minute rows per refresh; None then (no band, and the figure says so).
+    Minute lines (up to a day) read four more spans of minute rows; hour lines (7 days, custom
+    ranges) read the hourly rollup (`Queries.series`), so a 7-day band costs ~700 hour rows.
     """
-    if span.step != MINUTE:
-        return None
     return [[(ts + k * WEEK, n) for ts, n in q.series(span.start - k * WEEK, span.end - k * WEEK, span.step,
                                                       platform=platform)]
             for k in range(1, BASELINE_WEEKS + 1)]

@@ -12,7 +12,7 @@ from cockpit.callbacks import render_overview
 from cockpit.layout import Ids
 from cockpit.queries import Queries
 from cockpit.snapshots import BASELINE_WEEKS, Filters, load_overview
-from cockpit.timeframe import MINUTE, to_beijing
+from cockpit.timeframe import HOUR, MINUTE, to_beijing
 from sinks.store import ChdbStore
 from tests.cockpit import data as fx
 
@@ -105,10 +105,30 @@ def test_overview_band_equals_direct_queries_of_five_stored_weeks(empty_store: C
     assert drawn == {to_beijing(ts): m for ts, (m, _, _) in want.items()}
 
 
-def test_spans_in_hour_buckets_have_no_band_and_say_why(empty_store: ChdbStore) -> None:
+def test_seven_day_line_and_band_come_from_the_hourly_rollup_and_equal_the_minutes(empty_store: ChdbStore) -> None:
+    """The 7-day view draws hour buckets from `clicks_hour` (the last, partial hour from the minute
+    table) and gets the seasonal band too; both equal direct sums of the stored minutes."""
     fx.load_weeks(empty_store)
     ov = load_overview(Queries(empty_store, ttl_s=0), Filters(range="7d"))
-    assert ov is not None and ov.baseline is None
+    assert ov is not None and ov.baseline is not None and len(ov.baseline) == BASELINE_WEEKS
+    span = ov.span
+    assert span.step == HOUR and span.end % HOUR != 0  # the current hour is partial
+
+    def hourly(start: int, end: int, shift: int) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for ts, n in fx.direct_minutes(empty_store, start, end).items():
+            out[ts // HOUR * HOUR + shift] = out.get(ts // HOUR * HOUR + shift, 0) + n
+        return out
+
+    assert dict(ov.series) == hourly(span.start, span.end, 0)
+    weeks = [hourly(span.start - k * fx.WEEK, span.end - k * fx.WEEK, k * fx.WEEK) for k in range(1, BASELINE_WEEKS + 1)]
+    want = {}
+    for ts in sorted(set().union(*weeks)):
+        values = [w[ts] for w in weeks if ts in w]
+        if len(values) >= 2:
+            want[ts] = (statistics.median(values), min(values), max(values))
+    assert want, "the fixture's weeks overlap in some hours"
+    band = figures.seasonal_band(ov.baseline)
+    assert {p.ts: (p.expected, p.low, p.high) for p in band} == want
     fig = render_overview(ov, "en")[(Ids.chart("national"), "figure")]
-    assert not by_meta(fig, "baseline-band")
-    assert fig.layout.annotations[0].text == "Seasonal baseline shown for ranges up to one day"
+    assert by_meta(fig, "baseline-band")

@@ -40,6 +40,10 @@ CASES: list[Case] = [
                                      (T + D - M, 8)], None),
     ("series", {**DAY, "step": H}, [(T + 8 * H, 31), (T + 9 * H, 6), (T + 23 * H, 8)], None),
     ("series", {**DAY, "step": H, "platform": "k12"}, [(T + 8 * H, 26), (T + 23 * H, 8)], None),
+    # the same hour lines from the hourly rollup, for the cockpit's 7-day view
+    ("series_hours", {**DAY, "step": H}, [(T + 8 * H, 31), (T + 9 * H, 6), (T + 23 * H, 8)], None),
+    ("series_hours", {**DAY, "step": H, "province": "110000"}, [(T + 8 * H, 3), (T + 23 * H, 8)], None),
+    ("series", {**DAY, "step": H, "province": "110000"}, [(T + 8 * H, 3), (T + 23 * H, 8)], None),
     ("total_between", DAY, [(45,)], None),  # 10+7+3+5+4+2+6+8: not the 1000 before, nor 100 after
     ("total_between", {**DAY, "province": "450000"}, [(26,)], None),
     ("total_between", {**DAY, "platform": "k12", "province": "110000"}, [(8,)], None),
