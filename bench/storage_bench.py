@@ -153,6 +153,15 @@ def query_jobs(days: int) -> list[tuple[str, str, dict[str, object]]]:
         ("daily_totals_province", "daily_totals", {**everything, "province": "450000"}),
         ("daily_by_province", "daily_by_province", everything),
         ("hourly_by_platform", "hourly_by_platform", everything),
+        ("series_hours_7d", "series_hours", {"start": end - 7 * 86400, "end": end, "step": 3600}),
+        # the cockpit's other panels (their tables hold no bench rows: this times the plan, not a scan)
+        ("top_resources", "top_resources", {**hour, "limit": 10}),
+        ("uniques_between", "uniques_between", today),
+        ("sessions_between", "sessions_between", hour),
+        ("countries_between", "countries_between", {**today, "limit": 10}),
+        ("tiles_recent", "tiles_recent", {"start": end - 300, "end": end}),
+        ("alerts_current", "alerts_current", {"end": end}),
+        ("alerts_history", "alerts_history", {**today, "limit": 50}),
         ("rejects_by_reason", "rejects_by_reason", today),
     ]
     assert {n for _, n, _ in jobs} == set(queries.NAMED), "a named query without a benchmark job"
