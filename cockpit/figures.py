@@ -233,7 +233,8 @@ def platform_bars(totals: Mapping[str, int], lang: str) -> go.Figure:
     _base(fig)
     fig.update_layout(bargap=0.45)
     fig.update_xaxes(visible=False, range=[0, max(values) * 1.5])  # room for the outside labels
-    _all_categories(fig, labels, [f"{name}<br>{share}" for name, share in zip(labels, shares, strict=True)])
+    # name and share on one line: two-line ticks overlap when a wall screen gives the chart ~90 px
+    _all_categories(fig, labels, [f"{name} {share}" for name, share in zip(labels, shares, strict=True)])
     return fig
 
 
@@ -253,7 +254,7 @@ def _ranked_bars(totals: Mapping[str, int], name: Callable[[str], str], lang: st
     ))
     _base(fig)
     fig.update_layout(bargap=0.3)
-    fig.update_xaxes(visible=False, range=[0, max(values) * 1.25])  # room for the outside labels
+    fig.update_xaxes(visible=False, range=[0, max(values) * 1.4])  # room for the outside labels
     _all_categories(fig, names)
     return fig
 

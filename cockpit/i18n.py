@@ -214,6 +214,7 @@ COUNTRY_NAMES: Final[dict[str, tuple[str, str]]] = {
     "ID": ("印度尼西亚", "Indonesia"), "PH": ("菲律宾", "Philippines"), "VN": ("越南", "Vietnam"),
     "IT": ("意大利", "Italy"), "ES": ("西班牙", "Spain"), "NL": ("荷兰", "Netherlands"),
     "RU": ("俄罗斯", "Russia"), "AE": ("阿联酋", "United Arab Emirates"),
+    "ZZ": ("未知地区", "Unknown"),  # the workers' code for an abroad event without a country
 }
 
 

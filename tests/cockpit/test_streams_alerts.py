@@ -172,7 +172,7 @@ def test_resource_titles_come_from_the_catalogue_or_the_id_with_its_section() ->
 
 def test_new_figures_are_pure_and_say_when_empty() -> None:
     fig = figures.country_bars([("US", 9), ("SG", 5), ("ZZ", 1)], "zh")
-    assert list(fig.data[0].y) == ["ZZ", "新加坡", "美国"] and list(fig.data[0].x) == [1, 5, 9]
+    assert list(fig.data[0].y) == ["未知地区", "新加坡", "美国"] and list(fig.data[0].x) == [1, 5, 9]
     hist = figures.duration_histogram({"d_lt_1m": 3, "d_ge_60m": 1}, "en")
     assert list(hist.data[0].x)[0] == "<1 min" and list(hist.data[0].y) == [3, 0, 0, 0, 0, 1]
     for empty in (figures.country_bars([], "en"), figures.duration_histogram({}, "en")):
