@@ -3,8 +3,8 @@
 It reads the clicks rates topic (its own consumer group, from the earliest offset, so a replay warms
 the baselines from history), feeds the engine, and closes a minute when every partition still
 holding the clock has passed it (the smallest such watermark, minus the allowed lateness inside the
-engine; `alerts.partition_clock` says which partitions hold it). Each state change goes to the alerts topic keyed by fingerprint (the sink stores it in
-`alert_log`); notifications go to Alertmanager and webhooks through bounded queues, so a failing
+engine; `alerts.partition_clock` says which partitions hold it). Each state change goes to the
+alerts topic keyed by fingerprint (the sink stores it in `alert_log`); notifications go to Alertmanager and webhooks through bounded queues, so a failing
 receiver never blocks detection.
 
 Operators act through the same topic: the cockpit produces "ack" and "silence" records there

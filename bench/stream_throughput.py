@@ -44,9 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import msgspec  # noqa: E402
-
 from contracts.events import Click, decode_message, encode  # noqa: E402
+from contracts.rates import decode_head  # noqa: E402
 from contracts.geo import ACTIONS, PLATFORMS, PROVINCE_CODES, SECTIONS  # noqa: E402
 from contracts.settings import Settings  # noqa: E402
 
@@ -207,17 +206,6 @@ def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
         admin.close()
 
 
-class _BatchHead(msgspec.Struct):
-    """The fields of a rate batch the watch needs; msgspec skips the rows without building them."""
-
-    src_partition: int
-    last_offset: int
-    events: int
-
-
-_head = msgspec.json.Decoder(_BatchHead)
-
-
 class RatesWatch:
     """Follows a rates topic: per source partition the last covered offset, events, CreateTime."""
 
@@ -240,7 +228,7 @@ class RatesWatch:
     def poll(self, timeout_ms: int = 200) -> None:
         for tp, recs in self.consumer.poll(timeout_ms=timeout_ms, max_records=100_000).items():
             for r in recs:
-                b = _head.decode(r.value)
+                b = decode_head(r.value)
                 self.last[b.src_partition] = b.last_offset
                 self.events += b.events
                 self.batches += 1

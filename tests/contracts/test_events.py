@@ -58,3 +58,12 @@ def test_absurd_times() -> None:
     assert check_time(click(ts=now + 601_000), now, 600_000) == "time_future"
     assert check_time(click(ts=1_000), now, 600_000) == "time_past"
     assert check_time(click(), now, 600_000) is None
+
+
+def test_rate_batch_head_reads_the_coverage_fields_of_a_full_batch() -> None:
+    from contracts.rates import RateBatch, decode_head, encode_batch
+
+    batch = RateBatch(src_topic="clicks", src_partition=3, first_offset=10, last_offset=19, watermark_ms=5,
+                      events=42, visitors=[(60, "k12", "110000", "u", "s")])
+    head = decode_head(encode_batch(batch))
+    assert (head.src_partition, head.last_offset, head.events) == (3, 19, 42)
