@@ -11,7 +11,7 @@ per message, it measures on this machine:
           province) once per event: the textbook agent, each update a changelog record;
   bare    an aiokafka `getmany` loop that only counts messages (the ceiling for a Python consumer),
           and the same loop decoding every message with the event contract (`bare_decode`);
-  worker  the real `edu-worker` (streams.cli: Faust agents -> streams.processor.Processor), timed
+  worker  the real `edu-worker` (streams.cli: Faust consumer -> streams.processor.Processor), timed
           until the rates topic accounts for every source offset.
 
 Start-up is kept out of the figures: each consumer is started, warmed up on one message per

@@ -67,8 +67,8 @@ class Settings(BaseSettings):
 
     # --- stream worker -------------------------------------------------------------------------
     worker_id: str = Field("edu-worker", pattern=r"^[A-Za-z0-9_.-]+$", description="Faust app id = group")
-    worker_batch_max: int = Field(20_000, ge=1, description="messages per processing batch")
-    worker_batch_within_s: float = Field(0.25, gt=0, le=60, description="max wait to fill a batch")
+    worker_batch_max: int = Field(20_000, ge=1, description="messages collected before they are processed")
+    worker_batch_within_s: float = Field(0.25, gt=0, le=60, description="max wait to collect messages")
     worker_session_timeout_s: float = Field(10.0, gt=0)
     worker_fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=65_536,
                                         description="bytes fetched per partition per request (Faust's 1 MB starves batches)")

@@ -1,18 +1,18 @@
-"""The worker's agents: thin `async for` loops that hand batches to `streams.processor`.
+"""The worker's handlers: one per source topic (clicks, sessions), taking runs of one partition
+from `streams.fetch_consumer` to a `streams.processor.Processor`.
 
-One agent per source topic (clicks, sessions), each with its own co-partitioned rates topic, so
-each rates partition's last message is the checkpoint of exactly one source partition.
+Each source topic has its own co-partitioned rates topic, so each rates partition's last message is
+the checkpoint of exactly one source partition.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-from collections import defaultdict
 
 import faust
 
 from contracts.settings import Settings
+from streams.app import WorkerApp
 from streams.checkpoint import load_last_batch
 from streams.metrics import WorkerMetrics
 from streams.processor import Processor
@@ -20,8 +20,8 @@ from streams.processor import Processor
 log = logging.getLogger(__name__)
 
 
-def register(app: faust.App, settings: Settings, metrics: WorkerMetrics) -> dict[str, Processor]:
-    """Declare the source topics and their agents on `app`; return the processors by source topic."""
+def register(app: WorkerApp, settings: Settings, metrics: WorkerMetrics) -> dict[str, Processor]:
+    """Subscribe `app` to the source topics with their handlers; return the processors by source topic."""
 
     async def send(topic: str, partition: int | None, value: bytes):  # type: ignore[no-untyped-def]
         return await app.producer.send(topic, None, value, partition, None, None)
@@ -50,7 +50,7 @@ def register(app: faust.App, settings: Settings, metrics: WorkerMetrics) -> dict
     return processors
 
 
-def _register_one(app: faust.App, settings: Settings, metrics: WorkerMetrics, send,  # type: ignore[no-untyped-def]
+def _register_one(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, send,  # type: ignore[no-untyped-def]
                   source: str, rates: str) -> Processor:
     topic = app.topic(source, value_type=bytes, value_serializer="raw", key_type=bytes, key_serializer="raw")
 
@@ -59,23 +59,17 @@ def _register_one(app: faust.App, settings: Settings, metrics: WorkerMetrics, se
 
     processor = Processor(settings, send, load, metrics, source_topic=source, rates_topic=rates)
 
-    async def run(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.worker_batch_max, within=settings.worker_batch_within_s):
-            runs: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
-            for ev in events:
-                runs[ev.message.partition].append((ev.message.offset, ev.message.value))
-            try:
-                # Partitions are independent (each has its own checkpoint), so their runs are
-                # aggregated and sent concurrently: one batch cycle costs one round trip to the
-                # broker, not one per partition.
-                await asyncio.gather(*(processor.handle(p, msgs) for p, msgs in runs.items()))
-            except Exception:  # noqa: BLE001 - any failure: crash before Faust acks the batch
-                # take_events acks the batch in a `finally` even when this body raises, and the
-                # offsets would be committed with no output. Exit at once instead: the batch is
-                # re-read on restart, and the checkpoints skip what was already sent.
-                log.critical("processing failed; exiting without acknowledging the batch", exc_info=True)
-                logging.shutdown()
-                os._exit(70)
+    async def handle(partition: int, run: list[tuple[int, bytes]]) -> None:
+        try:
+            await processor.handle(partition, run)
+        except Exception:  # noqa: BLE001 - any failure: stop before the run's offsets are committed
+            # The consumer would not commit this run, but it would go on with the next one, and
+            # commit past the gap. Exit at once instead: the run is re-read on restart, and the
+            # checkpoints skip what was already sent.
+            log.critical("processing failed; exiting without committing the run", exc_info=True)
+            logging.shutdown()
+            os._exit(70)
 
-    app.agent(topic, name=f"aggregate-{source}")(run)
+    app.topics.add(topic)  # subscribed by Faust; its fetches go whole to `handle`
+    app.fetch_route.handlers[source] = handle
     return processor

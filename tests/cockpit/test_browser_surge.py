@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from dash.testing.wait import until
 from prometheus_client import CollectorRegistry
+from selenium.common.exceptions import StaleElementReferenceException
 
 from cockpit.app import create_app
 from cockpit.figures_map import NO_BASELINE
@@ -78,7 +79,13 @@ def test_surge_map_and_board_equal_the_store_and_lead_to_the_province(
     assert len(bars) == SPARK_MINUTES
     dash_duo.driver.save_screenshot(str(artifacts / "cockpit-overview-surge-zh.png"))
 
-    dash_duo.find_element(f"#{Ids.listing('surge')} .surge-row:first-child a").click()
+    def click_first_row() -> bool:
+        try:
+            dash_duo.find_element(f"#{Ids.listing('surge')} .surge-row:first-child a").click()
+            return True
+        except StaleElementReferenceException:
+            return False  # the board re-rendered (its refresh) between finding the link and clicking it
+    until(click_first_row, timeout=10)
     until(lambda: dash_duo.driver.current_url.endswith("/province/450000"), timeout=10)
     dash_duo.wait_for_text_to_equal("#prov-name", "省级监测 · 广西", timeout=15)
     dash_duo.wait_for_contains_text("#prov-alerts", "TrafficSurge", timeout=15)
