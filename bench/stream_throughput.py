@@ -437,7 +437,7 @@ def start_naive(bootstrap: str, topic: str, app_id: str, tmp: Path, name: str) -
 
 def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: int, naive_seconds: float,
                 profile: bool, overrides: dict[str, str] | None = None,
-                py_spy: str | None = None) -> dict[str, float]:
+                py_spy: str | None = None, py_spy_idle: bool = False) -> dict[str, float]:
     from streams.topics import ensure_topics
 
     settings = bench_settings(bootstrap, tag, tmp, **(overrides or {}))
@@ -475,7 +475,7 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
         cpu0 = worker.cpu()
         t0 = time.time()
         worker.thaw()
-        spy = start_py_spy(py_spy, worker, tmp / f"{tag}-worker.pyspy") if py_spy else None
+        spy = start_py_spy(py_spy, worker, tmp / f"{tag}-worker.pyspy", py_spy_idle) if py_spy else None
 
         def worker_done() -> bool:
             worker.check()
@@ -556,10 +556,12 @@ def report_profile(path: Path, tag: str, window: tuple[float, float]) -> None:
             log(f"    {k / n * 100:5.1f}%  {what}")
 
 
-def start_py_spy(binary: str, worker: Child, out: Path) -> subprocess.Popen:
+def start_py_spy(binary: str, worker: Child, out: Path, idle: bool = False) -> subprocess.Popen:
     """Attach py-spy to the running worker: CPU samples (with the GIL held) of every thread,
-    unbiased by the GIL, unlike the in-process sampler of --profile."""
-    cmd = [binary, "record", "--pid", str(worker.proc.pid), "--rate", "200", "--gil", "--nonblocking",
+    unbiased by the GIL, unlike the in-process sampler of --profile. With `idle`, wall-clock samples
+    of each thread, waits included: where the worker waits when it is not using its core."""
+    mode = ["--idle", "--threads"] if idle else ["--gil"]
+    cmd = [binary, "record", "--pid", str(worker.proc.pid), "--rate", "200", *mode, "--nonblocking",
            "--format", "raw", "-o", str(out)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -575,25 +577,35 @@ def stop_py_spy(spy: subprocess.Popen, out: Path, tag: str) -> None:
         return
     by: Counter[str] = Counter()
     funcs: Counter[str] = Counter()
+    threads: dict[str, Counter[str]] = {}
     for line in out.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
+        raw = stack.split(";")  # py-spy writes outermost first; with --threads, the thread comes first
+        thread = raw.pop(0) if raw and raw[0].startswith("thread (") else ""
         frames = []
-        for fr in reversed(stack.split(";")):  # py-spy writes outermost first
+        for fr in reversed(raw):
             func, _, where = fr.partition(" (")
             frames.append(f"{Path(where.split(':')[0]).name}:{func}")
         by[classify(frames)] += int(n)
         funcs[frames[0] if frames else "?"] += int(n)
+        threads.setdefault(thread, Counter())[classify(frames)] += int(n)
     total = sum(by.values()) or 1
-    log(f"[{tag}] worker CPU by activity (py-spy, GIL held, {total} samples at 200/s):")
+    kind = "wall clock, waits included" if len(threads) > 1 else "GIL held"
+    log(f"[{tag}] worker time by activity (py-spy, {kind}, {total} samples at 200/s):")
     for what, k in by.most_common(12):
         log(f"    {k / total * 100:5.1f}%  {what}")
     log(f"[{tag}] innermost functions:")
     for what, k in funcs.most_common(15):
         log(f"    {k / total * 100:5.1f}%  {what}")
+    if len(threads) > 1:
+        for thread, counts in sorted(threads.items(), key=lambda kv: -sum(kv[1].values()))[:3]:
+            n = sum(counts.values()) or 1
+            log(f"[{tag}] {thread}: " + ", ".join(f"{k / n * 100:.0f}% {w}" for w, k in counts.most_common(6)))
 
 
 # Activities, from the innermost frame outwards: the first rule that matches a frame names the sample.
 _RULES = (
+    ("fetch consumer: collect runs", ("fetch_consumer.py:_collect",)),
     ("streams/aggregate: decode events (msgspec)", ("events.py:decode_message",)),
     ("streams/aggregate: fold events into counters", ("aggregate.py:aggregate",)),
     ("encode rate batch (msgspec)", ("rates.py:encode_batch",)),
@@ -749,6 +761,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="run the worker under cProfile and print where time goes")
     ap.add_argument("--py-spy", metavar="PATH", default=None,
                     help="py-spy binary: attach it to the worker while it runs and print where its CPU goes")
+    ap.add_argument("--py-spy-idle", action="store_true",
+                    help="with --py-spy: sample each thread on the wall clock, waits included")
     ap.add_argument("--e2e-rate", type=float, default=0.0, help="also run producer->worker->sink->chDB at this rate")
     ap.add_argument("--e2e-seconds", type=float, default=30.0)
     ap.add_argument("--e2e-only", action="store_true", help="run only the end-to-end measurement")
@@ -767,7 +781,7 @@ def main() -> None:
             print(" ".join(f"{k}={v:.3f}" for k, v in e2e.items()))
             return
         batched = run_variant(bootstrap, tmp, f"{tag}-b20", args.events, 20, args.naive_seconds, args.profile, overrides,
-                              args.py_spy)
+                              args.py_spy, args.py_spy_idle)
         single = run_variant(bootstrap, tmp, f"{tag}-b1", single_events, 1, args.naive_seconds, args.profile, overrides)
         e2e = run_e2e(bootstrap, tmp, args.e2e_rate, args.e2e_seconds) if args.e2e_rate else {}
     figures = {

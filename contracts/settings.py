@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     worker_session_timeout_s: float = Field(10.0, gt=0)
     worker_fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=65_536,
                                         description="bytes fetched per partition per request (Faust's 1 MB starves batches)")
+    worker_fetch_wait_s: float = Field(0.1, gt=0, le=30,
+                                       description="how long the broker may hold a worker's fetch that finds nothing new")
     worker_metrics_port: int = Field(9401, ge=0, le=65535, description="/metrics; 0 disables")
     allowed_lateness_s: int = Field(300, ge=0, description="late events within it update their minute")
     max_future_s: int = Field(600, ge=0, description="events further ahead of the clock are absurd")

@@ -15,16 +15,14 @@ from contracts.settings import Settings
 from streams.app import WorkerApp
 from streams.checkpoint import load_last_batch
 from streams.metrics import WorkerMetrics
-from streams.processor import Processor
+from streams.processor import Processor, Send
 
 log = logging.getLogger(__name__)
 
 
-def register(app: WorkerApp, settings: Settings, metrics: WorkerMetrics) -> dict[str, Processor]:
-    """Subscribe `app` to the source topics with their handlers; return the processors by source topic."""
-
-    async def send(topic: str, partition: int | None, value: bytes):  # type: ignore[no-untyped-def]
-        return await app.producer.send(topic, None, value, partition, None, None)
+def register(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, send: Send) -> dict[str, Processor]:
+    """Subscribe `app` to the source topics with their handlers, which send their output with
+    `send`; return the processors by source topic."""
 
     processors: dict[str, Processor] = {}
     for source, rates in ((settings.topic_clicks, settings.topic_rates),
@@ -50,7 +48,7 @@ def register(app: WorkerApp, settings: Settings, metrics: WorkerMetrics) -> dict
     return processors
 
 
-def _register_one(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, send,  # type: ignore[no-untyped-def]
+def _register_one(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, send: Send,
                   source: str, rates: str) -> Processor:
     topic = app.topic(source, value_type=bytes, value_serializer="raw", key_type=bytes, key_serializer="raw")
 

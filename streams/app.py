@@ -2,32 +2,18 @@
 from __future__ import annotations
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import ConsumerT, ProducerT
+from faust.types import ConsumerT
 
 from contracts.settings import Settings
 from streams.fetch_consumer import FetchConsumer, FetchRoute
 
 
-class IdempotentProducer(faust_aiokafka.Producer):
-    """Faust's producer, idempotent outside transactions too.
-
-    Under `at_least_once` Faust leaves aiokafka's idempotence off, so a send retried after a broker
-    restart can write a rate batch twice, and the sink would count it twice. With idempotence the
-    broker drops the retried copy (per producer id and sequence number)."""
-
-    def _settings_extra(self):  # type: ignore[no-untyped-def]
-        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
-
-
 class WorkerApp(faust.App):
-    """A Faust app with the worker's producer and consumer; `fetch_route` names the topics whose
-    fetches go whole to a handler (`streams.fetch_consumer`)."""
+    """A Faust app with the worker's consumer; `fetch_route` names the topics whose fetches go whole
+    to a handler (`streams.fetch_consumer`). The output does not use Faust's producer but
+    `streams.rates_sender`, on a thread of its own."""
 
     fetch_route: FetchRoute
-
-    def _new_producer(self) -> ProducerT:
-        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
     def _new_consumer(self) -> ConsumerT:
         return FetchConsumer(self.transport, callback=self.topics.on_message, loop=self.transport.loop,
@@ -54,10 +40,8 @@ def create_app(settings: Settings) -> WorkerApp:
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        producer_linger_ms=0,
-        producer_max_request_size=4 * 1024 * 1024,
         consumer_max_fetch_size=settings.worker_fetch_max_bytes,
     )
-    app.fetch_route = FetchRoute(window_s=settings.worker_batch_within_s, max_messages=settings.worker_batch_max)
+    app.fetch_route = FetchRoute(window_s=settings.worker_batch_within_s, max_messages=settings.worker_batch_max,
+                                 fetch_wait_s=settings.worker_fetch_wait_s)
     return app

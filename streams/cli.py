@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import sys
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     from streams.agents import register
     from streams.app import create_app
     from streams.metrics import WorkerMetrics
+    from streams.rates_sender import RatesSender
     from streams.runtime import fix_mmap_threshold, tune_gc
     from streams.topics import ensure_topics
 
@@ -35,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.metrics_host, registry=registry)
     app = create_app(settings)
-    register(app, settings, metrics)
+    sender = RatesSender(settings, client_id=f"{settings.worker_id}-rates")
+    sender.start()
+    atexit.register(sender.stop)
+    register(app, settings, metrics, sender.send)
     tune_gc()
     fix_mmap_threshold()
     # Faust's CLI overrides web_enabled from its own flag: say it here too (our /metrics is separate).

@@ -7,8 +7,10 @@ partition, and its exactness comes from the checkpoints in the rates topic, not 
 consumer keeps what Faust does well (group membership, rebalancing, flow control, the commit timer)
 and replaces the per-record path of every topic that has a fetch handler:
 
-- records are collected per partition for up to `window_s`, or until `max_messages` are waiting,
-  then each partition's run goes to its topic's handler in one call (partitions concurrently);
+- records are collected per partition for up to `window_s` (a bigger run makes fewer, fuller rate
+  batches), or until `max_messages` are waiting, or at once when the consumer is behind (the
+  broker holds more than was fetched); then each partition's run goes to its topic's handler in
+  one call (partitions concurrently);
 - a partition's committable offset is the one after the last record its handler returned from;
 - when a rebalance starts, what is collected but not handed over is dropped (Faust seeks every
   partition back to its committed offset before the flow resumes), and a hand-over in progress
@@ -37,7 +39,27 @@ class FetchRoute:
 
     window_s: float
     max_messages: int
+    fetch_wait_s: float  # how long the broker may hold a fetch that finds nothing new
     handlers: dict[str, FetchHandler] = field(default_factory=dict)
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread with the broker's fetch wait from the route.
+
+    Faust fixes it at 1.5 s. The consumer has one fetch in flight per broker, so a partition left
+    out of a fetch that finds nothing new (its records were still buffered when the fetch went out)
+    waits that long: up to 1.5 s of an event's way to the store, and a stall of ~1 s at the end
+    of each backlog in the throughput bench."""
+
+    def _create_worker_consumer(self, transport):  # type: ignore[no-untyped-def]
+        consumer = super()._create_worker_consumer(transport)
+        route: FetchRoute | None = getattr(self.app, "fetch_route", None)
+        if route is not None:
+            if not hasattr(consumer, "_fetch_max_wait_ms"):
+                raise RuntimeError("aiokafka's consumer has no _fetch_max_wait_ms: re-check FetchConsumer "
+                                   "against this aiokafka version")
+            consumer._fetch_max_wait_ms = int(route.fetch_wait_s * 1000)
+        return consumer
 
 
 class FetchConsumer(faust_aiokafka.Consumer):
@@ -53,6 +75,9 @@ class FetchConsumer(faust_aiokafka.Consumer):
         self._idle = asyncio.Event()
         self._idle.set()
 
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     @property
     def _route(self) -> FetchRoute | None:
         return getattr(self.app, "fetch_route", None)
@@ -66,7 +91,8 @@ class FetchConsumer(faust_aiokafka.Consumer):
         records, active = await super()._wait_next_records(timeout)
         if records:
             records = self._collect(route, records, active)
-        if self._collected and (self._collected_n >= route.max_messages or time.monotonic() >= self._due):
+        if self._collected and (self._collected_n >= route.max_messages or time.monotonic() >= self._due
+                                or self._behind()):
             await self._hand_over(route)
         return records, active
 
@@ -91,6 +117,15 @@ class FetchConsumer(faust_aiokafka.Consumer):
             run.extend([(r.offset, r.value) for r in recs])
             self._collected_n += len(recs)
         return rest
+
+    def _behind(self) -> bool:
+        """The broker already holds more of a collected partition: waiting out the window would
+        only idle (the next fetch is under way while the runs are processed)."""
+        for tp, run in self._collected.items():
+            high = self.highwater(tp)
+            if high is not None and high > run[-1][0] + 1:
+                return True
+        return False
 
     async def _hand_over(self, route: FetchRoute) -> None:
         runs = self._collected

@@ -42,6 +42,7 @@ class Harness:
         self.fetches: list[dict[TP, list[Record]]] = []
         self.commits: list[dict[TP, int]] = []
         self.timeouts: list[float] = []  # of each fetch
+        self.highwater: dict[TP, int] = {}  # the broker's end offsets, as the last fetch saw them
         self.assigned = {TP(t, p) for t in (CLICKS, SESSIONS, OTHER) for p in range(2)}
         self.consumer = self._consumer()
         for topic in (CLICKS, SESSIONS):
@@ -69,6 +70,9 @@ class Harness:
 
             def assignment(self):  # type: ignore[no-untyped-def]
                 return harness.assigned
+
+            def highwater(self, tp):  # type: ignore[no-untyped-def]
+                return harness.highwater.get(tp)
 
             async def _commit(self, offsets):  # type: ignore[no-untyped-def]
                 harness.commits.append(dict(offsets))
@@ -99,11 +103,11 @@ def run_async(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 @pytest.fixture()
 def no_producer_flush(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commits flush the producer first; this app's producer never started (nothing to flush)."""
-    from streams.app import IdempotentProducer
+    from faust.transport.drivers.aiokafka import Producer
 
     async def flush(self) -> None:  # type: ignore[no-untyped-def]
         return None
-    monkeypatch.setattr(IdempotentProducer, "flush", flush)
+    monkeypatch.setattr(Producer, "flush", flush)
 
 
 @run_async
@@ -134,6 +138,19 @@ async def test_a_partial_run_is_handed_over_when_its_window_ends_without_waiting
     assert h.calls == [(CLICKS, 0, [0, 1, 2])]
     assert h.timeouts[-1] <= 0.2
     assert time.monotonic() - started < 1.0
+
+
+@run_async
+async def test_a_backlog_is_handed_over_at_once_without_waiting_out_the_window() -> None:
+    h = Harness(window_s=60.0)
+    h.highwater = {TP(CLICKS, 0): 3, TP(CLICKS, 1): 500}
+    h.fetches = [dict([records(CLICKS, 0, range(0, 3))])]
+    await h.fetch()
+    assert h.calls == []  # caught up on partition 0: wait for more, to fill fuller rate batches
+    h.fetches = [dict([records(CLICKS, 1, range(0, 100))])]
+    await h.fetch()
+    # Partition 1 has 400 more records at the broker: waiting would only idle.
+    assert sorted(h.calls) == [(CLICKS, 0, [0, 1, 2]), (CLICKS, 1, list(range(100)))]
 
 
 @run_async
@@ -192,3 +209,11 @@ async def test_partitions_are_given_away_only_after_the_hand_over_in_progress(no
     await asyncio.wait_for(asyncio.gather(handing, emptied), 5)
     assert h.calls == [(CLICKS, 0, [40, 41])]
     assert h.commits and h.commits[-1] == {TP(CLICKS, 0): 42}  # and its offsets were committed
+
+
+@run_async
+async def test_the_broker_holds_an_empty_fetch_for_the_route_wait_not_fausts_fixed_one_and_a_half_seconds() -> None:
+    h = Harness()
+    thread = h.consumer._new_consumer_thread()
+    aiokafka_consumer = thread._create_worker_consumer(h.app.transport)
+    assert aiokafka_consumer._fetch_max_wait_ms == 100  # worker_fetch_wait_s, passed on to the fetcher at start
