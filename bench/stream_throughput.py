@@ -612,13 +612,13 @@ _RULES = (
     ("dead letters", ("deadletter.py",)),
     ("processor: wait for the rates send to be acked", ("processor.py:handle",)),
     ("checkpoint load", ("checkpoint.py",)),
-    ("faust take_events: waiting for the batch window / buffer", ("streams.py:take_events",)),
+    ("rates sender thread (aiokafka producer)", ("rates_sender.py",)),
     ("faust: deliver message to stream (conductor, channel, event, ack)",
      ("conductor.py", "channels.py", "streams.py", "events.py:", "consumer.py:_drain_messages", "consumer.py:ack")),
     ("aiokafka: fetch and parse records", ("fetcher.py", "default_records.py", "legacy_records.py", "memory_records.py")),
     ("aiokafka: producer", ("producer.py", "sender.py", "message_accumulator.py")),
     ("prometheus metrics", ("metrics.py", "prometheus_client")),
-    ("idle: event loop waiting (epoll/select)", ("selectors.py:select", "base_events.py:_run_once")),
+    ("idle: event loop waiting (epoll/select)", ("Selector.select", "selectors.py:select", "base_events.py:_run_once")),
     ("idle: waiting on a lock/queue", ("threading.py:wait", "queues.py", "locks.py")),
 )
 

@@ -61,9 +61,9 @@ def _register_one(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, se
         try:
             await processor.handle(partition, run)
         except Exception:  # noqa: BLE001 - any failure: stop before the run's offsets are committed
-            # The consumer would not commit this run, but it would go on with the next one, and
-            # commit past the gap. Exit at once instead: the run is re-read on restart, and the
-            # checkpoints skip what was already sent.
+            # Raised on, it would stop Faust's fetcher and leave a worker that holds its partitions
+            # and reads nothing. Exit at once instead: this run is not committed, it is re-read on
+            # restart, and the checkpoints skip what was already sent.
             log.critical("processing failed; exiting without committing the run", exc_info=True)
             logging.shutdown()
             os._exit(70)
