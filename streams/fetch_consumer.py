@@ -9,7 +9,7 @@ and replaces the per-record path of every topic that has a fetch handler:
 
 - records are collected per partition for up to `window_s` (a bigger run makes fewer, fuller rate
   batches), or until `max_messages` are waiting, or at once when the consumer is behind (the
-  broker holds more than was fetched); then each partition's run goes to its topic's handler in
+  broker holds as much again of a partition as its run); then each partition's run goes to its topic's handler in
   one call (partitions concurrently);
 - a partition's committable offset is the one after the last record its handler returned from;
 - when a rebalance starts, what is collected but not handed over is dropped (Faust seeks every
@@ -28,6 +28,10 @@ from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+
+# A partition this far behind is handed over at once, even when its run is longer (the tail of a
+# backlog: a fetch brings ~3,400 client batches, and what is left after the last full one waited).
+BACKLOG_MESSAGES = 1000
 
 # handler(partition, [(offset, value), ...] in offset order); returns once the run's output is durable
 FetchHandler = Callable[[int, list[tuple[int, bytes]]], Awaitable[object]]
@@ -119,11 +123,13 @@ class FetchConsumer(faust_aiokafka.Consumer):
         return rest
 
     def _behind(self) -> bool:
-        """The broker already holds more of a collected partition: waiting out the window would
-        only idle (the next fetch is under way while the runs are processed)."""
+        """The broker already holds as much again of a collected partition as its run (or
+        `BACKLOG_MESSAGES`): a backlog, where waiting out the window would only idle (the next fetch
+        is under way while the runs are processed). A steady stream is a few records ahead of its
+        run at any moment, and waits: fuller rate batches, fewer of them."""
         for tp, run in self._collected.items():
             high = self.highwater(tp)
-            if high is not None and high > run[-1][0] + 1:
+            if high is not None and high - (run[-1][0] + 1) >= min(len(run), BACKLOG_MESSAGES):
                 return True
         return False
 

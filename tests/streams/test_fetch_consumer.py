@@ -143,14 +143,23 @@ async def test_a_partial_run_is_handed_over_when_its_window_ends_without_waiting
 @run_async
 async def test_a_backlog_is_handed_over_at_once_without_waiting_out_the_window() -> None:
     h = Harness(window_s=60.0)
-    h.highwater = {TP(CLICKS, 0): 3, TP(CLICKS, 1): 500}
+    h.highwater = {TP(CLICKS, 0): 5, TP(CLICKS, 1): 500}
     h.fetches = [dict([records(CLICKS, 0, range(0, 3))])]
     await h.fetch()
-    assert h.calls == []  # caught up on partition 0: wait for more, to fill fuller rate batches
+    assert h.calls == []  # a steady stream on partition 0 (2 more at the broker): wait, to fill fuller batches
     h.fetches = [dict([records(CLICKS, 1, range(0, 100))])]
     await h.fetch()
     # Partition 1 has 400 more records at the broker: waiting would only idle.
     assert sorted(h.calls) == [(CLICKS, 0, [0, 1, 2]), (CLICKS, 1, list(range(100)))]
+
+
+@run_async
+async def test_the_tail_of_a_backlog_is_handed_over_at_once_too() -> None:
+    h = Harness(window_s=60.0, max_messages=100_000)
+    h.highwater = {TP(CLICKS, 0): 3000 + 1200}  # less than the run again, more than BACKLOG_MESSAGES
+    h.fetches = [dict([records(CLICKS, 0, range(0, 3000))])]
+    await h.fetch()
+    assert h.calls == [(CLICKS, 0, list(range(3000)))]
 
 
 @run_async
