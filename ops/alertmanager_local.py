@@ -21,7 +21,7 @@ Usage::
 
 The life-cycle logic (reuse a server that already answers without owning it,
 fail fast with the log tail, stop only what was started, pid file for
-``--detach``) is shared with ``ops.clickhouse_server.LocalServerProcess``.
+``--detach``) and the CLI skeleton live in ``ops.local_process``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ops.clickhouse_server import LocalServerProcess, port_accepts, run_foreground
+from ops.local_process import LocalServerProcess, port_accepts, run_cli_action, server_cli_parser
 
 __all__ = ["DEFAULT_CONFIG", "LocalAlertmanager", "find_alertmanager"]
 
@@ -110,8 +110,7 @@ class LocalAlertmanager(LocalServerProcess):
     @property
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:19093 (API under /api/v2/)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{self.url_host}:{self.port}"
 
     def ports(self) -> list[int]:
         return [self.port]
@@ -120,12 +119,11 @@ class LocalAlertmanager(LocalServerProcess):
         return f"--storage.path={self.storage_path}"
 
     def command(self) -> list[str]:
-        host = f"[{self.host}]" if ":" in self.host else self.host
         return [
             self._binary or find_alertmanager(),
             f"--config.file={self.config_path}",
             f"--storage.path={self.storage_path}",
-            f"--web.listen-address={host}:{self.port}",
+            f"--web.listen-address={self.url_host}:{self.port}",
             "--cluster.listen-address=",  # empty: no gossip listener on :9094
             f"--log.level={self.log_level}",
             *self.extra_args,
@@ -172,29 +170,27 @@ class LocalAlertmanager(LocalServerProcess):
         return self._request("GET", "/api/v2/alerts" + (f"?{query}" if query else ""), timeout=timeout)
 
 
+def _add_ports(p: argparse.ArgumentParser, action: str) -> None:
+    p.add_argument("--port", type=int, required=action != "stop", help="web/API port")
+
+
+def _add_start_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=None, help="alertmanager.yml (default: accept, notify nobody)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ops.alertmanager_local",
-        description="Run a private, loopback-only Alertmanager whose state lives in --data-dir.",
+    return server_cli_parser(
+        "python -m ops.alertmanager_local",
+        "Run a private, loopback-only Alertmanager whose state lives in --data-dir.",
+        {
+            "start": "start Alertmanager (foreground unless --detach) or reuse one answering on --port",
+            "stop": "stop an Alertmanager started with --detach for this --data-dir",
+            "status": "exit 0 if GET /-/ready answers 200 on --port, else 3",
+        },
+        data_dir_help="directory for storage, config and logs",
+        add_ports=_add_ports,
+        add_start_options=_add_start_options,
     )
-    sub = parser.add_subparsers(dest="action", required=True)
-    helps = {
-        "start": "start Alertmanager (foreground unless --detach) or reuse one answering on --port",
-        "stop": "stop an Alertmanager started with --detach for this --data-dir",
-        "status": "exit 0 if GET /-/ready answers 200 on --port, else 3",
-    }
-    for action, text in helps.items():
-        p = sub.add_parser(action, help=text, description=text)
-        p.add_argument("--data-dir", type=Path, required=True, help="directory for storage, config and logs")
-        p.add_argument("--port", type=int, required=action != "stop", help="web/API port")
-        p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
-        p.add_argument("--timeout", type=float, default=60.0 if action == "start" else 30.0, help="seconds")
-        if action == "start":
-            p.add_argument(
-                "--config", type=Path, default=None, help="alertmanager.yml (default: accept, notify nobody)"
-            )
-            p.add_argument("--detach", action="store_true", help="leave it running and return")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,15 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     am = LocalAlertmanager(
         args.data_dir.resolve(), args.port or 9093, getattr(args, "config", None), args.host
     )
-    if args.action == "start":
-        return run_foreground(am, args.timeout, args.detach)
-    if args.action == "stop":
-        print(f"{am.name}: {am.stop_detached(timeout=args.timeout)}")
-        return 0
-    up = am.is_up()
-    pid = am.pidfile.read_text().strip() if am.pidfile.exists() else "-"
-    print(f"{am.name}: {'up' if up else 'down'} url={am.url} pidfile_pid={pid}")
-    return 0 if up else 3
+    return run_cli_action(am, args, f"url={am.url}")
 
 
 if __name__ == "__main__":

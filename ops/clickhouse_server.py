@@ -154,24 +154,34 @@ chDB 4.4.0 specifics (``from chdb import session``):
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
-import ipaddress
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from string import Template
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from xml.sax.saxutils import escape as _xml_escape
+
+# The generic process life cycle lives in ops.local_process; these names are
+# re-exported because tests and benches import them from here (``free_port`` above all).
+from ops.local_process import (  # noqa: F401 - re-exports
+    LocalServerProcess,
+    ServerStartError,
+    _cmdline,
+    _pid_alive,
+    _stop_leftovers,
+    _tail,
+    _wait_pid_gone,
+    free_port,
+    loopback_host,
+    port_accepts,
+    run_cli_action,
+    run_foreground,
+    server_cli_parser,
+    stop_pidfile,
+)
 
 __all__ = [
     "LocalClickHouseServer",
@@ -183,334 +193,6 @@ __all__ = [
 ]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "clickhouse"
-
-_LIVE: weakref.WeakSet[LocalServerProcess] = weakref.WeakSet()
-
-
-class ServerStartError(RuntimeError):
-    """A managed server did not become ready; the message carries its log tail."""
-
-
-def loopback_host(host: str) -> str:
-    """Return ``host`` if it is a loopback address (``localhost`` -> 127.0.0.1).
-
-    Why: these helpers start unauthenticated servers; they must never listen on
-    a routable interface.
-    """
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError as exc:
-        raise ValueError(f"host must be a loopback IP address, got {host!r}") from exc
-    if not addr.is_loopback:
-        raise ValueError(f"host must be a loopback address, got {host!r}")
-    return host
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for a currently free TCP port on ``host`` (for tests)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True if something accepts TCP connections on host:port (cheap pre-check)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _tail(path: Path, lines: int) -> str:
-    """Last ``lines`` lines of a text file, or '' if it does not exist."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024))
-            data = fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(data.splitlines()[-lines:])
-
-
-def _pid_alive(pid: int) -> bool:
-    """True if ``pid`` exists and is not a zombie (a zombie has already exited)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # state is the first field after the parenthesised command name
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _wait_pid_gone(pid: int, timeout: float) -> bool:
-    """Wait (bounded) until a non-child pid has exited; True if it did."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while _pid_alive(pid):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        # Not our child, so there is nothing to block on: short, growing polls.
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 1.5, 0.2)
-    return True
-
-
-def stop_pidfile(pidfile: Path, cmdline_marker: str, timeout: float = 30.0) -> str:
-    """Stop a detached server recorded in ``pidfile`` (SIGTERM, then SIGKILL).
-
-    Why: ``--detach`` starts outlive the CLI process, so ``stop`` must find them
-    again.  ``cmdline_marker`` (e.g. the config path) must appear in the
-    process's command line, so a recycled pid is never signalled.
-    Returns 'stopped', 'killed', 'not-running' or 'stale-pidfile'.
-    """
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return "not-running"
-    if not _pid_alive(pid) or cmdline_marker not in _cmdline(pid):
-        pidfile.unlink(missing_ok=True)
-        return "stale-pidfile"
-    os.kill(pid, signal.SIGTERM)
-    result = "stopped"
-    if not _wait_pid_gone(pid, timeout):
-        os.kill(pid, signal.SIGKILL)
-        _wait_pid_gone(pid, 10.0)
-        result = "killed"
-    pidfile.unlink(missing_ok=True)
-    return result
-
-
-class LocalServerProcess:
-    """Start/stop one server subprocess and wait for it to become ready.
-
-    Why a base class: ClickHouse and Alertmanager need the same life cycle -
-    reuse a server that already answers (without owning it), otherwise spawn,
-    poll a real readiness check with a deadline, fail fast with the log tail
-    if the process dies, and stop/kill only the process this object started.
-    Subclasses provide ``command()``, ``prepare()``, ``is_up()``, ``ports()``.
-    """
-
-    name = "server"
-
-    def __init__(self, data_dir: Path, host: str = "127.0.0.1") -> None:
-        self.data_dir = Path(data_dir).resolve()
-        self.host = loopback_host(host)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._owned = False
-        self.startup_seconds: float | None = None
-
-    # -- to be provided by subclasses -------------------------------------
-    def command(self) -> list[str]:
-        """argv of the server process."""
-        raise NotImplementedError
-
-    def prepare(self) -> None:
-        """Create directories and write configs before spawning."""
-
-    def is_up(self, timeout: float = 1.0) -> bool:
-        """True if a server answers the real readiness check."""
-        raise NotImplementedError
-
-    def ports(self) -> list[int]:
-        """Ports the server will bind (checked for squatters before start)."""
-        raise NotImplementedError
-
-    def cmdline_marker(self) -> str:
-        """A string unique to this instance's command line (pidfile check)."""
-        raise NotImplementedError
-
-    def log_files(self) -> list[Path]:
-        """Logs whose tail is shown when start-up fails."""
-        return [self.stdout_path]
-
-    # -- common ------------------------------------------------------------
-    @property
-    def log_dir(self) -> Path:
-        return self.data_dir / "logs"
-
-    @property
-    def stdout_path(self) -> Path:
-        return self.log_dir / f"{self.name}.stdout.log"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.data_dir / f"{self.name}.pid"
-
-    @property
-    def owned(self) -> bool:
-        """True if this object started the running process (and will stop it)."""
-        return self._owned and self._proc is not None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    def log_tail(self, lines: int = 40) -> str:
-        """Tail of each log file, for error messages."""
-        parts = []
-        for path in self.log_files():
-            text = _tail(path, lines)
-            if text:
-                parts.append(f"--- {path} (last {lines} lines) ---\n{text}")
-        return "\n".join(parts) or f"(no log output in {self.log_dir})"
-
-    def start(self, timeout: float = 60.0) -> Self:
-        """Start the server (or reuse one already answering) and wait until ready.
-
-        Raises ServerStartError with the log tail if the process exits, or if
-        it is not ready within ``timeout`` seconds (it is then killed).
-        """
-        if self._proc is not None and self._proc.poll() is None:
-            return self
-        began = time.monotonic()
-        if self.is_up():
-            self._owned = False
-            self._proc = None
-            self.startup_seconds = 0.0
-            return self
-        busy = [p for p in self.ports() if port_accepts(self.host, p, timeout=0.2)]
-        if busy:
-            raise ServerStartError(
-                f"{self.name}: port(s) {busy} on {self.host} are already in use "
-                f"by something that is not a ready {self.name}"
-            )
-        self.prepare()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with self.stdout_path.open("ab") as out:
-            self._proc = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.data_dir,
-                start_new_session=True,  # Ctrl-C in a terminal goes to us, not it
-                close_fds=True,
-            )
-        self._owned = True
-        _LIVE.add(self)
-        self.pidfile.write_text(f"{self._proc.pid}\n")
-        deadline = began + timeout
-        delay = 0.02
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                self._forget()
-                raise ServerStartError(
-                    f"{self.name} exited with code {code} during start-up.\n{self.log_tail()}"
-                )
-            if self.is_up():
-                break
-            if time.monotonic() >= deadline:
-                self.kill()
-                raise ServerStartError(
-                    f"{self.name} not ready within {timeout:.0f}s; killed it.\n{self.log_tail()}"
-                )
-            # Block on the real event "process died", bounded by ``delay``.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 0.25)
-        self.startup_seconds = time.monotonic() - began
-        return self
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM the process this object started, SIGKILL after ``timeout``.
-
-        Returns its exit code, or None if this object owns no process (e.g. it
-        reused a server someone else started - that one is left running).
-        """
-        proc = self._proc
-        if proc is None or not self._owned:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        self._forget()
-        return proc.returncode
-
-    def kill(self) -> int | None:
-        """SIGKILL the owned process immediately (tests of crash handling)."""
-        proc = self._proc
-        if proc is None or not self._owned:
-            return None
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        self._forget()
-        return proc.returncode
-
-    def detach(self) -> int | None:
-        """Give up ownership but leave the process running (CLI ``--detach``).
-
-        The pid file stays so ``stop_detached()`` can find it later.
-        """
-        pid = self.pid
-        self._proc = None
-        self._owned = False
-        _LIVE.discard(self)
-        return pid
-
-    def stop_detached(self, timeout: float = 30.0) -> str:
-        """Stop a server started earlier with ``--detach`` for this data_dir."""
-        return stop_pidfile(self.pidfile, self.cmdline_marker(), timeout)
-
-    def wait(self, timeout: float | None = None) -> int | None:
-        """Block until the owned process exits (foreground CLI mode)."""
-        if self._proc is None:
-            return None
-        return self._proc.wait(timeout=timeout)
-
-    def _forget(self) -> None:
-        self._proc = None
-        self._owned = False
-        _LIVE.discard(self)
-        self.pidfile.unlink(missing_ok=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "owned" if self.owned else "not-owned"
-        return f"<{type(self).__name__} {self.host} ports={self.ports()} {state} pid={self.pid}>"
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    """Do not leave owned (non-detached) servers behind when Python exits."""
-    for server in list(_LIVE):
-        with contextlib.suppress(Exception):  # best effort at interpreter exit
-            server.stop(timeout=10)
 
 
 def find_clickhouse_server() -> list[str]:
@@ -597,15 +279,11 @@ class LocalClickHouseServer(LocalServerProcess):
     @property
     def url(self) -> str:
         """clickhouse-driver URL (``Client.from_url``)."""
-        return f"clickhouse://{self._url_host}:{self.tcp_port}/default"
+        return f"clickhouse://{self.url_host}:{self.tcp_port}/default"
 
     @property
     def http_url(self) -> str:
-        return f"http://{self._url_host}:{self.http_port}/"
-
-    @property
-    def _url_host(self) -> str:
-        return f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{self.url_host}:{self.http_port}/"
 
     # -- LocalServerProcess hooks ------------------------------------------
     def ports(self) -> list[int]:
@@ -707,61 +385,29 @@ def configured_ports(config_path: Path) -> tuple[int | None, int | None]:
     return (int(tcp.group(1)) if tcp else None, int(http.group(1)) if http else None)
 
 
-def run_foreground(server: LocalServerProcess, timeout: float, detach: bool) -> int:
-    """Shared CLI body for ``start``: start, then detach or block until exit.
+def _add_ports(p: argparse.ArgumentParser, action: str) -> None:
+    p.add_argument("--tcp-port", type=int, required=action == "start", help="native protocol port")
+    p.add_argument("--http-port", type=int, required=action == "start", help="HTTP interface port")
 
-    Why: a foreground server must be stopped cleanly on Ctrl-C / SIGTERM of
-    the wrapper, a detached one must outlive it.
-    """
-    try:
-        server.start(timeout=timeout)
-    except ServerStartError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    if not server.owned:
-        print(f"{server.name}: already running on {server.host}:{server.ports()[0]} (reused, not owned)")
-        return 0
-    print(f"{server.name}: ready pid={server.pid} ports={server.ports()} in {server.startup_seconds:.2f}s", flush=True)
-    if detach:
-        server.detach()
-        return 0
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGINT, _terminate)  # also when started with SIGINT ignored
-    try:
-        code = server.wait()
-        print(f"{server.name}: exited with code {code}", file=sys.stderr)
-        return 0 if code == 0 else 1
-    except KeyboardInterrupt:
-        server.stop()
-        return 0
+def _add_start_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interserver-port", type=int, default=None, help="only if replication is needed")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ops.clickhouse_server",
-        description="Run a private, loopback-only ClickHouse server whose files all live in --data-dir.",
+    return server_cli_parser(
+        "python -m ops.clickhouse_server",
+        "Run a private, loopback-only ClickHouse server whose files all live in --data-dir.",
+        {
+            "start": "start a server (foreground unless --detach) or reuse one answering on --tcp-port",
+            "stop": "stop a server started with --detach for this --data-dir",
+            "status": "exit 0 if SELECT 1 answers on --tcp-port, else 3",
+        },
+        data_dir_help="directory for config, data, tmp and logs",
+        add_ports=_add_ports,
+        add_start_options=_add_start_options,
+        detach_help="leave the server running and return",
     )
-    sub = parser.add_subparsers(dest="action", required=True)
-    helps = {
-        "start": "start a server (foreground unless --detach) or reuse one answering on --tcp-port",
-        "stop": "stop a server started with --detach for this --data-dir",
-        "status": "exit 0 if SELECT 1 answers on --tcp-port, else 3",
-    }
-    for action, text in helps.items():
-        p = sub.add_parser(action, help=text, description=text)
-        p.add_argument("--data-dir", type=Path, required=True, help="directory for config, data, tmp and logs")
-        p.add_argument("--tcp-port", type=int, required=action == "start", help="native protocol port")
-        p.add_argument("--http-port", type=int, required=action == "start", help="HTTP interface port")
-        p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
-        p.add_argument("--timeout", type=float, default=60.0 if action == "start" else 30.0, help="seconds")
-        if action == "start":
-            p.add_argument("--interserver-port", type=int, default=None, help="only if replication is needed")
-            p.add_argument("--detach", action="store_true", help="leave the server running and return")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -776,15 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir, tcp_port, http_port, args.host,
         interserver_port=getattr(args, "interserver_port", None),
     )
-    if args.action == "start":
-        return run_foreground(server, args.timeout, args.detach)
-    if args.action == "stop":
-        print(f"{server.name}: {server.stop_detached(timeout=args.timeout)}")
-        return 0
-    up = server.is_up()
-    pid = server.pidfile.read_text().strip() if server.pidfile.exists() else "-"
-    print(f"{server.name}: {'up' if up else 'down'} tcp={server.host}:{tcp_port} pidfile_pid={pid}")
-    return 0 if up else 3
+    return run_cli_action(server, args, f"tcp={server.host}:{tcp_port}")
 
 
 if __name__ == "__main__":

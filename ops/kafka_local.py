@@ -15,13 +15,16 @@ or from a shell: ``ops/kafka.sh start --detach`` ... ``ops/kafka.sh stop``.
 Readiness is a real condition: the broker answers a Metadata request listing at
 least one broker. The check is a few bytes on a socket, so this module only needs
 the standard library (no Kafka client installed to start Kafka).
+
+Spawning, waiting for readiness, stopping and the pid-file handling of a
+detached broker use the shared helpers of ``ops.local_process``; this module
+adds what is Kafka's own (jars, KRaft storage, config, the readiness probe).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import fcntl
 import hashlib
 import logging
@@ -39,6 +42,16 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from ops.local_process import (
+    kill_process,
+    live_pid,
+    read_pidfile,
+    spawn,
+    stop_pidfile,
+    stop_process,
+    wait_ready,
+)
 
 __all__ = [
     "DEFAULT_BOOTSTRAP_PORT",
@@ -73,6 +86,8 @@ DEFAULT_JVM_OPTS: tuple[str, ...] = (
     "-Djava.awt.headless=true",
 )
 CACHE_ENV = "EDU_COCKPIT_KAFKA_CACHE"
+# Seconds to wait for the broker JVM to be gone after a SIGKILL.
+_KILL_WAIT = 30.0
 _MARKER = ".fetched"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -186,21 +201,6 @@ def _find_java() -> str:
     if not java:
         raise LocalKafkaError("java not found (need Java 17+ on PATH or JAVA_HOME)")
     return java
-
-
-def _pid_alive(pid: int) -> bool:
-    """Alive and not a zombie (a zombie still 'exists' for kill(pid, 0))."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class LocalKafka:
@@ -432,60 +432,44 @@ class LocalKafka:
         self._log_offset = self.log_file.stat().st_size
         cmd = self._java_cmd("kafka.Kafka", str(self.config_file))
         log.info("starting Kafka %s on %s (log %s)", KAFKA_VERSION, self.bootstrap_servers, self.log_file)
-        with self.log_file.open("ab") as out:
-            out.write(f"\n==== starting Kafka {KAFKA_VERSION} at {time.ctime()} ====\n".encode())
-            out.flush()
-            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, cwd=self.data_dir,
-                                          start_new_session=detach)
+        self._proc = spawn(cmd, self.log_file, self.data_dir, new_session=detach,
+                           banner=f"\n==== starting Kafka {KAFKA_VERSION} at {time.ctime()} ====\n")
         self._owned = True
         self.pid_file.write_text(f"{self._proc.pid}\n")
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
+        """Return once ready; if the JVM dies or the deadline passes, raise with the log tail."""
         assert self._proc is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.is_up(timeout=1.0):
-                log.info("Kafka ready on %s (pid %s)", self.bootstrap_servers, self._proc.pid)
-                return
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
-                self._forget()
-                raise LocalKafkaError(
-                    f"Kafka exited with code {code} before becoming ready; "
-                    f"tail of {self.log_file}:\n{_tail(self.log_file, self._log_offset)}"
-                )
-            if time.monotonic() >= deadline:
-                self.kill()
-                raise LocalKafkaError(
-                    f"Kafka not ready on {self.bootstrap_servers} within {timeout:.0f}s; "
-                    f"tail of {self.log_file}:\n{_tail(self.log_file, self._log_offset)}"
-                )
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=0.2)  # poll interval; returns early if it dies
+        outcome = wait_ready(self._proc, self.is_up, time.monotonic() + timeout)
+        if outcome == "ready":
+            log.info("Kafka ready on %s (pid %s)", self.bootstrap_servers, self._proc.pid)
+            return
+        if outcome == "exited":
+            code = self._proc.returncode
+            self._forget()
+            raise LocalKafkaError(
+                f"Kafka exited with code {code} before becoming ready; "
+                f"tail of {self.log_file}:\n{_tail(self.log_file, self._log_offset)}"
+            )
+        self.kill()
+        raise LocalKafkaError(
+            f"Kafka not ready on {self.bootstrap_servers} within {timeout:.0f}s; "
+            f"tail of {self.log_file}:\n{_tail(self.log_file, self._log_offset)}"
+        )
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (clean shutdown, flushes logs) then SIGKILL after ``timeout``; only if we started it."""
         if self._proc is None or not self._owned:
             return
-        if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("Kafka did not stop within %.0fs; killing it", timeout)
-                self._proc.kill()
-                self._proc.wait(timeout=30)
+        stop_process(self._proc, timeout, name="Kafka", kill_wait=_KILL_WAIT)
         self._forget()
 
     def kill(self) -> None:
         """SIGKILL the broker we started (simulates a crash: no clean shutdown)."""
         if self._proc is None or not self._owned:
             return
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait(timeout=30)
+        kill_process(self._proc, kill_wait=_KILL_WAIT)
         self._forget()
 
     def restart(self, timeout: float = 60.0) -> None:
@@ -494,52 +478,32 @@ class LocalKafka:
         self.start(timeout)
 
     def _forget(self) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(OSError, ValueError):
-                if int(self.pid_file.read_text().strip()) == self._proc.pid:
-                    self.pid_file.unlink()
+        if self._proc is not None and read_pidfile(self.pid_file) == self._proc.pid:
+            self.pid_file.unlink(missing_ok=True)
         self._proc = None
         self._owned = False
 
     # -------------------------------------------------- detached (pid file)
-    def _pid_from_file(self) -> int | None:
-        """PID in the pid file, if it is still a Kafka JVM using *this* data dir.
+    def _cmdline_marker(self) -> str:
+        """What only the command line of a broker on *this* data dir holds: main class, then its config.
 
-        Checked against /proc/<pid>/cmdline so a stale file whose pid was recycled
-        can never make us signal an unrelated process.
+        Checked against /proc/<pid>/cmdline (arguments joined by spaces) so a stale
+        pid file whose pid was recycled can never make us signal an unrelated process.
         """
-        try:
-            pid = int(self.pid_file.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            return None
-        if b"kafka.Kafka" in cmdline and str(self.config_file).encode() in cmdline and _pid_alive(pid):
-            return pid
-        return None
+        return f" kafka.Kafka {self.config_file} "
+
+    def _pid_from_file(self) -> int | None:
+        """PID in the pid file, if it is still a Kafka JVM using *this* data dir."""
+        return live_pid(self.pid_file, self._cmdline_marker())
 
     def stop_detached(self, timeout: float = 30.0) -> bool:
         """Stop a broker started earlier with ``start(detach=True)`` (via its pid file).
 
-        Returns False if no such broker is running. Not our child, so we poll for
-        its exit with a deadline instead of waiting on it.
+        SIGTERM, then SIGKILL after ``timeout``. Returns False if no such broker is
+        running (a stale pid file is removed).
         """
-        pid = self._pid_from_file()
-        if pid is None:
-            with contextlib.suppress(OSError):
-                self.pid_file.unlink()
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _pid_alive(pid):
-            if time.monotonic() >= deadline:
-                log.warning("Kafka pid %s did not stop within %.0fs; killing it", pid, timeout)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                deadline = time.monotonic() + 30
-            time.sleep(0.1)  # poll interval on a non-child process
-        with contextlib.suppress(OSError):
-            self.pid_file.unlink()
-        return True
+        result = stop_pidfile(self.pid_file, self._cmdline_marker(), timeout, kill_wait=_KILL_WAIT)
+        return result in ("stopped", "killed")
 
     # ------------------------------------------------------- context manager
     def __enter__(self) -> LocalKafka:
