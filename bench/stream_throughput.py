@@ -736,11 +736,13 @@ def run_e2e(bootstrap: str, tmp: Path, rate: float, seconds: float) -> dict[str,
            "e2e_lag_first_half": lag_first, "e2e_lag_second_half": lag_second,
            "e2e_drain_s": t_end - t0 - seconds, "e2e_p50_s": p(0.50), "e2e_p99_s": p(0.99),
            "e2e_worker_eps": worker_eps, "e2e_worker_lag": worker_lag, "e2e_sink_lag": sink_lag,
-           "e2e_stored_all": float(stored_all)}
+           "e2e_stored_all": float(stored_all),
+           "e2e_events_per_rate_batch": watch.events / max(1, watch.batches)}  # warm-up included: 4 small batches
     log(f"[e2e] target {rate:,.0f}/s for {seconds:.0f}s: sent {total:,} ({out['e2e_sent_eps']:,.0f}/s); "
         f"{'all stored' if stored_all else 'NOT all stored'} after {t_end - t0:.1f}s; max lag (sent - stored) "
         f"first half {lag_first:,}, second half {lag_second:,} (worker {worker_lag:,}, sink {sink_lag:,}); "
-        f"worker {worker_eps:,.0f} events/s; store latency p50 {out['e2e_p50_s']:.2f}s p99 {out['e2e_p99_s']:.2f}s")
+        f"worker {worker_eps:,.0f} events/s; store latency p50 {out['e2e_p50_s']:.2f}s p99 {out['e2e_p99_s']:.2f}s; "
+        f"{out['e2e_events_per_rate_batch']:,.0f} events per rate batch")
     return out
 
 

@@ -17,7 +17,7 @@ from faust.types import TP
 
 from contracts.settings import Settings
 from streams.app import create_app
-from streams.fetch_consumer import FetchConsumer
+from streams.fetch_consumer import BACKLOG_MESSAGES, FetchConsumer
 
 CLICKS, SESSIONS, OTHER = "clicks", "sessions", "other"
 
@@ -43,6 +43,8 @@ class Harness:
         self.commits: list[dict[TP, int]] = []
         self.timeouts: list[float] = []  # of each fetch
         self.highwater: dict[TP, int] = {}  # the broker's end offsets, as the last fetch saw them
+        self.during_fetch: list[Callable[[], None]] = []  # what happens elsewhere while a fetch is under way
+        self.seeks = 0  # seeks of every partition back to its committed offset
         self.assigned = {TP(t, p) for t in (CLICKS, SESSIONS, OTHER) for p in range(2)}
         self.consumer = self._consumer()
         for topic in (CLICKS, SESSIONS):
@@ -60,6 +62,8 @@ class Harness:
         class Scripted(FetchConsumer):
             async def _getmany(self, active_partitions, timeout):  # type: ignore[no-untyped-def]
                 harness.timeouts.append(timeout)
+                if harness.during_fetch:
+                    harness.during_fetch.pop(0)()
                 if harness.fetches:
                     return harness.fetches.pop(0)
                 await asyncio.sleep(min(timeout, 2.0))  # the broker's long poll, with nothing new
@@ -73,6 +77,10 @@ class Harness:
 
             def highwater(self, tp):  # type: ignore[no-untyped-def]
                 return harness.highwater.get(tp)
+
+            async def seek_to_committed(self):  # type: ignore[no-untyped-def]
+                harness.seeks += 1
+                return {}
 
             async def _commit(self, offsets):  # type: ignore[no-untyped-def]
                 harness.commits.append(dict(offsets))
@@ -143,23 +151,29 @@ async def test_a_partial_run_is_handed_over_when_its_window_ends_without_waiting
 @run_async
 async def test_a_backlog_is_handed_over_at_once_without_waiting_out_the_window() -> None:
     h = Harness(window_s=60.0)
-    h.highwater = {TP(CLICKS, 0): 5, TP(CLICKS, 1): 500}
+    h.highwater = {TP(CLICKS, 0): 9, TP(CLICKS, 1): 100 + BACKLOG_MESSAGES}
     h.fetches = [dict([records(CLICKS, 0, range(0, 3))])]
     await h.fetch()
-    assert h.calls == []  # a steady stream on partition 0 (2 more at the broker): wait, to fill fuller batches
+    # A steady stream on partition 0: a short run, a few more records already at the broker. It
+    # waits for the window, so that its rate batches are fuller and fewer.
+    assert h.calls == []
     h.fetches = [dict([records(CLICKS, 1, range(0, 100))])]
     await h.fetch()
-    # Partition 1 has 400 more records at the broker: waiting would only idle.
+    # Partition 1 has BACKLOG_MESSAGES more records at the broker: waiting would only idle.
     assert sorted(h.calls) == [(CLICKS, 0, [0, 1, 2]), (CLICKS, 1, list(range(100)))]
 
 
 @run_async
-async def test_the_tail_of_a_backlog_is_handed_over_at_once_too() -> None:
+async def test_a_backlog_is_told_by_what_the_broker_holds_beyond_the_run() -> None:
     h = Harness(window_s=60.0, max_messages=100_000)
-    h.highwater = {TP(CLICKS, 0): 3000 + 1200}  # less than the run again, more than BACKLOG_MESSAGES
+    h.highwater = {TP(CLICKS, 0): 3000 + BACKLOG_MESSAGES - 1}
     h.fetches = [dict([records(CLICKS, 0, range(0, 3000))])]
     await h.fetch()
-    assert h.calls == [(CLICKS, 0, list(range(3000)))]
+    assert h.calls == []  # the last of a backlog, fewer than BACKLOG_MESSAGES left: the window
+    h.highwater = {TP(CLICKS, 1): 3000 + BACKLOG_MESSAGES}
+    h.fetches = [dict([records(CLICKS, 1, range(0, 3000))])]
+    await h.fetch()
+    assert sorted(h.calls) == [(CLICKS, 0, list(range(3000))), (CLICKS, 1, list(range(3000)))]
 
 
 @run_async
@@ -180,6 +194,36 @@ async def test_a_rebalance_drops_what_was_collected_so_nothing_is_handed_over_tw
     h.app.consumer_generation_id += 1
     await h.fetch()
     assert h.calls[1:] == [(CLICKS, 1, [0, 1, 2, 3])]
+
+
+@run_async
+async def test_records_fetched_across_a_rebalance_are_not_collected() -> None:
+    """The CI failure of 2026-12-04 (60,360 events for 60,000 in the two-worker test): a fetch under
+    way while the group rebalanced returned records from before the seek back to the committed
+    offset; stamped with the new generation, the re-read records were appended to them."""
+    h = Harness(max_messages=14)
+
+    def rebalance() -> None:
+        h.app.consumer_generation_id += 1  # assigned again while the fetch was under way
+    h.during_fetch = [rebalance]
+    h.fetches = [dict([records(CLICKS, 0, range(100, 104))]),  # under way across the rebalance
+                 dict([records(CLICKS, 0, range(90, 104))])]  # after the seek to the committed offset 90
+    await h.fetch()
+    assert h.calls == [] and h.seeks == 0
+    await h.fetch()
+    # Whether they came from before or after the group's own seek, the dropped records are read
+    # again: the consumer seeks to the committed offsets itself before it fetches again.
+    assert h.seeks == 1
+    assert h.calls == [(CLICKS, 0, list(range(90, 104)))]
+
+
+@run_async
+async def test_a_run_never_holds_an_offset_twice() -> None:
+    h = Harness(max_messages=8)
+    h.fetches = [dict([records(CLICKS, 0, range(0, 5))]), dict([records(CLICKS, 0, range(2, 8))])]
+    await h.fetch()
+    await h.fetch()  # sought back to 2 with no rebalance seen: 2..4 again, then 5..7
+    assert h.calls == [(CLICKS, 0, list(range(0, 8)))]
 
 
 @run_async
