@@ -161,12 +161,12 @@ class FetchConsumer(faust_aiokafka.Consumer):
         return False
 
     async def _hand_over(self, route: FetchRoute) -> None:
+        if not self.flow_active or self.app.consumer_generation_id != self._generation:
+            self._drop_collected()  # a rebalance began: these records are read again
+            return
         runs = self._collected
         self._collected = {}
         self._collected_n = 0
-        if not self.flow_active or self.app.consumer_generation_id != self._generation:
-            self._reseek = True  # a rebalance began: these records are read again from the committed offsets
-            return
         self._idle.clear()
         try:
             await asyncio.gather(*(route.handlers[tp.topic](tp.partition, run) for tp, run in runs.items()))
