@@ -24,8 +24,9 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from contracts.beijing import BEIJING_OFFSET_S
+
 DAY_S = 86_400
-BEIJING_OFFSET_S = 8 * 3600
 _MEDIAN_VISITS = 3
 _TRUSTED_VISITS = 4
 

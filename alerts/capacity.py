@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from contracts.beijing import BEIJING_OFFSET_S
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def fit_trend_season(
     times: Sequence[float] | np.ndarray,
     values: Sequence[float] | np.ndarray,
     slot_s: int = 1800,
-    utc_offset_s: int = 8 * 3600,
+    utc_offset_s: int = BEIJING_OFFSET_S,
     iterations: int = 3,
 ) -> tuple[float, float, np.ndarray]:
     """(a, b, season[slot]) with value ~ (a + b t) * season; season is 1 where history is missing.
@@ -97,7 +98,7 @@ def forecast_crossing(
     horizon_s: float = 6 * 3600,
     step_s: float = 60.0,
     slot_s: int = 1800,
-    utc_offset_s: int = 8 * 3600,
+    utc_offset_s: int = BEIJING_OFFSET_S,
 ) -> Forecast:
     """First time after the last sample when (trend x season) reaches `capacity`, within the horizon."""
     t = np.asarray(times, dtype=np.float64)

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from alerts.service import AlertService
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     ensure_topics(settings)
     registry = CollectorRegistry()

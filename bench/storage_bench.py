@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.geo import PROVINCE_CODES  # noqa: E402
 from contracts.rates import RateBatch, decode_batch, encode_batch  # noqa: E402
-from ops.clickhouse_server import LocalClickHouseServer, free_port  # noqa: E402
+from ops.clickhouse_server import LocalClickHouseServer  # noqa: E402
+from ops.local_process import free_port  # noqa: E402
 from sinks import queries  # noqa: E402
 from sinks.batch import RateBuffer  # noqa: E402
 from sinks.migrate import migrate  # noqa: E402

@@ -79,7 +79,7 @@ def main() -> None:
     from sinks.migrate import migrate
     from sinks.runner import start_sink_thread
     from sinks.store import open_store
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     steady_s = args.minutes * 60
     sched = Schedule(args.rate, steady_s, args.rate * args.burst_factor, args.burst_seconds)

@@ -63,7 +63,7 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 def free_port() -> int:
-    from ops.clickhouse_server import free_port as fp
+    from ops.local_process import free_port as fp
 
     return fp()
 
@@ -438,7 +438,7 @@ def start_naive(bootstrap: str, topic: str, app_id: str, tmp: Path, name: str) -
 def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: int, naive_seconds: float,
                 profile: bool, overrides: dict[str, str] | None = None,
                 py_spy: str | None = None, py_spy_idle: bool = False) -> dict[str, float]:
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     settings = bench_settings(bootstrap, tag, tmp, **(overrides or {}))
     ensure_topics(settings)
@@ -644,7 +644,7 @@ def run_e2e(bootstrap: str, tmp: Path, rate: float, seconds: float) -> dict[str,
     from sinks.migrate import migrate
     from sinks.runner import start_sink_thread
     from sinks.store import open_store
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     settings = bench_settings(bootstrap, "e2e", tmp, worker_session_timeout_s=10.0)
     ensure_topics(settings)

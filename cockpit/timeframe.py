@@ -7,9 +7,9 @@ Beijing day is a fixed UTC+8 day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+from contracts.beijing import BEIJING
 MINUTE = 60
 HOUR = 3600
 DAY = 86400

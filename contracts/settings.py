@@ -122,7 +122,6 @@ class Settings(BaseSettings):
     alerts_delivery_queue: int = Field(1000, ge=1)
     alerts_delivery_retries: int = Field(5, ge=0)
     alerts_metrics_port: int = Field(9403, ge=0, le=65535, description="/metrics; 0 disables")
-    alerts_utc_offset_s: int = Field(8 * 3600, description="local time of the daily curves (Beijing)")
 
     # --- simulator -----------------------------------------------------------------------------
     simulator_rate: float = Field(2000.0, gt=0, description="events per second")

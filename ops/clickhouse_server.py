@@ -1,154 +1,14 @@
-"""Private, loopback-only ClickHouse server for development, tests and CI.
+"""Private, loopback-only ClickHouse server (Debian's 18.16) for development, tests and CI.
 
-Why this exists: the cockpit stores its aggregates in ClickHouse, and Debian 12
-only ships ``clickhouse-server`` **18.16.1** (2018).  Nothing may be started via
-systemd and nothing may touch ``/var/lib/clickhouse``, so tests and dev runs
-start their own server process with a generated config that keeps *everything*
-(data, tmp, logs, user_files, format_schemas, preprocessed configs) under one
-``data_dir`` and listens on ``127.0.0.1`` only.
+Everything (data, tmp, logs, configs) lives under one ``data_dir``; it listens on loopback only.
+Start-up, shutdown and SQL findings for 18.16 and chDB are in ``docs/storage.md``.
 
 Usage::
 
-    from ops.clickhouse_server import LocalClickHouseServer
     with LocalClickHouseServer(Path("/tmp/ch"), tcp_port=19000, http_port=18123) as ch:
         ch.client().execute("SELECT 1")
 
-    python -m ops.clickhouse_server start  --data-dir D --tcp-port P --http-port Q [--detach]
-    python -m ops.clickhouse_server status --data-dir D [--tcp-port P]
-    python -m ops.clickhouse_server stop   --data-dir D
-
-Measured here (2 cores): start until ``SELECT 1`` answers 0.1-0.3 s; SIGTERM
-shutdown 0.7-1.1 s (exit code 0), also with idle clients still connected,
-because users.xml sets ``poll_interval`` to 1 (with 18.16's default of 10 an
-open idle clickhouse-driver connection delays shutdown by ~10 s).  18.16 runs
-as root without complaint (the "effective user does not match data owner"
-check only came in later releases), so the binary is run directly:
-``/usr/sbin/clickhouse-server --config-file=<data_dir>/etc/config.xml``.
-The ``--pid-file`` option is ignored when not daemonized, so the pid file here
-is written by Python.
-
-SQL findings, verified by running each statement over clickhouse-driver 0.2.11
-against 18.16.1 and through chDB 4.4.0 (``chdb.session.Session``, embedded
-engine 26.9.2.1).  "yes"/"NO" = accepted/rejected by that engine.
-
-===========================================================  =======  =======
-Feature                                                      18.16.1  chDB 4.4
-===========================================================  =======  =======
-CREATE TABLE IF NOT EXISTS / CREATE DATABASE IF NOT EXISTS   yes      yes
-ENGINE = MergeTree / MergeTree() PARTITION BY toYYYYMMDD(d)  yes      yes
-  ORDER BY (..) [SETTINGS index_granularity = 8192]
-ORDER BY tuple(); PARTITION BY toYYYYMMDD(<DateTime col>)    yes      yes
-SummingMergeTree, SummingMergeTree((n, v))                   yes      yes
-ReplacingMergeTree(ver)                                      yes      yes
-AggregatingMergeTree + AggregateFunction(uniq, UInt64)       yes      yes
-uniqState / uniqMerge / finalizeAggregation                  yes      yes
-MATERIALIZED VIEW .. TO table / with ENGINE / POPULATE       yes      yes
-Enum8('ok' = 1, ...) columns; WHERE lvl = 'error'            yes      yes
-Nullable, Array, Tuple, Decimal(18,4), DEFAULT now()         yes      yes
-LowCardinality(String)                                       only w/  yes
-  (setting allow_experimental_low_cardinality_type = 1)      setting
-DateTime64, Map, SimpleAggregateFunction, CODEC(..), TTL     NO       yes
-SELECT .. FINAL (Replacing/Summing)                          yes      yes
-OPTIMIZE TABLE t FINAL [DEDUPLICATE]                         yes      yes
-toStartOfMinute/FiveMinute/FifteenMinutes/Hour, toDate,      yes      yes
-  now(), today(), now() - INTERVAL 5 MINUTE, toUnixTimestamp
-toStartOfFiveMinutes (plural), toStartOfTenMinutes,          NO       yes
-  toStartOfInterval(ts, INTERVAL ..)
-LIMIT n BY k [LIMIT m]; argMax(x, ts); argMax((a, b), ts)    yes      yes
-groupArray(x), groupArray(3)(x)                              yes      yes
-quantile(0.95)(x), quantiles(..), quantileExact,             yes      yes
-  quantileTDigest, median; uniq/uniqExact; countIf/sumIf
-GROUP BY .. WITH TOTALS; PREWHERE; multiIf; arrayJoin        yes      yes
-WITH 5 AS n SELECT (scalar alias)                            yes      yes
-WITH t AS (SELECT ..) (CTE); window functions (OVER)         NO       yes
-ORDER BY .. WITH FILL; JSONExtract*  (18.16: use             NO       yes
-  visitParamExtractString)
-system.parts (partition, partition_id, name, rows, active,   yes      yes
-  min_date, max_date; ``partition`` is a String '20240501');
-  system.columns; SHOW CREATE; DESCRIBE
-ALTER TABLE t DROP PARTITION 20240501 (integer literal)      yes      yes
-ALTER TABLE t DROP PARTITION tuple(toYYYYMMDD(toDate('..'))) yes      yes
-ALTER TABLE t DROP PARTITION toYYYYMMDD(toDate('..'))        yes      NO
-  (bare expression; chDB: syntax error -> wrap in tuple())
-ALTER TABLE t DROP PARTITION '20240501' (string, UInt32 key) NO (53)  yes
-ALTER TABLE t DROP PARTITION ID '20240501'                   yes      yes
-DROP PARTITION of a non-existent partition                   no-op    no-op
-ALTER TABLE ADD COLUMN c T DEFAULT .. [AFTER x]; DROP COLUMN yes      yes
-ALTER TABLE ADD COLUMN IF NOT EXISTS / DROP COLUMN IF EXISTS NO (62)  yes
-  (18.16: check system.columns first, then plain ADD COLUMN)
-ALTER .. DELETE WHERE / UPDATE .. WHERE (async mutations);   yes      yes
-  MODIFY COLUMN; DETACH/ATTACH PARTITION
-EXISTS TABLE db.t                                            yes      yes
-EXISTS DATABASE db; KILL MUTATION                            NO       yes
-Server-side query parameters {name:Type}                     NO       yes
-SAMPLE 0.1 (table without SAMPLE BY)                         NO       NO
-===========================================================  =======  =======
-
-Client-side (clickhouse-driver 0.2.11 with 18.16; chDB has no native port, so
-clickhouse-driver cannot talk to chDB - only the SQL text is shared):
-
-* ``execute('INSERT INTO t (cols) VALUES', rows, types_check=True)`` works for
-  tuples, dicts, and ``columnar=True``; 10,000 rows in one call is fine and
-  200,000 rows is split into blocks by the driver.  Returns the row count.
-* **Bug** (mymarilyn/clickhouse-driver#328, still open): with
-  ``types_check=True`` an ``Enum8`` column only accepts ``int`` codes or
-  ``enum.IntEnum`` members; ``'error'`` strings or plain ``enum.Enum``
-  members raise ``TypeError: '>=' not supported between 'str' and 'int'``.
-  Without ``types_check`` strings and ``Enum`` members work; an unknown name
-  raises ``LogicalError`` (code 49) client-side.
-* ``types_check=True`` rejects float->UInt64, str->Date and negative->UInt
-  (``TypeMismatchError`` code 53); int->Float64 is accepted.
-* ``%(name)s`` parameters are substituted client-side by the driver, so they
-  work on 18.16: str (quotes/backslashes escaped), int, float, None (NULL),
-  date, datetime, list -> array literal, tuple -> ``IN (..)`` list.  They are
-  values only, never identifiers (``FROM %(t)s`` gives a quoted string ->
-  syntax error).  ``DROP PARTITION %(p)s`` with an int and
-  ``DROP PARTITION ID %(p)s`` with a str both work.
-* Time zones: the generated config pins ``<timezone>UTC</timezone>``.  Naive
-  datetimes are written as server time (UTC); tz-aware ones are converted
-  (12:00+02:00 -> stored 10:00).  Plain ``DateTime`` columns come back naive,
-  but ``toStartOfMinute/FiveMinute/Hour(..)`` results have type
-  ``DateTime('Etc/UTC')`` and come back tz-aware (``Etc/UTC``) - do not mix
-  them unconverted in pandas.
-* ``with_column_types=True``, ``execute_iter``, ``settings={..}``,
-  ``query_id=``, ``query_dataframe`` (needs pandas) all work.
-* Compression: ``Client(..., compression=True|'lz4'|'lz4hc'|'zstd')`` all work
-  against 18.16 once the extras are installed; without them the client raises
-  ``UnknownCompressionMethod`` (no lz4/zstd) or ``RuntimeError: Package
-  clickhouse-cityhash is required``.  Pins that install as manylinux wheels on
-  CPython 3.11 (no compiler needed): ``clickhouse-driver[lz4]==0.2.11`` pulls
-  ``lz4==4.4.5`` + ``clickhouse-cityhash==1.0.2.6``; ``[zstd]`` adds
-  ``zstd==1.5.7.2``.  URL form ``clickhouse://h:p/db?compression=lz4`` works.
-
-chDB 4.4.0 specifics (``from chdb import session``):
-
-* ``Session(path)`` keeps databases/tables under ``path`` (metadata/, store/,
-  data/, tmp/); re-opening the same path keeps data (~0.04 s).  ``Session()``
-  uses a temporary dir removed on close.  Only ONE embedded server per
-  process: opening a second path while another session is open raises
-  ``RuntimeError ... EmbeddedServer already initialized with path``; after
-  ``close()`` another path works.
-* Surprise: chDB reads ``./config.xml`` from the *current working directory*
-  if present (it picked up a ClickHouse server config, logged into that
-  server's log files and tried to lock its ``status`` file).  Do not run chDB
-  with cwd = a directory holding a ``config.xml``.
-* ``Session.query(sql, fmt='CSV', udf_path='', params=None)``; params are
-  server-side ``{name:Type}`` placeholders only (``%(name)s`` is a syntax
-  error): ``params={'k': 'k1', 'since': datetime(..), 'd': date(..)}`` work;
-  tz-aware datetimes are rejected; Array params need a ClickHouse literal
-  string (``"['2024-05-01']"``), Python lists of str/date fail; ``None``
-  becomes the *string* ``'NULL'``, not NULL.  ``{t:Identifier}`` takes one
-  identifier (not ``db.t``).  ``DROP PARTITION {p:UInt32}`` and ``ID {p:String}`` work.
-* Returns a ``query_result`` (``.data()`` str, ``.bytes()``, ``.rows_read()``,
-  ``.elapsed()``); fmt ``'JSONEachRow'``, ``'JSONCompact'``, ``'DataFrame'``,
-  ``'ArrowTable'`` work.  SQL errors raise ``chdb.ChdbError`` (an
-  ``Exception``, not a RuntimeError); session/connection errors raise
-  ``RuntimeError``.
-* Inserts: literal ``INSERT .. VALUES (..),(..)`` (10,000 rows ~0.03 s),
-  ``INSERT INTO t FORMAT JSONEachRow\\n<rows>``,
-  ``Session.send_insert('INSERT INTO t (cols)', 'CSV')`` streaming inserter,
-  ``INSERT INTO t SELECT * FROM Python(df)``.  ``chdb.dbapi`` has
-  ``paramstyle = 'format'`` (``%s``; ``%(name)s`` fails).
+    python -m ops.clickhouse_server start|status|stop --data-dir D [--tcp-port P --http-port Q --detach]
 """
 
 from __future__ import annotations
@@ -164,33 +24,7 @@ from string import Template
 from typing import Any
 from xml.sax.saxutils import escape as _xml_escape
 
-# The generic process life cycle lives in ops.local_process; these names are
-# re-exported because tests and benches import them from here (``free_port`` above all).
-from ops.local_process import (  # noqa: F401 - re-exports
-    LocalServerProcess,
-    ServerStartError,
-    _cmdline,
-    _pid_alive,
-    _stop_leftovers,
-    _tail,
-    _wait_pid_gone,
-    free_port,
-    loopback_host,
-    port_accepts,
-    run_cli_action,
-    run_foreground,
-    server_cli_parser,
-    stop_pidfile,
-)
-
-__all__ = [
-    "LocalClickHouseServer",
-    "LocalServerProcess",
-    "ServerStartError",
-    "find_clickhouse_server",
-    "free_port",
-    "stop_pidfile",
-]
+from ops.local_process import LocalServerProcess, port_accepts, run_cli_action, server_cli_parser
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "clickhouse"
 

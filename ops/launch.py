@@ -64,7 +64,7 @@ def _wait(cond, timeout: float, what: str, children: list[Child], stop: threadin
 
 def run(settings: Settings, rate: float, simulate: bool) -> int:
     from ops.kafka_local import LocalKafka
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from contracts.beijing import BEIJING
 from contracts.geo import ABROAD, DEVICES, PLATFORMS, PROVINCES, SECTIONS
 from simulators.catalogue import catalogue
 from simulators.scenario import Scenario
@@ -152,7 +153,7 @@ class TrafficModel:
         out: dict[str, np.ndarray] = {}
         import datetime as dt
 
-        tz = dt.timezone(dt.timedelta(hours=8))
+        tz = BEIJING
         for i in range(0, len(minutes), DAY_MINUTES):
             block = minutes[i:i + DAY_MINUTES]
             day = dt.datetime.fromtimestamp(block[0] / 1000, tz).date().isoformat()

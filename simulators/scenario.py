@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 import yaml
 
+from contracts.beijing import BEIJING
 from contracts.geo import ABROAD, DEVICES, PLATFORMS, PROVINCE_BY_CODE, SECTIONS
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 EVENT_TYPES = ("closure", "surge", "holiday", "launch", "outage")
-TZ = dt.timezone(dt.timedelta(hours=8))  # dates without an offset are Beijing time
+TZ = BEIJING  # dates without an offset are Beijing time
 _HOUR_MS = 3_600_000
 
 

@@ -22,15 +22,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from sinks.schema import retained
 from sinks.store import Store, StoreError, StoreUnavailable
 
+from contracts.beijing import BEIJING
+
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 Clock = Literal["event", "wall"]
 
 PARTITIONS = """

@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> WorkerApp:
         web_enabled=False,
         processing_guarantee="at_least_once",  # exactness comes from checkpoints, see processor.py
         topic_partitions=settings.topic_partitions,
-        topic_allow_declare=False,  # topics are created by streams.topics.ensure_topics
+        topic_allow_declare=False,  # topics are created by contracts.topics.ensure_topics
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
         broker_commit_interval=1.0,

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     from streams.metrics import WorkerMetrics
     from streams.rates_sender import RatesSender
     from streams.runtime import fix_mmap_threshold, tune_gc
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     if not args.no_create_topics:
         ensure_topics(settings)

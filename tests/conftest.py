@@ -31,7 +31,7 @@ def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def kafka(services_dir: Path) -> Iterator[str]:
     """Bootstrap address of a running broker (reused if EDU_TEST_KAFKA names one that answers)."""
-    from ops.clickhouse_server import free_port
+    from ops.local_process import free_port
     from ops.kafka_local import LocalKafka, metadata_ready
 
     reuse = os.environ.get("EDU_TEST_KAFKA")
@@ -54,7 +54,8 @@ def kafka(services_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def clickhouse_server(services_dir: Path) -> Iterator[tuple[str, int]]:
     """(host, native port) of a ClickHouse server started for this session."""
-    from ops.clickhouse_server import LocalClickHouseServer, free_port
+    from ops.clickhouse_server import LocalClickHouseServer
+    from ops.local_process import free_port
 
     if shutil.which("clickhouse-server") is None and shutil.which("clickhouse") is None:
         pytest.fail("clickhouse-server is not installed (apt-get install clickhouse-server); .ci/run installs it")

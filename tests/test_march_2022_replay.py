@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from simulators.generator import generate_batches
 from simulators.truth import GroundTruth
 from sinks.runner import start_sink_thread
-from streams.topics import ensure_topics
+from contracts.topics import ensure_topics
 from tests.conftest import make_settings, private_database, settings_env
 from tests.support import WorkerProcess, send_regrouped, wait_for
 

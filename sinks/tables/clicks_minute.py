@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from contracts.beijing import TZ_NAME
 from contracts.geo import ACTION_ENUM8, PLATFORM_ENUM8, PROVINCE_ENUM8, SECTION_ENUM8
 from sinks.tables import Retention, TableDef
 
 TABLE = "clicks_minute"
-TIMEZONE = "Asia/Shanghai"
+TIMEZONE = TZ_NAME
 COLUMNS = ("minute", "platform", "province", "section", "action", "clicks")
 
 DEFINITION: Final = TableDef(
@@ -56,11 +57,6 @@ SELECT toUInt32(minute) AS ts, sum(clicks) AS clicks
 FROM {{db}}.{TABLE}
 WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 GROUP BY minute ORDER BY minute
-"""
-
-TOTAL_BETWEEN = f"""
-SELECT sum(clicks) FROM {{db}}.{TABLE}
-WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
 """
 
 BY_PLATFORM_PROVINCE = f"""

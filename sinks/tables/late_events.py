@@ -37,11 +37,6 @@ def create_sql(database: str) -> str:
     return DEFINITION.create_sql(database)
 
 
-TOTAL_BETWEEN = f"""
-SELECT sum(events) FROM {{db}}.{TABLE}
-WHERE minute >= toDateTime(%(start)s) AND minute < toDateTime(%(end)s)
-"""
-
 # With `{where}` for the optional platform / province filters (`sinks.queries.sql`).
 TOTAL_BETWEEN_FILTERED = f"""
 SELECT sum(events) FROM {{db}}.{TABLE}

@@ -17,7 +17,7 @@ from alerts.detectors import SeriesDetector
 from alerts.lifecycle import AlertBook, Candidate, Rule
 from alerts.model import Notification, Severity
 from ops.alertmanager_local import LocalAlertmanager, find_alertmanager
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from tests.alerts.helpers import DAY, MONDAY, poisson, school_days
 from tests.alerts.webhook_server import WebhookServer
 

@@ -18,7 +18,7 @@ from alerts.service import AlertService
 from simulators.generator import generate_batches
 from simulators.scenario import load_scenario
 from sinks.runner import start_sink_thread
-from streams.topics import ensure_topics
+from contracts.topics import ensure_topics
 from tests.conftest import make_settings, private_database, settings_env
 from tests.support import WorkerProcess, send_regrouped, wait_for
 

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.service import AlertService
 from contracts.rates import RateBatch, encode_batch
-from streams.topics import ensure_topics
+from contracts.topics import ensure_topics
 from tests.conftest import make_settings
 from tests.support import producer, wait_for
 

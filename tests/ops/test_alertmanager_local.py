@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ops.alertmanager_local import LocalAlertmanager, find_alertmanager
-from ops.clickhouse_server import ServerStartError, free_port, port_accepts
+from ops.local_process import ServerStartError, free_port, port_accepts
 
 pytestmark = pytest.mark.integration
 

@@ -20,13 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.clickhouse_server import (
-    LocalClickHouseServer,
-    ServerStartError,
-    find_clickhouse_server,
-    free_port,
-    port_accepts,
-)
+from ops.clickhouse_server import LocalClickHouseServer, find_clickhouse_server
+from ops.local_process import ServerStartError, free_port, port_accepts
 
 pytestmark = pytest.mark.integration
 

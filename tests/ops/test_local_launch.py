@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,8 @@ import pytest
 from sinks.store import ChdbStore, ServerStore
 from tests.conftest import unique
 
-ENGINES = ("chdb", "server")
+# The server half needs a real clickhouse-server: marked, so `-m "not integration"` runs without one.
+ENGINES = ("chdb", pytest.param("server", marks=pytest.mark.integration))
 
 
 @pytest.fixture(scope="session")

@@ -28,12 +28,13 @@ from prometheus_client import CollectorRegistry
 
 from contracts.geo import PLATFORMS, PROVINCE_CODES
 from contracts.rates import RateBatch, encode_batch
-from ops.clickhouse_server import LocalClickHouseServer, free_port
+from ops.clickhouse_server import LocalClickHouseServer
+from ops.local_process import free_port
 from sinks.batch import stored_offsets
 from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from sinks.store import ServerStore
-from streams.topics import ensure_topics
+from contracts.topics import ensure_topics
 from tests.conftest import make_settings
 from tests.support import producer, wait_for
 

@@ -32,12 +32,12 @@ from contracts.deadletter import decode_record
 from contracts.events import Click, encode
 from contracts.rates import RateBatch, decode_batch
 from contracts.settings import Settings
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from sinks.batch import stored_offsets
 from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from sinks.store import ServerStore
-from streams.topics import ensure_topics
+from contracts.topics import ensure_topics
 from tests.conftest import make_settings, settings_env
 from tests.support import WorkerProcess, known_clicks, producer, truth_by_platform_province, wait_for
 

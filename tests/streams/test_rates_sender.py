@@ -8,9 +8,9 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from contracts.settings import Settings
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from streams.rates_sender import RatesSender
-from streams.topics import ensure_topics
+from contracts.topics import ensure_topics
 from tests.conftest import make_settings
 
 pytestmark = [pytest.mark.integration]
