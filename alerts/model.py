@@ -7,14 +7,17 @@ ratios) goes in annotations, which may change while the alert lives without chan
 """
 from __future__ import annotations
 
-import enum
-import json
+
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
-ALERTS_VERSION = 1  # of the alerts-topic record below (to move to contracts/ with the sink's table)
+from contracts.alerts import ALERTS_VERSION, Severity, State, StateChange
+
+# The alert-change record is a contract (contracts.alerts); re-exported for the engine's modules.
+__all__ = ["ALERTS_VERSION", "Ack", "Alert", "Notification", "Severity", "Silence", "State", "StateChange",
+           "check_labels", "fingerprint"]
+
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
 _SEP = 0xFF
@@ -40,19 +43,6 @@ def check_labels(labels: Mapping[str, str]) -> dict[str, str]:
             raise ValueError(f"invalid label name {k!r}")
         out[k] = str(v)
     return out
-
-
-class Severity(str, enum.Enum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-
-class State(str, enum.Enum):
-    INACTIVE = "inactive"
-    PENDING = "pending"
-    FIRING = "firing"
-    RESOLVED = "resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,36 +91,6 @@ class Alert:
     @property
     def name(self) -> str:
         return self.labels.get("alertname", "")
-
-
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """One line of an alert's history: for the alerts topic and the ClickHouse alert log."""
-
-    at: float  # event time of the evaluation (epoch s)
-    fingerprint: str
-    alertname: str
-    kind: str  # "state", "ack" or "silence"
-    old_state: State
-    new_state: State
-    severity: Severity
-    value: float
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    silenced: bool = False
-    author: str = ""  # who acknowledged (kind "ack")
-    comment: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["labels"], d["annotations"] = dict(self.labels), dict(self.annotations)
-        for k in ("old_state", "new_state", "severity"):
-            d[k] = d[k].value
-        return d
-
-    def encode(self) -> bytes:
-        """The alerts-topic message (JSON, versioned); the key should be the fingerprint."""
-        return json.dumps({**self.to_dict(), "v": ALERTS_VERSION}, ensure_ascii=False, sort_keys=True).encode()
 
 
 @dataclass(frozen=True, slots=True)

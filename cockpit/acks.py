@@ -2,7 +2,7 @@
 the alerts topic.
 
 The cockpit does not write the store: it produces a StateChange of kind "ack" (the alerts topic's
-JSON record, `alerts.model.StateChange.encode`), keyed by the alert's fingerprint, to
+JSON record, `contracts.alerts.StateChange.encode`), keyed by the alert's fingerprint, to
 `settings.topic_alerts`; the sink stores it in `alert_log` like every other change, so the alert
 service, the cockpit and a replay all see the same history. The alert's name, state, severity,
 value, labels and annotations are copied from its latest state change in the store, so the record
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from alerts.model import Severity, State, StateChange
+from contracts.alerts import Severity, State, StateChange
 from cockpit.queries import Queries
 from cockpit.snapshots import ACTIVE_STATES, SILENCE_ENDS, SILENCE_STARTS, AlertNow, alerts_end, parse_current
 

@@ -5,17 +5,19 @@ consumer seeks to those on start, so Kafka's own committed offsets are only a hi
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import orjson
-
+from contracts.alerts import decode_change
 from contracts.rates import RateBatch, decode_batch
 from sinks.store import ChdbStore, ServerStore
 from sinks.tables import alert_log
 from sinks.tables import (clicks_minute, countries_minute, late_events, rejects_minute, resources_minute,
                           sessions_minute, sink_offsets, tiles_10s, uniques_minute)
+
+log = logging.getLogger(__name__)
 
 # RateBatch field -> (table, columns) for the rows stored as they come.
 _PLAIN: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -130,7 +132,11 @@ class AlertLogBuffer:
             raise RuntimeError("rows added to a buffer whose flush is half done: they would never be stored")
         if not self.next_offsets and not self.changes:
             self.started = time.monotonic()
-        self.changes.append(alert_log.row(orjson.loads(raw)))
+        change = decode_change(raw)
+        if isinstance(change, str):  # a refused record never stops the log; it is counted and skipped
+            log.warning("alerts topic p%d o%d refused: %s", partition, offset, change)
+        else:
+            self.changes.append(alert_log.row(change))
         self.next_offsets[partition] = offset + 1
 
     def age(self) -> float:

@@ -1,6 +1,6 @@
 """`alert_log`: every alert state change (pending, firing, resolved), acknowledgement and silence.
 
-Written by the sink from the alerts topic (`alerts.model.StateChange` JSON). Replaying the topic is
+Written by the sink from the alerts topic (`contracts.alerts.StateChange` JSON). Replaying the topic is
 harmless: ReplacingMergeTree folds identical changes (same alert, time, kind and state) and the
 queries group by that key anyway. Labels and annotations are JSON strings: an alert's identity is
 its fingerprint; free text stays in the annotations.
@@ -11,7 +11,10 @@ month for retention.
 """
 from __future__ import annotations
 
+import json
 from typing import Final
+
+from contracts.alerts import StateChange
 
 from sinks.tables import Retention, TableDef
 
@@ -34,15 +37,13 @@ def create_sql(database: str) -> str:
     return DEFINITION.create_sql(database)
 
 
-def row(change: dict) -> tuple:  # type: ignore[type-arg]
-    """A decoded alerts-topic message as a table row."""
-    import json
-
-    return (int(change["at"]), change["fingerprint"], change["alertname"], change["kind"], change["old_state"],
-            change["new_state"], change["severity"], float(change["value"]),
-            json.dumps(change["labels"], ensure_ascii=False, sort_keys=True),
-            json.dumps(change["annotations"], ensure_ascii=False, sort_keys=True),
-            int(bool(change.get("silenced"))), change.get("author", ""), change.get("comment", ""))
+def row(change: StateChange) -> tuple[object, ...]:
+    """An alerts-topic change (`contracts.alerts.StateChange`) as a table row, in COLUMNS order."""
+    return (int(change.at), change.fingerprint, change.alertname, change.kind, change.old_state.value,
+            change.new_state.value, change.severity.value, float(change.value),
+            json.dumps(dict(change.labels), ensure_ascii=False, sort_keys=True),
+            json.dumps(dict(change.annotations), ensure_ascii=False, sort_keys=True),
+            int(change.silenced), change.author, change.comment)
 
 
 ALERTS_CURRENT = f"""

@@ -13,6 +13,7 @@ from typing import Any
 
 from cockpit.timeframe import MINUTE, beijing_day_start
 from alerts.model import fingerprint
+from contracts.alerts import Severity, State, StateChange
 from sinks.store import Store
 from sinks.tables import (alert_log, clicks_hour, clicks_minute, countries_minute, late_events,
                           resources_minute, sessions_minute, tiles_10s, uniques_minute)
@@ -140,10 +141,10 @@ def change(at: int, labels: dict[str, str], old: str, new: str, severity: str, v
            ratio: str = "", kind: str = "state", author: str = "", comment: str = "") -> tuple[Any, ...]:
     """An alert_log row, through the table module's own `row()` (as the sink writes it)."""
     ann = {"summary": f"{labels['alertname']} {labels.get('province', 'national')}", "ratio": ratio}
-    return alert_log.row({"at": at, "fingerprint": fingerprint(labels), "alertname": labels["alertname"],
-                          "kind": kind, "old_state": old, "new_state": new, "severity": severity,
-                          "value": value, "labels": labels, "annotations": ann, "author": author,
-                          "comment": comment})
+    return alert_log.row(StateChange(
+        at=at, fingerprint=fingerprint(labels), alertname=labels["alertname"], kind=kind, old_state=State(old),
+        new_state=State(new), severity=Severity(severity), value=value, labels=labels, annotations=ann,
+        author=author, comment=comment))
 
 
 def alert_rows() -> list[tuple[Any, ...]]:

@@ -12,6 +12,7 @@ from werkzeug.security import generate_password_hash
 
 from cockpit import auth
 from cockpit.app import create_app
+from contracts.alerts import StateChange, decode_change
 from contracts.settings import Settings
 from sinks.store import ChdbStore
 from sinks.tables import alert_log
@@ -113,7 +114,9 @@ def test_an_operator_passes_login_and_csrf_and_reaches_the_action(
         "TrafficSurge", "firing", "firing", "warning")
     assert msg["labels"] == fx.SURGE_GX and msg["annotations"]["ratio"] == "3.10"
     assert msg["at"] >= fx.NOW  # event time: the cockpit's "now", not the wall clock
-    row = alert_log.row(msg)  # what the sink will store: every column present
+    decoded = decode_change(value)  # type: ignore[arg-type]
+    assert isinstance(decoded, StateChange), decoded
+    row = alert_log.row(decoded)  # what the sink will store: every column present
     assert len(row) == len(alert_log.COLUMNS) and row[11] == "duty"
     # a resolved alert is not acknowledged
     assert client.post(f"/api/alerts/{fx.FP_BJ}/ack", headers={"X-CSRF-Token": token(client)}).status_code == 409

@@ -8,7 +8,7 @@ from pathlib import Path
 from dash import html
 from prometheus_client import CollectorRegistry
 
-from alerts.model import StateChange
+from contracts.alerts import StateChange, decode_change
 from cockpit.acks import SILENCE_DURATIONS_S
 from cockpit.app import create_app
 from cockpit.auth import LoginThrottle
@@ -47,7 +47,9 @@ def test_an_operator_silences_an_alert_for_a_chosen_duration(
     start, end = int(msg["annotations"][SILENCE_STARTS]), int(msg["annotations"][SILENCE_ENDS])
     assert start == msg["at"] >= fx.NOW and end - start == 3600  # event time, not the wall clock
     assert msg["annotations"]["ratio"] == "3.10"  # the alert's own annotations travel along
-    assert len(alert_log.row(msg)) == len(alert_log.COLUMNS)
+    decoded = decode_change(value)
+    assert isinstance(decoded, StateChange), decoded
+    assert len(alert_log.row(decoded)) == len(alert_log.COLUMNS)
     fields = {k: v for k, v in msg.items() if k != "v"}
     assert StateChange(**fields).kind == "silence"  # the alerts package's own record type
     # a resolved alert is not silenced; the page's form comes back to the page
