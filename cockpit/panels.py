@@ -10,24 +10,11 @@ from functools import lru_cache
 
 from dash import dcc, html
 
+from cockpit.queries import TopResource
 from cockpit.i18n import fmt_int, platform_name, province_name, section_name, t
 from cockpit.snapshots import ACTIVE_STATES, AlertChange, AlertNow
 from cockpit.timeframe import to_beijing
 from contracts.geo import PROVINCE_BY_CODE
-
-
-@lru_cache(maxsize=1)
-def _titles() -> dict[str, str]:
-    try:
-        from simulators.catalogue import by_id
-    except ImportError:  # the cockpit may run without the simulators installed: ids then
-        return {}
-    return {rid: r.title for rid, r in by_id().items()}
-
-
-def resource_title(resource: str) -> str | None:
-    """The catalogue's readable title of a resource id, or None when the catalogue does not know it."""
-    return _titles().get(resource)
 
 
 def empty(text: str) -> html.Div:
@@ -131,11 +118,11 @@ def province_alerts(alerts: Sequence[AlertNow], lang: str) -> html.Div | list[ht
     ]) for a in alerts]
 
 
-def resource_rows(rows: Sequence[tuple[str, str, str, int, int, int]], lang: str) -> list[list[str]]:
+def resource_rows(rows: Sequence[TopResource], lang: str) -> list[list[str]]:
     """Table rows: rank, title (or the id when the catalogue has none), section, platform, counts."""
     out = []
-    for i, (platform, rid, section, views, plays, downloads) in enumerate(rows, 1):
-        out.append([str(i), resource_title(rid) or rid, section_name(section, lang), platform_name(platform, lang),
+    for i, (platform, _rid, section, views, plays, downloads, title) in enumerate(rows, 1):
+        out.append([str(i), title, section_name(section, lang), platform_name(platform, lang),
                     fmt_int(views), fmt_int(plays), fmt_int(downloads)])
     return out
 
@@ -154,7 +141,7 @@ def table(head: list[str], rows: list[list[object]], numeric: Iterable[int] = ()
     ])
 
 
-def resources_table(rows: Sequence[tuple[str, str, str, int, int, int]], lang: str) -> html.Table | html.Div:
+def resources_table(rows: Sequence[TopResource], lang: str) -> html.Table | html.Div:
     if not rows:
         return empty(t("empty_chart", lang))
     return table(resources_head(lang), resource_rows(rows, lang), numeric=(0, 4, 5, 6), class_name="resources")

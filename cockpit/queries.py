@@ -26,6 +26,7 @@ from sinks import queries as sink_queries
 from sinks.store import Row, Store
 
 Clock = Callable[[], float]
+TopResource = tuple[str, str, str, int, int, int, str]  # platform, id, section, views, plays, downloads, title
 
 # The storage layer's named queries the cockpit reads; their parameters are `sinks.queries.params_of`
 # and those in `sinks.queries.FILTERABLE` also take the platform / province filters.
@@ -33,7 +34,7 @@ USED: Final = (
     "latest_minute", "series", "series_hours", "total_between", "total_by_platform", "total_by_province",
     "total_by_section", "by_platform_province", "late_total_between", "daily_totals", "daily_by_province",
     "top_resources", "uniques_between", "sessions_between", "countries_between", "tiles_recent",
-    "alerts_current", "alerts_history",
+    "alerts_current", "alerts_history", "resource_titles",
 )
 PING: Final = "ping"  # the reachability probe of /healthz: no table, never cached
 
@@ -236,10 +237,19 @@ class Queries:
         out["duration_s"] = float(values[len(COUNTS)] or 0.0)
         return out
 
-    def top_resources(self, start: int, end: int, limit: int = 10) -> list[tuple[str, str, str, int, int, int]]:
-        """(platform, resource id, section, views, plays, downloads), most viewed first."""
+    def top_resources(self, start: int, end: int, limit: int = 10) -> list[TopResource]:
+        """(platform, resource id, section, views, plays, downloads, title), most viewed first; the title
+        from the `resources` catalogue table, the id where the catalogue does not know it."""
         rows = self.run("top_resources", start=start, end=end, limit=limit)
-        return [(str(p), str(r), str(s), int(v), int(pl), int(d)) for p, r, s, v, pl, d in rows]
+        titles = self.resource_titles(tuple(str(r[1]) for r in rows))
+        return [(str(p), str(r), str(s), int(v), int(pl), int(d), titles.get(str(r), str(r)))
+                for p, r, s, v, pl, d in rows]
+
+    def resource_titles(self, ids: tuple[str, ...]) -> dict[str, str]:
+        """Catalogue titles of these resource ids (those the catalogue knows)."""
+        if not ids:
+            return {}
+        return {str(r): str(title) for r, title in self.run("resource_titles", ids=tuple(sorted(set(ids))))}
 
     def countries_between(self, start: int, end: int, limit: int = 10) -> list[tuple[str, int]]:
         """(ISO 3166-1 country, events of users abroad), most first."""

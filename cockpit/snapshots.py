@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.queries import Queries
+from cockpit.queries import Queries, TopResource
 from cockpit.timeframe import DAY, MINUTE, Span, Windows, beijing_day_start, range_span, windows
 
 
@@ -217,7 +217,7 @@ class Overview:
     uniques_yesterday: int = 0  # yesterday up to the same time
     uniques_last_week: int = 0  # the same day last week up to the same time
     sessions: dict[str, float] = field(default_factory=dict)  # `sessions_between` over the span
-    top_resources: list[tuple[str, str, str, int, int, int]] = field(default_factory=list)  # over the span
+    top_resources: list[TopResource] = field(default_factory=list)  # over the span
     countries: list[tuple[str, int]] = field(default_factory=list)  # abroad, over the span
     alerts: list[AlertNow] = field(default_factory=list)  # each alert's current state
     alert_marks: list[AlertChange] = field(default_factory=list)  # alerts that started firing in the span

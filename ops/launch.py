@@ -62,6 +62,14 @@ def _wait(cond, timeout: float, what: str, children: list[Child], stop: threadin
         raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _load_catalogue(path: Path, logs: Path) -> None:
+    """The simulator's resource catalogue into the `resources` table, as a platform loads its own."""
+    with open(logs / "catalogue.log", "ab") as out:
+        for args in (["simulators.cli", "catalogue", "--out", str(path)], ["sinks.cli", "resources", "load", str(path)]):
+            if subprocess.run([sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT).returncode:
+                raise RuntimeError(f"loading the resource catalogue failed; see {logs / 'catalogue.log'}")
+
+
 def run(settings: Settings, rate: float, simulate: bool) -> int:
     from ops.kafka_local import LocalKafka
     from contracts.topics import ensure_topics
@@ -83,6 +91,8 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
         kafka.start(timeout=90)
         ensure_topics(settings)
         print("==> worker, alerting, cockpit (+ sink, chDB)" + (", simulator" if simulate else ""), flush=True)
+        if simulate:  # titles of the simulated resources, before the cockpit takes the chDB path
+            _load_catalogue(settings.data_dir / "catalogue.jsonl", logs)
         children.append(_spawn("worker", ["streams.cli"], logs))
         children.append(_spawn("alerts", ["alerts.cli"], logs))
         children.append(_spawn("cockpit", ["cockpit.cli", "--with-sink"], logs))

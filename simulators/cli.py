@@ -342,6 +342,24 @@ def expected(scenario: ScenarioOpt = "march-2022") -> None:
     Console().print(t)
 
 
+@app.command()
+def catalogue(out: Annotated[Optional[Path], typer.Option(help="write here instead of standard output")] = None) -> None:
+    """The simulated resource catalogue as JSONL, for `edu-sink resources load` (the cockpit's titles)."""
+    import json
+    import sys
+
+    from simulators.catalogue import by_id
+
+    stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        for r in by_id().values():
+            stream.write(json.dumps({"resource": r.id, "platform": r.platform, "section": r.section,
+                                     "subcolumn": r.subcolumn, "title": r.title}, ensure_ascii=False) + "\n")
+    finally:
+        if out:
+            stream.close()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -5,6 +5,7 @@
     edu-sink retention [--dry-run] [--today YYYY-MM-DD] [--clock event|wall]
                                           drop expired partitions now (the sink also does it hourly)
     edu-sink cluster-ddl --cluster NAME   print the ReplicatedMergeTree + Distributed schema
+    edu-sink resources load FILE|-        load the resource catalogue (CSV or JSONL) for the cockpit's titles
 """
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import signal
 import threading
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, start_http_server
 
 from contracts.settings import load_settings
+
+if TYPE_CHECKING:
+    from sinks.store import Store
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -27,9 +32,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "per EDU_CLICKHOUSE_ENGINE). With chDB, only one process may own the data path: in local "
         "mode run the sink inside the cockpit (`edu-cockpit --with-sink`), and run `retention` "
         "only while that process is stopped (it enforces retention itself, hourly).")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate", "retention", "cluster-ddl"],
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate", "retention", "cluster-ddl", "resources"],
                         help="run the sink (default); apply pending migrations and exit; drop expired "
                         "partitions and exit; print the cluster variant of the schema and exit")
+    parser.add_argument("args", nargs="*", help="resources: `load FILE` (FILE may be - for standard input)")
     parser.add_argument("--loglevel", default="info")
     parser.add_argument("--dry-run", action="store_true", help="retention: list what would be dropped")
     parser.add_argument("--today", type=date.fromisoformat, default=None,
@@ -66,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
         log.info("migrations applied now: %s", applied or "none pending")
         if args.command == "migrate":
             return
+        if args.command == "resources":
+            _load_resources(store, args.args)
+            return
         if args.command == "retention":
             from sinks.retention import run_once
 
@@ -90,6 +99,20 @@ def main(argv: list[str] | None = None) -> None:
             sinks.stop()
     finally:
         store.close()
+
+
+def _load_resources(store: Store, words: list[str]) -> None:
+    from sinks.resources_load import load, open_text
+
+    if len(words) != 2 or words[0] != "load":
+        raise SystemExit("usage: edu-sink resources load FILE|-")
+    with open_text(words[1]) as stream:
+        report = load(store, stream)
+    for line, reason in report.refused:
+        print(f"line {line}: refused: {reason}", file=sys.stderr)
+    print(f"resources loaded={report.loaded} refused={report.refused_total}")
+    if report.loaded == 0 and report.refused_total:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

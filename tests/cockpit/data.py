@@ -172,6 +172,22 @@ def load_streams(store: Store) -> None:
     insert(store, resources_minute.TABLE, resources_minute.COLUMNS, resource_rows(NOW - 30 * MINUTE, NOW))
     insert(store, countries_minute.TABLE, countries_minute.COLUMNS, country_rows(NOW - 30 * MINUTE, NOW))
     insert(store, alert_log.TABLE, alert_log.COLUMNS, alert_rows())
+    load_catalogue(store)
+
+
+def load_catalogue(store: Store) -> None:
+    """The known resources' titles, through the loader `edu-sink resources load` uses."""
+    import io
+    import json
+
+    from simulators.catalogue import by_id
+    from sinks.resources_load import load
+
+    known = by_id()
+    lines = [json.dumps({"resource": rid, "platform": p, "section": s, "subcolumn": known[rid].subcolumn,
+                         "title": known[rid].title}, ensure_ascii=False) for rid, p, s in known_resources()]
+    report = load(store, io.StringIO("\n".join(lines) + "\n"))
+    assert report.loaded == len(lines) and not report.refused_total, report
 
 
 def direct_uniques(store: Store, start: int, end: int) -> tuple[int, int]:

@@ -207,7 +207,7 @@ def test_store_errors_propagate_and_are_counted(store: ChdbStore) -> None:
 
 def test_every_named_query_runs_on_the_store(morning_store: ChdbStore) -> None:
     q = Queries(morning_store, ttl_s=0)
-    values = {"start": fx.DAY_START, "end": fx.NOW, "limit": 5, "step": 60}
+    values = {"start": fx.DAY_START, "end": fx.NOW, "limit": 5, "step": 60, "ids": ("r1", "m1")}
     for name in USED:  # the storage layer's queries, with their own parameters
         params = {p: values[p] for p in params_of(name)}
         assert isinstance(q.run(name, **params), tuple)

@@ -63,7 +63,7 @@ def test_stream_loaders_equal_the_ground_truth_of_the_rows_stored(empty_store: C
     top = q.top_resources(fx.NOW - 15 * MINUTE, fx.NOW + MINUTE, 3)
     known = fx.known_resources()
     assert [r[1] for r in top] == [rid for rid, _, _ in known[:3]]
-    assert top[0][3:] == (50 * 16, 20 * 16, 0)  # 16 minutes of 50 views, 20 plays
+    assert top[0][3:] == (50 * 16, 20 * 16, 0, catalogue_title(known[0][0]))  # 16 minutes of 50 views, 20 plays
     assert q.countries_between(fx.NOW - 15 * MINUTE, fx.NOW + MINUTE, 2) == [("US", 9 * 16), ("JP", 6 * 16)]
 
     tiles = q.tiles_recent(fx.NOW - 60, fx.NOW + 60)
@@ -113,7 +113,7 @@ def test_overview_kpis_and_panels_equal_direct_queries(morning_store: ChdbStore)
     firing = texts(out[(Ids.listing("alerts"), "children")])
     assert "TrafficAnomaly · 全国" in firing and "TrafficSurge · 广西" in firing and "另有 1 条待定" in firing
     table = texts(out[(Ids.listing("resources"), "children")])
-    assert panels.resource_title(fx.known_resources()[0][0]) in table and fx.UNKNOWN_RESOURCE in table
+    assert catalogue_title(fx.known_resources()[0][0]) in table and fx.UNKNOWN_RESOURCE in table
     national = out[(Ids.chart("national"), "figure")]
     assert [tr.name for tr in national.data] == ["events", "latest", "alerts"]
     assert "started" not in out[(Ids.SESSIONS_SUB, "children")] and "开始" in out[(Ids.SESSIONS_SUB, "children")]
@@ -162,10 +162,17 @@ def test_filter_alerts_by_state_and_severity_in_order() -> None:
     assert filter_alerts(xs, [], None) == []
 
 
+def catalogue_title(rid: str) -> str:
+    from simulators.catalogue import by_id
+
+    return by_id()[rid].title
+
+
 def test_resource_titles_come_from_the_catalogue_or_the_id_with_its_section() -> None:
     rid, plat, section = fx.known_resources(1)[0]
-    rows = panels.resource_rows([(plat, rid, section, 5, 2, 1), ("k12", "nope", "topic", 1, 0, 0)], "zh")
-    assert rows[0][1] == panels.resource_title(rid) and rows[0][1] != rid
+    rows = panels.resource_rows([(plat, rid, section, 5, 2, 1, catalogue_title(rid)),
+                                 ("k12", "nope", "topic", 1, 0, 0, "nope")], "zh")
+    assert rows[0][1] == catalogue_title(rid) and rows[0][1] != rid
     assert rows[1][1:4] == ["nope", "专题教育", "中小学"] and rows[1][4:] == ["1", "0", "0"]
     assert texts(panels.resources_table([], "en")) == ["No data in this period"]
 

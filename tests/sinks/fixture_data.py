@@ -61,6 +61,11 @@ RESOURCES = [  # (minute, platform, resource, section, views, plays, downloads)
     (T + 8 * H, "higher", "m1", "mooc", 9, 9, 0),
     (T - M, "k12", "r2", "topic", 50, 0, 0),  # the day before
 ]
+CATALOGUE = [  # (resource, platform, section, subcolumn, title, loaded_at): r1 renamed by a later load
+    ("r1", "k12", "lessons", "小学", "旧标题", T),
+    ("r1", "k12", "lessons", "小学", "语文·一年级", T + H),
+    ("m1", "higher", "mooc", "", "Calculus I", T),
+]
 VISITORS = [  # (minute, platform, province, user, session): users {u1, u2}, sessions {s1, s2, s3}
     (T + 8 * H, "k12", "450000", "u1", "s1"),
     (T + 8 * H, "k12", "450000", "u1", "s2"),
@@ -90,12 +95,13 @@ def load(store) -> None:  # type: ignore[no-untyped-def]
     from sinks.tables import (clicks_minute, countries_minute, late_events, rejects_minute, resources_minute,
                               sessions_minute, sink_offsets, tiles_10s, uniques_minute)
 
-    from sinks.tables import alert_log
+    from sinks.tables import alert_log, resources
 
     store.insert(alert_log.TABLE, alert_log.COLUMNS, ALERTS[:2])
     store.insert(alert_log.TABLE, alert_log.COLUMNS, ALERTS[2:])
     store.insert(tiles_10s.TABLE, tiles_10s.COLUMNS, TILES)
     store.insert(resources_minute.TABLE, resources_minute.COLUMNS, RESOURCES)
+    store.insert(resources.TABLE, resources.COLUMNS, CATALOGUE)
     store.insert(uniques_minute.INPUT, uniques_minute.INPUT_COLUMNS, VISITORS[:2])
     store.insert(uniques_minute.INPUT, uniques_minute.INPUT_COLUMNS, VISITORS[2:])
     store.insert(sessions_minute.TABLE, sessions_minute.COLUMNS, SESSIONS)

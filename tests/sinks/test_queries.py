@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sinks import queries
-from sinks.migrate import migrate
+from sinks.migrate import discover, migrate
 from sinks.store import StoreError
 from tests.conftest import unique
 from tests.sinks import fixture_data as fx
@@ -31,7 +31,7 @@ THREE_DAYS = {"start": T - D, "end": T + 2 * D}
 
 # (name, params, expected rows or shaped rows, shape function or None)
 CASES: list[Case] = [
-    ("applied_migrations", {}, [(1,), (2,), (3,), (4,)], None),
+    ("applied_migrations", {}, [(m.VERSION,) for m in discover()], None),
     # max(minute) is 15 March 00:00; count() counts stored rows (merges shrink it): non-zero only.
     ("latest_minute", {}, (T + D, True), lambda rows: (rows[0][0], rows[0][1] > 0)),
     ("per_minute_national", DAY, [(T + 8 * H, 25), (T + 8 * H + M, 6), (T + 9 * H + 30 * M, 6),
@@ -78,6 +78,7 @@ CASES: list[Case] = [
         (T + 9 * H, "employment", 6), (T + 23 * H, "k12", 8)], None),
     ("rejects_by_reason", DAY, [("json", 3), ("schema", 4)], None),
     ("tiles_recent", DAY, [(T + 8 * H, "k12", 8), (T + 8 * H + 10, "higher", 2)], None),
+    ("resource_titles", {"ids": ("r1", "m1", "r2")}, [("m1", "Calculus I"), ("r1", "语文·一年级")], None),
     ("top_resources", {**DAY, "limit": 2}, [("higher", "m1", "mooc", 9, 9, 0), ("k12", "r1", "lessons", 6, 2, 1)], None),
     ("uniques_between", DAY, [(2, 3)], None),
     ("sessions_between", DAY, [(3, 3, 4, 1, 1, 0, 0, 0, 1, 4030.0)], None),
