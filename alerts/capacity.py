@@ -19,7 +19,7 @@ from contracts.beijing import BEIJING_OFFSET_S
 
 import numpy as np
 
-from alerts.model import Severity
+from contracts.alerts import Severity
 
 DAY_S = 86_400
 

@@ -27,7 +27,8 @@ from alerts.detectors import Dispersion, DropParams, Reading, SeriesDetector, Su
 from alerts.explain import explain_all, format_count
 from alerts.lifecycle import AlertBook, Candidate, Rule
 from alerts.metrics import AlertMetrics
-from alerts.model import Notification, Severity, Silence, State, StateChange
+from alerts.model import Notification, Silence
+from contracts.alerts import Severity, State, StateChange
 from contracts.geo import PLATFORMS, PROVINCE_BY_CODE, PROVINCE_CODES, SECTIONS
 
 SeriesKey = tuple[str, ...]  # ("national",), ("platform", p), ("province", code), ("section", s), ("pp", p, code)

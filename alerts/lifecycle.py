@@ -23,7 +23,8 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from alerts.model import Ack, Alert, Notification, Severity, Silence, State, StateChange, check_labels, fingerprint
+from alerts.model import Ack, Alert, Notification, Silence, check_labels, fingerprint
+from contracts.alerts import Severity, State, StateChange
 
 
 @dataclass(frozen=True, slots=True)

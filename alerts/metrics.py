@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from alerts.model import State
+from contracts.alerts import State
 
 NAMESPACE = "edu"
 

@@ -12,11 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from contracts.alerts import ALERTS_VERSION, Severity, State, StateChange
-
-# The alert-change record is a contract (contracts.alerts); re-exported for the engine's modules.
-__all__ = ["ALERTS_VERSION", "Ack", "Alert", "Notification", "Severity", "Silence", "State", "StateChange",
-           "check_labels", "fingerprint"]
+from contracts.alerts import Severity, State
 
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3

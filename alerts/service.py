@@ -31,7 +31,8 @@ from alerts.delivery import AlertmanagerReceiver, DeliveryWorker, WebhookReceive
 from alerts.detectors import SurgeParams
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.metrics import AlertMetrics
-from alerts.model import Notification, StateChange
+from alerts.model import Notification
+from contracts.alerts import StateChange
 from alerts.partition_clock import PartitionClock
 from contracts.rates import decode_batch
 from contracts.settings import Settings

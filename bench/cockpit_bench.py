@@ -1,6 +1,6 @@
 """Cockpit benchmark (not part of the test suite): overview refresh cost on 30 days of minute data.
 
-    python bench/cockpit_bench.py [--days 30] [--refreshes 40] [--viewers 10]
+    python -m bench.cockpit_bench [--days 30] [--refreshes 40] [--viewers 10]
 
 Builds its own embedded chDB store in a temporary directory (one process, one chDB path): `--days`
 days of `clicks_minute` rows, one per minute x platform x division (34 provinces + abroad) x the
@@ -27,7 +27,6 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402

@@ -1,6 +1,6 @@
 """NAB-compatible scorer: run the streaming anomaly detector over a NAB corpus and score it.
 
-    python bench/nab_score.py [--nab-dir ../shared/nab-dev] [--scores-dir DIR] [--per-file]
+    python -m bench.nab_score [--nab-dir ../shared/nab-dev] [--scores-dir DIR] [--per-file]
 
 Implements the published NAB v1.1 method (numenta/NAB `sweeper.py`, `optimizer.py`, `runner.py`):
 
@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PROFILES: dict[str, dict[str, float]] = {
     "standard": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11},

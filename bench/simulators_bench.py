@@ -1,6 +1,6 @@
 """Simulator benchmark (not part of the test suite): generation, sending to Kafka, rate error.
 
-    python bench/simulators_bench.py [--events 400000] [--processes 2] [--rate 100000] [--rate-seconds 30] [--quick]
+    python -m bench.simulators_bench [--events 400000] [--processes 2] [--rate 100000] [--rate-seconds 30] [--quick]
 
 Starts its own single-node Kafka on free loopback ports (ops/kafka_local.py) unless
 EDU_KAFKA_BOOTSTRAP names a running broker. Every Kafka figure is a flat-out run of the same seeded
@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.events import encode  # noqa: E402
 from contracts.settings import load_settings  # noqa: E402

@@ -1,7 +1,7 @@
 """Storage benchmark (not part of the test suite): the sink's insert rate into each engine, and the
 latency of every named query over 30 days of minute data for all provinces and platforms.
 
-    python bench/storage_bench.py [--days 30] [--insert-rows 1000000] [--repeats 40] [--engines chdb,server]
+    python -m bench.storage_bench [--days 30] [--insert-rows 1000000] [--repeats 40] [--engines chdb,server]
 
 Starts a private ClickHouse 18.16 server on free loopback ports and opens chDB in a temporary
 directory (this process owns it); both are removed at the end. Prints one line per measurement;
@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 from statistics import median
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.geo import PROVINCE_CODES  # noqa: E402
 from contracts.rates import RateBatch, decode_batch, encode_batch  # noqa: E402

@@ -1,7 +1,7 @@
 """Soak and burst (not part of the test suite): is the pipeline flat at a steady rate, and does a
 burst drain?
 
-    python bench/stream_soak.py [--rate 10000] [--minutes 20] [--burst-factor 2] [--burst-seconds 60]
+    python -m bench.stream_soak [--rate 10000] [--minutes 20] [--burst-factor 2] [--burst-seconds 60]
 
 One run, on real parts: a local single-node Kafka (or EDU_KAFKA_BOOTSTRAP if it answers), the real
 `edu-worker` subprocess, and the sink in this process writing to chDB in a temporary directory.
@@ -25,18 +25,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from stream_throughput import (bench_settings, broker, log, make_producer, messages,  # noqa: E402
-                               start_worker, wait, warm_up)
+from bench.harness import bench_settings, broker, log, make_producer, messages, start_worker, wait, warm_up
 
 PER_MESSAGE = 20
 

@@ -1,6 +1,6 @@
 """Stream-processing throughput (not part of the test suite): naive Faust agent vs bare aiokafka vs our worker.
 
-    python bench/stream_throughput.py [--events 1000000] [--naive-seconds 15] [--profile] [--e2e-rate 50000]
+    python -m bench.stream_throughput [--events 1000000] [--naive-seconds 15] [--profile] [--e2e-rate 50000]
 
 Starts its own single-node Kafka on free loopback ports (ops/kafka_local.py) unless
 EDU_KAFKA_BOOTSTRAP names a broker that answers. For each of two inputs, the same N click events
@@ -31,225 +31,17 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from contracts.events import Click, decode_message, encode  # noqa: E402
-from contracts.rates import decode_head  # noqa: E402
-from contracts.geo import ACTIONS, PLATFORMS, PROVINCE_CODES, SECTIONS  # noqa: E402
-from contracts.settings import Settings  # noqa: E402
-
-PARTITIONS = 4
-T0_MS = 1_647_216_000_000  # 2022-03-14 08:00 Beijing
-SESSION_TIMEOUT_S = 80.0  # the worker stays in its group while frozen (Faust caps it at its 90 s request timeout)
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------------
-# Broker, topics, settings
-# --------------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    from ops.local_process import free_port as fp
-
-    return fp()
-
-
-@contextmanager
-def broker(tmp: Path) -> Iterator[str]:
-    from ops.kafka_local import LocalKafka, metadata_ready
-
-    reuse = os.environ.get("EDU_KAFKA_BOOTSTRAP")
-    if reuse:
-        host, _, port = reuse.split(",")[0].rpartition(":")
-        if metadata_ready(host, int(port)):
-            log(f"reusing Kafka at {reuse}")
-            yield reuse
-            return
-        log(f"EDU_KAFKA_BOOTSTRAP={reuse} does not answer; starting a local broker")
-    kafka = LocalKafka(free_port(), free_port(), data_dir=tmp / "kafka",
-                       extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
-    kafka.fetch()
-    kafka.start(timeout=120)
-    try:
-        yield kafka.bootstrap_servers
-    finally:
-        kafka.stop()
-
-
-def bench_settings(bootstrap: str, tag: str, tmp: Path, **overrides: object) -> Settings:
-    """Settings whose every topic and group is private to this run and variant."""
-    names: dict[str, object] = {
-        name: f"bench.{tag}.{name[len('topic_'):]}" for name in Settings.model_fields
-        if name.startswith("topic_") and name not in ("topic_partitions", "topic_replication")
-    }
-    base: dict[str, object] = dict(
-        kafka_bootstrap=bootstrap, topic_partitions=PARTITIONS, worker_id=f"bench-{tag}-worker",
-        sink_group=f"bench-{tag}-sink", worker_metrics_port=0, sink_metrics_port=0,
-        worker_session_timeout_s=SESSION_TIMEOUT_S, data_dir=tmp / tag,
-        clickhouse_database=f"bench_{tag.replace('-', '_')}", **names)
-    return Settings(**{**base, **overrides})  # type: ignore[arg-type]
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDU_")}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"EDU_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
-
-
-# --------------------------------------------------------------------------------------------------
-# Events
-# --------------------------------------------------------------------------------------------------
-
-def clicks(n: int, seed: int, start_ms: int = T0_MS, span_ms: int = 3 * 3600_000) -> Iterator[Click]:
-    """n clicks in time order, spread over every platform, province, section and action.
-
-    Fields come from a seeded pool of 50,000 random combinations (2 M users, 500 k sessions,
-    28,052 resources), with each event's own id and time, so generation does not slow the preload.
-    """
-    import msgspec
-
-    rng = random.Random(seed)
-    platforms, provinces, sections = list(PLATFORMS), list(PROVINCE_CODES), list(SECTIONS)
-    pool = []
-    for _ in range(min(n, 50_000)):
-        province = rng.choice(provinces)
-        pool.append(Click(id="x", ts=start_ms, platform=rng.choice(platforms), province=province,
-                          country="SG" if province == "abroad" else None, user=f"u{rng.randrange(2_000_000)}",
-                          session=f"s{rng.randrange(500_000)}", resource=f"r{rng.randrange(28_052)}",
-                          section=rng.choice(sections), action=rng.choice(ACTIONS)))
-    replace = msgspec.structs.replace
-    size = len(pool)
-    for i in range(n):
-        yield replace(pool[i % size], id=f"e{seed}-{i}", ts=start_ms + i * span_ms // n)
-
-
-def messages(n: int, per_message: int, seed: int) -> Iterator[tuple[bytes, bytes]]:
-    """(key, value): client batches of `per_message` events keyed by session, or single events."""
-    chunk: list[Click] = []
-    for c in clicks(n, seed):
-        chunk.append(c)
-        if len(chunk) == per_message:
-            yield chunk[0].session.encode(), encode(chunk if per_message > 1 else chunk[0])
-            chunk = []
-    if chunk:
-        yield chunk[0].session.encode(), encode(chunk)
-
-
-def make_producer(bootstrap: str):  # type: ignore[no-untyped-def]
-    from kafka import KafkaProducer
-
-    return KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=20,
-                         batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024)
-
-
-def preload(bootstrap: str, topic: str, n: int, per_message: int, seed: int) -> tuple[int, float]:
-    """Send n events; returns (messages, seconds). All acked before returning."""
-    prod = make_producer(bootstrap)
-    t0 = time.perf_counter()
-    count = 0
-    for key, value in messages(n, per_message, seed):
-        prod.send(topic, key=key, value=value)
-        count += 1
-    prod.flush(600)
-    prod.close()
-    return count, time.perf_counter() - t0
-
-
-def warm_up(bootstrap: str, topic: str, per_message: int) -> int:
-    """One message per partition, so every consumer can be seen to be assigned and running.
-
-    Its events lie in the minute an hour before the measured stream (T0_MS): the watermark they set
-    must not be ahead of the stream, or every measured event would be late (counted, not folded)."""
-    prod = make_producer(bootstrap)
-    evs = list(clicks(per_message * PARTITIONS, seed=999, start_ms=T0_MS - 3600_000, span_ms=60_000))
-    for p in range(PARTITIONS):
-        chunk = evs[p * per_message:(p + 1) * per_message]
-        prod.send(topic, value=encode(chunk if per_message > 1 else chunk[0]), partition=p).get(60)
-    prod.close()
-    return per_message * PARTITIONS
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    c = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False)
-    try:
-        return {tp.partition: o for tp, o in c.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)]).items()}
-    finally:
-        c.close(autocommit=False)
-
-
-def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
-    try:
-        got = admin.list_consumer_group_offsets(group)
-        return {tp.partition: m.offset for tp, m in got.items() if tp.topic == topic}
-    finally:
-        admin.close()
-
-
-class RatesWatch:
-    """Follows a rates topic: per source partition the last covered offset, events, CreateTime."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None,
-                                      enable_auto_commit=False, auto_offset_reset="earliest",
-                                      fetch_max_bytes=64 * 1024 * 1024, receive_message_max_bytes=65 * 1024 * 1024,
-                                      max_partition_fetch_bytes=16 * 1024 * 1024)
-        self.tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        self.consumer.assign(self.tps)
-        self.consumer.seek_to_beginning(*self.tps)
-        self.last: dict[int, int] = {}
-        self.events = 0
-        self.batches = 0
-        self.last_ts_ms = 0
-        self.first_ts_ms = 0
-
-    def poll(self, timeout_ms: int = 200) -> None:
-        for tp, recs in self.consumer.poll(timeout_ms=timeout_ms, max_records=100_000).items():
-            for r in recs:
-                b = decode_head(r.value)
-                self.last[b.src_partition] = b.last_offset
-                self.events += b.events
-                self.batches += 1
-                self.last_ts_ms = max(self.last_ts_ms, r.timestamp)
-                self.first_ts_ms = self.first_ts_ms or r.timestamp
-
-    def covers(self, ends: dict[int, int]) -> bool:
-        return all(self.last.get(p, -1) >= end - 1 for p, end in ends.items() if end > 0)
-
-    def close(self) -> None:
-        self.consumer.close(autocommit=False)
-
-
-def wait(cond, timeout: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+from bench.harness import (PARTITIONS, SESSION_TIMEOUT_S, Child, RatesWatch, bench_settings, broker, messages, start_worker,
+                           committed_offsets, end_offsets, log, make_producer, preload, wait, warm_up)
+from contracts.events import decode_message
+from contracts.settings import Settings
 
 
 # --------------------------------------------------------------------------------------------------
@@ -334,52 +126,6 @@ def read_progress(path: Path) -> list[tuple[float, int]]:
 # Child processes frozen with SIGSTOP while the input is preloaded
 # --------------------------------------------------------------------------------------------------
 
-class Child:
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.name = name
-        # Faust writes a `<app id>-data` directory into its working directory: keep it in tmp.
-        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
-        with open(log_path, "ab") as out:
-            self.proc = subprocess.Popen(cmd, cwd=log_path.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.log_path = log_path
-
-    def check(self) -> None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log {self.log_path}:\n"
-                               + self.log_path.read_text(errors="replace")[-3000:])
-
-    def cpu(self) -> dict[str, float]:
-        """CPU seconds (user + system) per thread of the child, keyed by thread id."""
-        import psutil
-
-        return {str(th.id): th.user_time + th.system_time for th in psutil.Process(self.proc.pid).threads()}
-
-    def freeze(self) -> None:
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self.proc.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-
-
-def start_worker(settings: Settings, tmp: Path, name: str, profile: Path | None = None) -> Child:
-    args = ["--loglevel", "error"]  # "warning" is refused by Faust (see README_streams.md)
-    if profile is not None:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--sampler-child", str(profile), *args]
-    else:
-        cmd = [sys.executable, "-m", "streams.cli", *args]
-    return Child(name, cmd, settings_env(settings), tmp / f"{name}.log")
-
-
 def sampler_child(out: str, argv: list[str]) -> None:
     """Runs `edu-worker` with a wall-clock stack sampler over all its threads (a small py-spy).
 
@@ -427,7 +173,7 @@ def sampler_child(out: str, argv: list[str]) -> None:
 
 def start_naive(bootstrap: str, topic: str, app_id: str, tmp: Path, name: str) -> tuple[Child, Path]:
     progress = tmp / f"{name}.progress"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--naive-child", bootstrap, topic, app_id, str(progress)]
+    cmd = [sys.executable, "-m", "bench.stream_throughput", "--naive-child", bootstrap, topic, app_id, str(progress)]
     return Child(name, cmd, dict(os.environ), tmp / f"{name}.log"), progress
 
 
@@ -502,7 +248,7 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
         if out["worker_lost"]:
             log(f"[{tag}] WARNING: the rates topic covers every offset but accounts for {watch.events - warm:,} "
                 f"of {events:,} events: {out['worker_lost']:,.0f} LOST (see the worker log "
-                f"{worker.log_path}; README_streams.md explains)")
+                f"{worker.log_path}; bench/README.md explains)")
         worker.stop()
 
         # (a) naive agent, alone, for a bounded time (it is slow); rate from its own progress clock
@@ -649,7 +395,7 @@ def run_e2e(bootstrap: str, tmp: Path, rate: float, seconds: float) -> dict[str,
     settings = bench_settings(bootstrap, "e2e", tmp, worker_session_timeout_s=10.0)
     ensure_topics(settings)
     # The sink's consumer gets no partitions if it subscribes before the broker's metadata lists
-    # the new rates topic (README_streams.md): wait until a client sees it.
+    # the new rates topic : wait until a client sees it.
     from kafka import KafkaConsumer
 
     probe = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False)

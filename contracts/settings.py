@@ -160,3 +160,21 @@ def load_settings(**overrides: object) -> Settings:
             for e in err.errors()
         ]
         raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
+
+
+def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The EDU_* environment that reproduces `settings` in a child process (on top of `base`, default
+    this process's environment without its EDU_* variables); lists and maps as JSON."""
+    import json
+
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("EDU_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            env[f"EDU_{name.upper()}"] = str(value).lower()
+        elif isinstance(value, (dict, list)):
+            env[f"EDU_{name.upper()}"] = json.dumps(value)
+        else:
+            env[f"EDU_{name.upper()}"] = str(value)
+    return env

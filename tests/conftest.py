@@ -10,7 +10,6 @@ other's messages.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -116,15 +115,3 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
     return Settings(**base)  # type: ignore[arg-type]
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The EDU_* environment that reproduces `settings` in a subprocess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDU_")}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            if isinstance(value, bool):
-                env[f"EDU_{name.upper()}"] = str(value).lower()
-            elif isinstance(value, (dict, list)):
-                env[f"EDU_{name.upper()}"] = json.dumps(value)  # complex settings are JSON in the env
-            else:
-                env[f"EDU_{name.upper()}"] = str(value)
-    return env

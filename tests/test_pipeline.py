@@ -13,7 +13,8 @@ from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from sinks.store import ServerStore
 from contracts.topics import ensure_topics
-from tests.conftest import make_settings, settings_env
+from tests.conftest import make_settings
+from contracts.settings import settings_env
 from tests.support import (WorkerProcess, known_clicks, producer, send_in_client_batches,
                            truth_by_platform_province, wait_for)
 

@@ -15,7 +15,8 @@ import pytest
 from alerts.delivery import AlertmanagerReceiver, DeliveryHub, DeliveryWorker
 from alerts.detectors import SeriesDetector
 from alerts.lifecycle import AlertBook, Candidate, Rule
-from alerts.model import Notification, Severity
+from alerts.model import Notification
+from contracts.alerts import Severity
 from ops.alertmanager_local import LocalAlertmanager, find_alertmanager
 from ops.local_process import free_port
 from tests.alerts.helpers import DAY, MONDAY, poisson, school_days

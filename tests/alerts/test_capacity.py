@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from alerts.capacity import fit_trend_season, forecast_crossing, utilisation, utilisation_level
-from alerts.model import Severity
+from contracts.alerts import Severity
 from tests.alerts.helpers import DAY, MONDAY, minutes, school_day_curve
 
 

@@ -19,7 +19,8 @@ from simulators.generator import generate_batches
 from simulators.scenario import load_scenario
 from sinks.runner import start_sink_thread
 from contracts.topics import ensure_topics
-from tests.conftest import make_settings, private_database, settings_env
+from tests.conftest import make_settings, private_database
+from contracts.settings import settings_env
 from tests.support import WorkerProcess, send_regrouped, wait_for
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.metrics import AlertMetrics
-from alerts.model import Notification, State, StateChange
+from alerts.model import Notification
+from contracts.alerts import State, StateChange
 from tests.alerts.helpers import DAY, MONDAY, school_day_curve
 
 SHARE = {"210000": 0.30, "220000": 0.15, "130000": 0.30, "440000": 0.22, "540000": 0.03}  # of this test's nation

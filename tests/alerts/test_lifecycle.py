@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from alerts.lifecycle import AlertBook, Candidate, Rule
-from alerts.model import Severity, State, fingerprint
+from alerts.model import fingerprint
+from contracts.alerts import Severity, State
 
 RULE = Rule("TrafficSurge", Severity.WARNING, for_s=300, hold_s=600, repeat_s=3600, refresh_s=60)
 JILIN = {"scope": "province", "province": "220000"}

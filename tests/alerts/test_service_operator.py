@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from alerts.lifecycle import Candidate, Rule
-from alerts.model import Severity, State, StateChange
+from contracts.alerts import Severity, State, StateChange
 from alerts.service import AlertService
 from contracts.settings import Settings
 

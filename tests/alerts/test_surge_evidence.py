@@ -11,7 +11,7 @@ import pytest
 
 from alerts.detectors import Dispersion, Reading, SeriesDetector, SurgeParams, dispersions, evidence_windows
 from alerts.lifecycle import AlertBook, Candidate, Rule
-from alerts.model import Severity, State
+from contracts.alerts import Severity, State
 from tests.alerts.helpers import DAY, MONDAY, minutes, poisson, school_days, sessions
 
 SURGE = SurgeParams()

@@ -15,7 +15,8 @@ from sinks.migrate import migrate
 from sinks.retention import Dropped, RetentionSchedule, expired, last_day
 from sinks.store import StoreUnavailable
 from sinks.tables import clicks_hour, clicks_minute, late_events, rejects_minute
-from tests.conftest import make_settings, settings_env
+from tests.conftest import make_settings
+from contracts.settings import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING_MIDNIGHT_0301 = 1646064000  # 2022-03-01 00:00 +08:00

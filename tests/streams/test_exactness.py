@@ -38,7 +38,8 @@ from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from sinks.store import ServerStore
 from contracts.topics import ensure_topics
-from tests.conftest import make_settings, settings_env
+from tests.conftest import make_settings
+from contracts.settings import settings_env
 from tests.support import WorkerProcess, known_clicks, producer, truth_by_platform_province, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.exactness]
@@ -117,7 +118,7 @@ class RatesTail:
 def wait_topics_visible(settings: Settings, topics: list[str], timeout: float = 30) -> None:
     """Wait until a new client's metadata lists every partition of `topics`.
 
-    Works around a race in the sink (see bench/README_streams.md): a kafka-python consumer that
+    Works around a race in the sink (see docs/storage.md): a kafka-python consumer that
     subscribes before the broker's metadata lists a just-created topic gets no partitions, and
     does not ask again for the 5 minutes of metadata_max_age_ms.
     """
