@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from contracts.events import Click, encode
+from contracts.events import Click, Session, encode
 from contracts.geo import ACTIONS, PLATFORMS, PROVINCE_CODES, SECTIONS
 from contracts.rates import decode_head
 from contracts.settings import Settings, settings_env
@@ -100,7 +100,7 @@ def clicks(n: int, seed: int, start_ms: int = T0_MS, span_ms: int = 3 * 3600_000
 
 def messages(n: int, per_message: int, seed: int) -> Iterator[tuple[bytes, bytes]]:
     """(key, value): client batches of `per_message` events keyed by session, or single events."""
-    chunk: list[Click] = []
+    chunk: list[Click | Session] = []
     for c in clicks(n, seed):
         chunk.append(c)
         if len(chunk) == per_message:
@@ -110,7 +110,7 @@ def messages(n: int, per_message: int, seed: int) -> Iterator[tuple[bytes, bytes
         yield chunk[0].session.encode(), encode(chunk)
 
 
-def make_producer(bootstrap: str):  # type: ignore[no-untyped-def]
+def make_producer(bootstrap: str):
     from kafka import KafkaProducer
 
     return KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=20,
@@ -136,7 +136,8 @@ def warm_up(bootstrap: str, topic: str, per_message: int) -> int:
     Its events lie in the minute an hour before the measured stream (T0_MS): the watermark they set
     must not be ahead of the stream, or every measured event would be late (counted, not folded)."""
     prod = make_producer(bootstrap)
-    evs = list(clicks(per_message * PARTITIONS, seed=999, start_ms=T0_MS - 3600_000, span_ms=60_000))
+    evs: list[Click | Session] = list(clicks(per_message * PARTITIONS, seed=999, start_ms=T0_MS - 3600_000,
+                                             span_ms=60_000))
     for p in range(PARTITIONS):
         chunk = evs[p * per_message:(p + 1) * per_message]
         prod.send(topic, value=encode(chunk if per_message > 1 else chunk[0]), partition=p).get(60)
@@ -201,7 +202,7 @@ class RatesWatch:
         self.consumer.close(autocommit=False)
 
 
-def wait(cond, timeout: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
+def wait(cond, timeout: float, what: str, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = cond()

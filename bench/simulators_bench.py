@@ -117,7 +117,7 @@ def _pure_python_crc() -> Iterator[None]:
     from kafka.record._crc32c import crc as crc_py
 
     saved = dr.calc_crc32c
-    dr.calc_crc32c = lambda data, _c=crc_py: _c(data)  # type: ignore[assignment]
+    dr.calc_crc32c = lambda data, _c=crc_py: _c(data)
     try:
         yield
     finally:

@@ -97,7 +97,7 @@ def rate_messages(rows: int, rows_per_message: int, seed: int = 1) -> list[bytes
     return out
 
 
-def bench_insert(store, messages: list[bytes], batch_rows: int) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+def bench_insert(store, messages: list[bytes], batch_rows: int) -> tuple[float, float, int]:
     buf = RateBuffer("bench", "rates")
     flush_s, rows = 0.0, 0
     t0 = time.perf_counter()
@@ -113,7 +113,7 @@ def bench_insert(store, messages: list[bytes], batch_rows: int) -> tuple[float, 
     return rows / flush_s, rows / total_s, rows
 
 
-def load_days(store, days: int) -> float:  # type: ignore[no-untyped-def]
+def load_days(store, days: int) -> float:
     t0 = time.perf_counter()
     common = {"provinces": list(PROVINCE_CODES), "platforms": [p for p, _ in PAIRS], "sections": [s for _, s in PAIRS],
               "actions": ACTIONS, "reasons": REASONS}
@@ -129,9 +129,9 @@ def load_days(store, days: int) -> float:  # type: ignore[no-untyped-def]
 def query_jobs(days: int) -> list[tuple[str, str, dict[str, object]]]:
     """(label, named query, parameters): every named query at least once, at the cockpit's windows."""
     end = START + days * 86400
-    today = {"start": end - 86400, "end": end}
-    hour = {"start": end - 3600, "end": end}
-    everything = {"start": START, "end": end}
+    today: dict[str, object] = {"start": end - 86400, "end": end}
+    hour: dict[str, object] = {"start": end - 3600, "end": end}
+    everything: dict[str, object] = {"start": START, "end": end}
     jobs: list[tuple[str, str, dict[str, object]]] = [
         ("applied_migrations", "applied_migrations", {}),
         ("latest_minute", "latest_minute", {}),
@@ -178,14 +178,14 @@ GROUP BY day, province ORDER BY day, province
 """
 
 
-def bench_queries(store, days: int, repeats: int) -> dict[str, tuple[float, float, int]]:  # type: ignore[no-untyped-def]
+def bench_queries(store, days: int, repeats: int) -> dict[str, tuple[float, float, int]]:
     out = {}
     jobs = []
     for label, name, p in query_jobs(days):
         params = {k: v for k, v in p.items() if k in queries.params_of(name)}
         filters = {k: v for k, v in p.items() if k not in params}
         jobs.append((label, queries.sql(name, store.database, **filters), p))
-    everything = {"start": START, "end": START + days * 86400}
+    everything: dict[str, object] = {"start": START, "end": START + days * 86400}
     jobs.append(("ref_daily_by_province_from_minutes", REF_DAILY_FROM_MINUTES.format(db=store.database), everything))
     for label, text, p in jobs:
         times = []
@@ -212,7 +212,7 @@ def main() -> None:
     server = None
     figures: dict[str, float] = {}
     try:
-        stores = {}
+        stores: dict[str, ChdbStore | ServerStore] = {}
         if "chdb" in engines:
             stores["chdb"] = ChdbStore(str(tmp / "chdb"), "bench")
         if "server" in engines:

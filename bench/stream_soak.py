@@ -118,7 +118,12 @@ def main() -> None:
 
         try:
             warm = warm_up(bootstrap, settings.topic_clicks, PER_MESSAGE)
-            wait(lambda: sink.check() or worker.check() or stored() >= warm, 240, "warm-up stored")
+            def warm_stored() -> bool:
+                sink.check()
+                worker.check()
+                return stored() >= warm
+
+            wait(warm_stored, 240, "warm-up stored")
             base = stored()
             thread = threading.Thread(target=produce, daemon=True)
             t0 = time.monotonic()

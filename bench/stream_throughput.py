@@ -96,7 +96,7 @@ def naive_child(bootstrap: str, topic: str, app_id: str, progress: str) -> None:
     out = open(progress, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
 
     @app.agent(source)
-    async def count(stream):  # type: ignore[no-untyped-def]
+    async def count(stream):
         async for value in stream:
             data = json.loads(value)
             for ev in data if isinstance(data, list) else (data,):
@@ -140,7 +140,7 @@ def sampler_child(out: str, argv: list[str]) -> None:
 
     samples: list[tuple[float, str, tuple[str, ...]]] = []
 
-    def frames(f) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    def frames(f) -> tuple[str, ...]:
         out_: list[str] = []
         while f is not None and len(out_) < 60:
             code = f.f_code
@@ -230,7 +230,8 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
                 return True
             # Committed everything without covering it in the rates topic: output was lost.
             done = committed_offsets(bootstrap, settings.worker_id, topic)
-            return all(done.get(p, 0) >= end for p, end in ends.items()) and watch.poll() is None
+            watch.poll()
+            return all(done.get(p, 0) >= end for p, end in ends.items())
         wait(worker_done, 600, f"{tag}: worker through {events:,} events", interval=0.02)
         if spy is not None:
             stop_py_spy(spy, tmp / f"{tag}-worker.pyspy", tag)
@@ -345,8 +346,8 @@ def stop_py_spy(spy: subprocess.Popen, out: Path, tag: str) -> None:
         log(f"    {k / total * 100:5.1f}%  {what}")
     if len(threads) > 1:
         for thread, counts in sorted(threads.items(), key=lambda kv: -sum(kv[1].values()))[:3]:
-            n = sum(counts.values()) or 1
-            log(f"[{tag}] {thread}: " + ", ".join(f"{k / n * 100:.0f}% {w}" for w, k in counts.most_common(6)))
+            samples = sum(counts.values()) or 1
+            log(f"[{tag}] {thread}: " + ", ".join(f"{k / samples * 100:.0f}% {w}" for w, k in counts.most_common(6)))
 
 
 # Activities, from the innermost frame outwards: the first rule that matches a frame names the sample.
@@ -436,7 +437,12 @@ def run_e2e(bootstrap: str, tmp: Path, rate: float, seconds: float) -> dict[str,
 
     try:
         warm = warm_up(bootstrap, settings.topic_clicks, 20)
-        wait(lambda: sink.check() or worker.check() or stored() >= warm, 240, "e2e warm-up stored")
+        def warm_stored() -> bool:
+            sink.check()
+            worker.check()
+            return stored() >= warm
+
+        wait(warm_stored, 240, "e2e warm-up stored")
         base = stored()
         thread = threading.Thread(target=produce, daemon=True)
         t0 = time.monotonic()
