@@ -18,7 +18,6 @@ import os
 import resource
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
