@@ -21,6 +21,20 @@ from contracts.settings import Settings
 
 _counter = itertools.count()
 
+# A test that takes one of these fixtures needs a real service (or a browser): it is marked so, whatever
+# its module says, so `-m "not integration and not browser"` runs on a machine without them.
+SERVICE_FIXTURES = {"kafka", "clickhouse_server", "server_session_store"}
+BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_thread_server", "dash_process_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & SERVICE_FIXTURES and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+        if names & BROWSER_FIXTURES and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)
+
 
 @pytest.fixture(scope="session")
 def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

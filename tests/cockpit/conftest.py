@@ -7,12 +7,12 @@ themselves by data: each test that reads "now" or totals truncates the tables fi
 from __future__ import annotations
 
 import copy
-import socket
 from pathlib import Path
 
 import pytest
 
 from contracts.settings import Settings
+from ops.local_process import free_port
 from sinks.migrate import migrate
 from sinks.store import ChdbStore
 from tests.cockpit import data as fx
@@ -54,11 +54,9 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, cockpit_refresh_ms=2000, cockpit_cache_s=1.0)
 
 
-@pytest.fixture
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> int:
+    return free_port()
 
 
 @pytest.fixture(scope="session")
