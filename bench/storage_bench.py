@@ -7,17 +7,10 @@ Starts a private ClickHouse 18.16 server on free loopback ports and opens chDB i
 directory (this process owns it); both are removed at the end. Prints one line per measurement;
 the last line holds every figure as name=value.
 
-- Insert: rate batches shaped like a worker's output (encoded, then decoded as the sink does),
-  buffered by `RateBuffer.add` and written by `RateBuffer.flush` in batches of `--batch-rows`
-  (the default `sink_batch_rows`, 50,000): the sink's path minus Kafka. `insert_rows_per_s` counts
-  only the flushes; `path_rows_per_s` also the decoding and buffering.
-- Data for the queries: every minute of `--days` days holds every (province, platform, section,
-  action) key, 35 x 9 x 4 = 1,260 rows (54.4 M rows for 30 days); 140 late rows and 5 reject
-  reasons a minute. Generated inside each engine with INSERT .. SELECT FROM numbers() (the same SQL
-  on both), through the materialized view, so `clicks_hour` is filled the way the sink fills it.
-- Queries: each named query `--repeats` times through `store.query` (parsing included, as the
-  cockpit pays it) after 2 warm-ups; p50 and p95 in ms. Windows are the cockpit's: the last hour,
-  today (the last day, ~1.8 M minute rows), or all days for the report queries on `clicks_hour`.
+Insert: worker-shaped rate batches through the sink's buffer and flush (the sink minus Kafka).
+Queries: every minute of `--days` days holds every province x platform x section x action key
+(54.4 M rows for 30 days), generated in each engine through the materialized views; each named
+query runs `--repeats` times after 2 warm-ups, p50/p95 in ms, over the cockpit's windows.
 """
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Soak and burst (not part of the test suite): is the pipeline flat at a steady rate, and does a
-burst drain?
+"""Soak and burst (not in the suite): is the pipeline flat at a steady rate, and does a burst drain?
 
     python -m bench.stream_soak [--rate 10000] [--minutes 20] [--burst-factor 2] [--burst-seconds 60]
 
@@ -11,14 +10,8 @@ A producer thread sends click events in client batches of 20 on an open-loop sch
   burst    `--burst-factor` x the rate for `--burst-seconds`;
   after    back to `--rate` until the lag has drained (or `--drain-timeout` passes).
 
-Every `--sample-s` it records what was sent, what the store holds, and the worker's resident
-memory (RSS, psutil). The worker's memory is "flat" when the RSS at the end of the steady phase is
-within `--flat-tolerance` of the RSS after warm-up (the first fifth of the steady phase). The lag
-(sent - stored) has drained when it is at most two seconds of traffic at `--rate` (the latency
-goal), and stays so for three probes in a row (1.5 s). Latency: the time until the store's total reaches what had
-been sent at a given moment (sampled every 0.5 s, so its resolution is 0.5 s).
-
-The last line holds the headline figures as name=value pairs.
+Memory is "flat" when the worker's RSS at the end of the steady phase is within `--flat-tolerance`
+of its RSS after warm-up; the lag has drained when sent - stored stays under two seconds of traffic.
 """
 from __future__ import annotations
 

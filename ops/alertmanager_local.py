@@ -1,12 +1,7 @@
 """Private, loopback-only Prometheus Alertmanager for development, tests and CI.
 
-Why this exists: the cockpit pushes alerts to Alertmanager, and Debian's
-``prometheus-alertmanager`` (0.25) must not be started via systemd nor bind
-its defaults (``:9093`` on all interfaces, gossip on ``0.0.0.0:9094``).  This
-module starts the binary directly with its storage under ``data_dir``, the web
-API on ``127.0.0.1:PORT`` and clustering disabled (``--cluster.listen-address=``
-empty), and treats it as ready when ``GET /-/ready`` answers 200.
-Measured here: ready ~0.1 s after spawn; SIGTERM shutdown well under 1 s.
+Debian's ``prometheus-alertmanager`` started directly (not by systemd): storage under ``data_dir``,
+web API on loopback, clustering off (``--cluster.listen-address=``); ready when ``/-/ready`` is 200.
 
 Usage::
 
@@ -15,13 +10,7 @@ Usage::
         am.post_alerts([{"labels": {"alertname": "X"}}])
         am.alerts()
 
-    python -m ops.alertmanager_local start  --data-dir D --port P [--config F] [--detach]
-    python -m ops.alertmanager_local status --data-dir D --port P
-    python -m ops.alertmanager_local stop   --data-dir D
-
-The life-cycle logic (reuse a server that already answers without owning it,
-fail fast with the log tail, stop only what was started, pid file for
-``--detach``) and the CLI skeleton live in ``ops.local_process``.
+    python -m ops.alertmanager_local start|status|stop --data-dir D [--port P --config F --detach]
 """
 
 from __future__ import annotations

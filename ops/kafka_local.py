@@ -1,9 +1,7 @@
 """A real single-node Apache Kafka broker (KRaft mode) for development, tests and CI.
 
-Why this exists: the cockpit needs a genuine Kafka broker (not a mock) wherever it
-runs, and the only sources of software we can rely on are package registries. So
-the official broker jars are resolved from Maven by ``ops/kafka/pom.xml`` into a
-cache outside the repository and started with the machine's Java.
+The official broker jars are resolved from Maven by ``ops/kafka/pom.xml`` into a cache outside the
+repository and started with the machine's Java.
 
 Typical use::
 
@@ -12,13 +10,8 @@ Typical use::
 
 or from a shell: ``ops/kafka.sh start --detach`` ... ``ops/kafka.sh stop``.
 
-Readiness is a real condition: the broker answers a Metadata request listing at
-least one broker. The check is a few bytes on a socket, so this module only needs
-the standard library (no Kafka client installed to start Kafka).
-
-Spawning, waiting for readiness, stopping and the pid-file handling of a
-detached broker use the shared helpers of ``ops.local_process``; this module
-adds what is Kafka's own (jars, KRaft storage, config, the readiness probe).
+Ready means the broker answers a Metadata request listing a live broker (a few bytes on a socket:
+no Kafka client needed). Spawning, stopping and pid files come from ``ops.local_process``.
 """
 
 from __future__ import annotations

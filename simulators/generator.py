@@ -6,16 +6,10 @@ rows into events is per-event Python: `batches()` builds `Click`/`Session` struc
 writes the same wire bytes directly from string templates (half the CPU; what senders use) and
 can keep one share of the sessions for multi-process runs (see simulators/parallel.py).
 
-How traffic arises: sessions arrive as a Poisson process whose rate follows the model's expected
-clicks (divided by clicks per session); each session has a geometric number of clicks with short
-(browsing) and long (watching a lesson) gaps, heartbeats and an end. Events are handed to their
-client's SDK, which flushes every `client_flush_s` (per device) as one message per topic: a batch is
-one session's clicks, or its session events, from one flush, never mixing the two topics. Sessions
-already in progress at the start are drawn too ("warm start"), so a live run starts at full level.
-With `full_buffers` the SDKs' buffers are full at the start as well: the first messages carry the
-events of up to one flush interval before it (as a platform that is already running does), instead
-of the message stream ramping up over the first flush interval (10-30 s by default), which halved
-the achieved rate of short live runs.
+Sessions arrive as a Poisson process following the model's expected clicks, each with a geometric
+number of clicks, heartbeats and an end; each client's SDK flushes every `client_flush_s` as one
+message per topic. Sessions in progress at the start are drawn too, and with `full_buffers` the SDK
+buffers start full, so a live run starts at its full level (docs: simulators section of bench/README.md).
 """
 from __future__ import annotations
 

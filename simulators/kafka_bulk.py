@@ -1,13 +1,9 @@
 """Many pre-encoded records into kafka-python's record accumulator at once: the sender's fast path.
 
-Why: `KafkaProducer.send()` costs ~25 us of Python per message (topic check, metadata wait,
-serializers, partitioner, size estimate, accumulator lock, a record future with two callbacks on
-its batch's future, log calls), ~4x the cost of generating and encoding the event. Here a list of
-records for one partition is appended under one acquisition of the partition's lock, straight into
-the producer's own `ProducerBatch`es, and each batch gets one callback instead of one future per
-record. What the producer does after the append is unchanged: its I/O thread drains, compresses
-(lz4), assigns idempotence sequence numbers per batch, sends, retries and expires the same batches,
-so ordering per partition, `enable_idempotence` and compression hold as with `send()`.
+Why: `KafkaProducer.send()` costs ~25 us of Python per message, ~4x generating and encoding the
+event. Here one partition's records are appended under one lock acquisition straight into the
+producer's `ProducerBatch`es, one callback per batch; the I/O thread then drains, compresses,
+sequences, sends and retries as usual, so ordering, idempotence and compression hold as with `send()`.
 
 Delivery failures stay counted: a batch that fails (error response, expiry, abort at close) hands
 each of its records' payloads to `on_failed`, exactly as a failed record future would.

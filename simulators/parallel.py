@@ -1,15 +1,9 @@
 """`run --processes N`: one run sent by N processes, each a disjoint share of the same seeded stream.
 
-Why processes: a sender is Python under one GIL (generation ~3 us per event, the bulk send path
-~5 us, the producer's I/O thread ~1 us; `KafkaProducer.send()` per message was ~23 us). One process
-sends about 100,000 events/s on an idle core; a second process is the only way to use a second one.
-
-How the stream is shared: every process runs the same seeded generator (the numpy part is cheap) and
-encodes and sends only the client batches of sessions with id % N == k (`Generator.messages`). So
-the union of the N processes is exactly the one-process stream, a session (the Kafka key) stays in
-one process and so in order in its partition, and each process paces by the global position of its
-messages on the one shared schedule, starting together at a common instant. Ground truth is counted
-per process and merged.
+Why processes: a sender is Python under one GIL (~100,000 events/s per core). Every process runs
+the same seeded generator and sends only the sessions with id % N == k, so the union is exactly the
+one-process stream, each session stays in order in its partition, and all pace on one shared
+schedule from a common start. Ground truth is counted per process and merged.
 
 The parent shows the combined progress (children write their counters to shared memory), forwards
 Ctrl-C / SIGTERM to the children, which stop cleanly and flush, and prints one combined summary.

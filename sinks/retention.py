@@ -6,14 +6,9 @@ last day is expired. A partition is a Beijing day (`toYYYYMMDD`) or month (`toYY
 retention N days, "today" and the N-1 days before it are kept, so a day partition D goes once
 D <= today - N, a month once its last day does. 0 days keeps a table forever.
 
-"Today" follows event time by default, like the rest of the system: the latest day any
-day-partitioned table holds. A replay of March 2022 into a store then keeps its last N days instead
-of being wiped as three years old on the first run. `clock="wall"` uses the Beijing date instead,
-for stores that should expire data even while no traffic arrives.
-
-Runs from `edu-sink retention` and, on a schedule, inside the sink loop (`RetentionSchedule`).
-On the cluster variant (`sinks/cluster.py`; setting `clickhouse_cluster`) it lists this node's
-partitions of `t_local` and drops them `ON CLUSTER`, so every shard and replica loses the same days.
+"Today" follows event time by default (the latest day stored), so a replay of March 2022 keeps its
+last N days; `clock="wall"` uses the Beijing date. Runs from `edu-sink retention` and hourly in the
+sink; on a cluster it drops `ON CLUSTER`, so every shard and replica loses the same days.
 """
 from __future__ import annotations
 

@@ -11,9 +11,7 @@ truth is exact by construction:
 - phase B, 700 batches, is produced while the server is down; the sink must pause (not consume)
   and hold at most its buffer limit plus one message for the whole 60 s;
 - phase C, 300 batches, follows the restart.
-Each batch covers 100 events (90 on time in 18 click rows, 10 late in 2 rows); every tenth also
-reports a rejected event. Afterwards every table holds exactly the truth, and `sink_offsets` holds
-the end offset of every rates partition.
+Afterwards every table holds exactly the truth and `sink_offsets` the end of every rates partition.
 """
 from __future__ import annotations
 
