@@ -34,4 +34,4 @@ ORDER BY (consumer, topic, partition)""",
 
 
 def statements(database: str) -> list[str]:
-    return [s.replace("{db}", database) for s in STATEMENTS]
+    return [s.replace("{db}", database) + "\n" for s in STATEMENTS]

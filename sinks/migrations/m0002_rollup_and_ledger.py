@@ -41,7 +41,7 @@ GROUP BY hour, platform, province, section"""
 
 
 def statements(database: str) -> list[str]:
-    return [s.replace("{db}", database) for s in STATEMENTS]
+    return [s.replace("{db}", database) + "\n" for s in STATEMENTS]
 
 
 def apply(store: Store) -> None:

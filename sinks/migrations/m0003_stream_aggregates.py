@@ -71,4 +71,4 @@ ORDER BY (minute, platform, country)""",
 
 
 def statements(database: str) -> list[str]:
-    return [s.replace("{db}", database) for s in STATEMENTS]
+    return [s.replace("{db}", database) + "\n" for s in STATEMENTS]

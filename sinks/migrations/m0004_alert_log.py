@@ -26,4 +26,4 @@ ORDER BY (at, fingerprint, kind, new_state)""",
 
 
 def statements(database: str) -> list[str]:
-    return [s.replace("{db}", database) for s in STATEMENTS]
+    return [s.replace("{db}", database) + "\n" for s in STATEMENTS]

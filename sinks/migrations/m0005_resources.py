@@ -19,4 +19,4 @@ ORDER BY resource""",
 
 
 def statements(database: str) -> list[str]:
-    return [s.replace("{db}", database) for s in STATEMENTS]
+    return [s.replace("{db}", database) + "\n" for s in STATEMENTS]
