@@ -112,6 +112,20 @@ _TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{},]', re.DOTALL)
 _WS = b" \t\r\n"
 
 
+class Unreadable(bytes):
+    """A record value the consumer could not read (a record batch expanding beyond the limit): the
+    bytes it kept, with the reason it gives `decode`."""
+
+    reason: str
+    detail: str
+
+    def __new__(cls, data: bytes, *, reason: str, detail: str) -> "Unreadable":
+        obj = super().__new__(cls, data)
+        obj.reason = reason
+        obj.detail = detail[:DETAIL_KEEP]
+        return obj
+
+
 class Decoded(NamedTuple):
     """One message's verdict: every unit (array element, or the whole message) is either an event or
     a reject, so `len(events) + len(rejects) == units` always holds."""
@@ -158,6 +172,8 @@ def decode(raw: bytes | None, *, max_bytes: int, max_events: int) -> Decoded:
     """
     if raw is None:
         return Decoded([], [Reject("tombstone", "record with a null value")], None, 1)
+    if raw.__class__ is Unreadable:
+        return Decoded([], [Reject(raw.reason, raw.detail)], None, 1)  # type: ignore[attr-defined]
     if len(raw) > max_bytes:
         return Decoded([], [Reject("too_large", f"{len(raw)} bytes > {max_bytes}")], None, 1)
     try:
