@@ -25,6 +25,7 @@ CLICKS, SESSIONS, OTHER = "clicks", "sessions", "other"
 class Record(NamedTuple):
     offset: int
     value: bytes
+    timestamp: int = -1
 
 
 def records(topic: str, partition: int, offsets: range) -> tuple[TP, list[Record]]:
