@@ -106,9 +106,14 @@ _single = msgspec.json.Decoder(Event)
 _message = msgspec.json.Decoder(Union[Event, list[Event]])
 _encoder = msgspec.json.Encoder()
 
-# The tokens that matter for splitting a JSON array into its elements without parsing them: strings
-# (whose contents may be anything, even invalid UTF-8), brackets and commas.
-_TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{},]', re.DOTALL)
+# The tokens that matter for splitting a JSON array into its elements without parsing them: flat
+# objects whole (an event: one match), strings (whose contents may be anything, even invalid UTF-8),
+# runs of square brackets (a deep nesting: one match), braces and commas.
+_TOKENS = re.compile(
+    rb'\{(?:[^][{}"]++|"(?:[^"\\]++|\\.)*+")*+\}'  # a flat object: one match
+    rb'|(?:\[\s*+|\{\s*+"[^][{}:"\\]*+"\s*+:\s*+)++'  # a run of openers (a deep nesting: one match)
+    rb'|(?:[\]}]\s*+)++'  # a run of closers
+    rb'|"(?:[^"\\]++|\\.)*+"|[{,]', re.DOTALL)
 _WS = b" \t\r\n"
 
 
@@ -230,15 +235,26 @@ def split_array(raw: bytes) -> list[tuple[int, int]] | None:
     closed = False
     for m in _TOKENS.finditer(raw, start):
         tok = raw[m.start()]
-        if tok == 0x5B or tok == 0x7B:  # [ {
-            depth += 1
-        elif tok == 0x5D or tok == 0x7D:  # ] }
-            depth -= 1
-            if depth == 0:
-                spans.append((elem, m.start()))
-                end = m.end()
+        if tok == 0x7B and raw[m.end() - 1] == 0x7D:  # a whole flat object
+            continue
+        if tok == 0x5B or tok == 0x7B:  # openers
+            text = m.group()
+            depth += text.count(b"[") + text.count(b"{") if len(text) > 1 else 1
+        elif tok == 0x5D or tok == 0x7D:  # closers
+            text = m.group()
+            n = len(text) if text[-1] in b"]}" and len(text) == 1 else text.count(b"]") + text.count(b"}")
+            if depth - n <= 0 and depth > 0:
+                k = 0  # find the closer that closes the array
+                for pos in range(m.start(), m.end()):
+                    if raw[pos] in b"]}":
+                        k += 1
+                        if k == depth:
+                            break
+                spans.append((elem, pos))
+                end = pos + 1
                 closed = True
                 break
+            depth -= n
         elif tok == 0x2C and depth == 1:  # a comma between top-level elements
             spans.append((elem, m.start()))
             elem = m.end()
