@@ -50,11 +50,11 @@ def poison(kind: str, rng: random.Random, good: int = 19, ts: int = T0) -> tuple
         return None, 0
     events = [encode(event(rng, i, ts)) for i in range(good)]
     if kind == "invalid_utf8":
-        bad = encode(event(rng, good, ts)).replace(b'"u', b'"\xff\xfeu', 1)
+        bad = encode(event(rng, good, ts)).replace(b':"u', b':"\xff\xfeu', 1)  # in the user id
     elif kind == "surrogate":
-        bad = encode(event(rng, good, ts)).replace(b'"u', b'"\\ud800u', 1)
+        bad = encode(event(rng, good, ts)).replace(b':"u', b':"\\ud800u', 1)
     elif kind == "deep_nesting":
-        bad = deep(1200)
+        bad = b'{"x":' * 1200 + b"1" + b"}" * 1200  # 2 KB nested 1,200 levels
     else:
         raise ValueError(kind)
     events.insert(rng.randrange(good + 1), bad)
