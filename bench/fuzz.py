@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))
 import aiokafka.codec as kafka_codec  # noqa: E402
 
 from simulators.hostile import Violation, hostile_message, mutate, valid_message, verdict  # noqa: E402
-from streams.bounded_records import (DecompressionLimit, gzip_decode, lz4_decode, snappy_decode,  # noqa: E402
-                                     zstd_decode)
+from streams.bounded_records import DecompressionLimit, gzip_decode, lz4_decode, snappy_decode, zstd_decode  # noqa: E402
 
 CODECS = ((kafka_codec.gzip_encode, gzip_decode), (kafka_codec.snappy_encode, snappy_decode),
           (kafka_codec.lz4_encode, lz4_decode), (kafka_codec.zstd_encode, zstd_decode))

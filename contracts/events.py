@@ -124,7 +124,7 @@ class Unreadable(bytes):
     reason: str
     detail: str
 
-    def __new__(cls, data: bytes, *, reason: str, detail: str) -> "Unreadable":
+    def __new__(cls, data: bytes, *, reason: str, detail: str) -> Unreadable:
         obj = super().__new__(cls, data)
         obj.reason = reason
         obj.detail = detail[:DETAIL_KEEP]

@@ -23,9 +23,9 @@ _SECTIONS = tuple(SECTIONS)
 
 def event(rng: random.Random, i: int, ts: int = T0) -> Event:
     province = rng.choice(PROVINCE_CODES)
-    common = dict(id=f"e{i}-{rng.randrange(1 << 30)}", ts=ts + rng.randrange(60_000), platform=rng.choice(_PLATFORMS),
-                  province=province, user=f"u{rng.randrange(10_000)}", session=f"s{rng.randrange(10_000)}",
-                  country="SG" if province == "abroad" else None)
+    common = {"id": f"e{i}-{rng.randrange(1 << 30)}", "ts": ts + rng.randrange(60_000), "platform": rng.choice(_PLATFORMS),
+                  "province": province, "user": f"u{rng.randrange(10_000)}", "session": f"s{rng.randrange(10_000)}",
+                  "country": "SG" if province == "abroad" else None}
     if rng.random() < 0.8:
         return Click(resource=f"r{rng.randrange(5000)}", section=rng.choice(_SECTIONS), action=rng.choice(ACTIONS),
                      **common)  # type: ignore[arg-type]

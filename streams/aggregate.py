@@ -9,8 +9,8 @@ have already been judged by the alerts.
 """
 from __future__ import annotations
 
-from bisect import bisect_left
 import logging
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ class Limits:
     watermark_lead_ms: int = 0  # how far an event may move the watermark past its record's broker time
 
     @classmethod
-    def from_settings(cls, s: Settings) -> "Limits":
+    def from_settings(cls, s: Settings) -> Limits:
         return cls(s.max_message_bytes, s.max_events_per_message, s.allowed_lateness_s * 1000,
                    s.max_future_s * 1000, s.watermark_lead_s * 1000)
 

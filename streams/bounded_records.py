@@ -178,8 +178,8 @@ _installed: dict[str, Any] = {}
 
 def install(limit: int) -> None:
     """Make this process's aiokafka expand compressed batches only up to `limit` bytes each."""
-    import aiokafka.consumer.fetcher as fetcher
     import aiokafka.record.default_records as py_records
+    from aiokafka.consumer import fetcher
 
     modules = [py_records]
     try:

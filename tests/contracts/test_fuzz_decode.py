@@ -8,10 +8,19 @@ import random
 import pytest
 
 from contracts.events import decode, encode, split_array
-from simulators.hostile import (POISON_KINDS, deep, event, expected_units, hostile_message, mutate, poison,
-                                valid_message, verdict)
+from simulators.hostile import (
+    POISON_KINDS,
+    deep,
+    event,
+    expected_units,
+    hostile_message,
+    mutate,
+    poison,
+    valid_message,
+    verdict,
+)
 
-LIMITS = dict(max_bytes=262_144, max_events=1000)
+LIMITS = {'max_bytes': 262_144, 'max_events': 1000}
 
 
 def test_arbitrary_bytes() -> None:

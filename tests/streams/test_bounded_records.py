@@ -40,7 +40,7 @@ def installed() -> None:
 
 
 def read(buf: bytes) -> list:  # type: ignore[type-arg]
-    import aiokafka.consumer.fetcher as fetcher
+    from aiokafka.consumer import fetcher
 
     return list(fetcher.PartitionRecords(TopicPartition("t", 0), MemoryRecords(buf), [], 0, None, None, True, 0))
 
