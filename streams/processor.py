@@ -99,6 +99,10 @@ class Processor:
             started = time.perf_counter()
             for agg, value, letters, n_messages in self._fold(partition, fresh[i:i + size], watermark, now):
                 watermark = agg.batch.watermark_ms
+                b = agg.batch
+                aside = sum(1 for o in agg.set_aside if b.first_offset <= o <= b.last_offset)
+                if aside:
+                    self._metrics.set_aside.labels(self.topic).inc(aside)
                 if inflight is not None:
                     sent = await self._settle(state, inflight, now)
                 await self._dead_letters(partition, agg.dead, letters)
@@ -134,8 +138,6 @@ class Processor:
             log.error("%s[%d] offset %d set aside as a dead letter (internal): %s", self.topic, partition, offset,
                       err, exc_info=err)
             return self._fold(partition, run, watermark_ms, now, {**aside, offset: f"{type(err).__name__}: {err}"[:200]})
-        for offset in agg.set_aside.keys() - aside.keys():
-            self._metrics.set_aside.labels(self.topic).inc()
         self._bytes_per_message = len(value) / len(run)
         if len(value) > MAX_RATES_BYTES and len(run) > 1:
             half = len(run) // 2
