@@ -2,8 +2,9 @@
 
 Faust delivers each record through its conductor, a channel queue, an event and a stream, then acks
 it back one by one: ~60 us a message, 40 % of the worker's CPU at 20 events a message (py-spy,
-bench/README.md). The worker needs none of that: its processor takes runs of (offset, value) per
-partition, and its exactness comes from the checkpoints in the rates topic, not from acks. So this
+bench/README.md). The worker needs none of that: its processor takes runs of (offset, value, broker
+timestamp) per partition, and its exactness comes from the checkpoints in the rates topic, not from
+acks. So this
 consumer keeps what Faust does well (group membership, rebalancing, flow control, the commit timer)
 and replaces the per-record path of every topic that has a fetch handler:
 
