@@ -22,7 +22,7 @@ PAYLOAD_KEEP: Final = 262_144  # the default size limit of a source message: a r
 DETAILS_KEEP: Final = 8  # error texts kept per letter (the first ones); every index is listed
 
 
-class DeadLetterRecord(msgspec.Struct, frozen=True, kw_only=True):
+class DeadLetterRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     reason: str  # the reason of most refused events (v1: the only one)
     detail: str  # the first refusal's error text
     src_topic: str
@@ -36,7 +36,7 @@ class DeadLetterRecord(msgspec.Struct, frozen=True, kw_only=True):
     # v2
     refused: dict[str, list[int]] = {}  # reason -> positions of the refused events (-1: the message)
     events: int = 1  # events in the source message (array length, or 1)
-    details: list[str] = []  # the first DETAILS_KEEP error texts
+    details: list[str] = []  # the error texts after `detail`, up to DETAILS_KEEP in all
     payload_kind: Literal["message", "refused_events"] = "message"
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
     payload_truncated: bool = False
@@ -70,12 +70,12 @@ def make_record(*, topic: str, partition: int, offset: int, payload: bytes | Non
         kept, kind = b"[" + b",".join(parts) + b"]", "refused_events"
     truncated = len(kept) > PAYLOAD_KEEP
     text, encoding = _compact(kept[:PAYLOAD_KEEP])
-    first = min(refusals, key=lambda r: r.index) if refusals else Refusal("internal", "no refusal", -1)
+    first = refusals[0] if refusals else Refusal("internal", "no refusal", -1)  # refusals come sorted by index
     return DeadLetterRecord(
         reason=max(by_reason, key=lambda k: len(by_reason[k])) if by_reason else first.reason,
         detail=first.detail, src_topic=topic, src_partition=partition, src_offset=offset,
         index=first.index, payload=text, payload_bytes=len(raw), seen_at_ms=seen_at_ms, v=DEADLETTER_VERSION,
-        refused=by_reason, events=events, details=[r.detail for r in refusals[:DETAILS_KEEP]],
+        refused=by_reason, events=events, details=[r.detail for r in refusals[1:DETAILS_KEEP]],
         payload_kind=kind, payload_encoding=encoding, payload_truncated=truncated,
     )
 
