@@ -173,7 +173,7 @@ class _GuardedRecords:
         return getattr(self._records, name)
 
 
-_installed: dict[str, Any] = {}
+_installed: dict[Any, Any] = {}  # what `install` replaced, for `uninstall`
 
 
 def install(limit: int) -> None:
@@ -194,6 +194,7 @@ def install(limit: int) -> None:
             if not hasattr(mod, name):
                 raise RuntimeError(f"{mod.__name__} has no {name}: re-check streams.bounded_records "
                                    "against this aiokafka version")
+            _installed.setdefault((mod.__name__, name), getattr(mod, name))
             setattr(mod, name, lambda data, _fn=fn: _fn(data, limit))
     base = _installed.get("PartitionRecords") or fetcher.PartitionRecords
     _installed["PartitionRecords"] = base
@@ -203,3 +204,16 @@ def install(limit: int) -> None:
             super().__init__(tp, _GuardedRecords(records), *args, **kwargs)
 
     fetcher.PartitionRecords = GuardedPartitionRecords
+
+
+def uninstall() -> None:
+    """Give aiokafka its own codecs and fetcher records back (tests)."""
+    import importlib
+
+    import aiokafka.consumer.fetcher as fetcher
+
+    if "PartitionRecords" in _installed:
+        fetcher.PartitionRecords = _installed.pop("PartitionRecords")
+    for key in [k for k in _installed if isinstance(k, tuple)]:
+        module, name = key
+        setattr(importlib.import_module(module), name, _installed.pop(key))

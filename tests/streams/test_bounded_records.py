@@ -3,6 +3,7 @@ becomes one refused record, and no codec input (valid, mutated, bomb) raises any
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
@@ -35,8 +36,10 @@ def compressed_payload(codec: int, raw: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def installed() -> None:
+def installed() -> Iterator[None]:
     bounded_records.install(LIMIT)
+    yield
+    bounded_records.uninstall()
 
 
 def read(buf: bytes) -> list:  # type: ignore[type-arg]
