@@ -156,7 +156,7 @@ def test_an_encoding_failure_is_narrowed_to_its_message(monkeypatch: pytest.Monk
     batches = [decode_batch(v) for t, _p, v in kafka.sent if t == Settings().topic_rates]
     assert sum(b.events for b in batches) == 9 and sum(b.rejects.get("internal", 0) for b in batches) == 1
     assert [(b.first_offset, b.last_offset) for b in batches][-1][1] == 9  # contiguous, nothing lost
-    assert all(a.last_offset + 1 == b.first_offset for a, b in zip(batches, batches[1:]))
+    assert all(a.last_offset + 1 == b.first_offset for a, b in zip(batches, batches[1:], strict=False))
     assert [x.src_offset for x in letters(kafka)] == [6]
     assert registry.get_sample_value("edu_worker_messages_set_aside_total", {"topic": Settings().topic_clicks}) == 1
 

@@ -83,7 +83,7 @@ def test_poison_among_good_events_never_stops_the_worker(kafka: str, tmp_path: P
         assert sum(r[3] for b in batches for r in b.late) == 0  # nobody late because of the skewed clock
         got = Counter()
         for b in batches:
-            for m, platform, province, _sec, _act, n in b.clicks:
+            for _m, platform, province, _sec, _act, n in b.clicks:
                 got[(platform, province)] += n
         assert got == Counter((c.platform, c.province) for c in good if isinstance(c, Click))
         assert tail.rejects() == {"tombstone": 1, "encoding": 1, "too_deep": 1, "too_large": 1}
