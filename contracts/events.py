@@ -14,7 +14,8 @@ million of them every few seconds) most of their garbage-collection passes.
 """
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, Union
+import re
+from typing import Annotated, Final, Literal, NamedTuple, Union
 
 import msgspec
 
@@ -88,26 +89,75 @@ REASONS: Final[tuple[str, ...]] = (
     "schema",  # missing fields, wrong types, bad lengths, unknown fields values
     "unknown_province",
     "abroad_without_country",
-    "too_large",  # the message is over the size limit
+    "too_large",  # the message (or its decompressed record batch) is over the size limit
     "batch_too_large",  # more events in one message than allowed
     "time_future",
     "time_past",
     "version",  # a schema version this worker does not know
+    "encoding",  # invalid UTF-8, or an escaped lone UTF-16 surrogate, inside the JSON
+    "too_deep",  # nesting deeper than the decoder's recursion allows
+    "tombstone",  # a record with a null value
+    "internal",  # the worker failed on this message (a bug): it was set aside, see the logs
 )
+
+DETAIL_KEEP: Final = 200  # characters of an error text kept in a reject
 
 _single = msgspec.json.Decoder(Event)
 _message = msgspec.json.Decoder(Union[Event, list[Event]])
-_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _encoder = msgspec.json.Encoder()
 
+# The tokens that matter for splitting a JSON array into its elements without parsing them: flat
+# objects whole (an event: one match), strings (whose contents may be anything, even invalid UTF-8),
+# runs of square brackets (a deep nesting: one match), braces and commas.
+_TOKENS = re.compile(
+    rb'\{(?:[^][{}"]++|"(?:[^"\\]++|\\.)*+")*+\}'  # a flat object: one match
+    rb'|(?:\[\s*+|\{\s*+"[^][{}:"\\]*+"\s*+:\s*+)++'  # a run of openers (a deep nesting: one match)
+    rb'|(?:[\]}]\s*+)++'  # a run of closers
+    rb'|"(?:[^"\\]++|\\.)*+"|[{,]', re.DOTALL)
+_WS = b" \t\r\n"
 
-def _classify(err: Exception) -> str:
-    text = str(err)
+
+class Unreadable(bytes):
+    """A record value the consumer could not read (a record batch expanding beyond the limit): the
+    bytes it kept, with the reason it gives `decode`."""
+
+    reason: str
+    detail: str
+
+    def __new__(cls, data: bytes, *, reason: str, detail: str) -> Unreadable:
+        obj = super().__new__(cls, data)
+        obj.reason = reason
+        obj.detail = detail[:DETAIL_KEEP]
+        return obj
+
+
+class Decoded(NamedTuple):
+    """One message's verdict: every unit (array element, or the whole message) is either an event or
+    a reject, so `len(events) + len(rejects) == units` always holds."""
+
+    events: list[Event]
+    rejects: list[Reject]
+    indexes: list[int] | None  # position in the message of each event; None: 0, 1, 2, ...
+    units: int  # events the message held: its array's length, or 1
+
+
+def _classify(err: BaseException) -> str:
     if isinstance(err, msgspec.ValidationError):
+        text = str(err)
         if "$.province" in text or "`$[...].province`" in text:
             return "unknown_province"
         return "schema"
-    return "json"
+    if isinstance(err, UnicodeError):
+        return "encoding"
+    if isinstance(err, RecursionError):
+        return "too_deep"
+    if isinstance(err, msgspec.DecodeError):
+        return "encoding" if "surrogate" in str(err) else "json"
+    return "internal"
+
+
+def _reject(err: BaseException, index: int) -> Reject:
+    return Reject(_classify(err), f"{type(err).__name__}: {err}"[:DETAIL_KEEP], index)
 
 
 def _semantic(event: Event) -> str | None:
@@ -118,56 +168,125 @@ def _semantic(event: Event) -> str | None:
     return None
 
 
-def decode_message(
-    raw: bytes, *, max_bytes: int, max_events: int
-) -> tuple[list[Event], list[Reject]]:
-    """Decode one Kafka message into valid events and rejects; never raises on bad input.
+def decode(raw: bytes | None, *, max_bytes: int, max_events: int) -> Decoded:
+    """Decode one Kafka message into valid events and rejects; total: no input raises.
 
     The fast path decodes the whole message in one call. Only when that fails is a batch split into
-    its elements, so one bad event does not cost its neighbours their place in the counts.
+    its elements (without parsing them, so a bad string or a deep nesting stays inside its element),
+    and each element decoded alone: one bad event never costs its neighbours their place.
     """
+    if raw is None:
+        return Decoded([], [Reject("tombstone", "record with a null value")], None, 1)
+    if raw.__class__ is Unreadable:
+        return Decoded([], [Reject(raw.reason, raw.detail)], None, 1)  # type: ignore[attr-defined]
     if len(raw) > max_bytes:
-        return [], [Reject("too_large", f"{len(raw)} bytes > {max_bytes}")]
+        return Decoded([], [Reject("too_large", f"{len(raw)} bytes > {max_bytes}")], None, 1)
     try:
         decoded = _message.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+    except Exception as err:  # noqa: BLE001 - classified: msgspec raises more than DecodeError
         return _decode_elementwise(raw, err, max_events)
     events = decoded if isinstance(decoded, list) else [decoded]
     if len(events) > max_events:
-        return [], [Reject("batch_too_large", f"{len(events)} events > {max_events}")]
-    return _split_semantic(events)
+        return Decoded([], [Reject("batch_too_large", f"{len(events)} events > {max_events}")], None, 1)
+    if not isinstance(decoded, list):
+        reason = _semantic(decoded)
+        if reason is None:
+            return Decoded(events, [], None, 1)
+        return Decoded([], [Reject(reason, f"event {decoded.id}")], None, 1)
+    return _split_semantic(events, None, [], len(events))
 
 
-def _split_semantic(events: list[Event], indexes: list[int] | None = None) -> tuple[list[Event], list[Reject]]:
+def decode_message(raw: bytes | None, *, max_bytes: int, max_events: int) -> tuple[list[Event], list[Reject]]:
+    """`decode` without the bookkeeping: (valid events, rejects)."""
+    d = decode(raw, max_bytes=max_bytes, max_events=max_events)
+    return d.events, d.rejects
+
+
+def _split_semantic(events: list[Event], indexes: list[int] | None, bad: list[Reject], units: int) -> Decoded:
     good: list[Event] = []
-    bad: list[Reject] = []
+    kept: list[int] = []
     for i, ev in enumerate(events):
         reason = _semantic(ev)
+        at = indexes[i] if indexes is not None else i
         if reason is None:
             good.append(ev)
+            kept.append(at)
         else:
-            bad.append(Reject(reason, f"event {ev.id}", indexes[i] if indexes else (i if len(events) > 1 else -1)))
-    return good, bad
+            bad.append(Reject(reason, f"event {ev.id}", at))
+    if len(good) == len(events) and indexes is None:
+        return Decoded(good, bad, None, units)
+    return Decoded(good, sorted(bad, key=lambda r: r.index), kept, units)
 
 
-def _decode_elementwise(raw: bytes, err: Exception, max_events: int) -> tuple[list[Event], list[Reject]]:
+def split_array(raw: bytes) -> list[tuple[int, int]] | None:
+    """The byte spans of the top-level elements of a JSON array, found without parsing them (so an
+    invalid string or a deep nesting stays inside its own span); None if `raw` is not an array.
+
+    Whatever follows an unclosed array, or trails a closed one, becomes one more span, refused
+    when decoded: nothing in the message goes uncounted.
+    """
+    start = len(raw) - len(raw.lstrip(_WS))
+    if raw[start:start + 1] != b"[":
+        return None
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    elem = start + 1
+    end = len(raw)
+    closed = False
+    for m in _TOKENS.finditer(raw, start):
+        tok = raw[m.start()]
+        if tok == 0x7B and raw[m.end() - 1] == 0x7D:  # a whole flat object
+            continue
+        if tok == 0x5B or tok == 0x7B:  # openers
+            text = m.group()
+            depth += text.count(b"[") + text.count(b"{") if len(text) > 1 else 1
+        elif tok == 0x5D or tok == 0x7D:  # closers
+            text = m.group()
+            n = len(text) if text[-1] in b"]}" and len(text) == 1 else text.count(b"]") + text.count(b"}")
+            if depth - n <= 0 and depth > 0:
+                k = 0  # find the closer that closes the array
+                for pos in range(m.start(), m.end()):
+                    if raw[pos] in b"]}":
+                        k += 1
+                        if k == depth:
+                            break
+                spans.append((elem, pos))
+                end = pos + 1
+                closed = True
+                break
+            depth -= n
+        elif tok == 0x2C and depth == 1:  # a comma between top-level elements
+            spans.append((elem, m.start()))
+            elem = m.end()
+    else:
+        spans.append((elem, len(raw)))  # never closed: the rest is one (refused) element
+        end = len(raw)
+    if closed and len(spans) == 1 and not raw[spans[0][0]:spans[0][1]].strip(_WS):
+        spans = []  # `[]`
+    if raw[end:].strip(_WS):
+        spans.append((end, len(raw)))  # trailing bytes after the array
+    return spans
+
+
+def _decode_elementwise(raw: bytes, err: Exception, max_events: int) -> Decoded:
     try:
-        parts = _raw_list.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return [], [Reject(_classify(err), str(err)[:300])]
-    if len(parts) > max_events:
-        return [], [Reject("batch_too_large", f"{len(parts)} events > {max_events}")]
+        spans = split_array(raw)
+    except Exception as split_err:  # noqa: BLE001 - a bug in the splitter must not escape
+        return Decoded([], [_reject(split_err, -1)], None, 1)
+    if spans is None:
+        return Decoded([], [_reject(err, -1)], None, 1)
+    if len(spans) > max_events:
+        return Decoded([], [Reject("batch_too_large", f"{len(spans)} events > {max_events}")], None, 1)
     good: list[Event] = []
     idx: list[int] = []
     bad: list[Reject] = []
-    for i, part in enumerate(parts):
+    for i, (a, b) in enumerate(spans):
         try:
-            good.append(_single.decode(part))
+            good.append(_single.decode(raw[a:b]))
             idx.append(i)
-        except (msgspec.ValidationError, msgspec.DecodeError) as e:
-            bad.append(Reject(_classify(e), str(e)[:300], i))
-    ok, semantic_bad = _split_semantic(good, idx)
-    return ok, bad + semantic_bad
+        except Exception as e:  # noqa: BLE001 - classified into a reason
+            bad.append(_reject(e, i))
+    return _split_semantic(good, idx, bad, len(spans))
 
 
 def check_time(event: Event, now_ms: int, max_future_ms: int) -> str | None:

@@ -46,6 +46,9 @@ class RateBatch(msgspec.Struct, frozen=True, kw_only=True):
     clicks: list[ClickRow] = []
     late: list[LateRow] = []
     rejects: dict[str, int] = {}  # dead-lettered events by reason
+    # event time (epoch ms) to file `rejects` at: the watermark, or for a partition without a valid
+    # event yet the broker time of the first refused record (else the worker's clock); 0 = unset (v1)
+    rejects_at_ms: int = 0
     tiles: list[TileRow] = []
     resources: list[ResourceRow] = []
     visitors: list[VisitorRow] = []

@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     simulator_rate: float = Field(2000.0, gt=0, description="events per second")
     simulator_seed: int = 20220314
 
+    # --- issue 12: hostile input (streams) -------------------------------------------------------
+    watermark_lead_s: int = Field(0, ge=0, description="an event moves its partition's watermark at most this far "
+                                  "past its record's broker timestamp (a client clock running ahead cannot make "
+                                  "on-time events late)")
+    max_decompressed_bytes: int = Field(16 * 1024 * 1024, ge=65_536,
+                                        description="a compressed record batch larger than this once expanded is "
+                                        "refused (dead-lettered) without being expanded further")
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, v: str) -> str:

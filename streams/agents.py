@@ -57,7 +57,7 @@ def _register_one(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, se
 
     processor = Processor(settings, send, load, metrics, source_topic=source, rates_topic=rates)
 
-    async def handle(partition: int, run: list[tuple[int, bytes]]) -> None:
+    async def handle(partition: int, run: list[tuple[int, bytes | None, int]]) -> None:
         try:
             await processor.handle(partition, run)
         except Exception:  # noqa: BLE001 - any failure: stop before the run's offsets are committed

@@ -9,12 +9,14 @@ have already been judged by the alerts.
 """
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from contracts.events import ABROAD, EARLIEST_EVENT_MS, Click, Reject, check_time, decode_message
+from contracts.deadletter import Refusal
+from contracts.events import ABROAD, DETAIL_KEEP, EARLIEST_EVENT_MS, Click, check_time, decode
 from contracts.rates import DURATION_BUCKETS_S, RateBatch
 from contracts.settings import Settings
 
@@ -27,29 +29,49 @@ class Limits:
     max_events: int
     allowed_lateness_ms: int
     max_future_ms: int
+    watermark_lead_ms: int = 0  # how far an event may move the watermark past its record's broker time
 
     @classmethod
-    def from_settings(cls, s: Settings) -> "Limits":
+    def from_settings(cls, s: Settings) -> Limits:
         return cls(s.max_message_bytes, s.max_events_per_message, s.allowed_lateness_s * 1000,
-                   s.max_future_s * 1000)
+                   s.max_future_s * 1000, s.watermark_lead_s * 1000)
 
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A refused message or event, with where it came from and why."""
+    """A source message with refused events (or refused whole), where it came from and why."""
 
     offset: int
-    reason: str
-    detail: str
-    index: int
-    payload: bytes
+    refusals: list[Refusal]
+    events: int  # events in the message (array length, or 1)
+    payload: bytes | None
+    timestamp_ms: int  # the record's broker timestamp, -1 if it has none
+
+    @property
+    def reason(self) -> str:
+        return self.refusals[0].reason
 
 
 @dataclass
 class Aggregated:
     batch: RateBatch
     dead: list[DeadLetter] = field(default_factory=list)
+    set_aside: dict[int, str] = field(default_factory=dict)  # offset -> error, refused as `internal`
 
+
+class PoisonMessage(Exception):
+    """Processing one message raised: the caller folds the run again with it set aside."""
+
+    def __init__(self, offset: int, err: BaseException) -> None:
+        super().__init__(f"offset {offset}: {type(err).__name__}: {err}")
+        self.offset = offset
+
+
+# A source record: (offset, value) or (offset, value, broker timestamp in ms, -1 if none).
+Message = tuple[int, bytes | None] | tuple[int, bytes | None, int]
+
+
+log = logging.getLogger(__name__)
 
 _ACTION_SLOT = {"view": 0, "play": 1, "download": 2}
 _N_DURATION = len(DURATION_BUCKETS_S) + 1
@@ -58,14 +80,19 @@ _N_DURATION = len(DURATION_BUCKETS_S) + 1
 def aggregate(
     topic: str,
     partition: int,
-    messages: Iterable[tuple[int, bytes]],
+    messages: Iterable[Message],
     watermark_ms: int,
     now_ms: int,
     limits: Limits,
+    set_aside: Mapping[int, str] | None = None,
 ) -> Aggregated:
-    """Fold (offset, raw value) pairs, in offset order, into per-bucket partial sums.
+    """Fold source records, in offset order, into per-bucket partial sums.
 
-    The watermark is the largest event time seen so far in this partition.
+    The watermark is the largest event time seen so far in this partition, each event's time taken
+    at most `watermark_lead_ms` past its record's broker timestamp: a client whose clock runs ahead
+    cannot make everyone else late (docs/exactly-once.md). Messages in `set_aside` are refused
+    whole as `internal`, unread; any exception on a message raises `PoisonMessage`, and the state
+    it leaves is dropped with the fold (see `aggregate_safely`).
     """
     # Plain dicts with .get (in C), not Counter/defaultdict: those call Python (__missing__, a
     # lambda) for every new key, and here nearly every event brings a new key.
@@ -82,60 +109,86 @@ def aggregate(
     n_events = 0
     wm = watermark_ms
     lateness = limits.allowed_lateness_ms
+    lead = limits.watermark_lead_ms
     latest_ok = now_ms + limits.max_future_ms
     slots = _ACTION_SLOT
-    for offset, raw in messages:
+    aside = set_aside or {}
+    refused_at = -1  # broker time of the first message with refusals
+    for msg in messages:
+        offset = msg[0]
+        raw = msg[1]
+        broker_ms = msg[2] if len(msg) > 2 else -1  # type: ignore[misc]
         if first < 0:
             first = offset
         last = offset
-        events, refused = decode_message(raw or b"", max_bytes=limits.max_bytes, max_events=limits.max_events)
-        for rej in refused:
-            _refuse(dead, rejects, offset, rej, raw)
-        for ev in events:
-            ts = ev.ts
-            if ts > latest_ok or ts < EARLIEST_EVENT_MS:
-                bad_time = check_time(ev, now_ms, limits.max_future_ms)
-                _refuse(dead, rejects, offset, Reject(bad_time or "time_past", f"event {ev.id} ts={ts}"), raw)
-                continue
-            n_events += 1
-            if ts > wm:
-                wm = ts
-            minute = ts // 60_000 * 60
-            platform, province = ev.platform, ev.province
-            if ts < wm - lateness:
-                key3 = (minute, platform, province)
-                late[key3] = late.get(key3, 0) + 1
-                continue
-            visitors.add((minute, platform, province, ev.user, ev.session))
-            if province == ABROAD:
-                ckey = (minute, platform, ev.country or "ZZ")
-                countries[ckey] = countries.get(ckey, 0) + 1
-            if ev.__class__ is Click:
-                action = ev.action
-                key = (minute, platform, province, ev.section, action)
-                clicks[key] = clicks.get(key, 0) + 1
-                tkey = (ts // 10_000 * 10, platform)
-                tiles[tkey] = tiles.get(tkey, 0) + 1
-                slot = slots.get(action)
-                if slot is not None:
-                    rkey = (minute, platform, ev.resource, ev.section)
-                    row = resources.get(rkey)
-                    if row is None:
-                        row = resources[rkey] = [0, 0, 0]
-                    row[slot] += 1
-            else:
-                skey = (minute, platform, province)
-                srow = sessions.get(skey)
-                if srow is None:
-                    srow = sessions[skey] = [0] * (3 + _N_DURATION) + [0.0]
-                if ev.kind == "start":
-                    srow[0] += 1
-                elif ev.kind == "end":
-                    srow[1] += 1
-                    srow[3 + bisect_left(DURATION_BUCKETS_S, ev.duration_s + 1e-9)] += 1
-                    srow[-1] += ev.duration_s
+        if offset in aside:
+            _letter(dead, rejects, offset, [Refusal("internal", aside[offset], -1)], 1, raw, broker_ms)
+            refused_at = broker_ms if refused_at < 0 else refused_at
+            continue
+        try:
+            d = decode(raw, max_bytes=limits.max_bytes, max_events=limits.max_events)
+            events = d.events
+            refused = [Refusal(r.reason, r.detail, r.index) for r in d.rejects] if d.rejects else None
+            # No event moves the watermark further than `lead` past the time the broker (or the
+            # producer, for CreateTime topics) stamped its record; records without a time: no bound.
+            bound = broker_ms + lead if broker_ms >= 0 else 1 << 62
+            for j, ev in enumerate(events):
+                ts = ev.ts
+                if ts > latest_ok or ts < EARLIEST_EVENT_MS:
+                    reason = check_time(ev, now_ms, limits.max_future_ms) or "time_past"
+                    at = (d.indexes[j] if d.indexes is not None else j) if d.units > 1 or d.indexes else -1
+                    if refused is None:
+                        refused = []
+                    refused.append(Refusal(reason, f"event {ev.id} ts={ts}", at))
+                    continue
+                n_events += 1
+                if ts > wm:
+                    if ts <= bound:
+                        wm = ts
+                    elif bound > wm:
+                        wm = bound
+                minute = ts // 60_000 * 60
+                platform, province = ev.platform, ev.province
+                if ts < wm - lateness:
+                    key3 = (minute, platform, province)
+                    late[key3] = late.get(key3, 0) + 1
+                    continue
+                visitors.add((minute, platform, province, ev.user, ev.session))
+                if province == ABROAD:
+                    ckey = (minute, platform, ev.country or "ZZ")
+                    countries[ckey] = countries.get(ckey, 0) + 1
+                if ev.__class__ is Click:
+                    action = ev.action
+                    key = (minute, platform, province, ev.section, action)
+                    clicks[key] = clicks.get(key, 0) + 1
+                    tkey = (ts // 10_000 * 10, platform)
+                    tiles[tkey] = tiles.get(tkey, 0) + 1
+                    slot = slots.get(action)
+                    if slot is not None:
+                        rkey = (minute, platform, ev.resource, ev.section)
+                        row = resources.get(rkey)
+                        if row is None:
+                            row = resources[rkey] = [0, 0, 0]
+                        row[slot] += 1
                 else:
-                    srow[2] += 1
+                    skey = (minute, platform, province)
+                    srow = sessions.get(skey)
+                    if srow is None:
+                        srow = sessions[skey] = [0] * (3 + _N_DURATION) + [0.0]
+                    if ev.kind == "start":
+                        srow[0] += 1
+                    elif ev.kind == "end":
+                        srow[1] += 1
+                        srow[3 + bisect_left(DURATION_BUCKETS_S, ev.duration_s + 1e-9)] += 1
+                        srow[-1] += ev.duration_s
+                    else:
+                        srow[2] += 1
+            if refused:
+                refused.sort(key=_by_index)
+                _letter(dead, rejects, offset, refused, d.units, raw, broker_ms)
+                refused_at = broker_ms if refused_at < 0 else refused_at
+        except Exception as err:  # noqa: BLE001 - the safety net: this message is set aside, not the worker
+            raise PoisonMessage(offset, err) from err
     batch = RateBatch(
         src_topic=topic,
         src_partition=partition,
@@ -146,15 +199,39 @@ def aggregate(
         clicks=[(*k, n) for k, n in clicks.items()],
         late=[(*k, n) for k, n in late.items()],
         rejects=dict(rejects),
+        rejects_at_ms=(wm if wm > 0 else refused_at if refused_at >= 0 else now_ms) if rejects else 0,
         tiles=[(*k, n) for k, n in tiles.items()],
         resources=[(*k, *v) for k, v in resources.items()],
         visitors=list(visitors),
         sessions=[(*k, *(int(x) for x in v[:-1]), float(v[-1])) for k, v in sessions.items()],
         countries=[(*k, n) for k, n in countries.items()],
     )
-    return Aggregated(batch, dead)
+    return Aggregated(batch, dead, dict(aside))
 
 
-def _refuse(dead: list[DeadLetter], rejects: Counter[str], offset: int, rej: Reject, raw: bytes) -> None:
-    rejects[rej.reason] += 1
-    dead.append(DeadLetter(offset, rej.reason, rej.detail, rej.index, raw))
+def aggregate_safely(topic: str, partition: int, messages: list[Message], watermark_ms: int, now_ms: int,
+                     limits: Limits, set_aside: Mapping[int, str] | None = None) -> Aggregated:
+    """`aggregate`, with every message that raises set aside (refused as `internal`, logged with
+    its offset) and the run folded again without it: a message can fail the fold, never the worker.
+    The fold is a pure function of the run, so the same messages are set aside after a restart."""
+    aside = dict(set_aside or {})
+    while True:
+        try:
+            return aggregate(topic, partition, messages, watermark_ms, now_ms, limits, aside)
+        except PoisonMessage as poison:
+            if poison.offset in aside:
+                raise  # setting it aside failed too: a bug outside any one message
+            log.error("%s[%d] offset %d set aside as a dead letter (internal): %s", topic, partition,
+                      poison.offset, poison.__cause__, exc_info=poison.__cause__)
+            aside[poison.offset] = str(poison)[:DETAIL_KEEP]
+
+
+def _by_index(r: Refusal) -> int:
+    return r.index
+
+
+def _letter(dead: list[DeadLetter], rejects: Counter[str], offset: int, refused: list[Refusal], units: int,
+            raw: bytes | None, broker_ms: int) -> None:
+    for r in refused:
+        rejects[r.reason] += 1
+    dead.append(DeadLetter(offset, refused, units, raw, broker_ms))

@@ -5,6 +5,7 @@ import faust
 from faust.types import ConsumerT
 
 from contracts.settings import Settings
+from streams import bounded_records
 from streams.fetch_consumer import FetchConsumer, FetchRoute
 
 
@@ -22,7 +23,9 @@ class WorkerApp(faust.App):
 
 
 def create_app(settings: Settings) -> WorkerApp:
-    """A Faust app whose group id is `worker_id`; in-memory stores (the state is in the rates topic)."""
+    """A Faust app whose group id is `worker_id`; in-memory stores (the state is in the rates topic).
+    Compressed record batches are expanded only up to `max_decompressed_bytes` in this process."""
+    bounded_records.install(settings.max_decompressed_bytes)
     broker = ";".join(f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(","))
     datadir = settings.data_dir / "faust" / settings.worker_id  # not the working directory
     datadir.mkdir(parents=True, exist_ok=True)

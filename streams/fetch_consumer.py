@@ -2,8 +2,9 @@
 
 Faust delivers each record through its conductor, a channel queue, an event and a stream, then acks
 it back one by one: ~60 us a message, 40 % of the worker's CPU at 20 events a message (py-spy,
-bench/README.md). The worker needs none of that: its processor takes runs of (offset, value) per
-partition, and its exactness comes from the checkpoints in the rates topic, not from acks. So this
+bench/README.md). The worker needs none of that: its processor takes runs of (offset, value, broker
+timestamp) per partition, and its exactness comes from the checkpoints in the rates topic, not from
+acks. So this
 consumer keeps what Faust does well (group membership, rebalancing, flow control, the commit timer)
 and replaces the per-record path of every topic that has a fetch handler:
 
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 # over at once (a fetch brings ~3,400 client batches a partition).
 BACKLOG_MESSAGES = 1000
 
-# handler(partition, [(offset, value), ...] in offset order); returns once the run's output is durable
-FetchHandler = Callable[[int, list[tuple[int, bytes]]], Awaitable[object]]
+# handler(partition, [(offset, value, broker timestamp ms), ...] in offset order); returns once the
+# run's output is durable. The value is None for a tombstone.
+FetchHandler = Callable[[int, list[tuple[int, bytes | None, int]]], Awaitable[object]]
 
 
 @dataclass
@@ -74,7 +76,7 @@ class FetchConsumer(faust_aiokafka.Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._collected: dict[TP, list[tuple[int, bytes]]] = {}
+        self._collected: dict[TP, list[tuple[int, bytes | None, int]]] = {}
         self._collected_n = 0
         self._due = 0.0  # monotonic time by which the collected runs are handed over
         self._generation: int | None = None  # consumer generation the collected records were fetched in
@@ -145,7 +147,7 @@ class FetchConsumer(faust_aiokafka.Consumer):
                 kept = [m for m in run if m[0] < recs[0].offset]
                 self._collected_n -= len(run) - len(kept)
                 run[:] = kept
-            run.extend([(r.offset, r.value) for r in recs])
+            run.extend([(r.offset, r.value, r.timestamp) for r in recs])
             self._collected_n += len(recs)
         return rest
 

@@ -16,6 +16,7 @@ class WorkerMetrics:
     deadletter: Counter
     late: Counter
     skipped: Counter
+    set_aside: Counter
     lag: Gauge
     batch_messages: Histogram
     batch_seconds: Histogram
@@ -36,6 +37,9 @@ class WorkerMetrics:
             skipped=Counter("replayed_messages_skipped",
                             "Messages re-read after a restart whose output was already sent",
                             ["topic"], namespace=ns, subsystem=sub, registry=registry),
+            set_aside=Counter("messages_set_aside", "Messages that raised while processed, dead-lettered as "
+                              "'internal' (a bug to look into; the worker went on)", ["topic"],
+                              namespace=ns, subsystem=sub, registry=registry),
             lag=Gauge("consumer_lag_messages", "High-water mark minus next offset to process",
                       ["topic", "partition"], namespace=ns, subsystem=sub, registry=registry),
             batch_messages=Histogram("batch_messages", "Messages per processing batch",

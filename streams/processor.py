@@ -10,15 +10,19 @@ Kafka I/O is injected (`send`, `load_checkpoint`), so unit tests drive this with
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from contracts.deadletter import encode_record, make_record
+from contracts.events import split_array
 from contracts.rates import RateBatch, encode_batch
 from contracts.settings import Settings
-from streams.aggregate import Aggregated, DeadLetter, Limits, aggregate
+from streams.aggregate import Aggregated, DeadLetter, Limits, Message, aggregate_safely
 from streams.metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
 
 # send(topic, partition or None, value) -> awaitable that resolves once the broker has the record
 Send = Callable[[str, int | None, bytes], Awaitable[Awaitable[object]]]
@@ -70,8 +74,9 @@ class Processor:
             self.partitions[partition] = state
         return state
 
-    async def handle(self, partition: int, messages: Sequence[tuple[int, bytes]]) -> RateBatch | None:
-        """Process one partition's run of (offset, value), in offset order; return what was sent."""
+    async def handle(self, partition: int, messages: Sequence[Message]) -> RateBatch | None:
+        """Process one partition's run of (offset, value[, broker timestamp ms]), in offset order;
+        return what was sent."""
         m = self._metrics
         m.messages.labels(self.topic).inc(len(messages))
         state = await self._state(partition)
@@ -92,11 +97,15 @@ class Processor:
         watermark = state.watermark_ms
         for i in range(0, len(fresh), size):
             started = time.perf_counter()
-            for agg, value, n_messages in self._fold(partition, fresh[i:i + size], watermark, now):
+            for agg, value, letters, n_messages in self._fold(partition, fresh[i:i + size], watermark, now):
                 watermark = agg.batch.watermark_ms
+                b = agg.batch
+                aside = sum(1 for o in agg.set_aside if b.first_offset <= o <= b.last_offset)
+                if aside:
+                    self._metrics.set_aside.labels(self.topic).inc(aside)
                 if inflight is not None:
                     sent = await self._settle(state, inflight, now)
-                await self._dead_letters(partition, agg.dead, now)
+                await self._dead_letters(partition, agg.dead, letters)
                 inflight = _InFlight(agg.batch, await self._send(self.rates_topic, partition, value),
                                      n_messages, started)
                 await asyncio.sleep(0)  # let the producer's sender take it to the broker meanwhile
@@ -104,27 +113,54 @@ class Processor:
             sent = await self._settle(state, inflight, now)
         return sent
 
-    def _fold(self, partition: int, run: Sequence[tuple[int, bytes]], watermark_ms: int,
-              now: float) -> list[tuple[Aggregated, bytes, int]]:
-        """Aggregate and encode one run; a run whose batch would exceed one Kafka message is split in
-        halves (each folded on the watermark the first half reached), so no batch is ever refused."""
-        agg = aggregate(self.topic, partition, run, watermark_ms, int(now * 1000), self.limits)
-        value = encode_batch(agg.batch)
+    def _fold(self, partition: int, run: Sequence[Message], watermark_ms: int,
+              now: float, set_aside: dict[int, str] | None = None) -> list[tuple[Aggregated, bytes, list[bytes], int]]:
+        """Aggregate and encode one run (its batch and its dead letters); a run whose batch would
+        exceed one Kafka message is split in halves (each folded on the watermark the first half
+        reached), so no batch is ever refused.
+
+        The safety net: a message that raises while folded is set aside by `aggregate_safely`; if
+        encoding fails, the run is halved until the one message behind it is found and set aside.
+        """
+        aside = set_aside or {}
+        try:
+            agg = aggregate_safely(self.topic, partition, list(run), watermark_ms, int(now * 1000), self.limits, aside)
+            value = encode_batch(agg.batch)
+            letters = [self._letter(partition, d, now) for d in agg.dead]
+        except Exception as err:  # noqa: BLE001 - narrowed to one message below
+            if len(run) > 1:
+                half = len(run) // 2
+                first = self._fold(partition, run[:half], watermark_ms, now, aside)
+                return first + self._fold(partition, run[half:], first[-1][0].batch.watermark_ms, now, aside)
+            offset = run[0][0]
+            if offset in aside:
+                raise
+            log.error("%s[%d] offset %d set aside as a dead letter (internal): %s", self.topic, partition, offset,
+                      err, exc_info=err)
+            return self._fold(partition, run, watermark_ms, now, {**aside, offset: f"{type(err).__name__}: {err}"[:200]})
         self._bytes_per_message = len(value) / len(run)
         if len(value) > MAX_RATES_BYTES and len(run) > 1:
             half = len(run) // 2
-            first = self._fold(partition, run[:half], watermark_ms, now)
-            return first + self._fold(partition, run[half:], first[-1][0].batch.watermark_ms, now)
-        return [(agg, value, len(run))]
+            first = self._fold(partition, run[:half], watermark_ms, now, aside)
+            return first + self._fold(partition, run[half:], first[-1][0].batch.watermark_ms, now, aside)
+        return [(agg, value, letters, len(run))]
 
-    async def _dead_letters(self, partition: int, dead: Sequence[DeadLetter], now: float) -> None:
-        """Send a piece's dead letters and wait until they are durable, before its checkpoint moves."""
+    def _letter(self, partition: int, d: DeadLetter, now: float) -> bytes:
+        spans = None
+        if len(d.refusals) < d.events and d.payload is not None:
+            spans = split_array(d.payload)
+        rec = make_record(topic=self.topic, partition=partition, offset=d.offset, payload=d.payload,
+                          refusals=d.refusals, events=d.events, seen_at_ms=int(now * 1000), spans=spans)
+        return encode_record(rec)
+
+    async def _dead_letters(self, partition: int, dead: Sequence[DeadLetter], letters: Sequence[bytes]) -> None:
+        """Send a piece's dead letters (one per refused message) and wait until they are durable,
+        before its checkpoint moves."""
         pending = []
-        for d in dead:
-            rec = make_record(reason=d.reason, detail=d.detail, topic=self.topic, partition=partition,
-                              offset=d.offset, index=d.index, payload=d.payload, seen_at_ms=int(now * 1000))
-            pending.append(await self._send(self.dead_topic, partition, encode_record(rec)))
-            self._metrics.deadletter.labels(d.reason).inc()
+        for d, letter in zip(dead, letters, strict=True):
+            pending.append(await self._send(self.dead_topic, partition, letter))
+            for r in d.refusals:
+                self._metrics.deadletter.labels(r.reason).inc()
         if pending:
             await asyncio.gather(*pending)
 

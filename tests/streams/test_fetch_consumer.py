@@ -25,6 +25,7 @@ CLICKS, SESSIONS, OTHER = "clicks", "sessions", "other"
 class Record(NamedTuple):
     offset: int
     value: bytes
+    timestamp: int = -1
 
 
 def records(topic: str, partition: int, offsets: range) -> tuple[TP, list[Record]]:
@@ -52,8 +53,8 @@ class Harness:
 
     def _recorder(self, topic: str) -> Callable:  # type: ignore[type-arg]
         async def handle(partition: int, run: list[tuple[int, bytes]]) -> None:
-            assert all(value == f"{topic}/{partition}/{o}".encode() for o, value in run), run
-            self.calls.append((topic, partition, [o for o, _ in run]))
+            assert all(value == f"{topic}/{partition}/{o}".encode() for o, value, _ts in run), run
+            self.calls.append((topic, partition, [m[0] for m in run]))
         return handle
 
     def _consumer(self) -> FetchConsumer:
@@ -248,7 +249,7 @@ async def test_partitions_are_given_away_only_after_the_hand_over_in_progress(no
     async def slow(partition: int, run: list[tuple[int, bytes]]) -> None:
         entered.set()
         await release.wait()
-        h.calls.append((CLICKS, partition, [o for o, _ in run]))
+        h.calls.append((CLICKS, partition, [m[0] for m in run]))
     h.app.fetch_route.handlers[CLICKS] = slow
     h.fetches = [dict([records(CLICKS, 0, range(40, 42))])]
     handing = asyncio.create_task(h.fetch())

@@ -86,14 +86,14 @@ def test_backlog_is_cut_before_folding_not_refolded(monkeypatch) -> None:  # typ
     import streams.processor as processor
 
     folded = [0]
-    real = processor.aggregate
+    real = processor.aggregate_safely
 
     def counting(topic, partition, messages, *args):  # type: ignore[no-untyped-def]
         messages = list(messages)
         folded[0] += len(messages)
         return real(topic, partition, messages, *args)
 
-    monkeypatch.setattr(processor, "aggregate", counting)
+    monkeypatch.setattr(processor, "aggregate_safely", counting)
     monkeypatch.setattr(processor, "MAX_RATES_BYTES", 20_000)
 
     kafka = FakeKafka()
