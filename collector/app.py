@@ -105,8 +105,7 @@ class Events:
         c, s = self.c, self.c.settings
         if not self._cors(req, resp):
             return self._refuse(resp, 403, "origin", "origin", "origin not in EDU_COLLECTOR_CORS_ORIGINS")
-        peer = req.scope.get("client")
-        address = c.addresses.resolve(peer[0] if peer else None, req.get_header("X-Forwarded-For"),
+        address = c.addresses.resolve(req.remote_addr, req.get_header("X-Forwarded-For"),
                                       req.get_header("X-Real-IP"))
         wait = c.limiter.allow(address or "", time.monotonic())
         if wait:

@@ -149,19 +149,24 @@ class Collector:
         clicks: list[Event] = []
         sessions: list[Event] = []
         visitors: dict[str, str] = {}
+        idents: dict[tuple[str, str | None, str | None], tuple[str, str]] = {}
         ps = en.pseudonyms
         for i, ev in items:
             ts = intake.event_time(ev, now, skew)
             if ts is None:
                 out.refusals.append(Refusal(i, "ts", "time", "event time more than a day old or in the future"))
                 continue
-            if ev.pid is not None:
-                user = ps.platform_id(ev.pid)
-            else:
-                user = visitors.get(ev.platform)
-                if user is None:
-                    user = visitors[ev.platform] = ps.visitor(now, ev.platform, address or "", ua)
-            session = ps.session(now, user, ev.session)
+            ident = (ev.platform, ev.pid, ev.session)  # a batch is mostly one client: hash once
+            pair = idents.get(ident)
+            if pair is None:
+                if ev.pid is not None:
+                    user = ps.platform_id(ev.pid)
+                else:
+                    user = visitors.get(ev.platform)
+                    if user is None:
+                        user = visitors[ev.platform] = ps.visitor(now, ev.platform, address or "", ua)
+                pair = idents[ident] = (user, ps.session(now, user, ev.session))
+            user, session = pair
             event = intake.build(ev, eid=ev.id or en.event_id(), ts=ts, province=region.province or "",
                                  country=region.country, user=user, session=session, device=agent.device)
             (clicks if event.__class__ is Click else sessions).append(event)
