@@ -16,6 +16,7 @@ import sys
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -108,6 +109,12 @@ class V4Table:
         return None if rid == 0xFFFF else self.regions[rid]
 
 
+@lru_cache(maxsize=4)
+def v4_table(path: Path) -> V4Table:
+    """One compiled table per file and process (read-only, shared by collectors and importers)."""
+    return V4Table(path)
+
+
 class Countries:
     """ISO country of any address through geoip2fast's shipped data (IPv6 file loaded on first use)."""
 
@@ -130,16 +137,19 @@ class Countries:
         return code if code and len(code) == 2 and code.isalpha() and code.isupper() else None
 
 
+_COUNTRIES: Final = Countries()  # geoip2fast's tables, loaded on first use, shared per process
+
+
 class Geo:
     """Address text -> Region, with a bounded cache."""
 
     def __init__(self, xdb: Path | None = None, v6_xdb: Path | None = None, cache_size: int = 200_000) -> None:
-        self.v4 = V4Table(xdb or default_xdb_path())
+        self.v4 = v4_table(xdb or default_xdb_path())
         self.v6_searcher = None
         if v6_xdb is not None:
             util, searcher = _ip2region()
             self.v6_searcher = searcher.new_with_buffer(util.IPv6, v6_xdb.read_bytes())
-        self.countries = Countries()
+        self.countries = _COUNTRIES
         self._cache: dict[str, Region] = {}
         self._cache_size = cache_size
 
