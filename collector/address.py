@@ -15,6 +15,7 @@ MAX_HOPS: Final = 16  # longer X-Forwarded-For chains are cut (bounded work per 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@lru_cache(maxsize=65_536)
 def _clean(text: str) -> str | None:
     text = text.strip().strip('"')
     if text.startswith("["):  # [v6]:port

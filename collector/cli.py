@@ -35,7 +35,14 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def logs(args: argparse.Namespace) -> int:
+    import signal
+
     from collector.logs import run_import
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: what was read is journaled and sent first
+
+    signal.signal(signal.SIGTERM, interrupt)
 
     return run_import(load_settings(), args)
 
