@@ -47,6 +47,15 @@ class CollectorProcess:
         finally:
             conn.close()
 
+    def metrics_text(self) -> str:
+        conn = http.client.HTTPConnection(self.settings.collector_host, self.settings.collector_port, timeout=5)
+        try:
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode()
+            return "\n".join(ln for ln in text.splitlines() if ln.startswith("edu_collector") and "_total" in ln)
+        finally:
+            conn.close()
+
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.kill()
