@@ -36,7 +36,7 @@ class ClientAddress:
 
     def __init__(self, trusted: list[str]) -> None:
         self.trusted: tuple[Network, ...] = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
-        self._is_trusted = lru_cache(maxsize=4096)(self._trusted)
+        self._is_trusted = lru_cache(maxsize=65_536)(self._trusted)
 
     def _trusted(self, addr: str) -> bool:
         try:

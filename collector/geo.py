@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import struct
 import sys
 from array import array
@@ -164,6 +165,14 @@ class Geo:
         return region
 
     def _lookup(self, addr: str) -> Region:
+        if addr.count(".") == 3 and ":" not in addr:  # dotted IPv4: parsed in C; ip2region marks private ranges
+            try:
+                n = int.from_bytes(socket.inet_aton(addr), "big")
+            except OSError:
+                return UNKNOWN
+            raw = self.v4.raw(n)
+            if raw is not None and len(raw) >= 4:
+                return self._from_ip2region(raw, addr, v6=False)
         try:
             ip = ipaddress.ip_address(addr)
         except ValueError:

@@ -157,6 +157,7 @@ class LineConverter:
         self.times = TimeParser()
         self.stats = Stats()
         self._paths: dict[str, tuple[str, str, str, str] | None] = {}
+        self._idents: dict[tuple[int, str, str | None, str], tuple[str, str]] = {}
 
     def convert(self, line: bytes, eid: str) -> Click | None:
         st = self.stats
@@ -197,11 +198,19 @@ class LineConverter:
             st.no_region += 1
             return None
         platform, section, resource, action = target
-        ps = self.en.pseudonyms
-        user = ps.visitor(ts, platform, addr or "", ua[:512])
+        day = (ts + self.en.pseudonyms.offset_ms) // 86_400_000  # a visitor's lines hash once a day
+        ident = (day, platform, addr, ua)
+        pair = self._idents.get(ident)
+        if pair is None:
+            ps = self.en.pseudonyms
+            user = ps.visitor(ts, platform, addr or "", ua[:512])
+            pair = (user, ps.session(ts, user, None))
+            if len(self._idents) > 200_000:
+                self._idents.clear()
+            self._idents[ident] = pair
         st.events += 1
-        return Click(id=eid, ts=ts, platform=platform, province=region.province or "", user=user,
-                     session=ps.session(ts, user, None), resource=resource, section=section,  # type: ignore[arg-type]
+        return Click(id=eid, ts=ts, platform=platform, province=region.province or "", user=pair[0],
+                     session=pair[1], resource=resource, section=section,  # type: ignore[arg-type]
                      action=action, device=agent.device, country=region.country)  # type: ignore[arg-type]
 
 
