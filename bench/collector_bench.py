@@ -77,7 +77,7 @@ def lua(batch: int, pace_ms: float = 0.0) -> str:
 
 
 def wrk(port: int, script: str, seconds: float, connections: int, threads: int = 1) -> dict:
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", script,
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", script,
                           f"http://127.0.0.1:{port}/api/event"], capture_output=True, text=True, check=True).stdout
     m = re.search(r"^JSON (.*)$", out, re.M)
     if m is None:
@@ -368,6 +368,9 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=300_000, help="logs: lines")
     ap.add_argument("--n", type=int, default=200_000, help="lookups: addresses")
     a = ap.parse_args()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop like Ctrl-C: the broker and server are stopped
     print(globals()[f"cmd_{a.command}"](a), flush=True)
 
 
