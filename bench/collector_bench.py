@@ -67,7 +67,7 @@ def load() -> str:
 
 def lua(batch: int, pace_ms: float = 0.0) -> str:
     if batch == 1:
-        body = "string.format('%s', i, i)" % EVENT.replace("%d", "%%d")
+        body = "string.format('{}', i, i)".format(EVENT.replace("%d", "%%d"))
     else:
         one = EVENT.replace("%d", "%%d")
         body = "'[' .. " + " .. ',' .. ".join(f"string.format('{one}', i*{batch}+{j}, i)" for j in range(batch)) + " .. ']'"
@@ -79,7 +79,7 @@ def lua(batch: int, pace_ms: float = 0.0) -> str:
 def wrk(port: int, script: str, seconds: float, connections: int, threads: int = 1) -> dict:
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", script,
                           f"http://127.0.0.1:{port}/api/event"], capture_output=True, text=True, check=True).stdout
-    m = re.search(r"^JSON (.*)$", out, re.M)
+    m = re.search(r"^JSON (.*)$", out, re.MULTILINE)
     if m is None:
         raise RuntimeError(out)
     r = json.loads(m.group(1))
@@ -110,7 +110,8 @@ class Stack:
              "EDU_COLLECTOR_RATE_PER_ADDRESS": "1000", "EDU_COLLECTOR_RATE_BURST": "1000",
              "EDU_TOPIC_CLICKS": "bench.clicks", "EDU_TOPIC_SESSIONS": "bench.sessions", **env}
         self.proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve"], cwd=ROOT, env=e,
-                                     stdout=open(self.tmp / "collector.log", "ab"), stderr=subprocess.STDOUT)
+                                     stdout=open(self.tmp / "collector.log", "ab"),  # noqa: SIM115 - the child's
+                                     stderr=subprocess.STDOUT)
         self._wait()
         return self.port
 

@@ -21,7 +21,7 @@ def serve(args: argparse.Namespace) -> int:
         try:
             ensure_topics(settings)
         except Exception as err:  # noqa: BLE001 - Kafka down at start: accept anyway, the spool holds events
-            logging.warning("topics not checked (%s); events are spooled until Kafka answers", err)
+            logging.getLogger("edu-collect").warning("topics not checked (%s); events are spooled until Kafka answers", err)
     collector = Collector(settings)
     collector.start()
     try:

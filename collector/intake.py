@@ -15,7 +15,15 @@ from typing import Annotated, Any, Final, Literal, Union
 
 import msgspec
 
-from contracts.events import Action, Click, Event, Platform, Section, Session, SessionKind
+from contracts.events import (
+    Action,
+    Click,
+    Event,
+    Platform,
+    Section,
+    Session,
+    SessionKind,
+)
 
 Text64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Text128 = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -52,7 +60,7 @@ class Refusal:
         return {"index": self.index, "field": self.field, "reason": self.reason, "detail": self.detail}
 
 
-_batch = msgspec.json.Decoder(Union[list[Incoming], Incoming])
+_batch = msgspec.json.Decoder(Union[list[Incoming], Incoming])  # noqa: UP007 - a runtime type for msgspec
 _raw = msgspec.json.Decoder(msgspec.Raw)
 _raws = msgspec.json.Decoder(list[msgspec.Raw])
 _one = msgspec.json.Decoder(Incoming)
@@ -86,7 +94,7 @@ def _elementwise(body: bytes, max_events: int) -> tuple[list[tuple[int, Incoming
         _raw.decode(body)
     except msgspec.DecodeError as err:
         return [], [Refusal(-1, "body", "json", str(err)[:200])]
-    if not body.lstrip()[:1] == b"[":
+    if body.lstrip()[:1] != b"[":
         try:
             _one.decode(body)
         except msgspec.ValidationError as err:

@@ -34,7 +34,7 @@ from contracts.settings import Settings
 
 COMBINED: Final = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
                    '"$http_referer" "$http_user_agent"')
-_ASSET: Final = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|ico|svg|webp|woff2?|ttf|eot)(?:\?|$)", re.I)
+_ASSET: Final = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|ico|svg|webp|woff2?|ttf|eot)(?:\?|$)", re.IGNORECASE)
 _MONTHS: Final = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 MESSAGE_EVENTS: Final = 200  # events per Kafka message (well under the worker's message size limit)
@@ -261,8 +261,9 @@ def follow(path: Path, start: int, stop: Any, poll_s: float = 0.5) -> Iterator[t
     try:
         while not stop():
             got = False
-            for pos, line in _lines(f, pos):
+            for end, line in _lines(f, pos):
                 got = True
+                pos = end
                 yield pos, line, new
                 new = False
             try:
@@ -284,9 +285,9 @@ def follow(path: Path, start: int, stop: Any, poll_s: float = 0.5) -> Iterator[t
 # --------------------------------------------------------------------------------------- run
 def run_import(settings: Settings, args: argparse.Namespace) -> int:
     from collector.journal import Journal
+    from collector.privacy import load_secret
     from collector.sender import Checkpoint, Sender
     from collector.service import _consumer_factory, _producer_factory
-    from collector.privacy import load_secret
 
     base = spool_dir(settings)
     secret = load_secret(settings.collector_salt_file or base / "secret")
@@ -355,7 +356,8 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
                 source = ((p, ln, False) for p, ln in _lines(fh, start))
             last_flush = time.monotonic()
             pos = last_pos = start
-            for pos, line, new in source:
+            for at, line, new in source:
+                pos = at
                 if new:  # rotated: the old file is done (its key keeps its offset), the new one has its own
                     flush(key, path.name, last_pos)
                     key = file_key(line or b"")
@@ -384,4 +386,4 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if left == 0 else 1
 
 
-__all__ = ["COMBINED", "LineConverter", "Ledger", "ResourceMap", "format_regex", "run_import"]
+__all__ = ["COMBINED", "Ledger", "LineConverter", "ResourceMap", "format_regex", "run_import"]

@@ -24,7 +24,7 @@ class CollectorMetrics:
     latency: Histogram
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> "CollectorMetrics":
+    def create(cls, registry: CollectorRegistry) -> CollectorMetrics:
         ns, sub = "edu", "collector"
 
         def c(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:

@@ -92,8 +92,8 @@ class Sender(threading.Thread):
                 if producer is not None:
                     try:
                         producer.close(timeout=5)
-                    except Exception:  # noqa: BLE001 - closing a broken producer: nothing left to save
-                        pass
+                    except Exception as err:  # noqa: BLE001 - closing a broken producer: nothing left to save
+                        log.debug("closing the producer: %s", err)
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 5.0)
 

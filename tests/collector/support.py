@@ -22,7 +22,7 @@ class CollectorProcess:
         self.settings, self.log_path = settings, log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60) -> "CollectorProcess":
+    def start(self, timeout: float = 60) -> CollectorProcess:
         env = {**env_without_proxy(), **{k: v for k, v in settings_env(self.settings).items() if k.startswith("EDU_")}}
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "--loglevel", "info", "serve"],

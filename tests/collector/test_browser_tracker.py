@@ -69,7 +69,7 @@ def proxy_server(collector_port: int) -> ThreadingHTTPServer:
             self.wfile.write(data)
             conn.close()
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path.startswith("/t.js"):
                 return self._forward("GET")
             data = PAGE.encode()
@@ -79,7 +79,7 @@ def proxy_server(collector_port: int) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._forward("POST")
 
     return ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)

@@ -49,7 +49,7 @@ def test_sigkill_loses_nothing_answered_202_and_doubles_nothing(kafka: str, tmp_
             client = Client(s.collector_host, s.collector_port)
             sender = threading.Thread(target=send_until, args=(client, f"k{round_}", stop, accepted))
             sender.start()
-            wait_for(lambda: len(accepted) >= 2000 * (round_ + 1), 60, "events accepted")
+            wait_for(lambda r=round_: len(accepted) >= 2000 * (r + 1), 60, "events accepted")
             if round_ < 2:
                 proc.kill()  # SIGKILL while requests and Kafka sends are in flight
             stop.set()
@@ -84,7 +84,7 @@ def test_kafka_down_spools_then_delivers_in_order(kafka: str, tmp_path: Path) ->
         statuses = Counter()
         i = 0
         while True:  # nothing answers at the bootstrap address: events spool until it is full
-            status, answer = client.post(batch(20, i, "d"))
+            status, _ = client.post(batch(20, i, "d"))
             statuses[status] += 1
             if status == 202:
                 accepted.extend(f"d-{j}" for j in range(i, i + 20))
@@ -101,7 +101,7 @@ def test_kafka_down_spools_then_delivers_in_order(kafka: str, tmp_path: Path) ->
         wait_for(lambda: (proc.health() or {}).get("spool_records") == 0, 60, "spool drained")
         events = read_topics(s, [s.topic_clicks], len(accepted))
         assert sorted(Counter(e.id for e in events).values()) == [1] * len(accepted)
-        assert set(e.id for e in events) == set(accepted)
+        assert {e.id for e in events} == set(accepted)
         # in order: within a session (one partition) the events arrive in the order they were sent
         by_session: dict[str, list[int]] = {}
         for e in events:

@@ -1,8 +1,8 @@
 """Enrichment without services: address resolution, regions, User-Agents, pseudonyms, limits."""
 from __future__ import annotations
 
-import random
 import ipaddress
+import random
 
 import pytest
 

@@ -20,8 +20,8 @@ EV = {"type": "pageview", "platform": "k12", "section": "lessons", "resource": "
 
 
 def make(tmp_path: Path, **over: object) -> tuple[Collector, testing.TestClient]:
-    base: dict[str, object] = dict(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:9", collector_rate_per_address=1000,
-                                   collector_rate_burst=1000, collector_cors_origins=["https://www.zxx.edu.cn"])
+    base: dict[str, object] = {"data_dir": tmp_path, "kafka_bootstrap": "127.0.0.1:9", "collector_rate_per_address": 1000,
+                               "collector_rate_burst": 1000, "collector_cors_origins": ["https://www.zxx.edu.cn"]}
     base.update(over)
     c = Collector(Settings(**base))  # type: ignore[arg-type]
     return c, testing.TestClient(create_app(c))
@@ -101,7 +101,7 @@ def test_gzip_and_gzip_bombs(tmp_path: Path) -> None:
 
 
 def test_body_size_limit(tmp_path: Path) -> None:
-    c, client = make(tmp_path, collector_max_body_bytes=4096)
+    _, client = make(tmp_path, collector_max_body_bytes=4096)
     r = post(client, None, raw=b"[" + b" " * 10_000 + b"]")
     assert r.status_code == 413
 
@@ -133,7 +133,7 @@ def test_bots_are_counted_and_dropped(tmp_path: Path) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
-    c, client = make(tmp_path, collector_rate_per_address=1.0, collector_rate_burst=3.0)
+    _, client = make(tmp_path, collector_rate_per_address=1.0, collector_rate_burst=3.0)
     codes = [post(client, EV).status_code for _ in range(5)]
     assert codes == [202, 202, 202, 429, 429]
     r = post(client, EV)
@@ -142,7 +142,7 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
 
 
 def test_cors_allow_list(tmp_path: Path) -> None:
-    c, client = make(tmp_path)
+    _, client = make(tmp_path)
     ok = client.simulate_options("/api/event", headers={"Origin": "https://www.zxx.edu.cn",
                                                          "Access-Control-Request-Method": "POST"})
     assert ok.status_code == 204 and ok.headers["access-control-allow-origin"] == "https://www.zxx.edu.cn"
@@ -179,7 +179,7 @@ def test_client_clock_is_corrected_by_sent(tmp_path: Path) -> None:
 
 
 def test_tracker_metrics_and_health_are_served(tmp_path: Path) -> None:
-    c, client = make(tmp_path)
+    _, client = make(tmp_path)
     js = client.simulate_get("/t.js")
     assert js.status_code == 200 and "sendBeacon" in js.text and "javascript" in js.headers["content-type"]
     post(client, EV)

@@ -5,20 +5,25 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from collector.logs import COMBINED, LineConverter, ResourceMap, TimeParser, format_regex, run_import
-from collector.privacy import Pseudonyms
+from collector.logs import (
+    COMBINED,
+    LineConverter,
+    ResourceMap,
+    TimeParser,
+    format_regex,
+    run_import,
+)
 from collector.service import Enricher
 from contracts.settings import Settings
 from simulators.kafka_out import ensure_topics
 from tests.collector.support import CHROME, read_topics
 from tests.conftest import make_settings, settings_env
-from tests.support import ROOT, env_without_proxy, wait_for
+from tests.support import ROOT, env_without_proxy
 
 BAIDU = "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"
 T = "14/Mar/2022:08:00:05 +0800"
@@ -96,7 +101,8 @@ def test_time_parser() -> None:
 
 
 def _args(file: str, **kw: object) -> argparse.Namespace:
-    base = dict(file=file, format="combined", map=None, platform="k12", follow=False, dry_run=False, no_ledger=False)
+    base = {"file": file, "format": "combined", "map": None, "platform": "k12", "follow": False, "dry_run": False,
+            "no_ledger": False}
     base.update(kw)
     return argparse.Namespace(**base)
 
