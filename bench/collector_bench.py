@@ -248,8 +248,8 @@ def _real_vs_bare(a: argparse.Namespace, batch: int) -> str:
         print(json.dumps({"bare": bare, "real": real, "health": h}), flush=True)
     finally:
         stack.close()
-    unit = "events" if batch > 1 else "requests"
-    return (f"{unit}_per_s={real['ok_rps'] * batch:.0f} requests_per_s={real['ok_rps']:.0f} "
+    head = f"events_per_s={real['ok_rps'] * batch:.0f} " if batch > 1 else ""
+    return (f"{head}requests_per_s={real['ok_rps']:.0f} "
             f"bare_requests_per_s={bare['ok_rps']:.0f} ratio={real['ok_rps'] / bare['ok_rps']:.3f} "
             f"p99_ms={real['p99_ms']:.1f} non2xx={real['non2xx']} drained={h['spool_records'] == 0} {load()}")
 

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 _HEAD: Final = struct.Struct("<II")
 _BODY: Final = struct.Struct("<QBH")
@@ -130,33 +130,52 @@ class Journal:
         with self.changed:
             return sum(size for first, size in self.sizes.items() if first >= segment) - offset
 
-    def read(self, segment: int, offset: int, stop: threading.Event, wait_s: float = 0.1) -> Iterator[Record | None]:
+    def read(self, segment: int, offset: int, stop: threading.Event, wait_s: float = 0.1,
+             gather_s: float = 0.002) -> Iterator[Record | None]:
         """Records from (segment, offset) on, waiting for new ones until `stop` is set; None after
-        each idle wait (so the reader can do its housekeeping while nothing comes)."""
-        while not stop.is_set():
-            with self.changed:
-                cur, size = self.segment, self.size
-            if segment > cur:
-                return
-            path = _path(self.dir, segment)
-            limit = size if segment == cur else None
-            try:
-                with open(path, "rb") as f:
+        each idle wait (so the reader can do its housekeeping while nothing comes). After a short
+        read it lets `gather_s` pass, so a busy collector is read in chunks, not one wake-up per
+        request (each wake-up costs the request path a GIL hand-over)."""
+        f: BinaryIO | None = None
+        f_segment = -1
+        try:
+            while not stop.is_set():
+                with self.changed:
+                    cur, size = self.segment, self.size
+                if segment > cur:
+                    return
+                limit = size if segment == cur else None
+                if f_segment != segment:
+                    if f is not None:
+                        f.close()
+                    try:
+                        f = open(_path(self.dir, segment), "rb")  # noqa: SIM115 - kept across reads
+                        f_segment = segment
+                    except FileNotFoundError:
+                        f, f_segment = None, -1
+                if f is not None:
                     f.seek(offset)
                     data = f.read() if limit is None else f.read(max(0, limit - offset))
-            except FileNotFoundError:
-                data = b""
-            end = offset
-            for seq, topic, rec_end, key, value in scan(data):
-                end = offset + rec_end
-                yield Record(seq, topic, key, value, segment, end)
-            offset = end
-            if segment != cur:
-                later = [s for s in _segments(self.dir) if s > segment]
-                if later:
-                    segment, offset = later[0], 0
+                else:
+                    data = b""
+                end, n = offset, 0
+                for seq, topic, rec_end, key, value in scan(data):
+                    end = offset + rec_end
+                    n += 1
+                    yield Record(seq, topic, key, value, segment, end)
+                offset = end
+                if segment != cur:
+                    later = [s for s in _segments(self.dir) if s > segment]
+                    if later:
+                        segment, offset = later[0], 0
+                        continue
+                if 0 < n < 256:
+                    stop.wait(gather_s)
                     continue
-            with self.changed:
-                if (self.segment, self.size) == (segment, offset) or (self.segment == segment and self.size == offset):
-                    self.changed.wait(wait_s)
-                    yield None
+                with self.changed:
+                    if self.segment == segment and self.size == offset:
+                        self.changed.wait(wait_s)
+                        yield None
+        finally:
+            if f is not None:
+                f.close()
