@@ -109,3 +109,43 @@ def test_kafka_down_spools_then_delivers_in_order(kafka: str, tmp_path: Path) ->
         assert all(ids == sorted(ids) for ids in by_session.values())
     finally:
         proc.stop()
+
+
+def test_huge_headers_and_garbage_do_not_stop_the_server(tmp_path: Path) -> None:
+    """A real uvicorn + collector (Kafka unreachable: events spool): a 1 MB header, a 100 kB
+    User-Agent, a 10,000-hop X-Forwarded-For and raw garbage; each is answered or the connection
+    closed, and the server answers normally afterwards."""
+    import socket
+
+    s = make_settings(f"127.0.0.1:{free_port()}", collector_port=free_port(), collector_spool_dir=tmp_path / "spool")
+    proc = CollectorProcess(s, tmp_path / "collector.log").start()
+    try:
+        def raw(data: bytes) -> bytes:
+            with socket.create_connection((s.collector_host, s.collector_port), timeout=10) as sock:
+                try:
+                    sock.sendall(data)
+                    sock.shutdown(socket.SHUT_WR)
+                    chunks = []
+                    while chunk := sock.recv(65536):
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+                except OSError:
+                    return b""  # the server closed on us: also an answer
+
+        body = b'{"type":"pageview","platform":"k12","resource":"r"}'
+        def post(headers: bytes) -> bytes:
+            return raw(b"POST /api/event HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n" + headers +
+                       b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        huge = post(b"X-Pad: " + b"a" * 1_000_000 + b"\r\n")
+        assert huge == b"" or huge.split(b" ")[1][:1] in (b"2", b"4"), huge[:100]
+        long_ua = post(b"User-Agent: Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 " + b"x" * 100_000 +
+                       b"\r\nX-Forwarded-For: 114.114.114.114\r\n")
+        assert long_ua.startswith(b"HTTP/1.1 202"), long_ua[:200]
+        hops = b", ".join([b"1.1.1.1"] * 10_000)
+        many = post(b"User-Agent: Mozilla/5.0 (Windows NT 10.0) Chrome/120.0\r\nX-Forwarded-For: " + hops + b"\r\n")
+        assert many.startswith(b"HTTP/1.1 202"), many[:200]
+        assert raw(b"\x00\xff\x16\x03garbage\r\n\r\n") is not None
+        health = proc.health()
+        assert health is not None and health["spool_records"] == 2  # the two good requests, spooled
+    finally:
+        proc.stop()
