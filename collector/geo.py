@@ -10,7 +10,6 @@ The xdb index is compiled once into two flat arrays (segment starts, region ids)
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import struct
 import sys
@@ -214,12 +213,3 @@ class Geo:
         if iso == "CN":
             return UNKNOWN
         return Region(ABROAD, iso)
-
-
-def data_versions(geo: Geo) -> dict[str, str]:
-    """What data the lookups use, for /healthz and the docs."""
-    import geoip2fast  # noqa: F401
-
-    return {"ip2region_xdb": str(geo.v4.path), "ip2region_created": str(geo.v4.created_at),
-            "geoip2fast": getattr(__import__("geoip2fast"), "__version__", "?"),
-            "v6_xdb": str(bool(geo.v6_searcher)), "pid": str(os.getpid())}

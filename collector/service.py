@@ -120,7 +120,8 @@ class Collector:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "kafka_connected": self.sender.connected,
                 "spool_records": self.sender.depth_records(), "spool_bytes": self.spool_bytes(),
-                "spool_full": self.spool_full(), "last_error": self.sender.last_error}
+                "spool_full": self.spool_full(), "last_error": self.sender.last_error,
+                "ip2region_created": self.enricher.geo.v4.created_at}
 
     # ----------------------------------------------------------------------------- the path
     def accept(self, body: bytes, *, address: str | None, user_agent: str, sent_ms: int | None,
