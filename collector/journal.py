@@ -171,6 +171,7 @@ class Journal:
                         continue
                 if 0 < n < 256:
                     stop.wait(gather_s)
+                    yield None  # a pause: the reader sends what it holds
                     continue
                 with self.changed:
                     if self.segment == segment and self.size == offset:
