@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DEFAULT_HOME = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "edu-cockpit"
 
@@ -134,6 +134,42 @@ class Settings(BaseSettings):
     max_decompressed_bytes: int = Field(16 * 1024 * 1024, ge=65_536,
                                         description="a compressed record batch larger than this once expanded is "
                                         "refused (dead-lettered) without being expanded further")
+    # --- collector (issue 16: HTTP front door, tracker, access-log import) -----------------------
+    collector_host: str = Field("127.0.0.1", description="address edu-collect serves on (0.0.0.0 in containers)")
+    collector_port: int = Field(8060, ge=1, le=65535)
+    collector_trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="CIDRs whose X-Forwarded-For / X-Real-IP are believed; any other peer is the client")
+    collector_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                              description="browser origins allowed to send; '*' = any")
+    collector_max_body_bytes: int = Field(262_144, ge=1024, description="request body as sent (413 above)")
+    collector_max_decompressed_bytes: int = Field(1_048_576, ge=1024, description="a gzip body's cap once inflated")
+    collector_max_batch_events: int = Field(100, ge=1, description="events in one request (413 above)")
+    collector_rate_per_address: float = Field(20.0, gt=0, description="requests/s per client address (429 above)")
+    collector_rate_burst: float = Field(100.0, ge=1, description="requests one address may send at once")
+    collector_spool_dir: Path | None = Field(None, description="journal of accepted events; default DATA_DIR/collector")
+    collector_spool_max_bytes: int = Field(256 * 1024 * 1024, ge=65_536,
+                                           description="accepted but not yet in Kafka; 503 above")
+    collector_fsync_s: float = Field(0.0, ge=0, description="fsync the journal this often; 0 = page cache only "
+                                     "(survives a killed collector, not a power cut)")
+    collector_salt_file: Path | None = Field(None, description="secret of the daily visitor salts; default in the spool dir")
+    collector_geo_v6_xdb: Path | None = Field(None, description="an ip2region IPv6 xdb, for provinces of IPv6 clients")
+    collector_app_tokens: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["SmartEdu", "zxx-app"],
+                                            description="User-Agent tokens of the platform's own apps (device=app)")
+    collector_resource_map: Path | None = Field(None, description="YAML: URL patterns -> platform/section/resource")
+
+    @field_validator("collector_trusted_proxies", "collector_cors_origins", "collector_app_tokens", mode="before")
+    @classmethod
+    def _collector_lists(cls, v: object) -> object:
+        """A JSON list, or plain comma-separated text (as compose files and shells write it)."""
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [p.strip() for p in text.split(",") if p.strip()]
+        return v
 
     @field_validator("kafka_bootstrap")
     @classmethod

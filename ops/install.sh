@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(clickhouse-server clickhouse-client prometheus prometheus-alertmanager chromium
+DEB_PACKAGES=(clickhouse-server clickhouse-client prometheus prometheus-alertmanager chromium wrk
               chromium-driver docker-compose fonts-noto-cjk default-jre-headless maven)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -96,6 +96,7 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
         children.append(_spawn("worker", ["streams.cli"], logs))
         children.append(_spawn("alerts", ["alerts.cli"], logs))
         children.append(_spawn("cockpit", ["cockpit.cli", "--with-sink"], logs))
+        children.append(_spawn("collector", ["collector.cli", "serve"], logs))  # HTTP front door (issue 16)
         url = f"http://{settings.cockpit_host}:{settings.cockpit_port}/"
         _wait(lambda: _http_ok(url + "healthz"), 120, "the cockpit", children, stop)
         if simulate:
@@ -104,6 +105,8 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
             return 130
         print(f"\n  Cockpit: {url}   (ready in {time.monotonic() - t0:.1f}s; logs in {logs}; Ctrl-C stops)\n",
               flush=True)
+        print(f"  Collector: http://{settings.collector_host}:{settings.collector_port}/api/event   "
+              f"tracker: /t.js\n", flush=True)
         while not stop.is_set():
             for c in children:
                 if c.proc.poll() is not None:

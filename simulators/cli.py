@@ -138,9 +138,14 @@ def run(
     client_flush: Annotated[Optional[float], typer.Option(help="SDK flush interval in seconds for every device (default: the scenario's, 10-30 s); larger gives fewer, bigger messages, same events")] = None,
     linger_ms: Annotated[Optional[int], typer.Option(help="producer linger.ms (default 20)")] = None,
     batch_kb: Annotated[Optional[int], typer.Option(help="producer batch.size in KiB (default 256)")] = None,
+    http: Annotated[Optional[str], typer.Option(help="send through the collector at this URL (e.g. http://127.0.0.1:8060) instead of to Kafka")] = None,
+    http_connections: Annotated[int, typer.Option(min=1, help="keep-alive connections to the collector (--http)")] = 8,
 ) -> None:
     """Send simulated traffic at a target rate, open-loop (a shortfall is reported, never hidden)."""
     settings = _settings(bootstrap)
+    if http and (processes > 1 or out):
+        console.print("[red]error:[/] --http sends from one process and not to a file")
+        raise typer.Exit(2)
     _scenario(scenario)  # a bad file fails here, naming the line
     profile = RateProfile.parse(rate) if rate else RateProfile.constant(settings.simulator_rate)
     seed = settings.simulator_seed if seed is None else seed
@@ -169,7 +174,12 @@ def run(
     total = count or (profile.expected(duration) if duration else None)
     label = ("live" if live else "run") + (f" x{processes} processes" if processes > 1 else "")
     if processes == 1:
-        sink = FileSink(str(out)) if out else _kafka_sink(settings, compression, producer)
+        if http:
+            from simulators.http_out import HttpSink
+
+            sink: Any = HttpSink(http, connections=http_connections)
+        else:
+            sink = FileSink(str(out)) if out else _kafka_sink(settings, compression, producer)
         gt = GroundTruth() if truth else None
         with _Display(total, label) as display:
             loop = _loop(sink, spec.schedule(), gt, duration, display)

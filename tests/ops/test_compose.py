@@ -28,7 +28,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 # Read by load_settings() itself, not a Settings field.
 NON_FIELD_SETTINGS = {"EDU_SETTINGS_FILE"}
 # Only these services publish host ports; the Prometheus UI (no auth) on loopback only.
-PUBLISHED = {"cockpit", "prometheus"}
+PUBLISHED = {"cockpit", "prometheus", "collector"}  # the collector: browsers and apps send to it
 LOOPBACK_ONLY = {"prometheus"}
 TEST_PASSWORD = "compose-config-check"
 
