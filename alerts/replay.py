@@ -12,13 +12,14 @@ generated into rows: the alerts read only the clicks rates.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.model import StateChange
+from contracts.geo import PROVINCE_CODES
 from contracts.settings import Settings
 from simulators.generator import _CLICK, Generator
 from simulators.scenario import Scenario, load_scenario
@@ -65,8 +66,9 @@ def click_messages(gen: Generator) -> Iterator[tuple[int, int, bytes]]:
 
 def replay(scenario: Scenario | str, *, scale: float | None = None, seed: int = 1, days: float | None = None,
            config: EngineConfig | None = None, on_change: Callable[[StateChange], None] | None = None,
-           settings: Settings | None = None) -> ReplayResult:
-    """Run the scenario (optionally only its first `days`) and return every state change."""
+           settings: Settings | None = None, provinces: Iterable[str] | None = None) -> ReplayResult:
+    """Run the scenario (optionally only its first `days`) and return every state change;
+    `provinces` limits the series judged (all by default; fewer make a quick test)."""
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     s = settings or Settings()
     end_ms = sc.end_ms if days is None else min(sc.end_ms, sc.start_ms + int(days * 86_400_000))
@@ -79,7 +81,7 @@ def replay(scenario: Scenario | str, *, scale: float | None = None, seed: int = 
         if on_change is not None:
             on_change(ch)
 
-    engine = AlertEngine(cfg, on_change=changed)
+    engine = AlertEngine(cfg, on_change=changed, provinces=PROVINCE_CODES if provinces is None else provinces)
     limits = Limits.from_settings(s)
     t0 = time.perf_counter()
     run: list[tuple[int, bytes]] = []
