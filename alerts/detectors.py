@@ -246,7 +246,8 @@ class SeriesDetector:
         self.window = max(self.evidence[-1], drop.window_min)
         # two days more: the dispersion compares yesterday's windows with the day before's
         self._obs, self._paused = _Prefix(2 * DAY_MIN + self.window), _Prefix(2 * DAY_MIN + self.window)
-        self._exp, self._var, self._none = (_Prefix(self.window) for _ in range(3))
+        self._exp, self._var = _Prefix(self.window), _Prefix(self.window)
+        self._known = 0  # minutes in a row that had a baseline
         self._kinds_day: int | None = None
         self._same_kinds = False
         self.last: Reading | None = None
@@ -269,8 +270,7 @@ class SeriesDetector:
     def _sums(self, n: int) -> tuple[float | None, float | None, float | None]:
         """(observed, expected, variance) over the last n minutes; expected None unless all had one."""
         obs = self._obs.last(n)
-        missing = self._none.last(n)
-        if obs is None or missing is None or missing > 0:
+        if obs is None or self._known < n:
             return obs, None, None
         return obs, self._exp.last(n), self._var.last(n)
 
@@ -287,7 +287,7 @@ class SeriesDetector:
             return
         count = self._obs.count
         for n, d in self.dispersion.items():
-            if count % n:
+            if count % (n if n >= 5 else 5):  # single minutes: every fifth is plenty for the estimate
                 continue
             a, b = self._obs.last(n, DAY_MIN), self._obs.last(n, 2 * DAY_MIN)
             if a is None or b is None or self._paused.last(n, DAY_MIN) or self._paused.last(n, 2 * DAY_MIN):
@@ -356,11 +356,11 @@ class SeriesDetector:
         exp = self.baseline.expected(t)
         self._obs.add(value)
         if exp is not None:
-            self._none.add(0.0)
+            self._known += 1
             self._exp.add(exp.mean)
             self._var.add(max(exp.mean, (1.25 * exp.dev) ** 2, 1.0))
         else:
-            self._none.add(1.0)
+            self._known = 0
             self._exp.add(0.0)
             self._var.add(0.0)
         w_obs, w_exp, w_var = self._sums(self.surge_p.window_min)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from alerts.engine import AlertEngine, EngineConfig
+from alerts.service import engine_config
 from alerts.model import StateChange
 from contracts.geo import PROVINCE_CODES
 from contracts.settings import Settings
@@ -73,7 +74,7 @@ def replay(scenario: Scenario | str, *, scale: float | None = None, seed: int = 
     s = settings or Settings()
     end_ms = sc.end_ms if days is None else min(sc.end_ms, sc.start_ms + int(days * 86_400_000))
     gen = Generator(sc, seed=seed, scale=scale, end_ms=end_ms)
-    cfg = config or EngineConfig(lateness_s=float(s.allowed_lateness_s))
+    cfg = config or engine_config(s)  # the service's rules and knobs
     out = ReplayResult()
 
     def changed(ch: StateChange) -> None:
