@@ -53,7 +53,7 @@ class SurgeParams:
     # an episode ends only on evidence of normal traffic (z <= z_exit against the baseline) that
     # lasts exit_hold_min; minutes with too little evidence (nights) hold the state
     z_exit: float = 2.0
-    exit_hold_min: int = 60
+    exit_hold_min: int = 30
     # evidence: at least this many independent units (expected count / dispersion) in the window, on
     # a window of up to max_window_min minutes (multiples of window_min). With fewer, one long
     # session is a sizeable share of the window and the tail approximation fails; a series that
