@@ -1,32 +1,27 @@
-"""Per-series detectors on one-minute counts: surge, drop, outage, and the general anomaly score.
+"""Per-series detectors on one-minute counts: surge, drop and outage episodes, spikes, the general score.
 
-Why window sums and a significance test besides the ratio: per-province minutes are small counts
-(a few clicks a minute in a small province at night), where "3x the baseline" happens by chance
-all the time. A condition therefore needs all three: the ratio over a window, an absolute excess,
-and a deviation z = (obs - exp) / sd over the window.
-
-Why the surge test looks at more than the ratio's window: clicks come in sessions (ten or so clicks
-within a quarter of an hour, some sessions much longer), so a window's count is overdispersed, not
-Poisson. One long session in a small province is "+80 clicks, 3x" for ten minutes; only more
-sessions, i.e. more evidence, tell a real rise from it. So:
+Why significance and not click counts: per-province minutes are small counts, clicks come in
+sessions (ten or so clicks, some sessions much longer), so window sums are overdispersed, and the
+same closure is 100 clicks a window at 1:1000 and 1,000 at 1:100. Every judgement is therefore
+taken against the series' own burstiness, with no absolute number of clicks anywhere:
 
 - the dispersion phi_L = Var / mean of L-minute sums is estimated from history: each L-minute
   window of yesterday against the same window the day before (see `Dispersion`). Learning from
   yesterday, never today, means a surge building up cannot teach the detector that it is normal;
-  windows spent surging or dropping are never learnt. The engine shares one estimate among the
-  series of one kind (all provinces, say), so it is known on the third day, not the tenth;
-- the surge's evidence window is the shortest L of window_min, 2 x window_min, ... max_window_min
-  whose dispersion is known and whose expected count holds at least `min_units` independent units
-  (exp_L >= min_units x phi_L): a big series is judged on window_min minutes, a small or bursty
-  one on a longer window, never on a handful of sessions; a series with no such window cannot
-  surge (a maturity gate on evidence, not on calendar time);
-- the ratio (>= k), the excess (>= min_excess) and z are all taken over that window, with the
-  variance of the excess phi_L x exp_L (at least the baseline's own spread), times (1 + 1/n) for a
-  baseline learnt from n days: a young baseline is itself an estimate, so it needs a larger excess.
+  windows under an episode are never learnt. The engine shares one estimate among the series of
+  one kind (all provinces, say), so it is known on the third day, not the tenth;
+- the evidence window is the shortest L of window_min, 2 x window_min, ... max_window_min whose
+  dispersion is known and whose expected count holds at least `min_units` independent units
+  (exp_L >= min_units x phi_eff): a big series is judged on window_min minutes, a small one on a
+  longer window, never on a handful of sessions; with no such window nothing is judged;
+- the statistic is `deviance_z` (a quasi-Poisson tail quantile) over that window with
+  phi_eff = max(phi_L, baseline spread) x (1 + 1/n) for a baseline of n days (a young baseline is
+  itself an estimate). Surge: ratio >= k and z >= z_min; drop: ratio <= 0.3 and z <= -z_min;
+  outage: a drop with an empty window.
 
-Drop and outage keep their one window, whose variance takes the same dispersion (once known) and
-maturity: sessions make dips as bursty as rises.
-How long the condition must hold ("for m minutes") is the alert rule's `for_s` (see lifecycle).
+An episode ends only on evidence of normal traffic held for `exit_hold_min`; minutes without
+evidence keep it (see `SeriesDetector`). How long a condition must hold before an alert fires is
+the rule's `for_s` (see lifecycle). See docs/alert-detectors.md.
 """
 from __future__ import annotations
 
@@ -58,7 +53,7 @@ class SurgeParams:
     # a window of up to max_window_min minutes (multiples of window_min). With fewer, one long
     # session is a sizeable share of the window and the tail approximation fails; a series that
     # needs more than three hours for 20 units is too small to judge.
-    min_units: float = 20.0
+    min_units: float = 12.0
     max_window_min: int = 180
     dispersion_days: float = 3.0  # memory of the dispersion estimate
     min_dispersion_pairs: int = 24  # windows (each against the day before) learnt before a window can judge
