@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from alerts.engine import AlertEngine, EngineConfig
-from alerts.service import engine_config
 from alerts.model import StateChange
+from alerts.service import engine_config
 from contracts.geo import PROVINCE_CODES
 from contracts.settings import Settings
 from simulators.generator import _CLICK, Generator
