@@ -144,7 +144,9 @@ class Dispersion:
     def learn(self, t: float, a: float, b: float) -> None:
         """At time t, one window and the same window a day before it (days of the same kind)."""
         if self._t is not None and t > self._t:
-            decay = math.exp((self._t - t) / self.tau_s)
+            # time without learning (every series of the kind in an episode) does not age the
+            # estimate: after seven weeks it would rest on the first few windows learnt again
+            decay = math.exp(max(self._t - t, -DAY_MIN * 60.0) / self.tau_s)
             self._num *= decay
             self._den *= decay
         self._t = t if self._t is None else max(t, self._t)
@@ -250,6 +252,7 @@ class SeriesDetector:
         self.frozen = False  # set by the caller: do not learn the baseline from this minute
         self._normal_run = 0  # minutes of normal evidence since the episode last looked abnormal
         self._outage = False
+        self._last_ev: tuple[int, float, float, float, float] = (0, 0.0, 0.0, 1.0, 0.0)
         # the general score reads a short moving average: per-minute counts are Poisson-noisy, and a
         # noise spike is a "new value" to a novelty score; five minutes keep onsets prompt
         self._smooth: deque[float] = deque(maxlen=max(1, score_window))
@@ -364,8 +367,14 @@ class SeriesDetector:
             z = (w_obs - w_exp) / math.sqrt(w_var)
         maturity = self._maturity(exp)
         n, obs, e, phi = self._evidence(maturity)
+        if n and self.state == NORMAL and self._paused.last(n):
+            n = 0  # a window reaching back into an episode is no evidence of a new one
         zev = deviance_z(obs, e, phi) if n else 0.0
         self._step(n, obs, e, zev)
+        if n:
+            self._last_ev = (n, obs, e, phi, zev)
+        elif self.state != NORMAL:  # holding: report the evidence the state rests on
+            _, obs, e, phi, zev = self._last_ev
         spike = self._spike(value, exp, maturity)
         paused = self.state != NORMAL
         self._paused.add(1.0 if paused or self.frozen else 0.0)
@@ -376,8 +385,9 @@ class SeriesDetector:
             score = self.scorer.score(t, sum(self._smooth) / len(self._smooth))
         if not (paused or self.frozen):
             self.baseline.update(t, value)
+        shown = n or (self._last_ev[0] if paused else 0)
         reading = Reading(t, value, exp, w_obs or 0.0, w_exp, z, self.state == SURGE,
                           self.state == DROP and not self._outage, self.state == DROP and self._outage, score,
-                          n, obs, e if n else None, phi, spike, zev, paused and n == 0)
+                          shown, obs, e if shown else None, phi, spike, zev, paused and n == 0)
         self.last = reading
         return reading

@@ -251,7 +251,9 @@ class AlertEngine:
             "ratio": f"{ratio:.2f}" if ratio is not None else "",
             "anomaly_score": f"{rd.score:.2f}",
         }
-        if kind == "surge":
+        if ratio is None:
+            ann["summary"] = f"{name}: {kind}, too little traffic to judge now"
+        elif kind == "surge":
             excess = format_count(obs - (exp or 0.0), signed=True)
             ann["summary"] = f"{name}: {ratio:.1f}x its baseline ({excess} clicks over {minutes} min)"
         elif kind == "drop":
