@@ -227,6 +227,8 @@ class AlertEngine:
                 best[kind] = (abs(rd.evidence_z), k)
             if rd.spike and ("spike" not in best or rd.value > r[best["spike"][1]].value):
                 best["spike"] = (rd.value, k)
+        if "surge" in best:
+            best.pop("spike", None)  # minutes far above a baseline that a closure left behind: the surge says it
         for kind, out in (("surge", surge), ("drop", drop), ("outage", outage), ("spike", anomaly)):
             if kind in best:
                 out.append(self._candidate(best[kind][1], r, kind, alert_key))
