@@ -99,8 +99,8 @@ def judge(sc: Scenario, changes: Iterable[StateChange], *, min_factor: float = 2
     v = Verdict([], [], [], [])
     used: set[Episode] = set()
     for c in closures(sc):
-        if c.factor < min_factor:
-            continue
+        if c.factor < min_factor or c.first_morning + grace_s > end:
+            continue  # below the alerting level, or not yet judgeable in the range replayed
         mine = [e for e in eps if e.alertname == "TrafficSurge" and e.label("province") == c.province
                 and e.fired < c.reopen_morning + grace_s and (e.resolved is None or e.resolved > c.start)]
         used.update(mine)
