@@ -4,10 +4,11 @@ Why this shape: traffic is near zero at night and ten times higher in lesson hou
 (and holidays) have another curve, so "normal" is a profile over the week, not a level. The profile
 is kept per slot (default 15 minutes) for three day groupings, most specific first:
 
-    day of week (Mon..Sun)  ->  day type (school day / weekend)  ->  any day
+    day of week (Mon..Sun)  ->  day type (school day / weekend)  (->  any day: learnt, never asked)
 
 and `expected(t)` uses the most specific one that has seen `min_visits` days, or returns None: a
-detector stays silent rather than judge a Saturday by Tuesdays. A day-of-week profile younger than
+detector stays silent rather than judge a Saturday by Tuesdays (the any-day profile never answers:
+on a run's first weekend it judged Saturdays by school days and raised drops and outages). A day-of-week profile younger than
 four visits is used only while it agrees with its day type's profile. Within a day the expectation is
 interpolated between slot centres, so the 08:00 ramp is not a step.
 
@@ -173,7 +174,7 @@ class SeasonalBaseline:
         elif other < 0:
             other, other_day = self.n_slots - 1, day - 1
         found: list[tuple[str, float, float, int]] = []
-        for profile, g, g_other in zip(self.profiles, self._groups(day), self._groups(other_day)):
+        for profile, g, g_other in zip(self.profiles[:2], self._groups(day), self._groups(other_day)):
             a = profile.get(g, idx)
             if a is None or a.visits < self.min_visits:
                 continue

@@ -1,4 +1,5 @@
-"""`edu-alerts`: the alerting service (surge, drop, outage, anomaly, capacity) over the rates topic."""
+"""`edu-alerts`: the alerting service (surge, drop, outage, anomaly, capacity) over the rates topic;
+`edu-alerts replay SCENARIO`: a scenario through the worker's aggregation and the engine, no Kafka."""
 from __future__ import annotations
 
 import argparse
@@ -10,16 +11,45 @@ from prometheus_client import CollectorRegistry, start_http_server
 from contracts.settings import load_settings
 
 
-def main(argv: list[str] | None = None) -> None:
+def replay_main(args: argparse.Namespace) -> int:
+    from alerts.episodes import judge
+    from alerts.replay import describe, replay
+    from simulators.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    provinces = args.provinces.split(",") if args.provinces else None
+    shown = (lambda ch: True) if args.all else (lambda ch: ch.kind == "state")
+    run = replay(sc, scale=args.scale, seed=args.seed, days=args.days, settings=load_settings(),
+                 provinces=provinces,
+                 on_change=None if args.quiet else lambda ch: print(describe(ch), flush=True) if shown(ch) else None)
+    v = judge(sc, run.changes, scenario_end=min(sc.end_ms, sc.start_ms + int((args.days or 1e9) * 86_400_000)) / 1000)
+    print(f"closures missed={len(v.missed)} late={len(v.late)} split={len(v.split)} false_alerts={len(v.false)}")
+    print(f"events={run.events} changes={len(run.changes)} late_rows={run.late_rows} seconds={run.seconds:.1f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="edu-alerts",
         description="Evaluate alert rules minute by minute in event time over the rates topic; publish state "
         "changes to the alerts topic (stored by edu-sink) and deliver to Alertmanager/webhooks "
         "(EDU_ALERTS_ALERTMANAGER_URL, EDU_ALERTS_WEBHOOK_URLS).")
     parser.add_argument("--loglevel", default="info")
+    sub = parser.add_subparsers(dest="command")
+    rp = sub.add_parser("replay", help="run a scenario through aggregation and the alert engine, no Kafka; "
+                        "print every state change")
+    rp.add_argument("scenario", help="a scenario name (simulators/scenarios) or a YAML path")
+    rp.add_argument("--scale", type=float, default=None, help="fraction of the real traffic (default: the file's)")
+    rp.add_argument("--seed", type=int, default=1)
+    rp.add_argument("--days", type=float, default=None, help="only the first N days")
+    rp.add_argument("--provinces", default="", help="comma-separated codes judged (default: all)")
+    rp.add_argument("--quiet", action="store_true", help="print only the summary")
+    rp.add_argument("--all", action="store_true", help="also acks and silences (none in a replay)")
     args = parser.parse_args(argv)
-    settings = load_settings()
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "replay":
+        return replay_main(args)
+    settings = load_settings()
 
     from alerts.service import AlertService
     from contracts.topics import ensure_topics
@@ -34,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         service.run()
     except KeyboardInterrupt:
         service.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,32 +1,27 @@
-"""Per-series detectors on one-minute counts: surge, drop, outage, and the general anomaly score.
+"""Per-series detectors on one-minute counts: surge, drop and outage episodes, spikes, the general score.
 
-Why window sums and a significance test besides the ratio: per-province minutes are small counts
-(a few clicks a minute in a small province at night), where "3x the baseline" happens by chance
-all the time. A condition therefore needs all three: the ratio over a window, an absolute excess,
-and a deviation z = (obs - exp) / sd over the window.
-
-Why the surge test looks at more than the ratio's window: clicks come in sessions (ten or so clicks
-within a quarter of an hour, some sessions much longer), so a window's count is overdispersed, not
-Poisson. One long session in a small province is "+80 clicks, 3x" for ten minutes; only more
-sessions, i.e. more evidence, tell a real rise from it. So:
+Why significance and not click counts: per-province minutes are small counts, clicks come in
+sessions (ten or so clicks, some sessions much longer), so window sums are overdispersed, and the
+same closure is 100 clicks a window at 1:1000 and 1,000 at 1:100. Every judgement is therefore
+taken against the series' own burstiness, with no absolute number of clicks anywhere:
 
 - the dispersion phi_L = Var / mean of L-minute sums is estimated from history: each L-minute
   window of yesterday against the same window the day before (see `Dispersion`). Learning from
   yesterday, never today, means a surge building up cannot teach the detector that it is normal;
-  windows spent surging or dropping are never learnt. The engine shares one estimate among the
-  series of one kind (all provinces, say), so it is known on the third day, not the tenth;
-- the surge's evidence window is the shortest L of window_min, 2 x window_min, ... max_window_min
-  whose dispersion is known and whose expected count holds at least `min_units` independent units
-  (exp_L >= min_units x phi_L): a big series is judged on window_min minutes, a small or bursty
-  one on a longer window, never on a handful of sessions; a series with no such window cannot
-  surge (a maturity gate on evidence, not on calendar time);
-- the ratio (>= k), the excess (>= min_excess) and z are all taken over that window, with the
-  variance of the excess phi_L x exp_L (at least the baseline's own spread), times (1 + 1/n) for a
-  baseline learnt from n days: a young baseline is itself an estimate, so it needs a larger excess.
+  windows under an episode are never learnt. The engine shares one estimate among the series of
+  one kind (all provinces, say), so it is known on the third day, not the tenth;
+- the evidence window is the shortest L of window_min, 2 x window_min, ... max_window_min whose
+  dispersion is known and whose expected count holds at least `min_units` independent units
+  (exp_L >= min_units x phi_eff): a big series is judged on window_min minutes, a small one on a
+  longer window, never on a handful of sessions; with no such window nothing is judged;
+- the statistic is `deviance_z` (a quasi-Poisson tail quantile) over that window with
+  phi_eff = max(phi_L, baseline spread) x (1 + 1/n) for a baseline of n days (a young baseline is
+  itself an estimate). Surge: ratio >= k and z >= z_min; drop: ratio <= 0.3 and z <= -z_min;
+  outage: a drop with an empty window.
 
-Drop and outage keep their one window, whose variance takes the same dispersion (once known) and
-maturity: sessions make dips as bursty as rises.
-How long the condition must hold ("for m minutes") is the alert rule's `for_s` (see lifecycle).
+An episode ends only on evidence of normal traffic held for `exit_hold_min`; minutes without
+evidence keep it (see `SeriesDetector`). How long a condition must hold before an alert fires is
+the rule's `for_s` (see lifecycle). See docs/alert-detectors.md.
 """
 from __future__ import annotations
 
@@ -44,33 +39,36 @@ _WINSOR_AFTER = 100  # windows learnt before the dispersion estimate caps outlie
 
 @dataclass(frozen=True, slots=True)
 class SurgeParams:
-    # window total at least k x its baseline. 2.5 rather than the "3x" of the closure reports: a
-    # 10-minute window lags a ramp and noise straddles any k, so with 2.5 a province is flagged by
-    # the time it really is at 3x, not half an hour later.
-    k: float = 2.5
+    # enter a surge when the evidence window holds at least k x its baseline and z >= z_min. 2.0, not
+    # the 2.5 of "a closure worth alerting": a closure of the K-12 platform by 2.5 lifts a province
+    # (all platforms) by ~2.2, and the window lags the ramp.
+    k: float = 2.0
     window_min: int = 10
-    z_min: float = 4.0
-    min_excess: float = 50.0  # clicks above baseline over the evidence window
-    min_expected: float = 30.0  # the window's baseline: no "surges" out of a handful of night clicks
-    exit_fraction: float = 0.8  # once surging, it stays so while the ratio is above k x this (no flapping)
+    z_min: float = 4.5  # signed deviance in dispersion units: a Poisson tail of ~3e-6
+    # an episode ends only on evidence of normal traffic (z <= z_exit against the baseline) that
+    # lasts exit_hold_min; minutes with too little evidence (nights) hold the state
+    z_exit: float = 2.0
+    exit_hold_min: int = 30
     # evidence: at least this many independent units (expected count / dispersion) in the window, on
     # a window of up to max_window_min minutes (multiples of window_min). With fewer, one long
-    # session is a sizeable share of the window and the normal approximation behind z_min fails in
-    # its tail; a series that needs more than three hours for 20 units is too small to surge.
-    min_units: float = 20.0
+    # session is a sizeable share of the window and the tail approximation fails; a series that
+    # needs more than three hours for 20 units is too small to judge.
+    min_units: float = 12.0
     max_window_min: int = 180
     dispersion_days: float = 3.0  # memory of the dispersion estimate
     min_dispersion_pairs: int = 24  # windows (each against the day before) learnt before a window can judge
     dispersion_winsor: float = 4.0  # a window's share is capped at this many standard deviations
+    # a one-minute spike (an anomaly alert): k, z and units on the minute itself
+    spike_k: float = 5.0
+    spike_z: float = 8.0
+    spike_units: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
 class DropParams:
     ratio: float = 0.3  # window total at most this fraction of its baseline
-    window_min: int = 10
-    z_min: float = 4.0
-    min_expected: float = 50.0  # only in hours when the window should hold at least this many clicks
-    exit_ratio: float = 0.45  # once dropped, it stays so while the ratio is below this
+    window_min: int = 10  # the window of the cockpit's ratio and the explanations
+    z_min: float = 4.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +93,9 @@ class Reading:
     surge_obs: float = 0.0
     surge_exp: float | None = None
     dispersion: float = 1.0  # phi of the evidence window (1 = Poisson)
+    spike: bool = False  # this one minute alone is far above its baseline (an anomaly)
+    evidence_z: float = 0.0  # significance on the evidence window (0 without evidence)
+    holding: bool = False  # in an episode, and this minute had too little evidence to end it
 
     @property
     def ratio(self) -> float | None:
@@ -143,7 +144,9 @@ class Dispersion:
     def learn(self, t: float, a: float, b: float) -> None:
         """At time t, one window and the same window a day before it (days of the same kind)."""
         if self._t is not None and t > self._t:
-            decay = math.exp((self._t - t) / self.tau_s)
+            # time without learning (every series of the kind in an episode) does not age the
+            # estimate: after seven weeks it would rest on the first few windows learnt again
+            decay = math.exp(max(self._t - t, -DAY_MIN * 60.0) / self.tau_s)
             self._num *= decay
             self._den *= decay
         self._t = t if self._t is None else max(t, self._t)
@@ -157,8 +160,22 @@ class Dispersion:
 
 
 def dispersions(surge: SurgeParams) -> dict[int, Dispersion]:
-    """One estimator per evidence window, to share among series of one kind."""
-    return {n: Dispersion(n, surge.dispersion_days, surge.dispersion_winsor) for n in evidence_windows(surge)}
+    """One estimator per evidence window (and one for single minutes: spikes), to share among
+    series of one kind."""
+    return {n: Dispersion(n, surge.dispersion_days, surge.dispersion_winsor)
+            for n in (1, *evidence_windows(surge))}
+
+
+def deviance_z(obs: float, exp: float, phi: float) -> float:
+    """Signed root of the Poisson deviance of obs against exp, in units of the dispersion phi.
+
+    For quasi-Poisson counts (variance phi x mean) this is the normal quantile of the tail
+    probability to within a few percent far into the tail, where the plain z = (obs - exp) / sd
+    is badly wrong for small counts: one long session in a quiet window is "z = 5" but not rare."""
+    if exp <= 0:
+        return 0.0
+    d = 2.0 * exp if obs <= 0 else 2.0 * (obs * math.log(obs / exp) - (obs - exp))
+    return math.copysign(math.sqrt(max(d, 0.0) / phi), obs - exp)
 
 
 def evidence_windows(surge: SurgeParams) -> tuple[int, ...]:
@@ -193,8 +210,17 @@ class _Prefix:
         return self.totals[end % self.size] - self.totals[(end - n) % self.size]
 
 
+NORMAL, SURGE, DROP = 0, 1, 2
+
+
 class SeriesDetector:
-    """State of one series (national, a platform, a province, a resource); `observe` once a minute."""
+    """State of one series (national, a platform, a province, a resource); `observe` once a minute.
+
+    An episode (surge or drop) starts on significant evidence and ends only on evidence of normal
+    traffic held for `exit_hold_min`; minutes without enough evidence (nights, quiet weekends) keep
+    the state. While in an episode, or while `frozen` is set by the caller (the engine freezes all
+    series of a province in an episode), the baseline does not learn: a closure of seven weeks is
+    still a closure in its seventh, and a reopening returns to ratio 1."""
 
     def __init__(
         self,
@@ -205,9 +231,11 @@ class SeriesDetector:
         anomaly: bool = True,
         score_window: int = 5,
         dispersion: dict[int, Dispersion] | None = None,
+        drop_exit_hold_min: int = 15,
     ) -> None:
         self.baseline = baseline or SeasonalBaseline()
         self.surge_p, self.drop_p = surge, drop
+        self.drop_exit_hold = drop_exit_hold_min
         # series kept only for baselines and explanations skip the general score (saves time)
         self.scorer = scorer if scorer is not None else AnomalyScorer() if anomaly else None
         self.evidence = evidence_windows(surge)  # candidate evidence windows, shortest first
@@ -215,27 +243,39 @@ class SeriesDetector:
         self.window = max(self.evidence[-1], drop.window_min)
         # two days more: the dispersion compares yesterday's windows with the day before's
         self._obs, self._paused = _Prefix(2 * DAY_MIN + self.window), _Prefix(2 * DAY_MIN + self.window)
-        self._exp, self._var, self._none = (_Prefix(self.window) for _ in range(3))
+        self._exp, self._var = _Prefix(self.window), _Prefix(self.window)
+        self._known = 0  # minutes in a row that had a baseline
         self._kinds_day: int | None = None
         self._same_kinds = False
         self.last: Reading | None = None
-        self.surging = self.dropping = False
+        self.state = NORMAL
+        self.frozen = False  # set by the caller: do not learn the baseline from this minute
+        self._normal_run = 0  # minutes of normal evidence since the episode last looked abnormal
+        self._outage = False
+        self._last_ev: tuple[int, float, float, float, float] = (0, 0.0, 0.0, 1.0, 0.0)
         # the general score reads a short moving average: per-minute counts are Poisson-noisy, and a
         # noise spike is a "new value" to a novelty score; five minutes keep onsets prompt
         self._smooth: deque[float] = deque(maxlen=max(1, score_window))
 
+    @property
+    def surging(self) -> bool:
+        return self.state == SURGE
+
+    @property
+    def dropping(self) -> bool:
+        return self.state == DROP
+
     def _sums(self, n: int) -> tuple[float | None, float | None, float | None]:
         """(observed, expected, variance) over the last n minutes; expected None unless all had one."""
         obs = self._obs.last(n)
-        missing = self._none.last(n)
-        if obs is None or missing is None or missing > 0:
+        if obs is None or self._known < n:
             return obs, None, None
         return obs, self._exp.last(n), self._var.last(n)
 
     def _learn_dispersion(self, t: float) -> None:
         """Learn from yesterday's windows against the day before's: what happens today (a surge
-        building up) cannot change how today is judged, and windows paused by a surge or a drop
-        are never learnt."""
+        building up) cannot change how today is judged, and windows paused by an episode are never
+        learnt."""
         day = int(t + self.baseline.offset) // 86_400
         if day != self._kinds_day:  # whether yesterday and the day before are days of one kind
             self._kinds_day = day
@@ -243,8 +283,9 @@ class SeriesDetector:
             self._same_kinds = self.baseline.day_type(t - day_s) == self.baseline.day_type(t - 2 * day_s)
         if not self._same_kinds:
             return
+        count = self._obs.count
         for n, d in self.dispersion.items():
-            if self._obs.count % n:
+            if count % (n if n >= 5 else 5):  # single minutes: every fifth is plenty for the estimate
                 continue
             a, b = self._obs.last(n, DAY_MIN), self._obs.last(n, 2 * DAY_MIN)
             if a is None or b is None or self._paused.last(n, DAY_MIN) or self._paused.last(n, 2 * DAY_MIN):
@@ -259,59 +300,94 @@ class SeriesDetector:
         n_eff = min(float(visits), (2 - self.baseline.alpha) / self.baseline.alpha)  # an EWMA's sample size
         return 1.0 + 1.0 / n_eff
 
-    def _surge(self, exp: Expected | None) -> tuple[bool, int, float, float | None, float, float]:
-        """(surge, evidence window, observed, expected, z, phi) for the newest minute."""
+    def _evidence(self, maturity: float) -> tuple[int, float, float, float]:
+        """(window, observed, expected, effective dispersion) of the shortest evidence window that
+        holds min_units independent units; window 0 when none does (too little evidence)."""
         sp = self.surge_p
-        k = sp.k * sp.exit_fraction if self.surging else sp.k
-        z_min = sp.z_min / 2 if self.surging else sp.z_min
         for n in self.evidence:
             obs, e, var = self._sums(n)
             if obs is None or e is None or var is None:
-                return False, 0, obs or 0.0, None, 0.0, 1.0
-            dispersion = self.dispersion[n]
-            if dispersion.learnt < sp.min_dispersion_pairs:
-                continue  # this window's dispersion is not known yet: too early to judge on it
-            phi = dispersion.phi
-            if e < max(sp.min_expected, sp.min_units * phi):
-                continue  # too little evidence in this window: pool a longer one
-            sd = math.sqrt(max(phi * e, var) * self._maturity(exp))
-            z = (obs - e) / sd
-            surge = obs >= k * e and obs - e >= sp.min_excess and z >= z_min
-            return surge, n, obs, e, z, phi
-        return False, 0, 0.0, None, 0.0, 1.0
+                return 0, obs or 0.0, 0.0, 1.0
+            d = self.dispersion[n]
+            if d.learnt < sp.min_dispersion_pairs or e <= 0:
+                continue
+            phi = max(d.phi, var / e) * maturity
+            if e >= sp.min_units * phi:
+                return n, obs, e, phi
+        return 0, 0.0, 0.0, 1.0
+
+    def _spike(self, value: float, exp: Expected | None, maturity: float) -> bool:
+        sp = self.surge_p
+        d = self.dispersion.get(1)
+        if exp is None or d is None or d.learnt < sp.min_dispersion_pairs or exp.mean <= 0:
+            return False
+        e = exp.mean
+        phi = max(d.phi, (1.25 * exp.dev) ** 2 / e) * maturity
+        if e < sp.spike_units * phi or value < sp.spike_k * e:
+            return False
+        return deviance_z(value, e, phi) >= sp.spike_z
+
+    def _step(self, n: int, obs: float, e: float, z: float) -> None:
+        """Advance the episode state by one minute's evidence (n = 0: none, hold)."""
+        sp, dp = self.surge_p, self.drop_p
+        if n == 0:
+            return
+        ratio = obs / e
+        is_surge = ratio >= sp.k and z >= sp.z_min
+        is_drop = ratio <= dp.ratio and z <= -dp.z_min
+        if self.state == NORMAL or (self.state == SURGE and is_drop) or (self.state == DROP and is_surge):
+            if is_surge or is_drop:
+                self.state = SURGE if is_surge else DROP
+                self._normal_run = 0
+            self._outage = is_drop and obs <= 0
+            return
+        if self.state == DROP:
+            self._outage = obs <= 0 and z <= -dp.z_min
+        normal = z <= sp.z_exit if self.state == SURGE else z >= -sp.z_exit
+        self._normal_run = self._normal_run + 1 if normal else 0
+        hold = sp.exit_hold_min if self.state == SURGE else self.drop_exit_hold
+        if self._normal_run >= hold:
+            self.state, self._normal_run, self._outage = NORMAL, 0, False
 
     def observe(self, t: float, value: float) -> Reading:
         """Judge the minute starting at t (epoch s) against the baseline learnt before it, then learn."""
         exp = self.baseline.expected(t)
         self._obs.add(value)
-        self._none.add(0.0 if exp else 1.0)
-        self._exp.add(exp.mean if exp else 0.0)
-        self._var.add(max(exp.mean, (1.25 * exp.dev) ** 2, 1.0) if exp else 0.0)
-        sp, dp = self.surge_p, self.drop_p
-        s_obs, s_exp, s_var = self._sums(sp.window_min)
-        d_obs, d_exp, d_var = self._sums(dp.window_min)
-
+        if exp is not None:
+            self._known += 1
+            self._exp.add(exp.mean)
+            self._var.add(max(exp.mean, (1.25 * exp.dev) ** 2, 1.0))
+        else:
+            self._known = 0
+            self._exp.add(0.0)
+            self._var.add(0.0)
+        w_obs, w_exp, w_var = self._sums(self.surge_p.window_min)
         z = 0.0
-        if s_obs is not None and s_exp is not None and s_var is not None:
-            z = (s_obs - s_exp) / math.sqrt(s_var)
-        surge, ev_min, ev_obs, ev_exp, _ev_z, phi = self._surge(exp)
-        drop = outage = False
-        if d_obs is not None and d_exp is not None and d_var is not None and d_exp >= dp.min_expected:
-            known = self.dispersion.get(dp.window_min)  # sessions make dips as bursty as rises
-            if known is not None and known.learnt >= sp.min_dispersion_pairs:
-                d_var = max(known.phi * d_exp, d_var) * self._maturity(exp)
-            zd = (d_obs - d_exp) / math.sqrt(d_var)
-            ratio = dp.exit_ratio if self.dropping else dp.ratio
-            z_min = dp.z_min / 2 if self.dropping else dp.z_min
-            drop = d_obs <= ratio * d_exp and zd <= -z_min
-            outage = d_obs == 0
-        self.surging, self.dropping = surge, drop or outage
-        self._paused.add(1.0 if self.surging or self.dropping else 0.0)
+        if w_obs is not None and w_exp is not None and w_var is not None and w_var > 0:
+            z = (w_obs - w_exp) / math.sqrt(w_var)
+        maturity = self._maturity(exp)
+        n, obs, e, phi = self._evidence(maturity)
+        if n and self.state == NORMAL and self._paused.last(n):
+            n = 0  # a window reaching back into an episode is no evidence of a new one
+        zev = deviance_z(obs, e, phi) if n else 0.0
+        self._step(n, obs, e, zev)
+        if n:
+            self._last_ev = (n, obs, e, phi, zev)
+        elif self.state != NORMAL:  # holding: report the evidence the state rests on
+            _, obs, e, phi, zev = self._last_ev
+        spike = self._spike(value, exp, maturity)
+        paused = self.state != NORMAL
+        self._paused.add(1.0 if paused or self.frozen else 0.0)
         self._learn_dispersion(t)
-        self._smooth.append(value)
-        score = self.scorer.score(t, sum(self._smooth) / len(self._smooth)) if self.scorer is not None else 0.0
-        self.baseline.update(t, value)
-        reading = Reading(t, value, exp, s_obs or 0.0, s_exp, z, surge, drop, outage, score,
-                          ev_min, ev_obs, ev_exp, phi)
+        score = 0.0
+        if self.scorer is not None:
+            self._smooth.append(value)
+            score = self.scorer.score(t, sum(self._smooth) / len(self._smooth))
+        if not (paused or self.frozen):
+            self.baseline.update(t, value)
+        shown = n or (self._last_ev[0] if paused else 0)
+        reading = Reading(t, value, exp, w_obs or 0.0, w_exp, z, self.state == SURGE,
+                          self.state == DROP and not self._outage, self.state == DROP and self._outage, score,
+                          shown, obs, e if shown else None, phi, spike, zev, paused and n == 0)
         self.last = reading
         return reading

@@ -101,6 +101,9 @@ class AlertEngine:
         keys += [("pp", p, c) for p in PLATFORMS for c in provinces]
         for k in keys:
             self._detector(k)
+        # a province's alerts cover its total and each platform in it
+        self._provinces: dict[str, list[SeriesKey]] = {
+            c: [("province", c), *[("pp", p, c) for p in PLATFORMS]] for c in provinces}
 
     # ---------------------------------------------------------------- input
     def _detector(self, key: SeriesKey) -> SeriesDetector:
@@ -155,13 +158,22 @@ class AlertEngine:
         for key, det in self.detectors.items():
             res.readings[key] = det.observe(float(minute), float(counts.get(key, 0.0)))
         r = res.readings
-        alertable = [k for k in r if k[0] in ("national", "platform", "province", "pp", "resource")]
-        surge = [self._candidate(k, r, "surge") for k in alertable if r[k].surge]
-        drop = [self._candidate(k, r, "drop") for k in alertable if r[k].drop and not r[k].outage]
-        outage = [self._candidate(k, r, "outage") for k in alertable if r[k].outage]
+        surge: list[Candidate] = []
+        drop: list[Candidate] = []
+        outage: list[Candidate] = []
         anomaly = [self._candidate(k, r, "anomaly") for k in r  # only once a baseline exists (2 days)
                    if k[0] in ("national", "platform") and r[k].expected is not None
                    and r[k].score >= self.cfg.anomaly_threshold]
+        for k in r:
+            if k[0] in ("national", "platform", "resource"):
+                self._judge(k, [k], r, surge, drop, outage, anomaly)
+        for code, keys in self._provinces.items():
+            if self._judge(("province", code), keys, r, surge, drop, outage, anomaly):
+                for k in keys:  # nothing of a province in an episode feeds its baselines
+                    self.detectors[k].frozen = True
+            else:
+                for k in keys:
+                    self.detectors[k].frozen = False
         cap_warn, cap_crit, fc = self._capacity(r, now)
         c = self.cfg
         for rule, cands in ((c.surge_rule, surge), (c.drop_rule, drop), (c.outage_rule, outage),
@@ -203,13 +215,37 @@ class AlertEngine:
             labels[key[0]] = key[1]
         return labels
 
-    def _candidate(self, key: SeriesKey, r: Mapping[SeriesKey, Reading], kind: str) -> Candidate:
+    def _judge(self, alert_key: SeriesKey, keys: list[SeriesKey], r: Mapping[SeriesKey, Reading],
+               surge: list[Candidate], drop: list[Candidate], outage: list[Candidate],
+               anomaly: list[Candidate]) -> bool:
+        """One alert per kind for a group of series (a province: its total and each platform in it,
+        so a closure is one alert whichever series shows it first); True while any is in an episode."""
+        best: dict[str, tuple[float, SeriesKey]] = {}
+        for k in keys:
+            rd = r[k]
+            kind = "surge" if rd.surge else "drop" if rd.drop else "outage" if rd.outage else ""
+            if kind and (kind not in best or abs(rd.evidence_z) > best[kind][0]):
+                best[kind] = (abs(rd.evidence_z), k)
+            if rd.spike and ("spike" not in best or rd.value > r[best["spike"][1]].value):
+                best["spike"] = (rd.value, k)
+        if "surge" in best:
+            best.pop("spike", None)  # minutes far above a baseline that a closure left behind: the surge says it
+        for kind, out in (("surge", surge), ("drop", drop), ("outage", outage), ("spike", anomaly)):
+            if kind in best:
+                out.append(self._candidate(best[kind][1], r, kind, alert_key))
+        return any(kind in best for kind in ("surge", "drop", "outage"))
+
+    def _candidate(self, key: SeriesKey, r: Mapping[SeriesKey, Reading], kind: str,
+                   alert_key: SeriesKey | None = None) -> Candidate:
         rd = r[key]
         name = self._name(key)
         ratio = rd.ratio
         obs, exp, minutes = rd.window_obs, rd.window_exp, self.cfg.surge.window_min
-        if kind == "surge" and rd.surge_exp is not None:  # over the window the surge was judged on
+        if kind in ("surge", "drop", "outage") and rd.surge_exp is not None:  # the evidence window
             ratio, obs, exp, minutes = rd.surge_ratio, rd.surge_obs, rd.surge_exp, rd.surge_window_min
+        if kind == "spike":
+            ratio, obs, exp, minutes = rd.value / rd.expected.mean if rd.expected else None, rd.value, \
+                rd.expected.mean if rd.expected else None, 1
         ann = {
             "value": f"{rd.value:g}",
             "window_clicks": f"{obs:g}",
@@ -218,18 +254,26 @@ class AlertEngine:
             "ratio": f"{ratio:.2f}" if ratio is not None else "",
             "anomaly_score": f"{rd.score:.2f}",
         }
-        if kind == "surge":
+        if ratio is None:
+            ann["summary"] = f"{name}: {kind}, too little traffic to judge now"
+        elif kind == "surge":
             excess = format_count(obs - (exp or 0.0), signed=True)
             ann["summary"] = f"{name}: {ratio:.1f}x its baseline ({excess} clicks over {minutes} min)"
         elif kind == "drop":
             ann["summary"] = f"{name}: {ratio:.0%} of its baseline"
         elif kind == "outage":
-            ann["summary"] = f"{name}: no clicks while {rd.window_exp:.0f} were expected"
+            ann["summary"] = f"{name}: no clicks while {exp or 0.0:.0f} were expected over {minutes} min"
+        elif kind == "spike":
+            ann["summary"] = f"{name}: {format_count(obs)} clicks in one minute, {ratio or 0.0:.0f}x its baseline"
         else:
             ann["summary"] = f"{name}: anomaly score {rd.score:.2f}"
+        ann["evidence_z"] = f"{rd.evidence_z:.1f}"
         if key[0] in ("national", "platform"):
             ann["explanation"] = self.explanation(key, r)
-        return Candidate(self._labels(key), ann, ratio if ratio is not None else rd.score)
+        if alert_key is not None and alert_key != key:  # a province's alert shown by one platform in it
+            ann["series"] = name
+        value = ratio if ratio is not None else rd.score
+        return Candidate(self._labels(alert_key or key), ann, value)
 
     def explanation(self, key: SeriesKey, r: Mapping[SeriesKey, Reading]) -> str:
         """Who makes up the deviation of a national or platform series (see alerts.explain)."""

@@ -33,7 +33,7 @@ def test_surge_condition_when_the_window_reaches_k_times_baseline() -> None:
 
 
 def test_small_counts_never_surge_on_noise() -> None:
-    det = SeriesDetector(surge=SurgeParams(k=3.0, min_excess=20, min_expected=0))
+    det = SeriesDetector(surge=SurgeParams(k=3.0))
     lam = school_days(5, 500)  # ~0.35 clicks a minute
     readings = _run(det, minutes(5), poisson(lam, 5))
     assert not any(r.surge for r in readings)
@@ -53,11 +53,13 @@ def test_drop_and_outage_in_lesson_hours() -> None:
 
 
 def test_no_drop_at_night_when_traffic_is_meant_to_be_low() -> None:
-    lam = school_days(4, 20_000)
+    # a quiet series: an empty night hour is what its own variability explains (at 20,000 a day the
+    # same empty hour is ~80 clicks missing, a significant outage since issue 18)
+    lam = school_days(4, 2_000)
     x = poisson(lam, 8)
     night = 3 * 1440 + 3 * 60
     x[night:night + 60] = 0.0  # 03:00-04:00: a few clicks expected, none came
-    det = SeriesDetector(drop=DropParams(min_expected=50))
+    det = SeriesDetector(drop=DropParams())
     readings = _run(det, minutes(4), x)
     assert not any(r.drop or r.outage for r in readings[night:night + 60])
 

@@ -76,7 +76,7 @@ def closure_run() -> Run:
     changes: list[StateChange] = []
     engine = make_engine(deliver=notes.extend, on_change=changes.append,
                          metrics=AlertMetrics(CollectorRegistry()))
-    run(engine, MONDAY, REOPEN + 3600)
+    run(engine, MONDAY, REOPEN + 3 * 3600)
     return engine, changes, notes
 
 
@@ -91,12 +91,13 @@ def test_closure_province_surges_within_15_minutes_of_3x_and_nobody_else(closure
     assert firing, "no surge alert"
     assert {c.labels.get("province") for c in firing} == {"220000"}
     first = firing[0]
-    assert first.labels["scope"] == "platform_province" and first.labels["platform"] == "k12"
+    # one alert per province, whichever of its series (here its K-12 platform) shows the surge first
+    assert first.labels["scope"] == "province" and first.annotations["series"] == "Jilin K-12"
     assert first.at - RAMP_3X <= 15 * 60, (first.at - RAMP_3X) / 60
-    assert float(first.annotations["ratio"]) >= 2.5
+    assert float(first.annotations["ratio"]) >= 2.0  # the surge level k (2.5 before issue 18)
     assert first.annotations["summary"].startswith("Jilin K-12: ")
     sent = [n for n in notes if n.status == "firing" and not n.refresh and n.labels["alertname"] == "TrafficSurge"]
-    assert {n.labels["scope"] for n in sent} <= {"platform_province", "province"}
+    assert {n.labels["scope"] for n in sent} == {"province"}
 
 
 def test_surge_resolves_after_the_schools_reopen(closure_run: Run) -> None:
@@ -104,7 +105,8 @@ def test_surge_resolves_after_the_schools_reopen(closure_run: Run) -> None:
     fired = {c.fingerprint for c in changes if c.new_state is State.FIRING and c.alertname == "TrafficSurge"}
     resolved = [c for c in changes if c.new_state is State.RESOLVED and c.alertname == "TrafficSurge"]
     assert {c.fingerprint for c in resolved} == fired
-    assert all(REOPEN < c.at <= REOPEN + 30 * 60 for c in resolved)
+    # the episode ends on an hour of normal evidence, then the rule's hold (10 min)
+    assert all(REOPEN < c.at <= REOPEN + 90 * 60 for c in resolved)
     for fp in fired:
         assert [n.status for n in notes if n.fingerprint == fp and not (n.refresh or n.repeat)] == \
             ["firing", "resolved"]
@@ -125,7 +127,7 @@ def test_metrics_follow_the_engine(closure_run: Run) -> None:
     engine, _, _ = closure_run
     m = engine.metrics
     assert m is not None
-    assert m.minutes._value.get() == (REOPEN + 3600 - MONDAY) / 60
+    assert m.minutes._value.get() == (REOPEN + 3 * 3600 - MONDAY) / 60
     assert m.province_rate.labels("220000")._value.get() >= 0
 
 

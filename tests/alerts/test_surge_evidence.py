@@ -23,9 +23,10 @@ def _run(det: SeriesDetector, x: np.ndarray) -> list[Reading]:
 
 
 def _old_rule(r: Reading) -> bool:
-    """The surge test before dispersion and evidence windows: ratio, excess and Poisson-ish z over 10 min."""
-    return (r.ratio is not None and r.ratio >= SURGE.k and r.excess >= SURGE.min_excess and r.z >= SURGE.z_min
-            and (r.window_exp or 0.0) >= SURGE.min_expected)
+    """The surge test before dispersion and evidence windows: ratio 2.5, a 50-click excess, 30 expected
+    and Poisson-ish z 4 over 10 min."""
+    return (r.ratio is not None and r.ratio >= 2.5 and r.excess >= 50 and r.z >= 4.0
+            and (r.window_exp or 0.0) >= 30)
 
 
 def test_dispersion_estimates_the_burstiness_of_sessions_and_one_for_poisson() -> None:
@@ -89,7 +90,9 @@ def _alert_log(readings: list[Reading]) -> list[tuple[float, State]]:
 ])
 def test_mature_baseline_fires_on_a_real_k_times_rise_and_resolves(per_day: float, rise_min: int,
                                                                    fire_within_min: int) -> None:
-    lam = school_days(4, per_day)
+    # a fifth day: a small series may hold its episode through the night (too little evidence that
+    # it is over) and resolve on Friday morning's
+    lam = school_days(5, per_day)
     start = 3 * 1440 + 10 * 60  # Thursday 10:00, after three school days of history
     lam[start:start + rise_min] *= 4.0
     det = SeriesDetector(surge=SURGE, anomaly=False)
@@ -99,7 +102,8 @@ def test_mature_baseline_fires_on_a_real_k_times_rise_and_resolves(per_day: floa
     assert all(at > t0 for at, _ in log), log
     firing = [at for at, s in log if s is State.FIRING]
     assert firing and firing[0] - t0 <= fire_within_min * 60, (firing, t0)
-    assert any(s is State.RESOLVED for _, s in log), log
+    resolved = [at for at, s in log if s is State.RESOLVED]
+    assert resolved and resolved[0] <= readings[4 * 1440 + 10 * 60].t, log  # by Friday 10:00
     r = next(r for r in readings if r.surge)
     assert r.surge_ratio is not None and r.surge_ratio >= SURGE.k and r.surge_window_min in evidence_windows(SURGE)
 
@@ -107,7 +111,7 @@ def test_mature_baseline_fires_on_a_real_k_times_rise_and_resolves(per_day: floa
 def test_a_rise_below_k_does_not_fire() -> None:
     lam = school_days(4, 60_000)
     start = 3 * 1440 + 10 * 60
-    lam[start:start + 240] *= 1.8
+    lam[start:start + 240] *= 1.5
     readings = _run(SeriesDetector(surge=SURGE, anomaly=False), sessions(lam, seed=6))
     assert not any(r.surge for r in readings)
 

@@ -1,0 +1,80 @@
+"""Episodes on one series and spikes through the engine: fast, synthetic, no generator.
+
+A seven-week closure keeps firing to its last day (the baseline does not learn it), holds through
+nights and weekends, and ends on the first morning after reopening with no drop after it; a single
+minute of 30x in one province is an anomaly alert at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from alerts.detectors import DROP, NORMAL, SURGE, SeriesDetector, deviance_z, dispersions
+from alerts.engine import AlertEngine, EngineConfig
+from alerts.model import State
+from tests.alerts.helpers import DAY, MONDAY, school_day_curve, sessions, weekend_curve
+
+
+def term(weeks: int, per_day: float) -> np.ndarray:
+    """Expected clicks per minute over whole weeks starting on a Monday (weekends at 60 %)."""
+    week = np.concatenate([np.tile(school_day_curve(), 5), 0.6 * np.tile(weekend_curve(), 2)])
+    return np.tile(week, weeks) * per_day / 1440.0
+
+
+def test_deviance_z_is_a_tail_quantile_in_dispersion_units() -> None:
+    assert deviance_z(100, 100, 1.0) == 0.0
+    assert 3.5 < deviance_z(140, 100, 1.0) < 4.0  # Poisson: 140 against 100 is ~3.8 sd
+    assert deviance_z(140, 100, 4.0) == deviance_z(140, 100, 1.0) / 2  # burstier: half the evidence
+    assert deviance_z(0, 20, 1.0) < -6 and deviance_z(0, 2, 1.0) > -2.1  # no clicks: rare only if many were due
+
+
+def test_a_seven_week_closure_is_one_episode_that_ends_on_the_first_morning() -> None:
+    weeks, per_day = 12, 30_000
+    lam = term(weeks, per_day)
+    start, end = 3 * 7 * 1440 + 5 * 1440, 10 * 7 * 1440 + 5 * 1440  # Saturday of week 4 .. Saturday of week 11
+    lam[start:end] *= 4.0
+    x = sessions(lam, seed=21)
+    det = SeriesDetector(anomaly=False)
+    states, ratios = [], []
+    for i, v in enumerate(x):
+        r = det.observe(float(MONDAY + 60 * i), float(v))
+        states.append(det.state)
+        ratios.append(r.surge_ratio)
+    s = np.array(states)
+    assert (s[:start] == NORMAL).all()
+    assert not (s == DROP).any()  # nothing anywhere, and no drop after the reopening
+    onset = int(np.argmax(s == SURGE))
+    assert onset - start <= 12 * 60, onset - start  # on the closure's first (weekend) day
+    on = s[onset:end]
+    assert (on == SURGE).all()  # one episode: nights, weekends and seven weeks hold it
+    last_week = [r for r in ratios[end - 3 * 1440:end] if r is not None]
+    assert np.median(last_week) > 3.5  # the baseline did not learn the closure
+    back = int(np.argmax(s[end:] == NORMAL)) + end
+    monday_8 = end + 2 * 1440 + 8 * 60
+    assert back <= monday_8 + 2 * 60, (back - end) / 60
+    after = [r for r in ratios[monday_8 + 4 * 60:] if r is not None]
+    assert 0.85 < np.median(after) < 1.15  # a reopening returns to ratio 1
+
+
+def test_thirty_times_one_minute_in_one_province_is_an_anomaly_within_two_minutes() -> None:
+    provinces = ("370000", "640000")
+    engine = AlertEngine(EngineConfig(lateness_s=0), provinces=provinces)
+    rng = np.random.default_rng(3)
+    curve = school_day_curve()
+    spike_at = MONDAY + 3 * DAY + 10 * 3600  # Thursday 10:00
+    fired = []
+    for t in range(MONDAY, spike_at + 10 * 60, 60):
+        base = 1_000 * curve[((t + 8 * 3600) % DAY) // 60]  # ~1,000 clicks a minute in lesson hours
+        rows = [(t, "k12", p, "lessons", "view", int(rng.poisson(base * w))) for p, w in zip(provinces, (1.0, 0.1))]
+        if t == spike_at:
+            rows.append((t, "k12", "370000", "lessons", "view", 30_000))
+        engine.ingest(rows)
+        for res in engine.advance(t + 60):
+            fired += [c for c in res.changes if c.new_state is State.FIRING]
+    anomalies = [c for c in fired if c.alertname == "TrafficAnomaly" and c.labels.get("province") == "370000"]
+    assert anomalies and anomalies[0].at - spike_at <= 120, [(c.alertname, c.labels, c.at - spike_at) for c in fired]
+    assert not [c for c in fired if c.alertname in ("TrafficDrop", "TrafficOutage")]
+    assert not [c for c in fired if c.labels.get("province") == "640000"]
+
+
+def test_shared_dispersions_include_single_minutes_for_spikes() -> None:
+    assert 1 in dispersions(SeriesDetector().surge_p)

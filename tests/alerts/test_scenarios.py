@@ -1,0 +1,46 @@
+"""Closure scenarios through the offline replay (the worker's aggregation + the alert engine).
+
+Each closure of x2.5 or more must be one surge episode of its province, firing within 2 h of its
+first school morning and resolving within 2 h of the first school morning after reopening; no
+surge, drop or outage anywhere else (no drop after a reopening). The engine judges a handful of
+provinces (the closed ones, a large and a small open one) to keep each test under a minute or two;
+`edu-alerts replay` runs all of them.
+"""
+from __future__ import annotations
+
+import pytest
+
+from alerts.episodes import Episode, closures, episodes, judge, school_morning
+from alerts.replay import replay
+from simulators.scenario import load_scenario
+
+SHANDONG, NINGXIA, JILIN, HENAN, TIBET = "370000", "640000", "220000", "410000", "540000"
+PROVINCES = (SHANDONG, NINGXIA, JILIN, HENAN, TIBET)
+
+
+def _show(eps: list[Episode]) -> list[tuple[str, dict[str, str], float, float | None]]:
+    return [(e.alertname, dict(e.labels), e.fired, e.resolved) for e in eps]
+
+
+@pytest.mark.parametrize(("scale", "judged"), [
+    (0.01, PROVINCES),  # 1:100: every closure holds enough clicks to be judged
+    (0.001, (SHANDONG,)),  # 1:1000: Jilin and Ningxia are too small to judge; they must stay quiet
+])
+def test_weekend_onset_closures_are_one_episode_each_and_nothing_else(scale: float, judged: tuple[str, ...]) -> None:
+    sc = load_scenario("closures-weekend-onset")
+    run = replay(sc, scale=scale, seed=5, provinces=PROVINCES)
+    v = judge(sc, run.changes, judged=judged)
+    eps = episodes(run.changes)
+    assert not v.missed, (v.missed, _show(eps))
+    assert not v.split, v.split
+    assert not v.late, v.late
+    assert not v.false, _show(v.false)
+    assert run.late_rows == 0
+
+
+def test_school_mornings_skip_weekends() -> None:
+    sc = load_scenario("closures-weekend-onset")
+    shandong = next(c for c in closures(sc) if c.province == SHANDONG)
+    # Saturday 18 Feb onset: the first school morning is Monday 20 Feb, 08:00 Beijing
+    assert shandong.first_morning == school_morning(shandong.start) == 1676851200.0
+    assert shandong.reopen_morning == 1677456000.0  # reopening Sat 25 Feb: Monday 27 Feb, 08:00
