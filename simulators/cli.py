@@ -357,7 +357,7 @@ def rehearse(
     bootstrap: BootstrapOpt = None,
 ) -> None:
     """Play a scenario now: times shifted to the present, history first, the story at xN (docs/rehearsals.md)."""
-    import dataclasses
+    import msgspec
 
     from contracts.rehearsal import Manifest, namespace, read_manifest, write_manifest
     from simulators import rehearse as rh
@@ -396,13 +396,15 @@ def rehearse(
         else:
             ns = namespace(settings, rid)
             procs = rh.start_isolated(settings, m, settings.data_dir / "logs")
-            m = dataclasses.replace(m, pids=tuple(pr.pid for pr in procs))
+            m = msgspec.structs.replace(m, pids=tuple(pr.pid for pr in procs))
             write_manifest(settings, m)
             rh.wait_ready(settings, m, procs)
-    except (rh.RehearsalError, KafkaUnavailable) as err:
-        console.print(f"[red]error:[/] {err}")
-        if procs:
+    except BaseException as err:
+        if procs:  # the rehearsal's own services go with a failed start
             rh.stop_pids(tuple(pr.pid for pr in procs))
+        if not isinstance(err, (rh.RehearsalError, KafkaUnavailable)):
+            raise
+        console.print(f"[red]error:[/] {err}")
         raise typer.Exit(3) from None
     console.print(f"rehearsal {rid}: {sc.name} on the {target} stack, scenario time + {p.shift_ms // rh.WEEK_MS} weeks; "
                   f"history {rh.fmt_ms(p.history_from_ms)} .. {rh.fmt_ms(p.paced_from_ms)} at full speed, then "
@@ -423,7 +425,7 @@ def rehearse(
     if target == "isolated":
         current = read_manifest(settings)
         if isinstance(current, Manifest) and current.id == rid:
-            write_manifest(settings, dataclasses.replace(current, status="finished"))
+            write_manifest(settings, msgspec.structs.replace(current, status="finished"))
     if drop:
         rh.end(settings, drop=True)
         console.print(f"rehearsal {rid} ended" + (", its data dropped" if target == "isolated" else ""))

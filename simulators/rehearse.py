@@ -258,7 +258,7 @@ def end(settings: Settings, *, drop: bool, timeout_s: float = 60.0) -> Manifest:
     if isinstance(m, str):
         raise RehearsalError(m)
     stop_pids(m.pids)
-    m = dataclasses.replace(m, status="ended", drop=drop and m.target == "isolated", pids=())
+    m = msgspec.structs.replace(m, status="ended", drop=drop and m.target == "isolated", pids=())
     write_manifest(settings, m)
     if m.drop:
         ns = namespace(settings, m.id)
