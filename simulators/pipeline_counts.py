@@ -27,9 +27,14 @@ class Scrape:
 
 
 def parse(text: str, topics: tuple[str, ...]) -> Scrape:
-    """Sum the worker's counters in a /metrics text; total: a text without them gives zeros."""
+    """Sum the worker's counters in a /metrics text (zeros where a counter is absent); a text that
+    is not Prometheus exposition raises ValueError."""
     messages = events = late = refused = 0.0
-    for family in text_string_to_metric_families(text):
+    try:
+        families = list(text_string_to_metric_families(text))
+    except ValueError as err:
+        raise ValueError(f"not Prometheus text: {err}") from None
+    for family in families:
         for sample in family.samples:
             if not sample.name.endswith("_total"):
                 continue
@@ -48,7 +53,11 @@ def parse(text: str, topics: tuple[str, ...]) -> Scrape:
 def scrape(url: str, topics: tuple[str, ...], timeout_s: float = 3.0) -> Scrape:
     """Raises OSError when the worker's /metrics cannot be read."""
     with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback URL from settings
-        return parse(resp.read().decode("utf-8", "replace"), topics)
+        text = resp.read().decode("utf-8", "replace")
+    try:
+        return parse(text, topics)
+    except ValueError as err:
+        raise OSError(f"{url}: {err}") from None
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,17 @@ def story_start(sc: Scenario) -> int:
     return max(sc.start_ms, day)
 
 
+def history_needed(sc: Scenario, days: float) -> float:
+    """`days`, or 0 when every platform of the scenario is launched at its start (nothing before it
+    to write; the empty days would only cost the alerting's evaluation of every minute)."""
+    active = {p for p, w in sc.platforms.items() if w > 0}
+    launched = set()
+    for e in sc.events:
+        if e.type == "launch" and e.start_ms <= sc.start_ms:
+            launched |= active if e.platforms is None else set(e.platforms)
+    return 0.0 if active and active <= launched else days
+
+
 @dataclass(frozen=True)
 class Plan:
     scenario: Scenario  # shifted
@@ -82,7 +93,8 @@ def plan(sc: Scenario, *, speed: float, now_ms: int, history_days: float,
     latest_end = now_ms + (sc.end_ms - frm) / speed
     weeks = math.floor((latest_end - sc.end_ms) / WEEK_MS)
     shift = weeks * WEEK_MS
-    return Plan(shifted(sc, shift), shift, sc.start_ms + shift - int(history_days * DAY_MS), frm + shift,
+    history = history_needed(sc, history_days)
+    return Plan(shifted(sc, shift), shift, sc.start_ms + shift - int(history * DAY_MS), frm + shift,
                 sc.end_ms + shift, speed)
 
 
