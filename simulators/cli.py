@@ -352,6 +352,7 @@ def rehearse(
     target: Annotated[str, typer.Option(help="isolated: a namespace of its own; live: the stack's own topics (a stack without traffic)")] = "isolated",
     history_days: Annotated[Optional[float], typer.Option(help="baseline days before the scenario (default EDU_REHEARSAL_HISTORY_DAYS)")] = None,
     from_start: Annotated[bool, typer.Option("--from-start", help="pace the whole scenario (default: from the day of its first event)")] = False,
+    until: Annotated[Optional[str], typer.Option(help="stop at this scenario time (e.g. '2022-03-25 10:30', Beijing) and hold it on screen")] = None,
     drop: Annotated[bool, typer.Option("--drop", help="end the rehearsal when done and drop its data (isolated)")] = False,
     seed: SeedOpt = None,
     bootstrap: BootstrapOpt = None,
@@ -379,7 +380,8 @@ def rehearse(
     days = settings.rehearsal_history_days if history_days is None else history_days
     try:
         p = rh.plan(sc, speed=speed, now_ms=int(time.time() * 1000), history_days=days,
-                    paced_from_ms=sc.start_ms if from_start else None)
+                    paced_from_ms=sc.start_ms if from_start else None,
+                    until_ms=None if until is None else rh.parse_when(until))
     except rh.RehearsalError as err:
         console.print(f"[red]error:[/] {err}")
         raise typer.Exit(2) from None

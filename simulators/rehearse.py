@@ -83,19 +83,37 @@ class Plan:
 
 
 def plan(sc: Scenario, *, speed: float, now_ms: int, history_days: float,
-         paced_from_ms: int | None = None) -> Plan:
-    """Shift by whole weeks so the scenario's end, played at xN from now, is not ahead of the wall clock."""
+         paced_from_ms: int | None = None, until_ms: int | None = None) -> Plan:
+    """Shift by whole weeks so the scenario's end (or `until_ms`, a moment to stop at and hold on
+    screen), played at xN from now, is not ahead of the wall clock."""
     if speed < 1:
         raise RehearsalError("--speed must be >= 1: slower than real time would run ahead of the wall clock")
     frm = story_start(sc) if paced_from_ms is None else paced_from_ms
-    if not sc.start_ms <= frm < sc.end_ms:
+    end = sc.end_ms if until_ms is None else until_ms
+    if not sc.start_ms < end <= sc.end_ms:
+        raise RehearsalError(f"--until must lie within the scenario ({fmt_ms(sc.start_ms)} .. {fmt_ms(sc.end_ms)})")
+    frm = min(frm, end - 60_000)
+    if not sc.start_ms <= frm:
         raise RehearsalError("the paced part must start within the scenario")
-    latest_end = now_ms + (sc.end_ms - frm) / speed
-    weeks = math.floor((latest_end - sc.end_ms) / WEEK_MS)
+    latest_end = now_ms + (end - frm) / speed
+    weeks = math.floor((latest_end - end) / WEEK_MS)
     shift = weeks * WEEK_MS
     history = history_needed(sc, history_days)
     return Plan(shifted(sc, shift), shift, sc.start_ms + shift - int(history * DAY_MS), frm + shift,
-                sc.end_ms + shift, speed)
+                end + shift, speed)
+
+
+def parse_when(text: str) -> int:
+    """'2022-03-25 10:30' or ISO 8601; without an offset, Beijing time. Epoch ms."""
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise RehearsalError(f"not a date and time: {text!r} (e.g. 2022-03-25 10:30)") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return int(t.timestamp() * 1000)
 
 
 class RehearsalSchedule(Schedule):

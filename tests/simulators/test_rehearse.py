@@ -167,3 +167,15 @@ def test_every_country_abroad_is_a_two_letter_code() -> None:
     assert all(isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c) for c in countries), \
         [c for c in countries if not (isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c))]
     assert "NO" in countries
+
+
+def test_until_stops_the_story_at_a_moment_and_that_moment_lands_now() -> None:
+    sc = load_scenario("march-2022")
+    until = rh.parse_when("2022-03-25 10:30")
+    p = rh.plan(sc, speed=36000, now_ms=NOW_MS, history_days=0, until_ms=until)
+    assert p.end_ms == until + p.shift_ms <= NOW_MS + p.paced_wall_s * 1000 < p.end_ms + rh.WEEK_MS
+    assert rh.fmt_ms(p.end_ms - p.shift_ms) == "2022-03-25 10:30+08"
+    with pytest.raises(rh.RehearsalError, match="within the scenario"):
+        rh.plan(sc, speed=60, now_ms=NOW_MS, history_days=0, until_ms=rh.parse_when("2022-04-02 10:00"))
+    with pytest.raises(rh.RehearsalError, match="not a date"):
+        rh.parse_when("tomorrow")
