@@ -252,8 +252,23 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+SERVICE_MODULES = ("streams.cli", "alerts.cli", "sinks.cli")
+
+
+def _ours(pid: int) -> bool:
+    """Still one of the rehearsal's services (a pid may have been reused since the manifest was written)."""
+    import psutil
+
+    try:
+        cmd = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return any(m in cmd for m in SERVICE_MODULES)
+
+
 def stop_pids(pids: tuple[int, ...], timeout_s: float = 30.0) -> None:
     """SIGTERM the rehearsal's own services (their pids are in the manifest), then wait; SIGKILL after."""
+    pids = tuple(p for p in pids if _ours(p))
     for pid in pids:
         try:
             os.killpg(pid, signal.SIGTERM)  # each was started as the leader of its own session
@@ -268,15 +283,17 @@ def stop_pids(pids: tuple[int, ...], timeout_s: float = 30.0) -> None:
 
 
 def _alive(pid: int) -> bool:
+    import psutil
+
     try:
-        done, _ = os.waitpid(pid, os.WNOHANG)  # our child: reap it
-        return done == 0
-    except ChildProcessError:
-        try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child, now reaped
             return False
+    except ChildProcessError:
+        pass  # not our child (rehearse-end, the launcher): its parent reaps it
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def end(settings: Settings, *, drop: bool, timeout_s: float = 60.0) -> Manifest:
