@@ -202,7 +202,7 @@ class Supervisor:
         self.thread = threading.Thread(target=self._loop, name="rehearsal-supervisor", daemon=True)
         self.error: BaseException | None = None
 
-    def start(self) -> "Supervisor":
+    def start(self) -> Supervisor:
         self.thread.start()
         return self
 
