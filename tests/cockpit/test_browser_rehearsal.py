@@ -220,6 +220,8 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
         return min(r[c] for c in CLOSED) >= 5.0 and min(r[c] for c in CLOSED) > 1.5 * statistics.median(rest)
     wait_for(surging, 90, "the four closed provinces surging on the map",
              describe=lambda: sorted(ratios().items(), key=lambda cv: -cv[1])[:10])
+    until(lambda: text_of(dash_duo, f"#{Ids.EVENT_NOW}").startswith(day(int(stack.manifest()["end_ms"]) - 60_000)),  # type: ignore[call-overload]
+          timeout=60)  # the page's own figures are in, not only the map
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-peak-surge-map-zh.png"))
     open_page(dash_duo, stack, "/province/220000")
     dash_duo.wait_for_contains_text("#rehearsal-banner", "演练 / Rehearsal", timeout=60)
