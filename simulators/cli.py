@@ -424,10 +424,9 @@ def rehearse(
         summary = loop.run_messages(gen.messages())
     counts = _counts(watcher, summary, _failed_events(sink))
     _summary(summary, None, None, counts)
-    if target == "isolated":
-        current = read_manifest(settings)
-        if isinstance(current, Manifest) and current.id == rid:
-            write_manifest(settings, msgspec.structs.replace(current, status="finished"))
+    current = read_manifest(settings)  # played: the banner says so, the data stays on view
+    if isinstance(current, Manifest) and current.id == rid:
+        write_manifest(settings, msgspec.structs.replace(current, status="finished"))
     if drop:
         rh.end(settings, drop=True)
         console.print(f"rehearsal {rid} ended" + (", its data dropped" if target == "isolated" else ""))
