@@ -104,7 +104,10 @@ def _watcher(settings: Any, out: Path | None) -> Watcher | None:
         return None
     w = Watcher(f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
                 (settings.topic_clicks, settings.topic_sessions), settings.rehearsal_settle_s)
-    w.start()
+    if settings.worker_metrics_port:
+        w.start()
+    else:
+        w.error = "the worker's /metrics is disabled (EDU_WORKER_METRICS_PORT=0)"
     return w
 
 
