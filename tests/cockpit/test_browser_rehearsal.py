@@ -225,6 +225,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-peak-surge-map-zh.png"))
     open_page(dash_duo, stack, "/province/220000")
     dash_duo.wait_for_contains_text("#rehearsal-banner", "演练 / Rehearsal", timeout=60)
+    dash_duo.wait_for_contains_text("#prov-name", "吉林", timeout=60)
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-peak-jilin-zh.png"))
     stack.simulate("rehearse-end")
 
