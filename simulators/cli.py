@@ -114,6 +114,8 @@ def _watcher(settings: Any, out: Path | None) -> Watcher | None:
 def _counts(watcher: Watcher | None, s: RunSummary, failed_events: int = 0) -> PipelineCounts | None:
     if watcher is None:
         return None
+    if s.interrupted:  # Ctrl-C, or the launcher stopping the stack: say what is known, do not linger
+        watcher.settle_s = min(watcher.settle_s, 5.0)
     if watcher.before is not None:
         console.print(f"waiting (up to {watcher.settle_s:.0f} s) for the worker to consume the run ...")
     return watcher.finish(s.events, s.events - failed_events, s.messages - s.delivery_errors)
