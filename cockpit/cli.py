@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sinks.store import open_store
 
     store = open_store(settings)
-    sink = None
+    sink = supervisor = None
     previous = _stop_on_sigterm()
     try:
         if not args.no_migrate:
@@ -84,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sinks.runner import start_sink_thread  # lazy: only this mode needs the sink
 
             sink = start_sink_thread(settings, store, registry)
+            from cockpit.rehearsal import Supervisor  # an isolated rehearsal's sink, in this process too
+
+            supervisor = Supervisor(settings, store).start()
         app = create_app(settings, store, registry=registry)
         log.info("cockpit on http://%s:%d/ (store: %s)", settings.cockpit_host, settings.cockpit_port,
                  store.engine)
@@ -94,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+        if supervisor is not None:
+            supervisor.stop()
         if sink is not None:
             sink.stop()
         store.close()

@@ -11,6 +11,7 @@ from dash import dcc, html
 from cockpit.i18n import DEFAULT_LANG, t
 from cockpit.layout import DASH, Ids, overview_page
 from cockpit.pages import alerts, province, report
+from cockpit.rehearsal import layout as rehearsal_layout
 from cockpit.timeframe import DEFAULT_RANGE, RANGES
 from contracts.geo import PLATFORMS
 from contracts.settings import Settings
@@ -107,6 +108,7 @@ def build_layout(settings: Settings, lang: str = DEFAULT_LANG) -> html.Div:
                 html.Button(t("fullscreen", lang), id=Ids.FULLSCREEN, className="fullscreen-btn", n_clicks=0),
             ]),
         ]),
+        *rehearsal_layout(),  # issue 15: the rehearsal banner and the late/refused strip, every page
         controls(settings, lang),
         html.Main(className="pages", children=[
             overview_page(lang),

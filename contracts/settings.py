@@ -170,6 +170,12 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [p.strip() for p in text.split(",") if p.strip()]
         return v
+    # --- rehearsals (issue 15: contracts/rehearsal.py, simulators/rehearse.py, cockpit/rehearsal.py) ---
+    rehearsal_history_days: int = Field(21, ge=0, le=120, description="baseline days written before a rehearsed scenario")
+    rehearsal_worker_metrics_port: int = Field(9411, ge=0, le=65535, description="/metrics of a rehearsal's worker")
+    rehearsal_alerts_metrics_port: int = Field(9413, ge=0, le=65535, description="/metrics of a rehearsal's alerting")
+    rehearsal_sink_metrics_port: int = Field(9412, ge=0, le=65535, description="/metrics of a rehearsal's sink (server mode)")
+    rehearsal_settle_s: float = Field(120.0, gt=0, description="a run's summary waits this long for the worker to catch up")
 
     @field_validator("kafka_bootstrap")
     @classmethod

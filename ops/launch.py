@@ -107,6 +107,8 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
               flush=True)
         print(f"  Collector: http://{settings.collector_host}:{settings.collector_port}/api/event   "
               f"tracker: /t.js\n", flush=True)
+        print(f"  Rehearse: .venv/bin/edu-simulate rehearse march-2022 --speed 36000, then {url}rehearsal/enter "
+              "(docs/rehearsals.md)\n", flush=True)
         while not stop.is_set():
             for c in children:
                 if c.proc.poll() is not None:
@@ -119,6 +121,7 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
         return 1
     finally:
         print("==> stopping", flush=True)
+        _stop_rehearsal(settings)
         for c in reversed(children):
             if c.proc.poll() is None:
                 c.proc.send_signal(signal.SIGTERM)
@@ -128,6 +131,20 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
             except subprocess.TimeoutExpired:
                 c.proc.kill()
         kafka.stop()
+
+
+def _stop_rehearsal(settings: Settings) -> None:
+    """An isolated rehearsal's worker and alerting (started by `edu-simulate rehearse`) stop with the
+    stack; its data stays until `edu-simulate rehearse-end` (issue 15)."""
+    import msgspec
+
+    from contracts.rehearsal import Manifest, read_manifest, write_manifest
+    from simulators.rehearse import stop_pids
+
+    m = read_manifest(settings)
+    if isinstance(m, Manifest) and m.pids:
+        stop_pids(m.pids)
+        write_manifest(settings, msgspec.structs.replace(m, pids=(), status="finished" if m.status == "running" else m.status))
 
 
 def main(argv: list[str] | None = None) -> None:

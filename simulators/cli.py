@@ -5,6 +5,7 @@
     edu-simulate run --rate 100000 --duration 60 --processes 2       # one stream from 2 processes
     edu-simulate record --scenario march-2022 --out march.ndjson.gz  # as fast as possible to a file
     edu-simulate replay march.ndjson.gz --speed 60                   # history at 60x, event times kept
+    edu-simulate rehearse march-2022 --speed 36000 --scale 0.01 --target isolated  # played now, see docs/rehearsals.md
     edu-simulate scenarios                                           # shipped scenarios; `check FILE`
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from simulators.generator import Generator, generate_batches
 from simulators.kafka_out import KafkaUnavailable, available_codecs, ensure_topics
 from simulators.parallel import RunSpec, run_parallel
 from simulators.pacing import RateProfile, Schedule
+from simulators.pipeline_counts import PipelineCounts, Watcher
 from simulators.runner import FileSink, KafkaSink, Progress as LoopProgress, RunSummary, SendLoop
 from simulators.scenario import ScenarioError, load_scenario, scenario_names
 from simulators.truth import GroundTruth
@@ -64,7 +66,9 @@ def _kafka_sink(settings: Any, compression: str | None, producer: dict[str, Any]
 class _Display:
     """Rich progress: sent, achieved vs target rate, errors, ETA; updated by the send loop."""
 
-    def __init__(self, total: float | None, label: str) -> None:
+    def __init__(self, total: float | None, label: str, clock_offset_ms: int = 0, clock_label: str = "t") -> None:
+        """`clock_offset_ms` is subtracted from event times shown: a rehearsal shows its scenario's clock."""
+        self.offset_ms, self.clock_label = clock_offset_ms, clock_label
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console, transient=False)
@@ -73,8 +77,9 @@ class _Display:
     def update(self, p: LoopProgress) -> None:
         target = f" / target {p.target_events / p.elapsed_s:,.0f}" if p.target_events and p.elapsed_s > 0 else ""
         behind = f"  behind {p.target_events - p.events:,.0f}" if p.target_events and p.target_events - p.events > 1 else ""
-        when = time.strftime("%m-%d %H:%M", time.gmtime((p.event_ts or 0) / 1000 + 8 * 3600)) if p.event_ts else "-"
-        info = f"{p.events:,} ev  {p.rate:,.0f}/s{target}{behind}  err {p.errors}  t={when}+08"
+        when = (time.strftime("%Y-%m-%d %H:%M", time.gmtime((p.event_ts - self.offset_ms) / 1000 + 8 * 3600))
+                if p.event_ts else "-")
+        info = f"{p.events:,} ev  {p.rate:,.0f}/s{target}{behind}  err {p.errors}  {self.clock_label}={when}+08"
         self.progress.update(self.task, completed=p.events if self.progress.tasks[0].total else None, info=info)
 
     def __enter__(self) -> _Display:
@@ -93,7 +98,36 @@ def _loop(sink: Any, schedule: Schedule | None, truth: GroundTruth | None, durat
     return loop
 
 
-def _summary(s: RunSummary, truth: GroundTruth | None, truth_path: Path | None) -> None:
+def _watcher(settings: Any, out: Path | None) -> Watcher | None:
+    """Scrapes the worker's /metrics around a run into Kafka (nothing to watch when writing a file)."""
+    if out is not None:
+        return None
+    w = Watcher(f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
+                (settings.topic_clicks, settings.topic_sessions), settings.rehearsal_settle_s)
+    if settings.worker_metrics_port:
+        w.start()
+    else:
+        w.error = "the worker's /metrics is disabled (EDU_WORKER_METRICS_PORT=0)"
+    return w
+
+
+def _counts(watcher: Watcher | None, s: RunSummary, failed_events: int = 0) -> PipelineCounts | None:
+    if watcher is None:
+        return None
+    if s.interrupted:  # Ctrl-C, or the launcher stopping the stack: say what is known, do not linger
+        watcher.settle_s = min(watcher.settle_s, 5.0)
+    if watcher.before is not None:
+        console.print(f"waiting (up to {watcher.settle_s:.0f} s) for the worker to consume the run ...")
+    return watcher.finish(s.events, s.events - failed_events, s.messages - s.delivery_errors)
+
+
+def _failed_events(sink: Any) -> int:
+    failed = getattr(sink, "failed", None)
+    return int(failed.total_events) if failed is not None else 0
+
+
+def _summary(s: RunSummary, truth: GroundTruth | None, truth_path: Path | None,
+             counts: PipelineCounts | None = None) -> None:
     t = Table(title="edu-simulate summary", show_header=False)
     rows = [
         ("events sent", f"{s.events:,}"), ("messages", f"{s.messages:,}"), ("elapsed", f"{s.elapsed_s:,.2f} s"),
@@ -108,9 +142,13 @@ def _summary(s: RunSummary, truth: GroundTruth | None, truth_path: Path | None) 
     if s.first_event_ts:
         fmt = lambda ms: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000 + 8 * 3600)) + "+08"  # noqa: E731
         rows.append(("event time", f"{fmt(s.first_event_ts)} .. {fmt(s.last_event_ts)}"))
+    if counts is not None:
+        rows += counts.rows()
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
+    for warning in counts.warnings() if counts is not None else []:
+        console.print(f"[bold yellow]warning:[/] {warning}")
     if s.sink.get("error_samples"):
         console.print(f"[red]delivery errors, first ones:[/] {s.sink['error_samples']}")
     if truth is not None and truth_path is not None:
@@ -173,6 +211,8 @@ def run(
         spec = RunSpec(rate=rate or str(settings.simulator_rate), duration_s=duration, **common)
     total = count or (profile.expected(duration) if duration else None)
     label = ("live" if live else "run") + (f" x{processes} processes" if processes > 1 else "")
+    watcher = _watcher(settings, out)
+    failed_events = 0
     if processes == 1:
         if http:
             from simulators.http_out import HttpSink
@@ -184,6 +224,7 @@ def run(
         with _Display(total, label) as display:
             loop = _loop(sink, spec.schedule(), gt, duration, display)
             summary = loop.run_messages(spec.messages(0, 1))
+        failed_events = _failed_events(sink)
         failures: list[str] = []
     else:
         if out is None:
@@ -191,7 +232,7 @@ def run(
         with _Display(total, label) as display:
             result = run_parallel(spec, processes, on_progress=display.update)
         summary, gt, failures = result.summary, result.truth, result.failures
-    _summary(summary, gt, truth)
+    _summary(summary, gt, truth, _counts(watcher, summary, failed_events))
     raise typer.Exit(1 if failures else _exit_code(summary))
 
 
@@ -253,6 +294,7 @@ def replay(
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="replay a scenario instead of a file")] = None,
     seed: SeedOpt = None,
     count: Annotated[Optional[int], typer.Option(help="stop after this many events")] = None,
+    scale: Annotated[Optional[float], typer.Option(help="with --scenario: events per real page view (default: the scenario's)")] = None,
     truth: TruthOpt = None,
     out: Annotated[Optional[Path], typer.Option(help="write NDJSON here instead of sending to Kafka")] = None,
     bootstrap: BootstrapOpt = None,
@@ -265,9 +307,13 @@ def replay(
     if (file is None) == (scenario is None):
         console.print("[red]error:[/] give a FILE or --scenario NAME")
         raise typer.Exit(2)
+    if scale is not None and (file is not None or scale <= 0):
+        console.print("[red]error:[/] --scale takes a value > 0 and applies to --scenario (a recording's volume is fixed)")
+        raise typer.Exit(2)
     settings = _settings(bootstrap)
     schedule = None if max_speed else Schedule(speed=speed)
     sink = FileSink(str(out)) if out else _kafka_sink(settings, compression)
+    watcher = _watcher(settings, out)
     gt = GroundTruth() if truth else None
     with _Display(count, f"replay x{speed:g}" if speed else "replay max") as display:
         loop = _loop(sink, schedule, gt, None, display)
@@ -288,8 +334,8 @@ def replay(
         else:
             sc = _scenario(scenario)  # type: ignore[arg-type]
             seed = settings.simulator_seed if seed is None else seed
-            summary = loop.run_messages(Generator(sc, count=count, seed=seed).messages())
-    _summary(summary, gt, truth)
+            summary = loop.run_messages(Generator(sc, count=count, seed=seed, scale=scale).messages())
+    _summary(summary, gt, truth, _counts(watcher, summary, _failed_events(sink)))
     raise typer.Exit(_exit_code(summary))
 
 
@@ -311,6 +357,114 @@ def _take_events(msgs: Any, count: int) -> Any:
             return
         left -= m.events
         yield m
+
+
+@app.command()
+def rehearse(
+    scenario: Annotated[str, typer.Argument(help="shipped scenario name or YAML path")],
+    speed: Annotated[float, typer.Option(help="x real time for the story (after the history, written at once)")] = 3600.0,
+    scale: Annotated[Optional[float], typer.Option(help="events per real page view (default: the scenario's)")] = None,
+    target: Annotated[str, typer.Option(help="isolated: a namespace of its own; live: the stack's own topics (a stack without traffic)")] = "isolated",
+    history_days: Annotated[Optional[float], typer.Option(help="baseline days before the scenario (default EDU_REHEARSAL_HISTORY_DAYS)")] = None,
+    from_start: Annotated[bool, typer.Option("--from-start", help="pace the whole scenario (default: from the day of its first event)")] = False,
+    until: Annotated[Optional[str], typer.Option(help="stop at this scenario time (e.g. '2022-03-25 10:30', Beijing) and hold it on screen")] = None,
+    drop: Annotated[bool, typer.Option("--drop", help="end the rehearsal when done and drop its data (isolated)")] = False,
+    seed: SeedOpt = None,
+    bootstrap: BootstrapOpt = None,
+) -> None:
+    """Play a scenario now: times shifted to the present, history first, the story at xN (docs/rehearsals.md)."""
+    import msgspec
+
+    from contracts.rehearsal import Manifest, namespace, read_manifest, write_manifest
+    from simulators import rehearse as rh
+
+    if target not in ("live", "isolated"):
+        console.print("[red]error:[/] --target is live or isolated")
+        raise typer.Exit(2)
+    if scale is not None and scale <= 0:
+        console.print("[red]error:[/] --scale must be > 0")
+        raise typer.Exit(2)
+    settings = _settings(bootstrap)
+    current = read_manifest(settings)
+    if isinstance(current, Manifest) and current.status != "ended":
+        console.print(f"[red]error:[/] rehearsal {current.id} ({current.scenario}) is still on: "
+                      "`edu-simulate rehearse-end` first")
+        raise typer.Exit(2)
+    sc = _scenario(scenario)
+    seed = settings.simulator_seed if seed is None else seed
+    days = settings.rehearsal_history_days if history_days is None else history_days
+    try:
+        p = rh.plan(sc, speed=speed, now_ms=int(time.time() * 1000), history_days=days,
+                    paced_from_ms=sc.start_ms if from_start else None,
+                    until_ms=None if until is None else rh.parse_when(until))
+    except rh.RehearsalError as err:
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from None
+    rid = rh.new_id()
+    m = Manifest(id=rid, scenario=sc.name, target=target, speed=speed, scale=scale or sc.scale,  # type: ignore[arg-type]
+                 shift_ms=p.shift_ms, started_ms=int(time.time() * 1000), paced_from_ms=p.paced_from_ms,
+                 end_ms=p.end_ms)
+    procs: list[Any] = []
+    try:
+        if target == "live":
+            ns = settings
+            rh.check_live_clock(settings, p.history_from_ms)
+            write_manifest(settings, m)
+        else:
+            ns = namespace(settings, rid)
+            procs = rh.start_isolated(settings, m, settings.data_dir / "logs")
+            m = msgspec.structs.replace(m, pids=tuple(pr.pid for pr in procs))
+            write_manifest(settings, m)
+            rh.wait_ready(settings, m, procs)
+    except BaseException as err:
+        if procs:  # the rehearsal's own services go with a failed start
+            rh.stop_pids(tuple(pr.pid for pr in procs))
+        if not isinstance(err, (rh.RehearsalError, KafkaUnavailable)):
+            raise
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(3) from None
+    console.print(f"rehearsal {rid}: {sc.name} on the {target} stack, scenario time + {p.shift_ms // rh.WEEK_MS} weeks; "
+                  f"history {rh.fmt_ms(p.history_from_ms)} .. {rh.fmt_ms(p.paced_from_ms)} at full speed, then "
+                  f"x{speed:g} to {rh.fmt_ms(p.end_ms)} (about {p.paced_wall_s:,.0f} s)")
+    if target == "isolated":
+        console.print(f"  topics *.{rid}, database {ns.clickhouse_database}; the cockpit shows it at /rehearsal/enter")
+    sink = _kafka_sink(ns, None)
+    watcher = _watcher(ns, None)
+    gen = Generator(p.scenario, seed=seed, start_ms=p.history_from_ms, end_ms=p.end_ms, scale=scale)
+    with _Display(None, f"rehearse x{speed:g}", p.shift_ms, "scenario") as display:
+        loop = SendLoop(sink, None, on_progress=display.update)
+        loop.schedule = rh.RehearsalSchedule(speed, p.paced_from_ms, loop.clock)
+        signal.signal(signal.SIGINT, lambda *_: loop.stop())
+        signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+        summary = loop.run_messages(gen.messages())
+    counts = _counts(watcher, summary, _failed_events(sink))
+    _summary(summary, None, None, counts)
+    current = read_manifest(settings)  # played: the banner says so, the data stays on view
+    if isinstance(current, Manifest) and current.id == rid:
+        write_manifest(settings, msgspec.structs.replace(current, status="finished"))
+    if drop:
+        rh.end(settings, drop=True)
+        console.print(f"rehearsal {rid} ended" + (", its data dropped" if target == "isolated" else ""))
+    else:
+        console.print(f"rehearsal {rid} stays on view; `edu-simulate rehearse-end` ends it and drops its data")
+    raise typer.Exit(_exit_code(summary))
+
+
+@app.command("rehearse-end")
+def rehearse_end(
+    keep: Annotated[bool, typer.Option("--keep", help="stop its services but keep its data")] = False,
+    bootstrap: BootstrapOpt = None,
+) -> None:
+    """End the current rehearsal: stop its services and drop its database and topics (live data untouched)."""
+    from simulators import rehearse as rh
+
+    settings = _settings(bootstrap)
+    try:
+        m = rh.end(settings, drop=not keep)
+    except rh.RehearsalError as err:
+        console.print(f"[red]error:[/] {err}")
+        raise typer.Exit(2) from None
+    console.print(f"rehearsal {m.id} ({m.scenario}, {m.target}) ended" + (", its data dropped" if m.drop else ""))
 
 
 @app.command()

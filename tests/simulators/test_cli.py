@@ -1,6 +1,7 @@
 """The edu-simulate command: help texts, record -> replay round trip through files, validation."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,21 @@ def test_check_names_the_line(tmp_path: Path) -> None:
 def test_unreachable_kafka_exits_with_message() -> None:
     r = runner.invoke(app, ["run", "--count", "10", "--bootstrap", "127.0.0.1:1"])
     assert r.exit_code == 3 and "127.0.0.1:1" in r.output
+
+
+def test_replay_of_a_scenario_takes_a_scale(tmp_path: Path) -> None:
+    """--scale on replay: over the same hours, twice the scale sends about twice the events."""
+    from simulators.files import read_messages
+
+    times = {}
+    for scale in ("0.002", "0.004"):
+        out = tmp_path / f"s{scale}.ndjson"
+        r = runner.invoke(app, ["replay", "--scenario", "school-week", "--max-speed", "--scale", scale,
+                                "--out", str(out), "--count", "30000"])
+        assert r.exit_code == 0, r.output
+        times[scale] = [m.ts for m in read_messages(out) for _ in range(m.events)]
+    until = min(max(t) for t in times.values()) - 3600_000  # a span both cover whole
+    n = {k: sum(1 for x in t if x < until) for k, t in times.items()}
+    assert 1.8 < n["0.004"] / n["0.002"] < 2.2, n
+    r = runner.invoke(app, ["replay", str(tmp_path / "s0.002.ndjson"), "--max-speed", "--scale", "2"])
+    assert r.exit_code == 2 and "--scale" in r.output
