@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alerts.model import State, StateChange
+from contracts.alerts import State, StateChange
 from simulators.scenario import Scenario
 
 DAY_S = 86_400

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from alerts.engine import AlertEngine, EngineConfig
-from alerts.model import StateChange
+from contracts.alerts import StateChange
 from alerts.service import engine_config
 from contracts.geo import PROVINCE_CODES
 from contracts.settings import Settings

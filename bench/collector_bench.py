@@ -1,12 +1,12 @@
 """Collector figures: one sub-command each, the last printed line `name=value` pairs.
 
-    .venv/bin/python bench/collector_bench.py frameworks   # bare 202 endpoints: raw ASGI, Falcon (+Starlette if installed)
-    .venv/bin/python bench/collector_bench.py batch        # events/s in batches of 20 (real collector, real Kafka) + bare ratio
-    .venv/bin/python bench/collector_bench.py single       # single-event requests/s + bare ratio
-    .venv/bin/python bench/collector_bench.py latency      # p50/p99 at a paced 5,000 requests/s
-    .venv/bin/python bench/collector_bench.py overload     # 2x capacity: 429/503 share, RSS bounded, recovery
-    .venv/bin/python bench/collector_bench.py logs         # log import lines/s on one core
-    .venv/bin/python bench/collector_bench.py lookups      # address -> region lookups/s
+    .venv/bin/python -m bench.collector_bench frameworks   # bare 202 endpoints: raw ASGI, Falcon (+Starlette if installed)
+    .venv/bin/python -m bench.collector_bench batch        # events/s in batches of 20 (real collector, real Kafka) + bare ratio
+    .venv/bin/python -m bench.collector_bench single       # single-event requests/s + bare ratio
+    .venv/bin/python -m bench.collector_bench latency      # p50/p99 at a paced 5,000 requests/s
+    .venv/bin/python -m bench.collector_bench overload     # 2x capacity: 429/503 share, RSS bounded, recovery
+    .venv/bin/python -m bench.collector_bench logs         # log import lines/s on one core
+    .venv/bin/python -m bench.collector_bench lookups      # address -> region lookups/s
 
 Load comes from wrk (Debian package, ops/install.sh) over loopback; the collector runs as a real
 `edu-collect serve` process with a real single-node Kafka started here. Client addresses are random
@@ -28,7 +28,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 EVENT = '{"type":"pageview","platform":"k12","section":"lessons","resource":"lesson-%d","session":"s%d"}'
@@ -56,7 +55,7 @@ end
 
 
 def free_port() -> int:
-    from ops.clickhouse_server import free_port as fp
+    from ops.local_process import free_port as fp
 
     return fp()
 

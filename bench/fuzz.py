@@ -1,6 +1,6 @@
 """Fuzz the event decoder with millions of hostile messages; count escapes and conservation errors.
 
-    python bench/fuzz.py [--messages 10000000] [--seed 12] [--report-every 100000]
+    python -m bench.fuzz [--messages 10000000] [--seed 12] [--report-every 100000]
 
 Each message is mostly a mutation of a valid client message (bit flips, junk inserted, bytes
 deleted, truncation, duplication, deep nesting, values swapped), else a poison kind (invalid UTF-8,
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import aiokafka.codec as kafka_codec  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Offline replay speed: `edu-alerts replay` against the in-process replay it replaces.
 
-    python bench/replay_bench.py [--scenario spring-term-closures] [--scale 0.01] [--days 2]
+    python -m bench.replay_bench [--scenario spring-term-closures] [--scale 0.01] [--days 2]
                                  [--old-rev fd45242]
 
 "Old" is what judging a detector change took before issue 18: every message of the scenario
@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 OLD = r'''
 import sys, time

@@ -30,7 +30,8 @@ from contracts.events import encode  # noqa: E402
 from contracts.settings import load_settings  # noqa: E402
 from simulators.generator import Generator  # noqa: E402
 from kafka import __version__ as kafka_version  # noqa: E402
-from simulators.kafka_out import available_codecs, crc_backend, ensure_topics  # noqa: E402
+from contracts.topics import available_codecs
+from simulators.kafka_out import crc_backend, ensure_topics  # noqa: E402
 from simulators.parallel import RunSpec, run_parallel, run_share  # noqa: E402
 from simulators.runner import FileSink, SendLoop  # noqa: E402
 

@@ -14,7 +14,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from collector.app import create_app
     from collector.service import Collector
-    from simulators.kafka_out import ensure_topics
+    from contracts.topics import ensure_topics
 
     settings = load_settings()
     if not args.no_create_topics:

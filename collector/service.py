@@ -25,6 +25,7 @@ from collector.limits import RateLimiter
 from collector.metrics import CollectorMetrics
 from collector.privacy import Pseudonyms, load_secret
 from collector.sender import Checkpoint, Sender
+from contracts.beijing import BEIJING_OFFSET_S
 from contracts.events import Click, Event, encode
 from contracts.settings import Settings
 
@@ -56,7 +57,7 @@ class Enricher:
     def __init__(self, settings: Settings, secret: bytes) -> None:
         self.geo = Geo(v6_xdb=settings.collector_geo_v6_xdb)
         self.agents = AgentParser(settings.collector_app_tokens)
-        self.pseudonyms = Pseudonyms(secret, settings.alerts_utc_offset_s)
+        self.pseudonyms = Pseudonyms(secret, BEIJING_OFFSET_S)  # the salt turns at Beijing midnight
         self._eid_prefix = os.urandom(4).hex()
         self._eid_n = 0
         # Pay the parsers' and tables' first-use costs now, not in the first requests.
@@ -196,9 +197,9 @@ def _producer_factory(settings: Settings) -> Any:
     def make() -> Any:
         from kafka import KafkaProducer
 
-        from simulators.kafka_out import _bootstrap_timeout, default_compression
+        from contracts.topics import bootstrap_timeout, default_compression
 
-        config = _bootstrap_timeout(KafkaProducer, {
+        config = bootstrap_timeout(KafkaProducer, {
             "bootstrap_servers": settings.kafka_bootstrap.split(","), "acks": "all", "enable_idempotence": True,
             "linger_ms": 5, "batch_size": 256 * 1024, "compression_type": default_compression(),
             "max_block_ms": 10_000, "request_timeout_ms": 15_000, "retries": 2_147_483_647,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from typing import Any
+
 from contracts.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,3 +63,29 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, int]
         return described
     finally:
         admin.close()
+
+
+# Client settings every producer of the input topics agrees on (simulators, collector).
+
+def available_codecs() -> list[str]:
+    """Compression codecs kafka-python can use here (lz4, zstd, snappy need extra packages)."""
+    from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
+
+    checks = {"lz4": has_lz4, "zstd": has_zstd, "snappy": has_snappy, "gzip": has_gzip}
+    return [name for name, ok in checks.items() if ok()]
+
+
+def default_compression() -> str | None:
+    """lz4 if installed (cheap on CPU); otherwise none, because gzip costs more CPU than it saves on
+    loopback (measured in bench/simulators_bench.py); pass compression_type='gzip' for real networks."""
+    return "lz4" if "lz4" in available_codecs() else None
+
+
+def bootstrap_timeout(cls: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """`bootstrap_timeout_ms` under the name this kafka-python knows: 3.x has it; 2.x (pinned since
+    3.0.12's consumer rebalance trouble) bounds the first broker contact by
+    `api_version_auto_timeout_ms` and raises NoBrokersAvailable after it."""
+    if "bootstrap_timeout_ms" in config and "bootstrap_timeout_ms" not in cls.DEFAULT_CONFIG:
+        config = dict(config)
+        config["api_version_auto_timeout_ms"] = config.pop("bootstrap_timeout_ms")
+    return config

@@ -23,7 +23,8 @@ from rich.table import Table
 from contracts.settings import load_settings
 from simulators.files import read_messages, write_parquet
 from simulators.generator import Generator, generate_batches
-from simulators.kafka_out import KafkaUnavailable, available_codecs, ensure_topics
+from contracts.topics import available_codecs
+from simulators.kafka_out import KafkaUnavailable, ensure_topics
 from simulators.parallel import RunSpec, run_parallel
 from simulators.pacing import RateProfile, Schedule
 from simulators.pipeline_counts import PipelineCounts, Watcher

@@ -20,34 +20,19 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
 _UNREACHABLE = (KafkaTimeoutError, getattr(__import__('kafka.errors').errors, 'NoBrokersAvailable', KafkaTimeoutError))
 
 from contracts.settings import Settings
+from contracts.topics import available_codecs, default_compression
+from contracts.topics import bootstrap_timeout as _bootstrap_timeout
 from simulators.kafka_bulk import BulkAppender, Record, supported as bulk_supported
 
 
 class KafkaUnavailable(RuntimeError):
     """No broker answered at the configured bootstrap address."""
-
-
-def available_codecs() -> list[str]:
-    """Compression codecs kafka-python can use here (lz4, zstd, snappy need extra packages)."""
-    checks = {"lz4": has_lz4, "zstd": has_zstd, "snappy": has_snappy, "gzip": has_gzip}
-    return [name for name, ok in checks.items() if ok()]
-
-
-def _bootstrap_timeout(cls: Any, config: dict[str, Any]) -> dict[str, Any]:
-    """`bootstrap_timeout_ms` under the name this kafka-python knows: 3.x has it; 2.x (pinned since
-    3.0.12's consumer rebalance trouble) bounds the first broker contact by
-    `api_version_auto_timeout_ms` and raises NoBrokersAvailable after it."""
-    if "bootstrap_timeout_ms" in config and "bootstrap_timeout_ms" not in cls.DEFAULT_CONFIG:
-        config = dict(config)
-        config["api_version_auto_timeout_ms"] = config.pop("bootstrap_timeout_ms")
-    return config
 
 
 def crc_backend() -> str:
@@ -58,12 +43,6 @@ def crc_backend() -> str:
     from kafka.record import util
 
     return "python" if util._crc32c is util.crc32c_py else "c"
-
-
-def default_compression() -> str | None:
-    """lz4 if installed (cheap on CPU); otherwise none, because gzip costs more CPU than it saves on
-    loopback (measured in bench/simulators_bench.py); pass compression_type='gzip' for real networks."""
-    return "lz4" if "lz4" in available_codecs() else None
 
 
 @dataclass

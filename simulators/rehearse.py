@@ -210,7 +210,7 @@ def _spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[byte
 def start_isolated(settings: Settings, manifest: Manifest, logs: Path) -> list[subprocess.Popen[bytes]]:
     """Create the rehearsal's topics; start its worker and alerting (and, with a ClickHouse server, its
     sink) as processes of their own. With chDB the cockpit that owns the store runs the sink."""
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     ns = namespace(settings, manifest.id)
     ensure_topics(ns)
@@ -331,7 +331,7 @@ def _delete_topics(ns: Settings) -> None:
     from kafka import KafkaAdminClient
     from kafka.errors import UnknownTopicOrPartitionError
 
-    from streams.topics import topic_specs
+    from contracts.topics import topic_specs
 
     admin = KafkaAdminClient(bootstrap_servers=ns.kafka_bootstrap.split(","), client_id="edu-rehearsal")
     try:

@@ -10,7 +10,7 @@ import numpy as np
 
 from alerts.detectors import DROP, NORMAL, SURGE, SeriesDetector, deviance_z, dispersions
 from alerts.engine import AlertEngine, EngineConfig
-from alerts.model import State
+from contracts.alerts import State
 from tests.alerts.helpers import DAY, MONDAY, school_day_curve, sessions, weekend_curve
 
 

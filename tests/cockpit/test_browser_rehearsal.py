@@ -26,7 +26,7 @@ from dash.testing.wait import until
 from cockpit.figures_map import NO_BASELINE
 from cockpit.layout import Ids
 from cockpit.mapdata import province_codes
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from simulators.scenario import load_scenario
 from tests.cockpit.test_browser import VIEWPORT, set_viewport
 from tests.cockpit.test_browser_pages import MAP_Z

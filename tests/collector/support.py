@@ -11,7 +11,7 @@ from typing import Any
 
 from contracts.events import Event, decode_message
 from contracts.settings import Settings
-from tests.conftest import settings_env
+from contracts.settings import settings_env
 from tests.support import ROOT, env_without_proxy, wait_for
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"

@@ -14,11 +14,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from selenium.webdriver.common.by import By
 
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from simulators.kafka_out import ensure_topics
 from sinks.runner import start_sink_thread
 from tests.collector.support import CollectorProcess
-from tests.conftest import make_settings, private_database, settings_env, unique
+from tests.conftest import make_settings, private_database, unique
+from contracts.settings import settings_env
 from tests.support import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from collector.sender import Checkpoint
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from simulators.kafka_out import ensure_topics
 from tests.collector.support import Client, CollectorProcess, read_topics
 from tests.conftest import make_settings

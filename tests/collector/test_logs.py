@@ -22,7 +22,8 @@ from collector.service import Enricher
 from contracts.settings import Settings
 from simulators.kafka_out import ensure_topics
 from tests.collector.support import CHROME, read_topics
-from tests.conftest import make_settings, settings_env
+from tests.conftest import make_settings
+from contracts.settings import settings_env
 from tests.support import ROOT, env_without_proxy
 
 BAIDU = "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"

@@ -9,7 +9,7 @@ import pytest
 
 from contracts.events import Click
 from contracts.geo import PROVINCES
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from simulators.http_out import AddressBook, to_wire
 from simulators.kafka_out import ensure_topics
 from simulators.pacing import RateProfile, Schedule

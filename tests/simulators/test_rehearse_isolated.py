@@ -14,9 +14,10 @@ import pytest
 
 from cockpit.rehearsal import Supervisor
 from contracts.rehearsal import Manifest, namespace, read_manifest, sink_marker
-from ops.clickhouse_server import free_port
-from streams.topics import ensure_topics, topic_specs
-from tests.conftest import make_settings, private_database, settings_env
+from ops.local_process import free_port
+from contracts.topics import ensure_topics, topic_specs
+from tests.conftest import make_settings, private_database
+from contracts.settings import settings_env
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration

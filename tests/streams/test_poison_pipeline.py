@@ -14,8 +14,9 @@ import pytest
 from contracts.deadletter import decode_record
 from contracts.events import Click, encode
 from simulators.hostile import poison
-from streams.topics import ensure_topics
-from tests.conftest import make_settings, settings_env
+from contracts.topics import ensure_topics
+from tests.conftest import make_settings
+from contracts.settings import settings_env
 from tests.streams.test_exactness import RatesTail, end_offsets, read_topic
 from tests.support import WorkerProcess, known_clicks, wait_for
 
