@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     simulator_rate: float = Field(2000.0, gt=0, description="events per second")
     simulator_seed: int = 20220314
 
+    # --- issue 12: sink exactly-once through crashes, storage errors ------------------------------
+    sink_insert_witness: bool = Field(True, description="settle a flush step left uncertain by a crash from "
+                                      "the table's parts (non-replicated tables); false: insert it again and "
+                                      "let replicated block deduplication drop the copy")
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, v: str) -> str:

@@ -274,11 +274,12 @@ def test_a_flush_that_fails_half_way_is_retried_for_the_remaining_tables_only() 
     buf.add_raw(0, 0, batch(0, 0, rows=10, clicks=3))
     with pytest.raises(StoreUnavailable):
         buf.flush(store)
-    assert store.clicks() == 30 and buf.done == {clicks_minute.TABLE}
+    assert store.clicks() == 30 and buf.flight is not None
+    assert {buf.flight.steps[i].table for i in buf.flight.done} == {clicks_minute.TABLE}
     with pytest.raises(RuntimeError, match="half done"):
         buf.add_raw(0, 1, batch(0, 1, rows=1))  # nothing may join a half-stored buffer
     store.down = False
     buf.flush(store)
     assert store.clicks() == 30, "clicks inserted twice by the retry"
     assert len(store.rows[late_events.TABLE]) == 1
-    assert not buf.done and not buf.rows
+    assert buf.flight is None and not buf.rows

@@ -1,0 +1,74 @@
+"""The sink's health, for /healthz and the cockpit's Live/Stale pill: is the store taking writes, when
+did a flush last succeed, how new is the newest stored data, is the sink running at all.
+
+Each sink updates its own `SinkHealth`; `report()` folds them into one answer. Wall-clock times are
+Unix seconds; `newest_data_s` is event time (the newest minute or bucket a flush stored), so a
+replay of 2022 is "fresh" by the data it writes, not by the calendar.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+State = Literal["starting", "running", "paused", "failed", "stopped"]
+
+
+@dataclass
+class SinkHealth:
+    name: str
+    state: State = "starting"
+    store_up: bool = True
+    last_flush_at: float | None = None  # wall clock of the last flush that reached the store
+    newest_data_s: int | None = None  # event time of the newest row stored
+    error: str | None = None  # the last storage error (transient while paused, fatal when failed)
+    restarts: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def flushed(self, newest_data_s: int | None, now: float | None = None) -> None:
+        with self._lock:
+            self.state, self.store_up, self.error = "running", True, None
+            self.last_flush_at = time.time() if now is None else now
+            if newest_data_s is not None and (self.newest_data_s is None or newest_data_s > self.newest_data_s):
+                self.newest_data_s = newest_data_s
+
+    def store_down(self, error: str) -> None:
+        with self._lock:
+            self.state, self.store_up, self.error = "paused", False, error
+
+    def failed(self, error: str) -> None:
+        with self._lock:
+            self.state, self.error = "failed", error
+
+    def set_state(self, state: State) -> None:
+        with self._lock:
+            self.state = state
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+
+def report(sinks: list[SinkHealth]) -> dict[str, Any]:
+    """One answer for /healthz: `ok` only if every sink runs and reaches its store.
+
+    `status`: ok | paused (the store refuses writes: the sink waits and retries) | failed (a sink
+    stopped on a permanent error or died) | starting. The newest data and last flush are the
+    newest over all sinks; each sink's own view is under `sinks`.
+    """
+    snaps = [s.snapshot() for s in sinks]
+    states = {s["state"] for s in snaps}
+    if "failed" in states or "stopped" in states:
+        status = "failed"
+    elif "paused" in states or not all(s["store_up"] for s in snaps):
+        status = "paused"
+    elif "starting" in states:
+        status = "starting"
+    else:
+        status = "ok"
+    flushes = [s["last_flush_at"] for s in snaps if s["last_flush_at"] is not None]
+    newest = [s["newest_data_s"] for s in snaps if s["newest_data_s"] is not None]
+    return {"status": status, "store_up": all(s["store_up"] for s in snaps),
+            "last_flush_at": max(flushes) if flushes else None,
+            "newest_data_s": max(newest) if newest else None, "sinks": snaps}
