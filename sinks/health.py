@@ -72,3 +72,30 @@ def report(sinks: list[SinkHealth]) -> dict[str, Any]:
     return {"status": status, "store_up": all(s["store_up"] for s in snaps),
             "last_flush_at": max(flushes) if flushes else None,
             "newest_data_s": max(newest) if newest else None, "sinks": snaps}
+
+
+def serve(host: str, port: int, registry: Any, health: Any) -> Any:
+    """edu-sink's own HTTP endpoint: /metrics (Prometheus) and /healthz (`health()` as JSON, 200 when
+    ok, 503 otherwise). Runs in a daemon thread; returns the server (`.shutdown()` stops it)."""
+    import json
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client import make_wsgi_app
+
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/healthz":
+            body = health()
+            code = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
+            start_response(code, [("Content-Type", "application/json")])
+            return [json.dumps(body).encode()]
+        return metrics_app(environ, start_response)
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            pass
+
+    server = make_server(host, port, app, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, name="edu-sink-http", daemon=True).start()
+    return server

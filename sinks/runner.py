@@ -85,6 +85,10 @@ class Sink:
         try:
             return KafkaConsumer(
                 bootstrap_servers=s.kafka_bootstrap.split(","), group_id=self.group,
+                # Static membership: a sink restarted after a crash takes its partitions back at once
+                # (no rebalance, no wait for the dead member's session to expire), and a second sink
+                # of the same group is fenced instead of sharing a flush log with this one.
+                group_instance_id=self.group,
                 enable_auto_commit=False, auto_offset_reset="earliest", client_id=self.group,
                 max_poll_records=MAX_POLL_RECORDS, session_timeout_ms=int(s.worker_session_timeout_s * 1000),
                 heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
@@ -146,6 +150,8 @@ class Sink:
                     if missing:
                         log.error("%s: the interrupted flush covers partitions %s not assigned here; it "
                                   "resumes once they are (run one sink per group)", sink.group, sorted(missing))
+                log.info("%s: assigned partitions %s, reading from %s", sink.group,
+                         sorted(tp.partition for tp in assigned), stored)
                 if sink.paused:  # assigned during an outage: stay paused until the flush succeeds
                     consumer.pause(*assigned)
 

@@ -31,7 +31,7 @@ THREE_DAYS = {"start": T - D, "end": T + 2 * D}
 
 # (name, params, expected rows or shaped rows, shape function or None)
 CASES: list[Case] = [
-    ("applied_migrations", {}, [(1,), (2,), (3,), (4,)], None),
+    ("applied_migrations", {}, [(1,), (2,), (3,), (4,), (5,)], None),
     # max(minute) is 15 March 00:00; count() counts stored rows (merges shrink it): non-zero only.
     ("latest_minute", {}, (T + D, True), lambda rows: (rows[0][0], rows[0][1] > 0)),
     ("per_minute_national", DAY, [(T + 8 * H, 25), (T + 8 * H + M, 6), (T + 9 * H + 30 * M, 6),

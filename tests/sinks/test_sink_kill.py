@@ -1,0 +1,46 @@
+"""Exact through a sink crash at any instant: `edu-sink` SIGKILLed again and again while rates flow.
+
+The suite's loop is short (kills and events below); `bench/sink_kill.py` runs the full 200,000
+events with 20+ kills per engine. See `tests/sinks/kill_loop.py` for how a round goes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sinks.store import ServerStore
+from tests.conftest import make_settings
+from tests.sinks import kill_loop
+
+pytestmark = [pytest.mark.integration, pytest.mark.exactness]
+
+KILLS = 8
+BATCHES = 400  # 40,000 events
+
+
+def test_sink_killed_at_random_instants_stores_each_batch_once_chdb(kafka: str, tmp_path: Path) -> None:
+    s = make_settings(kafka, clickhouse_engine="chdb", chdb_path=tmp_path / "chdb", sink_batch_rows=2000,
+                      sink_flush_interval_s=0.2)
+    result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=40, seed=1)
+    print(result.line())
+    assert result.kills == KILLS
+    assert result.exact, result.mismatches
+    assert result.clicks_stored == result.clicks_sent == BATCHES * 90
+
+
+def test_sink_killed_at_random_instants_stores_each_batch_once_server(
+        kafka: str, clickhouse_server: tuple[str, int], tmp_path: Path) -> None:
+    host, port = clickhouse_server
+    s = make_settings(kafka, clickhouse_engine="server", clickhouse_host=host, clickhouse_port=port,
+                      sink_batch_rows=2000, sink_flush_interval_s=0.2)
+    store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
+    try:
+        result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=40, seed=2, server_store=store)
+        print(result.line())
+        assert result.kills == KILLS
+        assert result.exact, result.mismatches
+        assert result.clicks_stored == result.clicks_sent == BATCHES * 90
+    finally:
+        store.drop_database()
+        store.close()
