@@ -1,7 +1,7 @@
 """The sink kill loop at full size: 200,000 events, 20+ SIGKILLs of `edu-sink` at random instants, on
 chDB and on the ClickHouse 18.16 server; stored must equal sent exactly.
 
-    python bench/sink_kill.py [--batches 2000] [--kills 24] [--per-s 25] [--engines chdb,server]
+    python bench/sink_kill.py [--batches 2000] [--kills 24] [--per-s 8] [--engines chdb,server]
 
 Starts its own Kafka broker and ClickHouse server on free loopback ports (removed at the end). Each
 batch carries 100 events (90 clicks on time, 10 late). The loop itself is `tests/sinks/kill_loop.py`.
@@ -28,8 +28,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=2000, help="rate batches of 100 events (2000 = 200,000 events)")
     ap.add_argument("--kills", type=int, default=24)
-    ap.add_argument("--per-s", type=float, default=25.0, help="rate batches produced per second")
-    ap.add_argument("--max-kill-delay", type=float, default=1.5, help="kill at a random instant up to this "
+    ap.add_argument("--per-s", type=float, default=8.0, help="rate batches produced per second")
+    ap.add_argument("--max-kill-delay", type=float, default=3.0, help="kill at a random instant up to this "
                     "many seconds after the sink has its partitions")
     ap.add_argument("--engines", default="chdb,server")
     args = ap.parse_args()
@@ -43,7 +43,7 @@ def main() -> None:
         server = None
         try:
             for engine in args.engines.split(","):
-                common = dict(sink_batch_rows=2000, sink_flush_interval_s=0.2)
+                common = dict(sink_batch_rows=1000, sink_flush_interval_s=0.2)
                 if engine == "chdb":
                     s = make_settings(broker.bootstrap_servers, clickhouse_engine="chdb", chdb_path=work / "chdb",
                                       **common)

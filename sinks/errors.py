@@ -34,13 +34,13 @@ PERMANENT: Final[dict[int, str]] = {
     193: "WRONG_PASSWORD", 497: "ACCESS_DENIED", 516: "AUTHENTICATION_FAILED",
 }
 # Text of errors without a (useful) code: OS errors inside the engine, driver and socket errors.
-_TRANSIENT_TEXT: Final = re.compile(
-    r"no space left on device|not enough space|cannot reserve .* space|disk quota exceeded|"
-    r"too many parts|memory limit|cannot allocate memory|connection refused|connection reset|"
-    r"broken pipe|timed? ?out|timeout|network is unreachable|unexpected eof|"
-    r"cannot (?:write|read) (?:to|from) file|input/output error",
-    re.IGNORECASE,
-)
+# Most specific first: the first that occurs anywhere in the text names the error.
+_TRANSIENT_TEXT: Final = tuple(re.compile(p, re.IGNORECASE) for p in (
+    r"no space left on device", r"disk quota exceeded", r"not enough space", r"cannot reserve .* space",
+    r"too many parts", r"memory limit", r"cannot allocate memory", r"connection refused",
+    r"connection reset", r"broken pipe", r"network is unreachable", r"unexpected eof", r"timed? ?out",
+    r"input/output error", r"cannot (?:write|read) (?:to|from) file",
+))
 _CODE: Final = re.compile(r"\bCode:\s*(\d+)")
 
 
@@ -70,7 +70,8 @@ def classify(message: str, code: int | None = None, network: bool = False) -> Cl
         return Classified("transient", code, TRANSIENT[code])
     if code in PERMANENT:
         return Classified("permanent", code, PERMANENT[code])
-    m = _TRANSIENT_TEXT.search(message)
-    if m:
-        return Classified("transient", code, m.group(0).upper().replace(" ", "_"))
+    for pattern in _TRANSIENT_TEXT:
+        m = pattern.search(message)
+        if m:
+            return Classified("transient", code, m.group(0).upper().replace(" ", "_"))
     return Classified("permanent", code, "UNCLASSIFIED")

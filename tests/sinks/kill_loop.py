@@ -43,12 +43,14 @@ class Result:
     hour_stored: int = 0
     exact: bool = False
     seconds: float = 0.0
+    startup_s: list[float] = field(default_factory=list)  # sink start to partitions assigned, per round
     mismatches: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (f"engine={self.engine} kills={self.kills} resumed_flushes={self.resumed} settled_steps={self.settled} "
                 f"events_sent={self.events_sent} clicks_sent={self.clicks_sent} clicks_stored={self.clicks_stored} "
-                f"clicks_hour_stored={self.hour_stored} exact={int(self.exact)} seconds={self.seconds:.0f}")
+                f"clicks_hour_stored={self.hour_stored} exact={int(self.exact)} seconds={self.seconds:.0f} "
+                f"median_restart_s={sorted(self.startup_s)[len(self.startup_s) // 2] if self.startup_s else 0:.1f}")
 
 
 class PacedStream(threading.Thread):
@@ -149,7 +151,7 @@ def read_store(store: Any, group: str, topic: str) -> dict[str, Any]:
 
 
 def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: float, seed: int = 12,
-        max_kill_delay_s: float = 1.5, server_store: Any = None, say: Any = print) -> Result:
+        max_kill_delay_s: float = 3.0, server_store: Any = None, say: Any = print) -> Result:
     """Run the loop; `settings` name the engine and a fresh database; returns what was seen."""
     from streams.topics import ensure_topics
     from tests.conftest import settings_env
@@ -167,10 +169,12 @@ def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: floa
     sender.start()
     try:
         for k in range(kills):
+            started = time.monotonic()
             sink.start()
             wait_for(lambda: sink.assigned(settings.sink_group), 60, f"sink run {k} assigned",
                      describe=lambda: sink.since_start()[-2000:])
-            time.sleep(rng.uniform(0.05, max_kill_delay_s))  # the kill instant: random, not a condition
+            result.startup_s.append(time.monotonic() - started)
+            time.sleep(rng.uniform(0.2, max_kill_delay_s))  # the kill instant: random, not a condition
             sink.kill()
             result.kills += 1
             if k % 5 == 4:

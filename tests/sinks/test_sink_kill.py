@@ -15,14 +15,14 @@ from tests.sinks import kill_loop
 
 pytestmark = [pytest.mark.integration, pytest.mark.exactness]
 
-KILLS = 8
+KILLS = 6
 BATCHES = 400  # 40,000 events
 
 
 def test_sink_killed_at_random_instants_stores_each_batch_once_chdb(kafka: str, tmp_path: Path) -> None:
-    s = make_settings(kafka, clickhouse_engine="chdb", chdb_path=tmp_path / "chdb", sink_batch_rows=2000,
+    s = make_settings(kafka, clickhouse_engine="chdb", chdb_path=tmp_path / "chdb", sink_batch_rows=1000,
                       sink_flush_interval_s=0.2)
-    result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=40, seed=1)
+    result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=8, seed=1)
     print(result.line())
     assert result.kills == KILLS
     assert result.exact, result.mismatches
@@ -33,10 +33,10 @@ def test_sink_killed_at_random_instants_stores_each_batch_once_server(
         kafka: str, clickhouse_server: tuple[str, int], tmp_path: Path) -> None:
     host, port = clickhouse_server
     s = make_settings(kafka, clickhouse_engine="server", clickhouse_host=host, clickhouse_port=port,
-                      sink_batch_rows=2000, sink_flush_interval_s=0.2)
+                      sink_batch_rows=1000, sink_flush_interval_s=0.2)
     store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
     try:
-        result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=40, seed=2, server_store=store)
+        result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=8, seed=2, server_store=store)
         print(result.line())
         assert result.kills == KILLS
         assert result.exact, result.mismatches
