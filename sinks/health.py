@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 State = Literal["starting", "running", "paused", "failed", "stopped"]
@@ -47,7 +47,7 @@ class SinkHealth:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
 def report(sinks: list[SinkHealth]) -> dict[str, Any]:
