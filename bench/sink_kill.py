@@ -43,7 +43,7 @@ def main() -> None:
         server = None
         try:
             for engine in args.engines.split(","):
-                common = dict(sink_batch_rows=1000, sink_flush_interval_s=0.2)
+                common = dict(sink_batch_rows=300, sink_flush_interval_s=0.2)
                 if engine == "chdb":
                     s = make_settings(broker.bootstrap_servers, clickhouse_engine="chdb", chdb_path=work / "chdb",
                                       **common)

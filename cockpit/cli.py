@@ -81,9 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the cockpit's /metrics, since the sink has no HTTP server of its own here.
         registry = CollectorRegistry()
         if args.with_sink:
-            from sinks.runner import start_sink_thread  # lazy: only this mode needs the sink
+            from sinks.runner import start_sink_thread, stop_process  # lazy: only this mode needs the sink
 
-            sink = start_sink_thread(settings, store, registry)
+            # A sink that stops for good ends this process: no frozen numbers under a "Live" pill.
+            sink = start_sink_thread(settings, store, registry, on_fatal=stop_process)
         app = create_app(settings, store, registry=registry)
         log.info("cockpit on http://%s:%d/ (store: %s)", settings.cockpit_host, settings.cockpit_port,
                  store.engine)

@@ -282,7 +282,7 @@ class Sink:
                 self.health.store_down(f"{err.classified}: {str(err)[:300]}")
                 if give_up():
                     raise
-                pause = min(delay * self._rng.uniform(0.5, 1.5), self.settings.sink_retry_max_s)
+                pause = delay * self._rng.uniform(0.5, 1.0)  # "equal jitter": never above the cap
                 log.warning("%s: store unavailable (%s), retry in %.1fs: %s", self.group, err.classified, pause, err)
                 (wait or self._stop.wait)(pause)
                 delay = min(delay * 2, self.settings.sink_retry_max_s)
