@@ -133,3 +133,14 @@ def test_steps_are_one_insert_per_table_and_day_in_a_fixed_order() -> None:
     assert [s.rows for s in a.steps()] == [s.rows for s in b.steps()]
     assert keys[:3] == ["clicks_minute/20220314", "clicks_minute/20220315", "clicks_minute/20220316"]
     assert len(set(keys)) == len(keys)
+
+
+def test_a_day_larger_than_a_step_is_cut_into_steps_of_at_most_step_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sinks import batch as batch_module
+
+    monkeypatch.setattr(batch_module, "STEP_ROWS", 4)
+    rows = [(DAY + i, "k12", "110000", 1) for i in range(10)]
+    steps = batch_module.day_steps("late_events", ("minute", "platform", "province", "events"), rows)
+    assert [len(s.rows) for s in steps] == [4, 4, 2]
+    assert [s.key for s in steps] == ["late_events/20220314/0", "late_events/20220314/1", "late_events/20220314/2"]
+    assert [r for s in steps for r in s.rows] == rows
