@@ -144,3 +144,45 @@ def test_a_day_larger_than_a_step_is_cut_into_steps_of_at_most_step_rows(monkeyp
     assert [len(s.rows) for s in steps] == [4, 4, 2]
     assert [s.key for s in steps] == ["late_events/20220314/0", "late_events/20220314/1", "late_events/20220314/2"]
     assert [r for s in steps for r in s.rows] == rows
+
+
+def test_a_restarted_sink_rereads_exactly_the_cut_flush_and_goes_on(engine_store: Any) -> None:
+    """Runner level: the sink died inside a flush; the next one takes exactly that flush's offsets
+    (not the newer messages already there), stores its missing steps only, then carries on."""
+    import threading
+
+    from tests.sinks.test_runner import FakeConsumer, batch, make_sink
+
+    migrate(engine_store)
+    logs = {p: [batch(p, o, rows=4, clicks=p + 1) for o in range(15)] for p in range(2)}
+    first = make_sink(engine_store, FakeConsumer({p: log[:10] for p, log in logs.items()}, assigned=[0, 1]),  # type: ignore[arg-type]
+                      sink_batch_rows=10_000)
+    first.store = first.ledger.store = CuttingStore(engine_store, "late_events", lost_answer)  # type: ignore[assignment]
+    first._take(first._consumer, first._consumer.poll().items())
+    with pytest.raises(StoreUnavailable):
+        first._flush(commit=False)  # clicks stored, late_events stored but unanswered: then the crash
+
+    consumer = FakeConsumer(logs, assigned=[0, 1])  # five more messages per partition arrived since
+    sink = make_sink(engine_store, consumer, sink_batch_rows=10_000)  # type: ignore[arg-type]
+    takes: list[dict[int, int]] = []
+    original = sink._take
+
+    def take(c: Any, polled: Any) -> None:
+        original(c, polled)
+        takes.append(dict(sink.buffer.next_offsets))
+
+    sink._take = take  # type: ignore[method-assign]
+    t = threading.Thread(target=sink.run, daemon=True)
+    t.start()
+    want = 15 * 4 * (1 + 2)
+    for _ in range(300):
+        if totals(engine_store)[0] >= want and stored_offsets(engine_store, "g", "rates") == {0: 15, 1: 15}:
+            break
+        threading.Event().wait(0.05)  # polling a condition, bounded
+    sink.stop()
+    t.join(30)
+    assert takes[0] == {0: 10, 1: 10}, "the re-read went past the cut flush's end"
+    db = engine_store.database
+    assert totals(engine_store)[:2] == (want, want)
+    assert int(engine_store.query(f"SELECT sum(events) FROM {db}.late_events")[0][0]) == 30
+    assert stored_offsets(engine_store, "g", "rates") == {0: 15, 1: 15}

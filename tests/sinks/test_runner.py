@@ -147,8 +147,9 @@ class FakeStore:
 
 
 def make_sink(store: FakeStore, consumer: FakeConsumer | None = None, **overrides: Any) -> Sink:
-    settings = Settings(topic_rates=TOPIC, sink_group="g", sink_batch_rows=100, sink_flush_interval_s=0.05,
-                        sink_retry_max_s=0.2, sink_metrics_port=0, **overrides)
+    base: dict[str, Any] = dict(topic_rates=TOPIC, sink_group="g", sink_batch_rows=100, sink_flush_interval_s=0.05,
+                                sink_retry_max_s=0.2, sink_metrics_port=0)
+    settings = Settings(**{**base, **overrides})
     sink = Sink(settings, store, SinkMetrics.create(CollectorRegistry()))  # type: ignore[arg-type]
     if consumer is not None:
         sink._consumer = consumer
