@@ -29,8 +29,8 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=2000, help="rate batches of 100 events (2000 = 200,000 events)")
     ap.add_argument("--kills", type=int, default=24)
     ap.add_argument("--per-s", type=float, default=8.0, help="rate batches produced per second")
-    ap.add_argument("--max-kill-delay", type=float, default=3.0, help="kill at a random instant up to this "
-                    "many seconds after the sink has its partitions")
+    ap.add_argument("--max-kill-delay", type=float, default=1.0, help="kill at a random instant up to this "
+                    "many seconds after the sink stored its first flush")
     ap.add_argument("--engines", default="chdb,server")
     args = ap.parse_args()
     results = []

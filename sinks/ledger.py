@@ -137,15 +137,18 @@ class Ledger:
         return ({int(p): int(o) for p, o in json.loads(ends).items()}, int(step), str(key), int(state),
                 json.loads(detail))
 
-    def _max_block(self, table: str) -> int:
-        rows = self.store.query(sink_flushes.MAX_BLOCK, {"db": self.store.database, "table": table})
-        return int(rows[0][0] or 0) if rows else 0
+    def _max_blocks(self, tables: tuple[str, ...] | list[str]) -> dict[str, int]:
+        """The highest block number of each table's parts (0 for a table without any)."""
+        rows = self.store.query(sink_flushes.MAX_BLOCK, {"db": self.store.database, "tables": tuple(tables)})
+        got = {str(t): int(b or 0) for t, b in rows}
+        return {t: got.get(t, 0) for t in tables}
 
     # -- settling uncertain steps -------------------------------------------------------------------
 
     def _settle(self, u: _Uncertain) -> frozenset[str]:
         if self.witness:
-            stored = frozenset(t for t, b in u.before.items() if self._max_block(t) > b)
+            now = self._max_blocks(sorted(u.before))
+            stored = frozenset(t for t, b in u.before.items() if now[t] > b)
         else:
             stored = frozenset()  # insert again: the replicated engine drops an identical block
         self._log(u.consumer, u.topic, u.ends, u.step, u.key, sink_flushes.SETTLED, sorted(stored))
@@ -205,7 +208,7 @@ class Ledger:
                     continue
                 before: dict[str, int] = {}
                 if step.witnessed:
-                    before = {t: self._max_block(t) for t in step.tables} if self.witness else {t: 0 for t in step.tables}
+                    before = self._max_blocks(step.tables) if self.witness else {t: 0 for t in step.tables}
                     self._log(flush.consumer, flush.topic, flush.ends, i, step.key, sink_flushes.PENDING, before)
                 try:
                     self._insert(step, missing)

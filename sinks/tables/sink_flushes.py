@@ -43,8 +43,9 @@ WHERE consumer = %(consumer)s AND topic = %(topic)s
 # The highest block number of a table's parts (active or merged away: a merge keeps the highest):
 # a part inserted after a reading has a higher one (non-replicated MergeTree numbers inserts in order).
 MAX_BLOCK = """
-SELECT max(max_block_number) FROM system.parts
-WHERE database = %(db)s AND table = %(table)s
+SELECT table, max(max_block_number) FROM system.parts
+WHERE database = %(db)s AND table IN %(tables)s
+GROUP BY table
 """
 
 QUERIES: Final[dict[str, str]] = {}  # LATEST and MAX_BLOCK are the sink's own, not named queries

@@ -3,8 +3,9 @@
 Used by `tests/sinks/test_sink_kill.py` (a short loop per engine) and `bench/sink_kill.py` (the full
 200,000 events and 20+ kills). Rate batches with known totals go straight to the rates topic (the
 workers' output contract: `tests/sinks/test_sink_fault.Stream`), so the truth is exact by
-construction. Each round starts the sink, waits until it has its partitions, lets it run for a
-random time (the kill instant: anywhere in a flush, between two inserts or inside one) and kills it.
+construction. Each round starts the sink, waits until its first flush is stored (its /metrics), lets
+it run for a random time while it works through the backlog the restart left (the kill instant:
+anywhere in a flush, between two inserts or inside one) and kills it.
 A last run drains the topic; then every table must hold exactly the truth.
 
 With chDB the store belongs to the sink process (one process per data path): the drain is seen
@@ -43,7 +44,8 @@ class Result:
     hour_stored: int = 0
     exact: bool = False
     seconds: float = 0.0
-    startup_s: list[float] = field(default_factory=list)  # sink start to partitions assigned, per round
+    startup_s: list[float] = field(default_factory=list)  # sink start to its first flush, per round
+    flushes_before_kill: list[float] = field(default_factory=list)  # per round
     mismatches: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -103,6 +105,27 @@ class SinkProcess:
     def since_start(self) -> str:
         return self.log_text()[self.start_at:]
 
+    def flushed(self, port: int) -> bool:
+        """The sink has stored a first flush since it started (its batches counter, on /metrics)."""
+        return self.batches(port) >= 1
+
+    def batches(self, port: int) -> float:
+        """Flushes stored since the sink started (its batches counter, on /metrics; 0 if not up yet)."""
+        import urllib.request
+
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"sink exited with {self.proc.returncode}:\n{self.since_start()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:  # noqa: S310
+                text = resp.read().decode()
+        except OSError:
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith("edu_sink_batches_written_total "):
+                return float(line.split()[1])
+        return 0.0
+
     def assigned(self, group: str) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
@@ -151,14 +174,18 @@ def read_store(store: Any, group: str, topic: str) -> dict[str, Any]:
 
 
 def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: float, seed: int = 12,
-        max_kill_delay_s: float = 3.0, server_store: Any = None, say: Any = print) -> Result:
+        max_kill_delay_s: float = 0.6, server_store: Any = None, say: Any = print) -> Result:
     """Run the loop; `settings` name the engine and a fresh database; returns what was seen."""
     from streams.topics import ensure_topics
     from tests.conftest import settings_env
     from tests.sinks.test_sink_fault import EVENTS_PER_BATCH, Stream
 
+    from ops.clickhouse_server import free_port
+
     t0 = time.monotonic()
     rng = random.Random(seed)
+    port = free_port()
+    settings = settings.model_copy(update={"sink_metrics_port": port})
     result = Result(engine=settings.clickhouse_engine, batches=batches, events_sent=batches * EVENTS_PER_BATCH)
     ensure_topics(settings)
     env = settings_env(settings)
@@ -171,10 +198,13 @@ def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: floa
         for k in range(kills):
             started = time.monotonic()
             sink.start()
-            wait_for(lambda: sink.assigned(settings.sink_group), 60, f"sink run {k} assigned",
+            # Once the stream has ended and been stored, a restarted sink has nothing to flush.
+            wait_for(lambda: sink.flushed(port) or (not sender.is_alive() and sink.assigned(settings.sink_group)),
+                     90, f"sink run {k}: a first flush stored",
                      describe=lambda: sink.since_start()[-2000:])
             result.startup_s.append(time.monotonic() - started)
-            time.sleep(rng.uniform(0.2, max_kill_delay_s))  # the kill instant: random, not a condition
+            time.sleep(rng.uniform(0.0, max_kill_delay_s))  # the kill instant: random, not a condition
+            result.flushes_before_kill.append(sink.batches(port))
             sink.kill()
             result.kills += 1
             if k % 5 == 4:
