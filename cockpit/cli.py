@@ -86,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A sink that stops for good ends this process: no frozen numbers under a "Live" pill.
             sink = start_sink_thread(settings, store, registry, on_fatal=stop_process)
         app = create_app(settings, store, registry=registry)
+        if sink is not None:
+            from sinks.health import add_to_healthz
+
+            add_to_healthz(app.server, sink.health)  # /healthz reports the sink too
         log.info("cockpit on http://%s:%d/ (store: %s)", settings.cockpit_host, settings.cockpit_port,
                  store.engine)
         app.run(host=settings.cockpit_host, port=settings.cockpit_port, debug=args.debug,

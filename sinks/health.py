@@ -99,3 +99,27 @@ def serve(host: str, port: int, registry: Any, health: Any) -> Any:
     server = make_server(host, port, app, handler_class=Quiet)
     threading.Thread(target=server.serve_forever, name="edu-sink-http", daemon=True).start()
     return server
+
+
+def add_to_healthz(server: Any, health: Any, endpoint: str = "healthz") -> None:
+    """Local mode: fold the in-process sink's health into the cockpit's /healthz (a Flask app).
+
+    The cockpit's own answer (can it query the store?) stays; the body gains `sink` (`report()`),
+    and the status becomes 503 unless the sink is ok too.
+    """
+    from flask import jsonify
+
+    own = server.view_functions[endpoint]
+
+    def healthz() -> Any:
+        got = own()
+        resp, code = got if isinstance(got, tuple) else (got, got.status_code)
+        body = dict(resp.get_json() or {})
+        sink = health()
+        body["sink"] = sink
+        if sink["status"] != "ok":
+            code = 503
+            body["status"] = "unavailable" if body.get("status") != "ok" else f"sink {sink['status']}"
+        return jsonify(body), code
+
+    server.view_functions[endpoint] = healthz

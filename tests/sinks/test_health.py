@@ -49,3 +49,22 @@ def test_edu_sink_serves_healthz_and_metrics() -> None:
         assert "probe_total 1.0" in get("/metrics")[1]
     finally:
         server.shutdown()
+
+
+def test_local_mode_folds_the_sink_into_the_cockpits_healthz() -> None:
+    from flask import Flask, jsonify
+
+    from sinks.health import add_to_healthz
+
+    server = Flask("cockpit")
+    server.add_url_rule("/healthz", "healthz", lambda: (jsonify(status="ok", engine="chdb"), 200))
+    h = SinkHealth("clicks", state="running")
+    add_to_healthz(server, lambda: report([h]))
+    client = server.test_client()
+    resp = client.get("/healthz")
+    assert resp.status_code == 200 and resp.get_json()["sink"]["status"] == "ok"
+    h.store_down("transient NOT_ENOUGH_SPACE (code 243): disk full")
+    resp = client.get("/healthz")
+    body = resp.get_json()
+    assert resp.status_code == 503 and body["status"] == "sink paused" and body["engine"] == "chdb"
+    assert body["sink"]["sinks"][0]["error"].startswith("transient NOT_ENOUGH_SPACE")
