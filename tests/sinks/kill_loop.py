@@ -174,8 +174,12 @@ def read_store(store: Any, group: str, topic: str) -> dict[str, Any]:
 
 
 def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: float, seed: int = 12,
-        max_kill_delay_s: float = 0.6, server_store: Any = None, say: Any = print) -> Result:
-    """Run the loop; `settings` name the engine and a fresh database; returns what was seen."""
+        max_kill_delay_s: float = 0.6, server_store: Any = None, say: Any = print,
+        min_resumed: int = 0, max_kills: int = 0) -> Result:
+    """Run the loop; `settings` name the engine and a fresh database; returns what was seen.
+
+    With `min_resumed`, kills go on past `kills` (up to `max_kills`) until that many restarts have
+    found a flush cut off mid-way: a kill lands inside a flush only by chance."""
     from streams.topics import ensure_topics
     from tests.conftest import settings_env
     from tests.sinks.test_sink_fault import EVENTS_PER_BATCH, Stream
@@ -195,7 +199,8 @@ def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: floa
     sender = PacedStream(stream, settings.kafka_bootstrap, batches, per_s)
     sender.start()
     try:
-        for k in range(kills):
+        k = 0
+        while k < kills or (sink.log_text().count("resuming a flush interrupted") < min_resumed and k < max_kills):
             started = time.monotonic()
             sink.start()
             # Once the stream has ended and been stored, a restarted sink has nothing to flush.
@@ -207,6 +212,7 @@ def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: floa
             result.flushes_before_kill.append(sink.batches(port))
             sink.kill()
             result.kills += 1
+            k += 1
             if k % 5 == 4:
                 say(f"{settings.clickhouse_engine}: {result.kills} kills, {stream.sent} of {batches} batches sent")
         sink.start()
