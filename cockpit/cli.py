@@ -81,13 +81,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the cockpit's /metrics, since the sink has no HTTP server of its own here.
         registry = CollectorRegistry()
         if args.with_sink:
-            from sinks.runner import start_sink_thread  # lazy: only this mode needs the sink
+            from sinks.runner import start_sink_thread, stop_process  # lazy: only this mode needs the sink
 
-            sink = start_sink_thread(settings, store, registry)
+            # A sink that stops for good ends this process: no frozen numbers under a "Live" pill.
+            sink = start_sink_thread(settings, store, registry, on_fatal=stop_process)
             from cockpit.rehearsal import Supervisor  # an isolated rehearsal's sink, in this process too
 
             supervisor = Supervisor(settings, store).start()
         app = create_app(settings, store, registry=registry)
+        if sink is not None:
+            from sinks.health import add_to_healthz
+
+            add_to_healthz(app.server, sink.health)  # /healthz reports the sink too
         log.info("cockpit on http://%s:%d/ (store: %s)", settings.cockpit_host, settings.cockpit_port,
                  store.engine)
         app.run(host=settings.cockpit_host, port=settings.cockpit_port, debug=args.debug,

@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     rehearsal_alerts_metrics_port: int = Field(9413, ge=0, le=65535, description="/metrics of a rehearsal's alerting")
     rehearsal_sink_metrics_port: int = Field(9412, ge=0, le=65535, description="/metrics of a rehearsal's sink (server mode)")
     rehearsal_settle_s: float = Field(120.0, gt=0, description="a run's summary waits this long for the worker to catch up")
+    # --- issue 12: sink exactly-once through crashes, storage errors ------------------------------
+    sink_insert_witness: bool = Field(True, description="settle a flush step left uncertain by a crash from "
+                                      "the table's parts (non-replicated tables); false: insert it again and "
+                                      "let replicated block deduplication drop the copy")
 
     @field_validator("kafka_bootstrap")
     @classmethod

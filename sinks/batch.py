@@ -1,21 +1,26 @@
 """The sink's buffer: `add()` rate batches per partition, `flush()` them to the store in one go.
 
-A flush writes the aggregate rows, then the next offsets per partition into `sink_offsets`; the
-consumer seeks to those on start, so Kafka's own committed offsets are only a hint.
+A flush is cut into steps, one insert per table and Beijing day (so one part each, see
+`sinks/ledger.py`), built in a fixed order from the batches sorted by (partition, offset): the same
+source offsets always give the same steps with the same rows in the same order, so a flush rebuilt
+after a crash matches the one the log began. After the steps, the next offset per partition goes
+into `sink_offsets`; the consumer seeks to those on start (Kafka's committed offsets are a hint).
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from contracts.alerts import decode_change
 from contracts.rates import RateBatch, decode_batch
+from sinks.ledger import Flush, Interrupted, Ledger, Step, View
 from sinks.store import ChdbStore, ServerStore
 from sinks.tables import alert_log
-from sinks.tables import (clicks_minute, countries_minute, late_events, rejects_minute, resources_minute,
-                          sessions_minute, sink_offsets, tiles_10s, uniques_minute)
+from sinks.tables import (clicks_hour, clicks_minute, countries_minute, late_events, rejects_minute,
+                          resources_minute, sessions_minute, sink_offsets, tiles_10s, uniques_minute)
 
 log = logging.getLogger(__name__)
 
@@ -29,46 +34,83 @@ _PLAIN: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sessions", sessions_minute.TABLE, sessions_minute.COLUMNS),
     ("countries", countries_minute.TABLE, countries_minute.COLUMNS),
 )
+BEIJING_S = 8 * 3600  # Asia/Shanghai: UTC+8, no daylight saving since 1991
+
+
+_DAYS: dict[int, int] = {}
+
+
+def beijing_day(ts: int) -> int:
+    """YYYYMMDD of an epoch second in Beijing: the partition value of the day-partitioned tables."""
+    n = (int(ts) + BEIJING_S) // 86_400
+    day = _DAYS.get(n)
+    if day is None:
+        day = _DAYS[n] = int(time.strftime("%Y%m%d", time.gmtime(n * 86_400)))
+    return day
+
+
+def _rollup_hours(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """What `clicks_hour_mv` makes of clicks_minute rows (Beijing hours are whole UTC hours)."""
+    sums: dict[tuple[Any, ...], int] = {}
+    for minute, platform, province, section, _action, clicks in rows:
+        key = (minute - minute % 3600, platform, province, section)
+        sums[key] = sums.get(key, 0) + clicks
+    return [(*k, n) for k, n in sums.items()]
+
+
+_VIEWS: dict[str, tuple[View, ...]] = {
+    clicks_minute.TABLE: (View(clicks_hour.TABLE, clicks_hour.COLUMNS, _rollup_hours),),
+}
+# Storing these twice changes nothing: the view folds visitors into uniq states.
+_UNWITNESSED = frozenset({uniques_minute.INPUT})
+
+
+# Rows per step at most: below the engines' insert block size (1,048,576 on both), so one INSERT
+# stays one block and one part however large a batch setting is.
+STEP_ROWS = 500_000
+
+
+def day_steps(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Step]:
+    """One step per Beijing day of the rows' first (time) column (and per STEP_ROWS rows of it),
+    days ascending, rows in order."""
+    by_day: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in rows:
+        by_day[beijing_day(r[0])].append(r)
+    steps = []
+    for d in sorted(by_day):
+        day = by_day[d]
+        for k in range(0, len(day), STEP_ROWS):
+            key = f"{table}/{d}" if len(day) <= STEP_ROWS else f"{table}/{d}/{k // STEP_ROWS}"
+            steps.append(Step(table, columns, day[k:k + STEP_ROWS], key, d, _VIEWS.get(table, ()),
+                              witnessed=table not in _UNWITNESSED))
+    return steps
 
 
 @dataclass
 class RateBuffer:
     consumer: str
     topic: str
-    clicks: list[tuple] = field(default_factory=list)
-    late: list[tuple] = field(default_factory=list)
-    tiles: list[tuple] = field(default_factory=list)
-    resources: list[tuple] = field(default_factory=list)
-    visitors: list[tuple] = field(default_factory=list)
-    sessions: list[tuple] = field(default_factory=list)
-    countries: list[tuple] = field(default_factory=list)
-    rejects: Counter = field(default_factory=Counter)  # (minute, reason) -> events
+    batches: list[tuple[int, int, RateBatch]] = field(default_factory=list)  # (partition, offset, batch)
     next_offsets: dict[int, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-    # Tables this buffer's rows are already stored in: a flush that fails half-way (ClickHouse
-    # stopped between two inserts) is retried for the remaining tables only, never re-inserting the
-    # ones that succeeded. The buffer does not change between a failed flush and its retry.
-    done: set[str] = field(default_factory=set)
-
-    @property
-    def rows(self) -> int:
-        return sum(len(getattr(self, name)) for name, _, _ in _PLAIN) + len(self.rejects)
+    rows: int = 0
+    # The flush under way: a flush that fails half-way (ClickHouse stopped between two inserts) is
+    # retried for the remaining steps only; the buffer does not change until it is stored.
+    flight: Flush | None = None
+    _reject_keys: set[tuple[int, str]] = field(default_factory=set)  # rejects fold into one row per key
 
     def add(self, partition: int, offset: int, batch: RateBatch) -> None:
-        if self.done:
+        if self.flight is not None:
             raise RuntimeError("rows added to a buffer whose flush is half done: they would never be stored")
         if not self.next_offsets and not self.rows:
             self.started = time.monotonic()
-        for name, _, _ in _PLAIN:
-            rows = getattr(batch, name)
-            if rows:
-                getattr(self, name).extend(rows)
+        self.batches.append((partition, offset, batch))
+        self.rows += sum(len(getattr(batch, name)) for name, _, _ in _PLAIN)
         if batch.rejects:
-            # Event time of the batch; 0 (1970) for a partition that has not seen a valid event yet,
-            # never the wall clock, which would move retention's event-time "today" during a replay.
-            minute = batch.watermark_ms // 60_000 * 60
-            for reason, n in batch.rejects.items():
-                self.rejects[(minute, reason)] += n
+            minute = (batch.rejects_at_ms or batch.watermark_ms) // 60_000 * 60
+            fresh = {(minute, reason) for reason in batch.rejects} - self._reject_keys
+            self._reject_keys |= fresh
+            self.rows += len(fresh)
         self.next_offsets[partition] = offset + 1
 
     def add_raw(self, partition: int, offset: int, raw: bytes) -> None:
@@ -77,58 +119,82 @@ class RateBuffer:
     def age(self) -> float:
         return time.monotonic() - self.started if (self.rows or self.next_offsets) else 0.0
 
-    def flush(self, store: ChdbStore | ServerStore) -> dict[str, int]:
-        """Write everything buffered; raises on failure and keeps the buffer for a retry."""
-        written: dict[str, int] = {}
-        # `insert` is each engine's fast path from Python rows: chDB reads them as one Arrow table
-        # through Python(); the server gets them as native blocks (compressed) from the driver.
+    @property
+    def rejects(self) -> Counter[tuple[int, str]]:
+        """(minute, reason) -> events, at the minute the worker filed them (`rejects_at_ms`: the watermark,
+        or the broker time of the first refused record where no valid event came yet); the watermark for
+        batches of rates v1, which lack that field."""
+        out: Counter[tuple[int, str]] = Counter()
+        for _, _, batch in sorted(self.batches, key=lambda b: b[:2]):
+            minute = (batch.rejects_at_ms or batch.watermark_ms) // 60_000 * 60
+            for reason, n in sorted(batch.rejects.items()):
+                out[(minute, reason)] += n
+        return out
+
+    def newest_time(self) -> int | None:
+        """Event time of the newest click, session or tile bucket buffered (for health)."""
+        times = [r[0] for _, _, b in self.batches for rows in (b.clicks, b.sessions, b.tiles) for r in rows[-1:]]
+        return max(times) if times else None
+
+    def steps(self) -> list[Step]:
+        ordered = [b for _, _, b in sorted(self.batches, key=lambda b: b[:2])]
+        steps: list[Step] = []
         for name, table, columns in _PLAIN:
-            rows = getattr(self, name)
-            if rows and table not in self.done:
-                written[table] = store.insert(table, columns, rows)
-                self.done.add(table)
-        if self.rejects and rejects_minute.TABLE not in self.done:
-            rows = [(m, reason, n) for (m, reason), n in self.rejects.items()]
-            written[rejects_minute.TABLE] = store.insert(rejects_minute.TABLE, rejects_minute.COLUMNS, rows)
-            self.done.add(rejects_minute.TABLE)
-        # A crash (or a revocation during an outage) after some inserts and before the offsets would
-        # re-store those rows on restart: the window docs/exactly-once.md describes.
+            rows = [tuple(r) for b in ordered for r in getattr(b, name)]
+            steps += day_steps(table, columns, rows)
+        rejects = [(m, reason, n) for (m, reason), n in self.rejects.items()]
+        steps += day_steps(rejects_minute.TABLE, rejects_minute.COLUMNS, rejects)
+        return steps
+
+    def flush(self, store: ChdbStore | ServerStore, ledger: Ledger | None = None,
+              resume: Interrupted | None = None) -> dict[str, int]:
+        """Write everything buffered; raises on failure and keeps the buffer for a retry. `resume`:
+        this buffer is a flush the log began before a crash; store only what it did not."""
+        if self.flight is None:
+            flight = Flush(self.consumer, self.topic, dict(self.next_offsets), self.steps())
+            if resume is not None:
+                resume.apply(flight)
+            self.flight = flight
+        written = (ledger or Ledger(store)).write(self.flight)
         store_offsets(store, self.consumer, self.topic, self.next_offsets)
         self.clear()
         return written
 
     def clear(self) -> None:
-        for name, _, _ in _PLAIN:
-            getattr(self, name).clear()
-        self.rejects.clear()
+        self.batches.clear()
         self.next_offsets.clear()
-        self.done.clear()
+        self._reject_keys.clear()
+        self.rows = 0
+        self.flight = None
 
 
 def store_offsets(store: ChdbStore | ServerStore, consumer: str, topic: str, next_offsets: dict[int, int]) -> None:
     """Record where a flush left each partition; the sink seeks there on assignment."""
     if next_offsets:
         store.insert(sink_offsets.TABLE, sink_offsets.COLUMNS,
-                     [(consumer, topic, p, o) for p, o in next_offsets.items()])
+                     [(consumer, topic, p, o) for p, o in sorted(next_offsets.items())])
 
 
 @dataclass
 class AlertLogBuffer:
-    """The alerts topic's buffer: state changes become `alert_log` rows, offsets as for rates."""
+    """The alerts topic's buffer: state changes become `alert_log` rows, offsets as for rates.
+
+    One unwitnessed step: alert_log is a ReplacingMergeTree of identical rows, read with DISTINCT,
+    so a change stored twice is still one change."""
 
     consumer: str
     topic: str
-    changes: list[tuple] = field(default_factory=list)
+    changes: list[tuple[int, int, tuple[Any, ...]]] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-    done: set[str] = field(default_factory=set)  # as RateBuffer.done
+    flight: Flush | None = None
 
     @property
     def rows(self) -> int:
         return len(self.changes)
 
     def add_raw(self, partition: int, offset: int, raw: bytes) -> None:
-        if self.done:
+        if self.flight is not None:
             raise RuntimeError("rows added to a buffer whose flush is half done: they would never be stored")
         if not self.next_offsets and not self.changes:
             self.started = time.monotonic()
@@ -136,17 +202,27 @@ class AlertLogBuffer:
         if isinstance(change, str):  # a refused record never stops the log; it is counted and skipped
             log.warning("alerts topic p%d o%d refused: %s", partition, offset, change)
         else:
-            self.changes.append(alert_log.row(change))
+            self.changes.append((partition, offset, alert_log.row(change)))
         self.next_offsets[partition] = offset + 1
 
     def age(self) -> float:
         return time.monotonic() - self.started if (self.changes or self.next_offsets) else 0.0
 
-    def flush(self, store: ChdbStore | ServerStore) -> dict[str, int]:
-        written: dict[str, int] = {}
-        if self.changes and alert_log.TABLE not in self.done:
-            written[alert_log.TABLE] = store.insert(alert_log.TABLE, alert_log.COLUMNS, self.changes)
-            self.done.add(alert_log.TABLE)
+    def newest_time(self) -> int | None:
+        return max((int(r[0]) for _, _, r in self.changes), default=None)
+
+    def steps(self) -> list[Step]:
+        rows = [r for _, _, r in sorted(self.changes, key=lambda c: c[:2])]
+        return [Step(alert_log.TABLE, alert_log.COLUMNS, rows, alert_log.TABLE, witnessed=False)] if rows else []
+
+    def flush(self, store: ChdbStore | ServerStore, ledger: Ledger | None = None,
+              resume: Interrupted | None = None) -> dict[str, int]:
+        if self.flight is None:
+            flight = Flush(self.consumer, self.topic, dict(self.next_offsets), self.steps())
+            if resume is not None:
+                resume.apply(flight)
+            self.flight = flight
+        written = (ledger or Ledger(store)).write(self.flight)
         store_offsets(store, self.consumer, self.topic, self.next_offsets)
         self.clear()
         return written
@@ -154,7 +230,7 @@ class AlertLogBuffer:
     def clear(self) -> None:
         self.changes.clear()
         self.next_offsets.clear()
-        self.done.clear()
+        self.flight = None
 
 
 def stored_offsets(store: ChdbStore | ServerStore, consumer: str, topic: str) -> dict[int, int]:

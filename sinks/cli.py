@@ -1,6 +1,7 @@
 """`edu-sink`: run the ClickHouse sink, apply migrations, enforce retention, print cluster DDL.
 
     edu-sink [run]                        migrate, then consume rates into ClickHouse until SIGTERM
+                                          (/metrics and /healthz on EDU_SINK_METRICS_PORT)
     edu-sink migrate                      apply pending migrations and exit
     edu-sink retention [--dry-run] [--today YYYY-MM-DD] [--clock event|wall]
                                           drop expired partitions now (the sink also does it hourly)
@@ -17,7 +18,7 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from contracts.settings import load_settings
 
@@ -85,9 +86,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"retention as of {today or 'an empty store'}: {verb} {len(dropped)} partition(s)")
             return
         registry = CollectorRegistry()
-        if settings.sink_metrics_port:
-            start_http_server(settings.sink_metrics_port, addr=settings.metrics_host, registry=registry)
         sinks = start_sink_thread(settings, store, registry)  # one thread per rates topic
+        if settings.sink_metrics_port:
+            from sinks.health import serve
+
+            serve(settings.metrics_host, settings.sink_metrics_port, registry, sinks.health)  # /metrics, /healthz
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:

@@ -18,6 +18,9 @@ class SinkMetrics:
     backlog_peak: Gauge
     retention_dropped: Counter
     retention_last_run: Gauge
+    running: Gauge
+    last_flush: Gauge
+    newest_data: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "SinkMetrics":
@@ -45,4 +48,10 @@ class SinkMetrics:
             retention_last_run=Gauge("retention_last_run_timestamp_seconds",
                                      "Unix time of the last completed retention run",
                                      namespace=ns, subsystem=sub, registry=registry),
+            running=Gauge("running", "1 while the sink runs; 0 once it stopped for good (a permanent "
+                          "storage error, or too many restarts)", namespace=ns, subsystem=sub, registry=registry),
+            last_flush=Gauge("last_flush_timestamp_seconds", "Unix time of the last flush that reached ClickHouse",
+                             namespace=ns, subsystem=sub, registry=registry),
+            newest_data=Gauge("newest_data_timestamp_seconds", "Event time (Unix) of the newest row stored",
+                              namespace=ns, subsystem=sub, registry=registry),
         )

@@ -15,6 +15,9 @@ Retention runs from the same loop on a schedule (`sinks/retention.py`), between 
 from __future__ import annotations
 
 import logging
+import os
+import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +26,8 @@ from prometheus_client import CollectorRegistry
 
 from contracts.settings import Settings
 from sinks.batch import AlertLogBuffer, RateBuffer, stored_offsets
+from sinks.health import SinkHealth, report
+from sinks.ledger import Interrupted, Ledger
 from sinks.metrics import SinkMetrics
 from sinks.retention import Dropped, RetentionSchedule
 from sinks.store import ChdbStore, ServerStore, StoreError, StoreUnavailable
@@ -36,7 +41,8 @@ FETCH_MAX_BYTES = 64 * 1024 * 1024
 class Sink:
     def __init__(self, settings: Settings, store: ChdbStore | ServerStore, metrics: SinkMetrics,
                  topic: str | None = None, retention: bool = True,
-                 buffer: RateBuffer | AlertLogBuffer | None = None) -> None:
+                 buffer: RateBuffer | AlertLogBuffer | None = None, ledger: Ledger | None = None,
+                 health: SinkHealth | None = None) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
@@ -53,6 +59,12 @@ class Sink:
         self.peak_rows = 0
         self.last_stored: dict[int, int] = {}
         self.retention = RetentionSchedule(store, settings, on_dropped=self._count_dropped) if retention else None
+        self.ledger = ledger or Ledger(store, witness=settings.sink_insert_witness)
+        self.health = health or SinkHealth(f"{self.group}/{self.topic}")
+        self.recovery: Interrupted | None = None  # a flush begun before a crash, being re-read
+        self._rng = random.Random()
+        # Before any sink of this process writes: an unfinished flush's last step becomes uncertain.
+        self.ledger.load(self.buffer.consumer, self.topic, stored_offsets(store, self.buffer.consumer, self.topic))
 
     def stop(self) -> None:
         self._stop.set()
@@ -63,7 +75,7 @@ class Sink:
         assigned = sorted(tp.partition for tp in consumer.assignment()) if consumer is not None else None
         return (f"{self.group}: flushes={self.flushes} buffered={self.buffer.rows} paused={self.paused} "
                 f"assigned={assigned} next={dict(sorted(self.buffer.next_offsets.items()))} "
-                f"stored={dict(sorted(self.last_stored.items()))}")
+                f"stored={dict(sorted(self.last_stored.items()))} recovery={self.recovery}")
 
     def _make_consumer(self):  # type: ignore[no-untyped-def]
         from kafka import KafkaConsumer
@@ -73,6 +85,10 @@ class Sink:
         try:
             return KafkaConsumer(
                 bootstrap_servers=s.kafka_bootstrap.split(","), group_id=self.group,
+                # Static membership: a sink restarted after a crash takes its partitions back at once
+                # (no rebalance, no wait for the dead member's session to expire), and a second sink
+                # of the same group is fenced instead of sharing a flush log with this one.
+                group_instance_id=self.group,
                 enable_auto_commit=False, auto_offset_reset="earliest", client_id=self.group,
                 max_poll_records=MAX_POLL_RECORDS, session_timeout_ms=int(s.worker_session_timeout_s * 1000),
                 heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
@@ -103,6 +119,10 @@ class Sink:
             def on_partitions_revoked(self, revoked):  # type: ignore[no-untyped-def]
                 if not revoked:
                     return
+                if sink.recovery is not None and not sink._recovery_ready():
+                    sink.buffer.clear()  # part of a begun flush: the next owner resumes it from the log
+                    sink.recovery = None
+                    return
                 try:
                     sink._flush(commit=False)
                 except StoreError as err:
@@ -121,6 +141,17 @@ class Sink:
                         consumer.seek(tp, stored[tp.partition])
                 if fresh:
                     consumer.seek_to_beginning(*fresh)
+                sink.recovery = sink._with_retry(lambda: sink.ledger.interrupted(sink.buffer.consumer, sink.topic,
+                                                                                 stored))
+                if sink.recovery is not None:
+                    log.warning("%s: resuming a flush interrupted at step %d (%s): re-reading %s up to %s",
+                                sink.group, sink.recovery.step, sink.recovery.key, stored, sink.recovery.ends)
+                    missing = set(sink.recovery.ends) - {tp.partition for tp in assigned}
+                    if missing:
+                        log.error("%s: the interrupted flush covers partitions %s not assigned here; it "
+                                  "resumes once they are (run one sink per group)", sink.group, sorted(missing))
+                log.info("%s: assigned partitions %s, reading from %s", sink.group,
+                         sorted(tp.partition for tp in assigned), stored)
                 if sink.paused:  # assigned during an outage: stay paused until the flush succeeds
                     consumer.pause(*assigned)
 
@@ -130,23 +161,33 @@ class Sink:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=MAX_POLL_RECORDS)
                 self._take(consumer, polled.items())
-                if self.buffer.rows >= self.buffer_limit or (
+                if self.recovery is not None:
+                    if self._recovery_ready():
+                        self._flush_or_pause(consumer)
+                elif self.buffer.rows >= self.buffer_limit or (
                     self.buffer.age() >= self.settings.sink_flush_interval_s
                 ):
                     self._flush_or_pause(consumer)
                 if self.retention is not None:
                     self.retention.tick()
-            self._with_retry(lambda: self._flush(commit=True), give_up=self._stop.is_set)
+            if self.recovery is None:
+                self._with_retry(lambda: self._flush(commit=True), give_up=self._stop.is_set)
         finally:
             consumer.close(autocommit=False)
 
     def _take(self, consumer, polled: Iterable) -> None:  # type: ignore[no-untyped-def]
-        """Buffer polled records up to the limit; seek back to the first record not taken."""
+        """Buffer polled records up to the limit; seek back to the first record not taken.
+
+        While a flush interrupted by a crash is re-read, exactly its records are taken (up to its end
+        offsets, whatever the limit) and every partition is held at that end until it is stored."""
+        recovery = self.recovery
         for tp, records in polled:
-            for i, rec in enumerate(records):
-                if self.paused or self.buffer.rows >= self.buffer_limit:
+            end = recovery.ends.get(tp.partition, -1) if recovery is not None else None
+            for rec in records:
+                full = self.buffer.rows >= self.buffer_limit if end is None else rec.offset >= end
+                if self.paused or full:
                     consumer.seek(tp, rec.offset)  # given back: read again after the next flush
-                    if self.paused:
+                    if self.paused or end is not None:
                         consumer.pause(tp)
                     break
                 self.buffer.add_raw(tp.partition, rec.offset, rec.value)
@@ -156,10 +197,21 @@ class Sink:
             self.metrics.backlog_peak.set(rows)
         self.metrics.backlog.set(rows)
 
+    def _recovery_ready(self) -> bool:
+        r = self.recovery
+        return r is not None and all(self.buffer.next_offsets.get(p) == o for p, o in r.ends.items())
+
     def _flush(self, commit: bool) -> None:
         offsets = dict(self.buffer.next_offsets)
+        newest = self.buffer.newest_time()
+        resume = self.recovery if self._recovery_ready() else None
         with self.metrics.insert_seconds.time():
-            written = self.buffer.flush(self.store)
+            written = self.buffer.flush(self.store, self.ledger, resume)
+        if resume is not None:
+            log.warning("%s: the interrupted flush is stored (its missing steps only)", self.group)
+            self.recovery = None
+            if self._consumer is not None and not self.paused:
+                self._consumer.resume(*self._consumer.paused())
         for table, n in written.items():
             self.metrics.rows.labels(table).inc(n)
         if offsets:
@@ -168,6 +220,10 @@ class Sink:
             self.last_stored.update(offsets)
         self.metrics.store_up.set(1)
         self.metrics.backlog.set(0)
+        self.health.flushed(newest)
+        self.metrics.last_flush.set_to_current_time()
+        if newest is not None and newest > self.metrics.newest_data._value.get():  # type: ignore[attr-defined]
+            self.metrics.newest_data.set(newest)
         if commit and offsets and self._consumer is not None:
             from kafka import OffsetAndMetadata, TopicPartition
 
@@ -185,9 +241,10 @@ class Sink:
             self._flush(commit=True)
             return
         except StoreUnavailable as err:
-            log.warning("store unavailable, pausing consumption: %s", err)
+            log.warning("%s: store unavailable (%s), pausing consumption: %s", self.group, err.classified, err)
             self.metrics.store_up.set(0)
             self.metrics.retries.inc()
+            self.health.store_down(f"{err.classified}: {str(err)[:300]}")
         self.paused = True
         self.metrics.paused.set(1)
         consumer.pause(*consumer.assignment())
@@ -207,11 +264,14 @@ class Sink:
         finally:
             self.paused = False
             self.metrics.paused.set(0)
-            consumer.resume(*consumer.paused())
+            if self.recovery is None:
+                consumer.resume(*consumer.paused())
 
     def _with_retry(self, fn: Callable[[], object], wait: Callable[[float], object] | None = None,
                     give_up: Callable[[], bool] = lambda: False):  # type: ignore[no-untyped-def]
-        """Call fn until it succeeds; between tries wait (in poll, or on the stop event)."""
+        """Call fn until it succeeds or fails for good; between tries wait (in poll, or on the stop
+        event) for a capped exponential delay with jitter (so sinks do not retry in step). Only
+        transient errors are retried (`sinks/errors.py`); a permanent one propagates."""
         delay = 0.1
         while True:
             try:
@@ -219,11 +279,22 @@ class Sink:
             except StoreUnavailable as err:
                 self.metrics.store_up.set(0)
                 self.metrics.retries.inc()
+                self.health.store_down(f"{err.classified}: {str(err)[:300]}")
                 if give_up():
                     raise
-                log.warning("store unavailable, retry in %.1fs: %s", delay, err)
-                (wait or self._stop.wait)(delay)
+                pause = delay * self._rng.uniform(0.5, 1.0)  # "equal jitter": never above the cap
+                log.warning("%s: store unavailable (%s), retry in %.1fs: %s", self.group, err.classified, pause, err)
+                (wait or self._stop.wait)(pause)
                 delay = min(delay * 2, self.settings.sink_retry_max_s)
+
+    def reset(self) -> None:
+        """Forget what is buffered before a restart of `run()`: it is read again from the stored
+        offsets, and a flush left half done is resumed from the log."""
+        self.buffer.clear()
+        self.recovery = None
+        self.paused = False
+        self.metrics.paused.set(0)
+        self._stop.clear()
 
     def _count_dropped(self, dropped: list[Dropped]) -> None:
         for d in dropped:
@@ -232,19 +303,52 @@ class Sink:
 
 
 class SinkThread:
-    """A sink running in a daemon thread of this process (local mode: the chDB owner)."""
+    """A sink running in a daemon thread of this process (local mode: the chDB owner), supervised.
 
-    def __init__(self, sink: Sink) -> None:
+    A permanent storage error stops it for good (restarting cannot fix a schema mismatch); anything
+    else unexpected (a Kafka client error, a bug) restarts `run()` after a pause, at most
+    `max_restarts` times in a row without a flush in between. When it stops for good, `on_fatal`
+    runs (local mode: stop the process, so the cockpit does not go on showing frozen numbers), and
+    `check()` raises.
+    """
+
+    def __init__(self, sink: Sink, on_fatal: Callable[[BaseException], None] | None = None,
+                 max_restarts: int = 5) -> None:
         self.sink = sink
         self.error: BaseException | None = None
+        self.on_fatal = on_fatal
+        self.max_restarts = max_restarts
         self.thread = threading.Thread(target=self._run, name="edu-sink", daemon=True)
 
     def _run(self) -> None:
-        try:
-            self.sink.run()
-        except BaseException as err:  # surfaced by .stop() and .check()
-            self.error = err
-            log.exception("sink thread died")
+        sink, restarts = self.sink, 0
+        while True:
+            flushes = sink.flushes
+            try:
+                sink.health.set_state("running")
+                sink.run()
+                sink.health.set_state("stopped")
+                return
+            except BaseException as err:  # noqa: BLE001 - classified below, never swallowed
+                permanent = isinstance(err, StoreError) and not isinstance(err, StoreUnavailable)
+                restarts = 0 if sink.flushes > flushes else restarts + 1
+                if sink._stop.is_set() or permanent or restarts > self.max_restarts:
+                    self._fail(err, permanent)
+                    return
+                sink.health.restarts += 1
+                log.exception("%s: sink died; restart %d of %d", sink.group, restarts, self.max_restarts)
+                if sink._stop.wait(min(2.0 ** restarts, sink.settings.sink_retry_max_s)):
+                    return
+                sink.reset()
+
+    def _fail(self, err: BaseException, permanent: bool) -> None:
+        self.error = err
+        what = "permanent storage error" if permanent else "sink failed"
+        self.sink.health.failed(f"{what}: {err}")
+        self.sink.metrics.running.set(0)
+        log.critical("%s: %s, the sink stops: %s", self.sink.group, what, err, exc_info=err)
+        if self.on_fatal is not None:
+            self.on_fatal(err)
 
     def check(self) -> None:
         if self.error is not None:
@@ -267,6 +371,10 @@ class SinkThreads:
         for t in self.threads:
             t.check()
 
+    def health(self) -> dict[str, object]:
+        """What /healthz reports: see `sinks.health.report`."""
+        return report([t.sink.health for t in self.threads])
+
     def describe(self) -> str:
         return "; ".join(t.sink.describe() for t in self.threads)
 
@@ -277,19 +385,31 @@ class SinkThreads:
             t.stop(timeout)
 
 
+def stop_process(err: BaseException) -> None:
+    """`on_fatal` for local mode: end this process the way SIGTERM does (the cockpit shuts down)."""
+    log.critical("stopping the process: its sink cannot go on (%s)", err)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def sinks_for(settings: Settings, store: ChdbStore | ServerStore, metrics: SinkMetrics) -> list[Sink]:
-    """The sinks a deployment runs: clicks rates (with retention), session rates, the alert log."""
-    return [Sink(settings, store, metrics, settings.topic_rates, retention=True),
-            Sink(settings, store, metrics, settings.topic_session_rates, retention=False),
-            Sink(settings, store, metrics, settings.topic_alerts, retention=False,
+    """The sinks a deployment runs: clicks rates (with retention), session rates, the alert log.
+
+    They share one ledger: their inserts into one store go one step at a time (`sinks/ledger.py`)."""
+    ledger = Ledger(store, witness=settings.sink_insert_witness)
+    return [Sink(settings, store, metrics, settings.topic_rates, retention=True, ledger=ledger),
+            Sink(settings, store, metrics, settings.topic_session_rates, retention=False, ledger=ledger),
+            Sink(settings, store, metrics, settings.topic_alerts, retention=False, ledger=ledger,
                  buffer=AlertLogBuffer(f"{settings.sink_group}.{settings.topic_alerts}", settings.topic_alerts))]
 
 
 def start_sink_thread(settings: Settings, store: ChdbStore | ServerStore,
-                      registry: CollectorRegistry | None = None) -> SinkThreads:
-    """Run the sinks beside whatever else this process does (the cockpit, a test)."""
+                      registry: CollectorRegistry | None = None,
+                      on_fatal: Callable[[BaseException], None] | None = None) -> SinkThreads:
+    """Run the sinks beside whatever else this process does (the cockpit, a test). `on_fatal` runs
+    when a sink stops for good (local mode passes `stop_process`); otherwise watch `check()`."""
     metrics = SinkMetrics.create(registry or CollectorRegistry())
-    threads = [SinkThread(sink) for sink in sinks_for(settings, store, metrics)]
+    metrics.running.set(1)
+    threads = [SinkThread(sink, on_fatal) for sink in sinks_for(settings, store, metrics)]
     for t in threads:
         t.thread.start()
     return SinkThreads(threads)

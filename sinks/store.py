@@ -21,6 +21,7 @@ import orjson
 import pyarrow as pa
 
 from contracts.settings import Settings
+from sinks.errors import Classified, classify
 
 Row = tuple[Any, ...]
 
@@ -35,15 +36,29 @@ def check_identifier(name: str) -> str:
 
 
 class StoreError(RuntimeError):
-    """A storage call failed; carries the engine's message (and server error code if any)."""
+    """A storage call failed; carries the engine's message, its code and its class (`sinks/errors.py`).
 
-    def __init__(self, message: str, code: int | None = None) -> None:
+    Raised as is for a permanent error (retrying cannot help); transient ones are `StoreUnavailable`.
+    """
+
+    def __init__(self, message: str, code: int | None = None, classified: Classified | None = None) -> None:
         super().__init__(f"[{code}] {message}" if code is not None else message)
         self.code = code
+        self.classified = classified or classify(message, code)
 
 
 class StoreUnavailable(StoreError):
-    """The engine cannot be reached right now (network, server down): worth retrying."""
+    """The engine cannot be reached or is short of a resource right now: worth retrying."""
+
+    def __init__(self, message: str, code: int | None = None, classified: Classified | None = None) -> None:
+        super().__init__(message, code, classified or Classified("transient", code, "UNAVAILABLE"))
+
+
+def engine_error(message: str, code: int | None = None, network: bool = False) -> StoreError:
+    """The StoreError subclass this failure calls for: transient ones are retried by the sink."""
+    c = classify(message, code, network=network)
+    cls = StoreUnavailable if c.kind == "transient" else StoreError
+    return cls(f"{message} [{c}]", code=c.code, classified=c)
 
 
 class Store(Protocol):
@@ -114,7 +129,7 @@ class ChdbStore(_Views):
             try:
                 return self._session.query(sql, fmt)
             except Exception as err:
-                raise StoreError(f"chDB: {err}\n  in: {sql[:500]}") from err
+                raise engine_error(f"chDB: {err}\n  in: {sql[:500]}") from err
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(_bind(sql, params), "CSV")
@@ -143,7 +158,7 @@ class ChdbStore(_Views):
             try:
                 self._session.query(sql, "CSV")
             except Exception as err:
-                raise StoreError(f"chDB insert into {table}: {err}") from err
+                raise engine_error(f"chDB insert into {table}: {err}") from err
         return arrow.num_rows
 
     def close(self) -> None:
@@ -186,9 +201,11 @@ class ServerStore(_Views):
             return client.execute(sql, params, **kw)
         except (errors.NetworkError, errors.SocketTimeoutError, ConnectionError, EOFError, OSError) as err:
             client.disconnect()
-            raise StoreUnavailable(f"ClickHouse at {self._kw['host']}:{self._kw['port']}: {err}") from err
+            raise engine_error(f"ClickHouse at {self._kw['host']}:{self._kw['port']}: {err!r}", network=True) from err
         except errors.ServerException as err:
-            raise StoreError(f"ClickHouse: {err.message}\n  in: {sql[:500]}", code=err.code) from err
+            client.disconnect()  # the connection may be mid-stream after a failed insert
+            raise engine_error(f"ClickHouse: {err.message.splitlines()[0][:500]}\n  in: {sql[:300]}",
+                               code=err.code) from err
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._execute(_bind(sql, params))

@@ -3,8 +3,8 @@
 The workers send each refused message or event to the dead-letter topic (with its payload) and
 count it by reason in the rate batch (`RateBatch.rejects`); the sink stores those counts here, in
 the same flush as the batch's clicks, so "sent = stored + late + rejected" can be checked from
-ClickHouse alone. The minute is the batch's watermark (event time) floored, or the sink's clock for
-a batch without a valid event. Reason is a String, not an Enum8: a new reason in a worker must not
+ClickHouse alone. The minute is the batch's `rejects_at_ms` floored: its watermark (event time), or
+the broker time of the first refused record when the partition has no valid event yet (never 1970). Reason is a String, not an Enum8: a new reason in a worker must not
 break the sink.
 
 Queries that justify the layout: `rejects_by_reason` over a minute range (today, the last hour),

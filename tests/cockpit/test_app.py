@@ -90,7 +90,10 @@ def test_main_opens_migrates_starts_the_sink_serves_and_cleans_up(
         def stop(self) -> None:
             events.append("sink.stop")
 
-    def start_sink_thread(settings: Settings, s: Any, registry: Any = None) -> Sink:
+        def health(self) -> dict[str, Any]:
+            return {"status": "ok"}
+
+    def start_sink_thread(settings: Settings, s: Any, registry: Any = None, on_fatal: Any = None) -> Sink:
         # the sink's metrics go on the cockpit's registry (served on its /metrics)
         events.append(f"sink.start:{type(s).__name__}:{type(registry).__name__}")
         return Sink()
@@ -101,7 +104,7 @@ def test_main_opens_migrates_starts_the_sink_serves_and_cleans_up(
 
     monkeypatch.setattr("sinks.store.open_store", lambda settings: OwnedStore())
     monkeypatch.setattr("sinks.migrate.migrate", lambda s: events.append("migrate") or [])
-    runner = types.SimpleNamespace(start_sink_thread=start_sink_thread)
+    runner = types.SimpleNamespace(start_sink_thread=start_sink_thread, stop_process=lambda err: None)
     monkeypatch.setitem(sys.modules, "sinks.runner", runner)
     monkeypatch.setattr(dash.Dash, "run", fake_run)
     monkeypatch.setenv("EDU_DATA_DIR", str(tmp_path))

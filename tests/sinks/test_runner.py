@@ -147,8 +147,9 @@ class FakeStore:
 
 
 def make_sink(store: FakeStore, consumer: FakeConsumer | None = None, **overrides: Any) -> Sink:
-    settings = Settings(topic_rates=TOPIC, sink_group="g", sink_batch_rows=100, sink_flush_interval_s=0.05,
-                        sink_retry_max_s=0.2, sink_metrics_port=0, **overrides)
+    base: dict[str, Any] = dict(topic_rates=TOPIC, sink_group="g", sink_batch_rows=100, sink_flush_interval_s=0.05,
+                                sink_retry_max_s=0.2, sink_metrics_port=0)
+    settings = Settings(**{**base, **overrides})
     sink = Sink(settings, store, SinkMetrics.create(CollectorRegistry()))  # type: ignore[arg-type]
     if consumer is not None:
         sink._consumer = consumer
@@ -274,11 +275,96 @@ def test_a_flush_that_fails_half_way_is_retried_for_the_remaining_tables_only() 
     buf.add_raw(0, 0, batch(0, 0, rows=10, clicks=3))
     with pytest.raises(StoreUnavailable):
         buf.flush(store)
-    assert store.clicks() == 30 and buf.done == {clicks_minute.TABLE}
+    assert store.clicks() == 30 and buf.flight is not None
+    assert {buf.flight.steps[i].table for i in buf.flight.done} == {clicks_minute.TABLE}
     with pytest.raises(RuntimeError, match="half done"):
         buf.add_raw(0, 1, batch(0, 1, rows=1))  # nothing may join a half-stored buffer
     store.down = False
     buf.flush(store)
     assert store.clicks() == 30, "clicks inserted twice by the retry"
     assert len(store.rows[late_events.TABLE]) == 1
-    assert not buf.done and not buf.rows
+    assert buf.flight is None and not buf.rows
+
+
+def test_a_permanent_storage_error_stops_the_sink_loudly_and_calls_on_fatal() -> None:
+    from sinks.runner import SinkThread
+    from sinks.store import StoreError, engine_error
+
+    consumer = FakeConsumer({0: [batch(0, o, rows=3) for o in range(5)]}, assigned=[0])
+
+    class SchemaMismatch(FakeStore):
+        def insert(self, table: str, columns: Any, rows: Any) -> int:
+            if table == clicks_minute.TABLE:
+                raise engine_error("Code: 16. DB::Exception: No such column clickz in table. (NO_SUCH_COLUMN_IN_TABLE)")
+            return super().insert(table, columns, rows)
+
+    sink = make_sink(SchemaMismatch(), consumer)
+    fatal: list[BaseException] = []
+    thread = SinkThread(sink, on_fatal=fatal.append)
+    thread.thread.start()
+    thread.thread.join(30)
+    assert not thread.thread.is_alive()
+    assert len(fatal) == 1 and type(fatal[0]) is StoreError and "NO_SUCH_COLUMN_IN_TABLE" in str(fatal[0])
+    assert sink.health.state == "failed" and "permanent storage error" in str(sink.health.error)
+    assert sink.metrics.running._value.get() == 0  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="sink thread died"):
+        thread.check()
+
+
+def test_an_unexpected_failure_restarts_the_sink_and_nothing_is_lost() -> None:
+    from sinks.runner import SinkThread
+
+    consumer = FakeConsumer({0: [batch(0, o, rows=3) for o in range(20)]}, assigned=[0])
+    store = FakeStore()
+    sink = make_sink(store, consumer)
+    sink.settings = sink.settings.model_copy(update={"sink_retry_max_s": 0.05})
+    polls = {"n": 0}
+    original_poll = consumer.poll
+
+    def flaky_poll(timeout_ms: int = 0, max_records: int = 2000) -> Any:
+        polls["n"] += 1
+        if polls["n"] == 2:
+            raise ConnectionError("Kafka client blew up")  # not a storage error: restart the loop
+        return original_poll(timeout_ms, max_records)
+
+    consumer.poll = flaky_poll  # type: ignore[method-assign]
+    rewind = consumer.listener
+
+    def make() -> FakeConsumer:
+        consumer.listener = rewind or consumer.listener
+        return consumer
+
+    sink._make_consumer = make  # type: ignore[method-assign]
+    thread = SinkThread(sink)
+    thread.thread.start()
+    deadline = threading.Event()
+    for _ in range(300):
+        if store.clicks() >= 20 * 3 and sink.health.restarts == 1:
+            break
+        deadline.wait(0.05)  # polling a condition, bounded
+    thread.stop(10)
+    assert sink.health.restarts == 1
+    assert store.clicks() == 20 * 3  # once each: the restart re-read from the stored offsets
+
+
+def test_retry_waits_grow_with_jitter_up_to_the_cap() -> None:
+    from sinks.store import engine_error
+
+    store = FakeStore()
+    sink = make_sink(store)
+    waits: list[float] = []
+    calls = {"n": 0}
+
+    def fn() -> str:
+        calls["n"] += 1
+        if calls["n"] <= 8:
+            raise engine_error("Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)")
+        return "stored"
+
+    assert sink._with_retry(fn, wait=waits.append) == "stored"
+    assert len(waits) == 8 and max(waits) <= sink.settings.sink_retry_max_s
+    assert waits[0] < 0.2 and waits[-1] > waits[0]
+    assert len(set(waits)) == len(waits)  # jittered: no two sinks retry in step
+    assert sink.health.store_up is False and sink.health.state == "paused"
+    assert str(sink.health.error).startswith("transient NOT_ENOUGH_SPACE (code 243)")
+    assert sink.metrics.store_up._value.get() == 0  # type: ignore[attr-defined]

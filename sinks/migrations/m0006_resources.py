@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-VERSION = 5
+VERSION = 6
 
 # Frozen DDL: this migration means the same whatever `sinks/tables/resources.py` becomes later.
 STATEMENTS = (
