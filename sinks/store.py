@@ -46,6 +46,13 @@ class StoreUnavailable(StoreError):
     """The engine cannot be reached right now (network, server down): worth retrying."""
 
 
+# Server errors that pass when ZooKeeper or a replica comes back (issue 17, the cluster): a
+# Replicated table is read-only without its ZooKeeper session (242), ZooKeeper calls fail (225, 999),
+# a Distributed insert cannot reach any replica of a shard (279, 210, 209), or an insert's outcome is
+# unknown (319). Retrying the same block is safe: the replicas drop a block they already hold.
+TRANSIENT_CODES: frozenset[int] = frozenset({209, 210, 225, 242, 279, 319, 999})
+
+
 class Store(Protocol):
     database: str
     engine: str
@@ -188,6 +195,8 @@ class ServerStore(_Views):
             client.disconnect()
             raise StoreUnavailable(f"ClickHouse at {self._kw['host']}:{self._kw['port']}: {err}") from err
         except errors.ServerException as err:
+            if err.code in TRANSIENT_CODES:  # the cluster's ZooKeeper or a shard is away: retry
+                raise StoreUnavailable(f"ClickHouse: {err.message}", code=err.code) from err
             raise StoreError(f"ClickHouse: {err.message}\n  in: {sql[:500]}", code=err.code) from err
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
