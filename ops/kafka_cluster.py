@@ -128,7 +128,8 @@ class LocalKafkaCluster:
         """partition -> {'leader': id, 'replicas': [...], 'isr': [...]} from the admin API."""
         from kafka import KafkaAdminClient
 
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers.split(","), request_timeout_ms=int(timeout * 1000))
+        live = [b.bootstrap_servers for b in self.brokers.values() if b.pid is not None]
+        admin = KafkaAdminClient(bootstrap_servers=live, request_timeout_ms=int(timeout * 1000))
         try:
             (meta,) = admin.describe_topics([topic])
         finally:
