@@ -125,7 +125,21 @@ class LocalKafkaCluster:
         return int(self.describe(topic, timeout)[partition]["leader"])
 
     def describe(self, topic: str, timeout: float = 30.0) -> dict[int, dict[str, Any]]:
-        """partition -> {'leader': id, 'replicas': [...], 'isr': [...]} from the admin API."""
+        """partition -> {'leader': id, 'replicas': [...], 'isr': [...]} from the admin API.
+
+        Retried until `timeout`: right after a kill the client may still pick the dead node."""
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._describe(topic, max(1.0, deadline - time.monotonic()))
+            except KafkaError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)  # between bounded retries of a metadata request
+
+    def _describe(self, topic: str, timeout: float) -> dict[int, dict[str, Any]]:
         from kafka import KafkaAdminClient
 
         live = [b.bootstrap_servers for b in self.brokers.values() if b.pid is not None]
