@@ -35,7 +35,7 @@ def hourly(store: Any) -> list[tuple[Any, ...]]:
 
 def test_from_empty_creates_every_table_as_defined(engine_store: Any) -> None:
     versions = [m.VERSION for m in discover()]
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 17]
     assert applied_versions(engine_store) == []
     assert migrate(engine_store) == versions
     assert applied_versions(engine_store) == versions
@@ -56,7 +56,7 @@ def test_rerun_is_a_no_op(engine_store: Any) -> None:
     rows = engine_store.query(f"SELECT version, name FROM {engine_store.database}.{schema_migrations.TABLE} "
                               "ORDER BY version")
     assert rows == [(1, "m0001_initial"), (2, "m0002_rollup_and_ledger"), (3, "m0003_stream_aggregates"),
-                    (4, "m0004_alert_log")]
+                    (4, "m0004_alert_log"), (17, "m0017_day_rollup")]
 
 
 def test_upgrade_from_version_1_rolls_up_existing_minutes_once(engine_store: Any) -> None:
@@ -67,7 +67,7 @@ def test_upgrade_from_version_1_rolls_up_existing_minutes_once(engine_store: Any
     store.insert(schema_migrations.TABLE, schema_migrations.COLUMNS, [(1, "m0001_initial", 0)])
     store.insert(clicks_minute.TABLE, clicks_minute.COLUMNS, fx.CLICKS_1 + fx.CLICKS_2)
 
-    assert migrate(store) == [2, 3, 4]
+    assert migrate(store) == [2, 3, 4, 17]
     # Ordered by hour, then the province's Enum8 value ('abroad' is 0).
     expected = [(fx.T - fx.H, "450000", 1000), (fx.T + 8 * fx.H, "abroad", 2), (fx.T + 8 * fx.H, "110000", 3),
                 (fx.T + 8 * fx.H, "450000", 26)]  # 08:00 Guangxi: 10+7+5+4
@@ -80,6 +80,9 @@ def test_upgrade_from_version_1_rolls_up_existing_minutes_once(engine_store: Any
     assert hourly(store) == expected + [(fx.T + 9 * fx.H, "370000", 6), (fx.T + 23 * fx.H, "110000", 8),
                                         (fx.T + fx.D, "110000", 100)]
     assert clicks_hour.TABLE in engines(store)
+    # m0017 rolled the hours up into days once; the day view then follows new minutes.
+    days = store.query(f"SELECT toUInt32(day), sum(clicks) FROM {store.database}.clicks_day GROUP BY day ORDER BY day")
+    assert days == [(fx.T - fx.D, 1000), (fx.T, 45), (fx.T + fx.D, 100)]
 
 
 def test_statements_match_what_apply_creates(engine_store: Any) -> None:

@@ -31,7 +31,7 @@ THREE_DAYS = {"start": T - D, "end": T + 2 * D}
 
 # (name, params, expected rows or shaped rows, shape function or None)
 CASES: list[Case] = [
-    ("applied_migrations", {}, [(1,), (2,), (3,), (4,)], None),
+    ("applied_migrations", {}, [(1,), (2,), (3,), (4,), (17,)], None),
     # max(minute) is 15 March 00:00; count() counts stored rows (merges shrink it): non-zero only.
     ("latest_minute", {}, (T + D, True), lambda rows: (rows[0][0], rows[0][1] > 0)),
     ("per_minute_national", DAY, [(T + 8 * H, 25), (T + 8 * H + M, 6), (T + 9 * H + 30 * M, 6),
@@ -76,6 +76,25 @@ CASES: list[Case] = [
     ("hourly_by_platform", DAY, [
         (T + 8 * H, "higher", 3), (T + 8 * H, "k12", 26), (T + 8 * H, "vocational", 2),
         (T + 9 * H, "employment", 6), (T + 23 * H, "k12", 8)], None),
+    # Whole-hour and whole-day rollups (sinks/rollups.py): the same sums as the minute table.
+    ("total_between_hours", DAY, [(45,)], None),
+    ("total_between_hours", {**DAY, "platform": "k12", "province": "110000"}, [(8,)], None),
+    ("total_by_province_hours", {**DAY, "platform": "k12"}, {"450000": 26, "110000": 8}, as_dict),
+    ("total_by_platform_days", {**THREE_DAYS, "province": "110000"}, {"k12": 108, "higher": 3}, as_dict),
+    ("total_by_section_days", {**DAY, "platform": "k12", "province": "450000"}, {"lessons": 19, "topic": 7},
+     as_dict),
+    ("total_by_platform_hours", {**DAY, "province": "450000"}, {"k12": 26}, as_dict),
+    ("total_by_province_hours", DAY, {"450000": 26, "110000": 11, "abroad": 2, "370000": 6}, as_dict),
+    ("total_by_section_hours", {**DAY, "platform": "k12", "province": "450000"}, {"lessons": 19, "topic": 7},
+     as_dict),
+    ("series_days", THREE_DAYS, [(T - D, 1000), (T, 45), (T + D, 100)], None),
+    ("series_days", {**THREE_DAYS, "province": "110000"}, [(T, 11), (T + D, 100)], None),
+    ("total_between_days", DAY, [(45,)], None),
+    ("total_between_days", {**THREE_DAYS, "province": "110000"}, [(111,)], None),
+    ("total_by_platform_days", DAY, {"k12": 34, "higher": 3, "vocational": 2, "employment": 6}, as_dict),
+    ("total_by_province_days", {**DAY, "platform": "k12"}, {"450000": 26, "110000": 8}, as_dict),
+    ("total_by_section_days", DAY, {"lessons": 19, "topic": 7, "mooc": 3, "vocational_courses": 2,
+                                    "jobs": 6, "family": 8}, as_dict),
     ("rejects_by_reason", DAY, [("json", 3), ("schema", 4)], None),
     ("tiles_recent", DAY, [(T + 8 * H, "k12", 8), (T + 8 * H + 10, "higher", 2)], None),
     ("top_resources", {**DAY, "limit": 2}, [("higher", "m1", "mooc", 9, 9, 0), ("k12", "r1", "lessons", 6, 2, 1)], None),
