@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     simulator_rate: float = Field(2000.0, gt=0, description="events per second")
     simulator_seed: int = 20220314
 
+    # --- issue 17: cluster and time scale ---------------------------------------------------------
+    retention_day_days: int = Field(1830, ge=0, description="clicks_day rollup: days kept (whole months)")
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, v: str) -> str:

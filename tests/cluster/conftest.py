@@ -121,7 +121,8 @@ class ClusterPipeline:
 
     def stream(self, n: int, rate: float, seed: int) -> threading.Thread:
         """Send n clicks (in client batches of 20) at `rate` events/s from a thread; every send acked."""
-        clicks = known_clicks(n, seed=seed, start_ms=T0 + seed * 60_000, span_ms=600_000)
+        # an hour apart per stream: a later stream never falls behind the watermark (late, not counted)
+        clicks = known_clicks(n, seed=seed, start_ms=T0 + seed * 3_600_000, span_ms=600_000)
         self.sent.update((c.platform, c.province) for c in clicks)
         errors: list[BaseException] = []
 
