@@ -59,3 +59,29 @@ def test_cli_prints_the_cluster_ddl() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("CREATE DATABASE IF NOT EXISTS edu ON CLUSTER prod;\n")
     assert proc.stdout.count(";\n") == len(cluster_ddl("edu", "prod"))
+
+
+def test_every_table_has_a_deterministic_sharding_key() -> None:
+    """rand() would send a retried block to another shard, where deduplication cannot see it."""
+    for t in (*schema.tables(), *schema.INPUTS):
+        assert "rand" not in t.shard_by.lower(), t.name
+
+
+def test_migrations_translate_statement_by_statement() -> None:
+    """Each migration's own text becomes local + Distributed tables; its views read and write the
+    local tables of earlier migrations; what has no cluster form stops the migration."""
+    import pytest
+
+    from sinks.cluster import migration_statements, to_cluster
+    from sinks.migrations import m0017_day_rollup
+
+    stmts = migration_statements(m0017_day_rollup, "edu", "c")
+    assert any("edu.clicks_day_local ON CLUSTER c" in s and "ReplicatedSummingMergeTree(" in s for s in stmts)
+    view = next(s for s in stmts if "MATERIALIZED VIEW" in s)
+    assert "edu.clicks_day_mv ON CLUSTER c TO edu.clicks_day_local" in view
+    assert "FROM edu.clicks_minute_local" in view  # created by migration 1
+    with pytest.raises(ValueError, match="no cluster form"):
+        to_cluster("ALTER TABLE edu.clicks_minute ADD COLUMN x UInt8", "edu", "c")
+    bad = "\nCREATE TABLE IF NOT EXISTS edu.mystery (\n    a UInt8\n) ENGINE = MergeTree()\nORDER BY a\n"
+    with pytest.raises(ValueError, match="sharding key"):
+        to_cluster(bad, "edu", "c")
