@@ -164,6 +164,9 @@ class ServerStore(_Views):
     """A ClickHouse server over the native protocol; one connection per calling thread."""
 
     engine = "server"
+    # Inserts into these tables go to another name: on a cluster, `clicks_minute` -> `clicks_minute_in`
+    # (sinks/cluster.py, INSERT_TARGETS; set by open_store). Reads keep the plain names.
+    insert_targets: Mapping[str, str] = {}
 
     def __init__(self, host: str, port: int, database: str, user: str, password: str, compression: bool) -> None:
         self.database = check_identifier(database)
@@ -209,6 +212,7 @@ class ServerStore(_Views):
         if not rows:
             return 0
         cols = ", ".join(columns)
+        table = self.insert_targets.get(table, table)
         self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", list(rows), types_check=False)
         return len(rows)
 
@@ -217,6 +221,7 @@ class ServerStore(_Views):
         if not arrow.num_rows:
             return 0
         cols = ", ".join(arrow.column_names)
+        table = self.insert_targets.get(table, table)
         data = [arrow.column(c).to_pylist() for c in arrow.column_names]
         self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", data, columnar=True,
                       types_check=False)
@@ -237,7 +242,7 @@ def open_store(settings: Settings) -> ChdbStore | ServerStore:
         assert settings.chdb_path is not None
         settings.chdb_path.mkdir(parents=True, exist_ok=True)
         return ChdbStore(str(settings.chdb_path), settings.clickhouse_database)
-    return ServerStore(
+    store = ServerStore(
         settings.clickhouse_host,
         settings.clickhouse_port,
         settings.clickhouse_database,
@@ -245,3 +250,8 @@ def open_store(settings: Settings) -> ChdbStore | ServerStore:
         settings.clickhouse_password,
         settings.clickhouse_compression,
     )
+    if settings.clickhouse_cluster:  # issue 17: the sink writes the views' Null inputs
+        from sinks.cluster import INSERT_TARGETS
+
+        store.insert_targets = INSERT_TARGETS
+    return store
