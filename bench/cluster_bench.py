@@ -111,6 +111,7 @@ def refresh(args: argparse.Namespace) -> int:
     from ops.clickhouse_cluster import CLUSTER, LocalClickHouseCluster
     from ops.clickhouse_server import LocalClickHouseServer
     from ops.local_process import free_port
+    from sinks.cluster import INSERT_TARGETS
 
     out: list[str] = []
     with tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp:
@@ -124,6 +125,7 @@ def refresh(args: argparse.Namespace) -> int:
                 dist = ServerStore(*cluster.entry, db, "default", "", True)
                 one = ServerStore(single.host, single.tcp_port, db, "default", "", True)
                 migrate(dist, CLUSTER)
+                dist.insert_targets = INSERT_TARGETS  # minutes through the rollups' Null input, as the sink
                 migrate(one)
                 t0 = time.perf_counter()
                 n = fill(one, days, min(args.minute_days, days))

@@ -7,6 +7,7 @@ it started; a dead service stops the rest with its log tail.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,7 +23,12 @@ from ops.launch import Child, _http_ok, _wait
 def cluster_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDU_")}
     for name, value in settings.model_dump(exclude_none=True).items():
-        env[f"EDU_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, bool):
+            env[f"EDU_{name.upper()}"] = str(value).lower()
+        elif isinstance(value, (dict, list)):
+            env[f"EDU_{name.upper()}"] = json.dumps(value)  # complex settings are JSON in the env
+        else:
+            env[f"EDU_{name.upper()}"] = str(value)
     return env
 
 
