@@ -170,10 +170,12 @@ def migrate_cluster(store: Store, cluster: str, zk_prefix: str = DEFAULT_ZK_PREF
     after its statements. Run it from one process at a time (`edu-sink migrate`), like `migrate`.
     """
     db = store.database
+    mods = discover()
+    if _ledger_exists(store) and not _pending(store, mods):
+        return []  # ON CLUSTER DDL waits for every node: a service starting while one is down must not
     for sql in bootstrap_statements(db, cluster, zk_prefix):
         store.command(sql)
     done = {int(r[0]) for r in store.query(schema_migrations.APPLIED.format(db=db))}
-    mods = discover()
     applied: list[int] = []
     for mod in mods:
         if mod.VERSION in done:
@@ -185,3 +187,14 @@ def migrate_cluster(store: Store, cluster: str, zk_prefix: str = DEFAULT_ZK_PREF
         log.info("applied migration %04d %s on cluster %s", mod.VERSION, mod.__name__, cluster)
         applied.append(mod.VERSION)
     return applied
+
+
+def _ledger_exists(store: Store) -> bool:
+    rows = store.query("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
+                       {"db": store.database, "t": schema_migrations.TABLE})
+    return bool(rows[0][0])
+
+
+def _pending(store: Store, mods: list[ModuleType]) -> list[int]:
+    done = {int(r[0]) for r in store.query(schema_migrations.APPLIED.format(db=store.database))}
+    return [m.VERSION for m in mods if m.VERSION not in done]

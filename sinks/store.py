@@ -198,7 +198,8 @@ class ServerStore(_Views):
             client.disconnect()
             raise StoreUnavailable(f"ClickHouse at {self._kw['host']}:{self._kw['port']}: {err}") from err
         except errors.ServerException as err:
-            if err.code in TRANSIENT_CODES:  # the cluster's ZooKeeper or a shard is away: retry
+            if err.code in TRANSIENT_CODES or (err.code == 32 and "while receiving packet from" in err.message):
+                # the cluster's ZooKeeper or a shard is away (32: a replica died mid-insert): retry
                 raise StoreUnavailable(f"ClickHouse: {err.message}", code=err.code) from err
             raise StoreError(f"ClickHouse: {err.message}\n  in: {sql[:500]}", code=err.code) from err
 
