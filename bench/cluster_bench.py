@@ -149,7 +149,7 @@ def refresh(args: argparse.Namespace) -> int:
 def e2e(args: argparse.Namespace) -> int:
     from contracts.events import Click, encode
     from contracts.settings import Settings
-    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka import KafkaProducer
     from ops.clickhouse_cluster import CLUSTER, LocalClickHouseCluster
     from ops.kafka_cluster import LocalKafkaCluster
     from ops.launch_cluster import cluster_env

@@ -111,7 +111,7 @@ def test_kill_a_worker(cluster_pipeline: ClusterPipeline) -> None:
 @pytest.mark.xfail(strict=False, reason=(
     "needs issue 12 (deterministic sink blocks): a sink killed after its rows and before its offsets "
     "leaves rows whose batch the surviving sink re-forms differently, so block deduplication cannot "
-    "match them (over-count seen once in four runs; the cluster side, sync Distributed inserts of "
+    "match them (over-counted by 1-4 per key in the one full run before the split; the cluster side, sync Distributed inserts of "
     "deterministic blocks into Replicated tables, is in place)"))
 def test_kill_a_sink(cluster_pipeline: ClusterPipeline) -> None:
     p = cluster_pipeline
