@@ -81,8 +81,9 @@ def fill(store: ServerStore, days: int, minute_days: int, seed: int = 7) -> int:
     day0 = (first_full + 8 * HOUR) // DAY * DAY - 8 * HOUR  # Beijing midnight of the first full minute day
     older = [day0 - i * DAY for i in range(1, days - minute_days + 1)]
     if older:
-        hours = np.array([d + h * HOUR for d in older for h in range(24)], dtype=np.int64)
-        rows += store.insert_arrow(clicks_hour.TABLE, _table(hours, "hour", False, rng, 400 * 60))
+        for i in range(0, len(older), 30):  # a month of hour rows per insert (~100,000 rows)
+            hours = np.array([d + h * HOUR for d in older[i:i + 30] for h in range(24)], dtype=np.int64)
+            rows += store.insert_arrow(clicks_hour.TABLE, _table(hours, "hour", False, rng, 400 * 60))
         rows += store.insert_arrow(clicks_day.TABLE, _table(np.array(older, dtype=np.int64), "day", False, rng,
                                                             400 * 1440))
         sparse = [(d + 12 * HOUR, "k12", "110000", "lessons", "view", 1) for d in older[:max(0, 90 - minute_days)]]
