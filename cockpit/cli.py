@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = _stop_on_sigterm()
     try:
         if not args.no_migrate:
-            migrate(store)
+            migrate(store, settings.clickhouse_cluster)
         # One registry for the process: in local mode the sink's metrics (edu_sink_*) are served on
         # the cockpit's /metrics, since the sink has no HTTP server of its own here.
         registry = CollectorRegistry()

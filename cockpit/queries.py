@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from cockpit.metrics import CockpitMetrics
-from cockpit.timeframe import HOUR
 from sinks import queries as sink_queries
+from sinks import rollups
 from sinks.store import Row, Store
 
 Clock = Callable[[], float]
@@ -35,6 +35,10 @@ USED: Final = (
     "total_by_section", "by_platform_province", "late_total_between", "daily_totals", "daily_by_province",
     "top_resources", "uniques_between", "sessions_between", "countries_between", "tiles_recent",
     "alerts_current", "alerts_history", "resource_titles",
+    # the rollups a range's whole hours and days are read from (sinks/rollups.py)
+    "series_days", "total_between_hours", "total_between_days", "total_by_platform_hours",
+    "total_by_platform_days", "total_by_province_hours", "total_by_province_days", "total_by_section_hours",
+    "total_by_section_days",
 )
 PING: Final = "ping"  # the reachability probe of /healthz: no table, never cached
 
@@ -148,34 +152,20 @@ class Queries:
                province: str | None = None) -> list[tuple[int, int]]:
         """(bucket start, events) for buckets holding stored rows; empty buckets are absent.
 
-        Hour buckets from an hour boundary read the hourly rollup up to the last whole hour before
-        `end`, and the minute table only for the rest: a 7-day line is ~170 rows, not ~10,000."""
-        if step % HOUR or start % HOUR:
-            rows = self.run("series", start=start, end=end, step=step, platform=platform, province=province)
-            return [(int(ts), int(n)) for ts, n in rows]
-        whole = end - end % HOUR
-        sums: dict[int, int] = {}
-        if whole > start:
-            for ts, n in self.run("series_hours", start=start, end=whole, step=step, platform=platform,
-                                  province=province):
-                sums[int(ts)] = int(n)
-        if end > whole:  # the minutes of the last, partial hour
-            for ts, n in self.run("series", start=max(start, whole), end=end, step=step, platform=platform,
-                                  province=province):
-                sums[int(ts)] = sums.get(int(ts), 0) + int(n)
-        return sorted(sums.items())
+        Whole days and hours of the range read the daily and hourly rollups, only the ragged edges the
+        minute table (`sinks.rollups`): a 7-day line is ~170 rows, not ~10,000."""
+        return rollups.series(self.run, start, end, step, platform=platform, province=province)
 
     def per_minute_national(self, start: int, end: int, *, platform: str | None = None) -> list[tuple[int, int]]:
         return self.series(start, end, 60, platform=platform)
 
     def total_between(self, start: int, end: int, *, platform: str | None = None,
                       province: str | None = None) -> int:
-        rows = self.run("total_between", start=start, end=end, platform=platform, province=province)
-        return int(rows[0][0] or 0) if rows else 0
+        return rollups.total(self.run, start, end, platform=platform, province=province)
 
     def _by(self, name: str, start: int, end: int, platform: str | None, province: str | None) -> dict[str, int]:
-        rows = self.run(name, start=start, end=end, platform=platform, province=province)
-        return {str(code): int(n) for code, n in rows}
+        return rollups.total_by(self.run, name.removeprefix("total_by_"), start, end, platform=platform,
+                                province=province)
 
     def total_by_platform(self, start: int, end: int, *, platform: str | None = None,
                           province: str | None = None) -> dict[str, int]:

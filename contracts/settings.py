@@ -180,6 +180,8 @@ class Settings(BaseSettings):
     sink_insert_witness: bool = Field(True, description="settle a flush step left uncertain by a crash from "
                                       "the table's parts (non-replicated tables); false: insert it again and "
                                       "let replicated block deduplication drop the copy")
+    # --- issue 17: cluster and time scale ---------------------------------------------------------
+    retention_day_days: int = Field(1830, ge=0, description="clicks_day rollup: days kept (whole months)")
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -32,4 +32,6 @@ fi
 
 echo "==> Kafka jars"
 .venv/bin/python -m ops.kafka_local fetch >/dev/null
+echo "==> ZooKeeper jars (the local ClickHouse cluster, edu-local --cluster)"
+.venv/bin/python -c "from ops.zookeeper_local import fetch; fetch()"
 echo "==> installed"

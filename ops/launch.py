@@ -151,8 +151,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="edu-local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=None, help="simulated events/s (default EDU_SIMULATOR_RATE)")
     parser.add_argument("--no-simulator", action="store_true", help="start the pipeline without traffic")
+    parser.add_argument("--cluster", action="store_true",
+                        help="3 Kafka brokers and 2x2 ClickHouse 18.16 with ZooKeeper (ops/launch_cluster.py)")
     args = parser.parse_args(argv)
     settings = load_settings()
+    if args.cluster:  # issue 17: the same services on a local cluster, ClickHouse server not chDB
+        from ops.launch_cluster import run_cluster
+
+        sys.exit(run_cluster(settings, args.rate or settings.simulator_rate, not args.no_simulator))
     if settings.clickhouse_engine != "chdb":
         raise SystemExit("edu-local runs the embedded chDB store; for a ClickHouse server use docker-compose.yml")
     sys.exit(run(settings, args.rate or settings.simulator_rate, not args.no_simulator))

@@ -19,7 +19,7 @@ from contracts.rates import RateBatch, decode_batch
 from sinks.ledger import Flush, Interrupted, Ledger, Step, View
 from sinks.store import ChdbStore, ServerStore
 from sinks.tables import alert_log
-from sinks.tables import (clicks_hour, clicks_minute, countries_minute, late_events, rejects_minute,
+from sinks.tables import (clicks_day, clicks_hour, clicks_minute, countries_minute, late_events, rejects_minute,
                           resources_minute, sessions_minute, sink_offsets, tiles_10s, uniques_minute)
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,20 @@ def _rollup_hours(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [(*k, n) for k, n in sums.items()]
 
 
+def _rollup_days(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """What `clicks_day_mv` makes of clicks_minute rows (Beijing days: UTC+8 midnights)."""
+    sums: dict[tuple[Any, ...], int] = {}
+    for minute, platform, province, section, _action, clicks in rows:
+        key = (minute - (minute + BEIJING_S) % 86_400, platform, province, section)
+        sums[key] = sums.get(key, 0) + clicks
+    return [(*k, n) for k, n in sums.items()]
+
+
+# Every materialized view on a table the sink writes: a step is stored when its table and each of
+# these targets hold it (tests/sinks/test_batch_contract.py checks this list against schema.VIEWS).
 _VIEWS: dict[str, tuple[View, ...]] = {
-    clicks_minute.TABLE: (View(clicks_hour.TABLE, clicks_hour.COLUMNS, _rollup_hours),),
+    clicks_minute.TABLE: (View(clicks_hour.TABLE, clicks_hour.COLUMNS, _rollup_hours),
+                          View(clicks_day.TABLE, clicks_day.COLUMNS, _rollup_days)),
 }
 # Storing these twice changes nothing: the view folds visitors into uniq states.
 _UNWITNESSED = frozenset({uniques_minute.INPUT})

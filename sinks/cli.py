@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
 
     store = open_store(settings)
     try:
-        applied = migrate(store)
+        applied = migrate(store, settings.clickhouse_cluster)
         log.info("migrations applied now: %s", applied or "none pending")
         if args.command == "migrate":
             return

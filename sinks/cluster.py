@@ -1,63 +1,200 @@
 """The cluster variant of the schema: ReplicatedMergeTree tables behind Distributed tables.
 
-Generated from the same `TableDef`s and views as the single-node schema (`sinks/schema.py`), so
-the two cannot drift. For each table `t`:
+Applied through the same numbered migrations as a single node (`migrate(store, cluster=...)` ->
+`migrate_cluster`): each migration's own statements are translated here, so an old migration
+means the same forever on both deployments. For each `CREATE TABLE t`:
 
 - `t_local` ON CLUSTER: the table's engine prefixed `Replicated`, with the ZooKeeper path
   `<zk_prefix>/<database>/t_local` and replica `{replica}` (both macros from each node's config),
-  the same columns, PARTITION BY and ORDER BY;
-- `t` ON CLUSTER: `Distributed(cluster, database, t_local, <shard key>)` with the table's
-  deterministic sharding key, so the sink, the cockpit and every named query keep using the plain
-  name `t` unchanged.
+  the same columns, PARTITION BY and ORDER BY (a Null input table stays Null, one per node);
+- `t` ON CLUSTER: `Distributed(cluster, database, t_local, <shard key>)`, so the sink, the cockpit
+  and every named query keep using the plain name `t` unchanged.
 
-Materialized views are created on the local tables (each shard rolls up its own rows). The last
-statement records every migration as applied, so `edu-sink` starting against the cluster does not
-run the single-node migrations (whose data steps would double-count). Every statement is in the
-SQL subset ClickHouse 18.16 accepts, and is idempotent (IF NOT EXISTS) except that last INSERT,
-which `schema_migrations` (ReplacingMergeTree) folds.
-
-Replicated tables also close the sink's one duplicate window (docs/exactly-once.md): a re-inserted
-identical block is deduplicated by ClickHouse (`replicated_deduplication_window`).
+The sharding key is the table's `TableDef.shard_by` (deployment metadata, not schema): a hash of
+columns, never `rand()`, so a retried block splits into the same per-shard blocks and the replicas'
+block checksums drop the copy (`replicated_deduplication_window`). Materialized views read and write
+the local tables (each shard rolls up its own rows). Every statement is idempotent (IF NOT EXISTS) and
+in the SQL subset of ClickHouse 18.16; a migration statement of another kind has no cluster form
+yet and stops the migration loudly. Data steps (`apply`) do not run on a cluster: a cluster starts
+empty (docs/deployment.md says how to move a single node's data).
 """
 from __future__ import annotations
 
+import logging
+import re
+import time
+from types import ModuleType
+
 from sinks.migrate import discover
 from sinks.schema import INPUTS, VIEWS, tables
+from sinks.store import Store, check_identifier
 from sinks.tables import TableDef, schema_migrations
-from sinks.store import check_identifier
+
+log = logging.getLogger(__name__)
 
 LOCAL_SUFFIX = "_local"
 DEFAULT_ZK_PREFIX = "/clickhouse/tables/{shard}"
+# Tables that feed materialized views get a Null input in front on the cluster: the sink inserts into
+# `t_in` (Distributed over a Null `t_in_local`), whose views write `t_local` and the rollups. On
+# ClickHouse 18.16 a block that the source table deduplicates is not pushed to its views, so with the
+# views on `t_local`, an insert that reached `t_local` but failed in a view (one table still read-only
+# after a ZooKeeper restart, seen in tests/cluster) would never reach the rollup on retry. From a Null
+# input every target is pushed on every try and deduplicates (or stores) its own block.
+FANOUT_SOURCES: frozenset[str] = frozenset(v.source for v in VIEWS) - {t.name for t in INPUTS}
+INPUT_SUFFIX = "_in"
+INSERT_TARGETS: dict[str, str] = {t: t + INPUT_SUFFIX for t in sorted(FANOUT_SOURCES)}
+
+_CREATE_TABLE = re.compile(
+    r"^\s*CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) \(\n(?P<cols>.*?)\n\) "
+    r"ENGINE = (?P<engine>\w+)(?:\((?P<args>[^\n]*)\))?\n(?P<tail>.*?)\s*$", re.S)
+_CREATE_VIEW = re.compile(r"^\s*CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) TO ", re.S)
+
+
+def shard_keys() -> dict[str, str]:
+    return {t.name: t.shard_by for t in (*tables(), *INPUTS)}
 
 
 def replicated_sql(t: TableDef, database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX) -> str:
-    local = t.name + LOCAL_SUFFIX
-    args = f"'{zk_prefix}/{database}/{local}', '{{replica}}'" + (f", {t.engine_args}" if t.engine_args else "")
-    return (f"\nCREATE TABLE IF NOT EXISTS {database}.{local} ON CLUSTER {cluster} (\n{t.columns_sql()}\n)"
-            f" ENGINE = Replicated{t.engine}({args})\n{t.tail_sql()}\n")
+    return _replicated(t.name, t.columns_sql(), t.engine, t.engine_args, t.tail_sql(), database, cluster, zk_prefix)
+
+
+def _replicated(name: str, cols: str, engine: str, args: str, tail: str, database: str, cluster: str,
+                zk_prefix: str) -> str:
+    local = name + LOCAL_SUFFIX
+    zk = f"'{zk_prefix}/{database}/{local}', '{{replica}}'" + (f", {args}" if args else "")
+    return (f"\nCREATE TABLE IF NOT EXISTS {database}.{local} ON CLUSTER {cluster} (\n{cols}\n)"
+            f" ENGINE = Replicated{engine}({zk})\n{tail}\n")
+
+
+def _null(name: str, cols: str, database: str, cluster: str) -> str:
+    return (f"\nCREATE TABLE IF NOT EXISTS {database}.{name}{LOCAL_SUFFIX} ON CLUSTER {cluster} "
+            f"(\n{cols}\n) ENGINE = Null\n")
+
+
+def _distributed(name: str, database: str, cluster: str, key: str) -> str:
+    local = name + LOCAL_SUFFIX
+    return (f"\nCREATE TABLE IF NOT EXISTS {database}.{name} ON CLUSTER {cluster} AS {database}.{local}\n"
+            f"ENGINE = Distributed({cluster}, {database}, {local}, {key})\n")
 
 
 def distributed_sql(t: TableDef, database: str, cluster: str) -> str:
-    local = t.name + LOCAL_SUFFIX
-    return (f"\nCREATE TABLE IF NOT EXISTS {database}.{t.name} ON CLUSTER {cluster} AS {database}.{local}\n"
-            f"ENGINE = Distributed({cluster}, {database}, {local}, {t.shard_by})\n")
+    return _distributed(t.name, database, cluster, t.shard_by)
+
+
+def to_cluster(sql: str, database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX,
+               local_tables: set[str] | None = None) -> list[str]:
+    """The cluster form of one single-node statement. `local_tables` (grown here) names the tables
+    created so far, whose references in a view become `t_local`."""
+    known = local_tables if local_tables is not None else set()
+    m = _CREATE_TABLE.match(sql)
+    if m:
+        name = m["name"]
+        key = shard_keys().get(name)
+        if key is None or "rand()" in key:
+            raise ValueError(f"table {name!r} has no deterministic sharding key (TableDef.shard_by)")
+        known.add(name)
+        if m["engine"] == "Null":
+            local = _null(name, m["cols"], database, cluster)
+        else:
+            local = _replicated(name, m["cols"], m["engine"], m["args"] or "", m["tail"].strip(), database,
+                                cluster, zk_prefix)
+        out = [local, _distributed(name, database, cluster, key)]
+        if name in FANOUT_SOURCES:  # the sink's insert target and its view into t_local
+            entry = name + INPUT_SUFFIX
+            cols = ", ".join(line.strip().split(" ", 1)[0] for line in m["cols"].splitlines())
+            out += [_null(entry, m["cols"], database, cluster),
+                    f"\nCREATE TABLE IF NOT EXISTS {database}.{entry} ON CLUSTER {cluster} AS {database}.{entry}"
+                    f"{LOCAL_SUFFIX}\nENGINE = Distributed({cluster}, {database}, {entry}{LOCAL_SUFFIX}, {key})\n",
+                    f"\nCREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{name}_fan ON CLUSTER {cluster} TO "
+                    f"{database}.{name}{LOCAL_SUFFIX} AS\nSELECT {cols} FROM {database}.{entry}{LOCAL_SUFFIX}\n"]
+        return out
+    m = _CREATE_VIEW.match(sql)
+    if m:
+        view = m["name"]
+        head, _, body = re.sub(rf"\b{database}\.{view}\b", f"{database}.{view} ON CLUSTER {cluster}", sql,
+                               count=1).partition(" AS\n")
+        for t in sorted(known, key=len, reverse=True):
+            head = re.sub(rf"\b{database}\.{t}\b", f"{database}.{t}{LOCAL_SUFFIX}", head)
+            src = f"{t}{INPUT_SUFFIX}{LOCAL_SUFFIX}" if t in FANOUT_SOURCES else f"{t}{LOCAL_SUFFIX}"
+            body = re.sub(rf"\b{database}\.{t}\b", f"{database}.{src}", body)
+        return [f"{head} AS\n{body}"]
+    raise ValueError(f"no cluster form for this migration statement: {sql.strip()[:120]}")
+
+
+def _tables_before(mods: list[ModuleType], database: str, upto: int) -> set[str]:
+    """Tables the migrations before version `upto` create (views of later ones may read them)."""
+    names: set[str] = {schema_migrations.TABLE}
+    for mod in mods:
+        if mod.VERSION >= upto:
+            break
+        for sql in mod.statements(database):
+            m = _CREATE_TABLE.match(sql)
+            if m:
+                names.add(m["name"])
+    return names
+
+
+def migration_statements(mod: ModuleType, database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX,
+                         mods: list[ModuleType] | None = None) -> list[str]:
+    """The cluster form of one migration's statements, in order."""
+    known = _tables_before(mods if mods is not None else discover(), database, mod.VERSION)
+    out: list[str] = []
+    for sql in mod.statements(database):
+        out.extend(to_cluster(sql, database, cluster, zk_prefix, known))
+    return out
+
+
+def bootstrap_statements(database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX) -> list[str]:
+    """The database and the migrations ledger, before any migration."""
+    check_identifier(database)
+    check_identifier(cluster)
+    return [f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}",
+            *to_cluster(schema_migrations.create_sql(database), database, cluster, zk_prefix)]
 
 
 def cluster_ddl(database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX) -> list[str]:
-    """Statements that create the whole schema on `cluster`, in order."""
-    check_identifier(database)
-    check_identifier(cluster)
-    out = [f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}"]
-    for t in tables():
-        out.append(replicated_sql(t, database, cluster, zk_prefix))
-        out.append(distributed_sql(t, database, cluster))
-    for t in INPUTS:  # Null tables are not replicated: a local one per node, a Distributed over them
-        out.append(f"\nCREATE TABLE IF NOT EXISTS {database}.{t.name}{LOCAL_SUFFIX} ON CLUSTER {cluster} "
-                   f"(\n{t.columns_sql()}\n) ENGINE = Null\n")
-        out.append(distributed_sql(t, database, cluster))
-    for v in VIEWS:
-        out.append(v.create_sql(database, source=v.source + LOCAL_SUFFIX, target=v.target + LOCAL_SUFFIX,
-                                on_cluster=f" ON CLUSTER {cluster}"))
-    versions = ", ".join(f"({m.VERSION}, '{m.__name__.rsplit('.', 1)[1]}', now())" for m in discover())
+    """Every statement `migrate_cluster` runs on an empty cluster, in order (for review/printing)."""
+    mods = discover()
+    out = bootstrap_statements(database, cluster, zk_prefix)
+    for mod in mods:
+        out.extend(migration_statements(mod, database, cluster, zk_prefix, mods))
+    versions = ", ".join(f"({m.VERSION}, '{m.__name__.rsplit('.', 1)[1]}', now())" for m in mods)
     out.append(f"INSERT INTO {database}.{schema_migrations.TABLE} (version, name, applied_at) VALUES {versions}")
     return out
+
+
+def migrate_cluster(store: Store, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX) -> list[int]:
+    """Apply pending migrations ON CLUSTER; return the versions applied now.
+
+    Safe to re-run and to crash in: every statement is IF NOT EXISTS and a version is recorded
+    after its statements. Run it from one process at a time (`edu-sink migrate`), like `migrate`.
+    """
+    db = store.database
+    mods = discover()
+    if _ledger_exists(store) and not _pending(store, mods):
+        return []  # ON CLUSTER DDL waits for every node: a service starting while one is down must not
+    for sql in bootstrap_statements(db, cluster, zk_prefix):
+        store.command(sql)
+    done = {int(r[0]) for r in store.query(schema_migrations.APPLIED.format(db=db))}
+    applied: list[int] = []
+    for mod in mods:
+        if mod.VERSION in done:
+            continue
+        for sql in migration_statements(mod, db, cluster, zk_prefix, mods):
+            store.command(sql)
+        store.insert(schema_migrations.TABLE, ("version", "name", "applied_at"),
+                     [(mod.VERSION, mod.__name__.rsplit(".", 1)[1], int(time.time()))])
+        log.info("applied migration %04d %s on cluster %s", mod.VERSION, mod.__name__, cluster)
+        applied.append(mod.VERSION)
+    return applied
+
+
+def _ledger_exists(store: Store) -> bool:
+    rows = store.query("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
+                       {"db": store.database, "t": schema_migrations.TABLE})
+    return bool(rows[0][0])
+
+
+def _pending(store: Store, mods: list[ModuleType]) -> list[int]:
+    done = {int(r[0]) for r in store.query(schema_migrations.APPLIED.format(db=store.database))}
+    return [m.VERSION for m in mods if m.VERSION not in done]

@@ -41,8 +41,13 @@ def applied_versions(store: Store) -> list[int]:
     return [int(v) for (v,) in store.query(schema_migrations.APPLIED.format(db=store.database))]
 
 
-def migrate(store: Store) -> list[int]:
-    """Apply pending migrations in order; return the versions applied now."""
+def migrate(store: Store, cluster: str = "") -> list[int]:
+    """Apply pending migrations in order; return the versions applied now. With `cluster` (the
+    setting `clickhouse_cluster`) they are applied ON CLUSTER in their replicated form (sinks/cluster.py)."""
+    if cluster:
+        from sinks.cluster import migrate_cluster
+
+        return migrate_cluster(store, cluster)
     db = store.database
     store.command(schema_migrations.create_sql(db))
     done = {row[0] for row in store.query(schema_migrations.APPLIED.format(db=db))}

@@ -61,6 +61,13 @@ def engine_error(message: str, code: int | None = None, network: bool = False) -
     return cls(f"{message} [{c}]", code=c.code, classified=c)
 
 
+# Server errors that pass when ZooKeeper or a replica comes back (issue 17, the cluster): a
+# Replicated table is read-only without its ZooKeeper session (242), ZooKeeper calls fail (225, 999),
+# a Distributed insert cannot reach any replica of a shard (279, 210, 209), or an insert's outcome is
+# unknown (319). Retrying the same block is safe: the replicas drop a block they already hold.
+TRANSIENT_CODES: frozenset[int] = frozenset({209, 210, 225, 242, 279, 319, 999})
+
+
 class Store(Protocol):
     database: str
     engine: str
@@ -172,6 +179,9 @@ class ServerStore(_Views):
     """A ClickHouse server over the native protocol; one connection per calling thread."""
 
     engine = "server"
+    # Inserts into these tables go to another name: on a cluster, `clicks_minute` -> `clicks_minute_in`
+    # (sinks/cluster.py, INSERT_TARGETS; set by open_store). Reads keep the plain names.
+    insert_targets: Mapping[str, str] = {}
 
     def __init__(self, host: str, port: int, database: str, user: str, password: str, compression: bool) -> None:
         self.database = check_identifier(database)
@@ -204,6 +214,9 @@ class ServerStore(_Views):
             raise engine_error(f"ClickHouse at {self._kw['host']}:{self._kw['port']}: {err!r}", network=True) from err
         except errors.ServerException as err:
             client.disconnect()  # the connection may be mid-stream after a failed insert
+            if err.code in TRANSIENT_CODES or (err.code == 32 and "while receiving packet from" in err.message):
+                # the cluster's ZooKeeper or a shard is away (32: a replica died mid-insert): retry
+                raise StoreUnavailable(f"ClickHouse: {err.message.splitlines()[0][:500]}", code=err.code) from err
             raise engine_error(f"ClickHouse: {err.message.splitlines()[0][:500]}\n  in: {sql[:300]}",
                                code=err.code) from err
 
@@ -217,6 +230,7 @@ class ServerStore(_Views):
         if not rows:
             return 0
         cols = ", ".join(columns)
+        table = self.insert_targets.get(table, table)
         self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", list(rows), types_check=False)
         return len(rows)
 
@@ -225,6 +239,7 @@ class ServerStore(_Views):
         if not arrow.num_rows:
             return 0
         cols = ", ".join(arrow.column_names)
+        table = self.insert_targets.get(table, table)
         data = [arrow.column(c).to_pylist() for c in arrow.column_names]
         self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", data, columnar=True,
                       types_check=False)
@@ -245,7 +260,7 @@ def open_store(settings: Settings) -> ChdbStore | ServerStore:
         assert settings.chdb_path is not None
         settings.chdb_path.mkdir(parents=True, exist_ok=True)
         return ChdbStore(str(settings.chdb_path), settings.clickhouse_database)
-    return ServerStore(
+    store = ServerStore(
         settings.clickhouse_host,
         settings.clickhouse_port,
         settings.clickhouse_database,
@@ -253,3 +268,8 @@ def open_store(settings: Settings) -> ChdbStore | ServerStore:
         settings.clickhouse_password,
         settings.clickhouse_compression,
     )
+    if settings.clickhouse_cluster:  # issue 17: the sink writes the views' Null inputs
+        from sinks.cluster import INSERT_TARGETS
+
+        store.insert_targets = INSERT_TARGETS
+    return store

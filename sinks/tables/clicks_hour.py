@@ -107,3 +107,13 @@ QUERIES: Final[dict[str, str]] = {
     "daily_by_province": DAILY_BY_PROVINCE,
     "hourly_by_platform": HOURLY_BY_PLATFORM,
 }
+
+# Totals over whole hours, optionally for one platform or province (`sinks/rollups.py` reads the
+# whole hours of a range here and only the ragged minutes from `clicks_minute`).
+_HOURS = "hour >= toDateTime(%(start)s) AND hour < toDateTime(%(end)s)"
+QUERIES.update({
+    "total_between_hours": f"SELECT sum(clicks) FROM {{db}}.{TABLE} WHERE {_HOURS}{{where}}",
+    **{f"total_by_{col}_hours": (f"SELECT toString({col}) AS code, sum(clicks) AS total FROM {{db}}.{TABLE} "
+                                 f"WHERE {_HOURS}{{where}} GROUP BY {col}")
+       for col in ("platform", "province", "section")},
+})

@@ -69,11 +69,13 @@ GROUP BY minute, platform, province ORDER BY minute, platform, province
 
 # The latest minute, and the rows of its day (non-zero iff the table holds anything). Reads only
 # the latest day's partition, found in system.parts: ClickHouse 18.16 would otherwise scan every
-# minute ever stored (~300 ms for 30 days); chDB answers either form from part metadata.
+# minute ever stored (~300 ms for 30 days); chDB answers either form from part metadata. On the
+# cluster `clicks_minute` is Distributed and holds no parts: the bound comes from this node's shard
+# (`clicks_minute_local`), a lower bound of the latest day on every shard, so the answer is the same.
 LATEST_MINUTE = f"""
 SELECT toUInt32(max(minute)), count() FROM {{db}}.{TABLE}
 WHERE toYYYYMMDD(minute) >= (SELECT max(toUInt32(partition)) FROM system.parts
-                             WHERE database = '{{db}}' AND table = '{TABLE}' AND active)
+                             WHERE database = '{{db}}' AND table IN ('{TABLE}', '{TABLE}_local') AND active)
 """
 
 # Filterable templates: `{where}` takes optional ` AND platform = %(platform)s` / ` AND province =

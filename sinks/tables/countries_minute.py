@@ -18,6 +18,7 @@ DEFINITION: Final = TableDef(
              ("events", "UInt64")),
     engine="SummingMergeTree", engine_args="(events)",
     partition_by="toYYYYMMDD(minute)", order_by="(minute, platform, country)",
+    shard_by="cityHash64(country)",
 )
 RETENTION: Final = Retention("retention_minute_days", 90, "day")
 

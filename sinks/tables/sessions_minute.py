@@ -20,6 +20,7 @@ DEFINITION: Final = TableDef(
              *((c, "UInt64") for c in COUNTS), ("duration_s", "Float64")),
     engine="SummingMergeTree", engine_args=f"(({', '.join(COUNTS)}, duration_s))",
     partition_by="toYYYYMMDD(minute)", order_by="(minute, platform, province)",
+    shard_by="cityHash64(toString(province), toString(platform))",
 )
 RETENTION: Final = Retention("retention_minute_days", 90, "day")
 

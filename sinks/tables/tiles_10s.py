@@ -16,7 +16,7 @@ DEFINITION: Final = TableDef(
     name=TABLE,
     columns=(("ts", "DateTime('Asia/Shanghai')"), ("platform", PLATFORM_ENUM8), ("clicks", "UInt64")),
     engine="SummingMergeTree", engine_args="(clicks)",
-    partition_by="toYYYYMMDD(ts)", order_by="(ts, platform)",
+    partition_by="toYYYYMMDD(ts)", order_by="(ts, platform)", shard_by="cityHash64(toString(platform))",
 )
 RETENTION: Final = Retention("retention_tiles_days", 7, "day")
 

@@ -23,12 +23,14 @@ _KEYS = (("minute", "DateTime('Asia/Shanghai')"), ("platform", PLATFORM_ENUM8), 
 
 INPUT_DEFINITION: Final = TableDef(
     name=INPUT, columns=(*_KEYS, ("user", "String"), ("session", "String")), engine="Null", order_by="",
+    shard_by="cityHash64(toString(province), toString(platform))",
 )
 DEFINITION: Final = TableDef(
     name=TABLE,
     columns=(*_KEYS, ("users", "AggregateFunction(uniq, String)"),
              ("sessions", "AggregateFunction(uniq, String)")),
     engine="AggregatingMergeTree", partition_by="toYYYYMMDD(minute)", order_by="(minute, platform, province)",
+    shard_by="cityHash64(toString(province), toString(platform))",
 )
 VIEW: Final = ViewDef(
     name="uniques_minute_mv", source=INPUT, target=TABLE,

@@ -15,7 +15,7 @@ from cockpit.timeframe import MINUTE, beijing_day_start
 from alerts.model import fingerprint
 from contracts.alerts import Severity, State, StateChange
 from sinks.store import Store
-from sinks.tables import (alert_log, clicks_hour, clicks_minute, countries_minute, late_events,
+from sinks.tables import (alert_log, clicks_day, clicks_hour, clicks_minute, countries_minute, late_events,
                           resources_minute, sessions_minute, tiles_10s, uniques_minute)
 
 # 2022-03-14 10:42 Beijing time: the fixture's event-time "now".
@@ -51,7 +51,7 @@ def late_rows(first: int, n: int) -> list[tuple[Any, ...]]:
     return [(first + i * MINUTE, "k12", "450000", 3 + i) for i in range(n)]
 
 
-TABLES = (clicks_minute.TABLE, clicks_hour.TABLE, late_events.TABLE, tiles_10s.TABLE, uniques_minute.TABLE, sessions_minute.TABLE,
+TABLES = (clicks_minute.TABLE, clicks_hour.TABLE, clicks_day.TABLE, late_events.TABLE, tiles_10s.TABLE, uniques_minute.TABLE, sessions_minute.TABLE,
           resources_minute.TABLE, countries_minute.TABLE, alert_log.TABLE)
 
 

@@ -96,7 +96,7 @@ def empty_env_file(tmp_path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------- docker-compose config
-@pytest.mark.parametrize("profile", [None, "alerting"])
+@pytest.mark.parametrize("profile", [None, "alerting", "cluster"])
 def test_compose_config_is_valid(empty_env_file: Path, profile: str | None) -> None:
     args = (["--profile", profile] if profile else []) + ["config", "-q"]
     res = _run_compose(args, empty_env_file, EDU_CLICKHOUSE_PASSWORD=TEST_PASSWORD)
@@ -141,7 +141,7 @@ def test_store_services_use_the_clickhouse_server() -> None:
     for name in ("migrate", "sink", "cockpit"):
         env = services[name]["environment"]
         assert env["EDU_CLICKHOUSE_ENGINE"] == "server", name
-        assert env["EDU_CLICKHOUSE_HOST"] == "clickhouse", name
+        assert _interpolate(env["EDU_CLICKHOUSE_HOST"]) == "clickhouse", name
     # the password reaches only the services that use the store
     for name in ("worker", "simulator"):
         assert "EDU_CLICKHOUSE_PASSWORD" not in services[name]["environment"], name
@@ -157,7 +157,7 @@ def test_services_share_one_kafka_and_topic_layout() -> None:
     for key in ("EDU_KAFKA_BOOTSTRAP", "EDU_TOPIC_PARTITIONS", "EDU_TOPIC_REPLICATION"):
         assert len({str(e[key]) for e in envs}) == 1, key
     kafka = _services()["kafka"]["environment"]
-    assert envs[0]["EDU_KAFKA_BOOTSTRAP"] == kafka["KAFKA_ADVERTISED_LISTENERS"].split("://", 1)[1]
+    assert _interpolate(envs[0]["EDU_KAFKA_BOOTSTRAP"]) == kafka["KAFKA_ADVERTISED_LISTENERS"].split("://", 1)[1]
 
 
 # ------------------------------------------------------------------------- commands and images
@@ -222,7 +222,8 @@ def test_images_are_pinned() -> None:
 
 
 def test_official_images() -> None:
-    images = {name: svc["image"].split(":")[0] for name, svc in _services().items() if "build" not in svc}
+    images = {name: svc["image"].split(":")[0] for name, svc in _services().items()
+              if "build" not in svc and "cluster" not in svc.get("profiles", [])}
     assert images == {
         "kafka": "apache/kafka",
         "clickhouse": "clickhouse/clickhouse-server",
@@ -291,7 +292,9 @@ def test_named_volumes_and_no_stray_bind_mounts() -> None:
         for vol in svc.get("volumes") or []:
             source = vol.split(":")[0]
             if source.startswith((".", "/")):
-                assert vol == "./ops/prometheus:/etc/prometheus:ro", f"{name}: bind mount {vol}"
+                # the Prometheus config, and the cluster profile's generated ClickHouse configs (read-only)
+                assert vol == "./ops/prometheus:/etc/prometheus:ro" or (
+                    source.startswith("./ops/clickhouse/cluster/") and vol.endswith(":ro")), f"{name}: bind mount {vol}"
             else:
                 assert source in declared, f"{name}: volume {source} is not declared"
     for stateful, path in (("kafka", "/var/lib/kafka/data"), ("clickhouse", "/var/lib/clickhouse"),
@@ -428,3 +431,72 @@ def test_prometheus_mount_matches_config_location() -> None:
     prom = _services()["prometheus"]
     assert "--config.file=/etc/prometheus/prometheus.yml" in prom["command"]
     assert PROMETHEUS.parent.relative_to(ROOT).as_posix() == "ops/prometheus"
+
+
+# ---------------------------------------------------------------------- the `cluster` profile
+CLUSTER_NODES = ("clickhouse-s1r1", "clickhouse-s1r2", "clickhouse-s2r1", "clickhouse-s2r2")
+
+
+def _cluster_services() -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in _services().items() if "cluster" in (s.get("profiles") or [])}
+
+
+def test_cluster_profile_has_three_brokers_keeper_and_two_by_two_clickhouse() -> None:
+    names = set(_cluster_services())
+    assert names == {"kafka-1", "kafka-2", "kafka-3", "clickhouse-keeper", *CLUSTER_NODES}
+    images = {n: s["image"] for n, s in _cluster_services().items()}
+    assert images["clickhouse-s1r1"] == _services()["clickhouse"]["image"]  # the same server release
+    assert images["kafka-1"] == _services()["kafka"]["image"]
+    assert images["clickhouse-keeper"].split(":")[1] == images["clickhouse-s1r1"].split(":")[1]
+
+
+def test_cluster_brokers_form_one_kraft_quorum_with_rf3_min_insync2() -> None:
+    from ops.kafka_cluster import ClusterBroker
+
+    envs = [_cluster_services()[f"kafka-{i}"]["environment"] for i in (1, 2, 3)]
+    assert len({e["CLUSTER_ID"] for e in envs}) == 1
+    assert [int(e["KAFKA_NODE_ID"]) for e in envs] == [1, 2, 3]
+    assert {e["KAFKA_CONTROLLER_QUORUM_VOTERS"] for e in envs} == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    assert [e["KAFKA_ADVERTISED_LISTENERS"] for e in envs] == [f"PLAINTEXT://kafka-{i}:9092" for i in (1, 2, 3)]
+    # the same replication settings as the local cluster (ops/kafka_cluster.py)
+    local = ClusterBroker(1, "1@127.0.0.1:1", "x", 1, 2, Path("/nonexistent")).server_properties()
+    for key in ("default.replication.factor", "min.insync.replicas", "unclean.leader.election.enable",
+                "offsets.topic.replication.factor", "transaction.state.log.min.isr"):
+        env_key = "KAFKA_" + key.upper().replace(".", "_")
+        assert all(str(e[env_key]) == local[key] for e in envs), key
+    vols = [v for i in (1, 2, 3) for v in _cluster_services()[f"kafka-{i}"]["volumes"]]
+    assert len(set(vols)) == 3  # one data volume each
+
+
+def test_cluster_clickhouse_configs_are_the_generated_ones() -> None:
+    """The mounted files equal what ops/clickhouse_cluster.py generates; each node its own macros."""
+    from ops.clickhouse_cluster import COMPOSE_SHARDS, compose_configs
+
+    files = compose_configs()
+    for name, text in files.items():
+        assert (ROOT / "ops" / "clickhouse" / "cluster" / name).read_text() == text, \
+            f"{name} is stale: run python -m ops.clickhouse_cluster compose-configs"
+    hosts = [a.host for shard in COMPOSE_SHARDS for a in shard]
+    assert tuple(hosts) == CLUSTER_NODES  # remote_servers names the compose services
+    for node in CLUSTER_NODES:
+        svc = _cluster_services()[node]
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["volumes"] if v.startswith("./")}
+        replica = node.removeprefix("clickhouse-")
+        assert mounts == {"/etc/clickhouse-server/config.d/cluster.xml": "./ops/clickhouse/cluster/cluster.xml",
+                          "/etc/clickhouse-server/users.d/cluster.xml": "./ops/clickhouse/cluster/users-cluster.xml",
+                          "/etc/clickhouse-server/config.d/macros.xml": f"./ops/clickhouse/cluster/macros-{replica}.xml"}
+        assert f"<replica>{replica}</replica>" in files[f"macros-{replica}.xml"]
+        assert svc["hostname"] == node  # interserver replication fetches parts from this name
+        assert svc["depends_on"]["clickhouse-keeper"]["condition"] == "service_healthy"
+    assert "<host>clickhouse-keeper</host>" in files["cluster.xml"]
+    assert "insert_distributed_sync" in files["users-cluster.xml"]
+
+
+def test_cluster_profile_settings_are_valid_for_our_services() -> None:
+    """The .env values docs/deployment.md gives for the cluster make valid Settings."""
+    s = Settings(kafka_bootstrap="kafka-1:9092,kafka-2:9092,kafka-3:9092", topic_replication=3,
+                 clickhouse_engine="server", clickhouse_host="clickhouse-s1r1", clickhouse_cluster="edu_cluster")
+    assert s.clickhouse_cluster == "edu_cluster"
+    env = _services()["sink"]["environment"]
+    assert env["EDU_CLICKHOUSE_CLUSTER"] == "${EDU_CLICKHOUSE_CLUSTER:-}"
+    assert env["EDU_KAFKA_BOOTSTRAP"] == "${EDU_KAFKA_BOOTSTRAP:-kafka:9092}"

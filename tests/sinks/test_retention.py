@@ -12,6 +12,7 @@ import pytest
 
 from sinks import retention
 from sinks.migrate import migrate
+from sinks.schema import retained
 from sinks.retention import Dropped, RetentionSchedule, expired, last_day
 from sinks.store import StoreUnavailable
 from sinks.tables import clicks_hour, clicks_minute, late_events, rejects_minute
@@ -52,7 +53,7 @@ def test_policy_reads_settings_or_falls_back_to_table_defaults() -> None:
     assert defaults == {clicks_minute.TABLE: 90, late_events.TABLE: 90, clicks_hour.TABLE: 730,
                         rejects_minute.TABLE: 30, "tiles_10s": 7, "resources_minute": 30,
                         "uniques_minute": 90, "sessions_minute": 90, "countries_minute": 90,
-                        "alert_log": 400}
+                        "alert_log": 400, "clicks_day": 1830}
     assert retention.policy(SimpleNamespace(retention_minute_days=7))[clicks_minute.TABLE] == 7
 
 
@@ -153,7 +154,7 @@ def test_retention_drops_exactly_the_expired_partitions(engine_store: Any) -> No
 def test_zero_days_keeps_a_table_forever(engine_store: Any) -> None:
     migrate(engine_store)
     seed(engine_store)
-    keep_all = {t: 0 for t in POLICY}
+    keep_all = {m.TABLE: 0 for m in retained()}
     assert retention.enforce(engine_store, keep_all, date(2030, 1, 1)) == []
     assert len(live(engine_store)[clicks_minute.TABLE]) == 10
 
