@@ -82,9 +82,9 @@ def test_migrations_translate_statement_by_statement() -> None:
     import pytest
 
     from sinks.cluster import migration_statements, to_cluster
-    from sinks.migrations import m0017_day_rollup
+    from sinks.migrations import m0007_day_rollup
 
-    stmts = migration_statements(m0017_day_rollup, "edu", "c")
+    stmts = migration_statements(m0007_day_rollup, "edu", "c")
     assert any("edu.clicks_day_local ON CLUSTER c" in s and "ReplicatedSummingMergeTree(" in s for s in stmts)
     view = next(s for s in stmts if "MATERIALIZED VIEW" in s)
     assert "edu.clicks_day_mv ON CLUSTER c TO edu.clicks_day_local" in view

@@ -81,7 +81,7 @@ def test_upgrade_from_version_1_rolls_up_existing_minutes_once(engine_store: Any
     assert hourly(store) == expected + [(fx.T + 9 * fx.H, "370000", 6), (fx.T + 23 * fx.H, "110000", 8),
                                         (fx.T + fx.D, "110000", 100)]
     assert clicks_hour.TABLE in engines(store)
-    # m0017 rolled the hours up into days once; the day view then follows new minutes.
+    # m0007 rolled the hours up into days once; the day view then follows new minutes.
     days = store.query(f"SELECT toUInt32(day), sum(clicks) FROM {store.database}.clicks_day GROUP BY day ORDER BY day")
     assert days == [(fx.T - fx.D, 1000), (fx.T, 45), (fx.T + fx.D, 100)]
 
