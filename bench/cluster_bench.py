@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -257,6 +258,7 @@ def e2e(args: argparse.Namespace) -> int:
                 p.kill()
         kafka.stop()
         clickhouse.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
