@@ -13,7 +13,7 @@ import dash
 from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from cockpit import auth
+from cockpit import auth, hardening
 from cockpit.acks import AckRecorder, Producer, kafka_producer_factory
 from cockpit.callbacks import register_callbacks
 from cockpit.i18n import DEFAULT_LANG, t
@@ -73,8 +73,10 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = build_layout(settings)
-    register_callbacks(app, queries, clock, metrics, settings.cockpit_refresh_ms)
-    acks = AckRecorder(queries, settings.topic_alerts, producer_factory or kafka_producer_factory(settings))
+    register_callbacks(app, queries, clock, metrics, settings.cockpit_refresh_ms, settings)
+    acks = AckRecorder(queries, settings.topic_alerts, producer_factory or kafka_producer_factory(settings),
+                       settings.cockpit_silence_durations_s)
+    hardening.install(app.server, settings, list(app.csp_hashes()))
     auth.install(app.server, settings, acks)
     app.cockpit_acks = acks  # type: ignore[attr-defined]
     _add_ops_routes(app.server, queries, registry)

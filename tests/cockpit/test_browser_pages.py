@@ -34,7 +34,7 @@ def direct_by_province(store: ChdbStore, start: int, end: int) -> dict[str, int]
 @pytest.fixture
 def started(dash_duo, morning_store: ChdbStore, settings: Settings, free_port: int):  # type: ignore[no-untyped-def]
     set_viewport(dash_duo, *VIEWPORT)
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry()), port=free_port)
+    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port)
     return dash_duo
 
 
