@@ -27,7 +27,7 @@ PAGES = ("/", "/alerts", "/report")
 
 
 def csp(script_hashes: list[str]) -> str:
-    scripts = " ".join(f"'{h}'" for h in script_hashes)
+    scripts = " ".join(h if h.startswith("'") else f"'{h}'" for h in script_hashes)
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' 'unsafe-eval' {scripts}".strip(),

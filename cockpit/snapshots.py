@@ -449,8 +449,9 @@ def load_surge_basis(q: Queries, now: int, platform: str | None = None) -> tuple
 
 
 def load_surge(q: Queries, now: int, platform: str | None = None) -> dict[str, float]:
-    """The surge ratio of every division with a baseline (see `load_surge_basis`)."""
-    return load_surge_basis(q, now, platform)[0]
+    """The surge ratio of every division with a baseline (see `load_surge_basis`), computed once
+    per event-time minute: its window ends with the last full minute, so it holds all minute."""
+    return q.memo(("surge", now, platform), lambda: load_surge_basis(q, now, platform))[0]
 
 
 def surging(ratios: Mapping[str, float], threshold: float) -> list[str]:

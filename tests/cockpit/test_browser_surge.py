@@ -88,8 +88,8 @@ def test_surge_map_and_board_equal_the_store_and_lead_to_the_province(
     until(click_first_row, timeout=10)
     until(lambda: dash_duo.driver.current_url.endswith("/province/450000"), timeout=10)
     dash_duo.wait_for_text_to_equal("#prov-name", "省级监测 · 广西", timeout=15)
-    dash_duo.wait_for_contains_text("#prov-alerts", "TrafficSurge", timeout=15)
-    assert "TrafficAnomaly" not in dash_duo.find_element("#prov-alerts").text
-    assert "resources_minute" in dash_duo.find_element("#prov-na-resources-body").text
+    dash_duo.wait_for_contains_text("#prov-alerts", "访问激增", timeout=15)
+    assert "访问异常" not in dash_duo.find_element("#prov-alerts").text
+    assert "未按省份存储" in dash_duo.find_element("#prov-na-resources-body").text
     dash_duo.driver.save_screenshot(str(artifacts / "cockpit-province-alerts-zh.png"))
     assert_clean_console(dash_duo)
