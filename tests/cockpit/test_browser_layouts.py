@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 SIZES = ((1280, 800), (1366, 768), (1920, 1080), (3840, 2160))
 # (name, URL path and query, an element that is filled once the page has its data)
 PAGES = (
-    ("wall", "/?wall=1", f"#{Ids.kpi('today')}"),
+    ("wall", "/?wall=1&rotate=3600", f"#{Ids.kpi('today')}"),  # no rotation while measured
     ("overview", "/", f"#{Ids.kpi('today')}"),
     ("province", "/province/450000", "#prov-today"),
     ("alerts", "/alerts", "#alerts-counts"),
