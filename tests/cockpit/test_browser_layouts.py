@@ -79,6 +79,7 @@ def latin_words(text: str) -> set[str]:
     return {w for w in words if w not in ALLOWED_LATIN and not re.fullmatch(r"res-[a-z0-9-]+|[a-z]+-\d+|[A-Z]{2}\d*", w)}
 
 
+@pytest.mark.timeout(1500)  # 5 pages x 4 sizes; ~7 min a language on this shared machine (load ~40 on 2 cores)
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_page_fits_four_sizes_and_speaks_one_language(dash_duo, morning_store: ChdbStore, tmp_path: Path,
                                                           free_port: int, artifacts: Path, lang: str) -> None:
