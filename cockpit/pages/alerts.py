@@ -23,7 +23,7 @@ from cockpit.layout import DASH, Ids
 from cockpit.pages.common import Key, ordered
 from cockpit.params import checked_filters, checked_lang
 from cockpit.queries import Queries
-from cockpit.snapshots import ACTIVE_STATES, AlertNow, AlertsView, Filters, filter_alerts, load_alerts
+from cockpit.snapshots import ACTIVE_STATES, AlertNow, AlertsView, filter_alerts, load_alerts
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import dash
 from dash import dcc, html
 
 from cockpit.i18n import t
-from cockpit.layout import DASH, LOADING, placeholder  # noqa: F401
+from cockpit.layout import DASH, LOADING, placeholder  # noqa: F401  (DASH: re-exported for the pages)
 
 Key = tuple[str, str]
 
