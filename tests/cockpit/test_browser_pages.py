@@ -76,7 +76,7 @@ def test_language_switch_relabels_every_page_part(started) -> None:
     dash_duo.wait_for_text_to_equal(f"#{Ids.nav('report')}", "Daily report")
     dash_duo.wait_for_text_to_equal("#lbl-ctl_range", "Range")
     dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('sessions', 'label')}", "Active sessions")
-    dash_duo.wait_for_text_to_equal(f"#{Ids.listing('surge', 'title')}", "Surge board (vs seasonal baseline)")
+    dash_duo.wait_for_text_to_equal(f"#{Ids.listing('surge', 'title')}", "Surges vs baseline")
     dash_duo.find_elements(".lang-option")[0].click()  # back, so later tests start in Chinese
     dash_duo.wait_for_text_to_equal(f"#{Ids.nav('report')}", "日报")
     assert_clean_console(dash_duo)
