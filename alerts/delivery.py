@@ -1,4 +1,6 @@
-"""Delivery of notifications to Alertmanager (v2 API) and plain webhooks, apart from detection.
+"""Delivery of notifications to Alertmanager (v2 API), plain webhooks and the chat group robots
+operations teams in China read (WeCom 企业微信, DingTalk 钉钉 with signed webhooks, Feishu 飞书), each
+in its own message-card format, apart from detection.
 
 Why a bounded queue and a thread per receiver: detection runs in the stream worker's loop and must
 never wait on a network. `submit` only enqueues (dropping the oldest item when a receiver is far
@@ -20,7 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -97,7 +99,18 @@ class AlertmanagerReceiver:
 
 
 class WebhookReceiver:
-    """A plain webhook in Alertmanager's version-4 shape, one POST per status; skips refreshes."""
+    """A plain webhook in Alertmanager's version-4 shape, one POST per status; skips refreshes.
+
+    A URL prefixed `wecom:`, `dingtalk:` or `feishu:` is a chat group robot instead (`ChatReceiver`),
+    so `alerts_webhook_urls` configures all of them: `dingtalk:https://…/robot/send?access_token=T#SEC…`
+    (the secret of a signed robot after '#', never sent), `feishu:https://…/bot/v2/hook/ID#secret`.
+    """
+
+    def __new__(cls, url: str, timeout: float = 5.0, name: str = "webhook") -> "WebhookReceiver":
+        kind = url.partition(":")[0]
+        if cls is WebhookReceiver and kind in CHAT_KINDS:
+            return ChatReceiver(url, timeout, name)  # type: ignore[return-value]
+        return super().__new__(cls)
 
     def __init__(self, url: str, timeout: float = 5.0, name: str = "webhook") -> None:
         self.url, self.timeout, self.name = url, timeout, name
@@ -238,3 +251,156 @@ class DeliveryHub:
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         return all(w.wait_idle(max(0.0, deadline - time.monotonic())) for w in self.workers)
+
+
+# ----------------------------------------------------------------------------------------------
+# Chat group robots. Formats from each vendor's robot documentation:
+# - WeCom: POST {msgtype: "template_card", template_card: {card_type: "text_notice", ...}}; answers
+#   {errcode: 0}. A card needs `card_action`, so without a link the markdown message is sent.
+# - DingTalk: POST {msgtype: "actionCard" | "markdown", ...} to `...&timestamp=MS&sign=S`, where
+#   S = urlencode(base64(HMAC-SHA256(key=secret, msg=f"{MS}\n{secret}"))); answers {errcode: 0}.
+# - Feishu: POST {msg_type: "interactive", card: {header, elements}}, signed robots add
+#   `timestamp` (s) and `sign` = base64(HMAC-SHA256(key=f"{ts}\n{secret}", msg=b"")); answers {code: 0}.
+# Errors come back as HTTP 200 with a non-zero code: those are DeliveryErrors too, retried only
+# for the vendors' rate-limit codes.
+
+CHAT_KINDS = ("wecom", "dingtalk", "feishu")
+RATE_LIMIT_CODES = {45009, 130101, 9499, 11232}
+STATUS_ZH = {"firing": "告警中", "resolved": "已恢复"}
+SEVERITY_ZH = {"critical": "严重", "warning": "警告", "info": "提示"}
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def feishu_sign(secret: str, timestamp_s: int) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    digest = hmac.new(f"{timestamp_s}\n{secret}".encode(), b"", hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _beijing(ts: float) -> str:
+    return datetime.fromtimestamp(ts + 8 * 3600, tz=timezone.utc).strftime("%m-%d %H:%M")
+
+
+def _scope(labels: Mapping[str, str]) -> str:
+    from contracts.geo import PROVINCE_BY_CODE
+
+    parts = []
+    if labels.get("province") in PROVINCE_BY_CODE:
+        parts.append(PROVINCE_BY_CODE[labels["province"]].zh)
+    elif labels.get("province"):
+        parts.append(labels["province"])
+    parts += [labels[k] for k in ("platform", "section", "resource") if labels.get(k)]
+    return " · ".join(parts) or "全国"
+
+
+def chat_lines(n: Notification) -> tuple[str, list[tuple[str, str]]]:
+    """(title, [(field, value)]) of one notification, in Chinese for the duty room."""
+    name = n.labels.get("alertname", "alert")
+    title = f"【{STATUS_ZH.get(n.status, n.status)}】{name} · {_scope(n.labels)}"
+    fields = [("级别", SEVERITY_ZH.get(n.labels.get("severity", ""), n.labels.get("severity", "-"))),
+              ("开始", _beijing(n.starts_at))]
+    if n.ends_at is not None and n.status == "resolved":
+        fields.append(("恢复", _beijing(n.ends_at)))
+    if n.annotations.get("ratio"):
+        fields.append(("倍数", f"{n.annotations['ratio']}×"))
+    if n.annotations.get("summary"):
+        fields.append(("摘要", n.annotations["summary"][:300]))
+    return title, fields
+
+
+class ChatReceiver:
+    """One WeCom, DingTalk or Feishu group robot; one message per notification, refreshes skipped."""
+
+    def __init__(self, spec: str, timeout: float = 5.0, name: str = "chat", link: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        kind, _, rest = spec.partition(":")
+        if kind not in CHAT_KINDS:
+            raise ValueError(f"a chat robot URL starts with one of {CHAT_KINDS}")
+        url, _, secret = rest.partition("#")
+        self.kind, self.url, self.secret, self.timeout = kind, url, secret, timeout
+        self.name, self.link, self.clock = name if name != "webhook" else kind, link, clock
+
+    def wants(self, note: Notification) -> bool:
+        return not note.refresh
+
+    def target(self) -> str:
+        """The URL to POST to (DingTalk's signature rides in the query string)."""
+        if self.kind == "dingtalk" and self.secret:
+            from urllib.parse import quote_plus
+
+            ms = int(self.clock() * 1000)
+            sep = "&" if "?" in self.url else "?"
+            return f"{self.url}{sep}timestamp={ms}&sign={quote_plus(dingtalk_sign(self.secret, ms))}"
+        return self.url
+
+    def payload(self, n: Notification) -> dict[str, Any]:
+        title, fields = chat_lines(n)
+        md = "\n".join([f"### {title}", *(f"- **{k}**：{v}" for k, v in fields)])
+        if self.kind == "wecom":
+            if not self.link:
+                return {"msgtype": "markdown", "markdown": {"content": md}}
+            return {"msgtype": "template_card", "template_card": {
+                "card_type": "text_notice",
+                "source": {"desc": "教育平台监测驾驶舱"},
+                "main_title": {"title": title[:26], "desc": _scope(n.labels)},
+                "horizontal_content_list": [{"keyname": k, "value": v[:30]} for k, v in fields[:6]],
+                "card_action": {"type": 1, "url": self.link}}}
+        if self.kind == "dingtalk":
+            if self.link:
+                return {"msgtype": "actionCard", "actionCard": {
+                    "title": title, "text": md, "btnOrientation": "0", "singleTitle": "查看驾驶舱",
+                    "singleURL": self.link}}
+            return {"msgtype": "markdown", "markdown": {"title": title, "text": md}}
+        body: dict[str, Any] = {"msg_type": "interactive", "card": {
+            "config": {"wide_screen_mode": True},
+            "header": {"title": {"tag": "plain_text", "content": title},
+                       "template": "green" if n.status == "resolved" else "red"},
+            "elements": [{"tag": "div", "fields": [
+                {"is_short": len(v) < 20, "text": {"tag": "lark_md", "content": f"**{k}**\n{v}"}}
+                for k, v in fields]}]}}
+        if self.link:
+            body["card"]["elements"].append({"tag": "action", "actions": [{
+                "tag": "button", "text": {"tag": "plain_text", "content": "查看驾驶舱"}, "type": "primary",
+                "url": self.link}]})
+        if self.secret:
+            ts = int(self.clock())
+            body = {"timestamp": str(ts), "sign": feishu_sign(self.secret, ts), **body}
+        return body
+
+    def send(self, notes: Sequence[Notification]) -> None:
+        for n in notes:
+            answer = post_chat(self.target(), self.payload(n), self.timeout)
+            code = answer.get("errcode", answer.get("code", answer.get("StatusCode", 0)))
+            if code not in (0, None):
+                raise DeliveryError(f"{self.kind} robot refused: {code} {str(answer.get('errmsg') or answer.get('msg'))[:200]}",
+                                    retryable=code in RATE_LIMIT_CODES)
+
+
+def post_chat(url: str, body: Any, timeout: float) -> dict[str, Any]:
+    """POST JSON and read the robot's JSON answer (errors arrive as HTTP 200 with a code)."""
+    data = json.dumps(body, ensure_ascii=False).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read(64 * 1024)
+    except urllib.error.HTTPError as err:
+        raise DeliveryError(f"{url.split('?')[0]}: HTTP {err.code}", retryable=err.code >= 500 or err.code == 429) from None
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        raise DeliveryError(f"{url.split('?')[0]}: {err}") from None
+    try:
+        answer = json.loads(raw or b"{}")
+    except ValueError:
+        raise DeliveryError(f"{url.split('?')[0]}: not JSON: {raw[:100]!r}") from None
+    return answer if isinstance(answer, dict) else {}

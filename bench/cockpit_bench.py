@@ -33,7 +33,7 @@ import pyarrow as pa  # noqa: E402
 
 from cockpit.queries import Queries  # noqa: E402
 from cockpit.pages import report  # noqa: E402
-from cockpit.snapshots import Filters, load_map_values, load_overview, load_report  # noqa: E402
+from cockpit.snapshots import Filters, load_map_values, load_overview, load_report, load_surge, load_surge_basis  # noqa: E402
 from contracts.geo import PLATFORMS, PROVINCE_CODES  # noqa: E402
 from sinks.migrate import migrate  # noqa: E402
 from sinks.store import ChdbStore  # noqa: E402
@@ -68,9 +68,13 @@ def fill(store: ChdbStore, days: int, seed: int = 7) -> int:
 
 
 def full_refresh(q: Queries) -> None:
-    """Everything one overview tick queries: KPIs, line, breakdowns and the map."""
+    """Everything one overview tick queries: KPIs, line, breakdowns, the map and its surge rings
+    (the surge ratios are computed once per event-time minute: `snapshots.load_surge`)."""
     assert load_overview(q, Filters()) is not None
     load_map_values(q, Filters(), "rate")
+    now = q.latest_minute()
+    assert now is not None
+    load_surge(q, now)
 
 
 def report_refresh(q: Queries) -> None:
@@ -82,7 +86,10 @@ def report_refresh(q: Queries) -> None:
 
 
 def surge_map(q: Queries) -> None:
-    load_map_values(q, Filters(), "surge")
+    """The surge ratios computed afresh (what the first tick of each event-time minute pays)."""
+    now = q.latest_minute()
+    assert now is not None
+    load_surge_basis(q, now)
 
 
 def timed(fn, q: Queries, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]

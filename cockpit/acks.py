@@ -67,8 +67,10 @@ def kafka_producer_factory(settings: Any) -> Callable[[], Producer]:
 class AckRecorder:
     """Looks the alert up, builds the "ack" StateChange and produces it; one per app."""
 
-    def __init__(self, queries: Queries, topic: str, producer_factory: Callable[[], Producer]) -> None:
+    def __init__(self, queries: Queries, topic: str, producer_factory: Callable[[], Producer],
+                 durations: tuple[int, ...] = SILENCE_DURATIONS_S) -> None:
         self.queries = queries
+        self.durations = tuple(durations) or SILENCE_DURATIONS_S
         self.topic = topic
         self._factory = producer_factory
         self._producer: Producer | None = None
@@ -105,8 +107,8 @@ class AckRecorder:
     def silence(self, fingerprint: str, author: str, duration_s: int, comment: str = "") -> AckResult:
         """Silence one firing or pending alert for `duration_s` (one of SILENCE_DURATIONS_S) from the
         cockpit's event-time "now"."""
-        if duration_s not in SILENCE_DURATIONS_S:
-            raise AckError(400, f"a silence lasts one of {list(SILENCE_DURATIONS_S)} seconds")
+        if duration_s not in self.durations:
+            raise AckError(400, f"a silence lasts one of {list(self.durations)} seconds")
         alert = self._active(fingerprint, author, "a silence", "silenced")
         now = self.queries.latest_minute()
         start = max(alert.at, now if now is not None else alert.at)

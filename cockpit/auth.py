@@ -1,9 +1,11 @@
 """Operator login and the CSRF-protected pattern for state-changing requests.
 
 Viewers need no login (the cockpit is read-only for them; `cockpit_viewer_login = True` puts every
-page behind the login instead). Operators sign in with a user name and password checked against
-werkzeug password hashes from the operators file (`user:hash` per line, `#` comments), read from
-`cockpit_operators_file`. The session cookie is signed (Flask), HttpOnly and SameSite=Lax.
+page, and /metrics, behind the login instead). Operators sign in with a user name and password
+checked against werkzeug scrypt hashes from the operators file (`user:hash` per line, `#` comments):
+`cockpit_operators_file`, default `<data_dir>/operators`, written by `edu-cockpit operators add
+NAME` and re-read when it changes. The session cookie is signed with a key that survives restarts
+(`signing_key`), HttpOnly, SameSite=Lax, and Secure with `cockpit_cookie_secure`.
 
 Every state-changing request (POST /login, POST /logout, POST /api/alerts/<fingerprint>/ack and
 /silence) must carry the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`),
@@ -58,6 +60,84 @@ def load_operators(path: str | Path | None) -> dict[str, str]:
             raise ValueError(f"{path}:{n}: expected user:password-hash")
         users[user.strip()] = hashed.strip()
     return users
+
+
+def operators_path(settings: Any) -> Path:
+    """The operators file: `cockpit_operators_file`, or `operators` in the data directory (where
+    `edu-cockpit operators add NAME` writes by default)."""
+    path = getattr(settings, "cockpit_operators_file", None)
+    return Path(path) if path else Path(settings.data_dir) / "operators"
+
+
+class Operators:
+    """The operators file, read again when it changes: an operator added while the cockpit runs
+    can sign in without a restart."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[float, int] | None = None
+        self._users: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def users(self) -> dict[str, str]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        with self._lock:
+            if self._stamp != (st.st_mtime, st.st_size):
+                self._users = load_operators(self.path)
+                self._stamp = (st.st_mtime, st.st_size)
+            return self._users
+
+
+def add_operator(path: Path, user: str, password: str) -> bool:
+    """Add `user` (or replace their password) with a scrypt hash (werkzeug); True when new.
+    The file is written whole to a temporary file and renamed, mode 0600."""
+    import os
+
+    from werkzeug.security import generate_password_hash
+
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", user):
+        raise ValueError("an operator name is 1-64 letters, digits or . _ @ -")
+    if len(password) < 8:
+        raise ValueError("a password has at least 8 characters")
+    users = load_operators(path) if path.exists() else {}
+    new = user not in users
+    users[user] = generate_password_hash(password, method="scrypt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("# edu-cockpit operators: user:werkzeug-scrypt-hash (edu-cockpit operators add NAME)\n")
+        out.writelines(f"{u}:{h}\n" for u, h in sorted(users.items()))
+    os.replace(tmp, path)
+    return new
+
+
+def signing_key(settings: Any) -> str:
+    """`cockpit_secret_key`, else the key file (`cockpit_secret_key_file`, default
+    data_dir/cockpit-secret.key), generated once with mode 0600: sessions survive restarts."""
+    import os
+
+    if getattr(settings, "cockpit_secret_key", None):
+        return str(settings.cockpit_secret_key)
+    path = Path(getattr(settings, "cockpit_secret_key_file", None) or Path(settings.data_dir) / "cockpit-secret.key")
+    try:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first: use theirs
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    return key
 
 
 def is_operator() -> bool:
@@ -176,21 +256,22 @@ def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrot
     endpoints answer 501 after their login and token checks. `throttle` limits failed logins (from
     the settings if omitted)."""
     throttle = throttle or LoginThrottle.from_settings(settings)
-    server.secret_key = getattr(settings, "cockpit_secret_key", None) or secrets.token_hex(32)
+    server.secret_key = signing_key(settings)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                          SESSION_COOKIE_SECURE=bool(getattr(settings, "cockpit_cookie_secure", False)))
-    users = load_operators(getattr(settings, "cockpit_operators_file", None))
+    operators = Operators(operators_path(settings))
     viewer_login = bool(getattr(settings, "cockpit_viewer_login", False))
-    if not users:
-        log.info("no operators configured: operator actions are unavailable")
+    open_paths = tuple(p for p in _ALWAYS_OPEN if not (viewer_login and p == "/metrics"))
+    if not operators.users():
+        log.info("no operators in %s: create one with `edu-cockpit operators add NAME`", operators.path)
 
     @server.before_request
     def _guard() -> Any:
         if request.method not in ("GET", "HEAD", "OPTIONS") and not request.path.startswith("/_dash-"):
             if not csrf_ok():  # every state change needs the token (Dash's own POSTs only read)
                 return jsonify(error="missing or invalid CSRF token"), 403
-        if viewer_login and not is_operator() and not request.path.startswith(_ALWAYS_OPEN):
-            if request.path.startswith(("/_dash-", "/api/")):
+        if viewer_login and not is_operator() and not request.path.startswith(open_paths):
+            if request.path.startswith(("/_dash-", "/api/", "/metrics")):
                 return jsonify(error="login required"), 401
             return redirect("/login")
         return None
@@ -206,7 +287,7 @@ def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrot
                                429)
             resp.headers["Retry-After"] = str(int(wait) + 1)
             return resp
-        if verify(users, user, request.form.get("password", "")):
+        if verify(operators.users(), user, request.form.get("password", "")[:1024]):
             throttle.success(user=user)
             session.clear()  # a fresh session (and token) after login: no fixation
             session["operator"] = True

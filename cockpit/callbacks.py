@@ -21,7 +21,11 @@ from cockpit.layout import DASH, Ids
 from cockpit.metrics import CockpitMetrics
 from cockpit.queries import Queries
 from cockpit.shell import measure_options, platform_options, range_options
-from cockpit.snapshots import Filters, Overview, load_map_values, load_overview, surge_board
+from cockpit.i18n import alert_name
+from cockpit.params import checked_filters, checked_lang, checked_measure
+from cockpit.snapshots import (Filters, Overview, chart_episodes, freshness, load_map_values, load_overview,
+                               load_surge, surge_board, surging)
+from contracts.settings import Settings
 from cockpit.timeframe import fmt_datetime, fmt_minute, to_beijing
 
 log = logging.getLogger(__name__)
@@ -83,14 +87,19 @@ def render_options(lang: str) -> dict[Key, Any]:
     }
 
 
-def render_map(values: dict[str, int], lang: str, measure: str) -> dict[Key, Any]:
-    """A patch of the map the layout drew: the geometry crosses the wire once per page load."""
-    return {(Ids.MAP, "figure"): map_patch(values, lang, measure)}
+def render_map(values: dict[str, int], lang: str, measure: str, hot: list[str] | None = None) -> dict[Key, Any]:
+    """A patch of the map the layout drew: the geometry crosses the wire once per page load.
+    `hot`: surging divisions, ringed and named on every measure."""
+    return {(Ids.MAP, "figure"): map_patch(values, lang, measure, hot or [])}
 
 
 def _compare(current: int, earlier: int, key: str, lang: str) -> str:
     change = fmt_change(current, earlier)
     return f"{t(key, lang)} {change}" if change is not None else f"{t(key, lang)} {t('no_comparison', lang)}"
+
+
+def _freshness(now: int | None, clock: Clock, stale_after_s: float, lang: str) -> dict[Key, Any]:
+    return _status(freshness(now, clock(), stale_after_s), lang)
 
 
 def _status(kind: str, lang: str) -> dict[Key, Any]:
@@ -110,7 +119,7 @@ def _refreshed(clock: Clock, lang: str) -> dict[Key, Any]:
     return {(Ids.REFRESHED, "children"): f"{t('refreshed', lang)} {to_beijing(int(clock())):%H:%M:%S}"}
 
 
-def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
+def render_overview(ov: Overview, lang: str, status: str = "live") -> dict[Key, Any]:
     """Every number shown comes from `ov`, which `load_overview` filled from named queries."""
     w = ov.win
     today_sub = " · ".join([fmt_approx(ov.today_total, lang),
@@ -141,9 +150,12 @@ def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
         out[(Ids.kpi(name, "unit"), "children")] = unit
         out[(Ids.kpi(name, "sub"), "children")] = sub
     span = ov.span
-    marks = [(c.at, f"{c.alertname} · {panels.scope(c.labels, lang)}") for c in ov.alert_marks]
+    marks = [(c.at, f"{alert_name(c.alertname, lang)} · {panels.scope(c.labels, lang)}") for c in ov.alert_marks]
+    episodes, actions = chart_episodes(ov.history, w.hour_end)
     out[(Ids.chart("national"), "figure")] = figures.national_line(
-        ov.series, lang, span.start, min(w.now, span.end - span.step), span.step, marks, baseline=ov.baseline)
+        ov.series, lang, span.start, min(w.now, span.end - span.step), span.step, marks, baseline=ov.baseline,
+        partial=figures.partial_bucket(span.start, span.step, w.now, span.end),
+        notes=figures.ChartNotes(episodes, actions))
     out[(Ids.chart("platforms"), "figure")] = figures.platform_bars(ov.by_platform, lang)
     out[(Ids.chart("provinces"), "figure")] = figures.province_bars(ov.by_province, lang)
     out[(Ids.chart("sections"), "figure")] = figures.section_bars(ov.by_section, lang)
@@ -153,7 +165,7 @@ def render_overview(ov: Overview, lang: str) -> dict[Key, Any]:
     out[(Ids.listing("surge"), "children")] = panels.surge_list(surge_board(ov.alerts), lang, ov.sparks)
     out[(Ids.listing("alerts"), "children")] = panels.alerts_list(ov.alerts, lang)
     out[(Ids.listing("resources"), "children")] = panels.resources_table(ov.top_resources, lang)
-    return out | _status("live", lang) | _notice(None, lang)
+    return out | _status(status, lang) | _notice("stale" if status == "stale" else None, lang)
 
 
 def _all(ov: Overview, lang: str, text: str) -> str:
@@ -163,10 +175,10 @@ def _all(ov: Overview, lang: str, text: str) -> str:
 
 def _eps(ov: Overview, lang: str) -> tuple[str, str, str]:
     if ov.eps is None:
-        return DASH, "", t("no_tiles", lang)
-    bucket, per_s = ov.eps
+        return DASH, "", ""
+    minute, per_s = ov.eps
     value = f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:,.1f}"
-    return value, t("per_s", lang), t("eps_sub", lang).format(time=to_beijing(bucket).strftime("%H:%M:%S"))
+    return value, t("per_s", lang), t("eps_sub", lang).format(time=fmt_minute(minute))
 
 
 def sessions_line(s: dict[str, float], lang: str) -> str:
@@ -198,19 +210,23 @@ def render_error(lang: str) -> dict[Key, Any]:
     return _status("error", lang) | _notice("error", lang)
 
 
-def refresh_map(queries: Queries, lang: str, filters: Filters | None = None, measure: str = "rate") -> dict[Key, Any]:
+def refresh_map(queries: Queries, lang: str, filters: Filters | None = None, measure: str = "rate",
+                threshold: float = 2.0) -> dict[Key, Any]:
     """The map's own tick (its own callback, so the first, heavy draw never holds up the KPIs)."""
     try:
         values = load_map_values(queries, filters, measure)
+        now = queries.latest_minute()
+        pf = (filters or Filters()).platform
+        hot = surging(load_surge(queries, now, pf), threshold) if now is not None else []
     except Exception:
         log.exception("cockpit map refresh failed")
         return {}
-    return render_map(values or {}, lang, measure)
+    return render_map(values or {}, lang, measure, hot)
 
 
 def refresh(
     queries: Queries, lang: str, clock: Clock, metrics: CockpitMetrics | None = None, *,
-    filters: Filters | None = None,
+    filters: Filters | None = None, stale_after_s: float = 180.0,
 ) -> dict[Key, Any]:
     """One tick: load the overview and render it, the empty page, or the error state."""
     try:
@@ -222,7 +238,7 @@ def refresh(
         if ov is None:
             outcome, out = "empty", render_empty(lang)
         else:
-            outcome, out = "ok", render_overview(ov, lang)
+            outcome, out = "ok", render_overview(ov, lang, freshness(ov.win.now, clock(), stale_after_s))
             if metrics is not None:
                 metrics.event_now.set(ov.win.now)
     if metrics is not None:
@@ -230,7 +246,7 @@ def refresh(
     return out | _refreshed(clock, lang)
 
 
-def refresh_shell(queries: Queries, lang: str, clock: Clock) -> dict[Key, Any]:
+def refresh_shell(queries: Queries, lang: str, clock: Clock, stale_after_s: float = 180.0) -> dict[Key, Any]:
     """The header on the other pages (province, alerts, report): data time, status and refresh
     time, from one cheap query, so a page opened directly says how fresh its numbers are."""
     try:
@@ -241,8 +257,9 @@ def refresh_shell(queries: Queries, lang: str, clock: Clock) -> dict[Key, Any]:
     if now is None:
         return ({(Ids.EVENT_NOW, "children"): DASH} | _status("empty", lang) | _notice("no_data", lang)
                 | _refreshed(clock, lang))
-    return ({(Ids.EVENT_NOW, "children"): fmt_datetime(now)} | _status("live", lang) | _notice(None, lang)
-            | _refreshed(clock, lang))
+    kind = freshness(now, clock(), stale_after_s)
+    return ({(Ids.EVENT_NOW, "children"): fmt_datetime(now)} | _status(kind, lang)
+            | _notice("stale" if kind == "stale" else None, lang) | _refreshed(clock, lang))
 
 
 def _ordered(values: dict[Key, Any], keys: tuple[Key, ...]) -> tuple[Any, ...]:
@@ -250,7 +267,10 @@ def _ordered(values: dict[Key, Any], keys: tuple[Key, ...]) -> tuple[Any, ...]:
 
 
 def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
-                       metrics: CockpitMetrics | None = None, default_refresh_ms: int = 2000) -> None:
+                       metrics: CockpitMetrics | None = None, default_refresh_ms: int = 2000,
+                       settings: Settings | None = None) -> None:
+    cfg = settings or Settings()
+    stale_after_s = cfg.cockpit_stale_after_s
     from cockpit.pages import alerts, province, report  # the other pages register their own
 
     label_keys = tuple(key for key, _ in LABEL_OUTPUTS)
@@ -268,9 +288,10 @@ def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
         if not route:
             raise dash.exceptions.PreventUpdate
         if route.get("page") != "overview":  # hidden: only the header is refreshed
-            return _ordered(refresh_shell(queries, lang, clock), DATA_OUTPUTS)
-        filters = Filters.from_controls(range_, c0, c1, platform)
-        return _ordered(refresh(queries, lang, clock, metrics, filters=filters), DATA_OUTPUTS)
+            return _ordered(refresh_shell(queries, lang, clock, stale_after_s), DATA_OUTPUTS)
+        filters = checked_filters(range_, c0, c1, platform, cfg)
+        return _ordered(refresh(queries, checked_lang(lang), clock, metrics, filters=filters,
+                                stale_after_s=stale_after_s), DATA_OUTPUTS)
 
     @app.callback([Output(i, p) for i, p in MAP_OUTPUTS],
                   Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
@@ -280,10 +301,11 @@ def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
              c1: str | None, platform: str | None, measure: str | None) -> tuple[Any, ...]:
         if not route or route.get("page") != "overview":
             raise dash.exceptions.PreventUpdate
-        filters = Filters.from_controls(range_, c0, c1, platform)
-        return _ordered(refresh_map(queries, lang, filters, measure or "rate"), MAP_OUTPUTS)
+        filters = checked_filters(range_, c0, c1, platform, cfg)
+        return _ordered(refresh_map(queries, checked_lang(lang), filters, checked_measure(measure),
+                                    cfg.cockpit_surge_highlight), MAP_OUTPUTS)
 
-    routing.register(app, queries, default_refresh_ms)
+    routing.register(app, queries, default_refresh_ms, cfg)
     province.register(app, queries, clock)
-    alerts.register(app, queries)
-    report.register(app, queries)
+    alerts.register(app, queries, cfg)
+    report.register(app, queries, cfg)

@@ -1,4 +1,5 @@
-"""`edu-cockpit`: load settings, open the store, migrate, serve the cockpit.
+"""`edu-cockpit`: load settings, open the store, migrate, serve the cockpit; `edu-cockpit operators
+add NAME` creates an operator who can sign in.
 
 With `--with-sink` the sink runs in a thread of this process: with embedded chDB only one process may
 open the data path, so the process that serves the cockpit must also do the sink's inserts.
@@ -60,7 +61,50 @@ def _stop_on_sigterm() -> object:
     return signal.signal(signal.SIGTERM, interrupt)
 
 
+def operators_main(argv: Sequence[str]) -> int:
+    """`edu-cockpit operators add NAME [--password-stdin]` / `operators list`: the first-run path to
+    an operator who can sign in (the password is prompted twice, or read from stdin for scripts)."""
+    import getpass
+    import sys
+
+    from cockpit.auth import add_operator, load_operators, operators_path
+
+    p = argparse.ArgumentParser(prog="edu-cockpit operators",
+                                description="Manage the operators who may sign in (EDU_COCKPIT_OPERATORS_FILE, "
+                                            "default <data dir>/operators).")
+    sub = p.add_subparsers(dest="action", required=True)
+    add = sub.add_parser("add", help="add an operator or set a new password (scrypt hash)")
+    add.add_argument("name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
+    sub.add_parser("list", help="list operator names")
+    args = p.parse_args(argv)
+    path = operators_path(load_settings())
+    if args.action == "list":
+        for name in sorted(load_operators(path) if path.exists() else {}):
+            print(name)
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ; nothing written", file=sys.stderr)
+            return 2
+    try:
+        new = add_operator(path, args.name, password)
+    except ValueError as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return 2
+    print(f"{'added' if new else 'updated'} operator {args.name} in {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["operators"]:
+        return operators_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(**_overrides(args))

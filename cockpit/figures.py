@@ -150,10 +150,31 @@ def _band_traces(band: Sequence[BandPoint], step: int, lang: str, long: bool) ->
     ]
 
 
+@dataclass(frozen=True)
+class ChartNotes:
+    """What happened to alerts over a drawn span: episodes (firing from..to, None while still
+    firing) shaded behind the line, and operator actions (acks, silences) marked on it."""
+
+    episodes: Sequence[tuple[int, int | None, str]] = ()
+    actions: Sequence[tuple[int, str, str]] = ()  # (at, "ack" | "silence", label)
+
+
+ACTION_STYLE = {"ack": ("#34d399", "circle"), "silence": ("#94a3b8", "square")}
+
+
+def partial_bucket(start: int, step: int, now: int, end: int) -> int | None:
+    """The bucket still filling: the one holding the event-time `now` minute (the latest stored,
+    which may still be receiving events), when the span reaches it; None for a span in the past."""
+    if end <= now or now < start:
+        return None
+    return now - (now - start) % step
+
+
 def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now: int,
                   step: int = MINUTE, marks: Sequence[tuple[int, str]] = (),
                   baseline: Sequence[Sequence[tuple[int, int]]] | None = None,
-                  baseline_note: str | None = None) -> go.Figure:
+                  baseline_note: str | None = None, partial: int | None = None,
+                  notes: ChartNotes | None = None) -> go.Figure:
     """Events per bucket (a minute, or an hour for spans over a day) over [start, now], latest marked.
 
     `marks` are (epoch s, label) of alerts that started firing: drawn as markers on the line at
@@ -163,8 +184,14 @@ def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now:
     line as a shaded min..max band with the dashed median; where too few weeks have data no band is
     drawn, and with none at all a small note says there is no baseline yet. None: no baseline
     (`baseline_note`, if given, says why).
+
+    `partial`: the bucket still filling (`partial_bucket`). It is never part of the line: a half
+    filled minute would read as a drop. It is drawn apart, a hollow marker on a dotted stub, named
+    "in progress". `notes`: alert episodes and operator actions (`ChartNotes`).
     """
     points = fill_gaps(series, step)
+    tail = [(ts, n) for ts, n in points if partial is not None and ts >= partial]
+    points = [(ts, n) for ts, n in points if partial is None or ts < partial]
     if not points:
         return message_figure(t("empty_chart", lang))
     xs = [to_beijing(ts) for ts, _ in points]
@@ -186,7 +213,15 @@ def national_line(series: Sequence[tuple[int, int]], lang: str, start: int, now:
         marker=dict(color=ACCENT, size=11, line=dict(color="#ffffff", width=2)),
         hovertemplate=hover, name="latest", showlegend=False,
     ))
+    if tail:
+        fig.add_trace(go.Scatter(
+            x=[xs[-1], to_beijing(tail[0][0])], y=[ys[-1], tail[0][1]], mode="lines+markers",
+            line=dict(color=MUTED, width=2, dash="dot"), meta="partial", name="partial", showlegend=False,
+            marker=dict(size=[0, 10], color="rgba(0,0,0,0)", line=dict(color=MUTED, width=2)),
+            hovertemplate=("%{x|%H:%M}<br>" + t("partial_bucket", lang) + " %{y:,}<extra></extra>"),
+        ))
     counts = dict(points)
+    _notes(fig, notes, counts, step, lang)
     placed = [(ts - ts % step, label) for ts, label in marks if (ts - ts % step) in counts]
     if placed:
         fig.add_trace(go.Scatter(
@@ -311,3 +346,26 @@ def duration_histogram(sessions: Mapping[str, float], lang: str) -> go.Figure:
     fig.update_xaxes(type="category", tickfont=dict(color=MUTED), showgrid=False)
     fig.update_yaxes(visible=False, range=[0, max(values) * 1.25])
     return fig
+
+
+def _notes(fig: go.Figure, notes: ChartNotes | None, counts: Mapping[int, int], step: int, lang: str) -> None:
+    """Alert episodes as shaded bands, acks and silences as markers on the line at their bucket."""
+    if notes is None or not counts:
+        return
+    first, last = min(counts), max(counts) + step
+    for begin, end, label in notes.episodes:
+        x0, x1 = max(begin, first), min(end if end is not None else last, last)
+        if x1 > x0:
+            fig.add_vrect(x0=to_beijing(x0), x1=to_beijing(x1), fillcolor="rgba(248, 113, 113, 0.12)",
+                          line_width=0, layer="below", name=f"episode: {label}")
+    for kind in ("ack", "silence"):
+        placed = [(at - at % step, label) for at, k, label in notes.actions if k == kind and at - at % step in counts]
+        if not placed:
+            continue
+        colour, symbol = ACTION_STYLE[kind]
+        fig.add_trace(go.Scatter(
+            x=[to_beijing(b) for b, _ in placed], y=[counts[b] for b, _ in placed], mode="markers",
+            marker=dict(color=colour, size=11, symbol=symbol, line=dict(color="#ffffff", width=1)),
+            text=[label for _, label in placed], name=kind, meta=f"note-{kind}", showlegend=False,
+            hovertemplate=t(f"note_{kind}", lang) + "<br>%{text}<br>%{x|%H:%M}<extra></extra>",
+        ))

@@ -108,6 +108,13 @@ def china_map(values: Mapping[str, int], lang: str, measure: str = "rate") -> go
         marker=dict(size=9, color=v["small"], coloraxis="coloraxis", line=dict(color=BORDER, width=1)),
         hovertemplate="%{text}<extra></extra>", name="small",
     ))
+    hot_x, hot_y, hot_text = hot_points([], lang)
+    fig.add_trace(go.Scattergeo(  # surging divisions: a red ring and the name, on every measure
+        lon=hot_x, lat=hot_y, mode="markers+text", text=hot_text, textposition="top center",
+        textfont=dict(size=15, color=HOT), customdata=[], meta="surging",
+        marker=dict(size=26, color="rgba(239, 68, 68, 0.18)", line=dict(color=HOT, width=3)),
+        hovertemplate="%{text}<extra></extra>", name="surging",
+    ))
     _base(fig)
     fig.update_layout(
         margin=dict(l=0, r=0, t=0, b=0),
@@ -128,6 +135,22 @@ def china_map(values: Mapping[str, int], lang: str, measure: str = "rate") -> go
 
 
 GREY = [[0, "#1b2b40"], [1, "#1b2b40"]]
+HOT = "#ff4d4f"
+
+
+def hot_points(hot: list[str], lang: str) -> tuple[list[float], list[float], list[str]]:
+    """Where the surging divisions' rings go (their label points) and their names."""
+    codes = [c for c in hot if c in province_codes() or c in SMALL]
+    points = [label_point(c) for c in codes]
+    return ([p[0] for p in points], [p[1] for p in points],
+            [f"▲ {province_name(c, lang)}" for c in codes])
+
+
+def border_widths(hot: list[str]) -> tuple[list[float], list[str]]:
+    """Per division (in `province_codes()` order) the outline width and colour: surging ones stand out."""
+    widths = [3.0 if c in hot else 0.6 for c in province_codes()]
+    colours = [HOT if c in hot else BORDER for c in province_codes()]
+    return widths, colours
 
 
 def _note(lang: str) -> dict[str, Any]:
@@ -140,12 +163,22 @@ def _grey_out(fig: go.Figure, lang: str) -> None:
     fig.add_annotation(**_note(lang))
 
 
-def map_patch(values: Mapping[str, float], lang: str, measure: str) -> Patch:
-    """Everything that can change on a map `china_map` drew, and nothing else (no geometry)."""
+def map_patch(values: Mapping[str, float], lang: str, measure: str, hot: list[str] | None = None) -> Patch:
+    """Everything that can change on a map `china_map` drew, and nothing else (no geometry).
+    `hot`: the surging divisions, highest first, ringed and outlined whatever the measure."""
     v = map_values(values, lang, measure)
     shown = available(values, measure)
     axis = v["axis"]
     patch = Patch()
+    hot = list(hot or [])
+    hx, hy, htext = hot_points(hot, lang)
+    patch["data"][3]["lon"] = hx
+    patch["data"][3]["lat"] = hy
+    patch["data"][3]["text"] = htext
+    patch["data"][3]["customdata"] = [c for c in hot if c in province_codes() or c in SMALL]
+    widths, colours = border_widths(hot)
+    patch["data"][0]["marker"]["line"]["width"] = widths
+    patch["data"][0]["marker"]["line"]["color"] = colours
     patch["data"][0]["z"] = v["z"]
     patch["data"][0]["text"] = v["hover"]
     patch["data"][2]["marker"]["color"] = v["small"]

@@ -5,6 +5,7 @@ review and caught by a test rather than shown as an empty label.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final, Literal
 
 from contracts.geo import ABROAD, PLATFORMS, PROVINCE_BY_CODE, SECTIONS
@@ -25,13 +26,13 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "kpi_today": ("今日访问量", "Page views today"),
     "kpi_rate": ("上一分钟", "Last full minute"),
     "kpi_hour": ("近一小时访问量", "Page views, last hour"),
-    "kpi_peak": ("近一小时峰值", "Peak minute, last hour"),
+    "kpi_peak": ("近一小时峰值", "Peak minute (1 h)"),
     "per_min": ("次/分钟", "/min"),
     "per_s": ("次/秒", "/s"),
     "late_note": ("另有迟到事件 {n} 条未计入", "{n} late events not counted"),
     "chart_national": ("全国访问量趋势 · 所选时段", "Nationwide events · selected range"),
     "chart_platforms": ("各平台访问量 · 所选时段", "By platform · selected range"),
-    "chart_provinces": ("省份访问量排行 · 所选时段", "Top provinces · selected range"),
+    "chart_provinces": ("省份访问量排行 · 所选时段", "Top provinces · range"),
     "chart_sections": ("各栏目访问量 · 所选时段", "By section · selected range"),
     "chart_map": ("全国访问热力地图", "China map"),
     "hover_events": ("访问量", "Events"),
@@ -52,15 +53,15 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "kpi_uniques": ("今日独立用户", "Unique users today"),
     "unavailable": ("暂无数据源", "Not available yet"),
     "unavailable_kpi": ("会话与用户数据尚未接入", "Session and user data are not wired yet"),
-    "panel_surge": ("激增省份排行（相对季节基线）", "Surge board (vs seasonal baseline)"),
+    "panel_surge": ("激增省份排行（相对季节基线）", "Surges vs baseline"),
     "panel_alerts": ("实时告警", "Firing alerts"),
     "pending_note": ("另有 {n} 条待定", "{n} more pending"),
     "panel_abroad": ("境外访问 · 按国家", "Abroad by country"),
     "panel_resources": ("热门资源 · 所选时段", "Top resources · selected range"),
-    "chart_sessions": ("会话与时长分布 · 所选时段", "Sessions and their lengths · selected range"),
-    "chart_abroad": ("境外访问 · 按国家 · 所选时段", "Abroad by country · selected range"),
-    "kpi_eps": ("当前每秒事件数", "Events per second now"),
-    "eps_sub": ("{time} 起 10 秒", "10 s from {time}"),
+    "chart_sessions": ("会话与时长分布 · 所选时段", "Session lengths · range"),
+    "chart_abroad": ("境外访问 · 按国家 · 所选时段", "Abroad by country · range"),
+    "kpi_eps": ("当前每秒事件数", "Events/s now"),
+    "eps_sub": ("上一完整分钟 {time} 的平均", "average of the last full minute, {time}"),
     "no_tiles": ("暂无 10 秒数据", "No 10 s tiles stored"),
     "sessions_sub": ("{time} 有事件的会话", "sessions with events at {time}"),
     "uniques_sub": ("去重用户", "distinct users"),
@@ -138,8 +139,8 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
                            "No seasonal baseline yet: needs the same time slot stored at least two weeks back"),
     "no_baseline": ("无基线", "no baseline"),
     "spark_title": ("近30分钟每分钟访问量", "Events per minute, last 30 min"),
-    "prov_resources_na": ("资源访问量未按省份存储（resources_minute 无省份列），此处不显示任何数字。",
-                          "Resource counts are not stored per province (resources_minute has no province), "
+    "prov_resources_na": ("资源访问量未按省份存储，此处不显示任何数字。",
+                          "Resource counts are not stored per province, "
                           "so this panel shows no number."),
     "prov_no_alerts": ("本省暂无告警", "No alerts for this province"),
     "nav_overview": ("全国总览", "Overview"),
@@ -197,6 +198,28 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "export_csv": ("导出 CSV", "Export CSV"),
     "report_pick": ("请选择完整的统计时段与对比时段", "Choose both periods in full"),
     "empty_chart": ("此时间段无数据", "No data in this period"),
+    # issue 14
+    "status_stale": ("数据停滞", "Stale"),
+    "stale_title": ("数据已停止更新", "Data has stopped arriving"),
+    "stale_body": ("存储中最新的数据已超过设定时限未更新；下列数字为最后一次收到的数据。",
+                   "The newest stored data is older than the stale threshold; the figures below are the last received."),
+    "partial_bucket": ("进行中（未满）", "In progress (partial)"),
+    "note_ack": ("已确认", "Acknowledged"),
+    "note_silence": ("已静默", "Silenced"),
+    "unknown_country": ("未知地区", "Unknown"),
+    "capacity_summary": ("接近平台容量上限", "Close to the platform's capacity"),
+    "date_start": ("开始日期", "Start date"),
+    "date_end": ("结束日期", "End date"),
+    "loading": ("加载中…", "Loading…"),
+    "silences_title": ("生效中的静默", "Active silences"),
+    "no_silences": ("当前没有生效的静默", "No active silences"),
+    "col_until": ("到期时间", "Expires"),
+    "col_left": ("剩余", "Left"),
+    "col_author": ("设置人", "Set by"),
+    "minutes_left": ("{n} 分钟", "{n} min"),
+    "surging_now": ("激增", "Surging"),
+    "report_days_with_data": ("按有数据的 {n} 天平均", "averaged over {n} days with data"),
+    "report_too_long": ("时段过长：最长 {n} 天", "Period too long: at most {n} days"),
     "footer": (
         "数字均来自对存储的命名查询；“现在”为存储中最新的事件分钟。",
         "Every number comes from a named query of the store; \"now\" is the latest event minute stored.",
@@ -219,8 +242,62 @@ COUNTRY_NAMES: Final[dict[str, tuple[str, str]]] = {
 
 
 def country_name(code: str, lang: str) -> str:
-    zh, en = COUNTRY_NAMES.get(code, (code, code))
+    """Every ISO 3166-1 code by name: the table above first, then CLDR's names (babel)."""
+    if code in COUNTRY_NAMES:
+        zh, en = COUNTRY_NAMES[code]
+        return en if lang == "en" else zh
+    return _cldr_territories("en" if lang == "en" else "zh").get(code.upper(), t("unknown_country", lang))
+
+
+@lru_cache(maxsize=2)
+def _cldr_territories(lang: str) -> dict[str, str]:
+    from babel import Locale
+
+    return dict(Locale.parse(lang).territories)
+
+
+# Alert names as the detectors label them (`alertname`), and their summaries rebuilt from the
+# annotations in the viewer's language (the detectors' own `summary` is English).
+ALERT_NAMES: Final[dict[str, tuple[str, str]]] = {
+    "TrafficSurge": ("访问激增", "Traffic surge"),
+    "TrafficDrop": ("访问骤降", "Traffic drop"),
+    "TrafficOutage": ("访问中断", "Traffic outage"),
+    "TrafficAnomaly": ("访问异常", "Traffic anomaly"),
+    "CapacityHigh": ("容量告急", "Capacity high"),
+    "CapacityCritical": ("容量严重不足", "Capacity critical"),
+    "CapacityForecast": ("容量预测告警", "Capacity forecast"),
+}
+SUMMARIES: Final[dict[str, tuple[str, str]]] = {
+    "TrafficSurge": ("为基线的 {ratio:.1f} 倍（{minutes} 分钟内 {obs:,.0f} 次，预期 {exp:,.0f} 次）",
+                     "{ratio:.1f}x its baseline ({obs:,.0f} clicks in {minutes} min, {exp:,.0f} expected)"),
+    "TrafficDrop": ("仅为基线的 {ratio:.0%}", "{ratio:.0%} of its baseline"),
+    "TrafficOutage": ("无访问，预期 {exp:,.0f} 次", "no clicks while {exp:,.0f} were expected"),
+    "TrafficAnomaly": ("异常分数 {score:.2f}", "anomaly score {score:.2f}"),
+}
+
+
+def alert_name(name: str, lang: str) -> str:
+    zh, en = ALERT_NAMES.get(name, (name, name))
     return en if lang == "en" else zh
+
+
+def alert_summary(name: str, annotations: dict[str, str], lang: str) -> str:
+    """The alert's summary in `lang` from its annotations; the stored text when they do not fit."""
+    template = SUMMARIES.get(name)
+    if template is not None:
+        try:
+            values = {"ratio": float(annotations.get("ratio") or "nan"),
+                      "obs": float(annotations.get("window_clicks") or 0),
+                      "exp": float(annotations.get("window_expected") or 0),
+                      "minutes": int(float(annotations.get("window_minutes") or 0)),
+                      "score": float(annotations.get("anomaly_score") or 0)}
+            if "{ratio" not in template[0] or values["ratio"] == values["ratio"]:  # not NaN
+                return (template[1] if lang == "en" else template[0]).format(**values)
+        except (TypeError, ValueError):
+            pass
+    if lang != "en" and "capacity" in name.lower():
+        return t("capacity_summary", lang)
+    return annotations.get("summary", "")
 
 
 def t(key: str, lang: str) -> str:

@@ -80,11 +80,22 @@ class Ids:
         return f"chart-{name}" if part == "graph" else f"chart-{name}-{part}"
 
 
+LOADING = ""  # a value before the first refresh: empty, drawn as a themed skeleton bar by the CSS
+
+
+def placeholder() -> dict:
+    """The figure every graph starts with: the dark theme, no axes, no text, so the first paint is
+    never Plotly's white default axes (the first refresh replaces it)."""
+    from cockpit.figures import message_figure
+
+    return message_figure("").to_plotly_json()
+
+
 def _kpi(name: str, lang: str) -> html.Div:
     return html.Div(className=f"kpi kpi-{name}", children=[
         html.Div(t(f"kpi_{name}", lang), id=Ids.kpi(name, "label"), className="kpi-label"),
         html.Div(className="kpi-figure", children=[
-            html.Span(DASH, id=Ids.kpi(name), className="kpi-value"),
+            html.Span(LOADING, id=Ids.kpi(name), className="kpi-value"),
             html.Span("", id=Ids.kpi(name, "unit"), className="kpi-unit"),
         ]),
         html.Div("", id=Ids.kpi(name, "sub"), className="kpi-sub"),
@@ -96,7 +107,7 @@ def _panel(name: str, lang: str, extra_class: str = "", sub: str | None = None) 
         html.H2(t(f"chart_{name}", lang), id=Ids.chart(name, "title"), className="panel-title"),
         *([html.Div("", id=sub, className="panel-sub")] if sub else []),
         html.Div(className="panel-body", children=dcc.Graph(
-            id=Ids.chart(name), className="panel-graph", style={"height": "100%"},
+            id=Ids.chart(name), className="panel-graph", style={"height": "100%"}, figure=placeholder(),
             config={"displayModeBar": False, "responsive": True},
         )),
     ])
@@ -122,7 +133,7 @@ def _list_panel(name: str, lang: str, extra_class: str = "") -> html.Div:
     """A panel of rows (the surge board, firing alerts, top resources), filled by the refresh."""
     return html.Div(className=f"panel panel-list panel-{name} {extra_class}".strip(), children=[
         html.H2(t(f"panel_{name}", lang), id=Ids.listing(name, "title"), className="panel-title"),
-        html.Div(DASH, id=Ids.listing(name), className="list-body"),
+        html.Div(LOADING, id=Ids.listing(name), className="list-body"),
     ])
 
 

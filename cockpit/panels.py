@@ -10,8 +10,8 @@ from functools import lru_cache
 
 from dash import dcc, html
 
+from cockpit.i18n import alert_name, alert_summary, fmt_int, platform_name, province_name, section_name, t
 from cockpit.queries import TopResource
-from cockpit.i18n import fmt_int, platform_name, province_name, section_name, t
 from cockpit.snapshots import ACTIVE_STATES, AlertChange, AlertNow
 from cockpit.timeframe import to_beijing
 from contracts.geo import PROVINCE_BY_CODE
@@ -51,6 +51,26 @@ def scope(labels: dict[str, str], lang: str) -> str:
     if not parts:
         return t("scope_national", lang) if labels.get("scope", "national") == "national" else labels["scope"]
     return " · ".join(parts)
+
+
+def alert_title(a: AlertNow | AlertChange, lang: str) -> str:
+    """The alert's name and scope in the viewer's language: "访问激增 · 广西"."""
+    return f"{alert_name(a.alertname, lang)} · {scope(a.labels, lang)}"
+
+
+def scope_link(labels: dict[str, str], lang: str) -> object:
+    """The scope, linked to its province page when the alert names a province."""
+    code = labels.get("province")
+    text = scope(labels, lang)
+    return dcc.Link(text, href=f"/province/{code}", className="scope-link") if code in PROVINCE_BY_CODE else text
+
+
+def alert_link(a: AlertNow, lang: str) -> object:
+    code = a.province
+    title = alert_summary(a.alertname, a.annotations, lang)
+    if code in PROVINCE_BY_CODE:
+        return dcc.Link(alert_title(a, lang), href=f"/province/{code}", className="list-main scope-link", title=title)
+    return html.Span(alert_title(a, lang), className="list-main", title=title)
 
 
 def sparkline(values: Sequence[int], title: str = "") -> html.Span:
@@ -98,7 +118,7 @@ def alerts_list(alerts: Iterable[AlertNow], lang: str) -> html.Div | list[html.D
     pending = len(filter_alerts(alerts, ("pending",)))
     rows: list[html.Div] = [html.Div(className="list-row alert-row", children=[
         badge("severity", a.severity, lang),
-        html.Span(f"{a.alertname} · {scope(a.labels, lang)}", className="list-main", title=a.summary),
+        alert_link(a, lang),
         html.Span(fmt_time(a.at), className="list-note"),
     ]) for a in firing]
     if pending:
@@ -112,7 +132,7 @@ def province_alerts(alerts: Sequence[AlertNow], lang: str) -> html.Div | list[ht
         return empty(t("prov_no_alerts", lang))
     return [html.Div(className="list-row alert-row", children=[
         badge("state", a.state, lang), badge("severity", a.severity, lang),
-        html.Span(f"{a.alertname} · {scope(a.labels, lang)}", className="list-main", title=a.summary),
+        html.Span(alert_title(a, lang), className="list-main", title=alert_summary(a.alertname, a.annotations, lang)),
         html.Span(fmt_ratio(a.ratio) if a.ratio is not None else "", className="list-value"),
         html.Span(fmt_time(a.at), className="list-note"),
     ]) for a in alerts]

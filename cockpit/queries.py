@@ -73,6 +73,7 @@ class Queries:
         self._metrics = metrics
         self._cache: dict[Key, _Entry] = {}
         self._flights: dict[Key, threading.Lock] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self.db_seconds = 0.0  # time spent in the store (misses): what the benchmark compares
 
@@ -258,6 +259,20 @@ class Queries:
     def alerts_history(self, start: int, end: int, limit: int = 200) -> tuple[Row, ...]:
         """State changes, acknowledgements and silences in [start, end), newest first (raw rows)."""
         return self.run("alerts_history", start=start, end=end, limit=limit)
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[], Any], keep: int = 8) -> Any:
+        """`compute()` once per `key` (the latest `keep` keys kept): for derived values that cannot
+        change while their key holds, e.g. the surge ratios of one event-time minute, whose window
+        ends with the last full minute."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > keep:
+                del self._memo[next(iter(self._memo))]
+        return value
 
     def ping(self) -> bool:
         """Uncached reachability check for /healthz."""

@@ -52,7 +52,8 @@ ROUTE_OUTPUTS: tuple[tuple[str, str], ...] = tuple(render_route(Route("overview"
 
 
 def next_rotation(pathname: str | None, top_codes: list[str]) -> str:
-    """The wall screen's next page: overview, then the busiest provinces of today, round again."""
+    """The wall screen's next page: overview, then the first three of `top_codes` (surging provinces
+    first, then the busiest: `top_provinces`), round again."""
     cycle = ["/"] + [f"/province/{c}" for c in top_codes[:3]]
     current = (pathname or "/").rstrip("/") or "/"
     return cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else cycle[0]
@@ -74,18 +75,56 @@ def timer_settings(refresh_ms: int | None, paused: list[str] | None, default_ms:
     return int(refresh_ms or default_ms), bool(paused and "paused" in paused)
 
 
-def top_provinces(q: Queries) -> list[str]:
+def top_provinces(q: Queries, threshold: float = 2.0) -> list[str]:
+    """The rotation's provinces: the surging ones first (highest ratio first, see
+    `snapshots.load_surge`), then the busiest of today."""
     now = q.latest_minute()
     if now is None:
         return []
+    from cockpit.snapshots import load_surge, surging
     from cockpit.timeframe import windows
 
     w = windows(now)
+    hot = [c for c in surging(load_surge(q, now), threshold) if c in PROVINCE_BY_CODE]
     totals = q.total_by_province(w.day_start, w.day_end)
-    return [c for c, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0])) if c in PROVINCE_BY_CODE]
+    busiest = [c for c, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0])) if c in PROVINCE_BY_CODE]
+    return hot + [c for c in busiest if c not in hot]
 
 
-def register(app: dash.Dash, queries: Queries, default_refresh_ms: int) -> None:
+KIOSK_OUTPUTS: tuple[tuple[str, str], ...] = (
+    (Ids.LANG, "value"), (Ids.PLATFORM, "value"), (Ids.RANGE, "value"), (Ids.ROTATE, "interval"))
+
+
+def kiosk(search: str | None) -> dict[tuple[str, str], Any]:
+    """A kiosk URL's settings (`?wall=1&lang=zh&platform=k12&range=1h&rotate=30`) as control
+    values; parameters not given leave their control alone. Bad values raise `BadParameter` (the
+    page itself already answered 400 for them, see `cockpit.hardening`)."""
+    from cockpit.params import checked_kiosk
+
+    args = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?"), keep_blank_values=True).items()}
+    values = checked_kiosk(args)
+    out: dict[tuple[str, str], Any] = {}
+    if "lang" in args:
+        out[(Ids.LANG, "value")] = values["lang"]
+    if "platform" in args:
+        out[(Ids.PLATFORM, "value")] = values["platform"] or ""
+    if "range" in args:
+        out[(Ids.RANGE, "value")] = values["range"]
+    if values.get("rotate"):
+        out[(Ids.ROTATE, "interval")] = int(values["rotate"] * 1000)
+    return out
+
+
+def register(app: dash.Dash, queries: Queries, default_refresh_ms: int, settings: Any = None) -> None:
+    threshold = float(getattr(settings, "cockpit_surge_highlight", 2.0))
+
+    @app.callback([Output(i, p) for i, p in KIOSK_OUTPUTS], Input(Ids.URL, "search"))
+    def _kiosk(search: str | None) -> tuple[Any, ...]:
+        out = kiosk(search)
+        if not out:
+            raise dash.exceptions.PreventUpdate
+        return tuple(out.get(k, dash.no_update) for k in KIOSK_OUTPUTS)
+
     @app.callback([Output(i, p) for i, p in ROUTE_OUTPUTS],
                   Input(Ids.URL, "pathname"), Input(Ids.URL, "search"))
     def _route(pathname: str | None, search: str | None) -> tuple[Any, ...]:
@@ -97,7 +136,7 @@ def register(app: dash.Dash, queries: Queries, default_refresh_ms: int) -> None:
                   Input(Ids.ROTATE, "n_intervals"), State(Ids.URL, "pathname"), prevent_initial_call=True)
     def _navigate(map_click: Any, bar_click: Any, _n: int, pathname: str | None) -> str:
         if ctx.triggered_id == Ids.ROTATE:
-            return next_rotation(pathname, top_provinces(queries))
+            return next_rotation(pathname, top_provinces(queries, threshold))
         code = click_code(map_click if ctx.triggered_id == Ids.MAP else bar_click)
         if code is None:
             raise dash.exceptions.PreventUpdate

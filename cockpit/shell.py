@@ -9,9 +9,10 @@ from __future__ import annotations
 from dash import dcc, html
 
 from cockpit.i18n import DEFAULT_LANG, t
-from cockpit.layout import DASH, Ids, overview_page
+from cockpit.layout import LOADING, Ids, overview_page
 from cockpit.pages import alerts, province, report
 from cockpit.rehearsal import layout as rehearsal_layout
+from cockpit.pages.common import picker_texts
 from cockpit.timeframe import DEFAULT_RANGE, RANGES
 from contracts.geo import PLATFORMS
 from contracts.settings import Settings
@@ -40,6 +41,16 @@ def refresh_options(settings: Settings) -> list[dict[str, object]]:
     return [{"label": f"{ms / 1000:g} s", "value": ms} for ms in choices]
 
 
+# The extension point for pieces shown above the top bar on every page (a rehearsal banner, a
+# maintenance notice): functions of (settings, lang) returning a component or None. Each keeps its
+# own ids and callbacks; the shell only places them.
+TOP_HOOKS: list = []
+
+
+def top_pieces(settings: Settings, lang: str) -> list:
+    return [piece for hook in TOP_HOOKS if (piece := hook(settings, lang)) is not None]
+
+
 def _control(label_key: str, child: object, lang: str) -> html.Div:
     return html.Div(className="control", children=[
         html.Span(t(label_key, lang), id=f"lbl-{label_key}", className="control-label"), child])
@@ -51,7 +62,7 @@ def controls(settings: Settings, lang: str) -> html.Div:
             id=Ids.RANGE, options=range_options(lang), value=DEFAULT_RANGE, inline=True,
             className="seg", labelClassName="seg-option", persistence=True, persistence_type="session"), lang),
         dcc.DatePickerRange(id=Ids.CUSTOM, display_format="YYYY-MM-DD", className="custom-range",
-                            style={"display": "none"}),
+                            style={"display": "none"}, **picker_texts(lang)),
         _control("ctl_platform", dcc.Dropdown(
             id=Ids.PLATFORM, options=platform_options(lang), value="", clearable=False, searchable=False,
             className="dropdown", persistence=True, persistence_type="session"), lang),
@@ -82,6 +93,7 @@ def build_layout(settings: Settings, lang: str = DEFAULT_LANG) -> html.Div:
     return html.Div(id=Ids.SHELL, className="cockpit", children=[
         dcc.Location(id=Ids.URL, refresh=False),
         dcc.Store(id=Ids.ROUTE),
+        *top_pieces(settings, lang),
         html.Header(className="topbar", children=[
             html.Div(className="brand", children=[
                 html.Div(className="brand-mark"),
@@ -94,10 +106,10 @@ def build_layout(settings: Settings, lang: str = DEFAULT_LANG) -> html.Div:
             html.Div(className="topbar-right", children=[
                 html.Div(className="clock", children=[
                     html.Span(t("event_now", lang), id=Ids.EVENT_NOW_LABEL, className="clock-label"),
-                    html.Span(DASH, id=Ids.EVENT_NOW, className="clock-value"),
+                    html.Span(LOADING, id=Ids.EVENT_NOW, className="clock-value"),
                     html.Span(t("beijing", lang), id=Ids.BEIJING, className="clock-zone"),
                 ]),
-                html.Span(DASH, id=Ids.STATUS, className="status status-pending"),
+                html.Span(LOADING, id=Ids.STATUS, className="status status-pending"),
                 dcc.RadioItems(
                     id=Ids.LANG,
                     options=[{"label": "中文", "value": "zh"}, {"label": "EN", "value": "en"}],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cockpit.queries import Queries, TopResource
-from cockpit.timeframe import DAY, MINUTE, Span, Windows, beijing_day_start, range_span, windows
+from cockpit.timeframe import DAY, HOUR as HOUR_S, MINUTE, Span, Windows, beijing_day_start, range_span, windows
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,41 @@ def eps_point(tiles: Sequence[tuple[int, str, int]], platform: str | None = None
     last = max(totals)
     bucket = last - TILE if any(ts < last for ts in totals) else last
     return bucket, totals.get(bucket, 0) / TILE
+
+
+def per_second_now(rate_minute: int, rate: int) -> tuple[int, float]:
+    """The one "events per second now" of the cockpit: the last full minute's events / 60, so the
+    KPI, the per-minute rate and the line always agree (10 s tiles jumped with their own noise)."""
+    return rate_minute, rate / 60.0
+
+
+def freshness(latest_minute: int | None, wall: float, stale_after_s: float) -> str:
+    """"live", "stale" or "empty": the newest stored minute ended within `stale_after_s` of the
+    wall clock, or longer ago, or nothing is stored. A replay of 2022 is stale by this rule, and
+    says so: the pill is about the wall clock, the data time stands next to it."""
+    if latest_minute is None:
+        return "empty"
+    return "live" if wall - (latest_minute + MINUTE) <= stale_after_s else "stale"
+
+
+def chart_episodes(history: Iterable[AlertChange], end: int) -> tuple[list[tuple[int, int | None, str]],
+                                                                        list[tuple[int, str, str]]]:
+    """(episodes, actions) for the time-series annotations: each alert's firing..resolved runs
+    (None end while it still fires at `end`) and its acks and silences, from the alert log."""
+    episodes: list[tuple[int, int | None, str]] = []
+    open_: dict[str, tuple[int, str]] = {}
+    actions: list[tuple[int, str, str]] = []
+    for c in sorted(history, key=lambda c: c.at):
+        label = c.alertname + (f" · {c.labels['province']}" if c.labels.get("province") else "")
+        if c.kind in ("ack", "silence"):
+            actions.append((c.at, c.kind, c.comment or label))
+        elif c.kind == "state" and c.new_state == "firing" and c.fingerprint not in open_:
+            open_[c.fingerprint] = (c.at, label)
+        elif c.kind == "state" and c.new_state == "resolved" and c.fingerprint in open_:
+            at, lbl = open_.pop(c.fingerprint)
+            episodes.append((at, c.at, lbl))
+    episodes += [(at, None, lbl) for at, lbl in open_.values() if at < end]
+    return episodes, actions
 
 
 # ----------------------------------------------------------------------------------------------
@@ -210,7 +245,7 @@ class Overview:
     by_section: dict[str, int]  # over the span
     map_rate: dict[str, int]  # per province in `rate_minute`
     # from the storage layer's own named queries (all platforms: they take no platform filter)
-    eps: tuple[int, float] | None = None  # (10 s bucket, events per second) of the last complete bucket
+    eps: tuple[int, float] | None = None  # (minute, events per second) of the last full minute: rate / 60
     active_sessions: int = 0  # unique sessions with any event in `rate_minute`
     active_sessions_yesterday: int = 0  # the same minute yesterday
     uniques_today: int = 0  # unique users today so far
@@ -221,6 +256,7 @@ class Overview:
     countries: list[tuple[str, int]] = field(default_factory=list)  # abroad, over the span
     alerts: list[AlertNow] = field(default_factory=list)  # each alert's current state
     alert_marks: list[AlertChange] = field(default_factory=list)  # alerts that started firing in the span
+    history: list[AlertChange] = field(default_factory=list)  # every logged change in the span (annotations)
     platform: str | None = None  # the platform filter the click measures follow (None: all)
     sparks: dict[str, list[int]] = field(default_factory=dict)  # surge board provinces: last 30 minutes
     # the span one..BASELINE_WEEKS weeks earlier, buckets moved onto the span's (`load_baseline`)
@@ -246,8 +282,8 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
     end = alerts_end(w.now)
     users_today, _ = q.uniques_between(w.day_start, w.day_end)
     _, active = q.uniques_between(rate_minute, rate_minute + MINUTE)
-    marks = [c for c in parse_history(q.alerts_history(span.start, min(span.end, end), 500))
-             if c.kind == "state" and c.new_state == "firing"]
+    history = parse_history(q.alerts_history(span.start, min(span.end, end), 500))
+    marks = [c for c in history if c.kind == "state" and c.new_state == "firing"]
     alerts = parse_current(q.alerts_current(end))
     sparks = load_sparklines(q, [a.province for a in surge_board(alerts) if a.province], w.now)
     return Overview(
@@ -264,7 +300,7 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
         by_province=q.total_by_province(span.start, span.end, platform=pf),
         by_section=q.total_by_section(span.start, span.end, platform=pf),
         map_rate=q.total_by_province(rate_minute, rate_minute + MINUTE, platform=pf),
-        eps=eps_point(q.tiles_recent(w.hour_end - TILES_LOOKBACK, w.hour_end), pf),
+        eps=per_second_now(rate_minute, rate),
         active_sessions=active,
         active_sessions_yesterday=q.uniques_between(rate_minute - DAY, rate_minute - DAY + MINUTE)[1],
         uniques_today=users_today,
@@ -273,7 +309,7 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
         sessions=q.sessions_between(span.start, span.end),
         top_resources=q.top_resources(span.start, span.end, TOP_RESOURCES),
         countries=q.countries_between(span.start, span.end, TOP_COUNTRIES),
-        alerts=alerts, alert_marks=marks, platform=pf, sparks=sparks, baseline=load_baseline(q, span, pf),
+        alerts=alerts, alert_marks=marks, history=history, platform=pf, sparks=sparks, baseline=load_baseline(q, span, pf),
     )
 
 
@@ -303,6 +339,20 @@ class AlertsView:
             if start is not None and end is not None and start <= now < end:
                 out[c.fingerprint] = max(out.get(c.fingerprint, 0), int(end))
         return out
+
+
+    def silences(self) -> list[tuple[AlertChange, int]]:
+        """(the silence record, its end) for each silence still running at the view's "now", the
+        soonest to expire first; a later silence of the same alert replaces an earlier one."""
+        now = self.end - MINUTE
+        latest: dict[str, tuple[AlertChange, int]] = {}
+        for c in sorted(self.history, key=lambda c: c.at):
+            if c.kind != "silence":
+                continue
+            start, end = _float(c.annotations.get(SILENCE_STARTS)), _float(c.annotations.get(SILENCE_ENDS))
+            if start is not None and end is not None:
+                latest[c.fingerprint] = (c, int(end))
+        return sorted(((c, end) for c, end in latest.values() if end > now), key=lambda p: (p[1], p[0].fingerprint))
 
 
 HISTORY_LIMIT = 200
@@ -357,15 +407,56 @@ def surge_window(rate_minute: int) -> tuple[int, int]:
     return end - SURGE_WINDOW, end
 
 
-def load_surge(q: Queries, now: int, platform: str | None = None) -> dict[str, float]:
-    """The surge ratio of every division with a baseline (see `surge_ratios`)."""
+SHARE_DAYS = 7  # the "usual share" baseline: the province's share over the days before the window
+MIN_SHARE_EVENTS = 20  # a division with fewer events in the window is not judged (noise)
+
+
+def share_ratios(current: Mapping[str, int], usual: Mapping[str, int],
+                 min_events: int = MIN_SHARE_EVENTS) -> dict[str, float]:
+    """{code: its share of national events now / its usual share}: the baseline of day one, when
+    no earlier week is stored. {} without usual traffic or current traffic."""
+    now_total, usual_total = sum(current.values()), sum(usual.values())
+    if now_total <= 0 or usual_total <= 0:
+        return {}
+    out: dict[str, float] = {}
+    for code in sorted(set(current) | set(usual)):
+        base = usual.get(code, 0) / usual_total
+        n = int(current.get(code, 0))
+        if base > 0 and (n >= min_events or usual.get(code, 0) >= min_events):
+            out[code] = (n / now_total) / base
+    return out
+
+
+def load_surge_basis(q: Queries, now: int, platform: str | None = None) -> tuple[dict[str, float], str]:
+    """(ratios, basis): against the same slot of earlier weeks when MIN_BASELINE_WEEKS are stored
+    ("seasonal"), else against each division's usual share of national traffic over the
+    SHARE_DAYS before the window, from the hourly rollup ("share"); ({}, "none") without either."""
     w = windows(now)
     rate_minute, _ = rate_point(q.series(w.hour_start, w.hour_end, platform=platform), w.now)
     start, end = surge_window(rate_minute)
     current = q.total_by_province(start, end, platform=platform)
     history = [q.total_by_province(start - k * WEEK, end - k * WEEK, platform=platform)
                for k in range(1, BASELINE_WEEKS + 1)]
-    return surge_ratios(current, history)
+    seasonal = surge_ratios(current, history)
+    if seasonal:
+        return seasonal, "seasonal"
+    hour = start - start % HOUR_S
+    usual = q.daily_by_province(hour - SHARE_DAYS * DAY, hour, platform=platform) if hour > 0 else {}
+    if not usual:  # day one's first hour: the hours of the same day before the window's minutes
+        usual = q.total_by_province(max(0, start - SHARE_DAYS * DAY), start, platform=platform)
+    shares = share_ratios(current, usual)
+    return (shares, "share") if shares else ({}, "none")
+
+
+def load_surge(q: Queries, now: int, platform: str | None = None) -> dict[str, float]:
+    """The surge ratio of every division with a baseline (see `load_surge_basis`), computed once
+    per event-time minute: its window ends with the last full minute, so it holds all minute."""
+    return q.memo(("surge", now, platform), lambda: load_surge_basis(q, now, platform))[0]
+
+
+def surging(ratios: Mapping[str, float], threshold: float) -> list[str]:
+    """Divisions at or above `threshold`, the highest ratio first (ties by code)."""
+    return [c for c, r in sorted(ratios.items(), key=lambda p: (-p[1], p[0])) if r >= threshold]
 
 
 def load_baseline(q: Queries, span: Span, platform: str | None = None) -> list[list[tuple[int, int]]] | None:
@@ -433,6 +524,7 @@ class ProvinceView:
     by_platform: dict[str, int]
     by_section: dict[str, int]
     alerts: list[AlertNow] = field(default_factory=list)  # alerts labelled with this province, current state
+    history: list[AlertChange] = field(default_factory=list)  # this province's logged changes in the span
 
     @property
     def share(self) -> float | None:
@@ -460,6 +552,8 @@ def load_province(q: Queries, code: str, filters: Filters | None = None) -> Prov
         by_platform=q.total_by_platform(span.start, span.end, platform=pf, province=code),
         by_section=q.total_by_section(span.start, span.end, platform=pf, province=code),
         alerts=filter_alerts(a for a in parse_current(q.alerts_current(alerts_end(w.now))) if a.province == code),
+        history=[c for c in parse_history(q.alerts_history(span.start, min(span.end, alerts_end(w.now)), 500))
+                 if c.labels.get("province") == code],
     )
 
 
@@ -498,6 +592,7 @@ class Report:
     peak: int
     national: GrowthRow
     growth: list[GrowthRow] = field(default_factory=list)  # largest ratio first
+    days_with_data: int = 0  # days of the period that stored any traffic: the divisor of `average`
 
 
 def counted(period: Period, now: int) -> Period:
@@ -534,6 +629,7 @@ def load_report(q: Queries, period: Period, base: Period, platform: str | None =
     cur = q.daily_by_province(p.start, p.end, platform=platform)
     old = q.daily_by_province(b.start, b.end, platform=platform)
     national = growth_rows({"all": sum(old.values())}, {"all": total}, b.days, p.days)[0]
+    with_data = sum(1 for _, n in daily if n > 0)
     return Report(period=period, base=base, days_counted=p.days, daily=daily, total=total,
-                  average=total / p.days if p.days else 0.0, peak_day=peak_day if total else None,
-                  peak=peak, national=national, growth=growth_rows(old, cur, b.days, p.days))
+                  average=total / with_data if with_data else 0.0, peak_day=peak_day if total else None,
+                  peak=peak, national=national, growth=growth_rows(old, cur, b.days, p.days), days_with_data=with_data)

@@ -182,6 +182,19 @@ class Settings(BaseSettings):
                                       "let replicated block deduplication drop the copy")
     # --- issue 17: cluster and time scale ---------------------------------------------------------
     retention_day_days: int = Field(1830, ge=0, description="clicks_day rollup: days kept (whole months)")
+    # --- issue 14: cockpit truth, operators, hardening, chat-robot delivery --------------------
+    cockpit_stale_after_s: float = Field(
+        180.0, gt=0, description="the pill says Stale when the newest stored minute ended this long ago (wall time)")
+    cockpit_secret_key_file: Path | None = Field(
+        None, description="session signing key file, generated once (default data_dir/cockpit-secret.key)")
+    cockpit_max_request_bytes: int = Field(256 * 1024, ge=1024, description="larger request bodies get 413")
+    cockpit_max_report_days: int = Field(92, ge=1, description="longest report / export period in days")
+    cockpit_trusted_proxies: int = Field(
+        0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For is trusted (login throttling)")
+    cockpit_silence_durations_s: tuple[int, ...] = Field(
+        (15 * 60, 3600, 4 * 3600, 24 * 3600), description="silence lengths the alerts page offers")
+    cockpit_surge_highlight: float = Field(2.0, gt=1, description="map highlights divisions at this surge ratio")
+    alertmanager_port: int = Field(9093, ge=0, le=65535, description="local Alertmanager (edu-local); 0: none")
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -85,11 +85,13 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
                        extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
     children: list[Child] = []
     t0 = time.monotonic()
+    alertmanager = None
     try:
         print(f"==> Kafka {settings.kafka_bootstrap}", flush=True)
         kafka.fetch()
         kafka.start(timeout=90)
         ensure_topics(settings)
+        alertmanager = _start_alertmanager(settings)
         print("==> worker, alerting, cockpit (+ sink, chDB)" + (", simulator" if simulate else ""), flush=True)
         if simulate:  # titles of the simulated resources, before the cockpit takes the chDB path
             _load_catalogue(settings.data_dir / "catalogue.jsonl", logs)
@@ -109,6 +111,7 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
               f"tracker: /t.js\n", flush=True)
         print(f"  Rehearse: .venv/bin/edu-simulate rehearse march-2022 --speed 36000, then {url}rehearsal/enter "
               "(docs/rehearsals.md)\n", flush=True)
+        _print_operator_hint(settings, alertmanager)
         while not stop.is_set():
             for c in children:
                 if c.proc.poll() is not None:
@@ -130,6 +133,8 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
                 c.proc.wait(30)
             except subprocess.TimeoutExpired:
                 c.proc.kill()
+        if alertmanager is not None:
+            alertmanager.stop()
         kafka.stop()
 
 
@@ -145,6 +150,35 @@ def _stop_rehearsal(settings: Settings) -> None:
     if isinstance(m, Manifest) and m.pids:
         stop_pids(m.pids)
         write_manifest(settings, msgspec.structs.replace(m, pids=(), status="finished" if m.status == "running" else m.status))
+def _start_alertmanager(settings: Settings):  # type: ignore[no-untyped-def]
+    """Issue 14: a local Alertmanager for the alerting service (unless one is configured or
+    `alertmanager_port` is 0); its URL reaches the children through EDU_ALERTS_ALERTMANAGER_URL."""
+    if settings.alerts_alertmanager_url or not settings.alertmanager_port:
+        return None
+    from ops.alertmanager_local import LocalAlertmanager, find_alertmanager
+
+    try:
+        find_alertmanager()
+    except FileNotFoundError as err:
+        print(f"!! no Alertmanager: {err}", file=sys.stderr)
+        return None
+    am = LocalAlertmanager(settings.data_dir / "alertmanager", settings.alertmanager_port)
+    am.start(timeout=30)
+    os.environ["EDU_ALERTS_ALERTMANAGER_URL"] = am.url
+    print(f"==> Alertmanager {am.url}", flush=True)
+    return am
+
+
+def _print_operator_hint(settings: Settings, alertmanager) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: say how to create an operator while none exists."""
+    from cockpit.auth import load_operators, operators_path
+
+    path = operators_path(settings)
+    if not (path.exists() and load_operators(path)):
+        print(f"  No operator can sign in yet. Create one (password prompted, stored hashed in {path}):\n"
+              "      .venv/bin/edu-cockpit operators add NAME\n", flush=True)
+    if alertmanager is not None:
+        print(f"  Alertmanager: {alertmanager.url}  (chat robots: EDU_ALERTS_WEBHOOK_URLS, see README)\n", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ops/install.sh
+# Operators sign in to acknowledge and silence alerts; the first one is created with
+#   .venv/bin/edu-cockpit operators add NAME      (password prompted, stored as a scrypt hash)
+# edu-local prints this again while no operator exists.
+echo "==> operators: .venv/bin/edu-cockpit operators add NAME  (password prompted; see README)"
 exec .venv/bin/edu-local "$@"

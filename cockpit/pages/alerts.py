@@ -9,19 +9,23 @@ acknowledgement reads "acknowledged", a silence "silenced until 11:42", not who.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from cockpit import panels
 from cockpit.auth import CSRF_FIELD, csrf_token, is_operator
-from cockpit.i18n import fmt_int, t
+from cockpit.i18n import alert_name, alert_summary, fmt_int, t
 from cockpit.layout import DASH, Ids
 from cockpit.pages.common import Key, ordered
+from cockpit.params import checked_filters, checked_lang
 from cockpit.queries import Queries
-from cockpit.snapshots import ACTIVE_STATES, AlertNow, AlertsView, Filters, filter_alerts, load_alerts
+from cockpit.snapshots import ACTIVE_STATES, AlertNow, AlertsView, filter_alerts, load_alerts
+
+log = logging.getLogger(__name__)
 
 PAGE = "alerts"
 STATES: tuple[str, ...] = ("firing", "pending", "resolved")
@@ -35,7 +39,9 @@ LABEL_OUTPUTS: tuple[Key, ...] = (
     (STATE_FILTER, "options"), (SEVERITY_FILTER, "options"), ("alerts-hint", "children"),
     (Ids.AUTH, "children"), (Ids.AUTH, "href"),
 )
-DATA_OUTPUTS: tuple[Key, ...] = (("alerts-counts", "children"), (CURRENT, "children"), (HISTORY, "children"))
+SILENCES, SIGNATURE = "alerts-silences", "alerts-signature"
+DATA_OUTPUTS: tuple[Key, ...] = (("alerts-counts", "children"), (CURRENT, "children"), (HISTORY, "children"),
+                                 (SILENCES, "children"), ("alerts-silences-title", "children"))
 
 
 def layout(lang: str) -> html.Div:
@@ -59,10 +65,15 @@ def layout(lang: str) -> html.Div:
                 html.Div(DASH, id=CURRENT, className="table-wrap"),
             ]),
             html.Div(className="panel", children=[
+                html.H2(t("silences_title", lang), id="alerts-silences-title", className="panel-title"),
+                html.Div(DASH, id=SILENCES, className="table-wrap"),
+            ]),
+            html.Div(className="panel", children=[
                 html.H2(t("alerts_history", lang), id="alerts-history-title", className="panel-title"),
                 html.Div(DASH, id=HISTORY, className="table-wrap"),
             ]),
         ]),
+        dcc.Store(id=SIGNATURE),
     ])
 
 
@@ -95,28 +106,40 @@ def ack_form(fingerprint: str, token: str, lang: str) -> html.Form:
     return html.Form(action=f"/api/alerts/{fingerprint}/ack", method="POST", className="ack-form", children=[
         dcc.Input(type="hidden", name=CSRF_FIELD, value=token, id=f"ack-token-{fingerprint}"),
         dcc.Input(type="text", name="comment", placeholder=t("ack_comment", lang), maxLength=200,
-                  id=f"ack-comment-{fingerprint}", debounce=True),
+                  id=f"ack-comment-{fingerprint}", debounce=True, persistence=True, persistence_type="session"),
         html.Button(t("ack_button", lang), type="submit", className="ack-button"),
     ])
 
 
-def silence_form(fingerprint: str, token: str, lang: str) -> html.Form:
-    """Duration (one of `cockpit.acks.SILENCE_DURATIONS_S`) and an optional reason, then POST."""
+def fmt_duration(seconds: int, lang: str) -> str:
+    key = f"dur_{seconds}"
+    from cockpit.i18n import TEXT
+
+    if key in TEXT:
+        return t(key, lang)
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}小时" if lang != "en" else f"{seconds // 3600} h"
+    return f"{seconds // 60}分钟" if lang != "en" else f"{seconds // 60} min"
+
+
+def silence_form(fingerprint: str, token: str, lang: str, durations: Sequence[int] | None = None) -> html.Form:
+    """Duration (one of `cockpit_silence_durations_s`) and an optional reason, then POST."""
     from cockpit.acks import SILENCE_DURATIONS_S
 
+    SILENCE_DURATIONS_S = tuple(durations or SILENCE_DURATIONS_S)  # noqa: N806
     return html.Form(action=f"/api/alerts/{fingerprint}/silence", method="POST", className="ack-form silence-form",
                      children=[
         dcc.Input(type="hidden", name=CSRF_FIELD, value=token, id=f"silence-token-{fingerprint}"),
-        html.Select([html.Option(t(f"dur_{d}", lang), value=str(d)) for d in SILENCE_DURATIONS_S],
+        html.Select([html.Option(fmt_duration(d, lang), value=str(d)) for d in SILENCE_DURATIONS_S],
                     name="duration_s", id=f"silence-duration-{fingerprint}", title=t("silence_duration", lang)),
         dcc.Input(type="text", name="comment", placeholder=t("silence_comment", lang), maxLength=200,
-                  id=f"silence-comment-{fingerprint}", debounce=True),
+                  id=f"silence-comment-{fingerprint}", debounce=True, persistence=True, persistence_type="session"),
         html.Button(t("silence_button", lang), type="submit", className="ack-button silence-button"),
     ])
 
 
 def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token: str | None,
-                  silenced: dict[str, int] | None = None) -> Any:
+                  silenced: dict[str, int] | None = None, durations: Sequence[int] | None = None) -> Any:
     if not alerts:
         return panels.empty(t("no_alerts", lang))
     head = [t(k, lang) for k in ("col_state", "col_severity", "col_alert", "col_scope", "col_summary",
@@ -132,14 +155,15 @@ def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token:
         if until is not None and a.state in ACTIVE_STATES:
             state.append(html.Span(t("silenced_until", lang).format(time=panels.fmt_time(until)),
                                    className="badge badge-silenced"))
-        row: list[Any] = [state, panels.badge("severity", a.severity, lang), a.alertname,
-                          panels.scope(a.labels, lang), a.summary, f"{a.value:g}", panels.fmt_time(a.at)]
+        row: list[Any] = [state, panels.badge("severity", a.severity, lang), alert_name(a.alertname, lang),
+                          panels.scope_link(a.labels, lang), alert_summary(a.alertname, a.annotations, lang),
+                          f"{a.value:g}", panels.fmt_time(a.at)]
         if token is not None:
             actions = []
             if a.state in ACTIVE_STATES and a.fingerprint not in acked:
                 actions.append(ack_form(a.fingerprint, token, lang))
             if a.state in ACTIVE_STATES and until is None:
-                actions.append(silence_form(a.fingerprint, token, lang))
+                actions.append(silence_form(a.fingerprint, token, lang, durations))
             row.append(html.Div(actions, className="alert-actions") if actions else "")
         rows.append(row)
     return panels.table(head, rows, numeric=(5,), class_name="alerts-current")
@@ -150,43 +174,86 @@ def history_table(view: AlertsView, lang: str) -> Any:
         return panels.empty(t("no_history", lang))
     head = [t(k, lang) for k in ("col_time", "col_alert", "col_scope", "col_change", "col_severity",
                                  "col_value", "col_comment")]
-    rows = [[panels.fmt_time(c.at), c.alertname, panels.scope(c.labels, lang), panels.change_label(c, lang),
+    rows = [[panels.fmt_time(c.at), alert_name(c.alertname, lang), panels.scope_link(c.labels, lang), panels.change_label(c, lang),
              panels.badge("severity", c.severity, lang), f"{c.value:g}", c.comment] for c in view.history]
     return panels.table(head, rows, numeric=(5,), class_name="alerts-history")
 
 
+def silences_table(view: AlertsView, lang: str, operator: bool) -> Any:
+    """Silences still running at the view's event-time "now": the alert, until when, how long is
+    left, who set it (shown to signed-in operators only) and why."""
+    running = view.silences()
+    if not running:
+        return panels.empty(t("no_silences", lang))
+    now = view.end - 60
+    head = [t(k, lang) for k in ("col_alert", "col_scope", "col_until", "col_left", "col_author", "col_comment")]
+    rows = [[alert_name(c.alertname, lang), panels.scope_link(c.labels, lang), panels.fmt_time(until),
+             t("minutes_left", lang).format(n=max(1, -(-(until - now) // 60))),
+             c.author if operator else DASH, c.comment] for c, until in running]
+    return panels.table(head, rows, class_name="alerts-silences")
+
+
 def render(view: AlertsView | None, lang: str, states: Sequence[str] | None = None,
-           severities: Sequence[str] | None = None, token: str | None = None) -> dict[Key, Any]:
+           severities: Sequence[str] | None = None, token: str | None = None,
+           durations: Sequence[int] | None = None) -> dict[Key, Any]:
     """The page's data: counts, the filtered current alerts (with acknowledge forms when `token`, the
     operator's CSRF token, is given) and the history. None (the store failed) shows dashes."""
     if view is None:
-        return {("alerts-counts", "children"): DASH, (CURRENT, "children"): DASH, (HISTORY, "children"): DASH}
+        return {("alerts-counts", "children"): DASH, (CURRENT, "children"): DASH, (HISTORY, "children"): DASH,
+                (SILENCES, "children"): DASH}
     counts = {s: sum(1 for a in view.current if a.state == s) for s in STATES}
     shown = filter_alerts(view.current, STATES if states is None else states, severities)
     return {
         ("alerts-counts", "children"): t("alerts_counts", lang).format(
             f=fmt_int(counts["firing"]), p=fmt_int(counts["pending"]), r=fmt_int(counts["resolved"])),
-        (CURRENT, "children"): current_table(shown, view.acknowledged(), lang, token, view.silenced()),
+        (CURRENT, "children"): current_table(shown, view.acknowledged(), lang, token, view.silenced(), durations),
         (HISTORY, "children"): history_table(view, lang),
+        (SILENCES, "children"): silences_table(view, lang, token is not None),
+        ("alerts-silences-title", "children"): t("silences_title", lang),
     }
 
 
-def register(app: dash.Dash, queries: Queries) -> None:
+def signature(view: AlertsView | None, lang: str, states: Sequence[str] | None, severities: Sequence[str] | None,
+              operator: bool) -> str:
+    """What the current-alerts table shows: while it is unchanged the table is not re-sent, so an
+    operator's half-typed comment survives every refresh."""
+    import hashlib
+
+    if view is None:
+        return "none"
+    shown = filter_alerts(view.current, STATES if states is None else states, severities)
+    key = repr(([(a.fingerprint, a.state, a.severity, a.at, a.value) for a in shown],
+                sorted(view.acknowledged()), sorted(view.silenced().items()), lang, operator))
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def register(app: dash.Dash, queries: Queries, settings: Any = None) -> None:
+    durations = tuple(getattr(settings, "cockpit_silence_durations_s", ()) or ())
+
     @app.callback([Output(i, p) for i, p in LABEL_OUTPUTS], Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"))
     def _labels(lang: str, _route: Any) -> tuple[Any, ...]:
         return ordered(render_labels(lang, is_operator()), LABEL_OUTPUTS)
 
-    @app.callback([Output(i, p) for i, p in DATA_OUTPUTS],
+    @app.callback([Output(i, p) for i, p in DATA_OUTPUTS] + [Output(SIGNATURE, "data")],
                   Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
                   Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"),
-                  Input(STATE_FILTER, "value"), Input(SEVERITY_FILTER, "value"))
+                  Input(STATE_FILTER, "value"), Input(SEVERITY_FILTER, "value"), State(SIGNATURE, "data"))
     def _refresh(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
-                 c1: str | None, states: list[str] | None, severities: list[str] | None) -> tuple[Any, ...]:
+                 c1: str | None, states: list[str] | None, severities: list[str] | None,
+                 shown_sig: str | None) -> tuple[Any, ...]:
         if not route or route.get("page") != PAGE:
             raise dash.exceptions.PreventUpdate
+        lang = checked_lang(lang)
+        filters = checked_filters(range_, c0, c1, None, settings)
         try:
-            view = load_alerts(queries, Filters.from_controls(range_, c0, c1, None))
+            view = load_alerts(queries, filters)
         except Exception:  # keep the last good tables up
-            return ordered({}, DATA_OUTPUTS)
-        token = csrf_token() if is_operator() else None
-        return ordered(render(view, lang, states or [], severities or [], token), DATA_OUTPUTS)
+            log.exception("alerts page refresh failed")
+            return ordered({}, DATA_OUTPUTS) + (dash.no_update,)
+        operator = is_operator()
+        token = csrf_token() if operator else None
+        out = render(view, lang, states or [], severities or [], token, durations or None)
+        sig = signature(view, lang, states or [], severities or [], operator)
+        if sig == shown_sig:
+            out.pop((CURRENT, "children"), None)  # unchanged: keep the forms (and what is typed) as they are
+        return ordered(out, DATA_OUTPUTS) + (sig,)

@@ -2,7 +2,7 @@
 
 Reached by clicking the map, the province ranking or the surge board; follows the same range and
 platform controls. Shows the province's alerts (the alert log's alerts labelled with it). Top
-resources are not stored per province (`resources_minute` has no province column), and the panel
+resources are not stored per province (the resource table has no province column), and the panel
 says so rather than showing the national list under the province's name.
 """
 from __future__ import annotations
@@ -16,9 +16,10 @@ from dash import Input, Output, dcc, html
 from cockpit import figures, panels
 from cockpit.i18n import fmt_int, fmt_per_second, province_name, t
 from cockpit.layout import DASH, Ids
+from cockpit.params import checked_filters, checked_lang
 from cockpit.pages.common import Key, graph_panel, kpi, ordered
 from cockpit.queries import Queries
-from cockpit.snapshots import Filters, ProvinceView, load_province
+from cockpit.snapshots import Filters, ProvinceView, chart_episodes, load_province
 from cockpit.timeframe import fmt_minute
 
 PAGE = "province"
@@ -102,8 +103,11 @@ def render(pv: ProvinceView | None, code: str | None, lang: str) -> dict[Key, An
         ("prov-today-sub", "children"): "",
     }
     span = pv.span
-    out[(LINE, "figure")] = figures.national_line(pv.series, lang, span.start,
-                                                  min(pv.win.now, span.end - span.step), span.step)
+    episodes, actions = chart_episodes(pv.history, pv.win.hour_end)
+    out[(LINE, "figure")] = figures.national_line(
+        pv.series, lang, span.start, min(pv.win.now, span.end - span.step), span.step,
+        partial=figures.partial_bucket(span.start, span.step, pv.win.now, span.end),
+        notes=figures.ChartNotes(episodes, actions))
     out[(PLATFORMS, "figure")] = figures.platform_bars(pv.by_platform, lang)
     out[(SECTIONS, "figure")] = figures.section_bars(pv.by_section, lang)
     out[(ALERTS, "children")] = panels.province_alerts(pv.alerts, lang)
@@ -124,5 +128,5 @@ def register(app: dash.Dash, queries: Queries, clock: Callable[[], float]) -> No
                  c1: str | None, platform: str | None) -> tuple[Any, ...]:
         if not route or route.get("page") != PAGE:
             raise dash.exceptions.PreventUpdate
-        filters = Filters.from_controls(range_, c0, c1, platform)
-        return ordered(refresh(queries, route.get("province"), lang, filters), OUTPUTS)
+        filters = checked_filters(range_, c0, c1, platform)
+        return ordered(refresh(queries, route.get("province"), checked_lang(lang), filters), OUTPUTS)

@@ -19,8 +19,9 @@ from dash import Input, Output, State, dcc, html
 
 from cockpit import figures
 from cockpit.i18n import fmt_int, fmt_ratio, province_name, t
-from cockpit.layout import DASH, Ids
-from cockpit.pages.common import Key, graph_panel, ordered
+from cockpit.layout import DASH, LOADING, Ids
+from cockpit.pages.common import Key, graph_panel, ordered, picker_texts
+from cockpit.params import BadParameter, checked_day, checked_lang, checked_platform
 from cockpit.queries import Queries
 from cockpit.snapshots import Period, Report, load_report
 from cockpit.timeframe import DAY, beijing_day_start, day_label, parse_day
@@ -40,15 +41,15 @@ def layout(lang: str) -> html.Div:
         html.H2(t("report_title", lang), id="report-title", className="page-title"),
         html.Div(className="report-controls", children=[
             html.Span(t("report_period", lang), id="report-period-label", className="control-label"),
-            dcc.DatePickerRange(id=PERIOD, display_format="YYYY-MM-DD"),
+            dcc.DatePickerRange(id=PERIOD, display_format="YYYY-MM-DD", **picker_texts(lang)),
             html.Span(t("report_base", lang), id="report-base-label", className="control-label"),
-            dcc.DatePickerRange(id=BASE, display_format="YYYY-MM-DD"),
+            dcc.DatePickerRange(id=BASE, display_format="YYYY-MM-DD", **picker_texts(lang)),
             html.Span("", id="report-resolved", className="report-resolved"),
         ]),
         html.Section(className="kpis kpis-4", children=[
             html.Div(className="kpi", children=[
                 html.Div(t(k, lang), id=f"{stat_id(k)}-label", className="kpi-label"),
-                html.Div(className="kpi-figure", children=[html.Span(DASH, id=stat_id(k), className="kpi-value")]),
+                html.Div(className="kpi-figure", children=[html.Span(LOADING, id=stat_id(k), className="kpi-value")]),
                 html.Div("", id=f"{stat_id(k)}-sub", className="kpi-sub"),
             ]) for k in STATS]),
         html.Section(className="grid grid-report", children=[graph_panel("report-daily", "table_daily", lang)]),
@@ -84,12 +85,12 @@ def periods(p0: str | None, p1: str | None, b0: str | None, b1: str | None, now:
 
 def daily_rows(r: Report, lang: str) -> tuple[list[str], list[list[str]]]:
     head = [t("col_day", lang), t("col_views", lang)]
-    return head, [[f"{d // 10000}-{d // 100 % 100:02d}-{d % 100:02d}", str(n)] for d, n in r.daily]
+    return head, [[f"{d // 10000}-{d // 100 % 100:02d}-{d % 100:02d}", fmt_int(n)] for d, n in r.daily]
 
 
 def growth_rows(r: Report, lang: str) -> tuple[list[str], list[list[str]]]:
     head = [t("col_province", lang), t("col_base_avg", lang), t("col_avg", lang), t("col_ratio", lang)]
-    rows = [[province_name(g.code, lang), f"{g.base_avg:.1f}", f"{g.avg:.1f}", fmt_ratio(g.ratio)]
+    rows = [[province_name(g.code, lang), f"{g.base_avg:,.1f}", f"{g.avg:,.1f}", fmt_ratio(g.ratio)]
             for g in r.growth]
     return head, rows
 
@@ -152,7 +153,8 @@ def render(r: Report | None, lang: str) -> dict[Key, Any]:
         ("report-total", "children"): fmt_int(r.total),
         ("report-total-sub", "children"): days.format(n=r.days_counted),
         ("report-avg", "children"): fmt_int(round(r.average)),
-        ("report-avg-sub", "children"): f"{t('report_base', lang)} {fmt_int(round(r.national.base_avg))}",
+        ("report-avg-sub", "children"): (f"{t('report_days_with_data', lang).format(n=r.days_with_data)} · "
+                                         f"{t('report_base', lang)} {fmt_int(round(r.national.base_avg))}"),
         ("report-peak", "children"): fmt_int(r.peak) if peak_day else DASH,
         ("report-peak-sub", "children"):
             f"{peak_day // 10000}-{peak_day // 100 % 100:02d}-{peak_day % 100:02d}" if peak_day else "",
@@ -166,12 +168,23 @@ def render(r: Report | None, lang: str) -> dict[Key, Any]:
     return out
 
 
+class TooLong(Exception):
+    """A period over `cockpit_max_report_days`: refused before any query."""
+
+
 def build(queries: Queries, p0: str | None, p1: str | None, b0: str | None, b1: str | None,
-          platform: str | None) -> Report | None:
+          platform: str | None, max_days: int = 92) -> Report | None:
+    """The report, every value checked (`BadParameter`: 400); a period longer than `max_days`
+    raises `TooLong`, which the page shows as a note and the export refuses."""
+    p0, p1 = checked_day("period start", p0), checked_day("period end", p1)
+    b0, b1 = checked_day("base start", b0), checked_day("base end", b1)
+    platform = checked_platform(platform)
     now = queries.latest_minute()
     if now is None:
         return None
     period, base = periods(p0, p1, b0, b1, now)
+    if max(period.days, base.days) > max_days:
+        raise TooLong(max_days)
     return load_report(queries, period, base, platform or None)
 
 
@@ -185,7 +198,8 @@ def export(which: str, r: Report | None, lang: str) -> dict[str, Any] | None:
     return {"content": "\ufeff" + to_csv(head, rows), "filename": name, "type": "text/csv"}  # BOM: Excel reads UTF-8
 
 
-def register(app: dash.Dash, queries: Queries) -> None:
+def register(app: dash.Dash, queries: Queries, settings: Any = None) -> None:
+    max_days = int(getattr(settings, "cockpit_max_report_days", 92))
     pickers = (Input(PERIOD, "start_date"), Input(PERIOD, "end_date"),
                Input(BASE, "start_date"), Input(BASE, "end_date"), Input(Ids.PLATFORM, "value"))
 
@@ -194,12 +208,22 @@ def register(app: dash.Dash, queries: Queries) -> None:
     def _refresh(_n: int, lang: str, route: dict[str, Any] | None, *controls: str | None) -> tuple[Any, ...]:
         if not route or route.get("page") != PAGE:
             raise dash.exceptions.PreventUpdate
-        return ordered(render(build(queries, *controls), lang), OUTPUTS)
+        lang = checked_lang(lang)
+        try:
+            report = build(queries, *controls, max_days=max_days)
+        except TooLong:
+            out = render(None, lang)
+            out[("report-resolved", "children")] = t("report_too_long", lang).format(n=max_days)
+            return ordered(out, OUTPUTS)
+        return ordered(render(report, lang), OUTPUTS)
 
     for table in (DAILY_TABLE, GROWTH_TABLE):
         @app.callback(Output(f"{table}-download", "data"), Input(f"{table}-export", "n_clicks"),
                       State(Ids.LANG, "value"), *(State(p.component_id, p.component_property) for p in pickers),
                       prevent_initial_call=True)
         def _export(_clicks: int, lang: str, *controls: str | None, _table: str = table) -> Any:
-            payload = export(_table, build(queries, *controls), lang)
+            try:
+                payload = export(_table, build(queries, *controls, max_days=max_days), checked_lang(lang))
+            except TooLong:
+                raise BadParameter("period", "…", f"at most {max_days} days") from None
             return payload if payload is not None else dash.no_update

@@ -143,3 +143,57 @@ def test_hub_fans_out_and_one_dead_receiver_does_not_hold_the_other() -> None:
             dead.release.set()
             hub.stop()
     assert rec.outcomes["sent"] == 3
+
+
+# -- chat group robots (issue 14): WeCom, DingTalk (signed), Feishu (signed), against local fakes --
+
+def test_chat_robots_get_their_card_formats_and_dingtalk_and_feishu_signatures() -> None:
+    from alerts.delivery import ChatReceiver
+    from tests.alerts.fake_robots import FakeRobots
+
+    with FakeRobots() as robots:
+        rec = Recorder()
+        receivers = [WebhookReceiver(robots.wecom, name="webhook0"), WebhookReceiver(robots.dingtalk),
+                     WebhookReceiver(robots.feishu)]
+        assert all(isinstance(r, ChatReceiver) for r in receivers)  # the URL prefix picks the robot
+        hub = DeliveryHub([DeliveryWorker(r, backoff_s=0.0, on_outcome=rec) for r in receivers]).start()
+        try:
+            hub.submit([note("firing"), note("firing", refresh=True), note("resolved")])
+            got = {k: [robots.received[k].get(timeout=10) for _ in range(2)] for k in ("wecom", "dingtalk", "feishu")}
+            assert hub.wait_idle(10)
+        finally:
+            hub.stop()
+    assert robots.refused == [] and rec.outcomes == Counter({"sent": 6})  # refreshes are not sent to people
+    assert got["wecom"][0]["msgtype"] == "markdown" and "告警中" in got["wecom"][0]["markdown"]["content"]
+    assert "吉林" in got["dingtalk"][0]["markdown"]["title"] and "已恢复" in got["dingtalk"][1]["markdown"]["title"]
+    card = got["feishu"][0]["card"]
+    assert card["header"]["template"] == "red" and got["feishu"][1]["card"]["header"]["template"] == "green"
+
+
+def test_cards_with_a_link_and_refusals_by_the_robot() -> None:
+    from alerts.delivery import ChatReceiver
+    from tests.alerts.fake_robots import FakeRobots
+
+    with FakeRobots() as robots:
+        link = "http://127.0.0.1:8050/alerts"
+        ChatReceiver(robots.wecom, link=link).send([note()])
+        ChatReceiver(robots.dingtalk, link=link).send([note()])
+        ChatReceiver(robots.feishu, link=link).send([note()])
+        wecom = robots.received["wecom"].get(timeout=5)
+        assert wecom["msgtype"] == "template_card" and wecom["template_card"]["card_action"]["url"] == link
+        assert robots.received["dingtalk"].get(timeout=5)["actionCard"]["singleURL"] == link
+        assert robots.received["feishu"].get(timeout=5)["card"]["elements"][-1]["tag"] == "action"
+        # a wrong secret: the robot answers 200 with its error code, which is a failed delivery
+        bad = ChatReceiver(robots.dingtalk.replace("#SEC", "#SECwrong"))
+        try:
+            bad.send([note()])
+            raise AssertionError("a bad signature was accepted")
+        except DeliveryError as err:
+            assert "310000" in str(err) and not err.retryable
+        late = ChatReceiver(robots.feishu, clock=lambda: time.time() - 7200)  # a timestamp two hours old
+        try:
+            late.send([note()])
+            raise AssertionError("a stale Feishu signature was accepted")
+        except DeliveryError as err:
+            assert "19021" in str(err)
+        assert [k for k, _ in robots.refused] == ["dingtalk", "feishu"]

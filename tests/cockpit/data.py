@@ -7,6 +7,7 @@ spread over provinces, platforms and sections, from a seeded generator so every 
 """
 from __future__ import annotations
 
+import time
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -273,3 +274,12 @@ def direct_by_province(store: Store, start: int, end: int) -> dict[str, int]:
                        "WHERE minute >= toDateTime(%(s)s) AND minute < toDateTime(%(e)s) GROUP BY province",
                        {"s": start, "e": end})
     return {str(p): int(n) for p, n in rows}
+
+
+_WALL_OFFSET = time.time() - (NOW + 30)
+
+
+def wall_clock() -> float:
+    """A wall clock running from half a minute into the fixture's "now" minute: the fixture's data
+    is live by this clock (the cockpit's Live / Stale pill compares the newest minute with it)."""
+    return time.time() - _WALL_OFFSET

@@ -39,7 +39,7 @@ def test_overview_shows_the_stored_total_and_refreshes_itself(
     dash_duo, empty_store: ChdbStore, settings: Settings, free_port: int, artifacts: Path
 ) -> None:
     set_viewport(dash_duo, *VIEWPORT)
-    app = create_app(settings, empty_store, registry=CollectorRegistry())
+    app = create_app(settings, empty_store, registry=CollectorRegistry(), clock=fx.wall_clock)
     dash_duo.start_server(app, port=free_port)
 
     # an empty store: a plain message, no numbers

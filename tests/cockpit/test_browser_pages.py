@@ -34,7 +34,7 @@ def direct_by_province(store: ChdbStore, start: int, end: int) -> dict[str, int]
 @pytest.fixture
 def started(dash_duo, morning_store: ChdbStore, settings: Settings, free_port: int):  # type: ignore[no-untyped-def]
     set_viewport(dash_duo, *VIEWPORT)
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry()), port=free_port)
+    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port)
     return dash_duo
 
 
@@ -76,7 +76,7 @@ def test_language_switch_relabels_every_page_part(started) -> None:
     dash_duo.wait_for_text_to_equal(f"#{Ids.nav('report')}", "Daily report")
     dash_duo.wait_for_text_to_equal("#lbl-ctl_range", "Range")
     dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('sessions', 'label')}", "Active sessions")
-    dash_duo.wait_for_text_to_equal(f"#{Ids.listing('surge', 'title')}", "Surge board (vs seasonal baseline)")
+    dash_duo.wait_for_text_to_equal(f"#{Ids.listing('surge', 'title')}", "Surges vs baseline")
     dash_duo.find_elements(".lang-option")[0].click()  # back, so later tests start in Chinese
     dash_duo.wait_for_text_to_equal(f"#{Ids.nav('report')}", "日报")
     assert_clean_console(dash_duo)
@@ -103,7 +103,7 @@ def test_overview_kpis_and_panels_equal_the_store(started, morning_store: ChdbSt
     dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('sessions')}", fmt_int(active))
     dash_duo.wait_for_contains_text(f"#{Ids.listing('surge')}", "广西")
     dash_duo.wait_for_contains_text(f"#{Ids.listing('surge')}", "3.10×")
-    dash_duo.wait_for_contains_text(f"#{Ids.listing('alerts')}", "TrafficAnomaly · 全国")
+    dash_duo.wait_for_contains_text(f"#{Ids.listing('alerts')}", "访问异常 · 全国")
     dash_duo.wait_for_element(f"#{Ids.listing('resources')} table")
     dash_duo.wait_for_element(f"#{Ids.chart('abroad')} .barlayer .trace")
     dash_duo.wait_for_element(f"#{Ids.chart('sessions')} .barlayer .trace")
@@ -116,16 +116,16 @@ def test_alerts_page_renders_the_stored_alerts_and_filters_them(started, artifac
     dash_duo.find_element(f"#{Ids.nav('alerts')}").click()
     dash_duo.wait_for_text_to_equal("#alerts-counts", "告警中 2 · 待定 1 · 已恢复 1", timeout=15)
     assert not dash_duo.find_element(f"#{Ids.page('overview')}").is_displayed()
-    dash_duo.wait_for_contains_text("#alerts-current", "TrafficAnomaly")
-    for name in ("TrafficSurge", "TrafficDrop"):
+    dash_duo.wait_for_contains_text("#alerts-current", "访问异常")
+    for name in ("访问激增", "访问骤降"):
         assert name in dash_duo.find_element("#alerts-current").text
     assert "待定 → 告警中" in dash_duo.find_element("#alerts-history").text
     assert "确认" not in dash_duo.find_element("#alerts-current").text  # no operator: no forms
     dash_duo.driver.save_screenshot(str(artifacts / "cockpit-alerts-zh.png"))
     # untick "resolved": Beijing's drop leaves the table
     dash_duo.find_elements("#alerts-state label")[2].click()
-    until(lambda: "TrafficDrop" not in dash_duo.find_element("#alerts-current").text, timeout=10)
-    assert "TrafficSurge" in dash_duo.find_element("#alerts-current").text
+    until(lambda: "访问骤降" not in dash_duo.find_element("#alerts-current").text, timeout=10)
+    assert "访问激增" in dash_duo.find_element("#alerts-current").text
     assert_clean_console(dash_duo)
 
 

@@ -56,7 +56,7 @@ def test_overview_line_draws_the_seasonal_band_from_the_stored_weeks(
     weeks = [fx.direct_total(morning_store, at - k * fx.WEEK, at - k * fx.WEEK + MINUTE) for k in (1, 2, 3)]
     want = {"band": 1, "expected": [statistics.median(weeks)]}
     set_viewport(dash_duo, *VIEWPORT)
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry()), port=free_port)
+    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port)
     dash_duo.wait_for_text_to_equal(f"#{Ids.EVENT_NOW}", "2022-03-14 10:42", timeout=20)
     until(lambda: dash_duo.driver.execute_script(BASELINE) == want, timeout=20)
     dash_duo.driver.save_screenshot(str(artifacts / "cockpit-overview-baseline-zh.png"))
@@ -69,7 +69,7 @@ def test_surge_map_and_board_equal_the_store_and_lead_to_the_province(
     expected = expected_surge_z(morning_store)
     assert sum(1 for z in expected if z != NO_BASELINE) == 2  # Guangxi and Shandong have baselines
     set_viewport(dash_duo, *VIEWPORT)
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry()), port=free_port)
+    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port)
     dash_duo.wait_for_text_to_equal(f"#{Ids.EVENT_NOW}", "2022-03-14 10:42", timeout=20)
 
     dash_duo.select_dcc_dropdown(f"#{Ids.MEASURE}", index=2)  # surge ratio
@@ -88,8 +88,8 @@ def test_surge_map_and_board_equal_the_store_and_lead_to_the_province(
     until(click_first_row, timeout=10)
     until(lambda: dash_duo.driver.current_url.endswith("/province/450000"), timeout=10)
     dash_duo.wait_for_text_to_equal("#prov-name", "省级监测 · 广西", timeout=15)
-    dash_duo.wait_for_contains_text("#prov-alerts", "TrafficSurge", timeout=15)
-    assert "TrafficAnomaly" not in dash_duo.find_element("#prov-alerts").text
-    assert "resources_minute" in dash_duo.find_element("#prov-na-resources-body").text
+    dash_duo.wait_for_contains_text("#prov-alerts", "访问激增", timeout=15)
+    assert "访问异常" not in dash_duo.find_element("#prov-alerts").text
+    assert "未按省份存储" in dash_duo.find_element("#prov-na-resources-body").text
     dash_duo.driver.save_screenshot(str(artifacts / "cockpit-province-alerts-zh.png"))
     assert_clean_console(dash_duo)

@@ -15,6 +15,7 @@ from cockpit.i18n import t
 from cockpit.layout import Ids
 from contracts.settings import Settings
 from sinks.store import ChdbStore
+from tests.cockpit import data as fx
 from tests.cockpit.test_browser import assert_clean_console, set_viewport
 
 pytestmark = pytest.mark.browser
@@ -95,7 +96,7 @@ def test_layout_problems_flags_overflow_clipping_and_squeezing() -> None:
 def test_wall_screen_fits_1280x900_and_1920x1080(dash_duo, morning_store: ChdbStore, settings: Settings,
                                                  free_port: int, artifacts: Path) -> None:
     set_viewport(dash_duo, *WALL_SIZES[0])
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry()), port=free_port)
+    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port)
     dash_duo.driver.get(dash_duo.server_url + "/?wall=1")
     dash_duo.wait_for_class_to_equal(f"#{Ids.SHELL}", "cockpit wall")
     dash_duo.wait_for_text_to_equal(f"#{Ids.STATUS}", t("status_live", "zh"), timeout=20)
@@ -120,7 +121,7 @@ def test_wall_screen_fits_1280x900_and_1920x1080(dash_duo, morning_store: ChdbSt
     # the rotation's province pages fit too: nothing to scroll, the line and the alerts on screen
     set_viewport(dash_duo, *WALL_SIZES[0])
     dash_duo.driver.get(dash_duo.server_url + "/province/450000?wall=1")
-    dash_duo.wait_for_contains_text("#prov-alerts", "TrafficSurge", timeout=20)
+    dash_duo.wait_for_contains_text("#prov-alerts", "访问激增", timeout=20)
     # opened directly, the page's header still says how fresh the data is
     dash_duo.wait_for_text_to_equal(f"#{Ids.EVENT_NOW}", "2022-03-14 10:42", timeout=10)
     province = ("#prov-line", "#prov-platforms", "#prov-sections", "#prov-alerts")

@@ -42,7 +42,7 @@ def test_number_formats() -> None:
 def test_refresh_on_stored_data_shows_the_stored_numbers(morning_store: ChdbStore) -> None:
     registry = CollectorRegistry()
     metrics = CockpitMetrics(registry)
-    out = refresh(Queries(morning_store, ttl_s=0), "zh", lambda: WALL, metrics)
+    out = refresh(Queries(morning_store, ttl_s=0), "zh", lambda: fx.NOW + 90, metrics)
     assert out[(Ids.kpi("today"), "children")] == i18n.fmt_int(
         fx.direct_total(morning_store, fx.DAY_START, fx.DAY_START + DAY))
     assert out[(Ids.kpi("hour"), "children")] == i18n.fmt_int(
@@ -97,6 +97,16 @@ def test_other_pages_refresh_the_header_with_the_data_time(morning_store: ChdbSt
 
     out = refresh_shell(Queries(morning_store, ttl_s=0), "zh", lambda: WALL)
     assert out[(Ids.EVENT_NOW, "children")] == "2022-03-14 10:42"
-    assert out[(Ids.STATUS, "className")] == "status status-live"
+    assert out[(Ids.STATUS, "className")] == "status status-stale"  # WALL is years after the data
     assert out[(Ids.REFRESHED, "children")].endswith("19:06:40")  # WALL in Beijing time
     assert set(out) <= set(DATA_OUTPUTS) and not {(Ids.kpi(n), "children") for n in Ids.KPIS} & set(out)
+
+
+@pytest.mark.parametrize(("wall", "kind"), [(fx.NOW + 60 + 180, "live"), (fx.NOW + 60 + 181, "stale")])
+def test_the_pill_compares_the_newest_minute_with_the_wall_clock(morning_store: ChdbStore, wall: float,
+                                                                kind: str) -> None:
+    """Live while the newest stored minute ended at most `cockpit_stale_after_s` (180 s) ago by
+    the wall clock, Stale after, with a notice saying the figures are the last received."""
+    out = refresh(Queries(morning_store, ttl_s=0), "en", lambda: wall, stale_after_s=180)
+    assert out[(Ids.STATUS, "className")] == f"status status-{kind}"
+    assert out[(Ids.NOTICE, "className")] == ("notice hidden" if kind == "live" else "notice notice-stale")

@@ -17,7 +17,7 @@ from cockpit.layout import Ids
 from cockpit.mapdata import NANHAI, geojson, province_codes
 from cockpit.pages import alerts, province, report
 from cockpit.queries import Queries, check_filters
-from cockpit.snapshots import Filters, Period, counted, growth_rows, load_map_values, load_province, load_report
+from cockpit.snapshots import Filters, Period, counted, growth_rows, load_map_values, load_province, load_report, load_surge_basis
 from cockpit.timeframe import DAY, HOUR, MINUTE, range_span
 from contracts.geo import PROVINCES
 from sinks.store import ChdbStore
@@ -35,7 +35,8 @@ def test_shipped_geojson_has_the_34_divisions_and_the_south_china_sea_inset() ->
 
 def test_china_map_colours_every_division_by_its_value_and_marks_hong_kong_and_macau() -> None:
     fig = china_map({"450000": 9, "810000": 4, "abroad": 100}, "zh", "rate")
-    provinces, nanhai, small = fig.data
+    provinces, nanhai, small, hot = fig.data
+    assert list(hot.lon) == [] and hot.meta == "surging"  # no surging division given
     assert list(provinces.locations) == list(province_codes())
     assert provinces.z[province_codes().index("450000")] == 9 and sum(provinces.z) == 13  # abroad not on it
     assert list(nanhai.locations) == [NANHAI] and nanhai.hoverinfo == "skip"
@@ -137,7 +138,8 @@ def test_map_values_equal_the_store_with_platform_filter(morning_store: ChdbStor
         f"SELECT toString(province), sum(clicks) FROM {morning_store.database}.clicks_minute "
         "WHERE minute = toDateTime(%(m)s) AND platform = 'k12' GROUP BY province", {"m": fx.NOW - 60})
     assert k12 == {str(p): int(n) for p, n in rows}
-    assert load_map_values(q, None, "surge") == {}
+    ratios, basis = load_surge_basis(q, fx.NOW)  # no earlier week stored: the usual-share baseline
+    assert basis == "share" and load_map_values(q, None, "surge") == ratios and ratios
     patch = refresh_map(q, "zh", Filters(platform="k12"), "rate")[(Ids.MAP, "figure")]
     z = patched_values(patch)["data.0.z"]
     assert sum(z) == sum(v for c, v in k12.items() if c != "abroad")
@@ -156,8 +158,8 @@ def test_province_page_renders_its_own_numbers(morning_store: ChdbStore) -> None
     assert out[("prov-span-total", "children")] == fmt_int(direct)
     assert out[(province.NAME, "children")] == "Province · Guangxi"
     listed = str(out[(province.ALERTS, "children")])
-    assert "TrafficSurge" in listed and "3.10×" in listed and "TrafficAnomaly" not in listed  # its own only
-    assert "no province" in out[("prov-na-resources-body", "children")].lower()
+    assert "Traffic surge" in listed and "3.10×" in listed and "Traffic anomaly" not in listed  # its own only
+    assert "not stored per province" in out[("prov-na-resources-body", "children")].lower()
     unknown = province.refresh(q, None, "zh")
     assert unknown[("prov-span-total", "children")] == "—"
     assert set(out) == set(province.OUTPUTS)

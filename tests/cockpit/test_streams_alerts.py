@@ -98,24 +98,22 @@ def test_overview_kpis_and_panels_equal_direct_queries(morning_store: ChdbStore)
     _, active = fx.direct_uniques(morning_store, fx.NOW - MINUTE, fx.NOW)
     assert (ov.uniques_today, ov.active_sessions) == (users, active) and users > 0 and active > 0
     assert ov.uniques_yesterday == 0  # yesterday stored visitors only in the evening, after 10:43
-    tiles = fx.tile_rows(fx.NOW - 3 * MINUTE, fx.NOW + 30)
-    last = max(ts for ts, _, _ in tiles)
-    assert ov.eps == (last - 10, sum(n for ts, _, n in tiles if ts == last - 10) / 10)
+    assert ov.eps == (fx.NOW - MINUTE, ov.rate / 60) and ov.rate_minute == fx.NOW - MINUTE  # one "per second now"
     assert [c.fingerprint for c in ov.alert_marks] == [fx.FP_NAT, fx.FP_GX, fx.FP_BJ]  # newest first
 
     out = refresh(q, "zh", lambda: WALL)
     assert set(out) == set(DATA_OUTPUTS)
     assert out[(Ids.kpi("uniques"), "children")] == fmt_int(users)
     assert out[(Ids.kpi("sessions"), "children")] == fmt_int(active)
-    assert out[(Ids.kpi("eps"), "children")] == f"{ov.eps[1]:,.1f}" and out[(Ids.kpi("eps", "unit"), "children")] == "次/秒"
+    assert out[(Ids.kpi("eps"), "children")] == f"{ov.eps[1]:,.0f}" and out[(Ids.kpi("eps", "unit"), "children")] == "次/秒"
     surge = texts(out[(Ids.listing("surge"), "children")])
     assert surge[:4] == ["1", "广西", "3.10×", "告警中"] and surge[4:8] == ["2", "山东", "2.40×", "待定"]
     firing = texts(out[(Ids.listing("alerts"), "children")])
-    assert "TrafficAnomaly · 全国" in firing and "TrafficSurge · 广西" in firing and "另有 1 条待定" in firing
+    assert "访问异常 · 全国" in firing and "访问激增 · 广西" in firing and "另有 1 条待定" in firing
     table = texts(out[(Ids.listing("resources"), "children")])
     assert catalogue_title(fx.known_resources()[0][0]) in table and fx.UNKNOWN_RESOURCE in table
     national = out[(Ids.chart("national"), "figure")]
-    assert [tr.name for tr in national.data] == ["events", "latest", "alerts"]
+    assert [tr.name for tr in national.data] == ["events", "latest", "partial", "alerts"]  # 10:42 still filling
     assert "started" not in out[(Ids.SESSIONS_SUB, "children")] and "开始" in out[(Ids.SESSIONS_SUB, "children")]
 
     k12 = refresh(q, "en", lambda: WALL, filters=Filters(platform="k12"))
@@ -151,7 +149,7 @@ def test_firing_alerts_list_says_plainly_when_there_are_none() -> None:
     assert texts(panels.alerts_list([], "zh")) == ["暂无告警"]
     assert texts(panels.alerts_list([alert("p", "pending")], "en")) == ["No alerts", "1 more pending"]
     got = texts(panels.alerts_list([alert("a", "firing", severity="critical", at=fx.NOW)], "en"))
-    assert got[:2] == ["Critical", "TrafficSurge · Guangxi"]
+    assert got[:2] == ["Critical", "Traffic surge · Guangxi"]
 
 
 def test_filter_alerts_by_state_and_severity_in_order() -> None:
@@ -204,9 +202,9 @@ def test_alerts_page_lists_filters_and_history(morning_store: ChdbStore) -> None
     history = texts(out[(alerts.HISTORY, "children")])
     assert "Pending → Firing" in history and "Firing → Resolved" in history
     only = texts(alerts.render(view, "en", ["resolved"], None)[(alerts.CURRENT, "children")])
-    assert "TrafficDrop" in only and "TrafficSurge" not in only
+    assert "Traffic drop" in only and "Traffic surge" not in only
     crit = texts(alerts.render(view, "en", None, ["critical"])[(alerts.CURRENT, "children")])
-    assert "TrafficAnomaly" in crit and "TrafficSurge" not in crit
+    assert "Traffic anomaly" in crit and "Traffic surge" not in crit
     assert texts(alerts.render(view, "zh", [], None)[(alerts.CURRENT, "children")]) == ["暂无告警"]
 
     # an operator gets a form on each firing or pending alert, carrying the CSRF token

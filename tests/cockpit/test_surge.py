@@ -69,7 +69,7 @@ def test_surge_board_rows_carry_a_sparkline_and_link_to_the_province() -> None:
 def test_province_alerts_list_says_when_there_are_none() -> None:
     assert panels.province_alerts([], "en").children == "No alerts for this province"
     row = panels.province_alerts([_surge("450000", "3.1")], "en")[0]
-    assert "TrafficSurge" in str(row) and "3.10×" in str(row)
+    assert "Traffic surge" in str(row) and "3.10×" in str(row)
 
 
 def test_surge_map_values_equal_direct_queries_of_the_stored_weeks(morning_store: ChdbStore) -> None:

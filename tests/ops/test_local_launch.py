@@ -44,7 +44,7 @@ def test_edu_local_runs_the_pipeline_on_live_traffic_and_stops_on_ctrl_c(tmp_pat
         "EDU_DATA_DIR": str(tmp_path / "data"), "EDU_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
         "EDU_KAFKA_CONTROLLER_PORT": str(free_port()), "EDU_COCKPIT_PORT": str(cockpit_port),
         "EDU_WORKER_METRICS_PORT": "0", "EDU_SINK_METRICS_PORT": "0", "EDU_ALERTS_METRICS_PORT": "0",
-        "EDU_WORKER_SESSION_TIMEOUT_S": "6",
+        "EDU_WORKER_SESSION_TIMEOUT_S": "6", "EDU_ALERTMANAGER_PORT": str(free_port()),  # its own (issue 14)
     })
     out = tmp_path / "edu-local.out"
     with open(out, "wb") as sink:
