@@ -1,8 +1,8 @@
 """Cluster benchmark (not part of the test suite): the pipeline on the local cluster, and the cockpit's
 refresh over Distributed tables and over a year of history.
 
-    python bench/cluster_bench.py refresh [--days 30 365] [--minute-days 7] [--refreshes 30]
-    python bench/cluster_bench.py e2e [--rate 20000] [--seconds 600]
+    python -m bench.cluster_bench refresh [--days 30 365] [--minute-days 7] [--refreshes 30]
+    python -m bench.cluster_bench e2e [--rate 20000] [--seconds 600]
 
 `refresh`: starts a 2x2 ClickHouse 18.16 cluster (ZooKeeper) and one single 18.16 node, fills both
 with the same data (the last `--minute-days` days of minute rows at full spread, one minute row on
@@ -29,7 +29,6 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -155,7 +154,7 @@ def e2e(args: argparse.Namespace) -> int:
     from ops.clickhouse_cluster import CLUSTER, LocalClickHouseCluster
     from ops.kafka_cluster import LocalKafkaCluster
     from ops.launch_cluster import cluster_env
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     tmp = Path(tempfile.mkdtemp(prefix="cluster-e2e-"))
     kafka = LocalKafkaCluster(tmp / "kafka", extra_config={"message.max.bytes": str(4 * 1024 * 1024)})

@@ -1,7 +1,7 @@
 """The sink kill loop at full size: 200,000 events, 20+ SIGKILLs of `edu-sink` at random instants, on
 chDB and on the ClickHouse 18.16 server; stored must equal sent exactly.
 
-    python bench/sink_kill.py [--batches 2000] [--kills 24] [--per-s 8] [--engines chdb,server]
+    python -m bench.sink_kill [--batches 2000] [--kills 24] [--per-s 8] [--engines chdb,server]
 
 Starts its own Kafka broker and ClickHouse server on free loopback ports (removed at the end). Each
 batch carries 100 events (90 clicks on time, 10 late). The loop itself is `tests/sinks/kill_loop.py`.
@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from ops.clickhouse_server import LocalClickHouseServer, free_port  # noqa: E402
+from ops.clickhouse_server import LocalClickHouseServer  # noqa: E402
+from ops.local_process import free_port  # noqa: E402
 from ops.kafka_local import LocalKafka  # noqa: E402
 from sinks.store import ServerStore  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402

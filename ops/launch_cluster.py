@@ -45,7 +45,7 @@ def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 
     from ops.kafka_cluster import LocalKafkaCluster
     from sinks.migrate import migrate
     from sinks.store import ServerStore
-    from streams.topics import ensure_topics
+    from contracts.topics import ensure_topics
 
     base = settings.data_dir / "cluster"
     logs = base / "logs"

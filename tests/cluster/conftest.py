@@ -25,8 +25,9 @@ from ops.kafka_cluster import LocalKafkaCluster
 from sinks import queries as named
 from sinks.migrate import migrate
 from sinks.store import ServerStore, StoreError
-from streams.topics import ensure_topics
-from tests.conftest import make_settings, settings_env
+from contracts.topics import ensure_topics
+from tests.conftest import make_settings
+from contracts.settings import settings_env
 from tests.support import ROOT, WorkerProcess, known_clicks, producer, wait_for
 
 T0 = 1_647_216_000_000  # 2022-03-14 08:00 Beijing

@@ -180,11 +180,11 @@ def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: floa
 
     With `min_resumed`, kills go on past `kills` (up to `max_kills`) until that many restarts have
     found a flush cut off mid-way: a kill lands inside a flush only by chance."""
-    from streams.topics import ensure_topics
-    from tests.conftest import settings_env
+    from contracts.topics import ensure_topics
+    from contracts.settings import settings_env
     from tests.sinks.test_sink_fault import EVENTS_PER_BATCH, Stream
 
-    from ops.clickhouse_server import free_port
+    from ops.local_process import free_port
 
     t0 = time.monotonic()
     rng = random.Random(seed)

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from ops.clickhouse_server import free_port
-from streams.topics import ensure_topics
-from tests.conftest import make_settings, settings_env
+from ops.local_process import free_port
+from contracts.topics import ensure_topics
+from tests.conftest import make_settings
+from contracts.settings import settings_env
 from tests.sinks import kill_loop
 from tests.sinks.test_sink_fault import Stream
 from tests.support import ROOT, wait_for

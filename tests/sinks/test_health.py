@@ -7,7 +7,7 @@ import urllib.request
 
 from prometheus_client import CollectorRegistry, Counter
 
-from ops.clickhouse_server import free_port
+from ops.local_process import free_port
 from sinks.health import SinkHealth, report, serve
 
 
