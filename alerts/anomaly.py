@@ -20,6 +20,7 @@ then keeps only onsets (a point is reported only if it beats every raw score of 
 result through s / (s + s0) so that 0.5 is about the level worth alerting on. The first `warmup`
 points only learn: a series' first values are all "new" and mean nothing.
 """
+
 from __future__ import annotations
 
 import math
@@ -111,7 +112,7 @@ class AnomalyScorer:
             self._scale = mem.robust_range(self.cfg.range_quantile) if self.cfg.range_quantile else mem.range
         r = self._scale if self._scale > 0 else mem.range
         s = mem.distance(x) / r if r > 0 else 0.0
-        for profile, resid in zip(self.profiles, self.residuals):
+        for profile, resid in zip(self.profiles, self.residuals, strict=False):
             e = profile.residual(t, x)
             if e is None:
                 continue

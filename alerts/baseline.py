@@ -19,6 +19,7 @@ cannot make the limit zero) and shrunk further (`outlier_damp`) when the visit l
 lasting days therefore moves its own baseline slowly, and the cockpit keeps showing how far a closed
 province is from its normal level. O(1) per point.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,9 @@ class _Profile:
     def get(self, group: int, idx: int) -> _Slot | None:
         return self.slots.get((group, idx % self.n_slots))
 
-    def learn(self, group: int, idx: int, value: float, dev_obs: float, alpha: float, k: float, damp: float,
-              rel_floor: float) -> None:
+    def learn(
+        self, group: int, idx: int, value: float, dev_obs: float, alpha: float, k: float, damp: float, rel_floor: float
+    ) -> None:
         s = self.slots.get((group, idx))
         if s is None:
             self.slots[(group, idx)] = _Slot(value, dev_obs, 1, [value])
@@ -155,7 +157,7 @@ class SeasonalBaseline:
         mean = self._sum / self._n
         # minute-to-minute jitter inside the visit: a floor for the slot's deviation
         jitter = self._abs / max(self._n - 1, 1) / math.sqrt(2) if self._n > 1 else 0.0
-        for profile, group in zip(self.profiles, self._groups(day)):
+        for profile, group in zip(self.profiles, self._groups(day), strict=False):
             profile.learn(group, idx, mean, jitter, self.alpha, self.k, self.damp, self.rel_floor)
         self._sum = self._abs = 0.0
         self._n = 0
@@ -174,7 +176,7 @@ class SeasonalBaseline:
         elif other < 0:
             other, other_day = self.n_slots - 1, day - 1
         found: list[tuple[str, float, float, int]] = []
-        for profile, g, g_other in zip(self.profiles[:2], self._groups(day), self._groups(other_day)):
+        for profile, g, g_other in zip(self.profiles[:2], self._groups(day), self._groups(other_day), strict=False):
             a = profile.get(g, idx)
             if a is None or a.visits < self.min_visits:
                 continue

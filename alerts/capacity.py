@@ -11,15 +11,16 @@ the season as the mean ratio of value to trend per slot), then scanned forward f
 reaches capacity. An alert is due when that time is nearer than the lead time operators need to
 add capacity. Pure functions over arrays; the engine calls them once a minute per platform.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from contracts.beijing import BEIJING_OFFSET_S
 
 import numpy as np
 
 from contracts.alerts import Severity
+from contracts.beijing import BEIJING_OFFSET_S
 
 DAY_S = 86_400
 

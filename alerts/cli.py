@@ -1,5 +1,6 @@
 """`edu-alerts`: the alerting service (surge, drop, outage, anomaly, capacity) over the rates topic;
 `edu-alerts replay SCENARIO`: a scenario through the worker's aggregation and the engine, no Kafka."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,9 +20,15 @@ def replay_main(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     provinces = args.provinces.split(",") if args.provinces else None
     shown = (lambda ch: True) if args.all else (lambda ch: ch.kind == "state")
-    run = replay(sc, scale=args.scale, seed=args.seed, days=args.days, settings=load_settings(),
-                 provinces=provinces,
-                 on_change=None if args.quiet else lambda ch: print(describe(ch), flush=True) if shown(ch) else None)
+    run = replay(
+        sc,
+        scale=args.scale,
+        seed=args.seed,
+        days=args.days,
+        settings=load_settings(),
+        provinces=provinces,
+        on_change=None if args.quiet else lambda ch: print(describe(ch), flush=True) if shown(ch) else None,
+    )
     v = judge(sc, run.changes, scenario_end=min(sc.end_ms, sc.start_ms + int((args.days or 1e9) * 86_400_000)) / 1000)
     print(f"closures missed={len(v.missed)} late={len(v.late)} split={len(v.split)} false_alerts={len(v.false)}")
     print(f"events={run.events} changes={len(run.changes)} late_rows={run.late_rows} seconds={run.seconds:.1f}")
@@ -33,11 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="edu-alerts",
         description="Evaluate alert rules minute by minute in event time over the rates topic; publish state "
         "changes to the alerts topic (stored by edu-sink) and deliver to Alertmanager/webhooks "
-        "(EDU_ALERTS_ALERTMANAGER_URL, EDU_ALERTS_WEBHOOK_URLS).")
+        "(EDU_ALERTS_ALERTMANAGER_URL, EDU_ALERTS_WEBHOOK_URLS).",
+    )
     parser.add_argument("--loglevel", default="info")
     sub = parser.add_subparsers(dest="command")
-    rp = sub.add_parser("replay", help="run a scenario through aggregation and the alert engine, no Kafka; "
-                        "print every state change")
+    rp = sub.add_parser(
+        "replay", help="run a scenario through aggregation and the alert engine, no Kafka; print every state change"
+    )
     rp.add_argument("scenario", help="a scenario name (simulators/scenarios) or a YAML path")
     rp.add_argument("--scale", type=float, default=None, help="fraction of the real traffic (default: the file's)")
     rp.add_argument("--seed", type=int, default=1)

@@ -13,6 +13,7 @@ Alertmanager expires firing alerts by *its* wall clock. Firing alerts therefore 
 endsAt = wall now + `firing_ttl_s` and are refreshed by the book's refresh notifications; resolved
 alerts carry their event-time resolution, which is in the past for Alertmanager either way.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from alerts.model import Notification
@@ -34,7 +35,7 @@ Outcome = Callable[[str, str, int], None]  # (receiver, outcome, count): sent/re
 
 
 def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class DeliveryError(Exception):
@@ -69,8 +70,15 @@ def post_json(url: str, body: Any, timeout: float) -> int:
 class AlertmanagerReceiver:
     """POST /api/v2/alerts: every notification, including refreshes that keep firing alerts alive."""
 
-    def __init__(self, base_url: str, timeout: float = 5.0, firing_ttl_s: float = 600.0,
-                 generator_url: str = "", wall: Callable[[], float] = time.time, name: str = "alertmanager") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 5.0,
+        firing_ttl_s: float = 600.0,
+        generator_url: str = "",
+        wall: Callable[[], float] = time.time,
+        name: str = "alertmanager",
+    ) -> None:
         self.url = base_url.rstrip("/") + "/api/v2/alerts"
         self.timeout, self.ttl, self.generator_url = timeout, firing_ttl_s, generator_url
         self.wall, self.name = wall, name
@@ -106,7 +114,7 @@ class WebhookReceiver:
     (the secret of a signed robot after '#', never sent), `feishu:https://…/bot/v2/hook/ID#secret`.
     """
 
-    def __new__(cls, url: str, timeout: float = 5.0, name: str = "webhook") -> "WebhookReceiver":
+    def __new__(cls, url: str, timeout: float = 5.0, name: str = "webhook") -> WebhookReceiver:
         kind = url.partition(":")[0]
         if cls is WebhookReceiver and kind in CHAT_KINDS:
             return ChatReceiver(url, timeout, name)  # type: ignore[return-value]
@@ -124,15 +132,31 @@ class WebhookReceiver:
             group = [n for n in notes if n.status == status]
             if not group:
                 continue
-            alerts = [{
-                "status": n.status, "labels": dict(n.labels), "annotations": {**n.annotations, **n.extra},
-                "startsAt": rfc3339(n.starts_at), "endsAt": rfc3339(n.ends_at) if n.ends_at else "0001-01-01T00:00:00Z",
-                "fingerprint": n.fingerprint,
-            } for n in group]
+            alerts = [
+                {
+                    "status": n.status,
+                    "labels": dict(n.labels),
+                    "annotations": {**n.annotations, **n.extra},
+                    "startsAt": rfc3339(n.starts_at),
+                    "endsAt": rfc3339(n.ends_at) if n.ends_at else "0001-01-01T00:00:00Z",
+                    "fingerprint": n.fingerprint,
+                }
+                for n in group
+            ]
             common = {k: v for k, v in group[0].labels.items() if all(n.labels.get(k) == v for n in group)}
-            bodies.append({"version": "4", "receiver": self.name, "status": status, "alerts": alerts,
-                           "groupLabels": {}, "commonLabels": common, "commonAnnotations": {},
-                           "groupKey": ",".join(sorted(n.fingerprint for n in group)), "externalURL": ""})
+            bodies.append(
+                {
+                    "version": "4",
+                    "receiver": self.name,
+                    "status": status,
+                    "alerts": alerts,
+                    "groupLabels": {},
+                    "commonLabels": common,
+                    "commonAnnotations": {},
+                    "groupKey": ",".join(sorted(n.fingerprint for n in group)),
+                    "externalURL": "",
+                }
+            )
         return bodies
 
     def send(self, notes: Sequence[Notification]) -> None:
@@ -143,8 +167,15 @@ class WebhookReceiver:
 class DeliveryWorker:
     """One receiver's bounded queue and thread."""
 
-    def __init__(self, receiver: Receiver, maxsize: int = 1000, retries: int = 5, backoff_s: float = 0.5,
-                 max_backoff_s: float = 30.0, on_outcome: Outcome | None = None) -> None:
+    def __init__(
+        self,
+        receiver: Receiver,
+        maxsize: int = 1000,
+        retries: int = 5,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        on_outcome: Outcome | None = None,
+    ) -> None:
         self.receiver = receiver
         self.q: queue.Queue[list[Notification]] = queue.Queue(maxsize=maxsize)
         self.retries, self.backoff_s, self.max_backoff_s = retries, backoff_s, max_backoff_s
@@ -152,7 +183,7 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "DeliveryWorker":
+    def start(self) -> DeliveryWorker:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"deliver-{self.receiver.name}", daemon=True)
             self._thread.start()
@@ -239,7 +270,7 @@ class DeliveryHub:
             for w in self.workers:
                 w.submit(notes)
 
-    def start(self) -> "DeliveryHub":
+    def start(self) -> DeliveryHub:
         for w in self.workers:
             w.start()
         return self
@@ -289,7 +320,7 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
 
 
 def _beijing(ts: float) -> str:
-    return datetime.fromtimestamp(ts + 8 * 3600, tz=timezone.utc).strftime("%m-%d %H:%M")
+    return datetime.fromtimestamp(ts + 8 * 3600, tz=UTC).strftime("%m-%d %H:%M")
 
 
 def _scope(labels: Mapping[str, str]) -> str:
@@ -308,8 +339,10 @@ def chat_lines(n: Notification) -> tuple[str, list[tuple[str, str]]]:
     """(title, [(field, value)]) of one notification, in Chinese for the duty room."""
     name = n.labels.get("alertname", "alert")
     title = f"【{STATUS_ZH.get(n.status, n.status)}】{name} · {_scope(n.labels)}"
-    fields = [("级别", SEVERITY_ZH.get(n.labels.get("severity", ""), n.labels.get("severity", "-"))),
-              ("开始", _beijing(n.starts_at))]
+    fields = [
+        ("级别", SEVERITY_ZH.get(n.labels.get("severity", ""), n.labels.get("severity", "-"))),
+        ("开始", _beijing(n.starts_at)),
+    ]
     if n.ends_at is not None and n.status == "resolved":
         fields.append(("恢复", _beijing(n.ends_at)))
     if n.annotations.get("ratio"):
@@ -322,8 +355,14 @@ def chat_lines(n: Notification) -> tuple[str, list[tuple[str, str]]]:
 class ChatReceiver:
     """One WeCom, DingTalk or Feishu group robot; one message per notification, refreshes skipped."""
 
-    def __init__(self, spec: str, timeout: float = 5.0, name: str = "chat", link: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        spec: str,
+        timeout: float = 5.0,
+        name: str = "chat",
+        link: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         kind, _, rest = spec.partition(":")
         if kind not in CHAT_KINDS:
             raise ValueError(f"a chat robot URL starts with one of {CHAT_KINDS}")
@@ -350,29 +389,62 @@ class ChatReceiver:
         if self.kind == "wecom":
             if not self.link:
                 return {"msgtype": "markdown", "markdown": {"content": md}}
-            return {"msgtype": "template_card", "template_card": {
-                "card_type": "text_notice",
-                "source": {"desc": "教育平台监测驾驶舱"},
-                "main_title": {"title": title[:26], "desc": _scope(n.labels)},
-                "horizontal_content_list": [{"keyname": k, "value": v[:30]} for k, v in fields[:6]],
-                "card_action": {"type": 1, "url": self.link}}}
+            return {
+                "msgtype": "template_card",
+                "template_card": {
+                    "card_type": "text_notice",
+                    "source": {"desc": "教育平台监测驾驶舱"},
+                    "main_title": {"title": title[:26], "desc": _scope(n.labels)},
+                    "horizontal_content_list": [{"keyname": k, "value": v[:30]} for k, v in fields[:6]],
+                    "card_action": {"type": 1, "url": self.link},
+                },
+            }
         if self.kind == "dingtalk":
             if self.link:
-                return {"msgtype": "actionCard", "actionCard": {
-                    "title": title, "text": md, "btnOrientation": "0", "singleTitle": "查看驾驶舱",
-                    "singleURL": self.link}}
+                return {
+                    "msgtype": "actionCard",
+                    "actionCard": {
+                        "title": title,
+                        "text": md,
+                        "btnOrientation": "0",
+                        "singleTitle": "查看驾驶舱",
+                        "singleURL": self.link,
+                    },
+                }
             return {"msgtype": "markdown", "markdown": {"title": title, "text": md}}
-        body: dict[str, Any] = {"msg_type": "interactive", "card": {
-            "config": {"wide_screen_mode": True},
-            "header": {"title": {"tag": "plain_text", "content": title},
-                       "template": "green" if n.status == "resolved" else "red"},
-            "elements": [{"tag": "div", "fields": [
-                {"is_short": len(v) < 20, "text": {"tag": "lark_md", "content": f"**{k}**\n{v}"}}
-                for k, v in fields]}]}}
+        body: dict[str, Any] = {
+            "msg_type": "interactive",
+            "card": {
+                "config": {"wide_screen_mode": True},
+                "header": {
+                    "title": {"tag": "plain_text", "content": title},
+                    "template": "green" if n.status == "resolved" else "red",
+                },
+                "elements": [
+                    {
+                        "tag": "div",
+                        "fields": [
+                            {"is_short": len(v) < 20, "text": {"tag": "lark_md", "content": f"**{k}**\n{v}"}}
+                            for k, v in fields
+                        ],
+                    }
+                ],
+            },
+        }
         if self.link:
-            body["card"]["elements"].append({"tag": "action", "actions": [{
-                "tag": "button", "text": {"tag": "plain_text", "content": "查看驾驶舱"}, "type": "primary",
-                "url": self.link}]})
+            body["card"]["elements"].append(
+                {
+                    "tag": "action",
+                    "actions": [
+                        {
+                            "tag": "button",
+                            "text": {"tag": "plain_text", "content": "查看驾驶舱"},
+                            "type": "primary",
+                            "url": self.link,
+                        }
+                    ],
+                }
+            )
         if self.secret:
             ts = int(self.clock())
             body = {"timestamp": str(ts), "sign": feishu_sign(self.secret, ts), **body}
@@ -383,20 +455,25 @@ class ChatReceiver:
             answer = post_chat(self.target(), self.payload(n), self.timeout)
             code = answer.get("errcode", answer.get("code", answer.get("StatusCode", 0)))
             if code not in (0, None):
-                raise DeliveryError(f"{self.kind} robot refused: {code} {str(answer.get('errmsg') or answer.get('msg'))[:200]}",
-                                    retryable=code in RATE_LIMIT_CODES)
+                raise DeliveryError(
+                    f"{self.kind} robot refused: {code} {str(answer.get('errmsg') or answer.get('msg'))[:200]}",
+                    retryable=code in RATE_LIMIT_CODES,
+                )
 
 
 def post_chat(url: str, body: Any, timeout: float) -> dict[str, Any]:
     """POST JSON and read the robot's JSON answer (errors arrive as HTTP 200 with a code)."""
     data = json.dumps(body, ensure_ascii=False).encode()
-    req = urllib.request.Request(url, data=data, method="POST",
-                                 headers={"Content-Type": "application/json; charset=utf-8"})
+    req = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             raw = resp.read(64 * 1024)
     except urllib.error.HTTPError as err:
-        raise DeliveryError(f"{url.split('?')[0]}: HTTP {err.code}", retryable=err.code >= 500 or err.code == 429) from None
+        raise DeliveryError(
+            f"{url.split('?')[0]}: HTTP {err.code}", retryable=err.code >= 500 or err.code == 429
+        ) from None
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         raise DeliveryError(f"{url.split('?')[0]}: {err}") from None
     try:

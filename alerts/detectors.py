@@ -23,6 +23,7 @@ An episode ends only on evidence of normal traffic held for `exit_hold_min`; min
 evidence keep it (see `SeriesDetector`). How long a condition must hold before an alert fires is
 the rule's `for_s` (see lifecycle). See docs/alert-detectors.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -153,7 +154,7 @@ class Dispersion:
         level = max((a + b) / 2.0, 1.0)
         v = (a - b) ** 2 / 2.0
         if self.learnt >= _WINSOR_AFTER:  # once known: one window (an onset, an outage) cannot blow it up
-            v = min(v, self.winsor ** 2 * self.phi * level)
+            v = min(v, self.winsor**2 * self.phi * level)
         self.learnt += 1
         self._num += v
         self._den += level
@@ -162,8 +163,7 @@ class Dispersion:
 def dispersions(surge: SurgeParams) -> dict[int, Dispersion]:
     """One estimator per evidence window (and one for single minutes: spikes), to share among
     series of one kind."""
-    return {n: Dispersion(n, surge.dispersion_days, surge.dispersion_winsor)
-            for n in (1, *evidence_windows(surge))}
+    return {n: Dispersion(n, surge.dispersion_days, surge.dispersion_winsor) for n in (1, *evidence_windows(surge))}
 
 
 def deviance_z(obs: float, exp: float, phi: float) -> float:
@@ -386,8 +386,24 @@ class SeriesDetector:
         if not (paused or self.frozen):
             self.baseline.update(t, value)
         shown = n or (self._last_ev[0] if paused else 0)
-        reading = Reading(t, value, exp, w_obs or 0.0, w_exp, z, self.state == SURGE,
-                          self.state == DROP and not self._outage, self.state == DROP and self._outage, score,
-                          shown, obs, e if shown else None, phi, spike, zev, paused and n == 0)
+        reading = Reading(
+            t,
+            value,
+            exp,
+            w_obs or 0.0,
+            w_exp,
+            z,
+            self.state == SURGE,
+            self.state == DROP and not self._outage,
+            self.state == DROP and self._outage,
+            score,
+            shown,
+            obs,
+            e if shown else None,
+            phi,
+            spike,
+            zev,
+            paused and n == 0,
+        )
         self.last = reading
         return reading

@@ -15,6 +15,7 @@ with a capacity (a constructor argument until `contracts.settings` has one).
 The series of one kind (all provinces, all platform x province pairs, ...) share one estimate of
 how bursty their counts are (`alerts.detectors.Dispersion`), so it is known from the third day.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict, deque
@@ -103,7 +104,8 @@ class AlertEngine:
             self._detector(k)
         # a province's alerts cover its total and each platform in it
         self._provinces: dict[str, list[SeriesKey]] = {
-            c: [("province", c), *[("pp", p, c) for p in PLATFORMS]] for c in provinces}
+            c: [("province", c), *[("pp", p, c) for p in PLATFORMS]] for c in provinces
+        }
 
     # ---------------------------------------------------------------- input
     def _detector(self, key: SeriesKey) -> SeriesDetector:
@@ -111,8 +113,13 @@ class AlertEngine:
         if d is None:
             scored = key[0] in ("national", "platform")
             shared = self._dispersions.setdefault(key[0], dispersions(self.cfg.surge))
-            d = SeriesDetector(SeasonalBaseline(slot_s=self.cfg.baseline_slot_s), self.cfg.surge, self.cfg.drop,
-                               anomaly=scored, dispersion=shared)
+            d = SeriesDetector(
+                SeasonalBaseline(slot_s=self.cfg.baseline_slot_s),
+                self.cfg.surge,
+                self.cfg.drop,
+                anomaly=scored,
+                dispersion=shared,
+            )
             self.detectors[key] = d
         return d
 
@@ -161,9 +168,13 @@ class AlertEngine:
         surge: list[Candidate] = []
         drop: list[Candidate] = []
         outage: list[Candidate] = []
-        anomaly = [self._candidate(k, r, "anomaly") for k in r  # only once a baseline exists (2 days)
-                   if k[0] in ("national", "platform") and r[k].expected is not None
-                   and r[k].score >= self.cfg.anomaly_threshold]
+        anomaly = [
+            self._candidate(k, r, "anomaly")
+            for k in r  # only once a baseline exists (2 days)
+            if k[0] in ("national", "platform")
+            and r[k].expected is not None
+            and r[k].score >= self.cfg.anomaly_threshold
+        ]
         for k in r:
             if k[0] in ("national", "platform", "resource"):
                 self._judge(k, [k], r, surge, drop, outage, anomaly)
@@ -176,9 +187,15 @@ class AlertEngine:
                     self.detectors[k].frozen = False
         cap_warn, cap_crit, fc = self._capacity(r, now)
         c = self.cfg
-        for rule, cands in ((c.surge_rule, surge), (c.drop_rule, drop), (c.outage_rule, outage),
-                            (c.anomaly_rule, anomaly), (c.capacity_warning_rule, cap_warn),
-                            (c.capacity_critical_rule, cap_crit), (c.forecast_rule, fc)):
+        for rule, cands in (
+            (c.surge_rule, surge),
+            (c.drop_rule, drop),
+            (c.outage_rule, outage),
+            (c.anomaly_rule, anomaly),
+            (c.capacity_warning_rule, cap_warn),
+            (c.capacity_critical_rule, cap_crit),
+            (c.forecast_rule, fc),
+        ):
             ev = self.book.evaluate(rule, cands, now)
             res.changes += ev.changes
             res.notifications += ev.notifications
@@ -215,9 +232,16 @@ class AlertEngine:
             labels[key[0]] = key[1]
         return labels
 
-    def _judge(self, alert_key: SeriesKey, keys: list[SeriesKey], r: Mapping[SeriesKey, Reading],
-               surge: list[Candidate], drop: list[Candidate], outage: list[Candidate],
-               anomaly: list[Candidate]) -> bool:
+    def _judge(
+        self,
+        alert_key: SeriesKey,
+        keys: list[SeriesKey],
+        r: Mapping[SeriesKey, Reading],
+        surge: list[Candidate],
+        drop: list[Candidate],
+        outage: list[Candidate],
+        anomaly: list[Candidate],
+    ) -> bool:
         """One alert per kind for a group of series (a province: its total and each platform in it,
         so a closure is one alert whichever series shows it first); True while any is in an episode."""
         best: dict[str, tuple[float, SeriesKey]] = {}
@@ -235,8 +259,9 @@ class AlertEngine:
                 out.append(self._candidate(best[kind][1], r, kind, alert_key))
         return any(kind in best for kind in ("surge", "drop", "outage"))
 
-    def _candidate(self, key: SeriesKey, r: Mapping[SeriesKey, Reading], kind: str,
-                   alert_key: SeriesKey | None = None) -> Candidate:
+    def _candidate(
+        self, key: SeriesKey, r: Mapping[SeriesKey, Reading], kind: str, alert_key: SeriesKey | None = None
+    ) -> Candidate:
         rd = r[key]
         name = self._name(key)
         ratio = rd.ratio
@@ -244,8 +269,12 @@ class AlertEngine:
         if kind in ("surge", "drop", "outage") and rd.surge_exp is not None:  # the evidence window
             ratio, obs, exp, minutes = rd.surge_ratio, rd.surge_obs, rd.surge_exp, rd.surge_window_min
         if kind == "spike":
-            ratio, obs, exp, minutes = rd.value / rd.expected.mean if rd.expected else None, rd.value, \
-                rd.expected.mean if rd.expected else None, 1
+            ratio, obs, exp, minutes = (
+                rd.value / rd.expected.mean if rd.expected else None,
+                rd.value,
+                rd.expected.mean if rd.expected else None,
+                1,
+            )
         ann = {
             "value": f"{rd.value:g}",
             "window_clicks": f"{obs:g}",
@@ -278,15 +307,22 @@ class AlertEngine:
     def explanation(self, key: SeriesKey, r: Mapping[SeriesKey, Reading]) -> str:
         """Who makes up the deviation of a national or platform series (see alerts.explain)."""
         total = r[key].excess
+
         def parts(kind: str, pick: Callable[[SeriesKey], bool]) -> dict[str, tuple[float, float]]:
-            return {self._name(("province", k[-1]) if kind == "pp" else k): (r[k].window_obs, r[k].window_exp or 0.0)
-                    for k in r if k[0] == kind and pick(k) and r[k].window_exp is not None}
+            return {
+                self._name(("province", k[-1]) if kind == "pp" else k): (r[k].window_obs, r[k].window_exp or 0.0)
+                for k in r
+                if k[0] == kind and pick(k) and r[k].window_exp is not None
+            }
+
         if key[0] == "national":
-            dims = {"province": parts("province", lambda k: True), "platform": parts("platform", lambda k: True),
-                    "section": parts("section", lambda k: True)}
+            dims = {
+                "province": parts("province", lambda k: True),
+                "platform": parts("platform", lambda k: True),
+                "section": parts("section", lambda k: True),
+            }
         else:
-            dims = {"province": parts("pp", lambda k: k[1] == key[1]),
-                    "section": {}}
+            dims = {"province": parts("pp", lambda k: k[1] == key[1]), "section": {}}
         return explain_all(total, {d: p for d, p in dims.items() if p}, unit=" clicks")
 
     def _capacity(self, r: Mapping[SeriesKey, Reading], now: float) -> tuple[list[Candidate], ...]:
@@ -302,15 +338,17 @@ class AlertEngine:
             hist.append((rd.t, rd.value))
             u = utilisation(rd.value, cap)
             labels = {"scope": "platform", "platform": p}
-            ann = {"summary": f"{self._name(('platform', p))}: {u:.0%} of capacity ({rd.value:g}/{cap:g} per minute)",
-                   "utilisation": f"{u:.3f}"}
+            ann = {
+                "summary": f"{self._name(('platform', p))}: {u:.0%} of capacity ({rd.value:g}/{cap:g} per minute)",
+                "utilisation": f"{u:.3f}",
+            }
             if u >= c.capacity_critical:
                 crit.append(Candidate(labels, ann, u))
             elif u >= c.capacity_warning:
                 warn.append(Candidate(labels, ann, u))
             if len(hist) >= 60 and now - self._last_forecast.get(p, -1e18) >= c.forecast_every_s:
                 self._last_forecast[p] = now
-                ts, vs = zip(*hist)
+                ts, vs = zip(*hist, strict=False)
                 f = forecast_crossing(ts, vs, cap, c.forecast_horizon_s)
                 self._forecasts[p] = None if f.crossing_at is None else f.crossing_at
             crossing = self._forecasts.get(p)
@@ -339,10 +377,10 @@ class AlertEngine:
             elif key[0] == "national":
                 m.anomaly_score.labels("national", "all").set(rd.score)
         for p, cap in self.capacities.items():
-            rd = r.get(("platform", p))
+            prd = r.get(("platform", p))
             m.capacity.labels(p).set(cap)
-            if rd is not None:
-                m.utilisation.labels(p).set(utilisation(rd.value, cap))
+            if prd is not None:
+                m.utilisation.labels(p).set(utilisation(prd.value, cap))
             crossing = self._forecasts.get(p)
             m.crossing.labels(p).set(float("inf") if crossing is None else max(0.0, crossing - res.minute - MINUTE))
         for ch in res.changes:
@@ -362,7 +400,7 @@ class AlertEngine:
             self.on_change(ch)
         return ch
 
-    def silence(self, matchers: Mapping[str, str], starts_at: float, ends_at: float, author: str,
-                comment: str = "") -> Silence:
+    def silence(
+        self, matchers: Mapping[str, str], starts_at: float, ends_at: float, author: str, comment: str = ""
+    ) -> Silence:
         return self.book.silence(matchers, starts_at, ends_at, author, comment)
-

@@ -6,6 +6,7 @@ after the first school morning (08:00 Beijing, Monday to Friday) under the closu
 `grace_s` after the first school morning after it. Everything else is a false alert.
 Used by the scenario tests and the replay command's summary.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -89,8 +90,15 @@ class Verdict:
         return not (self.missed or self.late or self.split or self.false)
 
 
-def judge(sc: Scenario, changes: Iterable[StateChange], *, min_factor: float = 2.5, grace_s: float = 7200.0,
-          judged: Iterable[str] | None = None, scenario_end: float | None = None) -> Verdict:
+def judge(
+    sc: Scenario,
+    changes: Iterable[StateChange],
+    *,
+    min_factor: float = 2.5,
+    grace_s: float = 7200.0,
+    judged: Iterable[str] | None = None,
+    scenario_end: float | None = None,
+) -> Verdict:
     """`judged`: the provinces whose closures must be detected (all by default; at 1:1000 a small
     province has too few clicks to be judged at all, and then it must only stay quiet)."""
     eps = [e for e in episodes(changes) if e.alertname in DETECTED]
@@ -101,8 +109,14 @@ def judge(sc: Scenario, changes: Iterable[StateChange], *, min_factor: float = 2
     for c in closures(sc):
         if c.factor < min_factor or c.first_morning + grace_s > end:
             continue  # below the alerting level, or not yet judgeable in the range replayed
-        mine = [e for e in eps if e.alertname == "TrafficSurge" and e.label("province") == c.province
-                and e.fired < c.reopen_morning + grace_s and (e.resolved is None or e.resolved > c.start)]
+        mine = [
+            e
+            for e in eps
+            if e.alertname == "TrafficSurge"
+            and e.label("province") == c.province
+            and e.fired < c.reopen_morning + grace_s
+            and (e.resolved is None or e.resolved > c.start)
+        ]
         used.update(mine)
         if not mine:
             if must is None or c.province in must:
@@ -113,8 +127,9 @@ def judge(sc: Scenario, changes: Iterable[StateChange], *, min_factor: float = 2
         first = mine[0]
         resolved_by = c.reopen_morning + grace_s
         late_fire = first.fired > c.first_morning + grace_s
-        late_resolve = (first.resolved is None and resolved_by < end) or \
-            (first.resolved is not None and (first.resolved > resolved_by or first.resolved < c.end))
+        late_resolve = (first.resolved is None and resolved_by < end) or (
+            first.resolved is not None and (first.resolved > resolved_by or first.resolved < c.end)
+        )
         if late_fire or late_resolve:
             v.late.append((c, first))
     v.false = [e for e in eps if e not in used]

@@ -9,6 +9,7 @@ section's, platform's, resource's) share of the total deviation is exact arithme
 Only parts that move in the same direction as the total are ranked (a province falling while the
 nation surges does not explain the surge); shares are of the sum of those parts' deviations.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -17,6 +17,7 @@ a unit test with a fake clock behave exactly like live operation and nothing eve
   repeats; they end with the incident.
 Every transition, ack and silence decision is returned as a `StateChange` for the log and topic.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -89,16 +90,32 @@ class AlertBook:
             elif a.state is State.FIRING and a.last_active is not None and now - a.last_active >= rule.hold_s:
                 a.resolved_at = now
                 self._move(a, State.RESOLVED, now, out)
-            elif a.state is State.RESOLVED and a.resolved_at is not None \
-                    and now - a.resolved_at >= rule.resolved_retention_s:
+            elif (
+                a.state is State.RESOLVED
+                and a.resolved_at is not None
+                and now - a.resolved_at >= rule.resolved_retention_s
+            ):
                 del self.alerts[fp]
         self._notify(rule, now, out)
         return out
 
     def _move(self, a: Alert, new: State, now: float, out: Evaluation) -> None:
         old, a.state = a.state, new
-        out.changes.append(StateChange(now, a.fingerprint, a.name, "state", old, new, a.severity, a.value,
-                                       dict(a.labels), dict(a.annotations), self.silenced(a.labels, now)))
+        out.changes.append(
+            StateChange(
+                now,
+                a.fingerprint,
+                a.name,
+                "state",
+                old,
+                new,
+                a.severity,
+                a.value,
+                dict(a.labels),
+                dict(a.annotations),
+                self.silenced(a.labels, now),
+            )
+        )
 
     def _notify(self, rule: Rule, now: float, out: Evaluation) -> None:
         for a in self.alerts.values():
@@ -122,8 +139,18 @@ class AlertBook:
     def _notification(a: Alert, status: str, now: float, repeat: bool = False, refresh: bool = False) -> Notification:
         extra = {"acknowledged_by": a.ack.author} if a.ack else {}
         starts = a.fired_at if a.fired_at is not None else now
-        return Notification(status, a.fingerprint, dict(a.labels), dict(a.annotations), starts,
-                            a.resolved_at if status == "resolved" else None, now, repeat, refresh, extra)
+        return Notification(
+            status,
+            a.fingerprint,
+            dict(a.labels),
+            dict(a.annotations),
+            starts,
+            a.resolved_at if status == "resolved" else None,
+            now,
+            repeat,
+            refresh,
+            extra,
+        )
 
     # ---------------------------------------------------------------- people
     def acknowledge(self, fp: str, author: str, now: float, comment: str = "") -> StateChange:
@@ -134,11 +161,25 @@ class AlertBook:
         if a is None or a.state not in (State.PENDING, State.FIRING):
             raise KeyError(f"no pending or firing alert {fp}")
         a.ack = Ack(author, now, comment)
-        return StateChange(now, fp, a.name, "ack", a.state, a.state, a.severity, a.value, dict(a.labels),
-                           dict(a.annotations), self.silenced(a.labels, now), author, comment)
+        return StateChange(
+            now,
+            fp,
+            a.name,
+            "ack",
+            a.state,
+            a.state,
+            a.severity,
+            a.value,
+            dict(a.labels),
+            dict(a.annotations),
+            self.silenced(a.labels, now),
+            author,
+            comment,
+        )
 
-    def silence(self, matchers: Mapping[str, str], starts_at: float, ends_at: float, author: str,
-                comment: str = "") -> Silence:
+    def silence(
+        self, matchers: Mapping[str, str], starts_at: float, ends_at: float, author: str, comment: str = ""
+    ) -> Silence:
         if ends_at <= starts_at:
             raise ValueError("a silence must end after it starts")
         if not author.strip():
@@ -151,8 +192,9 @@ class AlertBook:
 
     def expire(self, silence_id: str, now: float) -> None:
         s = self.silences[silence_id]
-        self.silences[silence_id] = Silence(s.id, s.matchers, s.starts_at, max(s.starts_at, min(s.ends_at, now)),
-                                            s.author, s.comment)
+        self.silences[silence_id] = Silence(
+            s.id, s.matchers, s.starts_at, max(s.starts_at, min(s.ends_at, now)), s.author, s.comment
+        )
 
     def silenced(self, labels: Mapping[str, str], now: float) -> bool:
         return any(s.active(now) and s.matches(labels) for s in self.silences.values())

@@ -9,6 +9,7 @@ less than 1/1024 of the range with the defaults, far under the distances that ma
 the range).
 Cost per point: a bisect and a list insert over at most `max_bins` integers.
 """
+
 from __future__ import annotations
 
 import math
@@ -86,7 +87,7 @@ class ValueMemory:
         self.width *= 2.0
         keys: list[int] = []
         counts: list[int] = []
-        for k, c in zip(self.keys, self.counts):
+        for k, c in zip(self.keys, self.counts, strict=False):
             m = k // 2
             if keys and keys[-1] == m:
                 counts[-1] += c
@@ -113,7 +114,7 @@ class ValueMemory:
         if rank >= self.count - 1:
             return self.hi
         seen = 0
-        for k, c in zip(self.keys, self.counts):
+        for k, c in zip(self.keys, self.counts, strict=False):
             seen += c
             if seen > rank:
                 return min(self.hi, max(self.lo, self.origin + (k + 0.5) * self.width))

@@ -5,8 +5,8 @@ pairs, as `prometheus/common/model` does) names it across evaluations, restarts,
 ClickHouse and Alertmanager, so no id has to be stored anywhere. Free text (summary, explanation,
 ratios) goes in annotations, which may change while the alert lives without changing its identity.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import re
 from collections.abc import Mapping

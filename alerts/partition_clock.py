@@ -6,6 +6,7 @@ while (an empty partition, a quiet night, a worker down for that partition) must
 forever, or no alert would ever fire. So a partition holds the clock while it has a backlog to read
 or has carried events within `idle_s`; an idle one stops holding until its next events.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,8 +43,7 @@ class PartitionClock:
         """The partitions the clock waits for: assigned (or seen), and not idle."""
         now = self._now()
         owned = self.assigned or set(self.watermarks)
-        return {p for p in owned
-                if p not in self._caught_up or now - self._since.get(p, now) < self.idle_s}
+        return {p for p in owned if p not in self._caught_up or now - self._since.get(p, now) < self.idle_s}
 
     def time(self) -> float | None:
         """The event time every holding partition has passed; None while one has sent nothing."""

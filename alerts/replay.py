@@ -9,6 +9,7 @@ minute of arrival time, as a worker folds a fetch, and the rows go to `AlertEngi
 the run's watermark, as the alerting service does with one partition. Session messages are not
 generated into rows: the alerts read only the clicks rates.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from alerts.engine import AlertEngine, EngineConfig
-from contracts.alerts import StateChange
 from alerts.service import engine_config
+from contracts.alerts import StateChange
 from contracts.geo import PROVINCE_CODES
 from contracts.settings import Settings
 from simulators.generator import _CLICK, Generator
@@ -60,14 +61,22 @@ def click_messages(gen: Generator) -> Iterator[tuple[int, int, bytes]]:
         last_ts = sel["ts"][rows][ends - 1].tolist()
         pos = 0
         for j, size in enumerate(c_sizes):
-            value = strs[pos] if size == 1 else "[" + ",".join(strs[pos:pos + size]) + "]"
+            value = strs[pos] if size == 1 else "[" + ",".join(strs[pos : pos + size]) + "]"
             pos += size
             yield at[j], last_ts[j], value.encode()
 
 
-def replay(scenario: Scenario | str, *, scale: float | None = None, seed: int = 1, days: float | None = None,
-           config: EngineConfig | None = None, on_change: Callable[[StateChange], None] | None = None,
-           settings: Settings | None = None, provinces: Iterable[str] | None = None) -> ReplayResult:
+def replay(
+    scenario: Scenario | str,
+    *,
+    scale: float | None = None,
+    seed: int = 1,
+    days: float | None = None,
+    config: EngineConfig | None = None,
+    on_change: Callable[[StateChange], None] | None = None,
+    settings: Settings | None = None,
+    provinces: Iterable[str] | None = None,
+) -> ReplayResult:
     """Run the scenario (optionally only its first `days`) and return every state change;
     `provinces` limits the series judged (all by default; fewer make a quick test)."""
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario

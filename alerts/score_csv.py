@@ -8,13 +8,14 @@ live cockpit both require), so rows are read, scored and printed one at a time a
 flushed as it goes; a pipe shows scores while the file is still being written.
 Timestamps: ISO 8601 ("2014-04-01 00:00:00", naive = UTC) or epoch seconds/milliseconds.
 """
+
 from __future__ import annotations
 
 import argparse
 import csv
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 from alerts.anomaly import AnomalyScorer
@@ -27,7 +28,7 @@ def parse_time(text: str) -> float:
     except ValueError:
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
+            dt = dt.replace(tzinfo=UTC)
         return dt.timestamp()
     return v / 1000.0 if v > 1e11 else v
 

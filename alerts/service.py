@@ -16,6 +16,7 @@ State lives in memory: after a restart the engine re-reads the topic from the st
 and rebuilds its baselines; alerts it had raised are raised again with the same fingerprints, which
 Alertmanager and the alert log treat as the same alerts.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,8 @@ from alerts.detectors import SurgeParams
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.metrics import AlertMetrics
 from alerts.model import Notification
-from contracts.alerts import StateChange
 from alerts.partition_clock import PartitionClock
+from contracts.alerts import StateChange
 from contracts.rates import decode_batch
 from contracts.settings import Settings
 
@@ -44,34 +45,60 @@ def engine_config(settings: Settings) -> EngineConfig:
     """The engine's knobs from the one settings object."""
     base = EngineConfig()
     surge = SurgeParams(k=settings.alerts_surge_k, window_min=settings.alerts_surge_window_min)
-    rule = replace(base.surge_rule, for_s=settings.alerts_surge_for_s, hold_s=settings.alerts_hold_s,
-                   repeat_s=settings.alerts_repeat_s)
-    return replace(base, surge=surge, surge_rule=rule, lateness_s=float(settings.allowed_lateness_s),
-                   capacity_warning=settings.alerts_capacity_warning,
-                   capacity_critical=settings.alerts_capacity_critical,
-                   lead_time_s=settings.alerts_capacity_lead_time_s)
+    rule = replace(
+        base.surge_rule,
+        for_s=settings.alerts_surge_for_s,
+        hold_s=settings.alerts_hold_s,
+        repeat_s=settings.alerts_repeat_s,
+    )
+    return replace(
+        base,
+        surge=surge,
+        surge_rule=rule,
+        lateness_s=float(settings.allowed_lateness_s),
+        capacity_warning=settings.alerts_capacity_warning,
+        capacity_critical=settings.alerts_capacity_critical,
+        lead_time_s=settings.alerts_capacity_lead_time_s,
+    )
 
 
 class AlertService:
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None,
-                 publish: Callable[[StateChange], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+        publish: Callable[[StateChange], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = AlertMetrics(registry or CollectorRegistry())
         self.workers: list[DeliveryWorker] = []
         if settings.alerts_alertmanager_url:
-            self.workers.append(DeliveryWorker(AlertmanagerReceiver(settings.alerts_alertmanager_url),
-                                               maxsize=settings.alerts_delivery_queue,
-                                               retries=settings.alerts_delivery_retries,
-                                               on_outcome=self.metrics.outcome))
+            self.workers.append(
+                DeliveryWorker(
+                    AlertmanagerReceiver(settings.alerts_alertmanager_url),
+                    maxsize=settings.alerts_delivery_queue,
+                    retries=settings.alerts_delivery_retries,
+                    on_outcome=self.metrics.outcome,
+                )
+            )
         for i, url in enumerate(settings.alerts_webhook_urls):
-            self.workers.append(DeliveryWorker(WebhookReceiver(url, name=f"webhook{i}"),
-                                               maxsize=settings.alerts_delivery_queue,
-                                               retries=settings.alerts_delivery_retries,
-                                               on_outcome=self.metrics.outcome))
+            self.workers.append(
+                DeliveryWorker(
+                    WebhookReceiver(url, name=f"webhook{i}"),
+                    maxsize=settings.alerts_delivery_queue,
+                    retries=settings.alerts_delivery_retries,
+                    on_outcome=self.metrics.outcome,
+                )
+            )
         self._producer: Any = None
         self._publish = publish or self._send_change
-        self.engine = AlertEngine(engine_config(settings), capacities=settings.alerts_capacity_per_minute,
-                                  on_change=self._publish, deliver=self._deliver, metrics=self.metrics)
+        self.engine = AlertEngine(
+            engine_config(settings),
+            capacities=settings.alerts_capacity_per_minute,
+            on_change=self._publish,
+            deliver=self._deliver,
+            metrics=self.metrics,
+        )
         self.clock = PartitionClock(settings.alerts_idle_partition_s)
         self.changes = 0
         self._stop = threading.Event()
@@ -87,8 +114,9 @@ class AlertService:
         if self._producer is None:
             from kafka import KafkaProducer
 
-            self._producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap.split(","), acks="all",
-                                           linger_ms=20)
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap.split(","), acks="all", linger_ms=20
+            )
         self._producer.send(self.settings.topic_alerts, key=change.fingerprint.encode(), value=change.encode())
         self.changes += 1
 
@@ -115,13 +143,18 @@ class AlertService:
             msg = json.loads(raw)
             kind = msg.get("kind")
             if kind == "ack":
-                self.engine.book.acknowledge(str(msg["fingerprint"]), str(msg["author"]), float(msg["at"]),
-                                             str(msg.get("comment", "")))
+                self.engine.book.acknowledge(
+                    str(msg["fingerprint"]), str(msg["author"]), float(msg["at"]), str(msg.get("comment", ""))
+                )
             elif kind == "silence":
                 notes = msg["annotations"]
-                self.engine.silence({str(k): str(v) for k, v in msg["labels"].items()},
-                                    float(notes["silence_starts_at"]), float(notes["silence_ends_at"]),
-                                    str(msg["author"]), str(msg.get("comment", "")))
+                self.engine.silence(
+                    {str(k): str(v) for k, v in msg["labels"].items()},
+                    float(notes["silence_starts_at"]),
+                    float(notes["silence_ends_at"]),
+                    str(msg["author"]),
+                    str(msg.get("comment", "")),
+                )
             else:
                 return None
         except (KeyError, ValueError, TypeError, AttributeError) as err:
@@ -139,13 +172,19 @@ class AlertService:
         for w in self.workers:
             w.start()
         try:
-            consumer = KafkaConsumer(s.topic_rates, s.topic_alerts, bootstrap_servers=s.kafka_bootstrap.split(","),
-                                     group_id=f"{s.worker_id}-alerts", auto_offset_reset="earliest",
-                                     enable_auto_commit=True, max_poll_records=2000,
-                                     # kafka-python refuses larger response frames (default 1 MB,
-                                     # less than one fetch of a backlog): cover the whole fetch.
-                                     fetch_max_bytes=64 * 1024 * 1024,
-                                     receive_message_max_bytes=65 * 1024 * 1024)
+            consumer = KafkaConsumer(
+                s.topic_rates,
+                s.topic_alerts,
+                bootstrap_servers=s.kafka_bootstrap.split(","),
+                group_id=f"{s.worker_id}-alerts",
+                auto_offset_reset="earliest",
+                enable_auto_commit=True,
+                max_poll_records=2000,
+                # kafka-python refuses larger response frames (default 1 MB,
+                # less than one fetch of a backlog): cover the whole fetch.
+                fetch_max_bytes=64 * 1024 * 1024,
+                receive_message_max_bytes=65 * 1024 * 1024,
+            )
         except KafkaError as err:
             raise SystemExit(f"edu-alerts: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None
         try:
@@ -180,7 +219,9 @@ def _caught_up(consumer: Any, tp: Any) -> bool:
     return high is not None and pos is not None and pos >= high
 
 
-def start_alert_thread(settings: Settings, registry: CollectorRegistry | None = None) -> tuple[AlertService, threading.Thread]:
+def start_alert_thread(
+    settings: Settings, registry: CollectorRegistry | None = None
+) -> tuple[AlertService, threading.Thread]:
     """Run the alerting service in a daemon thread of this process (local mode, tests)."""
     service = AlertService(settings, registry)
     thread = threading.Thread(target=service.run, name="edu-alerts", daemon=True)

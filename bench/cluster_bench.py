@@ -16,6 +16,7 @@ every 5 s the worker group's lag and the events stored; event -> queryable is th
 the n-th event until the store holds n events (a latency proxy valid because nothing is lost).
 The last printed line holds the figures as name=value pairs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,15 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-
-from cockpit.queries import Queries  # noqa: E402
-from cockpit.snapshots import Filters, load_map_values, load_overview  # noqa: E402
-from contracts.geo import PLATFORMS, PROVINCE_CODES  # noqa: E402
-from sinks.migrate import migrate  # noqa: E402
-from sinks.store import ServerStore  # noqa: E402
-from sinks.tables import clicks_day, clicks_hour, clicks_minute  # noqa: E402
+from cockpit.queries import Queries
+from cockpit.snapshots import Filters, load_map_values, load_overview
+from contracts.geo import PLATFORMS, PROVINCE_CODES
+from sinks.migrate import migrate
+from sinks.store import ServerStore
+from sinks.tables import clicks_day, clicks_hour, clicks_minute
 
 END = 1647225720  # 2022-03-14 10:42 Beijing: the data's "now"
 DAY, HOUR = 86400, 3600
@@ -53,16 +53,18 @@ def percentile(values: list[float], p: float) -> float:
 
 def _keys() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keys = [(p, c) for p in PLATFORMS for c in PROVINCE_CODES]
-    return (np.array([p for p, _ in keys]), np.array([c for _, c in keys]),
-            np.array([SECTION[p] for p, _ in keys]))
+    return (np.array([p for p, _ in keys]), np.array([c for _, c in keys]), np.array([SECTION[p] for p, _ in keys]))
 
 
 def _table(times: np.ndarray, col: str, with_action: bool, rng: np.random.Generator, hi: int) -> pa.Table:
     platforms, provinces, sections = _keys()
     n = len(times) * len(platforms)
-    data = {col: pa.array(np.repeat(times, len(platforms)).astype("datetime64[s]"), pa.timestamp("s")),
-            "platform": np.tile(platforms, len(times)), "province": np.tile(provinces, len(times)),
-            "section": np.tile(sections, len(times))}
+    data = {
+        col: pa.array(np.repeat(times, len(platforms)).astype("datetime64[s]"), pa.timestamp("s")),
+        "platform": np.tile(platforms, len(times)),
+        "province": np.tile(provinces, len(times)),
+        "section": np.tile(sections, len(times)),
+    }
     if with_action:
         data["action"] = np.full(n, "view")
     data["clicks"] = rng.integers(1, hi, n, dtype=np.uint64)
@@ -82,11 +84,12 @@ def fill(store: ServerStore, days: int, minute_days: int, seed: int = 7) -> int:
     older = [day0 - i * DAY for i in range(1, days - minute_days + 1)]
     if older:
         for i in range(0, len(older), 30):  # a month of hour rows per insert (~100,000 rows)
-            hours = np.array([d + h * HOUR for d in older[i:i + 30] for h in range(24)], dtype=np.int64)
+            hours = np.array([d + h * HOUR for d in older[i : i + 30] for h in range(24)], dtype=np.int64)
             rows += store.insert_arrow(clicks_hour.TABLE, _table(hours, "hour", False, rng, 400 * 60))
-        rows += store.insert_arrow(clicks_day.TABLE, _table(np.array(older, dtype=np.int64), "day", False, rng,
-                                                            400 * 1440))
-        sparse = [(d + 12 * HOUR, "k12", "110000", "lessons", "view", 1) for d in older[:max(0, 90 - minute_days)]]
+        rows += store.insert_arrow(
+            clicks_day.TABLE, _table(np.array(older, dtype=np.int64), "day", False, rng, 400 * 1440)
+        )
+        sparse = [(d + 12 * HOUR, "k12", "110000", "lessons", "view", 1) for d in older[: max(0, 90 - minute_days)]]
         store.insert(clicks_minute.TABLE, clicks_minute.COLUMNS, sparse)
         rows += len(sparse)
     return rows
@@ -134,10 +137,15 @@ def refresh(args: argparse.Namespace) -> int:
                 print(f"{days} days: filled {n:,} rows into each in {time.perf_counter() - t0:.1f} s", flush=True)
                 s50, s95 = time_refresh(one, args.refreshes)
                 c50, c95 = time_refresh(dist, args.refreshes)
-                print(f"{days} days: overview refresh one node p50 {s50:.1f} ms p95 {s95:.1f} ms; "
-                      f"Distributed (2x2) p50 {c50:.1f} ms p95 {c95:.1f} ms", flush=True)
-                out.append(f"days{days}_single_p95_ms={s95:.1f} days{days}_dist_p95_ms={c95:.1f} "
-                           f"days{days}_single_p50_ms={s50:.1f} days{days}_dist_p50_ms={c50:.1f}")
+                print(
+                    f"{days} days: overview refresh one node p50 {s50:.1f} ms p95 {s95:.1f} ms; "
+                    f"Distributed (2x2) p50 {c50:.1f} ms p95 {c95:.1f} ms",
+                    flush=True,
+                )
+                out.append(
+                    f"days{days}_single_p95_ms={s95:.1f} days{days}_dist_p95_ms={c95:.1f} "
+                    f"days{days}_single_p50_ms={s50:.1f} days{days}_dist_p50_ms={c50:.1f}"
+                )
                 dist.close()
                 one.close()
         finally:
@@ -148,13 +156,14 @@ def refresh(args: argparse.Namespace) -> int:
 
 
 def e2e(args: argparse.Namespace) -> int:
-    from contracts.events import Click, encode
-    from contracts.settings import Settings
     from kafka import KafkaProducer
+
+    from contracts.events import Click, Event, encode
+    from contracts.settings import Settings
+    from contracts.topics import ensure_topics
     from ops.clickhouse_cluster import CLUSTER, LocalClickHouseCluster
     from ops.kafka_cluster import LocalKafkaCluster
     from ops.launch_cluster import cluster_env
-    from contracts.topics import ensure_topics
 
     tmp = Path(tempfile.mkdtemp(prefix="cluster-e2e-"))
     kafka = LocalKafkaCluster(tmp / "kafka", extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
@@ -165,24 +174,55 @@ def e2e(args: argparse.Namespace) -> int:
         kafka.start(timeout=240)
         host, port = clickhouse.entry
         tag = f"b{os.getpid()}"
-        s = Settings(kafka_bootstrap=kafka.bootstrap_servers, topic_replication=3, topic_partitions=args.partitions,
-                     clickhouse_engine="server", clickhouse_host=host, clickhouse_port=port, clickhouse_cluster=CLUSTER,
-                     clickhouse_database="benchc", topic_clicks=f"{tag}.clicks", topic_sessions=f"{tag}.sessions",
-                     topic_rates=f"{tag}.rates", topic_session_rates=f"{tag}.srates", topic_deadletter=f"{tag}.dead",
-                     topic_alerts=f"{tag}.alerts", worker_id=f"{tag}-w", sink_group=f"{tag}-s", data_dir=tmp / "data",
-                     worker_session_timeout_s=6.0, worker_metrics_port=0, sink_metrics_port=0, retention_interval_s=0)
+        s = Settings(
+            kafka_bootstrap=kafka.bootstrap_servers,
+            topic_replication=3,
+            topic_partitions=args.partitions,
+            clickhouse_engine="server",
+            clickhouse_host=host,
+            clickhouse_port=port,
+            clickhouse_cluster=CLUSTER,
+            clickhouse_database="benchc",
+            topic_clicks=f"{tag}.clicks",
+            topic_sessions=f"{tag}.sessions",
+            topic_rates=f"{tag}.rates",
+            topic_session_rates=f"{tag}.srates",
+            topic_deadletter=f"{tag}.dead",
+            topic_alerts=f"{tag}.alerts",
+            worker_id=f"{tag}-w",
+            sink_group=f"{tag}-s",
+            data_dir=tmp / "data",
+            worker_session_timeout_s=6.0,
+            worker_metrics_port=0,
+            sink_metrics_port=0,
+            retention_interval_s=0,
+        )
         ensure_topics(s)
         store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
         migrate(store, CLUSTER)
         env = cluster_env(s)
         for i in range(3):
             with open(tmp / f"worker{i}.log", "ab") as log:
-                procs.append(subprocess.Popen([sys.executable, "-m", "streams.cli"], cwd=ROOT, stdout=log,
-                                              stderr=subprocess.STDOUT, env={**env, "EDU_DATA_DIR": str(tmp / f"w{i}")}))
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "streams.cli"],
+                        cwd=ROOT,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env={**env, "EDU_DATA_DIR": str(tmp / f"w{i}")},
+                    )
+                )
         for i in range(2):
             with open(tmp / f"sink{i}.log", "ab") as log:
-                procs.append(subprocess.Popen([sys.executable, "-m", "sinks.cli", "run"], cwd=ROOT, stdout=log,
-                                              stderr=subprocess.STDOUT, env=env))
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "sinks.cli", "run"],
+                        cwd=ROOT,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                    )
+                )
         deadline = time.monotonic() + 180
         while sum("Ready" in (tmp / f"worker{i}.log").read_text(errors="replace") for i in range(3)) < 3:
             if time.monotonic() > deadline:
@@ -193,8 +233,14 @@ def e2e(args: argparse.Namespace) -> int:
             return int(store.query(f"SELECT sum(clicks) FROM {s.clickhouse_database}.clicks_minute")[0][0] or 0)
 
         marks: list[tuple[float, int]] = []  # (send time, events sent so far)
-        prod = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers.split(","), acks="all", linger_ms=5,
-                             enable_idempotence=True, batch_size=256 * 1024, max_request_size=4 * 1024 * 1024)
+        prod = KafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers.split(","),
+            acks="all",
+            linger_ms=5,
+            enable_idempotence=True,
+            batch_size=256 * 1024,
+            max_request_size=4 * 1024 * 1024,
+        )
         provinces, platforms = list(PROVINCE_CODES), list(PLATFORMS)
         sent = 0
         done = threading.Event()
@@ -210,10 +256,21 @@ def e2e(args: argparse.Namespace) -> int:
                 due = int(now * args.rate)
                 while sent < due:
                     ms = int(time.time() * 1000)
-                    chunk = [Click(id=f"e{i}-{j}", ts=ms, platform=platforms[(i + j) % 4], province=provinces[(i * 7 + j) % 35],
-                                   country="SG" if provinces[(i * 7 + j) % 35] == "abroad" else None, user=f"u{(i + j) % 50000}",
-                                   session=f"s{i % 20000}", resource=f"r{j}", section="lessons", action="view")
-                             for j in range(20)]
+                    chunk: list[Event] = [
+                        Click(
+                            id=f"e{i}-{j}",
+                            ts=ms,
+                            platform=platforms[(i + j) % 4],
+                            province=provinces[(i * 7 + j) % 35],
+                            country="SG" if provinces[(i * 7 + j) % 35] == "abroad" else None,
+                            user=f"u{(i + j) % 50000}",
+                            session=f"s{i % 20000}",
+                            resource=f"r{j}",
+                            section="lessons",
+                            action="view",
+                        )
+                        for j in range(20)
+                    ]
                     prod.send(s.topic_clicks, key=chunk[0].session.encode(), value=encode(chunk))
                     sent += 20
                     i += 1
@@ -239,12 +296,14 @@ def e2e(args: argparse.Namespace) -> int:
             time.sleep(0.2)  # the watcher's sampling interval
         lat = [v for v in reached.values()]
         lags = [a - b for _, a, b in samples]
-        half = lags[len(lags) // 2:] or lags
+        half = lags[len(lags) // 2 :] or lags
         p99 = percentile(lat, 99) if lat else float("nan")
         p50 = percentile(lat, 50) if lat else float("nan")
-        print(f"rate={args.rate:.0f} seconds={args.seconds} sent={sent} stored={stored()} exact={stored() == sent} "
-              f"queryable_p50_s={p50:.2f} queryable_p99_s={p99:.2f} lag_max_events={max(lags)} "
-              f"lag_second_half_mean_events={statistics.mean(half):.0f} achieved_rate={sent / args.seconds:.0f}")
+        print(
+            f"rate={args.rate:.0f} seconds={args.seconds} sent={sent} stored={stored()} exact={stored() == sent} "
+            f"queryable_p50_s={p50:.2f} queryable_p99_s={p99:.2f} lag_max_events={max(lags)} "
+            f"lag_second_half_mean_events={statistics.mean(half):.0f} achieved_rate={sent / args.seconds:.0f}"
+        )
         store.close()
         return 0
     finally:

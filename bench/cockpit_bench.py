@@ -17,27 +17,33 @@ platform's section, inserted through the storage layer's migrations and Arrow fa
 Goals (issue 7): p95 < 150 ms; ten viewers < 2x one viewer's database time.
 The last line holds the headline figures as name=value pairs.
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-
-from cockpit.queries import Queries  # noqa: E402
-from cockpit.pages import report  # noqa: E402
-from cockpit.snapshots import Filters, load_map_values, load_overview, load_report, load_surge, load_surge_basis  # noqa: E402
-from contracts.geo import PLATFORMS, PROVINCE_CODES  # noqa: E402
-from sinks.migrate import migrate  # noqa: E402
-from sinks.store import ChdbStore  # noqa: E402
-from sinks.tables import clicks_minute  # noqa: E402
+from cockpit.pages import report
+from cockpit.queries import Queries
+from cockpit.snapshots import (
+    Filters,
+    load_map_values,
+    load_overview,
+    load_report,
+    load_surge,
+    load_surge_basis,
+)
+from contracts.geo import PLATFORMS, PROVINCE_CODES
+from sinks.migrate import migrate
+from sinks.store import ChdbStore
+from sinks.tables import clicks_minute
 
 END = 1647225720  # 2022-03-14 10:42 Beijing: the data's "now"
 SECTION = {"k12": "lessons", "vocational": "vocational_courses", "higher": "mooc", "employment": "jobs"}
@@ -55,14 +61,16 @@ def fill(store: ChdbStore, days: int, seed: int = 7) -> int:
     for d in range(days):
         minutes = np.arange(start + d * 86400, min(start + (d + 1) * 86400, END + 60), 60, dtype=np.int64)
         n = len(minutes) * len(keys)
-        table = pa.table({
-            "minute": pa.array(np.repeat(minutes, len(keys)).astype("datetime64[s]"), pa.timestamp("s")),
-            "platform": np.tile(platforms, len(minutes)),
-            "province": np.tile(provinces, len(minutes)),
-            "section": np.tile(sections, len(minutes)),
-            "action": np.full(n, "view"),
-            "clicks": rng.integers(1, 400, n, dtype=np.uint64),
-        })
+        table = pa.table(
+            {
+                "minute": pa.array(np.repeat(minutes, len(keys)).astype("datetime64[s]"), pa.timestamp("s")),
+                "platform": np.tile(platforms, len(minutes)),
+                "province": np.tile(provinces, len(minutes)),
+                "section": np.tile(sections, len(minutes)),
+                "action": np.full(n, "view"),
+                "clicks": rng.integers(1, 400, n, dtype=np.uint64),
+            }
+        )
         total += store.insert_arrow(clicks_minute.TABLE, table)
     return total
 
@@ -92,7 +100,7 @@ def surge_map(q: Queries) -> None:
     load_surge_basis(q, now)
 
 
-def timed(fn, q: Queries, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def timed(fn, q: Queries, n: int) -> tuple[float, float]:
     """(p50, p95) in ms of `n` calls after one warm-up."""
     fn(q)
     times = []
@@ -154,17 +162,23 @@ def main(argv: list[str] | None = None) -> int:
                 th.join()
             wall_ms = (time.perf_counter() - started) * 1000
             ratio = many.db_seconds / one.db_seconds
-            print(f"db time: one viewer {one.db_seconds * 1000:.1f} ms, {args.viewers} viewers "
-                  f"{many.db_seconds * 1000:.1f} ms (x{ratio:.2f}); {args.viewers} viewers' wall {wall_ms:.1f} ms")
+            print(
+                f"db time: one viewer {one.db_seconds * 1000:.1f} ms, {args.viewers} viewers "
+                f"{many.db_seconds * 1000:.1f} ms (x{ratio:.2f}); {args.viewers} viewers' wall {wall_ms:.1f} ms"
+            )
             # 3. the report (hourly rollup) and the surge measure, cache off
             rep50, rep95 = timed(report_refresh, q, args.refreshes)
             sur50, sur95 = timed(surge_map, q, args.refreshes)
-            print(f"daily report, cache off: p50 {rep50:.1f} ms, p95 {rep95:.1f} ms; "
-                  f"surge map: p50 {sur50:.1f} ms, p95 {sur95:.1f} ms")
-            print(f"rows={rows} days={args.days} refresh_p50_ms={p50:.1f} refresh_p95_ms={p95:.1f} "
-                  f"report_p95_ms={rep95:.1f} surge_map_p95_ms={sur95:.1f} "
-                  f"one_viewer_db_ms={one.db_seconds * 1000:.1f} ten_viewers_db_ms={many.db_seconds * 1000:.1f} "
-                  f"viewers={args.viewers} db_ratio={ratio:.2f} p95_goal_met={p95 < 150} ratio_goal_met={ratio < 2}")
+            print(
+                f"daily report, cache off: p50 {rep50:.1f} ms, p95 {rep95:.1f} ms; "
+                f"surge map: p50 {sur50:.1f} ms, p95 {sur95:.1f} ms"
+            )
+            print(
+                f"rows={rows} days={args.days} refresh_p50_ms={p50:.1f} refresh_p95_ms={p95:.1f} "
+                f"report_p95_ms={rep95:.1f} surge_map_p95_ms={sur95:.1f} "
+                f"one_viewer_db_ms={one.db_seconds * 1000:.1f} ten_viewers_db_ms={many.db_seconds * 1000:.1f} "
+                f"viewers={args.viewers} db_ratio={ratio:.2f} p95_goal_met={p95 < 150} ratio_goal_met={ratio < 2}"
+            )
         finally:
             store.close()
     return 0

@@ -13,6 +13,7 @@ Load comes from wrk (Debian package, ops/install.sh) over loopback; the collecto
 in X-Forwarded-For from 127.0.0.1 (trusted) so the per-address rate limit and the region cache see
 realistic spread. The machine is shared: every run prints the load average beside its figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,15 +70,33 @@ def lua(batch: int, pace_ms: float = 0.0) -> str:
         body = "string.format('{}', i, i)".format(EVENT.replace("%d", "%%d"))
     else:
         one = EVENT.replace("%d", "%%d")
-        body = "'[' .. " + " .. ',' .. ".join(f"string.format('{one}', i*{batch}+{j}, i)" for j in range(batch)) + " .. ']'"
+        body = (
+            "'[' .. "
+            + " .. ',' .. ".join(f"string.format('{one}', i*{batch}+{j}, i)" for j in range(batch))
+            + " .. ']'"
+        )
     path = Path(tempfile.mkdtemp()) / "post.lua"
     path.write_text(LUA % {"ua": UA, "body": body, "pace": pace_ms})
     return str(path)
 
 
 def wrk(port: int, script: str, seconds: float, connections: int, threads: int = 1) -> dict:
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", script,
-                          f"http://127.0.0.1:{port}/api/event"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "5s",
+            "-s",
+            script,
+            f"http://127.0.0.1:{port}/api/event",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     m = re.search(r"^JSON (.*)$", out, re.MULTILINE)
     if m is None:
         raise RuntimeError(out)
@@ -104,22 +123,49 @@ class Stack:
 
     def collector(self, **env: str) -> int:
         self.port = free_port()
-        e = {**os.environ, "EDU_KAFKA_BOOTSTRAP": self.kafka.bootstrap_servers if self.kafka else "127.0.0.1:9",
-             "EDU_DATA_DIR": str(self.tmp / "data"), "EDU_COLLECTOR_PORT": str(self.port),
-             "EDU_COLLECTOR_RATE_PER_ADDRESS": "1000", "EDU_COLLECTOR_RATE_BURST": "1000",
-             "EDU_TOPIC_CLICKS": "bench.clicks", "EDU_TOPIC_SESSIONS": "bench.sessions", **env}
-        self.proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve"], cwd=ROOT, env=e,
-                                     stdout=open(self.tmp / "collector.log", "ab"),  # noqa: SIM115 - the child's
-                                     stderr=subprocess.STDOUT)
+        e = {
+            **os.environ,
+            "EDU_KAFKA_BOOTSTRAP": self.kafka.bootstrap_servers if self.kafka else "127.0.0.1:9",
+            "EDU_DATA_DIR": str(self.tmp / "data"),
+            "EDU_COLLECTOR_PORT": str(self.port),
+            "EDU_COLLECTOR_RATE_PER_ADDRESS": "1000",
+            "EDU_COLLECTOR_RATE_BURST": "1000",
+            "EDU_TOPIC_CLICKS": "bench.clicks",
+            "EDU_TOPIC_SESSIONS": "bench.sessions",
+            **env,
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "collector.cli", "serve"],
+            cwd=ROOT,
+            env=e,
+            stdout=open(self.tmp / "collector.log", "ab"),
+            stderr=subprocess.STDOUT,
+        )
         self._wait()
         return self.port
 
     def bare(self, app: str) -> int:
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", f"bench.collector_bench:{app}", "--port",
-                                      str(self.port), "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
-                                      "--http", "httptools"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"bench.collector_bench:{app}",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         self._wait("/")
         return self.port
 
@@ -159,7 +205,7 @@ class Stack:
 
 
 # ---------------------------------------------------------------------------- bare endpoints
-async def raw(scope, receive, send):  # type: ignore[no-untyped-def]
+async def raw(scope, receive, send):
     """The fastest possible ASGI answer: read the body, 202."""
     if scope["type"] != "http":
         return
@@ -170,17 +216,17 @@ async def raw(scope, receive, send):  # type: ignore[no-untyped-def]
     await send({"type": "http.response.body", "body": b'{"accepted":1,"refused":0}'})
 
 
-def _falcon():  # type: ignore[no-untyped-def]
+def _falcon():
     import falcon.asgi
 
     class Bare:
-        async def on_post(self, req, resp):  # type: ignore[no-untyped-def]
+        async def on_post(self, req, resp):
             await req.stream.read()
             resp.status = 202
             resp.content_type = "application/json"
             resp.data = b'{"accepted":1,"refused":0}'
 
-        async def on_get(self, req, resp):  # type: ignore[no-untyped-def]
+        async def on_get(self, req, resp):
             resp.data = b"ok"
 
     app = falcon.asgi.App()
@@ -192,7 +238,7 @@ def _falcon():  # type: ignore[no-untyped-def]
 falcon_bare = _falcon()
 
 
-def _starlette():  # type: ignore[no-untyped-def]
+def _starlette():
     try:
         from starlette.applications import Starlette
         from starlette.responses import Response
@@ -200,12 +246,13 @@ def _starlette():  # type: ignore[no-untyped-def]
     except ImportError:
         return None
 
-    async def ep(request):  # type: ignore[no-untyped-def]
+    async def ep(request):
         await request.body()
         return Response(b'{"accepted":1,"refused":0}', status_code=202, media_type="application/json")
 
-    async def ok(request):  # type: ignore[no-untyped-def]
+    async def ok(request):
         return Response(b"ok")
+
     return Starlette(routes=[Route("/api/event", ep, methods=["POST"]), Route("/", ok)])
 
 
@@ -248,9 +295,11 @@ def _real_vs_bare(a: argparse.Namespace, batch: int) -> str:
     finally:
         stack.close()
     head = f"events_per_s={real['ok_rps'] * batch:.0f} " if batch > 1 else ""
-    return (f"{head}requests_per_s={real['ok_rps']:.0f} "
-            f"bare_requests_per_s={bare['ok_rps']:.0f} ratio={real['ok_rps'] / bare['ok_rps']:.3f} "
-            f"p99_ms={real['p99_ms']:.1f} non2xx={real['non2xx']} drained={h['spool_records'] == 0} {load()}")
+    return (
+        f"{head}requests_per_s={real['ok_rps']:.0f} "
+        f"bare_requests_per_s={bare['ok_rps']:.0f} ratio={real['ok_rps'] / bare['ok_rps']:.3f} "
+        f"p99_ms={real['p99_ms']:.1f} non2xx={real['non2xx']} drained={h['spool_records'] == 0} {load()}"
+    )
 
 
 def cmd_batch(a: argparse.Namespace) -> str:
@@ -271,8 +320,10 @@ def cmd_latency(a: argparse.Namespace) -> str:
         print(json.dumps(r), flush=True)
     finally:
         stack.close()
-    return (f"target_rps={a.rate:.0f} achieved_rps={r['rps']:.0f} p50_ms={r['p50_ms']:.2f} p99_ms={r['p99_ms']:.2f} "
-            f"non2xx={r['non2xx']} {load()}")
+    return (
+        f"target_rps={a.rate:.0f} achieved_rps={r['rps']:.0f} p50_ms={r['p50_ms']:.2f} p99_ms={r['p99_ms']:.2f} "
+        f"non2xx={r['non2xx']} {load()}"
+    )
 
 
 def cmd_overload(a: argparse.Namespace) -> str:
@@ -291,9 +342,11 @@ def cmd_overload(a: argparse.Namespace) -> str:
     finally:
         stack.close()
     refused = over["non2xx"] / max(1, over["requests"])
-    return (f"capacity_rps={cap:.0f} offered_rps={over['rps']:.0f} accepted_rps={over['ok_rps']:.0f} "
-            f"refused_share={refused:.3f} timeouts={over['timeouts']} rss_before_mb={rss0:.0f} rss_overload_mb={rss1:.0f} "
-            f"rss_after_mb={rss2:.0f} after_non2xx={after['non2xx']} after_p99_ms={after['p99_ms']:.1f} {load()}")
+    return (
+        f"capacity_rps={cap:.0f} offered_rps={over['rps']:.0f} accepted_rps={over['ok_rps']:.0f} "
+        f"refused_share={refused:.3f} timeouts={over['timeouts']} rss_before_mb={rss0:.0f} rss_overload_mb={rss1:.0f} "
+        f"rss_after_mb={rss2:.0f} after_non2xx={after['non2xx']} after_p99_ms={after['p99_ms']:.1f} {load()}"
+    )
 
 
 def cmd_logs(a: argparse.Namespace) -> str:
@@ -302,23 +355,30 @@ def cmd_logs(a: argparse.Namespace) -> str:
     from contracts.settings import Settings
 
     rng = random.Random(16)
-    ips = [f"{rng.choice([114, 202, 60, 183, 223, 8, 1])}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-           for _ in range(20_000)]
-    uas = [UA, "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.40",
-           "Mozilla/5.0 (Linux; Android 12; SM-G9910) AppleWebKit/537.36 Chrome/118.0 Mobile Safari/537.36",
-           "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"]
+    ips = [
+        f"{rng.choice([114, 202, 60, 183, 223, 8, 1])}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        for _ in range(20_000)
+    ]
+    uas = [
+        UA,
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.40",
+        "Mozilla/5.0 (Linux; Android 12; SM-G9910) AppleWebKit/537.36 Chrome/118.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+    ]
     lines = []
     for i in range(a.lines):
         sec = i * 3600 // a.lines
         t = f"14/Mar/2022:{8 + sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d} +0800"
-        lines.append(f'{rng.choice(ips)} - - [{t}] "GET /syncClassroom/lesson/{rng.randrange(5000)} HTTP/1.1" 200 512 '
-                     f'"-" "{rng.choice(uas)}"\n'.encode())
+        lines.append(
+            f'{rng.choice(ips)} - - [{t}] "GET /syncClassroom/lesson/{rng.randrange(5000)} HTTP/1.1" 200 512 '
+            f'"-" "{rng.choice(uas)}"\n'.encode()
+        )
     s = Settings(data_dir=Path(tempfile.mkdtemp()))
     conv = LineConverter(s, Enricher(s, b"b" * 32), COMBINED, ResourceMap())
-    from contracts.events import encode
+    from contracts.events import Event, encode
 
     t0, c0 = time.perf_counter(), time.process_time()
-    out = []
+    out: list[Event] = []
     for i, ln in enumerate(lines):
         ev = conv.convert(ln, f"l{i:x}")
         if ev is not None:
@@ -336,7 +396,9 @@ def cmd_lookups(a: argparse.Namespace) -> str:
 
     g = Geo(cache_size=10)
     rng = random.Random(7)
-    addrs = [f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(a.n)]
+    addrs = [
+        f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(a.n)
+    ]
     table = g.v4
     ints = [rng.getrandbits(32) for _ in range(a.n)]
     t0 = time.process_time()

@@ -12,11 +12,11 @@ mutated, and expanded by the worker's bounded codecs (only `DecompressionLimit` 
 
 Last line: `fuzz_messages=… escaped=0 conservation_errors=0 messages_per_s=…`.
 """
+
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -25,10 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 import aiokafka.codec as kafka_codec  # noqa: E402
 
 from simulators.hostile import Violation, hostile_message, mutate, valid_message, verdict  # noqa: E402
-from streams.bounded_records import DecompressionLimit, gzip_decode, lz4_decode, snappy_decode, zstd_decode  # noqa: E402
+from streams.bounded_records import (  # noqa: E402
+    DecompressionLimit,
+    gzip_decode,
+    lz4_decode,
+    snappy_decode,
+    zstd_decode,
+)
 
-CODECS = ((kafka_codec.gzip_encode, gzip_decode), (kafka_codec.snappy_encode, snappy_decode),
-          (kafka_codec.lz4_encode, lz4_decode), (kafka_codec.zstd_encode, zstd_decode))
+CODECS = (
+    (kafka_codec.gzip_encode, gzip_decode),
+    (kafka_codec.snappy_encode, snappy_decode),
+    (kafka_codec.lz4_encode, lz4_decode),
+    (kafka_codec.zstd_encode, zstd_decode),
+)
 CODEC_LIMIT = 1 << 20
 
 
@@ -76,18 +86,23 @@ def main() -> None:
                 conservation += 1
             if escaped + conservation <= 20:
                 print(f"VIOLATION at message {i}: {str(v)[:500]}", flush=True)
-        except Exception as err:  # noqa: BLE001 - an escape from the codec path
+        except Exception as err:
             escaped += 1
             if escaped + conservation <= 20:
                 print(f"ESCAPED at message {i}: {type(err).__name__}: {err}", flush=True)
         if i % args.report_every == 0:
             rate = i / (time.perf_counter() - started)
-            print(f"{i:>10,} messages  {rate:8.0f}/s  events in {totals[0]:,} = accepted {totals[1]:,} "
-                  f"+ refused {totals[2]:,}  escaped {escaped}  conservation errors {conservation}", flush=True)
+            print(
+                f"{i:>10,} messages  {rate:8.0f}/s  events in {totals[0]:,} = accepted {totals[1]:,} "
+                f"+ refused {totals[2]:,}  escaped {escaped}  conservation errors {conservation}",
+                flush=True,
+            )
     elapsed = time.perf_counter() - started
-    print(f"fuzz_messages={args.messages} escaped={escaped} conservation_errors={conservation} "
-          f"messages_per_s={args.messages / elapsed:.0f} events_in={totals[0]} accepted={totals[1]} "
-          f"refused={totals[2]} seed={args.seed}")
+    print(
+        f"fuzz_messages={args.messages} escaped={escaped} conservation_errors={conservation} "
+        f"messages_per_s={args.messages / elapsed:.0f} events_in={totals[0]} accepted={totals[1]} "
+        f"refused={totals[2]} seed={args.seed}"
+    )
 
 
 if __name__ == "__main__":

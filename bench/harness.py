@@ -35,6 +35,7 @@ def log(msg: str) -> None:
 # Broker, topics, settings
 # --------------------------------------------------------------------------------------------------
 
+
 @contextmanager
 def broker(tmp: Path) -> Iterator[str]:
     from ops.kafka_local import LocalKafka, metadata_ready
@@ -47,8 +48,9 @@ def broker(tmp: Path) -> Iterator[str]:
             yield reuse
             return
         log(f"EDU_KAFKA_BOOTSTRAP={reuse} does not answer; starting a local broker")
-    kafka = LocalKafka(free_port(), free_port(), data_dir=tmp / "kafka",
-                       extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
+    kafka = LocalKafka(
+        free_port(), free_port(), data_dir=tmp / "kafka", extra_config={"message.max.bytes": str(4 * 1024 * 1024)}
+    )
     kafka.fetch()
     kafka.start(timeout=120)
     try:
@@ -60,20 +62,29 @@ def broker(tmp: Path) -> Iterator[str]:
 def bench_settings(bootstrap: str, tag: str, tmp: Path, **overrides: object) -> Settings:
     """Settings whose every topic and group is private to this run and variant."""
     names: dict[str, object] = {
-        name: f"bench.{tag}.{name[len('topic_'):]}" for name in Settings.model_fields
+        name: f"bench.{tag}.{name[len('topic_') :]}"
+        for name in Settings.model_fields
         if name.startswith("topic_") and name not in ("topic_partitions", "topic_replication")
     }
     base: dict[str, object] = dict(
-        kafka_bootstrap=bootstrap, topic_partitions=PARTITIONS, worker_id=f"bench-{tag}-worker",
-        sink_group=f"bench-{tag}-sink", worker_metrics_port=0, sink_metrics_port=0,
-        worker_session_timeout_s=SESSION_TIMEOUT_S, data_dir=tmp / tag,
-        clickhouse_database=f"bench_{tag.replace('-', '_')}", **names)
+        kafka_bootstrap=bootstrap,
+        topic_partitions=PARTITIONS,
+        worker_id=f"bench-{tag}-worker",
+        sink_group=f"bench-{tag}-sink",
+        worker_metrics_port=0,
+        sink_metrics_port=0,
+        worker_session_timeout_s=SESSION_TIMEOUT_S,
+        data_dir=tmp / tag,
+        clickhouse_database=f"bench_{tag.replace('-', '_')}",
+        **names,
+    )
     return Settings(**{**base, **overrides})  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------------
 # Events
 # --------------------------------------------------------------------------------------------------
+
 
 def clicks(n: int, seed: int, start_ms: int = T0_MS, span_ms: int = 3 * 3600_000) -> Iterator[Click]:
     """n clicks in time order, spread over every platform, province, section and action.
@@ -88,10 +99,20 @@ def clicks(n: int, seed: int, start_ms: int = T0_MS, span_ms: int = 3 * 3600_000
     pool = []
     for _ in range(min(n, 50_000)):
         province = rng.choice(provinces)
-        pool.append(Click(id="x", ts=start_ms, platform=rng.choice(platforms), province=province,
-                          country="SG" if province == "abroad" else None, user=f"u{rng.randrange(2_000_000)}",
-                          session=f"s{rng.randrange(500_000)}", resource=f"r{rng.randrange(28_052)}",
-                          section=rng.choice(sections), action=rng.choice(ACTIONS)))
+        pool.append(
+            Click(
+                id="x",
+                ts=start_ms,
+                platform=rng.choice(platforms),
+                province=province,
+                country="SG" if province == "abroad" else None,
+                user=f"u{rng.randrange(2_000_000)}",
+                session=f"s{rng.randrange(500_000)}",
+                resource=f"r{rng.randrange(28_052)}",
+                section=rng.choice(sections),
+                action=rng.choice(ACTIONS),
+            )
+        )
     replace = msgspec.structs.replace
     size = len(pool)
     for i in range(n):
@@ -113,8 +134,13 @@ def messages(n: int, per_message: int, seed: int) -> Iterator[tuple[bytes, bytes
 def make_producer(bootstrap: str):
     from kafka import KafkaProducer
 
-    return KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=20,
-                         batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024)
+    return KafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        acks="all",
+        linger_ms=20,
+        batch_size=1024 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
 
 
 def preload(bootstrap: str, topic: str, n: int, per_message: int, seed: int) -> tuple[int, float]:
@@ -136,10 +162,11 @@ def warm_up(bootstrap: str, topic: str, per_message: int) -> int:
     Its events lie in the minute an hour before the measured stream (T0_MS): the watermark they set
     must not be ahead of the stream, or every measured event would be late (counted, not folded)."""
     prod = make_producer(bootstrap)
-    evs: list[Click | Session] = list(clicks(per_message * PARTITIONS, seed=999, start_ms=T0_MS - 3600_000,
-                                             span_ms=60_000))
+    evs: list[Click | Session] = list(
+        clicks(per_message * PARTITIONS, seed=999, start_ms=T0_MS - 3600_000, span_ms=60_000)
+    )
     for p in range(PARTITIONS):
-        chunk = evs[p * per_message:(p + 1) * per_message]
+        chunk = evs[p * per_message : (p + 1) * per_message]
         prod.send(topic, value=encode(chunk if per_message > 1 else chunk[0]), partition=p).get(60)
     prod.close()
     return per_message * PARTITIONS
@@ -150,7 +177,9 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
     c = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False)
     try:
-        return {tp.partition: o for tp, o in c.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)]).items()}
+        return {
+            tp.partition: o for tp, o in c.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)]).items()
+        }
     finally:
         c.close(autocommit=False)
 
@@ -172,10 +201,15 @@ class RatesWatch:
     def __init__(self, bootstrap: str, topic: str) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None,
-                                      enable_auto_commit=False, auto_offset_reset="earliest",
-                                      fetch_max_bytes=64 * 1024 * 1024, receive_message_max_bytes=65 * 1024 * 1024,
-                                      max_partition_fetch_bytes=16 * 1024 * 1024)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap.split(","),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_bytes=64 * 1024 * 1024,
+            receive_message_max_bytes=65 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
         self.tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         self.consumer.assign(self.tps)
         self.consumer.seek_to_beginning(*self.tps)
@@ -186,7 +220,7 @@ class RatesWatch:
         self.first_ts_ms = 0
 
     def poll(self, timeout_ms: int = 200) -> None:
-        for tp, recs in self.consumer.poll(timeout_ms=timeout_ms, max_records=100_000).items():
+        for _tp, recs in self.consumer.poll(timeout_ms=timeout_ms, max_records=100_000).items():
             for r in recs:
                 b = decode_head(r.value)
                 self.last[b.src_partition] = b.last_offset
@@ -224,8 +258,10 @@ class Child:
 
     def check(self) -> None:
         if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log {self.log_path}:\n"
-                               + self.log_path.read_text(errors="replace")[-3000:])
+            raise RuntimeError(
+                f"{self.name} exited with {self.proc.returncode}; log {self.log_path}:\n"
+                + self.log_path.read_text(errors="replace")[-3000:]
+            )
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds (user + system) per thread of the child, keyed by thread id."""

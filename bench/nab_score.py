@@ -24,6 +24,7 @@ The detector's scores are either computed in-process with `alerts.anomaly.Anomal
 code `python -m alerts.score_csv` runs) or read from `--scores-dir/<category>/<name>.csv` files with an
 `anomaly_score` column (or a single score per line). The last line holds `name=value` pairs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
 
 PROFILES: dict[str, dict[str, float]] = {
     "standard": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11},
@@ -47,8 +47,10 @@ PROFILES: dict[str, dict[str, float]] = {
 }
 PROBATION_PERCENT = 0.15
 # next to the checkout (../shared/nab-dev), or next to the folder of worktrees
-DEFAULT_NAB_DIR = next((p / "shared" / "nab-dev" for p in Path(__file__).resolve().parents[2:4]
-                        if (p / "shared" / "nab-dev").is_dir()), Path(__file__).resolve().parents[2] / "shared" / "nab-dev")
+DEFAULT_NAB_DIR = next(
+    (p / "shared" / "nab-dev" for p in Path(__file__).resolve().parents[2:4] if (p / "shared" / "nab-dev").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "nab-dev",
+)
 
 
 def scaled_sigmoid(position: float) -> float:
@@ -89,7 +91,7 @@ def sweep_rows(
     prev_right: float | None = None
     prev_width = 0.0
     rows: list[Row] = []
-    for i, (ts, score) in enumerate(zip(timestamps, scores)):
+    for i, (ts, score) in enumerate(zip(timestamps, scores, strict=False)):
         if pending and ts == pending[0][0]:
             cur = pending.pop(0)
             cur_name = f"{name}|{cur[0]}"
@@ -165,8 +167,9 @@ def score_corpus(files: Sequence[LabelledFile], scores: dict[str, Sequence[float
     return ProfileResult(profile, threshold, raw, null, perfect)
 
 
-def score_at(files: Sequence[LabelledFile], scores: dict[str, Sequence[float]], profile: str,
-             threshold: float) -> ProfileResult:
+def score_at(
+    files: Sequence[LabelledFile], scores: dict[str, Sequence[float]], profile: str, threshold: float
+) -> ProfileResult:
     """The corpus score at a given threshold (rows with score >= threshold detect), normalised."""
     cost = PROFILES[profile]
     rows: list[Row] = []
@@ -186,8 +189,9 @@ def category(f: LabelledFile) -> str:
     return f.name.split("/", 1)[0]
 
 
-def leave_one_category_out(files: Sequence[LabelledFile], scores: dict[str, Sequence[float]],
-                           profile: str) -> tuple[float, float, dict[str, tuple[float, float]]]:
+def leave_one_category_out(
+    files: Sequence[LabelledFile], scores: dict[str, Sequence[float]], profile: str
+) -> tuple[float, float, dict[str, tuple[float, float]]]:
     """(mean held-out score, mean in-sample score, {category: (held-out, in-sample)}) over the
     categories that have windows; in-sample = at the threshold tuned on the whole corpus."""
     full = score_corpus(files, scores, profile)
@@ -198,8 +202,10 @@ def leave_one_category_out(files: Sequence[LabelledFile], scores: dict[str, Sequ
             continue  # no windows: no normalised score of its own (its false positives count in the rest)
         rest = [f for f in files if category(f) != cat]
         tuned = score_corpus(rest, scores, profile)
-        out[cat] = (score_at(held, scores, profile, tuned.threshold).normalised,
-                    score_at(held, scores, profile, full.threshold).normalised)
+        out[cat] = (
+            score_at(held, scores, profile, tuned.threshold).normalised,
+            score_at(held, scores, profile, full.threshold).normalised,
+        )
     held_mean = sum(v[0] for v in out.values()) / len(out)
     in_mean = sum(v[1] for v in out.values()) / len(out)
     return held_mean, in_mean, out
@@ -223,8 +229,10 @@ def _parse_ts(text: str) -> datetime:
 
 def _git_reader(git_dir: Path) -> Callable[[str], str]:
     def read(path: str) -> str:
-        return subprocess.run(["git", "--git-dir", str(git_dir), "show", f"HEAD:{path}"], check=True,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["git", "--git-dir", str(git_dir), "show", f"HEAD:{path}"], check=True, capture_output=True, text=True
+        ).stdout
+
     return read
 
 
@@ -238,8 +246,10 @@ def load_corpus(nab_dir: Path | None = None, git_dir: Path | None = None) -> lis
     else:
         assert nab_dir is not None
         base = nab_dir
+
         def read(path: str) -> str:
             return (base / path).read_text()
+
         windows = json.loads(read("combined_windows.json"))
         labels = json.loads(read("combined_labels.json"))
     files: list[LabelledFile] = []
@@ -262,7 +272,7 @@ def detect(f: LabelledFile) -> list[float]:
 
     scorer = AnomalyScorer()
     # NAB timestamps are naive; read them as UTC, as `python -m alerts.score_csv` does
-    return [scorer.score(t.replace(tzinfo=timezone.utc).timestamp(), v) for t, v in zip(f.timestamps, f.values)]
+    return [scorer.score(t.replace(tzinfo=UTC).timestamp(), v) for t, v in zip(f.timestamps, f.values, strict=False)]
 
 
 def read_scores(path: Path) -> list[float]:
@@ -291,11 +301,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     rows = sum(len(f.values) for f in files)
     results = {p: score_corpus(files, scores, p) for p in PROFILES}
-    print(f"files={len(files)} rows={rows} windows={sum(len(f.windows) for f in files)} "
-          f"detector_s={elapsed:.1f} ({1e6 * elapsed / rows:.1f} us/row)")
+    print(
+        f"files={len(files)} rows={rows} windows={sum(len(f.windows) for f in files)} "
+        f"detector_s={elapsed:.1f} ({1e6 * elapsed / rows:.1f} us/row)"
+    )
     for r in results.values():
-        print(f"{r.profile:<20} score={r.normalised:6.2f} threshold={r.threshold:.6f} "
-              f"raw={r.raw:.3f} null={r.null:.1f} perfect={r.perfect:.1f}")
+        print(
+            f"{r.profile:<20} score={r.normalised:6.2f} threshold={r.threshold:.6f} "
+            f"raw={r.raw:.3f} null={r.null:.1f} perfect={r.perfect:.1f}"
+        )
     if args.per_file:
         std = results["standard"]
         for f in files:

@@ -10,6 +10,7 @@ into a temporary folder and put first on the path of a child process). "New" is 
 Both run the same first `--days` days; the 94-day figures are per-day times x the scenario's days.
 Last line: name=value pairs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-OLD = r'''
+OLD = r"""
 import sys, time
 from alerts.engine import AlertEngine, EngineConfig
 from contracts.settings import Settings
@@ -56,16 +57,28 @@ for i, m in enumerate(gen.messages()):
 for topic in runs:
     fold(topic, run_end)
 print(time.perf_counter() - t0)
-'''
+"""
 
 
 def old_seconds(rev: str, scenario: str, scale: float, days: float) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "alerts"], check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev, "alerts"], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        out = subprocess.run([sys.executable, "-c", f"import sys; sys.path[:0] = [{tmp!r}, {str(ROOT)!r}]\n" + OLD,
-                              scenario, str(scale), str(days)], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import sys; sys.path[:0] = [{tmp!r}, {str(ROOT)!r}]\n" + OLD,
+                scenario,
+                str(scale),
+                str(days),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -84,11 +97,15 @@ def main() -> int:
     run = replay(sc, scale=args.scale, seed=1, days=args.days)
     new = time.perf_counter() - t0
     old = old_seconds(args.old_rev, args.scenario, args.scale, args.days)
-    print(f"{args.days:g} days of {sc.name} at 1:{1 / args.scale:.0f}: new {new:.1f} s ({run.events} click events), "
-          f"old {old:.1f} s")
-    print(f"replay_new_s_per_day={new / args.days:.2f} replay_old_s_per_day={old / args.days:.2f} "
-          f"replay_new_full_s={new / args.days * sc.days:.0f} replay_old_full_s={old / args.days * sc.days:.0f} "
-          f"speedup={old / new:.2f}")
+    print(
+        f"{args.days:g} days of {sc.name} at 1:{1 / args.scale:.0f}: new {new:.1f} s ({run.events} click events), "
+        f"old {old:.1f} s"
+    )
+    print(
+        f"replay_new_s_per_day={new / args.days:.2f} replay_old_s_per_day={old / args.days:.2f} "
+        f"replay_new_full_s={new / args.days * sc.days:.0f} replay_old_full_s={old / args.days * sc.days:.0f} "
+        f"speedup={old / new:.2f}"
+    )
     return 0
 
 

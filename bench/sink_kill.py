@@ -7,18 +7,18 @@ Starts its own Kafka broker and ClickHouse server on free loopback ports (remove
 batch carries 100 events (90 clicks on time, 10 late). The loop itself is `tests/sinks/kill_loop.py`.
 Last line: `kills=… resumed_flushes=… exact=…` summed over the engines.
 """
+
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 from ops.clickhouse_server import LocalClickHouseServer  # noqa: E402
-from ops.local_process import free_port  # noqa: E402
 from ops.kafka_local import LocalKafka  # noqa: E402
+from ops.local_process import free_port  # noqa: E402
 from sinks.store import ServerStore  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.sinks import kill_loop  # noqa: E402
@@ -29,15 +29,20 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=2000, help="rate batches of 100 events (2000 = 200,000 events)")
     ap.add_argument("--kills", type=int, default=24)
     ap.add_argument("--per-s", type=float, default=8.0, help="rate batches produced per second")
-    ap.add_argument("--max-kill-delay", type=float, default=1.0, help="kill at a random instant up to this "
-                    "many seconds after the sink stored its first flush")
+    ap.add_argument(
+        "--max-kill-delay",
+        type=float,
+        default=1.0,
+        help="kill at a random instant up to this many seconds after the sink stored its first flush",
+    )
     ap.add_argument("--engines", default="chdb,server")
     args = ap.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="sink-kill-") as tmp:
         work = Path(tmp)
-        broker = LocalKafka(free_port(), free_port(), data_dir=work / "kafka",
-                            extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
+        broker = LocalKafka(
+            free_port(), free_port(), data_dir=work / "kafka", extra_config={"message.max.bytes": str(4 * 1024 * 1024)}
+        )
         broker.fetch()
         broker.start(timeout=90)
         server = None
@@ -45,18 +50,33 @@ def main() -> None:
             for engine in args.engines.split(","):
                 common = dict(sink_batch_rows=300, sink_flush_interval_s=0.2)
                 if engine == "chdb":
-                    s = make_settings(broker.bootstrap_servers, clickhouse_engine="chdb", chdb_path=work / "chdb",
-                                      **common)
-                    r = kill_loop.run(s, work, args.batches, args.kills, args.per_s, seed=12,
-                                      max_kill_delay_s=args.max_kill_delay)
+                    s = make_settings(
+                        broker.bootstrap_servers, clickhouse_engine="chdb", chdb_path=work / "chdb", **common
+                    )
+                    r = kill_loop.run(
+                        s, work, args.batches, args.kills, args.per_s, seed=12, max_kill_delay_s=args.max_kill_delay
+                    )
                 else:
                     server = LocalClickHouseServer(work / "clickhouse", tcp_port=free_port(), http_port=free_port())
                     server.start(timeout=90)
-                    s = make_settings(broker.bootstrap_servers, clickhouse_engine="server", clickhouse_host=server.host,
-                                      clickhouse_port=server.tcp_port, **common)
+                    s = make_settings(
+                        broker.bootstrap_servers,
+                        clickhouse_engine="server",
+                        clickhouse_host=server.host,
+                        clickhouse_port=server.tcp_port,
+                        **common,
+                    )
                     store = ServerStore(server.host, server.tcp_port, s.clickhouse_database, "default", "", True)
-                    r = kill_loop.run(s, work, args.batches, args.kills, args.per_s, seed=13,
-                                      max_kill_delay_s=args.max_kill_delay, server_store=store)
+                    r = kill_loop.run(
+                        s,
+                        work,
+                        args.batches,
+                        args.kills,
+                        args.per_s,
+                        seed=13,
+                        max_kill_delay_s=args.max_kill_delay,
+                        server_store=store,
+                    )
                     store.close()
                 print(r.line(), *r.mismatches, flush=True)
                 results.append(r)
@@ -64,11 +84,13 @@ def main() -> None:
             if server is not None:
                 server.stop()
             broker.stop()
-    print(f"engines={len(results)} kills={sum(r.kills for r in results)} "
-          f"resumed_flushes={sum(r.resumed for r in results)} settled_steps={sum(r.settled for r in results)} "
-          f"events_sent={sum(r.events_sent for r in results)} "
-          f"clicks_sent={sum(r.clicks_sent for r in results)} clicks_stored={sum(r.clicks_stored for r in results)} "
-          f"exact={int(all(r.exact for r in results))}")
+    print(
+        f"engines={len(results)} kills={sum(r.kills for r in results)} "
+        f"resumed_flushes={sum(r.resumed for r in results)} settled_steps={sum(r.settled for r in results)} "
+        f"events_sent={sum(r.events_sent for r in results)} "
+        f"clicks_sent={sum(r.clicks_sent for r in results)} clicks_stored={sum(r.clicks_stored for r in results)} "
+        f"exact={int(all(r.exact for r in results))}"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Queries: every minute of `--days` days holds every province x platform x section
 (54.4 M rows for 30 days), generated in each engine through the materialized views; each named
 query runs `--repeats` times after 2 warm-ups, p50/p95 in ms, over the cockpit's windows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,20 +24,22 @@ import time
 from pathlib import Path
 from statistics import median
 
-
-from contracts.geo import PROVINCE_CODES  # noqa: E402
-from contracts.rates import RateBatch, decode_batch, encode_batch  # noqa: E402
-from ops.clickhouse_server import LocalClickHouseServer  # noqa: E402
-from ops.local_process import free_port  # noqa: E402
-from sinks import queries  # noqa: E402
-from sinks.batch import RateBuffer  # noqa: E402
-from sinks.migrate import migrate  # noqa: E402
-from sinks.store import ChdbStore, ServerStore  # noqa: E402
-from sinks.tables import clicks_minute, late_events, rejects_minute, sink_offsets  # noqa: E402
+from contracts.geo import PROVINCE_CODES
+from contracts.rates import RateBatch, decode_batch, encode_batch
+from ops.clickhouse_server import LocalClickHouseServer
+from ops.local_process import free_port
+from sinks import queries
+from sinks.batch import RateBuffer
+from sinks.migrate import migrate
+from sinks.store import ChdbStore, ServerStore
+from sinks.tables import clicks_minute, late_events, rejects_minute, sink_offsets
 
 START = 1_646_064_000  # 2022-03-01 00:00 Beijing
 PAIRS = [("k12", s) for s in ("topic", "lessons", "afterschool", "teacher", "family", "reform")] + [
-    ("vocational", "vocational_courses"), ("higher", "mooc"), ("employment", "jobs")]
+    ("vocational", "vocational_courses"),
+    ("higher", "mooc"),
+    ("employment", "jobs"),
+]
 ACTIONS = ["view", "play", "download", "search"]
 KEYS_PER_MINUTE = len(PAIRS) * len(PROVINCE_CODES) * len(ACTIONS)  # 1,260
 REASONS = ["json", "schema", "unknown_province", "time_future", "too_large"]
@@ -79,11 +82,29 @@ def rate_messages(rows: int, rows_per_message: int, seed: int = 1) -> list[bytes
         clicks = []
         for _ in range(n):
             platform, section = rng.choice(PAIRS)
-            clicks.append((START + rng.randrange(1440) * 60, platform, rng.choice(PROVINCE_CODES), section,
-                           rng.choice(ACTIONS), rng.randrange(1, 50)))
-        out.append(encode_batch(RateBatch(src_topic="clicks", src_partition=0, first_offset=offset,
-                                          last_offset=offset + 99, watermark_ms=START * 1000, events=n,
-                                          clicks=clicks)))
+            clicks.append(
+                (
+                    START + rng.randrange(1440) * 60,
+                    platform,
+                    rng.choice(PROVINCE_CODES),
+                    section,
+                    rng.choice(ACTIONS),
+                    rng.randrange(1, 50),
+                )
+            )
+        out.append(
+            encode_batch(
+                RateBatch(
+                    src_topic="clicks",
+                    src_partition=0,
+                    first_offset=offset,
+                    last_offset=offset + 99,
+                    watermark_ms=START * 1000,
+                    events=n,
+                    clicks=clicks,
+                )
+            )
+        )
         offset += 100
         rows -= n
     return out
@@ -107,14 +128,21 @@ def bench_insert(store, messages: list[bytes], batch_rows: int) -> tuple[float, 
 
 def load_days(store, days: int) -> float:
     t0 = time.perf_counter()
-    common = {"provinces": list(PROVINCE_CODES), "platforms": [p for p, _ in PAIRS], "sections": [s for _, s in PAIRS],
-              "actions": ACTIONS, "reasons": REASONS}
+    common = {
+        "provinces": list(PROVINCE_CODES),
+        "platforms": [p for p, _ in PAIRS],
+        "sections": [s for _, s in PAIRS],
+        "actions": ACTIONS,
+        "reasons": REASONS,
+    }
     for d in range(days):
         start = START + d * 86400
         store.command(GEN_CLICKS.format(db=store.database), {**common, "start": start, "n": KEYS_PER_MINUTE * 1440})
         store.command(GEN_LATE.format(db=store.database), {**common, "start": start, "n": 140 * 1440})
         store.command(GEN_REJECTS.format(db=store.database), {**common, "start": start, "n": 5 * 1440})
-    store.insert(sink_offsets.TABLE, sink_offsets.COLUMNS, [("edu-sink", "edu.rates.v1", p, 1000 + p) for p in range(16)])
+    store.insert(
+        sink_offsets.TABLE, sink_offsets.COLUMNS, [("edu-sink", "edu.rates.v1", p, 1000 + p) for p in range(16)]
+    )
     return time.perf_counter() - t0
 
 
@@ -219,8 +247,11 @@ def main() -> None:
             ins.drop_database()
             figures[f"{name}_insert_rows_per_s"] = insert_rate
             figures[f"{name}_path_rows_per_s"] = path_rate
-            print(f"{name}: sink insert {insert_rate:,.0f} rows/s (flushes of {args.batch_rows:,}; with decode and "
-                  f"buffering {path_rate:,.0f} rows/s; {rows:,} rows)", flush=True)
+            print(
+                f"{name}: sink insert {insert_rate:,.0f} rows/s (flushes of {args.batch_rows:,}; with decode and "
+                f"buffering {path_rate:,.0f} rows/s; {rows:,} rows)",
+                flush=True,
+            )
 
             store = base.with_database("bench")
             migrate(store)
@@ -242,8 +273,10 @@ def main() -> None:
         if server is not None:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(" ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
-          + f" days={args.days} cores={os.cpu_count()}")
+    print(
+        " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+        + f" days={args.days} cores={os.cpu_count()}"
+    )
 
 
 if __name__ == "__main__":

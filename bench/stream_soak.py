@@ -13,6 +13,7 @@ A producer thread sends click events in client batches of 20 on an open-loop sch
 Memory is "flat" when the worker's RSS at the end of the steady phase is within `--flat-tolerance`
 of its RSS after warm-up; the lag has drained when sent - stored stays under two seconds of traffic.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,10 +64,10 @@ def main() -> None:
     import psutil
     from prometheus_client import CollectorRegistry
 
+    from contracts.topics import ensure_topics
     from sinks.migrate import migrate
     from sinks.runner import start_sink_thread
     from sinks.store import open_store
-    from contracts.topics import ensure_topics
 
     steady_s = args.minutes * 60
     sched = Schedule(args.rate, steady_s, args.rate * args.burst_factor, args.burst_seconds)
@@ -111,6 +112,7 @@ def main() -> None:
 
         try:
             warm = warm_up(bootstrap, settings.topic_clicks, PER_MESSAGE)
+
             def warm_stored() -> bool:
                 sink.check()
                 worker.check()
@@ -141,8 +143,10 @@ def main() -> None:
                     rss = wproc.memory_info().rss / 2**20
                     samples.append((now, sent[0], have, rss))
                     next_sample = now + args.sample_s
-                    log(f"[soak] t={now:7.1f}s rate {sched.rate_at(now):,.0f}/s sent {sent[0]:,} stored {have:,} "
-                        f"lag {sent[0] - have:,} worker RSS {rss:.1f} MB")
+                    log(
+                        f"[soak] t={now:7.1f}s rate {sched.rate_at(now):,.0f}/s sent {sent[0]:,} stored {have:,} "
+                        f"lag {sent[0] - have:,} worker RSS {rss:.1f} MB"
+                    )
                 if now > steady_s + args.burst_seconds:
                     ok_run = ok_run + 1 if sent[0] - have <= drained_lag else 0
                     if ok_run >= 3 and drained_at is None:
@@ -165,7 +169,7 @@ def main() -> None:
     rss_end = steady[-1][3] if steady else float("nan")
     rss_max = max((s[3] for s in samples), default=float("nan"))
     steady_lat = sorted(lat for t, lat in latencies if warm_end <= t <= steady_s)
-    p = (lambda q: steady_lat[min(len(steady_lat) - 1, int(q * len(steady_lat)))] if steady_lat else float("nan"))
+    p = lambda q: steady_lat[min(len(steady_lat) - 1, int(q * len(steady_lat)))] if steady_lat else float("nan")
     lag_steady_max = max((s[1] - s[2] for s in after_warm), default=0)
     burst_end = steady_s + args.burst_seconds
     lag_burst_max = max((s[1] - s[2] for s in samples if steady_s <= s[0] <= burst_end + args.drain_timeout), default=0)
@@ -173,20 +177,36 @@ def main() -> None:
     steady_sent = max((s[1] for s in steady), default=0)
     # What the producer really sent in the burst (it may fall behind its open-loop schedule)
     in_burst = [s for s in samples if steady_s <= s[0] <= burst_end]
-    burst_sent_eps = ((in_burst[-1][1] - in_burst[0][1]) / max(1e-9, in_burst[-1][0] - in_burst[0][0])
-                      if len(in_burst) > 1 else float("nan"))
+    burst_sent_eps = (
+        (in_burst[-1][1] - in_burst[0][1]) / max(1e-9, in_burst[-1][0] - in_burst[0][0])
+        if len(in_burst) > 1
+        else float("nan")
+    )
     figures = {
-        "rate": args.rate, "minutes": args.minutes, "sent_eps_steady": steady_sent / max(1e-9, steady[-1][0]) if steady else 0.0,
-        "send_errors": send_errors[0], "worker_rss_after_warmup_mb": rss_start, "worker_rss_end_steady_mb": rss_end,
-        "worker_rss_max_mb": rss_max, "worker_rss_growth": (rss_end - rss_start) / rss_start if rss_start else float("nan"),
+        "rate": args.rate,
+        "minutes": args.minutes,
+        "sent_eps_steady": steady_sent / max(1e-9, steady[-1][0]) if steady else 0.0,
+        "send_errors": send_errors[0],
+        "worker_rss_after_warmup_mb": rss_start,
+        "worker_rss_end_steady_mb": rss_end,
+        "worker_rss_max_mb": rss_max,
+        "worker_rss_growth": (rss_end - rss_start) / rss_start if rss_start else float("nan"),
         "memory_flat": float(abs(rss_end - rss_start) <= args.flat_tolerance * rss_start),
-        "lag_steady_max": lag_steady_max, "p50_s": p(0.50), "p99_s": p(0.99),
-        "burst_rate": sched.burst_rate, "burst_sent_eps": burst_sent_eps, "burst_s": args.burst_seconds,
+        "lag_steady_max": lag_steady_max,
+        "p50_s": p(0.50),
+        "p99_s": p(0.99),
+        "burst_rate": sched.burst_rate,
+        "burst_sent_eps": burst_sent_eps,
+        "burst_s": args.burst_seconds,
         "lag_burst_max": lag_burst_max,
-        "drain_s": drain_s, "drained": float(drained_at is not None), "events_sent": total_sent,
+        "drain_s": drain_s,
+        "drained": float(drained_at is not None),
+        "events_sent": total_sent,
     }
-    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
-          + f" cores={os.cpu_count()}")
+    print(
+        " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+        + f" cores={os.cpu_count()}"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ lag grew, and the event-to-store latency (p50/p99) seen by polling the store.
 
 The last line holds the headline figures as name=value pairs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,22 +39,42 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import (PARTITIONS, SESSION_TIMEOUT_S, Child, RatesWatch, bench_settings, broker, messages, start_worker,
-                           committed_offsets, end_offsets, log, make_producer, preload, wait, warm_up)
+from bench.harness import (
+    PARTITIONS,
+    SESSION_TIMEOUT_S,
+    Child,
+    RatesWatch,
+    bench_settings,
+    broker,
+    committed_offsets,
+    end_offsets,
+    log,
+    make_producer,
+    messages,
+    preload,
+    start_worker,
+    wait,
+    warm_up,
+)
 from contracts.events import decode_message
 from contracts.settings import Settings
-
 
 # --------------------------------------------------------------------------------------------------
 # (b) bare aiokafka loop
 # --------------------------------------------------------------------------------------------------
 
+
 async def _bare(bootstrap: str, topic: str, total_messages: int, decode: bool, settings: Settings) -> float:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_bytes=64 * 1024 * 1024,
-                                max_partition_fetch_bytes=16 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
@@ -83,17 +104,26 @@ def bench_bare(bootstrap: str, topic: str, total_messages: int, decode: bool, se
 # (a) naive Faust agent: one table update (one changelog record) per event
 # --------------------------------------------------------------------------------------------------
 
+
 def naive_child(bootstrap: str, topic: str, app_id: str, progress: str) -> None:
     """Runs in a subprocess: the textbook agent, writing `time events` lines to `progress`."""
     import faust
 
-    app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://", autodiscover=False,
-                    web_enabled=False, topic_partitions=PARTITIONS, consumer_auto_offset_reset="earliest",
-                    broker_session_timeout=SESSION_TIMEOUT_S, broker_heartbeat_interval=3.0)
+    app = faust.App(
+        app_id,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_partitions=PARTITIONS,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=3.0,
+    )
     source = app.topic(topic, value_type=bytes, value_serializer="raw", key_type=bytes, key_serializer="raw")
     per_province = app.Table("clicks-per-province", default=int, partitions=PARTITIONS)
     seen = [0]
-    out = open(progress, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    out = open(progress, "a", buffering=1)
 
     @app.agent(source)
     async def count(stream):
@@ -125,6 +155,7 @@ def read_progress(path: Path) -> list[tuple[float, int]]:
 # --------------------------------------------------------------------------------------------------
 # Child processes frozen with SIGSTOP while the input is preloaded
 # --------------------------------------------------------------------------------------------------
+
 
 def sampler_child(out: str, argv: list[str]) -> None:
     """Runs `edu-worker` with a wall-clock stack sampler over all its threads (a small py-spy).
@@ -181,9 +212,19 @@ def start_naive(bootstrap: str, topic: str, app_id: str, tmp: Path, name: str) -
 # One input variant
 # --------------------------------------------------------------------------------------------------
 
-def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: int, naive_seconds: float,
-                profile: bool, overrides: dict[str, str] | None = None,
-                py_spy: str | None = None, py_spy_idle: bool = False) -> dict[str, float]:
+
+def run_variant(
+    bootstrap: str,
+    tmp: Path,
+    tag: str,
+    events: int,
+    per_message: int,
+    naive_seconds: float,
+    profile: bool,
+    overrides: dict[str, str] | None = None,
+    py_spy: str | None = None,
+    py_spy_idle: bool = False,
+) -> dict[str, float]:
     from contracts.topics import ensure_topics
 
     settings = bench_settings(bootstrap, tag, tmp, **(overrides or {}))
@@ -201,12 +242,14 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
             worker.check()
             watch.poll(50)
             return watch.covers(warm_ends)
+
         wait(warmed, 240, f"{tag}: worker through the warm-up messages")
         worker.freeze()
         n_msgs, secs = preload(bootstrap, topic, events, per_message, seed=1)
         ends = end_offsets(bootstrap, topic)
-        log(f"[{tag}] preloaded {events:,} events in {n_msgs:,} messages in {secs:.1f}s "
-            f"({events / secs:,.0f} events/s)")
+        log(
+            f"[{tag}] preloaded {events:,} events in {n_msgs:,} messages in {secs:.1f}s ({events / secs:,.0f} events/s)"
+        )
 
         # (b) bare loop, while the worker is frozen
         t = bench_bare(bootstrap, topic, n_msgs + PARTITIONS, False, settings)
@@ -214,8 +257,10 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
         out["bare_msgs"] = (n_msgs + PARTITIONS) / t
         t = bench_bare(bootstrap, topic, n_msgs + PARTITIONS, True, settings)
         out["bare_decode_eps"] = (events + warm) / t
-        log(f"[{tag}] bare getmany: {out['bare_eps']:,.0f} events/s ({out['bare_msgs']:,.0f} msgs/s); "
-            f"with decode: {out['bare_decode_eps']:,.0f} events/s")
+        log(
+            f"[{tag}] bare getmany: {out['bare_eps']:,.0f} events/s ({out['bare_msgs']:,.0f} msgs/s); "
+            f"with decode: {out['bare_decode_eps']:,.0f} events/s"
+        )
 
         # (c) our worker, from SIGCONT to the rate batch covering the last offset
         cpu0 = worker.cpu()
@@ -232,6 +277,7 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
             done = committed_offsets(bootstrap, settings.worker_id, topic)
             watch.poll()
             return all(done.get(p, 0) >= end for p, end in ends.items())
+
         wait(worker_done, 600, f"{tag}: worker through {events:,} events", interval=0.02)
         if spy is not None:
             stop_py_spy(spy, tmp / f"{tag}-worker.pyspy", tag)
@@ -241,15 +287,21 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
         cpu1 = worker.cpu()
         used = {k: cpu1.get(k, 0.0) - cpu0.get(k, 0.0) for k in cpu1}
         out["worker_cpu"] = sum(used.values()) / elapsed
-        log(f"[{tag}] worker CPU while running: {out['worker_cpu'] * 100:.0f}% of one core; by thread: "
-            + ", ".join(f"{k} {v / elapsed * 100:.0f}%" for k, v in sorted(used.items(), key=lambda kv: -kv[1])[:4]))
-        log(f"[{tag}] worker: {events:,} events in {elapsed:.2f}s = {out['worker_eps']:,.0f} events/s "
-            f"({watch.batches} rate batches, {watch.events - warm:,} events in them)")
+        log(
+            f"[{tag}] worker CPU while running: {out['worker_cpu'] * 100:.0f}% of one core; by thread: "
+            + ", ".join(f"{k} {v / elapsed * 100:.0f}%" for k, v in sorted(used.items(), key=lambda kv: -kv[1])[:4])
+        )
+        log(
+            f"[{tag}] worker: {events:,} events in {elapsed:.2f}s = {out['worker_eps']:,.0f} events/s "
+            f"({watch.batches} rate batches, {watch.events - warm:,} events in them)"
+        )
         out["worker_lost"] = float(events - (watch.events - warm))
         if out["worker_lost"]:
-            log(f"[{tag}] WARNING: the rates topic covers every offset but accounts for {watch.events - warm:,} "
+            log(
+                f"[{tag}] WARNING: the rates topic covers every offset but accounts for {watch.events - warm:,} "
                 f"of {events:,} events: {out['worker_lost']:,.0f} LOST (see the worker log "
-                f"{worker.log_path}; bench/README.md explains)")
+                f"{worker.log_path}; bench/README.md explains)"
+            )
         worker.stop()
 
         # (a) naive agent, alone, for a bounded time (it is slow); rate from its own progress clock
@@ -261,13 +313,16 @@ def run_variant(bootstrap: str, tmp: Path, tag: str, events: int, per_message: i
             naive.check()
             rows = [r for r in read_progress(progress) if r[1] > 0]
             return bool(rows) and (rows[-1][1] >= events + warm or rows[-1][0] - rows[0][0] >= naive_seconds)
+
         wait(naive_enough, naive_seconds + 240, f"{tag}: naive agent", interval=0.2)
         rows = [r for r in read_progress(progress) if r[1] > 0]
         first, final = rows[0], rows[-1][1]
         t_final = next(t for t, n in rows if n == final)  # when the count reached its final value
         out["naive_eps"] = (final - first[1]) / (t_final - first[0])
-        log(f"[{tag}] naive Faust agent + table: {final - first[1]:,} events in {t_final - first[0]:.1f}s = "
-            f"{out['naive_eps']:,.0f} events/s")
+        log(
+            f"[{tag}] naive Faust agent + table: {final - first[1]:,} events in {t_final - first[0]:.1f}s = "
+            f"{out['naive_eps']:,.0f} events/s"
+        )
     finally:
         watch.close()
         worker.stop()
@@ -308,8 +363,20 @@ def start_py_spy(binary: str, worker: Child, out: Path, idle: bool = False) -> s
     unbiased by the GIL, unlike the in-process sampler of --profile. With `idle`, wall-clock samples
     of each thread, waits included: where the worker waits when it is not using its core."""
     mode = ["--idle", "--threads"] if idle else ["--gil"]
-    cmd = [binary, "record", "--pid", str(worker.proc.pid), "--rate", "200", *mode, "--nonblocking",
-           "--format", "raw", "-o", str(out)]
+    cmd = [
+        binary,
+        "record",
+        "--pid",
+        str(worker.proc.pid),
+        "--rate",
+        "200",
+        *mode,
+        "--nonblocking",
+        "--format",
+        "raw",
+        "-o",
+        str(out),
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -360,9 +427,14 @@ _RULES = (
     ("processor: wait for the rates send to be acked", ("processor.py:handle",)),
     ("checkpoint load", ("checkpoint.py",)),
     ("rates sender thread (aiokafka producer)", ("rates_sender.py",)),
-    ("faust: deliver message to stream (conductor, channel, event, ack)",
-     ("conductor.py", "channels.py", "streams.py", "events.py:", "consumer.py:_drain_messages", "consumer.py:ack")),
-    ("aiokafka: fetch and parse records", ("fetcher.py", "default_records.py", "legacy_records.py", "memory_records.py")),
+    (
+        "faust: deliver message to stream (conductor, channel, event, ack)",
+        ("conductor.py", "channels.py", "streams.py", "events.py:", "consumer.py:_drain_messages", "consumer.py:ack"),
+    ),
+    (
+        "aiokafka: fetch and parse records",
+        ("fetcher.py", "default_records.py", "legacy_records.py", "memory_records.py"),
+    ),
     ("aiokafka: producer", ("producer.py", "sender.py", "message_accumulator.py")),
     ("prometheus metrics", ("metrics.py", "prometheus_client")),
     ("idle: event loop waiting (epoll/select)", ("Selector.select", "selectors.py:select", "base_events.py:_run_once")),
@@ -382,16 +454,17 @@ def classify(stack: list[str]) -> str:
 # End to end: producer at a fixed rate -> worker -> sink -> chDB
 # --------------------------------------------------------------------------------------------------
 
+
 def run_e2e(bootstrap: str, tmp: Path, rate: float, seconds: float) -> dict[str, float]:
     """Producer at `rate` events/s in client batches -> worker -> sink (in this process) -> chDB."""
     import threading
 
     from prometheus_client import CollectorRegistry
 
+    from contracts.topics import ensure_topics
     from sinks.migrate import migrate
     from sinks.runner import start_sink_thread
     from sinks.store import open_store
-    from contracts.topics import ensure_topics
 
     settings = bench_settings(bootstrap, "e2e", tmp, worker_session_timeout_s=10.0)
     ensure_topics(settings)
@@ -437,6 +510,7 @@ def run_e2e(bootstrap: str, tmp: Path, rate: float, seconds: float) -> dict[str,
 
     try:
         warm = warm_up(bootstrap, settings.topic_clicks, 20)
+
         def warm_stored() -> bool:
             sink.check()
             worker.check()
@@ -481,24 +555,38 @@ def run_e2e(bootstrap: str, tmp: Path, rate: float, seconds: float) -> dict[str,
     lag_second = max((s[1] - s[3] for s in during[half:]), default=0)
     worker_lag = max((s[1] - s[2] for s in during[half:]), default=0)
     sink_lag = max((s[2] - s[3] for s in during[half:]), default=0)
-    worker_eps = (max((s[2] for s in samples), default=0)) / max(1e-9, next((s[0] for s in samples if s[2] >= total), samples[-1][0] if samples else 1))
+    worker_eps = (max((s[2] for s in samples), default=0)) / max(
+        1e-9, next((s[0] for s in samples if s[2] >= total), samples[-1][0] if samples else 1)
+    )
     latencies.sort()
-    p = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan"))
-    out = {"e2e_rate_target": rate, "e2e_eps": total / (t_end - t0), "e2e_sent_eps": total / seconds,
-           "e2e_lag_first_half": lag_first, "e2e_lag_second_half": lag_second,
-           "e2e_drain_s": t_end - t0 - seconds, "e2e_p50_s": p(0.50), "e2e_p99_s": p(0.99),
-           "e2e_worker_eps": worker_eps, "e2e_worker_lag": worker_lag, "e2e_sink_lag": sink_lag,
-           "e2e_stored_all": float(stored_all),
-           "e2e_events_per_rate_batch": watch.events / max(1, watch.batches)}  # warm-up included: 4 small batches
-    log(f"[e2e] target {rate:,.0f}/s for {seconds:.0f}s: sent {total:,} ({out['e2e_sent_eps']:,.0f}/s); "
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+    out = {
+        "e2e_rate_target": rate,
+        "e2e_eps": total / (t_end - t0),
+        "e2e_sent_eps": total / seconds,
+        "e2e_lag_first_half": lag_first,
+        "e2e_lag_second_half": lag_second,
+        "e2e_drain_s": t_end - t0 - seconds,
+        "e2e_p50_s": p(0.50),
+        "e2e_p99_s": p(0.99),
+        "e2e_worker_eps": worker_eps,
+        "e2e_worker_lag": worker_lag,
+        "e2e_sink_lag": sink_lag,
+        "e2e_stored_all": float(stored_all),
+        "e2e_events_per_rate_batch": watch.events / max(1, watch.batches),
+    }  # warm-up included: 4 small batches
+    log(
+        f"[e2e] target {rate:,.0f}/s for {seconds:.0f}s: sent {total:,} ({out['e2e_sent_eps']:,.0f}/s); "
         f"{'all stored' if stored_all else 'NOT all stored'} after {t_end - t0:.1f}s; max lag (sent - stored) "
         f"first half {lag_first:,}, second half {lag_second:,} (worker {worker_lag:,}, sink {sink_lag:,}); "
         f"worker {worker_eps:,.0f} events/s; store latency p50 {out['e2e_p50_s']:.2f}s p99 {out['e2e_p99_s']:.2f}s; "
-        f"{out['e2e_events_per_rate_batch']:,.0f} events per rate batch")
+        f"{out['e2e_events_per_rate_batch']:,.0f} events per rate batch"
+    )
     return out
 
 
 # --------------------------------------------------------------------------------------------------
+
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--naive-child":
@@ -509,19 +597,33 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=400_000, help="events in client batches of 20")
-    ap.add_argument("--single-events", type=int, default=None,
-                    help="events for the one-event-per-message variant (default: --events / 4)")
+    ap.add_argument(
+        "--single-events",
+        type=int,
+        default=None,
+        help="events for the one-event-per-message variant (default: --events / 4)",
+    )
     ap.add_argument("--naive-seconds", type=float, default=15.0, help="how long the naive agent runs")
     ap.add_argument("--profile", action="store_true", help="run the worker under cProfile and print where time goes")
-    ap.add_argument("--py-spy", metavar="PATH", default=None,
-                    help="py-spy binary: attach it to the worker while it runs and print where its CPU goes")
-    ap.add_argument("--py-spy-idle", action="store_true",
-                    help="with --py-spy: sample each thread on the wall clock, waits included")
+    ap.add_argument(
+        "--py-spy",
+        metavar="PATH",
+        default=None,
+        help="py-spy binary: attach it to the worker while it runs and print where its CPU goes",
+    )
+    ap.add_argument(
+        "--py-spy-idle", action="store_true", help="with --py-spy: sample each thread on the wall clock, waits included"
+    )
     ap.add_argument("--e2e-rate", type=float, default=0.0, help="also run producer->worker->sink->chDB at this rate")
     ap.add_argument("--e2e-seconds", type=float, default=30.0)
     ap.add_argument("--e2e-only", action="store_true", help="run only the end-to-end measurement")
-    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="worker setting for this run, e.g. --set worker_batch_within_s=0.1 (tuning experiments)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="worker setting for this run, e.g. --set worker_batch_within_s=0.1 (tuning experiments)",
+    )
     args = ap.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the broker and the children started here are stopped.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -534,32 +636,56 @@ def main() -> None:
             e2e = run_e2e(bootstrap, tmp, args.e2e_rate or 20_000, args.e2e_seconds)
             print(" ".join(f"{k}={v:.3f}" for k, v in e2e.items()))
             return
-        batched = run_variant(bootstrap, tmp, f"{tag}-b20", args.events, 20, args.naive_seconds, args.profile, overrides,
-                              args.py_spy, args.py_spy_idle)
+        batched = run_variant(
+            bootstrap,
+            tmp,
+            f"{tag}-b20",
+            args.events,
+            20,
+            args.naive_seconds,
+            args.profile,
+            overrides,
+            args.py_spy,
+            args.py_spy_idle,
+        )
         single = run_variant(bootstrap, tmp, f"{tag}-b1", single_events, 1, args.naive_seconds, args.profile, overrides)
         e2e = run_e2e(bootstrap, tmp, args.e2e_rate, args.e2e_seconds) if args.e2e_rate else {}
     figures = {
-        "naive_eps": batched["naive_eps"], "bare_eps": batched["bare_eps"], "worker_eps": batched["worker_eps"],
+        "naive_eps": batched["naive_eps"],
+        "bare_eps": batched["bare_eps"],
+        "worker_eps": batched["worker_eps"],
         "worker_vs_naive": batched["worker_eps"] / batched["naive_eps"],
         "worker_vs_bare": batched["worker_eps"] / batched["bare_eps"],
         "bare_decode_eps": batched["bare_decode_eps"],
-        "naive_single_eps": single["naive_eps"], "bare_single_eps": single["bare_eps"],
+        "naive_single_eps": single["naive_eps"],
+        "bare_single_eps": single["bare_eps"],
         "worker_single_eps": single["worker_eps"],
         "worker_vs_naive_single": single["worker_eps"] / single["naive_eps"],
         "worker_vs_bare_single": single["worker_eps"] / single["bare_eps"],
         "bare_decode_single_eps": single["bare_decode_eps"],
-        "worker_cpu": batched["worker_cpu"], "worker_single_cpu": single["worker_cpu"],
+        "worker_cpu": batched["worker_cpu"],
+        "worker_single_cpu": single["worker_cpu"],
         "worker_lost_events": batched["worker_lost"] + single["worker_lost"],
         **e2e,
     }
     print(f"{'':24}{'client batches of 20':>22}{'one event per message':>24}")
-    for label, key in (("naive Faust + table", "naive_eps"), ("bare aiokafka getmany", "bare_eps"),
-                       ("bare getmany + decode", "bare_decode_eps"), ("our worker", "worker_eps")):
+    for label, key in (
+        ("naive Faust + table", "naive_eps"),
+        ("bare aiokafka getmany", "bare_eps"),
+        ("bare getmany + decode", "bare_decode_eps"),
+        ("our worker", "worker_eps"),
+    ):
         print(f"{label:24}{batched[key]:>18,.0f} ev/s{single[key]:>20,.0f} ev/s")
     print(f"{'worker / naive':24}{figures['worker_vs_naive']:>21.1f}x{figures['worker_vs_naive_single']:>23.1f}x")
-    print(f"{'worker / bare':24}{figures['worker_vs_bare'] * 100:>21.1f}%{figures['worker_vs_bare_single'] * 100:>23.1f}%")
-    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) and abs(v) < 100 else f"{k}={v:.0f}"
-                   for k, v in figures.items()) + f" cores={os.cpu_count()}")
+    print(
+        f"{'worker / bare':24}{figures['worker_vs_bare'] * 100:>21.1f}%{figures['worker_vs_bare_single'] * 100:>23.1f}%"
+    )
+    print(
+        " ".join(
+            f"{k}={v:.3f}" if isinstance(v, float) and abs(v) < 100 else f"{k}={v:.0f}" for k, v in figures.items()
+        )
+        + f" cores={os.cpu_count()}"
+    )
 
 
 if __name__ == "__main__":

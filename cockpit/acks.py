@@ -18,6 +18,7 @@ duration is one of `SILENCE_DURATIONS_S`.
 The Kafka producer is created on first use (`producer_factory`), so the cockpit starts without a
 broker and tests inject a fake.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from contracts.alerts import Severity, State, StateChange
 from cockpit.queries import Queries
 from cockpit.snapshots import ACTIVE_STATES, SILENCE_ENDS, SILENCE_STARTS, AlertNow, alerts_end, parse_current
+from contracts.alerts import Severity, State, StateChange
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,23 @@ def kafka_producer_factory(settings: Any) -> Callable[[], Producer]:
     def make() -> Producer:
         from kafka import KafkaProducer
 
-        return KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all",
-                             client_id="edu-cockpit-acks")
+        return KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", client_id="edu-cockpit-acks"
+        )
+
     return make
 
 
 class AckRecorder:
     """Looks the alert up, builds the "ack" StateChange and produces it; one per app."""
 
-    def __init__(self, queries: Queries, topic: str, producer_factory: Callable[[], Producer],
-                 durations: tuple[int, ...] = SILENCE_DURATIONS_S) -> None:
+    def __init__(
+        self,
+        queries: Queries,
+        topic: str,
+        producer_factory: Callable[[], Producer],
+        durations: tuple[int, ...] = SILENCE_DURATIONS_S,
+    ) -> None:
         self.queries = queries
         self.durations = tuple(durations) or SILENCE_DURATIONS_S
         self.topic = topic
@@ -89,15 +97,32 @@ class AckRecorder:
         rows = self.queries._query("alerts_current", {"end": alerts_end(now)})  # uncached: act on the truth
         return next((a for a in parse_current(rows) if a.fingerprint == fingerprint), None)
 
-    def build(self, alert: AlertNow, author: str, comment: str, now: int | None, kind: str = "ack",
-              extra: dict[str, str] | None = None) -> StateChange:
+    def build(
+        self,
+        alert: AlertNow,
+        author: str,
+        comment: str,
+        now: int | None,
+        kind: str = "ack",
+        extra: dict[str, str] | None = None,
+    ) -> StateChange:
         at = max(alert.at, now if now is not None else alert.at)
         state = State(alert.state)
-        return StateChange(at=float(at), fingerprint=alert.fingerprint, alertname=alert.alertname, kind=kind,
-                           old_state=state, new_state=state, severity=Severity(alert.severity),
-                           value=alert.value, labels=dict(alert.labels),
-                           annotations={**alert.annotations, **(extra or {})},
-                           silenced=kind == "silence", author=author, comment=comment)
+        return StateChange(
+            at=float(at),
+            fingerprint=alert.fingerprint,
+            alertname=alert.alertname,
+            kind=kind,
+            old_state=state,
+            new_state=state,
+            severity=Severity(alert.severity),
+            value=alert.value,
+            labels=dict(alert.labels),
+            annotations={**alert.annotations, **(extra or {})},
+            silenced=kind == "silence",
+            author=author,
+            comment=comment,
+        )
 
     def acknowledge(self, fingerprint: str, author: str, comment: str = "") -> AckResult:
         alert = self._active(fingerprint, author, "an acknowledgement", "acknowledged")

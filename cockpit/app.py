@@ -3,6 +3,7 @@
 The store is passed in, never opened here: with embedded chDB one process owns the data path, and in
 local mode that process also runs the sink, so whoever starts the process opens the store once.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,9 +18,9 @@ from cockpit import auth, hardening, rehearsal
 from cockpit.acks import AckRecorder, Producer, kafka_producer_factory
 from cockpit.callbacks import register_callbacks
 from cockpit.i18n import DEFAULT_LANG, t
-from cockpit.shell import build_layout
 from cockpit.metrics import CockpitMetrics
 from cockpit.queries import Queries
+from cockpit.shell import build_layout
 from contracts.settings import Settings
 from sinks.store import Store
 
@@ -75,8 +76,12 @@ def create_app(
     app.layout = build_layout(settings)
     queries = rehearsal.install(app, queries, settings)  # type: ignore[assignment]  # per-viewer namespace
     register_callbacks(app, queries, clock, metrics, settings.cockpit_refresh_ms, settings)
-    acks = AckRecorder(queries, settings.topic_alerts, producer_factory or kafka_producer_factory(settings),
-                       settings.cockpit_silence_durations_s)
+    acks = AckRecorder(
+        queries,
+        settings.topic_alerts,
+        producer_factory or kafka_producer_factory(settings),
+        settings.cockpit_silence_durations_s,
+    )
     hardening.install(app.server, settings, list(app.csp_hashes()))
     auth.install(app.server, settings, acks)
     app.cockpit_acks = acks  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ user name within `cockpit_login_window_s`, or `cockpit_login_max_failures_ip` fr
 address, that name / address is locked out for `cockpit_login_lockout_s`: the login answers 429 with
 Retry-After without checking the password, so guessing gets no answer at all while locked.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -33,8 +34,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, redirect, request, session
-from flask import has_request_context
+from flask import Flask, Response, has_request_context, jsonify, redirect, request, session
 from werkzeug.security import check_password_hash
 
 log = logging.getLogger(__name__)
@@ -181,8 +181,14 @@ class LoginThrottle:
     `max_keys` are kept (the oldest dropped first) so a flood of made-up names cannot grow it.
     """
 
-    def __init__(self, limits: Mapping[str, int], window_s: float, lockout_s: float,
-                 clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000) -> None:
+    def __init__(
+        self,
+        limits: Mapping[str, int],
+        window_s: float,
+        lockout_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
         self.limits = dict(limits)
         self.window_s = window_s
         self.lockout_s = lockout_s
@@ -213,35 +219,46 @@ class LoginThrottle:
                 self._keys.pop(k, None)
 
     def _prune(self, now: float) -> None:
-        stale = [k for k, f in self._keys.items()
-                 if f.locked_until <= now and all(now - t >= self.window_s for t in f.times)]
+        stale = [
+            k for k, f in self._keys.items() if f.locked_until <= now and all(now - t >= self.window_s for t in f.times)
+        ]
         for k in stale:
             del self._keys[k]
         while len(self._keys) > self._max_keys:
             del self._keys[next(iter(self._keys))]
 
     @classmethod
-    def from_settings(cls, settings: Any, clock: Callable[[], float] = time.monotonic) -> "LoginThrottle":
-        return cls({"user": settings.cockpit_login_max_failures, "ip": settings.cockpit_login_max_failures_ip},
-                   settings.cockpit_login_window_s, settings.cockpit_login_lockout_s, clock)
+    def from_settings(cls, settings: Any, clock: Callable[[], float] = time.monotonic) -> LoginThrottle:
+        return cls(
+            {"user": settings.cockpit_login_max_failures, "ip": settings.cockpit_login_max_failures_ip},
+            settings.cockpit_login_window_s,
+            settings.cockpit_login_lockout_s,
+            clock,
+        )
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:
-    html = (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-            "<link rel='stylesheet' href='/assets/cockpit.css'></head>"
-            f"<body class='auth-body'><main class='auth-card'><h1>{escape(title)}</h1>{body}</main></body></html>")
+    html = (
+        f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        "<link rel='stylesheet' href='/assets/cockpit.css'></head>"
+        f"<body class='auth-body'><main class='auth-card'><h1>{escape(title)}</h1>{body}</main></body></html>"
+    )
     return Response(html, status=status, content_type="text/html; charset=utf-8")
 
 
 def _login_form(message: str = "", status: int = 200) -> Response:
     note = f"<p class='auth-error'>{escape(message)}</p>" if message else ""
-    return _page("运维登录 · Operator login", f"""{note}
+    return _page(
+        "运维登录 · Operator login",
+        f"""{note}
 <form method="post" action="/login" class="auth-form">
   <input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">
   <label>用户名 · User <input name="username" autocomplete="username" required></label>
   <label>密码 · Password <input name="password" type="password" autocomplete="current-password" required></label>
   <button type="submit">登录 · Sign in</button>
-</form><p><a href="/">返回驾驶舱 · Back to the cockpit</a></p>""", status)
+</form><p><a href="/">返回驾驶舱 · Back to the cockpit</a></p>""",
+        status,
+    )
 
 
 def operator_name() -> str:
@@ -257,8 +274,11 @@ def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrot
     the settings if omitted)."""
     throttle = throttle or LoginThrottle.from_settings(settings)
     server.secret_key = signing_key(settings)
-    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                         SESSION_COOKIE_SECURE=bool(getattr(settings, "cockpit_cookie_secure", False)))
+    server.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(getattr(settings, "cockpit_cookie_secure", False)),
+    )
     operators = Operators(operators_path(settings))
     viewer_login = bool(getattr(settings, "cockpit_viewer_login", False))
     open_paths = tuple(p for p in _ALWAYS_OPEN if not (viewer_login and p == "/metrics"))
@@ -283,8 +303,7 @@ def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrot
         who = {"user": user, "ip": request.remote_addr or "-"}
         wait = throttle.retry_after(**who)
         if wait > 0:  # locked: the password is not even checked
-            resp = _login_form("登录失败次数过多，请稍后再试 · Too many failed sign-ins, try again later",
-                               429)
+            resp = _login_form("登录失败次数过多，请稍后再试 · Too many failed sign-ins, try again later", 429)
             resp.headers["Retry-After"] = str(int(wait) + 1)
             return resp
         if verify(operators.users(), user, request.form.get("password", "")[:1024]):
@@ -300,9 +319,12 @@ def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrot
 
     def logout() -> Response:
         if request.method == "GET":
-            return _page("退出登录 · Sign out", f"""<form method="post" action="/logout" class="auth-form">
+            return _page(
+                "退出登录 · Sign out",
+                f"""<form method="post" action="/logout" class="auth-form">
   <input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">
-  <button type="submit">退出 · Sign out</button></form>""")
+  <button type="submit">退出 · Sign out</button></form>""",
+            )
         session.clear()
         return redirect("/")  # type: ignore[return-value]
 
@@ -328,16 +350,16 @@ def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrot
         return jsonify(status=done, fingerprint=fingerprint, topic=result.topic, at=int(result.change.at)), 202
 
     def acknowledge(fingerprint: str) -> tuple[Response, int]:
-        return _act(fingerprint, lambda author, comment: acks.acknowledge(fingerprint, author, comment),
-                    "acknowledged")
+        return _act(fingerprint, lambda author, comment: acks.acknowledge(fingerprint, author, comment), "acknowledged")
 
     def silence(fingerprint: str) -> tuple[Response, int]:
         try:
             duration = int(_field("duration_s") or 0)
         except (TypeError, ValueError):
             duration = 0
-        return _act(fingerprint, lambda author, comment: acks.silence(fingerprint, author, duration, comment),
-                    "silenced")
+        return _act(
+            fingerprint, lambda author, comment: acks.silence(fingerprint, author, duration, comment), "silenced"
+        )
 
     server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])

@@ -5,10 +5,11 @@
 Dash state, so tests call them directly. The Dash wrappers only map those dicts onto outputs, leaving
 anything a render does not set untouched (on a store error the last good figures stay up).
 """
+
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dash
@@ -16,17 +17,25 @@ from dash import Input, Output
 
 from cockpit import figures, panels, routing
 from cockpit.figures_map import map_patch
-from cockpit.i18n import fmt_approx, fmt_change, fmt_int, fmt_per_second, t
+from cockpit.i18n import alert_name, fmt_approx, fmt_change, fmt_int, fmt_per_second, t
 from cockpit.layout import DASH, Ids
 from cockpit.metrics import CockpitMetrics
+from cockpit.params import checked_filters, checked_lang, checked_measure
 from cockpit.queries import Queries
 from cockpit.shell import measure_options, platform_options, range_options
-from cockpit.i18n import alert_name
-from cockpit.params import checked_filters, checked_lang, checked_measure
-from cockpit.snapshots import (Filters, Overview, chart_episodes, freshness, load_map_values, load_overview,
-                               load_surge, surge_board, surging)
-from contracts.settings import Settings
+from cockpit.snapshots import (
+    Filters,
+    Overview,
+    chart_episodes,
+    freshness,
+    load_map_values,
+    load_overview,
+    load_surge,
+    surge_board,
+    surging,
+)
 from cockpit.timeframe import fmt_datetime, fmt_minute, to_beijing
+from contracts.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +64,11 @@ LABEL_OUTPUTS: tuple[tuple[Key, str], ...] = (
 )
 
 OPTION_OUTPUTS: tuple[Key, ...] = (
-    (Ids.RANGE, "options"), (Ids.PLATFORM, "options"), (Ids.MEASURE, "options"), (Ids.PAUSE, "options"))
+    (Ids.RANGE, "options"),
+    (Ids.PLATFORM, "options"),
+    (Ids.MEASURE, "options"),
+    (Ids.PAUSE, "options"),
+)
 
 MAP_OUTPUTS: tuple[Key, ...] = ((Ids.MAP, "figure"),)
 
@@ -87,7 +100,7 @@ def render_options(lang: str) -> dict[Key, Any]:
     }
 
 
-def render_map(values: dict[str, int], lang: str, measure: str, hot: list[str] | None = None) -> dict[Key, Any]:
+def render_map(values: Mapping[str, float], lang: str, measure: str, hot: list[str] | None = None) -> dict[Key, Any]:
     """A patch of the map the layout drew: the geometry crosses the wire once per page load.
     `hot`: surging divisions, ringed and named on every measure."""
     return {(Ids.MAP, "figure"): map_patch(values, lang, measure, hot or [])}
@@ -103,15 +116,16 @@ def _freshness(now: int | None, clock: Clock, stale_after_s: float, lang: str) -
 
 
 def _status(kind: str, lang: str) -> dict[Key, Any]:
-    return {(Ids.STATUS, "children"): t(f"status_{kind}", lang),
-            (Ids.STATUS, "className"): f"status status-{kind}"}
+    return {(Ids.STATUS, "children"): t(f"status_{kind}", lang), (Ids.STATUS, "className"): f"status status-{kind}"}
 
 
 def _notice(kind: str | None, lang: str) -> dict[Key, Any]:
     if kind is None:
         return {(Ids.NOTICE, "children"): [], (Ids.NOTICE, "className"): "notice hidden"}
-    body = [dash.html.Div(t(f"{kind}_title", lang), className="notice-title"),
-            dash.html.Div(t(f"{kind}_body", lang), className="notice-body")]
+    body = [
+        dash.html.Div(t(f"{kind}_title", lang), className="notice-title"),
+        dash.html.Div(t(f"{kind}_body", lang), className="notice-body"),
+    ]
     return {(Ids.NOTICE, "children"): body, (Ids.NOTICE, "className"): f"notice notice-{kind}"}
 
 
@@ -122,27 +136,51 @@ def _refreshed(clock: Clock, lang: str) -> dict[Key, Any]:
 def render_overview(ov: Overview, lang: str, status: str = "live") -> dict[Key, Any]:
     """Every number shown comes from `ov`, which `load_overview` filled from named queries."""
     w = ov.win
-    today_sub = " · ".join([fmt_approx(ov.today_total, lang),
-                            _compare(ov.today_total, ov.today_yesterday, "vs_yesterday", lang),
-                            _compare(ov.today_total, ov.today_last_week, "vs_last_week", lang)])
+    today_sub = " · ".join(
+        [
+            fmt_approx(ov.today_total, lang),
+            _compare(ov.today_total, ov.today_yesterday, "vs_yesterday", lang),
+            _compare(ov.today_total, ov.today_last_week, "vs_last_week", lang),
+        ]
+    )
     if ov.late_today:
         today_sub += " · " + t("late_note", lang).format(n=fmt_int(ov.late_today))
     kpis = {
         "today": (fmt_int(ov.today_total), "", today_sub),
-        "rate": (fmt_int(ov.rate), t("per_min", lang),
-                 f"{fmt_minute(ov.rate_minute)} · {fmt_per_second(ov.rate)} {t('per_s', lang)} · "
-                 + _compare(ov.rate, ov.rate_yesterday, "vs_yesterday", lang)),
+        "rate": (
+            fmt_int(ov.rate),
+            t("per_min", lang),
+            f"{fmt_minute(ov.rate_minute)} · {fmt_per_second(ov.rate)} {t('per_s', lang)} · "
+            + _compare(ov.rate, ov.rate_yesterday, "vs_yesterday", lang),
+        ),
         "hour": (fmt_int(ov.hour_total), "", f"{fmt_minute(w.hour_start)}–{fmt_minute(w.now)}"),
         "peak": (fmt_int(ov.peak), t("per_min", lang), fmt_minute(ov.peak_minute)),
         # from the storage layer's own tables: all platforms whatever the filter, and said so
         "eps": _eps(ov, lang),
-        "sessions": (fmt_int(ov.active_sessions), "",
-                     _all(ov, lang, f"{t('sessions_sub', lang).format(time=fmt_minute(ov.rate_minute))} · "
-                          + _compare(ov.active_sessions, ov.active_sessions_yesterday, "vs_yesterday", lang))),
-        "uniques": (fmt_int(ov.uniques_today), "",
-                    _all(ov, lang, " · ".join([
+        "sessions": (
+            fmt_int(ov.active_sessions),
+            "",
+            _all(
+                ov,
+                lang,
+                f"{t('sessions_sub', lang).format(time=fmt_minute(ov.rate_minute))} · "
+                + _compare(ov.active_sessions, ov.active_sessions_yesterday, "vs_yesterday", lang),
+            ),
+        ),
+        "uniques": (
+            fmt_int(ov.uniques_today),
+            "",
+            _all(
+                ov,
+                lang,
+                " · ".join(
+                    [
                         _compare(ov.uniques_today, ov.uniques_yesterday, "vs_yesterday", lang),
-                        _compare(ov.uniques_today, ov.uniques_last_week, "vs_last_week", lang)]))),
+                        _compare(ov.uniques_today, ov.uniques_last_week, "vs_last_week", lang),
+                    ]
+                ),
+            ),
+        ),
     }
     out: dict[Key, Any] = {(Ids.EVENT_NOW, "children"): fmt_datetime(w.now)}
     for name, (value, unit, sub) in kpis.items():
@@ -153,9 +191,16 @@ def render_overview(ov: Overview, lang: str, status: str = "live") -> dict[Key, 
     marks = [(c.at, f"{alert_name(c.alertname, lang)} · {panels.scope(c.labels, lang)}") for c in ov.alert_marks]
     episodes, actions = chart_episodes(ov.history, w.hour_end)
     out[(Ids.chart("national"), "figure")] = figures.national_line(
-        ov.series, lang, span.start, min(w.now, span.end - span.step), span.step, marks, baseline=ov.baseline,
+        ov.series,
+        lang,
+        span.start,
+        min(w.now, span.end - span.step),
+        span.step,
+        marks,
+        baseline=ov.baseline,
         partial=figures.partial_bucket(span.start, span.step, w.now, span.end),
-        notes=figures.ChartNotes(episodes, actions))
+        notes=figures.ChartNotes(episodes, actions),
+    )
     out[(Ids.chart("platforms"), "figure")] = figures.platform_bars(ov.by_platform, lang)
     out[(Ids.chart("provinces"), "figure")] = figures.province_bars(ov.by_province, lang)
     out[(Ids.chart("sections"), "figure")] = figures.section_bars(ov.by_section, lang)
@@ -186,8 +231,10 @@ def sessions_line(s: dict[str, float], lang: str) -> str:
     started, ended = int(s.get("started", 0)), int(s.get("ended", 0))
     avg = s.get("duration_s", 0.0) / ended if ended else None
     avg_text = DASH if avg is None else (f"{avg / 60:.1f} 分钟" if lang != "en" else f"{avg / 60:.1f} min")
-    return (f"{t('sessions_started', lang)} {fmt_int(started)} · {t('sessions_ended', lang)} {fmt_int(ended)}"
-            f" · {t('sessions_avg', lang)} {avg_text}")
+    return (
+        f"{t('sessions_started', lang)} {fmt_int(started)} · {t('sessions_ended', lang)} {fmt_int(ended)}"
+        f" · {t('sessions_avg', lang)} {avg_text}"
+    )
 
 
 def render_empty(lang: str) -> dict[Key, Any]:
@@ -210,8 +257,9 @@ def render_error(lang: str) -> dict[Key, Any]:
     return _status("error", lang) | _notice("error", lang)
 
 
-def refresh_map(queries: Queries, lang: str, filters: Filters | None = None, measure: str = "rate",
-                threshold: float = 2.0) -> dict[Key, Any]:
+def refresh_map(
+    queries: Queries, lang: str, filters: Filters | None = None, measure: str = "rate", threshold: float = 2.0
+) -> dict[Key, Any]:
     """The map's own tick (its own callback, so the first, heavy draw never holds up the KPIs)."""
     try:
         values = load_map_values(queries, filters, measure)
@@ -225,8 +273,13 @@ def refresh_map(queries: Queries, lang: str, filters: Filters | None = None, mea
 
 
 def refresh(
-    queries: Queries, lang: str, clock: Clock, metrics: CockpitMetrics | None = None, *,
-    filters: Filters | None = None, stale_after_s: float = 180.0,
+    queries: Queries,
+    lang: str,
+    clock: Clock,
+    metrics: CockpitMetrics | None = None,
+    *,
+    filters: Filters | None = None,
+    stale_after_s: float = 180.0,
 ) -> dict[Key, Any]:
     """One tick: load the overview and render it, the empty page, or the error state."""
     try:
@@ -255,20 +308,33 @@ def refresh_shell(queries: Queries, lang: str, clock: Clock, stale_after_s: floa
         log.exception("cockpit shell refresh failed")
         return render_error(lang) | _refreshed(clock, lang)
     if now is None:
-        return ({(Ids.EVENT_NOW, "children"): DASH} | _status("empty", lang) | _notice("no_data", lang)
-                | _refreshed(clock, lang))
+        return (
+            {(Ids.EVENT_NOW, "children"): DASH}
+            | _status("empty", lang)
+            | _notice("no_data", lang)
+            | _refreshed(clock, lang)
+        )
     kind = freshness(now, clock(), stale_after_s)
-    return ({(Ids.EVENT_NOW, "children"): fmt_datetime(now)} | _status(kind, lang)
-            | _notice("stale" if kind == "stale" else None, lang) | _refreshed(clock, lang))
+    return (
+        {(Ids.EVENT_NOW, "children"): fmt_datetime(now)}
+        | _status(kind, lang)
+        | _notice("stale" if kind == "stale" else None, lang)
+        | _refreshed(clock, lang)
+    )
 
 
 def _ordered(values: dict[Key, Any], keys: tuple[Key, ...]) -> tuple[Any, ...]:
     return tuple(values.get(k, dash.no_update) for k in keys)
 
 
-def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
-                       metrics: CockpitMetrics | None = None, default_refresh_ms: int = 2000,
-                       settings: Settings | None = None) -> None:
+def register_callbacks(
+    app: dash.Dash,
+    queries: Queries,
+    clock: Clock,
+    metrics: CockpitMetrics | None = None,
+    default_refresh_ms: int = 2000,
+    settings: Settings | None = None,
+) -> None:
     cfg = settings or Settings()
     stale_after_s = cfg.cockpit_stale_after_s
     from cockpit.pages import alerts, province, report  # the other pages register their own
@@ -279,31 +345,63 @@ def register_callbacks(app: dash.Dash, queries: Queries, clock: Clock,
     def _labels(lang: str) -> tuple[Any, ...]:
         return _ordered(render_labels(lang) | render_options(lang), label_keys + OPTION_OUTPUTS)
 
-    @app.callback([Output(i, p) for i, p in DATA_OUTPUTS],
-                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
-                  Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"),
-                  Input(Ids.PLATFORM, "value"))
-    def _refresh(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
-                 c1: str | None, platform: str | None) -> tuple[Any, ...]:
+    @app.callback(
+        [Output(i, p) for i, p in DATA_OUTPUTS],
+        Input(Ids.TICK, "n_intervals"),
+        Input(Ids.LANG, "value"),
+        Input(Ids.ROUTE, "data"),
+        Input(Ids.RANGE, "value"),
+        Input(Ids.CUSTOM, "start_date"),
+        Input(Ids.CUSTOM, "end_date"),
+        Input(Ids.PLATFORM, "value"),
+    )
+    def _refresh(
+        _n: int,
+        lang: str,
+        route: dict[str, Any] | None,
+        range_: str | None,
+        c0: str | None,
+        c1: str | None,
+        platform: str | None,
+    ) -> tuple[Any, ...]:
         if not route:
             raise dash.exceptions.PreventUpdate
         if route.get("page") != "overview":  # hidden: only the header is refreshed
             return _ordered(refresh_shell(queries, lang, clock, stale_after_s), DATA_OUTPUTS)
         filters = checked_filters(range_, c0, c1, platform, cfg)
-        return _ordered(refresh(queries, checked_lang(lang), clock, metrics, filters=filters,
-                                stale_after_s=stale_after_s), DATA_OUTPUTS)
+        return _ordered(
+            refresh(queries, checked_lang(lang), clock, metrics, filters=filters, stale_after_s=stale_after_s),
+            DATA_OUTPUTS,
+        )
 
-    @app.callback([Output(i, p) for i, p in MAP_OUTPUTS],
-                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
-                  Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"),
-                  Input(Ids.PLATFORM, "value"), Input(Ids.MEASURE, "value"))
-    def _map(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
-             c1: str | None, platform: str | None, measure: str | None) -> tuple[Any, ...]:
+    @app.callback(
+        [Output(i, p) for i, p in MAP_OUTPUTS],
+        Input(Ids.TICK, "n_intervals"),
+        Input(Ids.LANG, "value"),
+        Input(Ids.ROUTE, "data"),
+        Input(Ids.RANGE, "value"),
+        Input(Ids.CUSTOM, "start_date"),
+        Input(Ids.CUSTOM, "end_date"),
+        Input(Ids.PLATFORM, "value"),
+        Input(Ids.MEASURE, "value"),
+    )
+    def _map(
+        _n: int,
+        lang: str,
+        route: dict[str, Any] | None,
+        range_: str | None,
+        c0: str | None,
+        c1: str | None,
+        platform: str | None,
+        measure: str | None,
+    ) -> tuple[Any, ...]:
         if not route or route.get("page") != "overview":
             raise dash.exceptions.PreventUpdate
         filters = checked_filters(range_, c0, c1, platform, cfg)
-        return _ordered(refresh_map(queries, checked_lang(lang), filters, checked_measure(measure),
-                                    cfg.cockpit_surge_highlight), MAP_OUTPUTS)
+        return _ordered(
+            refresh_map(queries, checked_lang(lang), filters, checked_measure(measure), cfg.cockpit_surge_highlight),
+            MAP_OUTPUTS,
+        )
 
     routing.register(app, queries, default_refresh_ms, cfg)
     province.register(app, queries, clock)

@@ -4,6 +4,7 @@ add NAME` creates an operator who can sign in.
 With `--with-sink` the sink runs in a thread of this process: with embedded chDB only one process may
 open the data path, so the process that serves the cockpit must also do the sink's inserts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,16 +23,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="edu-cockpit",
         description="Serve the traffic cockpit (Dash) over the ClickHouse store named by the EDU_* "
-                    "settings. Options override the matching settings.",
+        "settings. Options override the matching settings.",
     )
     p.add_argument("--host", help="listen address (EDU_COCKPIT_HOST)")
     p.add_argument("--port", type=int, help="listen port (EDU_COCKPIT_PORT)")
     p.add_argument("--refresh-ms", type=int, help="page refresh interval in ms (EDU_COCKPIT_REFRESH_MS)")
     p.add_argument("--engine", choices=("chdb", "server"), help="store engine (EDU_CLICKHOUSE_ENGINE)")
     p.add_argument("--chdb-path", help="embedded store directory (EDU_CHDB_PATH)")
-    p.add_argument("--with-sink", action="store_true",
-                   help="also run the sink in a thread of this process (required for a local chDB store "
-                        "that the sink writes to)")
+    p.add_argument(
+        "--with-sink",
+        action="store_true",
+        help="also run the sink in a thread of this process (required for a local chDB store that the sink writes to)",
+    )
     p.add_argument("--no-migrate", action="store_true", help="do not create missing tables at start")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (dev tools, reloader off)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -69,9 +72,10 @@ def operators_main(argv: Sequence[str]) -> int:
 
     from cockpit.auth import add_operator, load_operators, operators_path
 
-    p = argparse.ArgumentParser(prog="edu-cockpit operators",
-                                description="Manage the operators who may sign in (EDU_COCKPIT_OPERATORS_FILE, "
-                                            "default <data dir>/operators).")
+    p = argparse.ArgumentParser(
+        prog="edu-cockpit operators",
+        description="Manage the operators who may sign in (EDU_COCKPIT_OPERATORS_FILE, default <data dir>/operators).",
+    )
     sub = p.add_subparsers(dest="action", required=True)
     add = sub.add_parser("add", help="add an operator or set a new password (scrypt hash)")
     add.add_argument("name")
@@ -137,10 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sinks.health import add_to_healthz
 
             add_to_healthz(app.server, sink.health)  # /healthz reports the sink too
-        log.info("cockpit on http://%s:%d/ (store: %s)", settings.cockpit_host, settings.cockpit_port,
-                 store.engine)
-        app.run(host=settings.cockpit_host, port=settings.cockpit_port, debug=args.debug,
-                use_reloader=False, threaded=True)
+        log.info("cockpit on http://%s:%d/ (store: %s)", settings.cockpit_host, settings.cockpit_port, store.engine)
+        app.run(
+            host=settings.cockpit_host, port=settings.cockpit_port, debug=args.debug, use_reloader=False, threaded=True
+        )
     except KeyboardInterrupt:
         pass
     finally:

@@ -12,6 +12,7 @@ scale (below 1 blue, 1 neutral, 3 and above red). A division without a baseline 
 `NO_BASELINE`, below the scale and drawn grey, and says "no baseline" on hover: it is not a value,
 and no number is shown for it. With no baseline anywhere the map is greyed with a plain note.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -30,22 +31,34 @@ BORDER = "rgba(142, 220, 255, 0.55)"
 MEASURES: tuple[str, ...] = ("rate", "total", "surge")
 NO_BASELINE = -0.2  # the surge colour key of a division without a baseline (below the scale: grey)
 SURGE_MAX = 3.0  # ratios from here up share the top colour
-_P = lambda r: (r - NO_BASELINE) / (SURGE_MAX - NO_BASELINE)  # noqa: E731  (a ratio's place on the scale)
-SURGE_SCALE = [[0.0, "#33415a"], [_P(-0.05), "#33415a"], [_P(0.0), "#1e3a8a"], [_P(0.6), "#2f7fc1"],
-               [_P(1.0), "#d9e4ef"], [_P(1.6), "#f6b26b"], [_P(2.2), "#ef5b3a"], [1.0, "#b3122e"]]
+_P = lambda r: (r - NO_BASELINE) / (SURGE_MAX - NO_BASELINE)
+SURGE_SCALE = [
+    [0.0, "#33415a"],
+    [_P(-0.05), "#33415a"],
+    [_P(0.0), "#1e3a8a"],
+    [_P(0.6), "#2f7fc1"],
+    [_P(1.0), "#d9e4ef"],
+    [_P(1.6), "#f6b26b"],
+    [_P(2.2), "#ef5b3a"],
+    [1.0, "#b3122e"],
+]
 
 
 @lru_cache(maxsize=1)
 def provinces_geojson() -> dict[str, Any]:
     """The 34 divisions only: each trace carries its own GeoJSON, so the inset is not sent twice."""
-    return {"type": "FeatureCollection",
-            "features": [f for f in geojson()["features"] if f["properties"]["code"] != NANHAI]}
+    return {
+        "type": "FeatureCollection",
+        "features": [f for f in geojson()["features"] if f["properties"]["code"] != NANHAI],
+    }
 
 
 @lru_cache(maxsize=1)
 def nanhai_geojson() -> dict[str, Any]:
-    return {"type": "FeatureCollection",
-            "features": [f for f in geojson()["features"] if f["properties"]["code"] == NANHAI]}
+    return {
+        "type": "FeatureCollection",
+        "features": [f for f in geojson()["features"] if f["properties"]["code"] == NANHAI],
+    }
 
 
 def available(values: Mapping[str, float], measure: str) -> bool:
@@ -76,13 +89,31 @@ def map_values(values: Mapping[str, float], lang: str, measure: str) -> dict[str
     hover = [_hover(province_name(c, lang), values, c, measure, lang) for c in codes]
     small = [_colour_key(values, c, measure) for c in SMALL]
     if measure == "surge":
-        axis = {"cmin": NO_BASELINE, "cmax": SURGE_MAX, "colorscale": SURGE_SCALE,
-                "tickvals": [0, 1, 2, 3], "ticktext": ["0×", "1×", "2×", "≥3×"], "tickformat": ""}
+        axis = {
+            "cmin": NO_BASELINE,
+            "cmax": SURGE_MAX,
+            "colorscale": SURGE_SCALE,
+            "tickvals": [0, 1, 2, 3],
+            "ticktext": ["0×", "1×", "2×", "≥3×"],
+            "tickformat": "",
+        }
     else:
-        axis = {"cmin": 0, "cmax": max([*z, 1]), "colorscale": COLOURSCALE, "tickvals": None,
-                "ticktext": None, "tickformat": ",d"}
-    return {"z": z, "hover": hover, "small": small, "zmax": axis["cmax"], "axis": axis,
-            "title": t(f"measure_{measure}", lang)}
+        axis = {
+            "cmin": 0,
+            "cmax": max([*z, 1]),
+            "colorscale": COLOURSCALE,
+            "tickvals": None,
+            "ticktext": None,
+            "tickformat": ",d",
+        }
+    return {
+        "z": z,
+        "hover": hover,
+        "small": small,
+        "zmax": axis["cmax"],
+        "axis": axis,
+        "title": t(f"measure_{measure}", lang),
+    }
 
 
 def china_map(values: Mapping[str, int], lang: str, measure: str = "rate") -> go.Figure:
@@ -90,42 +121,87 @@ def china_map(values: Mapping[str, int], lang: str, measure: str = "rate") -> go
     v = map_values(values, lang, measure)
     codes = list(province_codes())
     fig = go.Figure()
-    fig.add_trace(go.Choropleth(
-        geojson=provinces_geojson(), featureidkey="properties.code", locations=codes, z=v["z"],
-        coloraxis="coloraxis", customdata=codes, text=v["hover"], hovertemplate="%{text}<extra></extra>",
-        marker=dict(line=dict(color=BORDER, width=0.6)), name="provinces",
-    ))
-    fig.add_trace(go.Choropleth(  # the South China Sea islands inset: drawn, not a measured region
-        geojson=nanhai_geojson(), featureidkey="properties.code", locations=[NANHAI], z=[0],
-        colorscale=[[0, MUTED], [1, MUTED]], showscale=False, hoverinfo="skip",
-        marker=dict(line=dict(color=MUTED, width=0.8)), name="nanhai",
-    ))
+    fig.add_trace(
+        go.Choropleth(
+            geojson=provinces_geojson(),
+            featureidkey="properties.code",
+            locations=codes,
+            z=v["z"],
+            coloraxis="coloraxis",
+            customdata=codes,
+            text=v["hover"],
+            hovertemplate="%{text}<extra></extra>",
+            marker=dict(line=dict(color=BORDER, width=0.6)),
+            name="provinces",
+        )
+    )
+    fig.add_trace(
+        go.Choropleth(  # the South China Sea islands inset: drawn, not a measured region
+            geojson=nanhai_geojson(),
+            featureidkey="properties.code",
+            locations=[NANHAI],
+            z=[0],
+            colorscale=[[0, MUTED], [1, MUTED]],
+            showscale=False,
+            hoverinfo="skip",
+            marker=dict(line=dict(color=MUTED, width=0.8)),
+            name="nanhai",
+        )
+    )
     points = [label_point(c) for c in SMALL]
-    fig.add_trace(go.Scattergeo(  # Hong Kong and Macau: a point and a name, coloured by their value
-        lon=[p[0] for p in points], lat=[p[1] for p in points], mode="markers+text",
-        text=[province_name(c, lang) for c in SMALL], textposition=["middle right", "bottom left"],
-        textfont=dict(size=11, color=TEXT), customdata=list(SMALL),
-        marker=dict(size=9, color=v["small"], coloraxis="coloraxis", line=dict(color=BORDER, width=1)),
-        hovertemplate="%{text}<extra></extra>", name="small",
-    ))
+    fig.add_trace(
+        go.Scattergeo(  # Hong Kong and Macau: a point and a name, coloured by their value
+            lon=[p[0] for p in points],
+            lat=[p[1] for p in points],
+            mode="markers+text",
+            text=[province_name(c, lang) for c in SMALL],
+            textposition=["middle right", "bottom left"],
+            textfont=dict(size=11, color=TEXT),
+            customdata=list(SMALL),
+            marker=dict(size=9, color=v["small"], coloraxis="coloraxis", line=dict(color=BORDER, width=1)),
+            hovertemplate="%{text}<extra></extra>",
+            name="small",
+        )
+    )
     hot_x, hot_y, hot_text = hot_points([], lang)
-    fig.add_trace(go.Scattergeo(  # surging divisions: a red ring and the name, on every measure
-        lon=hot_x, lat=hot_y, mode="markers+text", text=hot_text, textposition="top center",
-        textfont=dict(size=15, color=HOT), customdata=[], meta="surging",
-        marker=dict(size=26, color="rgba(239, 68, 68, 0.18)", line=dict(color=HOT, width=3)),
-        hovertemplate="%{text}<extra></extra>", name="surging",
-    ))
+    fig.add_trace(
+        go.Scattergeo(  # surging divisions: a red ring and the name, on every measure
+            lon=hot_x,
+            lat=hot_y,
+            mode="markers+text",
+            text=hot_text,
+            textposition="top center",
+            textfont=dict(size=15, color=HOT),
+            customdata=[],
+            meta="surging",
+            marker=dict(size=26, color="rgba(239, 68, 68, 0.18)", line=dict(color=HOT, width=3)),
+            hovertemplate="%{text}<extra></extra>",
+            name="surging",
+        )
+    )
     _base(fig)
     fig.update_layout(
         margin=dict(l=0, r=0, t=0, b=0),
-        coloraxis=dict(colorscale=v["axis"]["colorscale"], cmin=v["axis"]["cmin"], cmax=v["axis"]["cmax"],
-                       colorbar=dict(title=dict(text=v["title"], font=dict(size=13, color=MUTED)),
-                                     thickness=10, len=0.5, x=0.02, xanchor="left", y=0.05,
-                                     yanchor="bottom", tickfont=dict(color=MUTED, size=12),
-                                     tickformat=v["axis"]["tickformat"], tickvals=v["axis"]["tickvals"],
-                                     ticktext=v["axis"]["ticktext"], outlinewidth=0)),
-        geo=dict(visible=False, fitbounds="locations", projection=dict(type="mercator"),
-                 bgcolor="rgba(0,0,0,0)"),
+        coloraxis=dict(
+            colorscale=v["axis"]["colorscale"],
+            cmin=v["axis"]["cmin"],
+            cmax=v["axis"]["cmax"],
+            colorbar=dict(
+                title=dict(text=v["title"], font=dict(size=13, color=MUTED)),
+                thickness=10,
+                len=0.5,
+                x=0.02,
+                xanchor="left",
+                y=0.05,
+                yanchor="bottom",
+                tickfont=dict(color=MUTED, size=12),
+                tickformat=v["axis"]["tickformat"],
+                tickvals=v["axis"]["tickvals"],
+                ticktext=v["axis"]["ticktext"],
+                outlinewidth=0,
+            ),
+        ),
+        geo=dict(visible=False, fitbounds="locations", projection=dict(type="mercator"), bgcolor="rgba(0,0,0,0)"),
         uirevision="china-map",
         font=dict(family=FONT),
     )
@@ -142,8 +218,7 @@ def hot_points(hot: list[str], lang: str) -> tuple[list[float], list[float], lis
     """Where the surging divisions' rings go (their label points) and their names."""
     codes = [c for c in hot if c in province_codes() or c in SMALL]
     points = [label_point(c) for c in codes]
-    return ([p[0] for p in points], [p[1] for p in points],
-            [f"▲ {province_name(c, lang)}" for c in codes])
+    return ([p[0] for p in points], [p[1] for p in points], [f"▲ {province_name(c, lang)}" for c in codes])
 
 
 def border_widths(hot: list[str]) -> tuple[list[float], list[str]]:
@@ -154,8 +229,16 @@ def border_widths(hot: list[str]) -> tuple[list[float], list[str]]:
 
 
 def _note(lang: str) -> dict[str, Any]:
-    return dict(text=t("surge_no_baselines", lang), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                font=dict(size=18, color=ACCENT), bgcolor="rgba(6,13,26,0.7)")
+    return dict(
+        text=t("surge_no_baselines", lang),
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font=dict(size=18, color=ACCENT),
+        bgcolor="rgba(6,13,26,0.7)",
+    )
 
 
 def _grey_out(fig: go.Figure, lang: str) -> None:
@@ -199,8 +282,7 @@ def map_patch(values: Mapping[str, float], lang: str, measure: str, hot: list[st
 def patched_values(patch: Patch) -> dict[str, Any]:
     """What a patch sets, keyed by dotted path: for tests and debugging."""
     out: dict[str, Any] = {}
-    for op in patch._operations:  # noqa: SLF001 (Patch exposes no public reader)
+    for op in patch._operations:
         if op["operation"] == "Assign":
             out[".".join(str(p) for p in op["location"])] = op["params"]["value"]
     return out
-

@@ -10,6 +10,7 @@ headers, the reverse-proxy rule, and clear 4xx answers for bad values.
 - `BadParameter` (`cockpit.params`) becomes a 400 naming the parameter; a page URL's kiosk
   parameters are checked before the page is served.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,18 +29,20 @@ PAGES = ("/", "/alerts", "/report")
 
 def csp(script_hashes: list[str]) -> str:
     scripts = " ".join(h if h.startswith("'") else f"'{h}'" for h in script_hashes)
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src 'self' 'unsafe-eval' {scripts}".strip(),
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'unsafe-eval' {scripts}".strip(),
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def is_page(path: str) -> bool:

@@ -3,6 +3,7 @@
 One table keyed by label id keeps both languages side by side, so a missing translation is visible in
 review and caught by a test rather than shown as an empty label.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -128,20 +129,27 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "baseline_expected": ("季节基线（前几周同时段中位数）", "Seasonal baseline (median of earlier weeks)"),
     "baseline_band": ("基线范围（最小–最大）", "Baseline range (min–max)"),
     "baseline_weeks": ("周", "weeks"),
-    "no_baseline_yet": ("暂无季节基线：需要至少两周前同一时段的存储数据",
-                        "No seasonal baseline yet: needs this time slot stored at least two weeks back"),
-    "unavailable_body": ("暂无数据源：此面板的数据尚未接入，不显示任何数字。",
-                         "Not available yet: this panel's data is not wired, so it shows no number."),
+    "no_baseline_yet": (
+        "暂无季节基线：需要至少两周前同一时段的存储数据",
+        "No seasonal baseline yet: needs this time slot stored at least two weeks back",
+    ),
+    "unavailable_body": (
+        "暂无数据源：此面板的数据尚未接入，不显示任何数字。",
+        "Not available yet: this panel's data is not wired, so it shows no number.",
+    ),
     "measure_rate": ("当前速率（次/分钟）", "Current rate (/min)"),
     "measure_total": ("所选时段访问量", "Events in range"),
     "measure_surge": ("激增比（对季节基线）", "Surge ratio (vs seasonal baseline)"),
-    "surge_no_baselines": ("暂无季节基线：需要至少两周前同一时段的存储数据，不显示激增比",
-                           "No seasonal baseline yet: needs the same time slot stored at least two weeks back"),
+    "surge_no_baselines": (
+        "暂无季节基线：需要至少两周前同一时段的存储数据，不显示激增比",
+        "No seasonal baseline yet: needs the same time slot stored at least two weeks back",
+    ),
     "no_baseline": ("无基线", "no baseline"),
     "spark_title": ("近30分钟每分钟访问量", "Events per minute, last 30 min"),
-    "prov_resources_na": ("资源访问量未按省份存储，此处不显示任何数字。",
-                          "Resource counts are not stored per province, "
-                          "so this panel shows no number."),
+    "prov_resources_na": (
+        "资源访问量未按省份存储，此处不显示任何数字。",
+        "Resource counts are not stored per province, so this panel shows no number.",
+    ),
     "prov_no_alerts": ("本省暂无告警", "No alerts for this province"),
     "nav_overview": ("全国总览", "Overview"),
     "nav_alerts": ("告警", "Alerts"),
@@ -201,8 +209,10 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     # issue 14
     "status_stale": ("数据停滞", "Stale"),
     "stale_title": ("数据已停止更新", "Data has stopped arriving"),
-    "stale_body": ("存储中最新的数据已超过设定时限未更新；下列数字为最后一次收到的数据。",
-                   "The newest stored data is older than the stale threshold; the figures below are the last received."),
+    "stale_body": (
+        "存储中最新的数据已超过设定时限未更新；下列数字为最后一次收到的数据。",
+        "The newest stored data is older than the stale threshold; the figures below are the last received.",
+    ),
     "partial_bucket": ("进行中（未满）", "In progress (partial)"),
     "note_ack": ("已确认", "Acknowledged"),
     "note_silence": ("已静默", "Silenced"),
@@ -222,7 +232,7 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "report_too_long": ("时段过长：最长 {n} 天", "Period too long: at most {n} days"),
     "footer": (
         "数字均来自对存储的命名查询；“现在”为存储中最新的事件分钟。",
-        "Every number comes from a named query of the store; \"now\" is the latest event minute stored.",
+        'Every number comes from a named query of the store; "now" is the latest event minute stored.',
     ),
 }
 
@@ -230,13 +240,26 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
 # Names of the countries users abroad come from most (simulators/data/countries.yaml, most frequent
 # first); any other ISO 3166-1 code is shown as the code itself.
 COUNTRY_NAMES: Final[dict[str, tuple[str, str]]] = {
-    "US": ("美国", "United States"), "JP": ("日本", "Japan"), "SG": ("新加坡", "Singapore"),
-    "MY": ("马来西亚", "Malaysia"), "KR": ("韩国", "South Korea"), "AU": ("澳大利亚", "Australia"),
-    "CA": ("加拿大", "Canada"), "GB": ("英国", "United Kingdom"), "DE": ("德国", "Germany"),
-    "FR": ("法国", "France"), "NZ": ("新西兰", "New Zealand"), "TH": ("泰国", "Thailand"),
-    "ID": ("印度尼西亚", "Indonesia"), "PH": ("菲律宾", "Philippines"), "VN": ("越南", "Vietnam"),
-    "IT": ("意大利", "Italy"), "ES": ("西班牙", "Spain"), "NL": ("荷兰", "Netherlands"),
-    "RU": ("俄罗斯", "Russia"), "AE": ("阿联酋", "United Arab Emirates"),
+    "US": ("美国", "United States"),
+    "JP": ("日本", "Japan"),
+    "SG": ("新加坡", "Singapore"),
+    "MY": ("马来西亚", "Malaysia"),
+    "KR": ("韩国", "South Korea"),
+    "AU": ("澳大利亚", "Australia"),
+    "CA": ("加拿大", "Canada"),
+    "GB": ("英国", "United Kingdom"),
+    "DE": ("德国", "Germany"),
+    "FR": ("法国", "France"),
+    "NZ": ("新西兰", "New Zealand"),
+    "TH": ("泰国", "Thailand"),
+    "ID": ("印度尼西亚", "Indonesia"),
+    "PH": ("菲律宾", "Philippines"),
+    "VN": ("越南", "Vietnam"),
+    "IT": ("意大利", "Italy"),
+    "ES": ("西班牙", "Spain"),
+    "NL": ("荷兰", "Netherlands"),
+    "RU": ("俄罗斯", "Russia"),
+    "AE": ("阿联酋", "United Arab Emirates"),
     "ZZ": ("未知地区", "Unknown"),  # the workers' code for an abroad event without a country
 }
 
@@ -268,8 +291,10 @@ ALERT_NAMES: Final[dict[str, tuple[str, str]]] = {
     "CapacityForecast": ("容量预测告警", "Capacity forecast"),
 }
 SUMMARIES: Final[dict[str, tuple[str, str]]] = {
-    "TrafficSurge": ("为基线的 {ratio:.1f} 倍（{minutes} 分钟内 {obs:,.0f} 次，预期 {exp:,.0f} 次）",
-                     "{ratio:.1f}x its baseline ({obs:,.0f} clicks in {minutes} min, {exp:,.0f} expected)"),
+    "TrafficSurge": (
+        "为基线的 {ratio:.1f} 倍（{minutes} 分钟内 {obs:,.0f} 次，预期 {exp:,.0f} 次）",
+        "{ratio:.1f}x its baseline ({obs:,.0f} clicks in {minutes} min, {exp:,.0f} expected)",
+    ),
     "TrafficDrop": ("仅为基线的 {ratio:.0%}", "{ratio:.0%} of its baseline"),
     "TrafficOutage": ("无访问，预期 {exp:,.0f} 次", "no clicks while {exp:,.0f} were expected"),
     "TrafficAnomaly": ("异常分数 {score:.2f}", "anomaly score {score:.2f}"),
@@ -286,11 +311,13 @@ def alert_summary(name: str, annotations: dict[str, str], lang: str) -> str:
     template = SUMMARIES.get(name)
     if template is not None:
         try:
-            values = {"ratio": float(annotations.get("ratio") or "nan"),
-                      "obs": float(annotations.get("window_clicks") or 0),
-                      "exp": float(annotations.get("window_expected") or 0),
-                      "minutes": int(float(annotations.get("window_minutes") or 0)),
-                      "score": float(annotations.get("anomaly_score") or 0)}
+            values = {
+                "ratio": float(annotations.get("ratio") or "nan"),
+                "obs": float(annotations.get("window_clicks") or 0),
+                "exp": float(annotations.get("window_expected") or 0),
+                "minutes": int(float(annotations.get("window_minutes") or 0)),
+                "score": float(annotations.get("anomaly_score") or 0),
+            }
             if "{ratio" not in template[0] or values["ratio"] == values["ratio"]:  # not NaN
                 return (template[1] if lang == "en" else template[0]).format(**values)
         except (TypeError, ValueError):

@@ -3,10 +3,11 @@
 The file is built offline from ECharts 4.9.0 (see cockpit/data/README.md); this module only reads
 it and answers what the map figure needs: the features, which codes are provinces, label points.
 """
+
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,7 +29,7 @@ def province_codes() -> tuple[str, ...]:
     return tuple(p.code for p in PROVINCES)
 
 
-@lru_cache(maxsize=None)
+@cache
 def label_point(code: str) -> tuple[float, float]:
     for f in geojson()["features"]:
         if f["properties"]["code"] == code:

@@ -3,18 +3,23 @@
 Plain data in (`snapshots.AlertNow`, resource rows), Dash components out; no I/O, so each is
 unit-tested directly. Operator names and session ids are never rendered.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from cockpit.i18n import alert_name, alert_summary, fmt_int, platform_name, province_name, section_name, t
 from cockpit.queries import TopResource
 from cockpit.snapshots import ACTIVE_STATES, AlertChange, AlertNow
 from cockpit.timeframe import to_beijing
 from contracts.geo import PROVINCE_BY_CODE
+
+# What a table cell may hold (Dash's `ComponentSingleType`).
+Cell = str | int | float | Component | None
 
 
 def empty(text: str) -> html.Div:
@@ -58,14 +63,14 @@ def alert_title(a: AlertNow | AlertChange, lang: str) -> str:
     return f"{alert_name(a.alertname, lang)} · {scope(a.labels, lang)}"
 
 
-def scope_link(labels: dict[str, str], lang: str) -> object:
+def scope_link(labels: dict[str, str], lang: str) -> Component | str:
     """The scope, linked to its province page when the alert names a province."""
     code = labels.get("province")
     text = scope(labels, lang)
     return dcc.Link(text, href=f"/province/{code}", className="scope-link") if code in PROVINCE_BY_CODE else text
 
 
-def alert_link(a: AlertNow, lang: str) -> object:
+def alert_link(a: AlertNow, lang: str) -> Component:
     code = a.province
     title = alert_summary(a.alertname, a.annotations, lang)
     if code in PROVINCE_BY_CODE:
@@ -77,8 +82,7 @@ def sparkline(values: Sequence[int], title: str = "") -> html.Span:
     """A bar sparkline in plain HTML (one span per point, height relative to the largest): no
     graph per row, so ten rows cost ten small spans, not ten Plotly figures."""
     top = max(values, default=0)
-    bars = [html.Span(className="spark-bar", style={"height": f"{(100 * v / top) if top else 0:.0f}%"})
-            for v in values]
+    bars = [html.Span(className="spark-bar", style={"height": f"{(100 * v / top) if top else 0:.0f}%"}) for v in values]
     return html.Span(bars, className="spark", title=title)
 
 
@@ -88,8 +92,9 @@ def spark_title(values: Sequence[int], lang: str) -> str:
     return f"{t('spark_title', lang)}: {fmt_int(min(values))}–{fmt_int(max(values))}"
 
 
-def surge_list(board: Sequence[AlertNow], lang: str,
-               sparks: Mapping[str, Sequence[int]] | None = None) -> html.Div | list[html.Div]:
+def surge_list(
+    board: Sequence[AlertNow], lang: str, sparks: Mapping[str, Sequence[int]] | None = None
+) -> html.Div | list[html.Div]:
     """The surge board: rank, province (a link to its page), its last half hour as a sparkline,
     ratio to baseline, state. A province without stored minutes shows no sparkline."""
     if not board:
@@ -100,13 +105,18 @@ def surge_list(board: Sequence[AlertNow], lang: str,
         name = province_name(code, lang)
         link = dcc.Link(name, href=f"/province/{code}") if code in PROVINCE_BY_CODE else html.Span(name)
         series = (sparks or {}).get(code) or []
-        rows.append(html.Div(className="list-row surge-row", children=[
-            html.Span(str(i), className="list-rank"),
-            html.Span(link, className="list-main"),
-            sparkline(series, spark_title(series, lang)) if any(series) else html.Span(className="spark"),
-            html.Span(fmt_ratio(a.ratio), className="list-value"),
-            badge("state", a.state, lang),
-        ]))
+        rows.append(
+            html.Div(
+                className="list-row surge-row",
+                children=[
+                    html.Span(str(i), className="list-rank"),
+                    html.Span(link, className="list-main"),
+                    sparkline(series, spark_title(series, lang)) if any(series) else html.Span(className="spark"),
+                    html.Span(fmt_ratio(a.ratio), className="list-value"),
+                    badge("state", a.state, lang),
+                ],
+            )
+        )
     return rows
 
 
@@ -116,11 +126,17 @@ def alerts_list(alerts: Iterable[AlertNow], lang: str) -> html.Div | list[html.D
 
     firing = filter_alerts(alerts, ("firing",))
     pending = len(filter_alerts(alerts, ("pending",)))
-    rows: list[html.Div] = [html.Div(className="list-row alert-row", children=[
-        badge("severity", a.severity, lang),
-        alert_link(a, lang),
-        html.Span(fmt_time(a.at), className="list-note"),
-    ]) for a in firing]
+    rows: list[html.Div] = [
+        html.Div(
+            className="list-row alert-row",
+            children=[
+                badge("severity", a.severity, lang),
+                alert_link(a, lang),
+                html.Span(fmt_time(a.at), className="list-note"),
+            ],
+        )
+        for a in firing
+    ]
     if pending:
         rows.append(html.Div(t("pending_note", lang).format(n=pending), className="list-note"))
     return rows if firing else ([empty(t("no_alerts", lang))] + rows)
@@ -130,35 +146,61 @@ def province_alerts(alerts: Sequence[AlertNow], lang: str) -> html.Div | list[ht
     """One province's alerts (firing, pending, then resolved): state, severity, name, since."""
     if not alerts:
         return empty(t("prov_no_alerts", lang))
-    return [html.Div(className="list-row alert-row", children=[
-        badge("state", a.state, lang), badge("severity", a.severity, lang),
-        html.Span(alert_title(a, lang), className="list-main", title=alert_summary(a.alertname, a.annotations, lang)),
-        html.Span(fmt_ratio(a.ratio) if a.ratio is not None else "", className="list-value"),
-        html.Span(fmt_time(a.at), className="list-note"),
-    ]) for a in alerts]
+    return [
+        html.Div(
+            className="list-row alert-row",
+            children=[
+                badge("state", a.state, lang),
+                badge("severity", a.severity, lang),
+                html.Span(
+                    alert_title(a, lang), className="list-main", title=alert_summary(a.alertname, a.annotations, lang)
+                ),
+                html.Span(fmt_ratio(a.ratio) if a.ratio is not None else "", className="list-value"),
+                html.Span(fmt_time(a.at), className="list-note"),
+            ],
+        )
+        for a in alerts
+    ]
 
 
 def resource_rows(rows: Sequence[TopResource], lang: str) -> list[list[str]]:
     """Table rows: rank, title (or the id when the catalogue has none), section, platform, counts."""
     out = []
     for i, (platform, _rid, section, views, plays, downloads, title) in enumerate(rows, 1):
-        out.append([str(i), title, section_name(section, lang), platform_name(platform, lang),
-                    fmt_int(views), fmt_int(plays), fmt_int(downloads)])
+        out.append(
+            [
+                str(i),
+                title,
+                section_name(section, lang),
+                platform_name(platform, lang),
+                fmt_int(views),
+                fmt_int(plays),
+                fmt_int(downloads),
+            ]
+        )
     return out
 
 
 def resources_head(lang: str) -> list[str]:
-    return [t(k, lang) for k in ("col_rank", "col_resource", "col_section", "col_platform", "col_views",
-                                 "col_plays", "col_downloads")]
+    return [
+        t(k, lang)
+        for k in ("col_rank", "col_resource", "col_section", "col_platform", "col_views", "col_plays", "col_downloads")
+    ]
 
 
-def table(head: list[str], rows: list[list[object]], numeric: Iterable[int] = (), class_name: str = "") -> html.Table:
+def table(
+    head: list[str], rows: Sequence[Sequence[Cell]], numeric: Iterable[int] = (), class_name: str = ""
+) -> html.Table:
     nums = set(numeric)
-    return html.Table(className=f"data-table {class_name}".strip(), children=[
-        html.Thead(html.Tr([html.Th(h) for h in head])),
-        html.Tbody([html.Tr([html.Td(v, className="num" if i in nums else "") for i, v in enumerate(row)])
-                    for row in rows]),
-    ])
+    return html.Table(
+        className=f"data-table {class_name}".strip(),
+        children=[
+            html.Thead(html.Tr([html.Th(h) for h in head])),
+            html.Tbody(
+                [html.Tr([html.Td(v, className="num" if i in nums else "") for i, v in enumerate(row)]) for row in rows]
+            ),
+        ],
+    )
 
 
 def resources_table(rows: Sequence[TopResource], lang: str) -> html.Table | html.Div:

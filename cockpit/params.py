@@ -4,6 +4,7 @@
 `BadParameter` is turned into a 400 JSON answer by `cockpit.hardening`; `clip` bounds any value put
 in a message or a log line, so a 100 MB value costs one short line.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -105,8 +106,13 @@ def checked_wall(value: Any) -> bool:
     raise BadParameter("wall", value, "1 or 0")
 
 
-KIOSK: dict[str, Any] = {"lang": checked_lang, "platform": checked_platform, "range": checked_range,
-                         "rotate": checked_rotate, "wall": checked_wall}
+KIOSK: dict[str, Any] = {
+    "lang": checked_lang,
+    "platform": checked_platform,
+    "range": checked_range,
+    "rotate": checked_rotate,
+    "wall": checked_wall,
+}
 
 
 def checked_kiosk(args: dict[str, str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Live measures read `clicks_minute`; the daily report reads the hourly rollup `cl
 (`daily_totals`, `daily_by_province`), which outlives the minute table's retention and is ~50
 times smaller over weeks.
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,13 +32,34 @@ TopResource = tuple[str, str, str, int, int, int, str]  # platform, id, section,
 # The storage layer's named queries the cockpit reads; their parameters are `sinks.queries.params_of`
 # and those in `sinks.queries.FILTERABLE` also take the platform / province filters.
 USED: Final = (
-    "latest_minute", "series", "series_hours", "total_between", "total_by_platform", "total_by_province",
-    "total_by_section", "by_platform_province", "late_total_between", "daily_totals", "daily_by_province",
-    "top_resources", "uniques_between", "sessions_between", "countries_between", "tiles_recent",
-    "alerts_current", "alerts_history", "resource_titles",
+    "latest_minute",
+    "series",
+    "series_hours",
+    "total_between",
+    "total_by_platform",
+    "total_by_province",
+    "total_by_section",
+    "by_platform_province",
+    "late_total_between",
+    "daily_totals",
+    "daily_by_province",
+    "top_resources",
+    "uniques_between",
+    "sessions_between",
+    "countries_between",
+    "tiles_recent",
+    "alerts_current",
+    "alerts_history",
+    "resource_titles",
     # the rollups a range's whole hours and days are read from (sinks/rollups.py)
-    "series_days", "total_between_hours", "total_between_days", "total_by_platform_hours",
-    "total_by_platform_days", "total_by_province_hours", "total_by_province_days", "total_by_section_hours",
+    "series_days",
+    "total_between_hours",
+    "total_between_days",
+    "total_by_platform_hours",
+    "total_by_platform_days",
+    "total_by_province_hours",
+    "total_by_province_days",
+    "total_by_section_hours",
     "total_by_section_days",
 )
 PING: Final = "ping"  # the reachability probe of /healthz: no table, never cached
@@ -117,8 +139,7 @@ class Queries:
     def _query(self, name: str, params: Mapping[str, Any]) -> tuple[Row, ...]:
         started = time.perf_counter()
         try:
-            rows = tuple(self.store.query("SELECT 1") if name == PING
-                         else sink_queries.run(self.store, name, **params))
+            rows = tuple(self.store.query("SELECT 1") if name == PING else sink_queries.run(self.store, name, **params))
         except Exception:
             self._count(name, "error")
             raise
@@ -149,8 +170,9 @@ class Queries:
             return None
         return int(rows[0][0])
 
-    def series(self, start: int, end: int, step: int = 60, *, platform: str | None = None,
-               province: str | None = None) -> list[tuple[int, int]]:
+    def series(
+        self, start: int, end: int, step: int = 60, *, platform: str | None = None, province: str | None = None
+    ) -> list[tuple[int, int]]:
         """(bucket start, events) for buckets holding stored rows; empty buckets are absent.
 
         Whole days and hours of the range read the daily and hourly rollups, only the ragged edges the
@@ -160,28 +182,32 @@ class Queries:
     def per_minute_national(self, start: int, end: int, *, platform: str | None = None) -> list[tuple[int, int]]:
         return self.series(start, end, 60, platform=platform)
 
-    def total_between(self, start: int, end: int, *, platform: str | None = None,
-                      province: str | None = None) -> int:
+    def total_between(self, start: int, end: int, *, platform: str | None = None, province: str | None = None) -> int:
         return rollups.total(self.run, start, end, platform=platform, province=province)
 
     def _by(self, name: str, start: int, end: int, platform: str | None, province: str | None) -> dict[str, int]:
-        return rollups.total_by(self.run, name.removeprefix("total_by_"), start, end, platform=platform,
-                                province=province)
+        return rollups.total_by(
+            self.run, name.removeprefix("total_by_"), start, end, platform=platform, province=province
+        )
 
-    def total_by_platform(self, start: int, end: int, *, platform: str | None = None,
-                          province: str | None = None) -> dict[str, int]:
+    def total_by_platform(
+        self, start: int, end: int, *, platform: str | None = None, province: str | None = None
+    ) -> dict[str, int]:
         return self._by("total_by_platform", start, end, platform, province)
 
-    def total_by_province(self, start: int, end: int, *, platform: str | None = None,
-                          province: str | None = None) -> dict[str, int]:
+    def total_by_province(
+        self, start: int, end: int, *, platform: str | None = None, province: str | None = None
+    ) -> dict[str, int]:
         return self._by("total_by_province", start, end, platform, province)
 
-    def total_by_section(self, start: int, end: int, *, platform: str | None = None,
-                         province: str | None = None) -> dict[str, int]:
+    def total_by_section(
+        self, start: int, end: int, *, platform: str | None = None, province: str | None = None
+    ) -> dict[str, int]:
         return self._by("total_by_section", start, end, platform, province)
 
-    def daily_totals(self, start: int, end: int, *, platform: str | None = None,
-                     province: str | None = None) -> list[tuple[int, int]]:
+    def daily_totals(
+        self, start: int, end: int, *, platform: str | None = None, province: str | None = None
+    ) -> list[tuple[int, int]]:
         """(YYYYMMDD Beijing day, events) for days with stored rows, in order, from the hourly rollup:
         [start, end) must be whole hours (the report's are whole days)."""
         rows = self.run("daily_totals", start=start, end=end, platform=platform, province=province)
@@ -203,8 +229,9 @@ class Queries:
             out[str(code)] = out.get(str(code), 0) + int(n)
         return out
 
-    def late_total_between(self, start: int, end: int, *, platform: str | None = None,
-                           province: str | None = None) -> int:
+    def late_total_between(
+        self, start: int, end: int, *, platform: str | None = None, province: str | None = None
+    ) -> int:
         rows = self.run("late_total_between", start=start, end=end, platform=platform, province=province)
         return int(rows[0][0] or 0) if rows else 0
 
@@ -233,8 +260,9 @@ class Queries:
         from the `resources` catalogue table, the id where the catalogue does not know it."""
         rows = self.run("top_resources", start=start, end=end, limit=limit)
         titles = self.resource_titles(tuple(str(r[1]) for r in rows))
-        return [(str(p), str(r), str(s), int(v), int(pl), int(d), titles.get(str(r), str(r)))
-                for p, r, s, v, pl, d in rows]
+        return [
+            (str(p), str(r), str(s), int(v), int(pl), int(d), titles.get(str(r), str(r))) for p, r, s, v, pl, d in rows
+        ]
 
     def resource_titles(self, ids: tuple[str, ...]) -> dict[str, str]:
         """Catalogue titles of these resource ids (those the catalogue knows)."""

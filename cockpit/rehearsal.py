@@ -9,6 +9,7 @@ the live sink (`--with-sink`) also runs an isolated rehearsal's sink (`Superviso
 database when it ends with `drop`. The strip beside the banner shows, for the viewer's namespace, the
 event rate with the late and refused rates next to it (last five stored minutes).
 """
+
 from __future__ import annotations
 
 import copy
@@ -101,8 +102,7 @@ class NamespacedQueries:
 # --------------------------------------------------------------------------- banner and strip
 def layout() -> list[html.Div]:
     """Two elements the shell puts on every page (empty and hidden without a rehearsal)."""
-    return [html.Div(id=BANNER, className="rehearsal-banner hidden"),
-            html.Div(id=STRIP, className="rate-strip")]
+    return [html.Div(id=BANNER, className="rehearsal-banner hidden"), html.Div(id=STRIP, className="rate-strip")]
 
 
 def scenario_clock(latest_minute: int | None, m: Manifest) -> str:
@@ -117,8 +117,10 @@ def banner_children(m: Manifest | None, inside: bool, latest_minute: int | None)
         return [], "rehearsal-banner hidden"
     assert m is not None
     if m.target == "isolated" and not inside:
-        return [html.Span(f"演练进行中 / Rehearsal running: {m.scenario} "),
-                html.A("进入演练 / enter", href="/rehearsal/enter", id="rehearsal-enter")], "rehearsal-banner notice"
+        return [
+            html.Span(f"演练进行中 / Rehearsal running: {m.scenario} "),
+            html.A("进入演练 / enter", href="/rehearsal/enter", id="rehearsal-enter"),
+        ], "rehearsal-banner notice"
     where = "独立演练空间 / isolated" if m.target == "isolated" else "实况系统 / live stack"
     state = "" if m.status == "running" else " · 已结束播放 / played"
     children: list[Any] = [
@@ -141,8 +143,10 @@ def rate_strip(q: Queries) -> str:
     late = _first(q.run("late_total_between", start=start, end=end))
     refused = sum(int(r[1] or 0) for r in sink_queries.run(q.store, "rejects_by_reason", start=start, end=end))
     share = f" ({late / (events + late):.1%})" if events + late else ""
-    return (f"事件 / events {events / RATE_MINUTES:,.0f}/min · 迟到 / late {late / RATE_MINUTES:,.0f}/min{share}"
-            f" · 拒收 / refused {refused / RATE_MINUTES:,.0f}/min")
+    return (
+        f"事件 / events {events / RATE_MINUTES:,.0f}/min · 迟到 / late {late / RATE_MINUTES:,.0f}/min{share}"
+        f" · 拒收 / refused {refused / RATE_MINUTES:,.0f}/min"
+    )
 
 
 def _first(rows: Any) -> int:
@@ -152,8 +156,13 @@ def _first(rows: Any) -> int:
 def register(app: dash.Dash, queries: NamespacedQueries, manifests: ManifestCache) -> None:
     """The banner and strip callbacks (on the refresh tick) and the enter/leave routes."""
 
-    @app.callback(Output(BANNER, "children"), Output(BANNER, "className"), Output(STRIP, "children"),
-                  Input(Ids.TICK, "n_intervals"), Input(Ids.URL, "pathname"))
+    @app.callback(
+        Output(BANNER, "children"),
+        Output(BANNER, "className"),
+        Output(STRIP, "children"),
+        Input(Ids.TICK, "n_intervals"),
+        Input(Ids.URL, "pathname"),
+    )
     def _banner(_n: int, _path: str) -> tuple[list[Any], str, str]:
         m = manifests.get()
         inside = queries.viewer_manifest() is not None
@@ -216,7 +225,7 @@ class Supervisor:
         while not self._stop.is_set():
             try:
                 self.step()
-            except Exception as err:  # noqa: BLE001 - logged and kept: the live cockpit must stay up
+            except Exception as err:
                 self.error = err
                 log.exception("rehearsal supervisor")
             self._stop.wait(self.poll_s)

@@ -4,6 +4,7 @@ Pure functions (`route`, `next_rotation`, `timer_settings`, `navigate_target`) d
 `register` wrapper maps them onto Dash outputs. URLs: `/` overview, `/province/<GB/T 2260 code>`,
 `/alerts`, `/report`; `?wall=1` on any of them is the wall screen.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -92,7 +93,11 @@ def top_provinces(q: Queries, threshold: float = 2.0) -> list[str]:
 
 
 KIOSK_OUTPUTS: tuple[tuple[str, str], ...] = (
-    (Ids.LANG, "value"), (Ids.PLATFORM, "value"), (Ids.RANGE, "value"), (Ids.ROTATE, "interval"))
+    (Ids.LANG, "value"),
+    (Ids.PLATFORM, "value"),
+    (Ids.RANGE, "value"),
+    (Ids.ROTATE, "interval"),
+)
 
 
 def kiosk(search: str | None) -> dict[tuple[str, str], Any]:
@@ -125,15 +130,19 @@ def register(app: dash.Dash, queries: Queries, default_refresh_ms: int, settings
             raise dash.exceptions.PreventUpdate
         return tuple(out.get(k, dash.no_update) for k in KIOSK_OUTPUTS)
 
-    @app.callback([Output(i, p) for i, p in ROUTE_OUTPUTS],
-                  Input(Ids.URL, "pathname"), Input(Ids.URL, "search"))
+    @app.callback([Output(i, p) for i, p in ROUTE_OUTPUTS], Input(Ids.URL, "pathname"), Input(Ids.URL, "search"))
     def _route(pathname: str | None, search: str | None) -> tuple[Any, ...]:
         out = render_route(route(pathname, search))
         return tuple(out[k] for k in ROUTE_OUTPUTS)
 
-    @app.callback(Output(Ids.URL, "pathname"),
-                  Input(Ids.MAP, "clickData"), Input(Ids.chart("provinces"), "clickData"),
-                  Input(Ids.ROTATE, "n_intervals"), State(Ids.URL, "pathname"), prevent_initial_call=True)
+    @app.callback(
+        Output(Ids.URL, "pathname"),
+        Input(Ids.MAP, "clickData"),
+        Input(Ids.chart("provinces"), "clickData"),
+        Input(Ids.ROTATE, "n_intervals"),
+        State(Ids.URL, "pathname"),
+        prevent_initial_call=True,
+    )
     def _navigate(map_click: Any, bar_click: Any, _n: int, pathname: str | None) -> str:
         if ctx.triggered_id == Ids.ROTATE:
             return next_rotation(pathname, top_provinces(queries, threshold))
@@ -142,8 +151,12 @@ def register(app: dash.Dash, queries: Queries, default_refresh_ms: int, settings
             raise dash.exceptions.PreventUpdate
         return f"/province/{code}"
 
-    @app.callback(Output(Ids.TICK, "interval"), Output(Ids.TICK, "disabled"),
-                  Input(Ids.REFRESH, "value"), Input(Ids.PAUSE, "value"))
+    @app.callback(
+        Output(Ids.TICK, "interval"),
+        Output(Ids.TICK, "disabled"),
+        Input(Ids.REFRESH, "value"),
+        Input(Ids.PAUSE, "value"),
+    )
     def _timer(refresh_ms: int | None, paused: list[str] | None) -> tuple[int, bool]:
         return timer_settings(refresh_ms, paused, default_refresh_ms)
 
@@ -153,4 +166,7 @@ def register(app: dash.Dash, queries: Queries, default_refresh_ms: int, settings
 
     app.clientside_callback(
         ClientsideFunction(namespace="cockpit", function_name="fullscreen"),
-        Output(Ids.FULLSCREEN, "title"), Input(Ids.FULLSCREEN, "n_clicks"), prevent_initial_call=True)
+        Output(Ids.FULLSCREEN, "title"),
+        Input(Ids.FULLSCREEN, "n_clicks"),
+        prevent_initial_call=True,
+    )

@@ -4,6 +4,7 @@ A snapshot is plain data (dataclasses of ints and dicts): callbacks render it, t
 ground truth, the benchmark times `load_overview`. Every window is derived from the event-time "now"
 (the latest stored minute), never from the wall clock.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cockpit.queries import Queries, TopResource
-from cockpit.timeframe import DAY, HOUR as HOUR_S, MINUTE, Span, Windows, beijing_day_start, range_span, windows
+from cockpit.timeframe import DAY, MINUTE, Span, Windows, beijing_day_start, range_span, windows
+from cockpit.timeframe import HOUR as HOUR_S
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,9 @@ class Filters:
     platform: str | None = None  # None: all four platforms
 
     @staticmethod
-    def from_controls(range_: str | None, custom_start: str | None, custom_end: str | None,
-                      platform: str | None) -> "Filters":
+    def from_controls(
+        range_: str | None, custom_start: str | None, custom_end: str | None, platform: str | None
+    ) -> Filters:
         return Filters(range_ or "1h", custom_start, custom_end, platform or None)
 
     def span(self, now: int) -> Span:
@@ -79,7 +82,7 @@ def per_second_now(rate_minute: int, rate: int) -> tuple[int, float]:
 
 
 def freshness(latest_minute: int | None, wall: float, stale_after_s: float) -> str:
-    """"live", "stale" or "empty": the newest stored minute ended within `stale_after_s` of the
+    """ "live", "stale" or "empty": the newest stored minute ended within `stale_after_s` of the
     wall clock, or longer ago, or nothing is stored. A replay of 2022 is stale by this rule, and
     says so: the pill is about the wall clock, the data time stands next to it."""
     if latest_minute is None:
@@ -87,8 +90,9 @@ def freshness(latest_minute: int | None, wall: float, stale_after_s: float) -> s
     return "live" if wall - (latest_minute + MINUTE) <= stale_after_s else "stale"
 
 
-def chart_episodes(history: Iterable[AlertChange], end: int) -> tuple[list[tuple[int, int | None, str]],
-                                                                        list[tuple[int, str, str]]]:
+def chart_episodes(
+    history: Iterable[AlertChange], end: int
+) -> tuple[list[tuple[int, int | None, str]], list[tuple[int, str, str]]]:
     """(episodes, actions) for the time-series annotations: each alert's firing..resolved runs
     (None end while it still fires at `end`) and its acks and silences, from the alert log."""
     episodes: list[tuple[int, int | None, str]] = []
@@ -125,7 +129,7 @@ def _json(text: Any) -> dict[str, str]:
 
 def _float(text: str | None) -> float | None:
     try:
-        return float(text) if text not in (None, "") else None
+        return float(text) if text is not None and text != "" else None
     except ValueError:
         return None
 
@@ -176,14 +180,30 @@ class AlertChange:
 
 
 def parse_current(rows: Iterable[Sequence[Any]]) -> list[AlertNow]:
-    return [AlertNow(str(fp), str(name), str(state), str(sev), int(at), float(value), _json(labels), _json(ann))
-            for fp, name, state, sev, at, value, labels, ann in rows]
+    return [
+        AlertNow(str(fp), str(name), str(state), str(sev), int(at), float(value), _json(labels), _json(ann))
+        for fp, name, state, sev, at, value, labels, ann in rows
+    ]
 
 
 def parse_history(rows: Iterable[Sequence[Any]]) -> list[AlertChange]:
-    return [AlertChange(int(at), str(fp), str(name), str(kind), str(old), str(new), str(sev), float(value),
-                        _json(labels), _json(ann), str(author), str(comment))
-            for at, fp, name, kind, old, new, sev, value, labels, ann, author, comment in rows]
+    return [
+        AlertChange(
+            int(at),
+            str(fp),
+            str(name),
+            str(kind),
+            str(old),
+            str(new),
+            str(sev),
+            float(value),
+            _json(labels),
+            _json(ann),
+            str(author),
+            str(comment),
+        )
+        for at, fp, name, kind, old, new, sev, value, labels, ann, author, comment in rows
+    ]
 
 
 def surge_board(alerts: Iterable[AlertNow]) -> list[AlertNow]:
@@ -206,15 +226,17 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 STATE_ORDER = {"firing": 0, "pending": 1, "resolved": 2}
 
 
-def filter_alerts(alerts: Iterable[AlertNow], states: Iterable[str] | None = None,
-                  severities: Iterable[str] | None = None) -> list[AlertNow]:
+def filter_alerts(
+    alerts: Iterable[AlertNow], states: Iterable[str] | None = None, severities: Iterable[str] | None = None
+) -> list[AlertNow]:
     """Alerts in the chosen states and severities (None: any), firing before pending before resolved,
     then by severity, then the latest change first."""
     st = set(states) if states is not None else None
     sv = set(severities) if severities is not None else None
     kept = [a for a in alerts if (st is None or a.state in st) and (sv is None or a.severity in sv)]
-    return sorted(kept, key=lambda a: (STATE_ORDER.get(a.state, 9), SEVERITY_ORDER.get(a.severity, 9),
-                                       -a.at, a.fingerprint))
+    return sorted(
+        kept, key=lambda a: (STATE_ORDER.get(a.state, 9), SEVERITY_ORDER.get(a.severity, 9), -a.at, a.fingerprint)
+    )
 
 
 def alerts_end(now: int | None) -> int:
@@ -275,8 +297,11 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
         return None
     w, span, pf = windows(now), f.span(now), f.platform
     hour_series = q.series(w.hour_start, w.hour_end, platform=pf)
-    series = hour_series if (span.start, span.end, span.step) == (w.hour_start, w.hour_end, MINUTE) \
+    series = (
+        hour_series
+        if (span.start, span.end, span.step) == (w.hour_start, w.hour_end, MINUTE)
         else q.series(span.start, span.end, span.step, platform=pf)
+    )
     rate_minute, rate = rate_point(hour_series, w.now)
     peak_minute, peak = peak_point(hour_series)
     end = alerts_end(w.now)
@@ -287,12 +312,18 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
     alerts = parse_current(q.alerts_current(end))
     sparks = load_sparklines(q, [a.province for a in surge_board(alerts) if a.province], w.now)
     return Overview(
-        win=w, span=span, series=series, hour_series=hour_series,
+        win=w,
+        span=span,
+        series=series,
+        hour_series=hour_series,
         today_total=q.total_between(w.day_start, w.day_end, platform=pf),
         late_today=q.late_total_between(w.day_start, w.day_end, platform=pf),
         hour_total=sum(n for _, n in hour_series),
         span_total=q.total_between(span.start, span.end, platform=pf),
-        rate_minute=rate_minute, rate=rate, peak_minute=peak_minute, peak=peak,
+        rate_minute=rate_minute,
+        rate=rate,
+        peak_minute=peak_minute,
+        peak=peak,
         today_yesterday=q.total_between(w.day_start - DAY, w.hour_end - DAY, platform=pf),
         today_last_week=q.total_between(w.day_start - 7 * DAY, w.hour_end - 7 * DAY, platform=pf),
         rate_yesterday=q.total_between(rate_minute - DAY, rate_minute - DAY + MINUTE, platform=pf),
@@ -309,7 +340,12 @@ def load_overview(q: Queries, filters: Filters | None = None) -> Overview | None
         sessions=q.sessions_between(span.start, span.end),
         top_resources=q.top_resources(span.start, span.end, TOP_RESOURCES),
         countries=q.countries_between(span.start, span.end, TOP_COUNTRIES),
-        alerts=alerts, alert_marks=marks, history=history, platform=pf, sparks=sparks, baseline=load_baseline(q, span, pf),
+        alerts=alerts,
+        alert_marks=marks,
+        history=history,
+        platform=pf,
+        sparks=sparks,
+        baseline=load_baseline(q, span, pf),
     )
 
 
@@ -324,8 +360,7 @@ class AlertsView:
     def acknowledged(self) -> set[str]:
         """Fingerprints acknowledged since their latest state change (within the history shown)."""
         since = {a.fingerprint: a.at for a in self.current}
-        return {c.fingerprint for c in self.history
-                if c.kind == "ack" and c.at >= since.get(c.fingerprint, 2**31)}
+        return {c.fingerprint for c in self.history if c.kind == "ack" and c.at >= since.get(c.fingerprint, 2**31)}
 
     def silenced(self) -> dict[str, int]:
         """{fingerprint: end of its silence (epoch s)} for silences still running at the view's end
@@ -339,7 +374,6 @@ class AlertsView:
             if start is not None and end is not None and start <= now < end:
                 out[c.fingerprint] = max(out.get(c.fingerprint, 0), int(end))
         return out
-
 
     def silences(self) -> list[tuple[AlertChange, int]]:
         """(the silence record, its end) for each silence still running at the view's "now", the
@@ -385,8 +419,9 @@ MIN_BASELINE_WEEKS = 2
 WEEK = 7 * DAY
 
 
-def surge_ratios(current: Mapping[str, int], history: Sequence[Mapping[str, int]],
-                 min_weeks: int = MIN_BASELINE_WEEKS) -> dict[str, float]:
+def surge_ratios(
+    current: Mapping[str, int], history: Sequence[Mapping[str, int]], min_weeks: int = MIN_BASELINE_WEEKS
+) -> dict[str, float]:
     """{code: current / baseline} for codes whose baseline (the median over the weeks with any
     traffic) is above zero; {} when fewer than `min_weeks` weeks stored traffic."""
     weeks = [h for h in history if any(n > 0 for n in h.values())]
@@ -411,8 +446,9 @@ SHARE_DAYS = 7  # the "usual share" baseline: the province's share over the days
 MIN_SHARE_EVENTS = 20  # a division with fewer events in the window is not judged (noise)
 
 
-def share_ratios(current: Mapping[str, int], usual: Mapping[str, int],
-                 min_events: int = MIN_SHARE_EVENTS) -> dict[str, float]:
+def share_ratios(
+    current: Mapping[str, int], usual: Mapping[str, int], min_events: int = MIN_SHARE_EVENTS
+) -> dict[str, float]:
     """{code: its share of national events now / its usual share}: the baseline of day one, when
     no earlier week is stored. {} without usual traffic or current traffic."""
     now_total, usual_total = sum(current.values()), sum(usual.values())
@@ -435,8 +471,9 @@ def load_surge_basis(q: Queries, now: int, platform: str | None = None) -> tuple
     rate_minute, _ = rate_point(q.series(w.hour_start, w.hour_end, platform=platform), w.now)
     start, end = surge_window(rate_minute)
     current = q.total_by_province(start, end, platform=platform)
-    history = [q.total_by_province(start - k * WEEK, end - k * WEEK, platform=platform)
-               for k in range(1, BASELINE_WEEKS + 1)]
+    history = [
+        q.total_by_province(start - k * WEEK, end - k * WEEK, platform=platform) for k in range(1, BASELINE_WEEKS + 1)
+    ]
     seasonal = surge_ratios(current, history)
     if seasonal:
         return seasonal, "seasonal"
@@ -468,9 +505,13 @@ def load_baseline(q: Queries, span: Span, platform: str | None = None) -> list[l
     Minute lines (up to a day) read four more spans of minute rows; hour lines (7 days, custom
     ranges) read the hourly rollup (`Queries.series`), so a 7-day band costs ~700 hour rows.
     """
-    return [[(ts + k * WEEK, n) for ts, n in q.series(span.start - k * WEEK, span.end - k * WEEK, span.step,
-                                                      platform=platform)]
-            for k in range(1, BASELINE_WEEKS + 1)]
+    return [
+        [
+            (ts + k * WEEK, n)
+            for ts, n in q.series(span.start - k * WEEK, span.end - k * WEEK, span.step, platform=platform)
+        ]
+        for k in range(1, BASELINE_WEEKS + 1)
+    ]
 
 
 def load_map_values(q: Queries, filters: Filters | None = None, measure: str = "rate") -> dict[str, float] | None:
@@ -543,17 +584,23 @@ def load_province(q: Queries, code: str, filters: Filters | None = None) -> Prov
     if not hour:  # nothing this hour in the province: the last full minute stored nothing
         rate_minute, rate = w.now - MINUTE, 0
     return ProvinceView(
-        code=code, win=w, span=span,
+        code=code,
+        win=w,
+        span=span,
         series=q.series(span.start, span.end, span.step, platform=pf, province=code),
         span_total=q.total_between(span.start, span.end, platform=pf, province=code),
         national_span_total=q.total_between(span.start, span.end, platform=pf),
         today_total=q.total_between(w.day_start, w.day_end, platform=pf, province=code),
-        rate_minute=rate_minute, rate=rate,
+        rate_minute=rate_minute,
+        rate=rate,
         by_platform=q.total_by_platform(span.start, span.end, platform=pf, province=code),
         by_section=q.total_by_section(span.start, span.end, platform=pf, province=code),
         alerts=filter_alerts(a for a in parse_current(q.alerts_current(alerts_end(w.now))) if a.province == code),
-        history=[c for c in parse_history(q.alerts_history(span.start, min(span.end, alerts_end(w.now)), 500))
-                 if c.labels.get("province") == code],
+        history=[
+            c
+            for c in parse_history(q.alerts_history(span.start, min(span.end, alerts_end(w.now)), 500))
+            if c.labels.get("province") == code
+        ],
     )
 
 
@@ -630,6 +677,16 @@ def load_report(q: Queries, period: Period, base: Period, platform: str | None =
     old = q.daily_by_province(b.start, b.end, platform=platform)
     national = growth_rows({"all": sum(old.values())}, {"all": total}, b.days, p.days)[0]
     with_data = sum(1 for _, n in daily if n > 0)
-    return Report(period=period, base=base, days_counted=p.days, daily=daily, total=total,
-                  average=total / with_data if with_data else 0.0, peak_day=peak_day if total else None,
-                  peak=peak, national=national, growth=growth_rows(old, cur, b.days, p.days), days_with_data=with_data)
+    return Report(
+        period=period,
+        base=base,
+        days_counted=p.days,
+        daily=daily,
+        total=total,
+        average=total / with_data if with_data else 0.0,
+        peak_day=peak_day if total else None,
+        peak=peak,
+        national=national,
+        growth=growth_rows(old, cur, b.days, p.days),
+        days_with_data=with_data,
+    )

@@ -4,12 +4,14 @@ The cockpit's "now" is the latest minute in the store, not the wall clock, so a 
 looks live; every window here is derived from that minute. Beijing has no daylight saving time, so a
 Beijing day is a fixed UTC+8 day.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.beijing import BEIJING
+
 MINUTE = 60
 HOUR = 3600
 DAY = 86400

@@ -4,6 +4,7 @@ X-Forwarded-For is read right to left: each hop added by a trusted proxy is beli
 untrusted one is the client (so a client cannot spoof its address by sending the header itself,
 unless every proxy in front is trusted and forwards it). Headers from an untrusted peer are ignored.
 """
+
 from __future__ import annotations
 
 import ipaddress

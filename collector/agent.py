@@ -5,6 +5,7 @@ builtins); results are cached per User-Agent string because a platform sees few 
 parse costs ~0.5 ms. Known crawlers (uap-core's "Spider" device), automation (headless browsers)
 and command-line tools are bots: counted and dropped, as Plausible and PostHog do.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,10 +18,25 @@ MAX_UA_CHARS: Final = 512  # longer User-Agents are cut before parsing (a bounde
 _BOT = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|scrapy|headless|phantomjs|selenium|puppeteer|playwright|lighthouse|"
     r"curl/|wget/|python-requests|python-urllib|aiohttp|httpx|go-http-client|java/|libwww|"
-    r"apache-httpclient|node-fetch|axios/|monitoring|uptime|pingdom|preview", re.IGNORECASE)
+    r"apache-httpclient|node-fetch|axios/|monitoring|uptime|pingdom|preview",
+    re.IGNORECASE,
+)
 _TV = re.compile(r"smart-?tv|\btv\b|mitv|hbbtv|tizen|web0s|webos|appletv|android tv|bravia|aft[bmst]", re.IGNORECASE)
-BROWSERS: Final = ("Chrome", "Edge", "Firefox", "Safari", "WeChat", "QQ", "UC Browser", "Opera",
-                   "Samsung Internet", "Huawei Browser", "MiuiBrowser", "Baidu", "360")
+BROWSERS: Final = (
+    "Chrome",
+    "Edge",
+    "Firefox",
+    "Safari",
+    "WeChat",
+    "QQ",
+    "UC Browser",
+    "Opera",
+    "Samsung Internet",
+    "Huawei Browser",
+    "MiuiBrowser",
+    "Baidu",
+    "360",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ POST /api/event   one event (object) or a batch (array); JSON or text/plain (sen
                   400/413/415/422 name the field; 429 and 503 carry Retry-After.
 GET  /t.js        the web tracker          GET /healthz, /metrics
 """
+
 from __future__ import annotations
 
 import time
@@ -83,8 +84,9 @@ class Events:
         resp.set_header("Access-Control-Allow-Headers", "Content-Type, Content-Encoding")
         resp.set_header("Access-Control-Max-Age", "86400")
 
-    def _refuse(self, resp: falcon.asgi.Response, status: int, reason: str, field: str, detail: str,
-                retry: float | None = None) -> None:
+    def _refuse(
+        self, resp: falcon.asgi.Response, status: int, reason: str, field: str, detail: str, retry: float | None = None
+    ) -> None:
         resp.status = status
         resp.content_type = "application/json"
         resp.data = _json.encode({"error": detail, "field": field, "reason": reason})
@@ -105,8 +107,7 @@ class Events:
         c, s = self.c, self.c.settings
         if not self._cors(req, resp):
             return self._refuse(resp, 403, "origin", "origin", "origin not in EDU_COLLECTOR_CORS_ORIGINS")
-        address = c.addresses.resolve(req.remote_addr, req.get_header("X-Forwarded-For"),
-                                      req.get_header("X-Real-IP"))
+        address = c.addresses.resolve(req.remote_addr, req.get_header("X-Forwarded-For"), req.get_header("X-Real-IP"))
         wait = c.limiter.allow(address or "", time.monotonic())
         if wait:
             return self._refuse(resp, 429, "rate_limited", "address", "too many requests from this address", wait)
@@ -141,8 +142,15 @@ class Events:
         resp.content_type = "application/json"
         if whole is not None and not out.bots:
             resp.status = 400 if whole.reason == "json" else (413 if whole.reason == "batch_too_large" else 422)
-            resp.data = _json.encode({"error": whole.detail, "field": whole.field, "reason": whole.reason,
-                                      "accepted": 0, "refused": out.refused})
+            resp.data = _json.encode(
+                {
+                    "error": whole.detail,
+                    "field": whole.field,
+                    "reason": whole.reason,
+                    "accepted": 0,
+                    "refused": out.refused,
+                }
+            )
             return
         resp.status = 202 if out.accepted or out.bots or not out.refusals else 422
         answer: dict[str, Any] = {"accepted": out.accepted, "refused": out.refused}

@@ -1,4 +1,5 @@
 """`edu-collect`: the HTTP collector (`serve`, the default) and the access-log importer (`logs`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,18 +21,30 @@ def serve(args: argparse.Namespace) -> int:
     if not args.no_create_topics:
         try:
             ensure_topics(settings)
-        except Exception as err:  # noqa: BLE001 - Kafka down at start: accept anyway, the spool holds events
-            logging.getLogger("edu-collect").warning("topics not checked (%s); events are spooled until Kafka answers", err)
+        except Exception as err:
+            logging.getLogger("edu-collect").warning(
+                "topics not checked (%s); events are spooled until Kafka answers", err
+            )
     # The sender's and kafka-python's threads share the GIL with the event loop: with the default
     # 5 ms switch interval a request waits up to 5 ms for it whenever they are busy.
     sys.setswitchinterval(args.switch_interval)
     collector = Collector(settings)
     collector.start()
     try:
-        uvicorn.run(create_app(collector), host=args.host or settings.collector_host,
-                    port=args.port or settings.collector_port, log_level=args.loglevel, access_log=False,
-                    loop="uvloop", http="httptools", lifespan="off", timeout_graceful_shutdown=10,
-                    server_header=False, limit_concurrency=args.limit_concurrency, backlog=2048)
+        uvicorn.run(
+            create_app(collector),
+            host=args.host or settings.collector_host,
+            port=args.port or settings.collector_port,
+            log_level=args.loglevel,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+            server_header=False,
+            limit_concurrency=args.limit_concurrency,
+            backlog=2048,
+        )
     finally:
         collector.stop()
     return 0
@@ -51,8 +64,11 @@ def logs(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="edu-collect", description="The collector: platform pages, apps and "
-                                     "servers send events over HTTP; access logs are imported. Settings: EDU_COLLECTOR_*.")
+    parser = argparse.ArgumentParser(
+        prog="edu-collect",
+        description="The collector: platform pages, apps and "
+        "servers send events over HTTP; access logs are imported. Settings: EDU_COLLECTOR_*.",
+    )
     parser.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("serve", help="run the HTTP collector (the default)")
@@ -64,11 +80,19 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=serve)
     q = sub.add_parser("logs", help="import Nginx access logs (FILE or - for stdin)")
     q.add_argument("file", help="access log path, or - for standard input")
-    q.add_argument("--format", default="combined",
-                   help="'combined' or an Nginx log_format string using $remote_addr, $time_local, $request, "
-                   "$status, $http_user_agent, $http_x_forwarded_for (others are skipped)")
-    q.add_argument("--map", type=Path, default=None, help="URL -> resource mapping (YAML); default "
-                   "EDU_COLLECTOR_RESOURCE_MAP or every successful GET is a pageview of its path")
+    q.add_argument(
+        "--format",
+        default="combined",
+        help="'combined' or an Nginx log_format string using $remote_addr, $time_local, $request, "
+        "$status, $http_user_agent, $http_x_forwarded_for (others are skipped)",
+    )
+    q.add_argument(
+        "--map",
+        type=Path,
+        default=None,
+        help="URL -> resource mapping (YAML); default "
+        "EDU_COLLECTOR_RESOURCE_MAP or every successful GET is a pageview of its path",
+    )
     q.add_argument("--platform", default="k12", help="platform of URLs the mapping does not name")
     q.add_argument("--follow", action="store_true", help="keep reading new lines, across rotation (like tail -F)")
     q.add_argument("--dry-run", action="store_true", help="parse and count, send nothing")

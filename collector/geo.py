@@ -7,6 +7,7 @@ files shipped by `geoip2fast` (GeoLite2-derived). See docs/privacy.md for licenc
 The xdb index is compiled once into two flat arrays (segment starts, region ids) so a lookup is one
 `bisect` in C instead of py-ip2region's Python binary search; results are cached per address.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -18,9 +19,12 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from contracts.geo import ABROAD, PROVINCES
+
+if TYPE_CHECKING:
+    from geoip2fast import GeoIP2Fast
 
 # ip2region names Hong Kong, Macau and Taiwan as countries or provinces depending on the release.
 _SPECIAL: Final = {"香港": "810000", "澳门": "820000", "台湾": "710000"}
@@ -89,11 +93,12 @@ class V4Table:
         by_ptr: dict[int, int] = {}
         prev_end = -1
         for sip, eip, dlen, dptr in struct.iter_unpack(
-                "<IIHI", data[header.startIndexPtr: header.endIndexPtr + _V4_INDEX_SIZE]):
+            "<IIHI", data[header.startIndexPtr : header.endIndexPtr + _V4_INDEX_SIZE]
+        ):
             rid = by_ptr.get(dptr)
             if rid is None:
                 rid = by_ptr[dptr] = len(regions)
-                regions.append(data[dptr: dptr + dlen].decode("utf-8", "replace"))
+                regions.append(data[dptr : dptr + dlen].decode("utf-8", "replace"))
             if sip != prev_end + 1:  # a gap in the data: no region there
                 starts.append(prev_end + 1)
                 ids.append(0xFFFF)
@@ -119,8 +124,8 @@ class Countries:
     """ISO country of any address through geoip2fast's shipped data (IPv6 file loaded on first use)."""
 
     def __init__(self) -> None:
-        self._v4 = None
-        self._v6 = None
+        self._v4: GeoIP2Fast | None = None
+        self._v6: GeoIP2Fast | None = None
 
     def iso(self, addr: str, v6: bool) -> str | None:
         from geoip2fast import GeoIP2Fast

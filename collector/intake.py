@@ -7,11 +7,12 @@ total: any bytes give events and per-event refusals naming the field, never an e
 Client clocks are not trusted blindly: with `?sent=<client ms>` on the URL, each event's `ts` is
 shifted by (server now - sent), as Snowplow corrects device timestamps.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, Union
+from typing import Annotated, Any, Final, Literal, Union, cast
 
 import msgspec
 
@@ -60,7 +61,7 @@ class Refusal:
         return {"index": self.index, "field": self.field, "reason": self.reason, "detail": self.detail}
 
 
-_batch = msgspec.json.Decoder(Union[list[Incoming], Incoming])  # noqa: UP007 - a runtime type for msgspec
+_batch = msgspec.json.Decoder(Union[list[Incoming], Incoming])
 _raw = msgspec.json.Decoder(msgspec.Raw)
 _raws = msgspec.json.Decoder(list[msgspec.Raw])
 _one = msgspec.json.Decoder(Incoming)
@@ -139,12 +140,33 @@ def event_time(ev: Incoming, now_ms: int, skew_ms: int) -> int | None:
     return min(ts, now_ms)
 
 
-def build(ev: Incoming, *, eid: str, ts: int, province: str, country: str | None, user: str,
-          session: str, device: str) -> Event:
+def build(
+    ev: Incoming, *, eid: str, ts: int, province: str, country: str | None, user: str, session: str, device: str
+) -> Event:
     """The contract event (fields all validated already: the constructor checks nothing)."""
     if ev.type == "session":
-        return Session(id=eid, ts=ts, platform=ev.platform, province=province, user=user, session=session,
-                       kind=ev.kind, duration_s=ev.duration_s, device=ev.device or device, country=country)
-    return Click(id=eid, ts=ts, platform=ev.platform, province=province, user=user, session=session,
-                 resource=ev.resource, section=ev.section, action=ev.action,  # type: ignore[arg-type]
-                 device=ev.device or device, country=country)
+        return Session(
+            id=eid,
+            ts=ts,
+            platform=ev.platform,
+            province=province,
+            user=user,
+            session=session,
+            kind=ev.kind,
+            duration_s=ev.duration_s,
+            device=ev.device or device,
+            country=country,
+        )
+    return Click(
+        id=eid,
+        ts=ts,
+        platform=ev.platform,
+        province=province,
+        user=user,
+        session=session,
+        resource=cast(str, ev.resource),  # _semantic refuses a click without one
+        section=ev.section,
+        action=ev.action,
+        device=ev.device or device,
+        country=country,
+    )

@@ -8,6 +8,7 @@ Record: u32 length of the rest, u32 CRC-32 of the rest, u64 sequence, u8 topic i
 length, key, value. Segments are named by their first sequence number and deleted once every record
 in them is in Kafka (the sender's checkpoint says so).
 """
+
 from __future__ import annotations
 
 import os
@@ -48,11 +49,11 @@ def scan(data: bytes, start: int = 0) -> Iterator[tuple[int, int, int, bytes, by
     while pos + 8 <= n:
         length, crc = _HEAD.unpack_from(data, pos)
         end = pos + 8 + length
-        if length < _BODY.size or end > n or zlib.crc32(data[pos + 8:end]) != crc:
+        if length < _BODY.size or end > n or zlib.crc32(data[pos + 8 : end]) != crc:
             return
         seq, topic, klen = _BODY.unpack_from(data, pos + 8)
         kstart = pos + 8 + _BODY.size
-        yield seq, topic, end, data[kstart:kstart + klen], data[kstart + klen:end]
+        yield seq, topic, end, data[kstart : kstart + klen], data[kstart + klen : end]
         pos = end
 
 
@@ -130,8 +131,9 @@ class Journal:
         with self.changed:
             return sum(size for first, size in self.sizes.items() if first >= segment) - offset
 
-    def read(self, segment: int, offset: int, stop: threading.Event, wait_s: float = 0.1,
-             gather_s: float = 0.002) -> Iterator[Record | None]:
+    def read(
+        self, segment: int, offset: int, stop: threading.Event, wait_s: float = 0.1, gather_s: float = 0.002
+    ) -> Iterator[Record | None]:
         """Records from (segment, offset) on, waiting for new ones until `stop` is set; None after
         each idle wait (so the reader can do its housekeeping while nothing comes). After a short
         read it lets `gather_s` pass, so a busy collector is read in chunks, not one wake-up per
@@ -149,7 +151,7 @@ class Journal:
                     if f is not None:
                         f.close()
                     try:
-                        f = open(_path(self.dir, segment), "rb")  # noqa: SIM115 - kept across reads
+                        f = open(_path(self.dir, segment), "rb")
                         f_segment = segment
                     except FileNotFoundError:
                         f, f_segment = None, -1

@@ -1,4 +1,5 @@
 """Per-address rate limit: a token bucket per client address, in a bounded table."""
+
 from __future__ import annotations
 
 import math

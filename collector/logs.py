@@ -9,6 +9,7 @@ Events are journaled (the same journal and exactly-once sender as the HTTP side,
 their own) and a per-file ledger records how far each file was imported; a file is known by its
 first line, so importing it again (or a longer copy of it) skips what was already imported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +33,13 @@ from contracts.events import Click, encode
 from contracts.geo import ACTIONS, PLATFORMS, SECTIONS
 from contracts.settings import Settings
 
-COMBINED: Final = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
-                   '"$http_referer" "$http_user_agent"')
+COMBINED: Final = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'
+)
 _ASSET: Final = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|ico|svg|webp|woff2?|ttf|eot)(?:\?|$)", re.IGNORECASE)
-_MONTHS: Final = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_MONTHS: Final = {
+    m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
 MESSAGE_EVENTS: Final = 200  # events per Kafka message (well under the worker's message size limit)
 
 
@@ -44,10 +47,10 @@ def format_regex(log_format: str) -> re.Pattern[bytes]:
     """An Nginx log_format as a regex with a named group per variable."""
     out, pos = [], 0
     for m in re.finditer(r"\$([a-z_][a-z0-9_]*)", log_format):
-        literal = log_format[pos:m.start()]
+        literal = log_format[pos : m.start()]
         out.append(re.escape(literal))
         name = m.group(1)
-        nxt = log_format[m.end():m.end() + 1]
+        nxt = log_format[m.end() : m.end() + 1]
         if name == "time_local":
             out.append(rf"(?P<{name}>[^\]]+)")
         elif nxt == '"':
@@ -87,16 +90,26 @@ class ResourceMap:
         doc = yaml.safe_load(path.read_text()) or {}
         rules = []
         for i, r in enumerate(doc.get("rules", [])):
-            rule = Rule(re.compile(r["match"]), bool(r.get("skip", False)), r.get("platform"), r.get("section"),
-                        r.get("action"), r.get("resource"))
+            rule = Rule(
+                re.compile(r["match"]),
+                bool(r.get("skip", False)),
+                r.get("platform"),
+                r.get("section"),
+                r.get("action"),
+                r.get("resource"),
+            )
             for name, allowed in (("platform", PLATFORMS), ("section", SECTIONS), ("action", ACTIONS)):
                 value = getattr(rule, name)
                 if value is not None and value not in allowed:
                     raise SystemExit(f"{path}: rule {i}: {name} {value!r} not one of {sorted(allowed)}")
             rules.append(rule)
         default = doc.get("default", {})
-        return cls(rules, default.get("platform", platform), default.get("section", "other"),
-                   bool(default.get("pageviews", True)))
+        return cls(
+            rules,
+            default.get("platform", platform),
+            default.get("section", "other"),
+            bool(default.get("pageviews", True)),
+        )
 
     def resolve(self, path: str) -> tuple[str, str, str, str] | None:
         for rule in self.rules:
@@ -209,9 +222,19 @@ class LineConverter:
                 self._idents.clear()
             self._idents[ident] = pair
         st.events += 1
-        return Click(id=eid, ts=ts, platform=platform, province=region.province or "", user=pair[0],
-                     session=pair[1], resource=resource, section=section,  # type: ignore[arg-type]
-                     action=action, device=agent.device, country=region.country)  # type: ignore[arg-type]
+        return Click(
+            id=eid,
+            ts=ts,
+            platform=platform,
+            province=region.province or "",
+            user=pair[0],
+            session=pair[1],
+            resource=resource,
+            section=section,
+            action=action,
+            device=agent.device,
+            country=region.country,
+        )
 
 
 # ------------------------------------------------------------------------------------ ledger
@@ -254,7 +277,7 @@ def _lines(f: BinaryIO, start: int) -> Iterator[tuple[int, bytes]]:
 def follow(path: Path, start: int, stop: Any, poll_s: float = 0.5) -> Iterator[tuple[int, bytes | None, bool]]:
     """Lines of a live log across rotation (tail -F): (offset, line, new_file), and (offset, None,
     False) when idle. A rotated file is read to its end before the new one is opened from its start."""
-    f = open(path, "rb")  # noqa: SIM115 - kept open across loop turns
+    f = open(path, "rb")
     inode = os.fstat(f.fileno()).st_ino
     pos = start
     new = False
@@ -272,7 +295,7 @@ def follow(path: Path, start: int, stop: Any, poll_s: float = 0.5) -> Iterator[t
                 st = None
             if st is not None and (st.st_ino != inode or st.st_size < pos):
                 f.close()
-                f = open(path, "rb")  # noqa: SIM115
+                f = open(path, "rb")
                 inode, pos, new = os.fstat(f.fileno()).st_ino, 0, True
                 continue
             if not got:
@@ -301,15 +324,20 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
     if not args.dry_run:
         ck = Checkpoint.load(base / "import" / "checkpoint.json")
         journal = Journal(base / "import" / "journal", first_seq=(ck.seq + 1) if ck else 1)
-        sender = Sender(journal, [settings.topic_clicks, settings.topic_sessions], _producer_factory(settings),
-                        _consumer_factory(settings), base / "import" / "checkpoint.json")
+        sender = Sender(
+            journal,
+            [settings.topic_clicks, settings.topic_sessions],
+            _producer_factory(settings),
+            _consumer_factory(settings),
+            base / "import" / "checkpoint.json",
+        )
         sender.start()
     t0 = time.perf_counter()
     pending: list[Click] = []
 
     def flush(key: str, name: str, offset: int) -> None:
         for i in range(0, len(pending), MESSAGE_EVENTS):
-            chunk = pending[i:i + MESSAGE_EVENTS]
+            chunk = pending[i : i + MESSAGE_EVENTS]
             if journal is not None:
                 journal.append(0, chunk[0].session.encode(), encode(chunk))
         pending.clear()
@@ -352,18 +380,18 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
             if args.follow:
                 source = follow(path, start, lambda: stop_flag[0])
             else:
-                fh = open(path, "rb")  # noqa: SIM115
+                fh = open(path, "rb")
                 source = ((p, ln, False) for p, ln in _lines(fh, start))
             last_flush = time.monotonic()
             pos = last_pos = start
-            for at, line, new in source:
+            for at, got, new in source:
                 pos = at
                 if new:  # rotated: the old file is done (its key keeps its offset), the new one has its own
                     flush(key, path.name, last_pos)
-                    key = file_key(line or b"")
+                    key = file_key(got or b"")
                 last_pos = pos
-                if line is not None:
-                    ev = conv.convert(line, f"l{key[:12]}{pos:x}")
+                if got is not None:
+                    ev = conv.convert(got, f"l{key[:12]}{pos:x}")
                     if ev is not None:
                         pending.append(ev)
                 if len(pending) >= 5000 or (args.follow and time.monotonic() - last_flush > 1.0):

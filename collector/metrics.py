@@ -3,6 +3,7 @@
 Labels are reason codes, device classes and a fixed list of browser families: never addresses,
 user agents or ids.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,7 +44,12 @@ class CollectorMetrics:
             spool_bytes=g("spool_bytes", "Journal bytes not yet acknowledged by Kafka"),
             kafka_connected=g("kafka_connected", "1 while the sender has a working producer"),
             sent=c("records_sent", "Journal records acknowledged by Kafka"),
-            latency=Histogram("request_seconds", "Time to answer an event request",
-                              buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
-                              namespace=ns, subsystem=sub, registry=registry),
+            latency=Histogram(
+                "request_seconds",
+                "Time to answer an event request",
+                buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
         )

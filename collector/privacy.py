@@ -6,6 +6,7 @@ today's and, once the day is over, no one can recompute them from an address (Pl
 A platform's own pseudonymous id is hashed with the secret itself (stable across days, still not
 the id the platform holds). The secret lives in one file readable only by the collector's user.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,7 @@ class Pseudonyms:
         return self._salt
 
     def visitor(self, now_ms: int, platform: str, address: str, user_agent: str) -> str:
-        h = hashlib.blake2b(f"{platform}\x00{address}\x00{user_agent}".encode(), digest_size=12,
-                            key=self.salt(now_ms))
+        h = hashlib.blake2b(f"{platform}\x00{address}\x00{user_agent}".encode(), digest_size=12, key=self.salt(now_ms))
         return "v" + h.hexdigest()
 
     def platform_id(self, pid: str) -> str:

@@ -7,6 +7,7 @@ that offset, finds the highest sequence of its own already there, and re-sends o
 records that were in flight when the collector died are neither lost nor doubled. While Kafka is
 down the journal keeps growing (the spool); the HTTP side answers 503 when it is full.
 """
+
 from __future__ import annotations
 
 import collections
@@ -53,16 +54,24 @@ class Checkpoint:
 class Sender(threading.Thread):
     """Sends the journal to Kafka; `producer_factory()` makes a connected KafkaProducer."""
 
-    def __init__(self, journal: Journal, topics: list[str], producer_factory: Any, consumer_factory: Any,
-                 checkpoint_path: Path, on_sent: Any = None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        topics: list[str],
+        producer_factory: Any,
+        consumer_factory: Any,
+        checkpoint_path: Path,
+        on_sent: Any = None,
+    ) -> None:
         super().__init__(name="collector-sender", daemon=True)
         self.journal, self.topics = journal, topics
         self.producer_factory, self.consumer_factory = producer_factory, consumer_factory
         self.ckpt_path = checkpoint_path
         ck = Checkpoint.load(checkpoint_path)
         if ck is None:
-            ck = Checkpoint(instance=os.urandom(6).hex(), seq=journal.next_seq - 1, segment=journal.segment,
-                            offset=journal.size)
+            ck = Checkpoint(
+                instance=os.urandom(6).hex(), seq=journal.next_seq - 1, segment=journal.segment, offset=journal.size
+            )
             ck.save(checkpoint_path)
         self.ckpt = ck
         self.on_sent = on_sent or (lambda n: None)
@@ -86,7 +95,7 @@ class Sender(threading.Thread):
                 self.connected = True
                 self._session(producer)
                 backoff = 0.2
-            except Exception as err:  # noqa: BLE001 - transient: Kafka down or slow; retry with backoff
+            except Exception as err:
                 self.last_error = f"{type(err).__name__}: {err}"[:300]
                 log.warning("sender: %s; retrying in %.1fs", self.last_error, backoff)
             finally:
@@ -94,7 +103,7 @@ class Sender(threading.Thread):
                 if producer is not None:
                     try:
                         producer.close(timeout=5)
-                    except Exception as err:  # noqa: BLE001 - closing a broken producer: nothing left to save
+                    except Exception as err:
                         log.debug("closing the producer: %s", err)
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 5.0)
@@ -147,8 +156,13 @@ class Sender(threading.Thread):
             else:
                 value = b"[" + b",".join(r.value[1:-1] if r.value[:1] == b"[" else r.value for r in recs) + b"]"
             seqs = [r.seq for r in recs]
-            fut = producer.send(tp[0], value=value, key=recs[0].key or None, partition=tp[1],
-                                headers=[(HEADER, f"{ck.instance}:{seqs[-1]}".encode())])
+            fut = producer.send(
+                tp[0],
+                value=value,
+                key=recs[0].key or None,
+                partition=tp[1],
+                headers=[(HEADER, f"{ck.instance}:{seqs[-1]}".encode())],
+            )
             fut.add_callback(ok_many, seqs)
             fut.add_errback(bad)
             self.sent_records += len(recs)
@@ -199,7 +213,9 @@ class Sender(threading.Thread):
             self.ckpt.clean = True
             self.ckpt.save(self.ckpt_path)
 
-    def _advance(self, acks: collections.deque[tuple[int, int]], inflight: collections.OrderedDict[int, list[Any]]) -> None:
+    def _advance(
+        self, acks: collections.deque[tuple[int, int]], inflight: collections.OrderedDict[int, list[Any]]
+    ) -> None:
         while acks:
             seq, offset = acks.popleft()
             entry = inflight.get(seq)
@@ -255,7 +271,7 @@ class Sender(threading.Thread):
                         for k, v in r.headers or ():
                             if k == HEADER and v.startswith(prefix):
                                 key = f"{tp.topic}:{tp.partition}"
-                                found[key] = max(found.get(key, -1), int(v[len(prefix):]))
+                                found[key] = max(found.get(key, -1), int(v[len(prefix) :]))
                 for tp in list(todo):
                     if consumer.position(tp) >= todo[tp]:
                         del todo[tp]

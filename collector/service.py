@@ -4,6 +4,7 @@
 locate it, pseudonymise, build contract events, journal them (before any 202), count them. The HTTP
 layer (collector/app.py) and the log importer share the enrichment pieces.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,8 +73,13 @@ class Enricher:
 class Collector:
     """Everything a running collector holds; `start()` starts the sender, `stop()` drains it."""
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None,
-                 producer_factory: Any = None, consumer_factory: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+        producer_factory: Any = None,
+        consumer_factory: Any = None,
+    ) -> None:
         self.settings = settings
         self.dir = spool_dir(settings)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -86,9 +92,14 @@ class Collector:
         ck = Checkpoint.load(self.dir / "checkpoint.json")
         self.journal = Journal(self.dir / "journal", first_seq=(ck.seq + 1) if ck else 1)
         self.topics = [settings.topic_clicks, settings.topic_sessions]
-        self.sender = Sender(self.journal, self.topics, producer_factory or _producer_factory(settings),
-                             consumer_factory or _consumer_factory(settings), self.dir / "checkpoint.json",
-                             on_sent=self.metrics.sent.inc)
+        self.sender = Sender(
+            self.journal,
+            self.topics,
+            producer_factory or _producer_factory(settings),
+            consumer_factory or _consumer_factory(settings),
+            self.dir / "checkpoint.json",
+            on_sent=self.metrics.sent.inc,
+        )
         self._fsync_stop = threading.Event()
 
     # ---------------------------------------------------------------------------- lifecycle
@@ -119,14 +130,20 @@ class Collector:
         self.metrics.kafka_connected.set(1 if self.sender.connected else 0)
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "kafka_connected": self.sender.connected,
-                "spool_records": self.sender.depth_records(), "spool_bytes": self.spool_bytes(),
-                "spool_full": self.spool_full(), "last_error": self.sender.last_error,
-                "ip2region_created": self.enricher.geo.v4.created_at}
+        return {
+            "status": "ok",
+            "kafka_connected": self.sender.connected,
+            "spool_records": self.sender.depth_records(),
+            "spool_bytes": self.spool_bytes(),
+            "spool_full": self.spool_full(),
+            "last_error": self.sender.last_error,
+            "ip2region_created": self.enricher.geo.v4.created_at,
+        }
 
     # ----------------------------------------------------------------------------- the path
-    def accept(self, body: bytes, *, address: str | None, user_agent: str, sent_ms: int | None,
-               now_ms: int | None = None) -> Outcome:
+    def accept(
+        self, body: bytes, *, address: str | None, user_agent: str, sent_ms: int | None, now_ms: int | None = None
+    ) -> Outcome:
         """Decode, enrich and journal one request's events; raises SpoolFull before journaling."""
         s = self.settings
         items, refusals = intake.decode(body, s.collector_max_batch_events)
@@ -142,8 +159,10 @@ class Collector:
         region = en.geo.lookup(address) if address else None
         if region is None or region.refusal is not None:
             reason = region.refusal if region is not None else "no_address"
-            out.refusals.extend(Refusal(i, "address", reason or "unknown_region",
-                                        "no province can be found for the client's address") for i, _ in items)
+            out.refusals.extend(
+                Refusal(i, "address", reason or "unknown_region", "no province can be found for the client's address")
+                for i, _ in items
+            )
             return out
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         skew = now - sent_ms if sent_ms is not None else 0
@@ -151,6 +170,7 @@ class Collector:
         clicks: list[Event] = []
         sessions: list[Event] = []
         visitors: dict[str, str] = {}
+        user: str | None  # a str once a branch below is done
         idents: dict[tuple[str, str | None, str | None], tuple[str, str]] = {}
         ps = en.pseudonyms
         for i, ev in items:
@@ -169,16 +189,25 @@ class Collector:
                         user = visitors[ev.platform] = ps.visitor(now, ev.platform, address or "", ua)
                 pair = idents[ident] = (user, ps.session(now, user, ev.session))
             user, session = pair
-            event = intake.build(ev, eid=ev.id or en.event_id(), ts=ts, province=region.province or "",
-                                 country=region.country, user=user, session=session, device=agent.device)
+            event = intake.build(
+                ev,
+                eid=ev.id or en.event_id(),
+                ts=ts,
+                province=region.province or "",
+                country=region.country,
+                user=user,
+                session=session,
+                device=agent.device,
+            )
             (clicks if event.__class__ is Click else sessions).append(event)
         if clicks or sessions:
             if self.spool_full():
                 raise SpoolFull()
             for topic, events in ((TOPIC_CLICKS, clicks), (TOPIC_SESSIONS, sessions)):
                 if events:
-                    self.journal.append(topic, events[0].session.encode(),
-                                        encode(events[0] if len(events) == 1 else events))
+                    self.journal.append(
+                        topic, events[0].session.encode(), encode(events[0] if len(events) == 1 else events)
+                    )
             out.accepted = len(clicks) + len(sessions)
             self.metrics.accepted.labels("http").inc(out.accepted)
             self.metrics.clients.labels(agent.device, agent.browser).inc(out.accepted)
@@ -199,12 +228,24 @@ def _producer_factory(settings: Settings) -> Any:
 
         from contracts.topics import bootstrap_timeout, default_compression
 
-        config = bootstrap_timeout(KafkaProducer, {
-            "bootstrap_servers": settings.kafka_bootstrap.split(","), "acks": "all", "enable_idempotence": True,
-            "linger_ms": 5, "batch_size": 256 * 1024, "compression_type": default_compression(),
-            "max_block_ms": 10_000, "request_timeout_ms": 15_000, "retries": 2_147_483_647,
-            "bootstrap_timeout_ms": 5_000, "client_id": "edu-collector"})
+        config = bootstrap_timeout(
+            KafkaProducer,
+            {
+                "bootstrap_servers": settings.kafka_bootstrap.split(","),
+                "acks": "all",
+                "enable_idempotence": True,
+                "linger_ms": 5,
+                "batch_size": 256 * 1024,
+                "compression_type": default_compression(),
+                "max_block_ms": 10_000,
+                "request_timeout_ms": 15_000,
+                "retries": 2_147_483_647,
+                "bootstrap_timeout_ms": 5_000,
+                "client_id": "edu-collector",
+            },
+        )
         return KafkaProducer(**config)
+
     return make
 
 
@@ -212,7 +253,13 @@ def _consumer_factory(settings: Settings) -> Any:
     def make() -> Any:
         from kafka import KafkaConsumer
 
-        return KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None,
-                             enable_auto_commit=False, client_id="edu-collector-recovery",
-                             request_timeout_ms=15_000, consumer_timeout_ms=1000)
+        return KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="edu-collector-recovery",
+            request_timeout_ms=15_000,
+            consumer_timeout_ms=1000,
+        )
+
     return make

@@ -90,10 +90,19 @@ def decode_change(raw: bytes | None) -> StateChange | str:
         if not all(isinstance(v, str) for v in texts.values()):
             return "text field is not a string"
         return StateChange(
-            at=at, fingerprint=texts["fingerprint"], alertname=texts["alertname"], kind=kind,
-            old_state=State(d["old_state"]), new_state=State(d["new_state"]), severity=Severity(d["severity"]),
-            value=value, labels=_str_map(d["labels"], "labels"), annotations=_str_map(d["annotations"], "annotations"),
-            silenced=bool(d.get("silenced", False)), author=texts["author"], comment=texts["comment"],
+            at=at,
+            fingerprint=texts["fingerprint"],
+            alertname=texts["alertname"],
+            kind=kind,
+            old_state=State(d["old_state"]),
+            new_state=State(d["new_state"]),
+            severity=Severity(d["severity"]),
+            value=value,
+            labels=_str_map(d["labels"], "labels"),
+            annotations=_str_map(d["annotations"], "annotations"),
+            silenced=bool(d.get("silenced", False)),
+            author=texts["author"],
+            comment=texts["comment"],
         )
     except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as err:
         return f"invalid: {type(err).__name__}: {str(err)[:200]}"

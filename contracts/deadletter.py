@@ -9,6 +9,7 @@ base64. So a letter is at most about the refused bytes (x 4/3 for base64) plus a
 `decode_record` reads v1 letters too (their new fields take their defaults). Nobody needs a letter
 to count: the per-reason counts reach the sink in `RateBatch.rejects`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,29 +55,49 @@ _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(DeadLetterRecord)
 
 
-def make_record(*, topic: str, partition: int, offset: int, payload: bytes | None, refusals: Sequence[Refusal],
-                events: int, seen_at_ms: int, spans: Sequence[tuple[int, int]] | None = None) -> DeadLetterRecord:
+def make_record(
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    payload: bytes | None,
+    refusals: Sequence[Refusal],
+    events: int,
+    seen_at_ms: int,
+    spans: Sequence[tuple[int, int]] | None = None,
+) -> DeadLetterRecord:
     """The letter of one message. `spans` are the byte spans of the message's array elements (needed
     only when some of its events were kept, to keep just the refused ones)."""
     raw = payload or b""
     by_reason: dict[str, list[int]] = {}
     for r in refusals:
         by_reason.setdefault(r.reason, []).append(r.index)
-    whole = len(refusals) >= events or spans is None or any(r.index < 0 for r in refusals)
-    if whole:
+    kind: Literal["message", "refused_events"]
+    if len(refusals) >= events or spans is None or any(r.index < 0 for r in refusals):
         kept, kind = raw, "message"
     else:
-        parts = [raw[spans[r.index][0]:spans[r.index][1]] for r in refusals if 0 <= r.index < len(spans)]
+        parts = [raw[spans[r.index][0] : spans[r.index][1]] for r in refusals if 0 <= r.index < len(spans)]
         kept, kind = b"[" + b",".join(parts) + b"]", "refused_events"
     truncated = len(kept) > PAYLOAD_KEEP
     text, encoding = _compact(kept[:PAYLOAD_KEEP])
     first = refusals[0] if refusals else Refusal("internal", "no refusal", -1)  # refusals come sorted by index
     return DeadLetterRecord(
         reason=max(by_reason, key=lambda k: len(by_reason[k])) if by_reason else first.reason,
-        detail=first.detail, src_topic=topic, src_partition=partition, src_offset=offset,
-        index=first.index, payload=text, payload_bytes=len(raw), seen_at_ms=seen_at_ms, v=DEADLETTER_VERSION,
-        refused=by_reason, events=events, details=[r.detail for r in refusals[1:DETAILS_KEEP]],
-        payload_kind=kind, payload_encoding=encoding, payload_truncated=truncated,
+        detail=first.detail,
+        src_topic=topic,
+        src_partition=partition,
+        src_offset=offset,
+        index=first.index,
+        payload=text,
+        payload_bytes=len(raw),
+        seen_at_ms=seen_at_ms,
+        v=DEADLETTER_VERSION,
+        refused=by_reason,
+        events=events,
+        details=[r.detail for r in refusals[1:DETAILS_KEEP]],
+        payload_kind=kind,
+        payload_encoding=encoding,
+        payload_truncated=truncated,
     )
 
 

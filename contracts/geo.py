@@ -3,6 +3,7 @@
 The numeric ids are the first two digits of the GB/T 2260 code: they are stable, small enough for
 ClickHouse's Enum8 and readable in SQL. "abroad" is 0 and carries an ISO 3166-1 alpha-2 country.
 """
+
 from __future__ import annotations
 
 from typing import Final, NamedTuple
@@ -89,9 +90,7 @@ def enum8(values: tuple[str, ...] | list[str], ids: list[int] | None = None) -> 
     return f"Enum8({body})"
 
 
-PROVINCE_ENUM8: Final = enum8(
-    list(PROVINCE_CODES), [p.enum_id for p in PROVINCES] + [ABROAD_ENUM_ID]
-)
+PROVINCE_ENUM8: Final = enum8(list(PROVINCE_CODES), [p.enum_id for p in PROVINCES] + [ABROAD_ENUM_ID])
 PLATFORM_ENUM8: Final = enum8(tuple(PLATFORMS))
 SECTION_ENUM8: Final = enum8(tuple(SECTIONS))
 ACTION_ENUM8: Final = enum8(ACTIONS)

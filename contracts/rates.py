@@ -9,6 +9,7 @@ docs/exactly-once.md.
 All rows are partial sums (or, for visitors, distinct ids) keyed by event-time buckets, so the sink
 can store them in summing/aggregating tables in any grouping and order.
 """
+
 from __future__ import annotations
 
 from typing import Final

@@ -7,6 +7,7 @@ An isolated rehearsal has its own namespace: topics `<topic>.<id>`, database `<d
 groups `<group>-<id>`; a fresh one per rehearsal, so its clock starts from nothing and the live
 stack's topics, groups and tables are never written.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,20 +90,22 @@ def write_manifest(settings: Settings, manifest: Manifest) -> None:
 def namespace(settings: Settings, rehearsal_id: str) -> Settings:
     """The settings of an isolated rehearsal: every topic, group, database and metrics port its own."""
     suffix = f".{rehearsal_id}"
-    return settings.model_copy(update={
-        "topic_clicks": settings.topic_clicks + suffix,
-        "topic_sessions": settings.topic_sessions + suffix,
-        "topic_rates": settings.topic_rates + suffix,
-        "topic_session_rates": settings.topic_session_rates + suffix,
-        "topic_deadletter": settings.topic_deadletter + suffix,
-        "topic_alerts": settings.topic_alerts + suffix,
-        "clickhouse_database": f"{settings.clickhouse_database}_{rehearsal_id}",
-        "worker_id": f"{settings.worker_id}-{rehearsal_id}",
-        "sink_group": f"{settings.sink_group}-{rehearsal_id}",
-        "worker_metrics_port": settings.rehearsal_worker_metrics_port,
-        "alerts_metrics_port": settings.rehearsal_alerts_metrics_port,
-        "sink_metrics_port": settings.rehearsal_sink_metrics_port,
-    })
+    return settings.model_copy(
+        update={
+            "topic_clicks": settings.topic_clicks + suffix,
+            "topic_sessions": settings.topic_sessions + suffix,
+            "topic_rates": settings.topic_rates + suffix,
+            "topic_session_rates": settings.topic_session_rates + suffix,
+            "topic_deadletter": settings.topic_deadletter + suffix,
+            "topic_alerts": settings.topic_alerts + suffix,
+            "clickhouse_database": f"{settings.clickhouse_database}_{rehearsal_id}",
+            "worker_id": f"{settings.worker_id}-{rehearsal_id}",
+            "sink_group": f"{settings.sink_group}-{rehearsal_id}",
+            "worker_metrics_port": settings.rehearsal_worker_metrics_port,
+            "alerts_metrics_port": settings.rehearsal_alerts_metrics_port,
+            "sink_metrics_port": settings.rehearsal_sink_metrics_port,
+        }
+    )
 
 
 def rehearsal_settings(settings: Settings, manifest: Manifest) -> Settings:

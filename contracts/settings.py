@@ -4,11 +4,12 @@ file named by `EDU_SETTINGS_FILE` (dotenv format). Invalid values fail at start-
 Every port, topic, path and tuning knob lives here; modules take a `Settings` argument instead of
 reading the environment themselves, so tests build their own.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,8 +52,11 @@ class Settings(BaseSettings):
     clickhouse_password: str = ""
     clickhouse_compression: bool = True
 
-    clickhouse_cluster: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$",
-                                    description="cluster name: retention drops t_local ON CLUSTER; empty = single node")
+    clickhouse_cluster: str = Field(
+        "",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$",
+        description="cluster name: retention drops t_local ON CLUSTER; empty = single node",
+    )
 
     # --- retention (sinks/retention.py; 0 keeps a table forever) --------------------------------
     retention_minute_days: int = Field(90, ge=0, description="minute tables: days kept")
@@ -63,17 +67,23 @@ class Settings(BaseSettings):
     retention_tiles_days: int = Field(7, ge=0, description="tiles_10s: days kept")
     retention_alerts_days: int = Field(400, ge=0, description="alert_log: days kept (whole months)")
     retention_interval_s: float = Field(3600.0, ge=0, description="the sink runs retention this often; 0 disables")
-    retention_clock: Literal["event", "wall"] = Field("event", description="'today' = latest stored day, or the wall clock")
+    retention_clock: Literal["event", "wall"] = Field(
+        "event", description="'today' = latest stored day, or the wall clock"
+    )
 
     # --- stream worker -------------------------------------------------------------------------
     worker_id: str = Field("edu-worker", pattern=r"^[A-Za-z0-9_.-]+$", description="Faust app id = group")
     worker_batch_max: int = Field(20_000, ge=1, description="messages collected before they are processed")
     worker_batch_within_s: float = Field(0.25, gt=0, le=60, description="max wait to collect messages")
     worker_session_timeout_s: float = Field(10.0, gt=0)
-    worker_fetch_max_bytes: int = Field(16 * 1024 * 1024, ge=65_536,
-                                        description="bytes fetched per partition per request (Faust's 1 MB starves batches)")
-    worker_fetch_wait_s: float = Field(0.1, gt=0, le=30,
-                                       description="how long the broker may hold a worker's fetch that finds nothing new")
+    worker_fetch_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=65_536,
+        description="bytes fetched per partition per request (Faust's 1 MB starves batches)",
+    )
+    worker_fetch_wait_s: float = Field(
+        0.1, gt=0, le=30, description="how long the broker may hold a worker's fetch that finds nothing new"
+    )
     worker_metrics_port: int = Field(9401, ge=0, le=65535, description="/metrics; 0 disables")
     allowed_lateness_s: int = Field(300, ge=0, description="late events within it update their minute")
     max_future_s: int = Field(600, ge=0, description="events further ahead of the clock are absurd")
@@ -99,13 +109,16 @@ class Settings(BaseSettings):
     cockpit_cookie_secure: bool = Field(False, description="session cookie only over HTTPS")
     cockpit_rotate_s: float = Field(30.0, gt=0, description="wall-screen page rotation interval")
     cockpit_login_max_failures: int = Field(5, ge=1, description="failed logins per user name before a lockout")
-    cockpit_login_max_failures_ip: int = Field(20, ge=1, description="failed logins per client address before a lockout")
+    cockpit_login_max_failures_ip: int = Field(
+        20, ge=1, description="failed logins per client address before a lockout"
+    )
     cockpit_login_window_s: float = Field(300.0, gt=0, description="failures counted within this window")
     cockpit_login_lockout_s: float = Field(900.0, gt=0, description="lockout length after too many failures")
 
     # --- alerts ----------------------------------------------------------------------------------
     alerts_capacity_per_minute: dict[str, float] = Field(
-        default_factory=dict, description='clicks/min per sub-platform, e.g. {"k12": 600000}')
+        default_factory=dict, description='clicks/min per sub-platform, e.g. {"k12": 600000}'
+    )
     alerts_capacity_warning: float = Field(0.8, gt=0, le=1)
     alerts_capacity_critical: float = Field(0.95, gt=0, le=1)
     alerts_capacity_lead_time_s: float = Field(3600.0, gt=0, description="alert when the forecast crossing is nearer")
@@ -114,8 +127,11 @@ class Settings(BaseSettings):
     alerts_surge_for_s: float = Field(300.0, ge=0)
     alerts_hold_s: float = Field(600.0, ge=0)
     alerts_idle_partition_s: float = Field(
-        60.0, gt=0, description="a caught-up rates partition without events for this long stops holding the alert "
-        "clock (longer than a worker restart, so a restarting worker's rows are not judged late)")
+        60.0,
+        gt=0,
+        description="a caught-up rates partition without events for this long stops holding the alert "
+        "clock (longer than a worker restart, so a restarting worker's rows are not judged late)",
+    )
     alerts_repeat_s: float = Field(14_400.0, gt=0)
     alerts_alertmanager_url: str | None = Field(None, description="e.g. http://127.0.0.1:9093")
     alerts_webhook_urls: list[str] = Field(default_factory=list)
@@ -128,34 +144,51 @@ class Settings(BaseSettings):
     simulator_seed: int = 20220314
 
     # --- issue 12: hostile input (streams) -------------------------------------------------------
-    watermark_lead_s: int = Field(0, ge=0, description="an event moves its partition's watermark at most this far "
-                                  "past its record's broker timestamp (a client clock running ahead cannot make "
-                                  "on-time events late)")
-    max_decompressed_bytes: int = Field(16 * 1024 * 1024, ge=65_536,
-                                        description="a compressed record batch larger than this once expanded is "
-                                        "refused (dead-lettered) without being expanded further")
+    watermark_lead_s: int = Field(
+        0,
+        ge=0,
+        description="an event moves its partition's watermark at most this far "
+        "past its record's broker timestamp (a client clock running ahead cannot make "
+        "on-time events late)",
+    )
+    max_decompressed_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=65_536,
+        description="a compressed record batch larger than this once expanded is "
+        "refused (dead-lettered) without being expanded further",
+    )
     # --- collector (issue 16: HTTP front door, tracker, access-log import) -----------------------
     collector_host: str = Field("127.0.0.1", description="address edu-collect serves on (0.0.0.0 in containers)")
     collector_port: int = Field(8060, ge=1, le=65535)
     collector_trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],
-        description="CIDRs whose X-Forwarded-For / X-Real-IP are believed; any other peer is the client")
-    collector_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list,
-                                              description="browser origins allowed to send; '*' = any")
+        description="CIDRs whose X-Forwarded-For / X-Real-IP are believed; any other peer is the client",
+    )
+    collector_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="browser origins allowed to send; '*' = any"
+    )
     collector_max_body_bytes: int = Field(262_144, ge=1024, description="request body as sent (413 above)")
     collector_max_decompressed_bytes: int = Field(1_048_576, ge=1024, description="a gzip body's cap once inflated")
     collector_max_batch_events: int = Field(100, ge=1, description="events in one request (413 above)")
     collector_rate_per_address: float = Field(20.0, gt=0, description="requests/s per client address (429 above)")
     collector_rate_burst: float = Field(100.0, ge=1, description="requests one address may send at once")
     collector_spool_dir: Path | None = Field(None, description="journal of accepted events; default DATA_DIR/collector")
-    collector_spool_max_bytes: int = Field(256 * 1024 * 1024, ge=65_536,
-                                           description="accepted but not yet in Kafka; 503 above")
-    collector_fsync_s: float = Field(0.0, ge=0, description="fsync the journal this often; 0 = page cache only "
-                                     "(survives a killed collector, not a power cut)")
-    collector_salt_file: Path | None = Field(None, description="secret of the daily visitor salts; default in the spool dir")
+    collector_spool_max_bytes: int = Field(
+        256 * 1024 * 1024, ge=65_536, description="accepted but not yet in Kafka; 503 above"
+    )
+    collector_fsync_s: float = Field(
+        0.0,
+        ge=0,
+        description="fsync the journal this often; 0 = page cache only (survives a killed collector, not a power cut)",
+    )
+    collector_salt_file: Path | None = Field(
+        None, description="secret of the daily visitor salts; default in the spool dir"
+    )
     collector_geo_v6_xdb: Path | None = Field(None, description="an ip2region IPv6 xdb, for provinces of IPv6 clients")
-    collector_app_tokens: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["SmartEdu", "zxx-app"],
-                                            description="User-Agent tokens of the platform's own apps (device=app)")
+    collector_app_tokens: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["SmartEdu", "zxx-app"],
+        description="User-Agent tokens of the platform's own apps (device=app)",
+    )
     collector_resource_map: Path | None = Field(None, description="YAML: URL patterns -> platform/section/resource")
 
     @field_validator("collector_trusted_proxies", "collector_cors_origins", "collector_app_tokens", mode="before")
@@ -170,29 +203,43 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [p.strip() for p in text.split(",") if p.strip()]
         return v
+
     # --- rehearsals (issue 15: contracts/rehearsal.py, simulators/rehearse.py, cockpit/rehearsal.py) ---
-    rehearsal_history_days: int = Field(21, ge=0, le=120, description="baseline days written before a rehearsed scenario")
+    rehearsal_history_days: int = Field(
+        21, ge=0, le=120, description="baseline days written before a rehearsed scenario"
+    )
     rehearsal_worker_metrics_port: int = Field(9411, ge=0, le=65535, description="/metrics of a rehearsal's worker")
     rehearsal_alerts_metrics_port: int = Field(9413, ge=0, le=65535, description="/metrics of a rehearsal's alerting")
-    rehearsal_sink_metrics_port: int = Field(9412, ge=0, le=65535, description="/metrics of a rehearsal's sink (server mode)")
-    rehearsal_settle_s: float = Field(120.0, gt=0, description="a run's summary waits this long for the worker to catch up")
+    rehearsal_sink_metrics_port: int = Field(
+        9412, ge=0, le=65535, description="/metrics of a rehearsal's sink (server mode)"
+    )
+    rehearsal_settle_s: float = Field(
+        120.0, gt=0, description="a run's summary waits this long for the worker to catch up"
+    )
     # --- issue 12: sink exactly-once through crashes, storage errors ------------------------------
-    sink_insert_witness: bool = Field(True, description="settle a flush step left uncertain by a crash from "
-                                      "the table's parts (non-replicated tables); false: insert it again and "
-                                      "let replicated block deduplication drop the copy")
+    sink_insert_witness: bool = Field(
+        True,
+        description="settle a flush step left uncertain by a crash from "
+        "the table's parts (non-replicated tables); false: insert it again and "
+        "let replicated block deduplication drop the copy",
+    )
     # --- issue 17: cluster and time scale ---------------------------------------------------------
     retention_day_days: int = Field(1830, ge=0, description="clicks_day rollup: days kept (whole months)")
     # --- issue 14: cockpit truth, operators, hardening, chat-robot delivery --------------------
     cockpit_stale_after_s: float = Field(
-        180.0, gt=0, description="the pill says Stale when the newest stored minute ended this long ago (wall time)")
+        180.0, gt=0, description="the pill says Stale when the newest stored minute ended this long ago (wall time)"
+    )
     cockpit_secret_key_file: Path | None = Field(
-        None, description="session signing key file, generated once (default data_dir/cockpit-secret.key)")
+        None, description="session signing key file, generated once (default data_dir/cockpit-secret.key)"
+    )
     cockpit_max_request_bytes: int = Field(256 * 1024, ge=1024, description="larger request bodies get 413")
     cockpit_max_report_days: int = Field(92, ge=1, description="longest report / export period in days")
     cockpit_trusted_proxies: int = Field(
-        0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For is trusted (login throttling)")
+        0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For is trusted (login throttling)"
+    )
     cockpit_silence_durations_s: tuple[int, ...] = Field(
-        (15 * 60, 3600, 4 * 3600, 24 * 3600), description="silence lengths the alerts page offers")
+        (15 * 60, 3600, 4 * 3600, 24 * 3600), description="silence lengths the alerts page offers"
+    )
     cockpit_surge_highlight: float = Field(2.0, gt=1, description="map highlights divisions at this surge ratio")
     alertmanager_port: int = Field(9093, ge=0, le=65535, description="local Alertmanager (edu-local); 0: none")
 
@@ -206,7 +253,7 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _paths(self) -> "Settings":
+    def _paths(self) -> Settings:
         if self.chdb_path is None:
             object.__setattr__(self, "chdb_path", self.data_dir / "chdb")
         return self
@@ -216,13 +263,13 @@ class Settings(BaseSettings):
         return int(self.kafka_bootstrap.split(",")[0].rpartition(":")[2])
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (and EDU_SETTINGS_FILE); exit with a clear message if bad."""
     env_file = os.environ.get("EDU_SETTINGS_FILE")
     if env_file and not Path(env_file).is_file():
         raise SettingsError(f"EDU_SETTINGS_FILE={env_file!r}: no such file")
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)
     except ValidationError as err:
         lines = [
             f"  EDU_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"

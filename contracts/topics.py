@@ -3,10 +3,10 @@
 The rates and dead-letter topics get as many partitions as the input topics: rates partition p
 carries the output of input partition p (the co-partitioning the checkpoints depend on).
 """
+
 from __future__ import annotations
 
 import logging
-
 from typing import Any
 
 from contracts.settings import Settings
@@ -28,9 +28,11 @@ def topic_specs(settings: Settings) -> dict[str, int]:
 
 def co_partitioned(settings: Settings) -> dict[str, str]:
     """Output topic -> the source topic whose partitions it must match."""
-    return {settings.topic_rates: settings.topic_clicks,
-            settings.topic_session_rates: settings.topic_sessions,
-            settings.topic_deadletter: settings.topic_clicks}
+    return {
+        settings.topic_rates: settings.topic_clicks,
+        settings.topic_session_rates: settings.topic_sessions,
+        settings.topic_deadletter: settings.topic_clicks,
+    }
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, int]:
@@ -40,8 +42,11 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, int]
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","),
-                                 request_timeout_ms=int(timeout_s * 1000), client_id="edu-topics")
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            request_timeout_ms=int(timeout_s * 1000),
+            client_id="edu-topics",
+        )
     except KafkaError as err:
         raise SystemExit(f"Kafka at {settings.kafka_bootstrap} is unreachable: {err!r}") from None
     try:
@@ -54,18 +59,23 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, int]
             except TopicAlreadyExistsError:
                 pass  # created concurrently by another service
             log.info("created topics %s", [t.name for t in new])
-        described = {(d.get("topic") or d.get("name")): len(d["partitions"]) for d in admin.describe_topics(list(wanted))}
-        for topic, n in wanted.items():
+        described = {
+            (d.get("topic") or d.get("name")): len(d["partitions"]) for d in admin.describe_topics(list(wanted))
+        }
+        for topic in wanted:
             source = co_partitioned(settings).get(topic)
             if source and described.get(topic, 0) < described.get(source, 0):
-                raise SystemExit(f"topic {topic} has {described.get(topic)} partitions, fewer than "
-                                 f"its source {source} ({described.get(source)})")
+                raise SystemExit(
+                    f"topic {topic} has {described.get(topic)} partitions, fewer than "
+                    f"its source {source} ({described.get(source)})"
+                )
         return described
     finally:
         admin.close()
 
 
 # Client settings every producer of the input topics agrees on (simulators, collector).
+
 
 def available_codecs() -> list[str]:
     """Compression codecs kafka-python can use here (lz4, zstd, snappy need extra packages)."""

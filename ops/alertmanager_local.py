@@ -56,8 +56,7 @@ def find_alertmanager() -> str:
         if path:
             return path
     raise FileNotFoundError(
-        "prometheus-alertmanager not found (apt-get install prometheus-alertmanager, "
-        "or set ALERTMANAGER_BIN)"
+        "prometheus-alertmanager not found (apt-get install prometheus-alertmanager, or set ALERTMANAGER_BIN)"
     )
 
 
@@ -184,9 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    am = LocalAlertmanager(
-        args.data_dir.resolve(), args.port or 9093, getattr(args, "config", None), args.host
-    )
+    am = LocalAlertmanager(args.data_dir.resolve(), args.port or 9093, getattr(args, "config", None), args.host)
     return run_cli_action(am, args, f"url={am.url}")
 
 

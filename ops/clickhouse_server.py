@@ -47,8 +47,7 @@ def find_clickhouse_server() -> list[str]:
     if path:
         return [path, "server"]
     raise FileNotFoundError(
-        "clickhouse-server not found (apt-get install clickhouse-server, "
-        "or set CLICKHOUSE_SERVER_BIN)"
+        "clickhouse-server not found (apt-get install clickhouse-server, or set CLICKHOUSE_SERVER_BIN)"
     )
 
 
@@ -200,13 +199,14 @@ class LocalClickHouseServer(LocalServerProcess):
         )
         try:
             return client.execute("SELECT 1") == [(1,)]
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
+        except Exception:
             return False
         finally:
             client.disconnect()
 
 
 # -- CLI ----------------------------------------------------------------------
+
 
 def configured_ports(config_path: Path) -> tuple[int | None, int | None]:
     """(tcp_port, http_port) read back from a generated config.xml."""
@@ -253,7 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tcp_port = tcp_port or cfg_tcp or 9000
         http_port = http_port or cfg_http or 8123
     server = LocalClickHouseServer(
-        data_dir, tcp_port, http_port, args.host,
+        data_dir,
+        tcp_port,
+        http_port,
+        args.host,
         interserver_port=getattr(args, "interserver_port", None),
     )
     return run_cli_action(server, args, f"tcp={server.host}:{tcp_port}")

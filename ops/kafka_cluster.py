@@ -9,6 +9,7 @@ acknowledged write (producers send with acks=all) and a restarted one rejoins as
         kc.bootstrap_servers  # '127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3'
         kc.kill(kc.leader_of(topic, 0)); kc.restart(node_id)
 """
+
 from __future__ import annotations
 
 import time
@@ -25,8 +26,16 @@ JVM_OPTS = tuple(o if not o.startswith("-Xmx") else "-Xmx384m" for o in DEFAULT_
 class ClusterBroker(LocalKafka):
     """One node of the cluster: broker + controller, one of three quorum voters."""
 
-    def __init__(self, node_id: int, voters: str, cluster_id: str, bootstrap_port: int, controller_port: int,
-                 data_dir: Path, extra_config: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        node_id: int,
+        voters: str,
+        cluster_id: str,
+        bootstrap_port: int,
+        controller_port: int,
+        data_dir: Path,
+        extra_config: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(bootstrap_port, controller_port, data_dir, jvm_opts=JVM_OPTS, extra_config=extra_config)
         self.node_id = node_id
         self.voters = voters
@@ -34,23 +43,25 @@ class ClusterBroker(LocalKafka):
 
     def server_properties(self) -> dict[str, str]:
         props = super().server_properties()
-        props.update({
-            "node.id": str(self.node_id),
-            "controller.quorum.voters": self.voters,
-            "num.partitions": "4",
-            "default.replication.factor": "3",
-            "min.insync.replicas": "2",
-            "unclean.leader.election.enable": "false",
-            "offsets.topic.replication.factor": "3",
-            "transaction.state.log.replication.factor": "3",
-            "transaction.state.log.min.isr": "2",
-            "share.coordinator.state.topic.replication.factor": "3",
-            "share.coordinator.state.topic.min.isr": "2",
-            # A killed broker's partitions move to a follower within ~3 s.
-            "broker.session.timeout.ms": "3000",
-            "broker.heartbeat.interval.ms": "500",
-            "replica.lag.time.max.ms": "5000",
-        })
+        props.update(
+            {
+                "node.id": str(self.node_id),
+                "controller.quorum.voters": self.voters,
+                "num.partitions": "4",
+                "default.replication.factor": "3",
+                "min.insync.replicas": "2",
+                "unclean.leader.election.enable": "false",
+                "offsets.topic.replication.factor": "3",
+                "transaction.state.log.replication.factor": "3",
+                "transaction.state.log.min.isr": "2",
+                "share.coordinator.state.topic.replication.factor": "3",
+                "share.coordinator.state.topic.min.isr": "2",
+                # A killed broker's partitions move to a follower within ~3 s.
+                "broker.session.timeout.ms": "3000",
+                "broker.heartbeat.interval.ms": "500",
+                "replica.lag.time.max.ms": "5000",
+            }
+        )
         props.update(self.extra_config)
         return props
 
@@ -62,8 +73,15 @@ class ClusterBroker(LocalKafka):
         self.write_config()
         import subprocess
 
-        cmd = self._java_cmd("kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", self.cluster_id,
-                             "-c", str(self.config_file))
+        cmd = self._java_cmd(
+            "kafka.tools.StorageTool",
+            "format",
+            "--ignore-formatted",
+            "-t",
+            self.cluster_id,
+            "-c",
+            str(self.config_file),
+        )
         cmd = [c for c in cmd if not c.startswith(("-Xms", "-Xmx"))]
         cmd.insert(1, "-Xmx256m")
         res = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, check=False)
@@ -80,8 +98,13 @@ class ClusterBroker(LocalKafka):
         self.write_config()
         self.log_file.touch()
         self._log_offset = self.log_file.stat().st_size
-        self._proc = spawn(self._java_cmd("kafka.Kafka", str(self.config_file)), self.log_file, self.data_dir,
-                           new_session=False, banner=f"\n==== starting node {self.node_id} at {time.ctime()} ====\n")
+        self._proc = spawn(
+            self._java_cmd("kafka.Kafka", str(self.config_file)),
+            self.log_file,
+            self.data_dir,
+            new_session=False,
+            banner=f"\n==== starting node {self.node_id} at {time.ctime()} ====\n",
+        )
         self._owned = True
         self.pid_file.write_text(f"{self._proc.pid}\n")
 
@@ -97,8 +120,10 @@ class LocalKafkaCluster:
         ports = [(free_port(), free_port()) for _ in range(nodes)]
         voters = ",".join(f"{i}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports, start=1))
         cluster_id = _new_cluster_id()
-        self.brokers = {i: ClusterBroker(i, voters, cluster_id, b, c, self.base_dir / f"kafka-{i}", extra_config)
-                        for i, (b, c) in enumerate(ports, start=1)}
+        self.brokers = {
+            i: ClusterBroker(i, voters, cluster_id, b, c, self.base_dir / f"kafka-{i}", extra_config)
+            for i, (b, c) in enumerate(ports, start=1)
+        }
 
     @property
     def bootstrap_servers(self) -> str:
@@ -148,8 +173,10 @@ class LocalKafkaCluster:
             (meta,) = admin.describe_topics([topic])
         finally:
             admin.close()
-        return {p["partition"]: {"leader": p["leader"], "replicas": p["replicas"], "isr": p["isr"]}
-                for p in meta["partitions"]}
+        return {
+            p["partition"]: {"leader": p["leader"], "replicas": p["replicas"], "isr": p["isr"]}
+            for p in meta["partitions"]
+        }
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM every node at once, then wait: stopped one by one, the last would wait for a

@@ -294,13 +294,25 @@ class LocalKafka:
             tmp = self.cache_dir / f"libs.tmp-{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
             cmd = [
-                mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM_FILE),
-                "dependency:copy-dependencies", "-DincludeScope=runtime",
+                mvn,
+                "-q",
+                "-B",
+                "-Dstyle.color=never",
+                "-f",
+                str(POM_FILE),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
                 f"-DoutputDirectory={tmp}",
             ]
             log.info("fetching Kafka %s jars into %s", KAFKA_VERSION, self.libs_dir)
-            res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, cwd=self.cache_dir, check=False)
+            res = subprocess.run(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.cache_dir,
+                check=False,
+            )
             out = _ANSI.sub("", res.stdout.decode("utf-8", "replace")).strip()
             if res.returncode != 0 or not any(tmp.glob("kafka_2.13-*.jar")):
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -327,7 +339,7 @@ class LocalKafka:
             "node.id": "1",
             "controller.quorum.voters": f"1@{self.host}:{self.controller_port}",
             "listeners": f"PLAINTEXT://{self.host}:{self.bootstrap_port},"
-                         f"CONTROLLER://{self.host}:{self.controller_port}",
+            f"CONTROLLER://{self.host}:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{self.host}:{self.bootstrap_port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -364,10 +376,14 @@ class LocalKafka:
 
     def _java_cmd(self, main_class: str, *args: str) -> list[str]:
         return [
-            _find_java(), *self.jvm_opts,
+            _find_java(),
+            *self.jvm_opts,
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
             f"-Dkafka.logs.dir={self.data_dir}",
-            "-cp", f"{self.libs_dir}/*", main_class, *args,
+            "-cp",
+            f"{self.libs_dir}/*",
+            main_class,
+            *args,
         ]
 
     def is_formatted(self) -> bool:
@@ -384,13 +400,21 @@ class LocalKafka:
         self.fetch()
         self.write_config()
         log.info("formatting KRaft storage in %s", self.log_dir)
-        cmd = self._java_cmd("kafka.tools.StorageTool", "format", "--ignore-formatted",
-                             "-t", _new_cluster_id(), "-c", str(self.config_file))
+        cmd = self._java_cmd(
+            "kafka.tools.StorageTool",
+            "format",
+            "--ignore-formatted",
+            "-t",
+            _new_cluster_id(),
+            "-c",
+            str(self.config_file),
+        )
         # The storage tool only needs a small heap; don't reserve the broker's.
         cmd = [c for c in cmd if not c.startswith(("-Xms", "-Xmx"))]
         cmd.insert(1, "-Xmx256m")
-        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, check=False)
+        res = subprocess.run(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False
+        )
         if res.returncode != 0 or not self.is_formatted():
             raise LocalKafkaError(
                 f"formatting KRaft storage in {self.log_dir} failed (exit {res.returncode}):\n"
@@ -425,8 +449,13 @@ class LocalKafka:
         self._log_offset = self.log_file.stat().st_size
         cmd = self._java_cmd("kafka.Kafka", str(self.config_file))
         log.info("starting Kafka %s on %s (log %s)", KAFKA_VERSION, self.bootstrap_servers, self.log_file)
-        self._proc = spawn(cmd, self.log_file, self.data_dir, new_session=detach,
-                           banner=f"\n==== starting Kafka {KAFKA_VERSION} at {time.ctime()} ====\n")
+        self._proc = spawn(
+            cmd,
+            self.log_file,
+            self.data_dir,
+            new_session=detach,
+            banner=f"\n==== starting Kafka {KAFKA_VERSION} at {time.ctime()} ====\n",
+        )
         self._owned = True
         self.pid_file.write_text(f"{self._proc.pid}\n")
         self._wait_ready(timeout)
@@ -503,13 +532,16 @@ class LocalKafka:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: types.TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:
-        return (f"LocalKafka({self.bootstrap_servers}, controller={self.controller_port}, "
-                f"data_dir={self.data_dir}, pid={self.pid}, owned={self.owned})")
+        return (
+            f"LocalKafka({self.bootstrap_servers}, controller={self.controller_port}, "
+            f"data_dir={self.data_dir}, pid={self.pid}, owned={self.owned})"
+        )
 
 
 # ---------------------------------------------------------------------- CLI
@@ -518,22 +550,36 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m ops.kafka_local",
         description=f"Local single-node Apache Kafka {KAFKA_VERSION} broker (KRaft) for dev/tests.",
     )
-    p.add_argument("command", choices=["fetch", "start", "stop", "status"],
-                   help="fetch: download jars; start: run broker (foreground unless --detach); "
-                        "stop: stop a --detach'ed broker; status: exit 0 if a broker answers")
-    p.add_argument("--port", type=int, default=DEFAULT_BOOTSTRAP_PORT,
-                   help="client (bootstrap) port, default %(default)s")
-    p.add_argument("--controller-port", type=int, default=DEFAULT_CONTROLLER_PORT,
-                   help="KRaft controller port, default %(default)s")
+    p.add_argument(
+        "command",
+        choices=["fetch", "start", "stop", "status"],
+        help="fetch: download jars; start: run broker (foreground unless --detach); "
+        "stop: stop a --detach'ed broker; status: exit 0 if a broker answers",
+    )
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_BOOTSTRAP_PORT, help="client (bootstrap) port, default %(default)s"
+    )
+    p.add_argument(
+        "--controller-port",
+        type=int,
+        default=DEFAULT_CONTROLLER_PORT,
+        help="KRaft controller port, default %(default)s",
+    )
     p.add_argument("--host", default=DEFAULT_HOST, help="listen address, default %(default)s")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help=f"broker data dir, default {default_data_dir()} (per port)")
-    p.add_argument("--cache-dir", type=Path, default=None,
-                   help=f"jar cache, default {default_cache_dir()} (or ${CACHE_ENV})")
-    p.add_argument("--detach", action="store_true",
-                   help="start: return once ready, leaving the broker running (pid file in data dir)")
-    p.add_argument("--timeout", type=float, default=60.0,
-                   help="seconds to wait for readiness / shutdown, default %(default)s")
+    p.add_argument(
+        "--data-dir", type=Path, default=None, help=f"broker data dir, default {default_data_dir()} (per port)"
+    )
+    p.add_argument(
+        "--cache-dir", type=Path, default=None, help=f"jar cache, default {default_cache_dir()} (or ${CACHE_ENV})"
+    )
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="start: return once ready, leaving the broker running (pid file in data dir)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for readiness / shutdown, default %(default)s"
+    )
     return p
 
 
@@ -550,8 +596,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             up = kafka.is_up()
             pid = kafka._pid_from_file()
-            print(f"{'up' if up else 'down'} {kafka.bootstrap_servers}"
-                  + (f" pid={pid}" if pid else "") + f" data_dir={kafka.data_dir}")
+            print(
+                f"{'up' if up else 'down'} {kafka.bootstrap_servers}"
+                + (f" pid={pid}" if pid else "")
+                + f" data_dir={kafka.data_dir}"
+            )
             return 0 if up else 1
         if args.command == "stop":
             stopped = kafka.stop_detached(args.timeout)
@@ -563,8 +612,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not kafka.owned:
             print(f"already up on {kafka.bootstrap_servers}; not starting another")
             return 0
-        print(f"Kafka {KAFKA_VERSION} ready on {kafka.bootstrap_servers} in "
-              f"{time.monotonic() - t0:.1f}s (pid {kafka.pid}, log {kafka.log_file})", flush=True)
+        print(
+            f"Kafka {KAFKA_VERSION} ready on {kafka.bootstrap_servers} in "
+            f"{time.monotonic() - t0:.1f}s (pid {kafka.pid}, log {kafka.log_file})",
+            flush=True,
+        )
         if args.detach:
             return 0
         return _run_foreground(kafka, args.timeout)
@@ -575,8 +627,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_foreground(kafka: LocalKafka, timeout: float) -> int:
     """Block until Ctrl-C/SIGTERM (then stop cleanly) or until the broker dies."""
+
     def _on_term(signum: int, frame: types.FrameType | None) -> None:
         raise KeyboardInterrupt
+
     signal.signal(signal.SIGTERM, _on_term)
     proc = kafka._proc
     assert proc is not None

@@ -6,6 +6,7 @@ service, the cockpit
 simulator sending live traffic. Prints the cockpit's URL; Ctrl-C stops everything it started. If
 any service dies, the launcher says which, shows its log tail and stops the rest.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,20 +37,25 @@ class Child:
 def _spawn(name: str, args: list[str], logs: Path) -> Child:
     log = logs / f"{name}.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT,
-                                env=os.environ.copy(), start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+            start_new_session=True,
+        )
     return Child(name, proc, log)
 
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL from settings
+        with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.status == 200
     except OSError:
         return False
 
 
-def _wait(cond, timeout: float, what: str, children: list[Child], stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+def _wait(cond, timeout: float, what: str, children: list[Child], stop: threading.Event) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop.is_set():
         for c in children:
@@ -65,14 +71,17 @@ def _wait(cond, timeout: float, what: str, children: list[Child], stop: threadin
 def _load_catalogue(path: Path, logs: Path) -> None:
     """The simulator's resource catalogue into the `resources` table, as a platform loads its own."""
     with open(logs / "catalogue.log", "ab") as out:
-        for args in (["simulators.cli", "catalogue", "--out", str(path)], ["sinks.cli", "resources", "load", str(path)]):
+        for args in (
+            ["simulators.cli", "catalogue", "--out", str(path)],
+            ["sinks.cli", "resources", "load", str(path)],
+        ):
             if subprocess.run([sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT).returncode:
                 raise RuntimeError(f"loading the resource catalogue failed; see {logs / 'catalogue.log'}")
 
 
 def run(settings: Settings, rate: float, simulate: bool) -> int:
-    from ops.kafka_local import LocalKafka
     from contracts.topics import ensure_topics
+    from ops.kafka_local import LocalKafka
 
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -80,9 +89,12 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
-    kafka = LocalKafka(settings.kafka_port, settings.kafka_controller_port,
-                       data_dir=settings.data_dir / "kafka",
-                       extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
+    kafka = LocalKafka(
+        settings.kafka_port,
+        settings.kafka_controller_port,
+        data_dir=settings.data_dir / "kafka",
+        extra_config={"message.max.bytes": str(4 * 1024 * 1024)},
+    )
     children: list[Child] = []
     t0 = time.monotonic()
     alertmanager = None
@@ -105,12 +117,18 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
             children.append(_spawn("simulator", ["simulators.cli", "run", "--live", "--rate", str(rate)], logs))
         if stop.is_set():
             return 130
-        print(f"\n  Cockpit: {url}   (ready in {time.monotonic() - t0:.1f}s; logs in {logs}; Ctrl-C stops)\n",
-              flush=True)
-        print(f"  Collector: http://{settings.collector_host}:{settings.collector_port}/api/event   "
-              f"tracker: /t.js\n", flush=True)
-        print(f"  Rehearse: .venv/bin/edu-simulate rehearse march-2022 --speed 36000, then {url}rehearsal/enter "
-              "(docs/rehearsals.md)\n", flush=True)
+        print(
+            f"\n  Cockpit: {url}   (ready in {time.monotonic() - t0:.1f}s; logs in {logs}; Ctrl-C stops)\n", flush=True
+        )
+        print(
+            f"  Collector: http://{settings.collector_host}:{settings.collector_port}/api/event   tracker: /t.js\n",
+            flush=True,
+        )
+        print(
+            f"  Rehearse: .venv/bin/edu-simulate rehearse march-2022 --speed 36000, then {url}rehearsal/enter "
+            "(docs/rehearsals.md)\n",
+            flush=True,
+        )
         _print_operator_hint(settings, alertmanager)
         while not stop.is_set():
             for c in children:
@@ -149,8 +167,12 @@ def _stop_rehearsal(settings: Settings) -> None:
     m = read_manifest(settings)
     if isinstance(m, Manifest) and m.pids:
         stop_pids(m.pids)
-        write_manifest(settings, msgspec.structs.replace(m, pids=(), status="finished" if m.status == "running" else m.status))
-def _start_alertmanager(settings: Settings):  # type: ignore[no-untyped-def]
+        write_manifest(
+            settings, msgspec.structs.replace(m, pids=(), status="finished" if m.status == "running" else m.status)
+        )
+
+
+def _start_alertmanager(settings: Settings):
     """Issue 14: a local Alertmanager for the alerting service (unless one is configured or
     `alertmanager_port` is 0); its URL reaches the children through EDU_ALERTS_ALERTMANAGER_URL."""
     if settings.alerts_alertmanager_url or not settings.alertmanager_port:
@@ -169,14 +191,17 @@ def _start_alertmanager(settings: Settings):  # type: ignore[no-untyped-def]
     return am
 
 
-def _print_operator_hint(settings: Settings, alertmanager) -> None:  # type: ignore[no-untyped-def]
+def _print_operator_hint(settings: Settings, alertmanager) -> None:
     """Issue 14: say how to create an operator while none exists."""
     from cockpit.auth import load_operators, operators_path
 
     path = operators_path(settings)
     if not (path.exists() and load_operators(path)):
-        print(f"  No operator can sign in yet. Create one (password prompted, stored hashed in {path}):\n"
-              "      .venv/bin/edu-cockpit operators add NAME\n", flush=True)
+        print(
+            f"  No operator can sign in yet. Create one (password prompted, stored hashed in {path}):\n"
+            "      .venv/bin/edu-cockpit operators add NAME\n",
+            flush=True,
+        )
     if alertmanager is not None:
         print(f"  Alertmanager: {alertmanager.url}  (chat robots: EDU_ALERTS_WEBHOOK_URLS, see README)\n", flush=True)
 
@@ -185,8 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="edu-local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=None, help="simulated events/s (default EDU_SIMULATOR_RATE)")
     parser.add_argument("--no-simulator", action="store_true", help="start the pipeline without traffic")
-    parser.add_argument("--cluster", action="store_true",
-                        help="3 Kafka brokers and 2x2 ClickHouse 18.16 with ZooKeeper (ops/launch_cluster.py)")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="3 Kafka brokers and 2x2 ClickHouse 18.16 with ZooKeeper (ops/launch_cluster.py)",
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     if args.cluster:  # issue 17: the same services on a local cluster, ClickHouse server not chDB

@@ -65,6 +65,7 @@ class ServerStartError(RuntimeError):
 
 # -- addresses and ports -------------------------------------------------------
 
+
 def loopback_host(host: str) -> str:
     """Return ``host`` if it is a loopback address (``localhost`` -> 127.0.0.1).
 
@@ -100,6 +101,7 @@ def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 # -- processes -----------------------------------------------------------------
+
 
 def _tail(path: Path, lines: int) -> str:
     """Last ``lines`` lines of a text file, or '' if it does not exist."""
@@ -221,6 +223,7 @@ def kill_process(proc: subprocess.Popen[bytes], kill_wait: float = 10.0) -> int:
 
 # -- pid files (servers started with --detach) ---------------------------------
 
+
 def read_pidfile(pidfile: Path) -> int | None:
     """The pid recorded in ``pidfile``, or None if it is missing or holds no pid."""
     try:
@@ -274,6 +277,7 @@ def stop_pidfile(pidfile: Path, cmdline_marker: str, timeout: float = 30.0, *, k
 
 
 # -- the base class ------------------------------------------------------------
+
 
 class LocalServerProcess:
     """Start/stop one server subprocess and wait for it to become ready.
@@ -465,6 +469,7 @@ def _stop_leftovers() -> None:
 
 
 # -- CLI pieces shared by the launchers ----------------------------------------
+
 
 def server_cli_parser(
     prog: str,

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The README's second command (and what .ci/run calls): install everything, then run the whole
-# suite: unit tests, integration tests on real Kafka / ClickHouse / Alertmanager (started by the
+# The README's second command (and what .ci/run calls): install everything, check lint, format and
+# types (ruff, mypy), then run the whole suite: unit tests, integration tests on real Kafka / ClickHouse / Alertmanager (started by the
 # fixtures), and the browser tests in headless Chromium. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ops/install.sh
+echo "==> ruff (lint, format) and mypy"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest --headless -p no:cacheprovider "$@"
 rc=$?

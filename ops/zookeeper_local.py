@@ -11,6 +11,7 @@ Readiness is ZooKeeper's ``srvr`` four-letter command answering with a ``Mode:``
 
     python -m ops.zookeeper_local start --data-dir D --client-port P [--detach] | stop | status
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,13 +78,24 @@ def fetch(cache_dir: Path | None = None) -> Path:
             raise ZooKeeperError("mvn not found on PATH (install Maven to fetch the ZooKeeper jars)")
         tmp = cache / f"libs.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM_FILE), "dependency:copy-dependencies",
-               "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]
+        cmd = [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "-f",
+            str(POM_FILE),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={tmp}",
+        ]
         res = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, cwd=cache, check=False)
         if res.returncode != 0 or not any(tmp.glob("zookeeper-3*.jar")):
             shutil.rmtree(tmp, ignore_errors=True)
-            raise ZooKeeperError(f"maven could not fetch ZooKeeper (exit {res.returncode}):\n"
-                                 + (res.stdout + res.stderr).decode("utf-8", "replace")[-4000:])
+            raise ZooKeeperError(
+                f"maven could not fetch ZooKeeper (exit {res.returncode}):\n"
+                + (res.stdout + res.stderr).decode("utf-8", "replace")[-4000:]
+            )
         shutil.rmtree(libs, ignore_errors=True)
         tmp.rename(libs)
         marker.write_text(digest + "\n")
@@ -112,8 +124,15 @@ class LocalZooKeeper(LocalServerProcess):
 
     name = "zookeeper"
 
-    def __init__(self, data_dir: Path, client_port: int, host: str = "127.0.0.1", *,
-                 cache_dir: Path | None = None, heap: str = "128m") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        client_port: int,
+        host: str = "127.0.0.1",
+        *,
+        cache_dir: Path | None = None,
+        heap: str = "128m",
+    ) -> None:
         super().__init__(data_dir, host)
         self.client_port = int(client_port)
         self.cache_dir = cache_dir
@@ -136,15 +155,23 @@ class LocalZooKeeper(LocalServerProcess):
     def render_config(self) -> str:
         # tickTime 500 ms: sessions of ClickHouse (30 s asked) are capped at 20 ticks = 10 s, so a
         # killed ClickHouse node's ephemeral nodes (its replica's is_active) go within 10 s.
-        return "\n".join([
-            "# Written by ops/zookeeper_local.py on every start.",
-            "tickTime=500", "initLimit=10", "syncLimit=5",
-            f"dataDir={self.data_dir / 'data'}",
-            f"clientPort={self.client_port}", f"clientPortAddress={self.host}",
-            "maxClientCnxns=0", "admin.enableServer=false",
-            "4lw.commands.whitelist=ruok,srvr,mntr",
-            "autopurge.snapRetainCount=3", "autopurge.purgeInterval=1", "",
-        ])
+        return "\n".join(
+            [
+                "# Written by ops/zookeeper_local.py on every start.",
+                "tickTime=500",
+                "initLimit=10",
+                "syncLimit=5",
+                f"dataDir={self.data_dir / 'data'}",
+                f"clientPort={self.client_port}",
+                f"clientPortAddress={self.host}",
+                "maxClientCnxns=0",
+                "admin.enableServer=false",
+                "4lw.commands.whitelist=ruok,srvr,mntr",
+                "autopurge.snapRetainCount=3",
+                "autopurge.purgeInterval=1",
+                "",
+            ]
+        )
 
     def prepare(self) -> None:
         (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
@@ -153,9 +180,18 @@ class LocalZooKeeper(LocalServerProcess):
     def command(self) -> list[str]:
         libs = fetch(self.cache_dir)
         java = shutil.which("java") or "java"
-        return [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
-                f"-Dlogback.configurationFile={LOGBACK}", "-Dzookeeper.jmx.log4j.disable=true",
-                "-cp", f"{libs}/*", MAIN_CLASS, str(self.config_path)]
+        return [
+            java,
+            f"-Xmx{self.heap}",
+            "-XX:+UseSerialGC",
+            "-Djava.awt.headless=true",
+            f"-Dlogback.configurationFile={LOGBACK}",
+            "-Dzookeeper.jmx.log4j.disable=true",
+            "-cp",
+            f"{libs}/*",
+            MAIN_CLASS,
+            str(self.config_path),
+        ]
 
     def is_up(self, timeout: float = 1.0) -> bool:
         return "Mode:" in four_letter(self.host, self.client_port, b"srvr", timeout)
@@ -167,10 +203,15 @@ def _add_ports(p: argparse.ArgumentParser, action: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = server_cli_parser(
-        "python -m ops.zookeeper_local", "Run a private, loopback-only ZooKeeper in --data-dir.",
-        {"start": "start ZooKeeper (foreground unless --detach)", "stop": "stop a --detach'ed one",
-         "status": "exit 0 if it serves requests, else 3"},
-        data_dir_help="directory for zoo.cfg, snapshots and logs", add_ports=_add_ports,
+        "python -m ops.zookeeper_local",
+        "Run a private, loopback-only ZooKeeper in --data-dir.",
+        {
+            "start": "start ZooKeeper (foreground unless --detach)",
+            "stop": "stop a --detach'ed one",
+            "status": "exit 0 if it serves requests, else 3",
+        },
+        data_dir_help="directory for zoo.cfg, snapshots and logs",
+        add_ports=_add_ports,
     ).parse_args(argv)
     zk = LocalZooKeeper(args.data_dir.resolve(), args.client_port, args.host)
     return run_cli_action(zk, args, f"connect={zk.connect_string}")

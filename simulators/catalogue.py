@@ -6,6 +6,7 @@ own (vocational courses, 20,000 MOOCs, job postings). Popularity within a (platf
 Zipf-like over a rank order that is fixed by the catalogue, not by the run seed, so "the most popular
 lesson" is the same resource in every run and test.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,21 +20,73 @@ K12_LESSONS = 19_508
 K12_BOOKS = 452
 
 EDITIONS: tuple[str, ...] = (
-    "人教版", "统编版", "北师大版", "苏教版", "沪教版", "外研版", "湘教版", "粤教版", "鲁教版", "冀教版",
-    "浙教版", "教科版", "译林版", "青岛版", "华师大版", "沪科版", "川教版", "鄂教版", "科粤版",
+    "人教版",
+    "统编版",
+    "北师大版",
+    "苏教版",
+    "沪教版",
+    "外研版",
+    "湘教版",
+    "粤教版",
+    "鲁教版",
+    "冀教版",
+    "浙教版",
+    "教科版",
+    "译林版",
+    "青岛版",
+    "华师大版",
+    "沪科版",
+    "川教版",
+    "鄂教版",
+    "科粤版",
 )
 SUBJECTS: tuple[tuple[str, tuple[int, int]], ...] = (  # subject, grade range
-    ("语文", (1, 12)), ("数学", (1, 12)), ("英语", (3, 12)), ("道德与法治", (1, 9)), ("科学", (1, 6)),
-    ("物理", (8, 12)), ("化学", (9, 12)), ("生物学", (7, 12)), ("历史", (7, 12)), ("地理", (7, 12)),
-    ("思想政治", (10, 12)), ("音乐", (1, 9)), ("美术", (1, 9)), ("体育与健康", (1, 12)), ("信息技术", (3, 12)),
+    ("语文", (1, 12)),
+    ("数学", (1, 12)),
+    ("英语", (3, 12)),
+    ("道德与法治", (1, 9)),
+    ("科学", (1, 6)),
+    ("物理", (8, 12)),
+    ("化学", (9, 12)),
+    ("生物学", (7, 12)),
+    ("历史", (7, 12)),
+    ("地理", (7, 12)),
+    ("思想政治", (10, 12)),
+    ("音乐", (1, 9)),
+    ("美术", (1, 9)),
+    ("体育与健康", (1, 12)),
+    ("信息技术", (3, 12)),
 )
-GRADES = ("一年级", "二年级", "三年级", "四年级", "五年级", "六年级", "七年级", "八年级", "九年级",
-          "高一", "高二", "高三")
+GRADES = (
+    "一年级",
+    "二年级",
+    "三年级",
+    "四年级",
+    "五年级",
+    "六年级",
+    "七年级",
+    "八年级",
+    "九年级",
+    "高一",
+    "高二",
+    "高三",
+)
 
 # The 36 sub-columns (二级栏目) of the six K-12 sections; names from the seed article where it gives them.
 SUBCOLUMNS: dict[str, tuple[str, ...]] = {
-    "topic": ("党史学习", "爱国主义", "品德教育", "科普教育", "生态文明", "体育锻炼", "文化艺术", "劳动教育",
-              "防疫知识", "生命与安全", "心理健康"),
+    "topic": (
+        "党史学习",
+        "爱国主义",
+        "品德教育",
+        "科普教育",
+        "生态文明",
+        "体育锻炼",
+        "文化艺术",
+        "劳动教育",
+        "防疫知识",
+        "生命与安全",
+        "心理健康",
+    ),
     "lessons": ("小学", "初中", "高中", "电子教材"),
     "afterschool": ("研学实践", "影视教育", "经典阅读", "体育活动", "艺术欣赏", "科学实验", "劳动实践"),
     "teacher": ("作业命题", "学科研修", "师德师风", "教学能力", "信息技术应用", "班主任工作"),
@@ -45,12 +98,54 @@ FORMATS = ("微课", "专题片", "讲座", "活动案例", "阅读材料", "动
 
 # Other platforms: (section, size, title stems).
 OTHER_PLATFORMS: dict[str, tuple[str, int, tuple[str, ...]]] = {
-    "vocational": ("vocational_courses", 5_000, ("数控技术", "护理", "电子商务", "汽车运用与维修", "会计事务",
-                                                 "计算机网络技术", "学前教育", "建筑工程施工", "酒店服务与管理", "现代物流")),
-    "higher": ("mooc", 20_000, ("高等数学", "大学物理", "线性代数", "大学英语", "中国近现代史纲要", "数据结构",
-                                "有机化学", "宏观经济学", "人工智能导论", "临床医学概论")),
-    "employment": ("jobs", 10_000, ("软件工程师", "教师", "护士", "会计", "销售代表", "机械工程师", "行政助理",
-                                    "数据分析师", "社会工作者", "乡村振兴专员")),
+    "vocational": (
+        "vocational_courses",
+        5_000,
+        (
+            "数控技术",
+            "护理",
+            "电子商务",
+            "汽车运用与维修",
+            "会计事务",
+            "计算机网络技术",
+            "学前教育",
+            "建筑工程施工",
+            "酒店服务与管理",
+            "现代物流",
+        ),
+    ),
+    "higher": (
+        "mooc",
+        20_000,
+        (
+            "高等数学",
+            "大学物理",
+            "线性代数",
+            "大学英语",
+            "中国近现代史纲要",
+            "数据结构",
+            "有机化学",
+            "宏观经济学",
+            "人工智能导论",
+            "临床医学概论",
+        ),
+    ),
+    "employment": (
+        "jobs",
+        10_000,
+        (
+            "软件工程师",
+            "教师",
+            "护士",
+            "会计",
+            "销售代表",
+            "机械工程师",
+            "行政助理",
+            "数据分析师",
+            "社会工作者",
+            "乡村振兴专员",
+        ),
+    ),
 }
 
 
@@ -92,27 +187,43 @@ def _k12() -> list[Resource]:
         for lesson in range(1, base + (1 if b < extra else 0) + 1):
             n += 1
             if lesson == 1:  # each book's first resource is its electronic textbook
-                out.append(Resource(f"k12-les-{n:05d}", "k12", "lessons", "电子教材",
-                                    f"{edition}·{subject}·{grade}{vol}·电子教材"))
+                out.append(
+                    Resource(
+                        f"k12-les-{n:05d}", "k12", "lessons", "电子教材", f"{edition}·{subject}·{grade}{vol}·电子教材"
+                    )
+                )
                 continue
             unit, hour = divmod(lesson - 2, 6)
-            out.append(Resource(f"k12-les-{n:05d}", "k12", "lessons", _stage(grade),
-                                f"{edition}·{subject}·{grade}{vol}·第{unit + 1}单元 第{hour + 1}课时"))
+            out.append(
+                Resource(
+                    f"k12-les-{n:05d}",
+                    "k12",
+                    "lessons",
+                    _stage(grade),
+                    f"{edition}·{subject}·{grade}{vol}·第{unit + 1}单元 第{hour + 1}课时",
+                )
+            )
     for section, count in K12_OTHER_COUNTS.items():
         cols = SUBCOLUMNS[section]
         for i in range(count):
             col = cols[i % len(cols)]
             fmt = FORMATS[(i // len(cols)) % len(FORMATS)]
-            out.append(Resource(f"k12-{section[:3]}-{i + 1:05d}", "k12", section, col,
-                                f"{col}·{fmt}·第{i // len(cols) + 1}期"))
+            out.append(
+                Resource(f"k12-{section[:3]}-{i + 1:05d}", "k12", section, col, f"{col}·{fmt}·第{i // len(cols) + 1}期")
+            )
     return out
 
 
 def _other(platform: str) -> list[Resource]:
     section, size, stems = OTHER_PLATFORMS[platform]
     return [
-        Resource(f"{platform[:3]}-{i + 1:05d}", platform, section, stems[i % len(stems)],
-                 f"{stems[i % len(stems)]}·{'课程' if platform != 'employment' else '岗位'}{i // len(stems) + 1}")
+        Resource(
+            f"{platform[:3]}-{i + 1:05d}",
+            platform,
+            section,
+            stems[i % len(stems)],
+            f"{stems[i % len(stems)]}·{'课程' if platform != 'employment' else '岗位'}{i // len(stems) + 1}",
+        )
         for i in range(size)
     ]
 
@@ -131,7 +242,7 @@ class SectionCatalogue:
 
     def zipf_cdf(self, exponent: float) -> np.ndarray:
         ranks = np.arange(1, len(self.resources) + 1, dtype=np.float64)
-        w = ranks ** -exponent
+        w = ranks**-exponent
         cdf = np.cumsum(w)
         return cdf / cdf[-1]
 

@@ -1,19 +1,20 @@
 """`edu-simulate`: run, record and replay simulated traffic (console script; `main()`).
 
-    edu-simulate run --rate 20000 --duration 60 --truth truth.json   # open-loop load at 20k events/s
-    edu-simulate run --rate 2000 --live                              # event times = wall clock
-    edu-simulate run --rate 100000 --duration 60 --processes 2       # one stream from 2 processes
-    edu-simulate record --scenario march-2022 --out march.ndjson.gz  # as fast as possible to a file
-    edu-simulate replay march.ndjson.gz --speed 60                   # history at 60x, event times kept
-    edu-simulate rehearse march-2022 --speed 36000 --scale 0.01 --target isolated  # played now, see docs/rehearsals.md
-    edu-simulate scenarios                                           # shipped scenarios; `check FILE`
+edu-simulate run --rate 20000 --duration 60 --truth truth.json   # open-loop load at 20k events/s
+edu-simulate run --rate 2000 --live                              # event times = wall clock
+edu-simulate run --rate 100000 --duration 60 --processes 2       # one stream from 2 processes
+edu-simulate record --scenario march-2022 --out march.ndjson.gz  # as fast as possible to a file
+edu-simulate replay march.ndjson.gz --speed 60                   # history at 60x, event times kept
+edu-simulate rehearse march-2022 --speed 36000 --scale 0.01 --target isolated  # played now, see docs/rehearsals.md
+edu-simulate scenarios                                           # shipped scenarios; `check FILE`
 """
+
 from __future__ import annotations
 
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -21,25 +22,29 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from contracts.settings import load_settings
+from contracts.topics import available_codecs
 from simulators.files import read_messages, write_parquet
 from simulators.generator import Generator, generate_batches
-from contracts.topics import available_codecs
 from simulators.kafka_out import KafkaUnavailable, ensure_topics
-from simulators.parallel import RunSpec, run_parallel
 from simulators.pacing import RateProfile, Schedule
+from simulators.parallel import RunSpec, run_parallel
 from simulators.pipeline_counts import PipelineCounts, Watcher
-from simulators.runner import FileSink, KafkaSink, Progress as LoopProgress, RunSummary, SendLoop
+from simulators.runner import FileSink, KafkaSink, RunSummary, SendLoop
+from simulators.runner import Progress as LoopProgress
 from simulators.scenario import ScenarioError, load_scenario, scenario_names
 from simulators.truth import GroundTruth
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Simulated National Smart Education Platform traffic: run, record, replay.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Simulated National Smart Education Platform traffic: run, record, replay.",
+)
 console = Console(stderr=True)
 
 ScenarioOpt = Annotated[str, typer.Option("--scenario", "-s", help="shipped scenario name or YAML path")]
-SeedOpt = Annotated[Optional[int], typer.Option(help="random seed (default EDU_SIMULATOR_SEED)")]
-TruthOpt = Annotated[Optional[Path], typer.Option(help="write ground-truth counts (JSON) of what was sent")]
-BootstrapOpt = Annotated[Optional[str], typer.Option(help="Kafka host:port (default EDU_KAFKA_BOOTSTRAP)")]
+SeedOpt = Annotated[int | None, typer.Option(help="random seed (default EDU_SIMULATOR_SEED)")]
+TruthOpt = Annotated[Path | None, typer.Option(help="write ground-truth counts (JSON) of what was sent")]
+BootstrapOpt = Annotated[str | None, typer.Option(help="Kafka host:port (default EDU_KAFKA_BOOTSTRAP)")]
 
 
 def _settings(bootstrap: str | None) -> Any:
@@ -70,16 +75,28 @@ class _Display:
     def __init__(self, total: float | None, label: str, clock_offset_ms: int = 0, clock_label: str = "t") -> None:
         """`clock_offset_ms` is subtracted from event times shown: a rehearsal shows its scenario's clock."""
         self.offset_ms, self.clock_label = clock_offset_ms, clock_label
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=console, transient=False)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
         self.task = self.progress.add_task(label, total=total, info="")
 
     def update(self, p: LoopProgress) -> None:
         target = f" / target {p.target_events / p.elapsed_s:,.0f}" if p.target_events and p.elapsed_s > 0 else ""
-        behind = f"  behind {p.target_events - p.events:,.0f}" if p.target_events and p.target_events - p.events > 1 else ""
-        when = (time.strftime("%Y-%m-%d %H:%M", time.gmtime((p.event_ts - self.offset_ms) / 1000 + 8 * 3600))
-                if p.event_ts else "-")
+        behind = (
+            f"  behind {p.target_events - p.events:,.0f}" if p.target_events and p.target_events - p.events > 1 else ""
+        )
+        when = (
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime((p.event_ts - self.offset_ms) / 1000 + 8 * 3600))
+            if p.event_ts
+            else "-"
+        )
         info = f"{p.events:,} ev  {p.rate:,.0f}/s{target}{behind}  err {p.errors}  {self.clock_label}={when}+08"
         self.progress.update(self.task, completed=p.events if self.progress.tasks[0].total else None, info=info)
 
@@ -91,8 +108,9 @@ class _Display:
         self.progress.stop()
 
 
-def _loop(sink: Any, schedule: Schedule | None, truth: GroundTruth | None, duration: float | None,
-          display: _Display) -> SendLoop:
+def _loop(
+    sink: Any, schedule: Schedule | None, truth: GroundTruth | None, duration: float | None, display: _Display
+) -> SendLoop:
     loop = SendLoop(sink, schedule, truth=truth, duration_s=duration, on_progress=display.update)
     signal.signal(signal.SIGINT, lambda *_: loop.stop())  # Ctrl-C: stop cleanly, flush, summarise
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
@@ -103,8 +121,11 @@ def _watcher(settings: Any, out: Path | None) -> Watcher | None:
     """Scrapes the worker's /metrics around a run into Kafka (nothing to watch when writing a file)."""
     if out is not None:
         return None
-    w = Watcher(f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
-                (settings.topic_clicks, settings.topic_sessions), settings.rehearsal_settle_s)
+    w = Watcher(
+        f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
+        (settings.topic_clicks, settings.topic_sessions),
+        settings.rehearsal_settle_s,
+    )
     if settings.worker_metrics_port:
         w.start()
     else:
@@ -127,21 +148,30 @@ def _failed_events(sink: Any) -> int:
     return int(failed.total_events) if failed is not None else 0
 
 
-def _summary(s: RunSummary, truth: GroundTruth | None, truth_path: Path | None,
-             counts: PipelineCounts | None = None) -> None:
+def _summary(
+    s: RunSummary, truth: GroundTruth | None, truth_path: Path | None, counts: PipelineCounts | None = None
+) -> None:
     t = Table(title="edu-simulate summary", show_header=False)
     rows = [
-        ("events sent", f"{s.events:,}"), ("messages", f"{s.messages:,}"), ("elapsed", f"{s.elapsed_s:,.2f} s"),
+        ("events sent", f"{s.events:,}"),
+        ("messages", f"{s.messages:,}"),
+        ("elapsed", f"{s.elapsed_s:,.2f} s"),
         ("achieved rate", f"{s.achieved_rate:,.0f} ev/s"),
     ]
     if s.target_rate is not None:
-        rows += [("target rate", f"{s.target_rate:,.0f} ev/s"),
-                 ("rate error", f"{(s.rate_error or 0) * 100:+.2f} %"),
-                 ("shortfall (due, not sent)", f"{s.shortfall:,.0f} events")]
-    rows += [("max lag behind schedule", f"{s.max_lag_s * 1000:,.1f} ms"), ("late batches (>10 ms)", f"{s.late_batches:,}"),
-             ("delivery errors", f"{s.delivery_errors:,}"), ("interrupted", str(s.interrupted))]
+        rows += [
+            ("target rate", f"{s.target_rate:,.0f} ev/s"),
+            ("rate error", f"{(s.rate_error or 0) * 100:+.2f} %"),
+            ("shortfall (due, not sent)", f"{s.shortfall:,.0f} events"),
+        ]
+    rows += [
+        ("max lag behind schedule", f"{s.max_lag_s * 1000:,.1f} ms"),
+        ("late batches (>10 ms)", f"{s.late_batches:,}"),
+        ("delivery errors", f"{s.delivery_errors:,}"),
+        ("interrupted", str(s.interrupted)),
+    ]
     if s.first_event_ts:
-        fmt = lambda ms: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000 + 8 * 3600)) + "+08"  # noqa: E731
+        fmt = lambda ms: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000 + 8 * 3600)) + "+08"
         rows.append(("event time", f"{fmt(s.first_event_ts)} .. {fmt(s.last_event_ts)}"))
     if counts is not None:
         rows += counts.rows()
@@ -154,7 +184,9 @@ def _summary(s: RunSummary, truth: GroundTruth | None, truth_path: Path | None,
         console.print(f"[red]delivery errors, first ones:[/] {s.sink['error_samples']}")
     if truth is not None and truth_path is not None:
         truth.to_json(truth_path)
-        console.print(f"ground truth: {truth.total_clicks:,} clicks, {truth.total_sessions:,} session events -> {truth_path}")
+        console.print(
+            f"ground truth: {truth.total_clicks:,} clicks, {truth.total_sessions:,} session events -> {truth_path}"
+        )
 
 
 def _exit_code(s: RunSummary) -> int:
@@ -163,21 +195,49 @@ def _exit_code(s: RunSummary) -> int:
 
 @app.command()
 def run(
-    rate: Annotated[Optional[str], typer.Option(help="events/s: 20000, ramp 1000..20000/60, steps 5000:30,10000:30 (default EDU_SIMULATOR_RATE)")] = None,
-    count: Annotated[Optional[int], typer.Option(help="stop after this many events")] = None,
-    duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds")] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option(help="events/s: 20000, ramp 1000..20000/60, steps 5000:30,10000:30 (default EDU_SIMULATOR_RATE)"),
+    ] = None,
+    count: Annotated[int | None, typer.Option(help="stop after this many events")] = None,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     scenario: ScenarioOpt = "school-week",
     truth: TruthOpt = None,
-    live: Annotated[bool, typer.Option(help="event times follow the wall clock (live demo); else the scenario's own time")] = False,
+    live: Annotated[
+        bool, typer.Option(help="event times follow the wall clock (live demo); else the scenario's own time")
+    ] = False,
     seed: SeedOpt = None,
-    out: Annotated[Optional[Path], typer.Option(help="write NDJSON here instead of sending to Kafka (with --processes N: one file per process, NAME.pK.ndjson)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="write NDJSON here instead of sending to Kafka (with --processes N: one file per process, NAME.pK.ndjson)"
+        ),
+    ] = None,
     bootstrap: BootstrapOpt = None,
-    compression: Annotated[Optional[str], typer.Option(help="none, gzip, lz4 (if installed); default: lz4 if installed else none")] = None,
-    processes: Annotated[int, typer.Option("--processes", "-p", min=1, help="send from N processes, each a disjoint share (by session) of the same seeded stream; the union is the one-process stream")] = 1,
-    client_flush: Annotated[Optional[float], typer.Option(help="SDK flush interval in seconds for every device (default: the scenario's, 10-30 s); larger gives fewer, bigger messages, same events")] = None,
-    linger_ms: Annotated[Optional[int], typer.Option(help="producer linger.ms (default 20)")] = None,
-    batch_kb: Annotated[Optional[int], typer.Option(help="producer batch.size in KiB (default 256)")] = None,
-    http: Annotated[Optional[str], typer.Option(help="send through the collector at this URL (e.g. http://127.0.0.1:8060) instead of to Kafka")] = None,
+    compression: Annotated[
+        str | None, typer.Option(help="none, gzip, lz4 (if installed); default: lz4 if installed else none")
+    ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            "-p",
+            min=1,
+            help="send from N processes, each a disjoint share (by session) of the same seeded stream; the union is the one-process stream",
+        ),
+    ] = 1,
+    client_flush: Annotated[
+        float | None,
+        typer.Option(
+            help="SDK flush interval in seconds for every device (default: the scenario's, 10-30 s); larger gives fewer, bigger messages, same events"
+        ),
+    ] = None,
+    linger_ms: Annotated[int | None, typer.Option(help="producer linger.ms (default 20)")] = None,
+    batch_kb: Annotated[int | None, typer.Option(help="producer batch.size in KiB (default 256)")] = None,
+    http: Annotated[
+        str | None,
+        typer.Option(help="send through the collector at this URL (e.g. http://127.0.0.1:8060) instead of to Kafka"),
+    ] = None,
     http_connections: Annotated[int, typer.Option(min=1, help="keep-alive connections to the collector (--http)")] = 8,
 ) -> None:
     """Send simulated traffic at a target rate, open-loop (a shortfall is reported, never hidden)."""
@@ -203,9 +263,15 @@ def run(
         console.print("[red]error:[/] --live takes a constant --rate (ramps and steps pace by count, not by the clock)")
         raise typer.Exit(2)
     common: dict[str, Any] = dict(
-        scenario=scenario, seed=seed, count=count, bootstrap=bootstrap, producer=tuple(producer.items()),
+        scenario=scenario,
+        seed=seed,
+        count=count,
+        bootstrap=bootstrap,
+        producer=tuple(producer.items()),
         out=None if out is None else (str(out) if processes == 1 else _part_pattern(out)),
-        truth=truth is not None, client_flush_s=client_flush)
+        truth=truth is not None,
+        client_flush_s=client_flush,
+    )
     if live:
         spec = RunSpec.live(profile.rate_at(0), duration, **common)
     else:
@@ -259,8 +325,8 @@ def record(
     out: Annotated[Path, typer.Option("--out", "-o", help="file: .ndjson, .ndjson.gz or .parquet")],
     scenario: ScenarioOpt = "school-week",
     seed: SeedOpt = None,
-    scale: Annotated[Optional[float], typer.Option(help="events per real page view (default: the scenario's)")] = None,
-    count: Annotated[Optional[int], typer.Option(help="stop after this many events")] = None,
+    scale: Annotated[float | None, typer.Option(help="events per real page view (default: the scenario's)")] = None,
+    count: Annotated[int | None, typer.Option(help="stop after this many events")] = None,
     truth: TruthOpt = None,
 ) -> None:
     """Generate a scenario as fast as possible into a file (for replays and analysis)."""
@@ -270,11 +336,13 @@ def record(
     batches = generate_batches(sc, count=count, seed=seed, scale=scale)
     gt = GroundTruth() if truth else None
     if out.suffix == ".parquet":
+
         def counted() -> Any:
             for b in batches:
                 if gt is not None:
                     gt.add_batch(b)
                 yield b
+
         n = write_parquet(counted(), out)
         console.print(f"{n:,} events -> {out}")
         if gt is not None and truth is not None:
@@ -289,17 +357,21 @@ def record(
 
 @app.command()
 def replay(
-    file: Annotated[Optional[Path], typer.Argument(help="recorded NDJSON(.gz); omit to replay --scenario")] = None,
-    speed: Annotated[Optional[float], typer.Option(help="x real time, following event timestamps")] = None,
+    file: Annotated[Path | None, typer.Argument(help="recorded NDJSON(.gz); omit to replay --scenario")] = None,
+    speed: Annotated[float | None, typer.Option(help="x real time, following event timestamps")] = None,
     max_speed: Annotated[bool, typer.Option("--max-speed", help="as fast as possible")] = False,
-    scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="replay a scenario instead of a file")] = None,
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", "-s", help="replay a scenario instead of a file")
+    ] = None,
     seed: SeedOpt = None,
-    count: Annotated[Optional[int], typer.Option(help="stop after this many events")] = None,
-    scale: Annotated[Optional[float], typer.Option(help="with --scenario: events per real page view (default: the scenario's)")] = None,
+    count: Annotated[int | None, typer.Option(help="stop after this many events")] = None,
+    scale: Annotated[
+        float | None, typer.Option(help="with --scenario: events per real page view (default: the scenario's)")
+    ] = None,
     truth: TruthOpt = None,
-    out: Annotated[Optional[Path], typer.Option(help="write NDJSON here instead of sending to Kafka")] = None,
+    out: Annotated[Path | None, typer.Option(help="write NDJSON here instead of sending to Kafka")] = None,
     bootstrap: BootstrapOpt = None,
-    compression: Annotated[Optional[str], typer.Option(help="none, gzip, lz4 (if installed)")] = None,
+    compression: Annotated[str | None, typer.Option(help="none, gzip, lz4 (if installed)")] = None,
 ) -> None:
     """Replay a recording or a scenario at N x speed (event times stay the recorded ones) or flat out."""
     if (speed is None) == (not max_speed):
@@ -309,7 +381,9 @@ def replay(
         console.print("[red]error:[/] give a FILE or --scenario NAME")
         raise typer.Exit(2)
     if scale is not None and (file is not None or scale <= 0):
-        console.print("[red]error:[/] --scale takes a value > 0 and applies to --scenario (a recording's volume is fixed)")
+        console.print(
+            "[red]error:[/] --scale takes a value > 0 and applies to --scenario (a recording's volume is fixed)"
+        )
         raise typer.Exit(2)
     settings = _settings(bootstrap)
     schedule = None if max_speed else Schedule(speed=speed)
@@ -363,20 +437,34 @@ def _take_events(msgs: Any, count: int) -> Any:
 @app.command()
 def rehearse(
     scenario: Annotated[str, typer.Argument(help="shipped scenario name or YAML path")],
-    speed: Annotated[float, typer.Option(help="x real time for the story (after the history, written at once)")] = 3600.0,
-    scale: Annotated[Optional[float], typer.Option(help="events per real page view (default: the scenario's)")] = None,
-    target: Annotated[str, typer.Option(help="isolated: a namespace of its own; live: the stack's own topics (a stack without traffic)")] = "isolated",
-    history_days: Annotated[Optional[float], typer.Option(help="baseline days before the scenario (default EDU_REHEARSAL_HISTORY_DAYS)")] = None,
-    from_start: Annotated[bool, typer.Option("--from-start", help="pace the whole scenario (default: from the day of its first event)")] = False,
-    until: Annotated[Optional[str], typer.Option(help="stop at this scenario time (e.g. '2022-03-25 10:30', Beijing) and hold it on screen")] = None,
-    drop: Annotated[bool, typer.Option("--drop", help="end the rehearsal when done and drop its data (isolated)")] = False,
+    speed: Annotated[
+        float, typer.Option(help="x real time for the story (after the history, written at once)")
+    ] = 3600.0,
+    scale: Annotated[float | None, typer.Option(help="events per real page view (default: the scenario's)")] = None,
+    target: Annotated[
+        str,
+        typer.Option(help="isolated: a namespace of its own; live: the stack's own topics (a stack without traffic)"),
+    ] = "isolated",
+    history_days: Annotated[
+        float | None, typer.Option(help="baseline days before the scenario (default EDU_REHEARSAL_HISTORY_DAYS)")
+    ] = None,
+    from_start: Annotated[
+        bool, typer.Option("--from-start", help="pace the whole scenario (default: from the day of its first event)")
+    ] = False,
+    until: Annotated[
+        str | None,
+        typer.Option(help="stop at this scenario time (e.g. '2022-03-25 10:30', Beijing) and hold it on screen"),
+    ] = None,
+    drop: Annotated[
+        bool, typer.Option("--drop", help="end the rehearsal when done and drop its data (isolated)")
+    ] = False,
     seed: SeedOpt = None,
     bootstrap: BootstrapOpt = None,
 ) -> None:
     """Play a scenario now: times shifted to the present, history first, the story at xN (docs/rehearsals.md)."""
     import msgspec
 
-    from contracts.rehearsal import Manifest, namespace, read_manifest, write_manifest
+    from contracts.rehearsal import Manifest, Target, namespace, read_manifest, write_manifest
     from simulators import rehearse as rh
 
     if target not in ("live", "isolated"):
@@ -388,23 +476,37 @@ def rehearse(
     settings = _settings(bootstrap)
     current = read_manifest(settings)
     if isinstance(current, Manifest) and current.status != "ended":
-        console.print(f"[red]error:[/] rehearsal {current.id} ({current.scenario}) is still on: "
-                      "`edu-simulate rehearse-end` first")
+        console.print(
+            f"[red]error:[/] rehearsal {current.id} ({current.scenario}) is still on: `edu-simulate rehearse-end` first"
+        )
         raise typer.Exit(2)
     sc = _scenario(scenario)
     seed = settings.simulator_seed if seed is None else seed
     days = settings.rehearsal_history_days if history_days is None else history_days
     try:
-        p = rh.plan(sc, speed=speed, now_ms=int(time.time() * 1000), history_days=days,
-                    paced_from_ms=sc.start_ms if from_start else None,
-                    until_ms=None if until is None else rh.parse_when(until))
+        p = rh.plan(
+            sc,
+            speed=speed,
+            now_ms=int(time.time() * 1000),
+            history_days=days,
+            paced_from_ms=sc.start_ms if from_start else None,
+            until_ms=None if until is None else rh.parse_when(until),
+        )
     except rh.RehearsalError as err:
         console.print(f"[red]error:[/] {err}")
         raise typer.Exit(2) from None
     rid = rh.new_id()
-    m = Manifest(id=rid, scenario=sc.name, target=target, speed=speed, scale=scale or sc.scale,  # type: ignore[arg-type]
-                 shift_ms=p.shift_ms, started_ms=int(time.time() * 1000), paced_from_ms=p.paced_from_ms,
-                 end_ms=p.end_ms)
+    m = Manifest(
+        id=rid,
+        scenario=sc.name,
+        target=cast(Target, target),  # checked above
+        speed=speed,
+        scale=scale or sc.scale,
+        shift_ms=p.shift_ms,
+        started_ms=int(time.time() * 1000),
+        paced_from_ms=p.paced_from_ms,
+        end_ms=p.end_ms,
+    )
     procs: list[Any] = []
     try:
         if target == "live":
@@ -424,9 +526,11 @@ def rehearse(
             raise
         console.print(f"[red]error:[/] {err}")
         raise typer.Exit(3) from None
-    console.print(f"rehearsal {rid}: {sc.name} on the {target} stack, scenario time + {p.shift_ms // rh.WEEK_MS} weeks; "
-                  f"history {rh.fmt_ms(p.history_from_ms)} .. {rh.fmt_ms(p.paced_from_ms)} at full speed, then "
-                  f"x{speed:g} to {rh.fmt_ms(p.end_ms)} (about {p.paced_wall_s:,.0f} s)")
+    console.print(
+        f"rehearsal {rid}: {sc.name} on the {target} stack, scenario time + {p.shift_ms // rh.WEEK_MS} weeks; "
+        f"history {rh.fmt_ms(p.history_from_ms)} .. {rh.fmt_ms(p.paced_from_ms)} at full speed, then "
+        f"x{speed:g} to {rh.fmt_ms(p.end_ms)} (about {p.paced_wall_s:,.0f} s)"
+    )
     if target == "isolated":
         console.print(f"  topics *.{rid}, database {ns.clickhouse_database}; the cockpit shows it at /rehearsal/enter")
     sink = _kafka_sink(ns, None)
@@ -474,8 +578,13 @@ def scenarios() -> None:
     t = Table("name", "days", "from (UTC+8)", "events", "description")
     for name in scenario_names():
         sc = _scenario(name)
-        t.add_row(name, f"{sc.days:g}", time.strftime("%Y-%m-%d", time.gmtime(sc.start_ms / 1000 + 8 * 3600)),
-                  str(len(sc.events)), sc.description[:70])
+        t.add_row(
+            name,
+            f"{sc.days:g}",
+            time.strftime("%Y-%m-%d", time.gmtime(sc.start_ms / 1000 + 8 * 3600)),
+            str(len(sc.events)),
+            sc.description[:70],
+        )
     Console().print(t)
 
 
@@ -508,7 +617,7 @@ def expected(scenario: ScenarioOpt = "march-2022") -> None:
 
 
 @app.command()
-def catalogue(out: Annotated[Optional[Path], typer.Option(help="write here instead of standard output")] = None) -> None:
+def catalogue(out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None) -> None:
     """The simulated resource catalogue as JSONL, for `edu-sink resources load` (the cockpit's titles)."""
     import json
     import sys
@@ -518,8 +627,19 @@ def catalogue(out: Annotated[Optional[Path], typer.Option(help="write here inste
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
         for r in by_id().values():
-            stream.write(json.dumps({"resource": r.id, "platform": r.platform, "section": r.section,
-                                     "subcolumn": r.subcolumn, "title": r.title}, ensure_ascii=False) + "\n")
+            stream.write(
+                json.dumps(
+                    {
+                        "resource": r.id,
+                        "platform": r.platform,
+                        "section": r.section,
+                        "subcolumn": r.subcolumn,
+                        "title": r.title,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     finally:
         if out:
             stream.close()

@@ -4,6 +4,7 @@ A line is exactly the bytes of one Kafka message (an event object or a client ba
 replay sends what was recorded without re-encoding. The topic is known from the event type. Parquet
 (one row per event, for analysis with pandas/ClickHouse) is an export, not a replay format.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -31,7 +32,7 @@ _light = msgspec.json.Decoder(Union[_Light, list[_Light]])
 def _open(path: Path, mode: str) -> IO[bytes]:
     if path.suffix == ".gz":
         return gzip.open(path, mode + "b", compresslevel=3)  # type: ignore[return-value]
-    return open(path, mode + "b")  # noqa: SIM115
+    return open(path, mode + "b")
 
 
 class NdjsonWriter:
@@ -87,8 +88,13 @@ def read_messages(path: str | Path) -> Iterator[Recorded]:
             first = head[0] if isinstance(head, list) else head
             if isinstance(head, list) and not head:
                 raise ValueError(f"{path}:{n}: empty batch")
-            yield Recorded(line, "clicks" if isinstance(first, _TsClick) else "sessions", first.ts,
-                           len(head) if isinstance(head, list) else 1, n)
+            yield Recorded(
+                line,
+                "clicks" if isinstance(first, _TsClick) else "sessions",
+                first.ts,
+                len(head) if isinstance(head, list) else 1,
+                n,
+            )
 
 
 def write_parquet(batches: Iterable[list[Event]], path: str | Path) -> int:
@@ -96,7 +102,10 @@ def write_parquet(batches: Iterable[list[Event]], path: str | Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [msgspec.structs.asdict(ev) | {"type": "click" if "resource" in ev.__struct_fields__ else "session"}
-            for batch in batches for ev in batch]
+    rows = [
+        msgspec.structs.asdict(ev) | {"type": "click" if "resource" in ev.__struct_fields__ else "session"}
+        for batch in batches
+        for ev in batch
+    ]
     pq.write_table(pa.Table.from_pylist(rows), str(path))
     return len(rows)

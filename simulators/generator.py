@@ -11,6 +11,7 @@ number of clicks, heartbeats and an end; each client's SDK flushes every `client
 message per topic. Sessions in progress at the start are drawn too, and with `full_buffers` the SDK
 buffers start full, so a live run starts at its full level (docs: simulators section of bench/README.md).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -21,7 +22,12 @@ import numpy as np
 from contracts.events import Click, Event, Session
 from contracts.geo import ACTIONS, DEVICES
 from simulators.model import (
-    ABROAD_INDEX, MINUTE_MS, PLATFORM_NAMES, PROVINCE_CODES, SECTION_NAMES, TrafficModel,
+    ABROAD_INDEX,
+    MINUTE_MS,
+    PLATFORM_NAMES,
+    PROVINCE_CODES,
+    SECTION_NAMES,
+    TrafficModel,
 )
 from simulators.scenario import ModelParams, Scenario, load_scenario
 from simulators.truth import GroundTruth
@@ -46,9 +52,20 @@ class Volume:
 class Generator:
     """One partition of a scenario's traffic; iterate `batches()` once."""
 
-    def __init__(self, scenario: Scenario | str, *, seed: int, start_ms: int | None = None,
-                 end_ms: int | None = None, count: int | None = None, scale: float | None = None,
-                 rate: float | None = None, part: int = 0, parts: int = 1, full_buffers: bool = False) -> None:
+    def __init__(
+        self,
+        scenario: Scenario | str,
+        *,
+        seed: int,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        count: int | None = None,
+        scale: float | None = None,
+        rate: float | None = None,
+        part: int = 0,
+        parts: int = 1,
+        full_buffers: bool = False,
+    ) -> None:
         """`full_buffers`: the range [start, end) is of arrival (client flush) time instead of event
         time: messages flushed from `start` on, carrying events from up to one flush interval before
         it (live runs)."""
@@ -78,8 +95,9 @@ class Generator:
         self._lead_ms = int((m.first_click_s + mean_gap * (m.clicks_per_session - 1)) * 1000)
         # Sessions older than the lead at the start are not covered by the first minutes' arrivals:
         # the warm start draws them (see _warm_start_shape).
-        (self._warm_min, self._warm_dwell_share, self._warm_p_long, self._warm_age_cdf,
-         self._warm_ages_s) = _warm_start_shape(m, self._lead_ms / 1000)
+        (self._warm_min, self._warm_dwell_share, self._warm_p_long, self._warm_age_cdf, self._warm_ages_s) = (
+            _warm_start_shape(m, self._lead_ms / 1000)
+        )
         self._prefix = f"{seed & 0xFFFFFFFF:x}{'' if parts == 1 else f'.{part}'}-"
         self._next_sid = 0
         self._seq = 0
@@ -108,7 +126,7 @@ class Generator:
             tot = lam.sum(axis=(1, 2), keepdims=True)
             lam = np.divide(lam * clicks_per_min, tot, out=np.zeros_like(lam), where=tot > 0)
         else:
-            lam = lam * self.scale  # type: ignore[operator]
+            lam = lam * self.scale
         return lam / self.parts
 
     def _segments(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -120,7 +138,9 @@ class Generator:
             minutes = np.arange(first, min(first + MAX_SEGMENT_MINUTES * MINUTE_MS, grid_end), MINUTE_MS)
             lam = self._expected_clicks(minutes)
             cum = np.cumsum(lam.sum(axis=(1, 2)) * per_click)
-            cuts = np.searchsorted(cum, np.arange(SEGMENT_EVENTS, cum[-1] if len(cum) else 0, SEGMENT_EVENTS), side="right")
+            cuts = np.searchsorted(
+                cum, np.arange(SEGMENT_EVENTS, cum[-1] if len(cum) else 0, SEGMENT_EVENTS), side="right"
+            )
             lo = 0
             for hi in [*np.unique(np.maximum(cuts, 1)).tolist(), len(minutes)]:
                 if hi > lo:
@@ -188,15 +208,21 @@ class Generator:
         hb_dur = hb_j * hb_ms
         starts = np.arange(S) if not warm else np.arange(0)
         owners = np.concatenate([owner, starts, hb_owner, np.arange(S)])
-        kinds = np.concatenate([np.full(C, _CLICK), np.full(starts.size, _START),
-                                np.full(hb_owner.size, _HEARTBEAT), np.full(S, _END)]).astype(np.int8)
+        kinds = np.concatenate(
+            [np.full(C, _CLICK), np.full(starts.size, _START), np.full(hb_owner.size, _HEARTBEAT), np.full(S, _END)]
+        ).astype(np.int8)
         ts = np.concatenate([click_ts, start[starts], start[hb_owner] + hb_dur, end_ts])
         durs = np.concatenate([np.zeros(C + starts.size, dtype=np.int64), hb_dur, dur])
         nonclick = owners.size - C
         return {
-            "ts": ts, "kind": kinds, "sid": sid[owners], "user": user[owners],
-            "prov": p_i[owners].astype(np.int16), "plat": f_i[owners].astype(np.int8),
-            "dev": dev[owners].astype(np.int8), "country": country[owners],
+            "ts": ts,
+            "kind": kinds,
+            "sid": sid[owners],
+            "user": user[owners],
+            "prov": p_i[owners].astype(np.int16),
+            "plat": f_i[owners].astype(np.int8),
+            "dev": dev[owners].astype(np.int8),
+            "country": country[owners],
             "res": np.concatenate([res, np.full(nonclick, -1, dtype=np.int64)]),
             "action": np.concatenate([action, np.zeros(nonclick, dtype=np.int64)]).astype(np.int8),
             "dur": durs,
@@ -224,7 +250,9 @@ class Generator:
         return res, action
 
     # ------------------------------------------------------------------ rows -> batches
-    def _emit(self, rows: dict[str, np.ndarray], until_ms: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    def _emit(
+        self, rows: dict[str, np.ndarray], until_ms: int
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Rows whose client flush falls before `until_ms`, in send order, cut into client batches.
 
         Returns (pending rows, due rows in send order, batch bounds: batch b is rows
@@ -303,15 +331,36 @@ class Generator:
                 s = f"{pre}s{sid[i]:x}"
                 if kind[i] == _CLICK:
                     r = res[i]
-                    batch.append(Click(id=f"{pre}{seq:x}", ts=ts[i], platform=PLATFORM_NAMES[plat[i]],
-                                       province=PROVINCE_CODES[prov[i]], user=f"u{user[i]:x}", session=s,
-                                       resource=res_ids[r], section=SECTION_NAMES[res_sec[r]],
-                                       action=ACTIONS[action[i]], device=DEVICES[dev[i]], country=c))
+                    batch.append(
+                        Click(
+                            id=f"{pre}{seq:x}",
+                            ts=ts[i],
+                            platform=PLATFORM_NAMES[plat[i]],
+                            province=PROVINCE_CODES[prov[i]],
+                            user=f"u{user[i]:x}",
+                            session=s,
+                            resource=res_ids[r],
+                            section=SECTION_NAMES[res_sec[r]],
+                            action=ACTIONS[action[i]],
+                            device=DEVICES[dev[i]],
+                            country=c,
+                        )
+                    )
                 else:
-                    batch.append(Session(id=f"{pre}{seq:x}", ts=ts[i], platform=PLATFORM_NAMES[plat[i]],
-                                         province=PROVINCE_CODES[prov[i]], user=f"u{user[i]:x}", session=s,
-                                         kind=_KINDS[kind[i]], duration_s=dur[i] / 1000.0,
-                                         device=DEVICES[dev[i]], country=c))
+                    batch.append(
+                        Session(
+                            id=f"{pre}{seq:x}",
+                            ts=ts[i],
+                            platform=PLATFORM_NAMES[plat[i]],
+                            province=PROVINCE_CODES[prov[i]],
+                            user=f"u{user[i]:x}",
+                            session=s,
+                            kind=_KINDS[kind[i]],
+                            duration_s=dur[i] / 1000.0,
+                            device=DEVICES[dev[i]],
+                            country=c,
+                        )
+                    )
                 seq += 1
             out.append(batch)
         self._seq = seq
@@ -356,9 +405,18 @@ class Generator:
                     rendered_to = int(ends[min(int(np.searchsorted(ends, pos + RENDER_ROWS)), ends.size - 1)])
                     rows_now = idx[pos:rendered_to]
                     strs, base = self._render(sel, rows_now, first_seq[rows_now], t), pos
-                value = strs[pos - base] if size == 1 else "[" + ",".join(strs[pos - base:hi - base]) + "]"
-                yield Message(value.encode(), "clicks" if b_kind[j] == _CLICK else "sessions",
-                              f"{pre}s{b_sid[j]:x}".encode(), size, b_ts[j], b_index[j], block, hi, b_at[j])
+                value = strs[pos - base] if size == 1 else "[" + ",".join(strs[pos - base : hi - base]) + "]"
+                yield Message(
+                    value.encode(),
+                    "clicks" if b_kind[j] == _CLICK else "sessions",
+                    f"{pre}s{b_sid[j]:x}".encode(),
+                    size,
+                    b_ts[j],
+                    b_index[j],
+                    block,
+                    hi,
+                    b_at[j],
+                )
                 pos = hi
             self._seq += n
             done += n
@@ -368,7 +426,10 @@ class Generator:
         return {
             "plat": [f'"platform":"{p}"' for p in PLATFORM_NAMES],
             "prov": [f',"province":"{p}"' for p in PROVINCE_CODES],
-            "res": [f',"resource":"{r}","section":"{SECTION_NAMES[s]}"' for r, s in zip(self._res_ids, self._res_section)],
+            "res": [
+                f',"resource":"{r}","section":"{SECTION_NAMES[s]}"'
+                for r, s in zip(self._res_ids, self._res_section, strict=False)
+            ],
             "action": [f',"action":"{a}"' if a != "view" else "" for a in ACTIONS],
             "dev": [f',"device":"{d}"' if d != "web" else "" for d in DEVICES],
             # index -1 (at home) picks the trailing empty fragment
@@ -376,19 +437,22 @@ class Generator:
             "kind": [f',"kind":"{k}"' for k in _KINDS],
         }
 
-    def _render(self, sel: dict[str, np.ndarray], idx: np.ndarray, seqs: np.ndarray,
-                t: dict[str, list[str]]) -> list[str]:
+    def _render(
+        self, sel: dict[str, np.ndarray], idx: np.ndarray, seqs: np.ndarray, t: dict[str, list[str]]
+    ) -> list[str]:
         """JSON text of each selected row, field order and omitted defaults as msgspec writes them."""
         ts, kind, sid, user = (sel[c][idx].tolist() for c in ("ts", "kind", "sid", "user"))
         prov, plat, dev, country = (sel[c][idx].tolist() for c in ("prov", "plat", "dev", "country"))
         res, action, dur = (sel[c][idx].tolist() for c in ("res", "action", "dur"))
         pre = self._prefix
         P, V, R, A, D, C, K = (t[k] for k in ("plat", "prov", "res", "action", "dev", "country", "kind"))
-        out = []
+        out: list[str] = []
         append = out.append
         for i, seq in enumerate(seqs.tolist()):
-            head = (f'"id":"{pre}{seq:x}","ts":{ts[i]},{P[plat[i]]}{V[prov[i]]},"user":"u{user[i]:x}",'
-                    f'"session":"{pre}s{sid[i]:x}"')
+            head = (
+                f'"id":"{pre}{seq:x}","ts":{ts[i]},{P[plat[i]]}{V[prov[i]]},"user":"u{user[i]:x}",'
+                f'"session":"{pre}s{sid[i]:x}"'
+            )
             tail = D[dev[i]] + C[country[i]]
             if kind[i] == _CLICK:
                 append(f'{{"type":"click",{head}{R[res[i]]}{A[action[i]]}{tail}}}')
@@ -397,7 +461,9 @@ class Generator:
         return out
 
 
-def _warm_start_shape(m: ModelParams, lead_s: float, n: int = 50_000) -> tuple[float, float, float, np.ndarray, np.ndarray]:
+def _warm_start_shape(
+    m: ModelParams, lead_s: float, n: int = 50_000
+) -> tuple[float, float, float, np.ndarray, np.ndarray]:
     """(minutes, dwell share, long-gap share, age CDF, ages in s) of the sessions in progress at a
     start that began more than `lead_s` before it, by Monte Carlo over whole sessions (fixed seed:
     the same for every run).
@@ -437,8 +503,13 @@ def _warm_start_shape(m: ModelParams, lead_s: float, n: int = 50_000) -> tuple[f
     caught = np.flatnonzero(weight > 0)
     order = caught[np.argsort(age[caught])]
     cdf = np.cumsum(weight[order]) / weight[order].sum()
-    return (float(weight.mean()) / 60.0, float((weight * in_dwell).sum() / weight.sum()), p_long,
-            np.concatenate([[0.0], cdf]), np.concatenate([[lead_s], age[order]]))
+    return (
+        float(weight.mean()) / 60.0,
+        float((weight * in_dwell).sum() / weight.sum()),
+        p_long,
+        np.concatenate([[0.0], cdf]),
+        np.concatenate([[lead_s], age[order]]),
+    )
 
 
 class Message:
@@ -446,8 +517,9 @@ class Message:
 
     __slots__ = ("value", "kind", "key", "events", "ts", "index", "block", "hi", "at")
 
-    def __init__(self, value: bytes, kind: str, key: bytes, events: int, ts: int, index: int,
-                 block: _Block, hi: int, at: int) -> None:
+    def __init__(
+        self, value: bytes, kind: str, key: bytes, events: int, ts: int, index: int, block: _Block, hi: int, at: int
+    ) -> None:
         self.value, self.kind, self.key, self.events, self.ts = value, kind, key, events, ts
         self.at = at  # its client's flush time (ms): when it reaches Kafka in event time
         self.index = index  # position of its first event in the whole (all-shares) stream
@@ -478,23 +550,39 @@ class _Block:
         key = (minute_s * F + c["plat"][click]) * P + c["prov"][click]
         keys, counts = np.unique(key, return_counts=True)
         minute = {}
-        for k, n in zip(keys.tolist(), counts.tolist()):
+        for k, n in zip(keys.tolist(), counts.tolist(), strict=False):
             m, rest = divmod(k, F * P)
             f, p = divmod(rest, P)
             minute[(m, PLATFORM_NAMES[f], PROVINCE_CODES[p])] = n
         res = np.bincount(c["res"][click], minlength=0)
         nz = np.flatnonzero(res)
         ids = self.gen._res_ids
-        resource = {ids[i]: n for i, n in zip(nz.tolist(), res[nz].tolist())}
+        resource = {ids[i]: n for i, n in zip(nz.tolist(), res[nz].tolist(), strict=False)}
         kinds_n = np.bincount(c["kind"][~click], minlength=len(_KINDS))
         kinds = {_KINDS[k]: n for k, n in enumerate(kinds_n.tolist()) if n and k != _CLICK}
-        truth.add_counts(minute, resource, kinds, clicks=int(click.sum()), sessions=int((~click).sum()),
-                         min_ts=int(ts.min()), max_ts=int(ts.max()))
+        truth.add_counts(
+            minute,
+            resource,
+            kinds,
+            clicks=int(click.sum()),
+            sessions=int((~click).sum()),
+            min_ts=int(ts.min()),
+            max_ts=int(ts.max()),
+        )
 
 
-def generate_batches(scenario: Scenario | str, start_ms: int | None = None, end_ms: int | None = None, *,
-                     count: int | None = None, seed: int = 20220314, scale: float | None = None,
-                     rate: float | None = None, part: int = 0, parts: int = 1) -> Iterator[list[Event]]:
+def generate_batches(
+    scenario: Scenario | str,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    *,
+    count: int | None = None,
+    seed: int = 20220314,
+    scale: float | None = None,
+    rate: float | None = None,
+    part: int = 0,
+    parts: int = 1,
+) -> Iterator[list[Event]]:
     """Client batches (lists of 1..max_batch events of one topic) for a scenario, deterministically.
 
     Volume is the scenario's own curve x `scale` (default: the file's `scale`), or, with `rate`,
@@ -504,8 +592,17 @@ def generate_batches(scenario: Scenario | str, start_ms: int | None = None, end_
     independent streams with 1/parts of the volume each (statistically the run, not its events);
     for the exact one-process stream split over processes use `Generator.messages(share, shares)`.
     """
-    return Generator(scenario, seed=seed, start_ms=start_ms, end_ms=end_ms, count=count, scale=scale,
-                     rate=rate, part=part, parts=parts).batches()
+    return Generator(
+        scenario,
+        seed=seed,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        count=count,
+        scale=scale,
+        rate=rate,
+        part=part,
+        parts=parts,
+    ).batches()
 
 
 def topic_of(batch: list[Event]) -> str:

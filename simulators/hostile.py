@@ -5,12 +5,13 @@ Pure generators of bytes (no Kafka), shared by the fuzz tests and `bench/fuzz.py
 which runs the decoder on one message and checks the conservation law on it: every event the
 message holds is either accepted or refused, and no exception escapes.
 """
+
 from __future__ import annotations
 
 import json
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from contracts.events import Click, Event, Session, decode, encode
 from contracts.geo import ACTIONS, PLATFORMS, PROVINCE_CODES, SECTIONS, SESSION_KINDS
@@ -23,13 +24,20 @@ _SECTIONS = tuple(SECTIONS)
 
 def event(rng: random.Random, i: int, ts: int = T0) -> Event:
     province = rng.choice(PROVINCE_CODES)
-    common = {"id": f"e{i}-{rng.randrange(1 << 30)}", "ts": ts + rng.randrange(60_000), "platform": rng.choice(_PLATFORMS),
-                  "province": province, "user": f"u{rng.randrange(10_000)}", "session": f"s{rng.randrange(10_000)}",
-                  "country": "SG" if province == "abroad" else None}
+    common: dict[str, Any] = {
+        "id": f"e{i}-{rng.randrange(1 << 30)}",
+        "ts": ts + rng.randrange(60_000),
+        "platform": rng.choice(_PLATFORMS),
+        "province": province,
+        "user": f"u{rng.randrange(10_000)}",
+        "session": f"s{rng.randrange(10_000)}",
+        "country": "SG" if province == "abroad" else None,
+    }
     if rng.random() < 0.8:
-        return Click(resource=f"r{rng.randrange(5000)}", section=rng.choice(_SECTIONS), action=rng.choice(ACTIONS),
-                     **common)  # type: ignore[arg-type]
-    return Session(kind=rng.choice(SESSION_KINDS), duration_s=rng.random() * 3600, **common)  # type: ignore[arg-type]
+        return Click(
+            resource=f"r{rng.randrange(5000)}", section=rng.choice(_SECTIONS), action=rng.choice(ACTIONS), **common
+        )
+    return Session(kind=rng.choice(SESSION_KINDS), duration_s=rng.random() * 3600, **common)
 
 
 def valid_message(rng: random.Random, ts: int = T0) -> bytes:
@@ -63,9 +71,34 @@ def poison(kind: str, rng: random.Random, good: int = 19, ts: int = T0) -> tuple
 
 # --- mutations -------------------------------------------------------------------------------------
 
-_JUNK: Final = (b"\xff", b"\xfe\xff", b"\xed\xa0\x80", b"\\ud800", b"\\udfff", b"\\u0000", b"\x00", b'"', b"\\",
-                b"[", b"]", b"{", b"}", b",", b":", b"null", b"1e999", b"-0", b"99999999999999999999999",
-                b'"abroad"', b'"province"', b"\xf0\x9f\x98", b"\xc0\xaf", b"NaN", b"[[[[[[[[", b"}}}}")
+_JUNK: Final = (
+    b"\xff",
+    b"\xfe\xff",
+    b"\xed\xa0\x80",
+    b"\\ud800",
+    b"\\udfff",
+    b"\\u0000",
+    b"\x00",
+    b'"',
+    b"\\",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b",",
+    b":",
+    b"null",
+    b"1e999",
+    b"-0",
+    b"99999999999999999999999",
+    b'"abroad"',
+    b'"province"',
+    b"\xf0\x9f\x98",
+    b"\xc0\xaf",
+    b"NaN",
+    b"[[[[[[[[",
+    b"}}}}",
+)
 
 
 def _flip(rng: random.Random, b: bytearray) -> None:
@@ -74,17 +107,17 @@ def _flip(rng: random.Random, b: bytearray) -> None:
 
 
 def _insert(rng: random.Random, b: bytearray) -> None:
-    b[rng.randrange(len(b) + 1):0] = rng.choice(_JUNK)
+    b[rng.randrange(len(b) + 1) : 0] = rng.choice(_JUNK)
 
 
 def _delete(rng: random.Random, b: bytearray) -> None:
     if b:
         i = rng.randrange(len(b))
-        del b[i:i + rng.randint(1, 16)]
+        del b[i : i + rng.randint(1, 16)]
 
 
 def _truncate(rng: random.Random, b: bytearray) -> None:
-    del b[rng.randrange(len(b) + 1):]
+    del b[rng.randrange(len(b) + 1) :]
 
 
 def _duplicate(rng: random.Random, b: bytearray) -> None:
@@ -110,12 +143,30 @@ def _swap_value(rng: random.Random, b: bytearray) -> None:
     if i >= 0:
         j = b.find(b'"', i + 3)
         if j > 0:
-            b[i + 2:j + 1] = rng.choice((b"[]", b"{}", b"null", b"123", b'"' + b"x" * 300 + b'"', b'"\\ud800"',
-                                         b'"\xff"', b"[" * 50 + b"]" * 50))
+            b[i + 2 : j + 1] = rng.choice(
+                (
+                    b"[]",
+                    b"{}",
+                    b"null",
+                    b"123",
+                    b'"' + b"x" * 300 + b'"',
+                    b'"\\ud800"',
+                    b'"\xff"',
+                    b"[" * 50 + b"]" * 50,
+                )
+            )
 
 
 MUTATIONS: Final[tuple[Callable[[random.Random, bytearray], None], ...]] = (
-    _flip, _insert, _delete, _truncate, _duplicate, _nest, _random_bytes, _swap_value)
+    _flip,
+    _insert,
+    _delete,
+    _truncate,
+    _duplicate,
+    _nest,
+    _random_bytes,
+    _swap_value,
+)
 
 
 def mutate(rng: random.Random, raw: bytes, rounds: int | None = None) -> bytes:
@@ -158,24 +209,28 @@ def expected_units(raw: bytes | None, max_events: int) -> int | None:
     return 1
 
 
+def _head(raw: bytes | None) -> bytes | None:
+    return raw[:200] if raw is not None else None
+
+
 def verdict(raw: bytes | None, *, max_bytes: int = 262_144, max_events: int = 1000) -> tuple[int, int, int]:
     """(events in, accepted, refused) for one message; raises `Violation` if an exception escaped
     the decoder or the conservation law fails."""
     try:
         d = decode(raw, max_bytes=max_bytes, max_events=max_events)
-    except BaseException as err:  # noqa: BLE001 - that is the violation looked for
-        raise Violation(f"{type(err).__name__} escaped decode: {err!r} on {raw[:200]!r}") from err
+    except BaseException as err:
+        raise Violation(f"{type(err).__name__} escaped decode: {err!r} on {_head(raw)!r}") from err
     accepted, refused = len(d.events), len(d.rejects)
     if accepted + refused != d.units:
-        raise Violation(f"{d.units} events in, {accepted} accepted + {refused} refused, on {raw[:200]!r}")
+        raise Violation(f"{d.units} events in, {accepted} accepted + {refused} refused, on {_head(raw)!r}")
     if d.indexes is not None and len(d.indexes) != accepted:
-        raise Violation(f"{accepted} events but {len(d.indexes)} indexes on {raw[:200]!r}")
+        raise Violation(f"{accepted} events but {len(d.indexes)} indexes on {_head(raw)!r}")
     positions = [r.index for r in d.rejects] + (d.indexes if d.indexes is not None else list(range(accepted)))
     if d.units > 1 and sorted(positions) != list(range(d.units)):
-        raise Violation(f"positions {sorted(positions)[:20]}... do not cover 0..{d.units - 1} on {raw[:200]!r}")
+        raise Violation(f"positions {sorted(positions)[:20]}... do not cover 0..{d.units - 1} on {_head(raw)!r}")
     if any(not r.reason or len(r.detail) > 300 for r in d.rejects):
         raise Violation(f"a refusal without a reason or with an unbounded detail: {d.rejects[:3]}")
     want = expected_units(raw, max_events) if raw is None or len(raw) <= max_bytes else 1
     if want is not None and want != d.units:
-        raise Violation(f"json sees {want} events, the decoder {d.units}, on {raw[:200]!r}")
+        raise Violation(f"json sees {want} events, the decoder {d.units}, on {_head(raw)!r}")
     return d.units, accepted, refused

@@ -8,6 +8,7 @@ run's ground truth; user ids travel as pseudonymous `pid`s. Requests go out on a
 keep-alive connections; 429/503 are retried after Retry-After; events the collector refuses are
 subtracted from the truth (counted in `errors`), never silently lost.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -45,8 +46,11 @@ class AddressBook:
             raw = table.regions[rid]
             if raw[0] == "中国":
                 region = self.geo.lookup(str(self._ip(start + 1)))
-                if region.province and region.province != ABROAD \
-                        and len(self.by_province.setdefault(region.province, [])) < per_province:
+                if (
+                    region.province
+                    and region.province != ABROAD
+                    and len(self.by_province.setdefault(region.province, [])) < per_province
+                ):
                     self.by_province[region.province].append(str(self._ip(start + 1)))
             elif raw[0] not in ("0", "") and len(self._foreign) < 400_000:
                 self._foreign.append(start + 1)
@@ -98,9 +102,17 @@ def to_wire(ev: Event) -> dict[str, Any]:
 class HttpSink:
     """The send loop's sink for the collector (`url` like http://127.0.0.1:8060)."""
 
-    def __init__(self, url: str, *, connections: int = 8, queue_size: int = 10_000, max_retries: int = 20,
-                 user_agent: str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-                 "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", addresses: AddressBook | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connections: int = 8,
+        queue_size: int = 10_000,
+        max_retries: int = 20,
+        user_agent: str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        addresses: AddressBook | None = None,
+    ) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.path = (parts.path.rstrip("/") or "") + "/api/event"
@@ -112,8 +124,9 @@ class HttpSink:
         self._lock = threading.Lock()
         self.stats = SenderStats()  # messages, bytes, errors (events refused or unanswered), samples
         self.requests = self.accepted = self.retries = 0
-        self._threads = [threading.Thread(target=self._work, name=f"http-sink-{i}", daemon=True)
-                         for i in range(connections)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"http-sink-{i}", daemon=True) for i in range(connections)
+        ]
         for t in self._threads:
             t.start()
         self.sender = self  # the loop's progress reads sender.stats.errors
@@ -169,15 +182,19 @@ class HttpSink:
                 try:
                     if conn is None:
                         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-                    conn.request("POST", f"{self.path}?sent={sent}", body=body, headers={
-                        "Content-Type": "application/json", "User-Agent": self.ua, "X-Forwarded-For": addr})
+                    conn.request(
+                        "POST",
+                        f"{self.path}?sent={sent}",
+                        body=body,
+                        headers={"Content-Type": "application/json", "User-Agent": self.ua, "X-Forwarded-For": addr},
+                    )
                     resp = conn.getresponse()
                     data = resp.read()
                 except (OSError, http.client.HTTPException):
                     if conn is not None:
                         conn.close()
                     conn = None
-                    time.sleep(min(0.1 * 2 ** attempt, 5.0))  # a retry's backoff (the loop's schedule is not held)
+                    time.sleep(min(0.1 * 2**attempt, 5.0))  # a retry's backoff (the loop's schedule is not held)
                     continue
                 with self._lock:
                     self.requests += 1
@@ -203,12 +220,15 @@ class HttpSink:
                 self.accepted += len(events)
             return
         listed = {e.get("index", -1) for e in answer.get("errors", [])} if status == 202 else set()
-        if status == 202 and -1 not in listed and len(listed) == answer.get("refused", -1) \
-                and answer.get("accepted", -1) + len(listed) == len(events):
+        if (
+            status == 202
+            and -1 not in listed
+            and len(listed) == answer.get("refused", -1)
+            and answer.get("accepted", -1) + len(listed) == len(events)
+        ):
             bad = [e for i, e in enumerate(events) if i in listed]
             with self._lock:
                 self.accepted += len(events) - len(bad)
         else:  # refused whole, or the answer does not say which: none of it counts as delivered
             bad = events
         self._fail(bad, f"HTTP {status}: {data[:150]!r}")
-

@@ -12,6 +12,7 @@ This reaches into kafka-python's accumulator (`_accumulator`, `_tp_lock`, `_batc
 `_incomplete`); it is written against 2.3.x and refuses to start on another major.minor version
 rather than misbehave (`supported()`).
 """
+
 from __future__ import annotations
 
 import time
@@ -41,8 +42,10 @@ class BulkAppender:
 
     def __init__(self, producer: KafkaProducer, on_failed: Callable[[Exception, Any], None]) -> None:
         if not supported():
-            raise RuntimeError(f"kafka-python {kafka.__version__}: the bulk send path is checked against "
-                               f"{', '.join(v + 'x' for v in SUPPORTED)} only; use KafkaSender(bulk=False)")
+            raise RuntimeError(
+                f"kafka-python {kafka.__version__}: the bulk send path is checked against "
+                f"{', '.join(v + 'x' for v in SUPPORTED)} only; use KafkaSender(bulk=False)"
+            )
         self.producer = producer
         self.on_failed = on_failed
         self._acc = producer._accumulator
@@ -110,8 +113,9 @@ class BulkAppender:
             batch.produce_future.add_errback(self._failed_all, batch, first_index)
         return payloads
 
-    def _done(self, batch: ProducerBatch, first_index: int,
-              result: tuple[int, int, Callable[[int], Exception] | None]) -> None:
+    def _done(
+        self, batch: ProducerBatch, first_index: int, result: tuple[int, int, Callable[[int], Exception] | None]
+    ) -> None:
         """The batch completed: on the producer's I/O thread. A failure comes as a function from a
         record's index in the batch to its exception."""
         exceptions = result[2]

@@ -11,6 +11,7 @@ fraction of `KafkaProducer.send()` per message. A held message is handed over wh
 is called (the send loop does before it sleeps), when `hand_over_every` are held, and by `flush()`
 and `close()`: callers that pause between sends must call `hand_over()` or the messages wait.
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,12 +24,13 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
-_UNREACHABLE = (KafkaTimeoutError, getattr(__import__('kafka.errors').errors, 'NoBrokersAvailable', KafkaTimeoutError))
-
 from contracts.settings import Settings
 from contracts.topics import available_codecs, default_compression
 from contracts.topics import bootstrap_timeout as _bootstrap_timeout
-from simulators.kafka_bulk import BulkAppender, Record, supported as bulk_supported
+from simulators.kafka_bulk import BulkAppender, Record
+from simulators.kafka_bulk import supported as bulk_supported
+
+_UNREACHABLE = (KafkaTimeoutError, getattr(__import__("kafka.errors").errors, "NoBrokersAvailable", KafkaTimeoutError))
 
 
 class KafkaUnavailable(RuntimeError):
@@ -53,8 +55,12 @@ class SenderStats:
     error_samples: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"messages": self.messages, "bytes": self.bytes, "errors": self.errors,
-                "error_samples": list(self.error_samples)}
+        return {
+            "messages": self.messages,
+            "bytes": self.bytes,
+            "errors": self.errors,
+            "error_samples": list(self.error_samples),
+        }
 
 
 class KafkaSender:
@@ -76,11 +82,13 @@ class KafkaSender:
         "bootstrap_timeout_ms": 10_000,
     }
 
-    def __init__(self, settings: Settings, *, bulk: bool | None = None, hand_over_every: int = 500,
-                 **producer_overrides: Any) -> None:
+    def __init__(
+        self, settings: Settings, *, bulk: bool | None = None, hand_over_every: int = 500, **producer_overrides: Any
+    ) -> None:
         self.bootstrap = settings.kafka_bootstrap
-        config = _bootstrap_timeout(KafkaProducer, {**self.DEFAULTS, "compression_type": default_compression(),
-                                                    **producer_overrides})
+        config = _bootstrap_timeout(
+            KafkaProducer, {**self.DEFAULTS, "compression_type": default_compression(), **producer_overrides}
+        )
         codec = config.get("compression_type")
         if codec and codec not in available_codecs():
             raise ValueError(f"compression {codec!r} unavailable here; usable: {available_codecs() or 'none'}")
@@ -101,8 +109,15 @@ class KafkaSender:
         self._held_n = 0
         self._tps: dict[tuple[str, int], TopicPartition] = {}
 
-    def send(self, topic: str, value: bytes, key: bytes | None = None, *,
-             on_error: Callable[[Exception], None] | None = None, partition: int | None = None) -> None:
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        *,
+        on_error: Callable[[Exception], None] | None = None,
+        partition: int | None = None,
+    ) -> None:
         """Hand one message to the producer; a later delivery failure is counted, never lost."""
         self.stats.messages += 1
         self.stats.bytes += len(value)
@@ -174,9 +189,16 @@ def ensure_topics(settings: Settings, topics: list[str] | None = None) -> list[s
     """Create the input topics with `topic_partitions` partitions if missing; returns those created."""
     topics = topics or [settings.topic_clicks, settings.topic_sessions]
     try:
-        admin = KafkaAdminClient(**_bootstrap_timeout(KafkaAdminClient, {
-            "bootstrap_servers": settings.kafka_bootstrap.split(","), "request_timeout_ms": 15_000,
-            "bootstrap_timeout_ms": 10_000}))
+        admin = KafkaAdminClient(
+            **_bootstrap_timeout(
+                KafkaAdminClient,
+                {
+                    "bootstrap_servers": settings.kafka_bootstrap.split(","),
+                    "request_timeout_ms": 15_000,
+                    "bootstrap_timeout_ms": 10_000,
+                },
+            )
+        )
     except _UNREACHABLE:
         raise KafkaUnavailable(f"no Kafka broker answers at {settings.kafka_bootstrap}") from None
     created = []

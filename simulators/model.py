@@ -7,6 +7,7 @@
 there) times the scenario's usage factor, with a fixed share of users abroad. Everything is a pure
 function of the scenario, vectorised over minutes, so calibration is arithmetic, not sampling.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ _ACTIONS_DEFAULT = (0.72, 0.15, 0.06, 0.07)
 
 
 @lru_cache(maxsize=1)
-def _data() -> tuple[dict, dict, list[str]]:  # type: ignore[type-arg]
+def _data() -> tuple[dict, dict, list[str]]:
     provinces = yaml.safe_load((DATA_DIR / "provinces.yaml").read_text(encoding="utf-8"))
     curves = yaml.safe_load((DATA_DIR / "curves.yaml").read_text(encoding="utf-8"))
     countries = yaml.safe_load((DATA_DIR / "countries.yaml").read_text(encoding="utf-8"))["countries"]
@@ -77,8 +78,10 @@ class TrafficModel:
         """Share of clicks per province code (PROVINCE_CODES order, abroad last), sums to 1."""
         provinces, _, _ = _data()
         students = provinces["students"]
-        usage = {**{str(k): float(v) for k, v in (provinces.get("usage") or {}).items()},
-                 **self.scenario.province_usage}
+        usage = {
+            **{str(k): float(v) for k, v in (provinces.get("usage") or {}).items()},
+            **self.scenario.province_usage,
+        }
         w = np.array([float(students[c]) * usage.get(c, 1.0) for c in PROVINCE_CODES[:-1]])
         w = w / w.sum() * (1.0 - self.scenario.abroad_share)
         return np.append(w, self.scenario.abroad_share)
@@ -131,8 +134,13 @@ class TrafficModel:
                 holiday[np.ix_(np.arange(len(t)), pi)] |= ev.active(t)[:, None]
         shape = np.where(is_weekend[:, None] | holiday, weekend[minute_of_day][:, None], school[minute_of_day][:, None])
         base = sc.daily_clicks / DAY_MINUTES * weekly[dow]
-        return (base[:, None, None] * shape[:, :, None] * self.province_share[None, :, None]
-                * self.platform_mix[None, None, :] * mult)
+        return (
+            base[:, None, None]
+            * shape[:, :, None]
+            * self.province_share[None, :, None]
+            * self.platform_mix[None, None, :]
+            * mult
+        )
 
     @staticmethod
     def _province_index(codes: frozenset[str] | None) -> np.ndarray:
@@ -155,7 +163,7 @@ class TrafficModel:
 
         tz = BEIJING
         for i in range(0, len(minutes), DAY_MINUTES):
-            block = minutes[i:i + DAY_MINUTES]
+            block = minutes[i : i + DAY_MINUTES]
             day = dt.datetime.fromtimestamp(block[0] / 1000, tz).date().isoformat()
             per = self.clicks_per_minute(block).sum(axis=(0, 2))
             out[day] = out.get(day, 0) + per

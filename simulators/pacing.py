@@ -5,6 +5,7 @@ does (coordinated omission), which hides exactly the overload a load test is loo
 n-th event is due at a time fixed by the rate profile (or by its event timestamp in a replay); if the
 sender falls behind, the schedule does not move: the lag and the shortfall are measured and reported.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -23,10 +24,10 @@ class RateProfile:
             raise ValueError("a rate profile starts at t=0")
         if any(r < 0 for _, r in self.points) or self.points[0][1] <= 0 and len(self.points) == 1:
             raise ValueError("rates must be >= 0 and not all zero")
-        if any(b[0] <= a[0] for a, b in zip(self.points, self.points[1:])):
+        if any(b[0] <= a[0] for a, b in zip(self.points, self.points[1:], strict=False)):
             raise ValueError("profile times must increase")
         cum = [0.0]
-        for (t0, r0), (t1, r1) in zip(self.points, self.points[1:]):
+        for (t0, r0), (t1, r1) in zip(self.points, self.points[1:], strict=False):
             cum.append(cum[-1] + (r0 + r1) / 2 * (t1 - t0))
         object.__setattr__(self, "_cum", tuple(cum))
 
@@ -103,8 +104,9 @@ class Schedule:
     generated at (a live run), so its summary can state target, shortfall and rate error too.
     """
 
-    def __init__(self, profile: RateProfile | None = None, *, speed: float | None = None,
-                 nominal: RateProfile | None = None) -> None:
+    def __init__(
+        self, profile: RateProfile | None = None, *, speed: float | None = None, nominal: RateProfile | None = None
+    ) -> None:
         if (profile is None) == (speed is None):
             raise ValueError("give a rate profile or a replay speed")
         if speed is not None and speed <= 0:

@@ -8,6 +8,7 @@ schedule from a common start. Ground truth is counted per process and merged.
 The parent shows the combined progress (children write their counters to shared memory), forwards
 Ctrl-C / SIGTERM to the children, which stop cleanly and flush, and prints one combined summary.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -84,29 +85,44 @@ class RunSpec:
             # `--rate R --duration D` runs for D: past the scenario's end (its last state holds), as
             # a count does, instead of stopping when a small scenario runs out (2.9 s at 100k/s)
             end_ms = sc.start_ms + 366 * 86_400_000
-        gen = Generator(sc, seed=self.seed, start_ms=self.start_ms, end_ms=end_ms, count=self.count,
-                        rate=self.gen_rate, full_buffers=live)
+        gen = Generator(
+            sc,
+            seed=self.seed,
+            start_ms=self.start_ms,
+            end_ms=end_ms,
+            count=self.count,
+            rate=self.gen_rate,
+            full_buffers=live,
+        )
         return gen.messages(share, shares)
 
 
-def run_share(spec: RunSpec, share: int, shares: int, *, on_progress: Callable[[Progress], None] | None = None,
-              start_gate: Callable[[], float] | None = None,
-              stop_holder: list[SendLoop] | None = None) -> tuple[RunSummary, GroundTruth | None]:
+def run_share(
+    spec: RunSpec,
+    share: int,
+    shares: int,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    start_gate: Callable[[], float] | None = None,
+    stop_holder: list[SendLoop] | None = None,
+) -> tuple[RunSummary, GroundTruth | None]:
     """Send one share in this process (the whole run when shares == 1)."""
     if spec.out:
         sink: Any = FileSink(spec.out.format(part=share))
     else:
         sink = KafkaSink(spec.settings(), **dict(spec.producer))
     truth = GroundTruth() if spec.truth else None
-    loop = SendLoop(sink, spec.schedule(), truth=truth, duration_s=spec.duration_s, on_progress=on_progress,
-                    start_gate=start_gate)
+    loop = SendLoop(
+        sink, spec.schedule(), truth=truth, duration_s=spec.duration_s, on_progress=on_progress, start_gate=start_gate
+    )
     if stop_holder is not None:
         stop_holder.append(loop)
     return loop.run_messages(spec.messages(share, shares)), truth
 
 
-def _child(spec: RunSpec, share: int, shares: int, counters: Any, ready: Any, go: Any, start_at: Any,
-           results: Any) -> None:
+def _child(
+    spec: RunSpec, share: int, shares: int, counters: Any, ready: Any, go: Any, start_at: Any, results: Any
+) -> None:
     loops: list[SendLoop] = []
     stopped = [False]
 
@@ -120,7 +136,7 @@ def _child(spec: RunSpec, share: int, shares: int, counters: Any, ready: Any, go
     base = share * _FIELDS
 
     def progress(p: Progress) -> None:
-        counters[base:base + _FIELDS] = [p.events, p.messages, p.errors, p.event_ts or 0, p.elapsed_s]
+        counters[base : base + _FIELDS] = [p.events, p.messages, p.errors, p.event_ts or 0, p.elapsed_s]
 
     def gate() -> float:
         ready.release()
@@ -132,10 +148,19 @@ def _child(spec: RunSpec, share: int, shares: int, counters: Any, ready: Any, go
 
     try:
         summary, truth = run_share(spec, share, shares, on_progress=progress, start_gate=gate, stop_holder=loops)
-        progress(Progress(summary.elapsed_s, summary.events, summary.messages, None, 0.0, summary.last_event_ts,
-                          summary.delivery_errors))
+        progress(
+            Progress(
+                summary.elapsed_s,
+                summary.events,
+                summary.messages,
+                None,
+                0.0,
+                summary.last_event_ts,
+                summary.delivery_errors,
+            )
+        )
         results.put((share, summary.as_dict(), truth._as_dict() if truth is not None else None, None))
-    except BaseException as err:  # noqa: BLE001 - reported by the parent, never lost
+    except BaseException as err:
         ready.release()
         results.put((share, None, None, f"{type(err).__name__}: {err}"))
 
@@ -148,8 +173,14 @@ class ParallelResult:
     failures: list[str]
 
 
-def run_parallel(spec: RunSpec, processes: int, *, on_progress: Callable[[Progress], None] | None = None,
-                 progress_every_s: float = 0.25, start_timeout_s: float = 120.0) -> ParallelResult:
+def run_parallel(
+    spec: RunSpec,
+    processes: int,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_every_s: float = 0.25,
+    start_timeout_s: float = 120.0,
+) -> ParallelResult:
     """Run `spec` in `processes` child processes; combined summary, merged truth.
 
     Ctrl-C (SIGINT) or SIGTERM to this process is forwarded to the children: they stop sending,
@@ -161,8 +192,15 @@ def run_parallel(spec: RunSpec, processes: int, *, on_progress: Callable[[Progre
     go = ctx.Event()
     start_at = ctx.Value("d", 0.0, lock=False)
     results = ctx.Queue()
-    procs = [ctx.Process(target=_child, args=(spec, k, processes, counters, ready, go, start_at, results),
-                         name=f"edu-simulate-{k}", daemon=True) for k in range(processes)]
+    procs = [
+        ctx.Process(
+            target=_child,
+            args=(spec, k, processes, counters, ready, go, start_at, results),
+            name=f"edu-simulate-{k}",
+            daemon=True,
+        )
+        for k in range(processes)
+    ]
     interrupted = [False]
 
     def forward(signum: int, _frame: object) -> None:
@@ -224,8 +262,9 @@ def _combined_progress(counters: Any, n: int, elapsed: float, schedule: Schedule
     return Progress(elapsed, events, messages, target, events / elapsed if elapsed > 0 else 0.0, ts, errors)
 
 
-def _combine(spec: RunSpec, got: dict[int, tuple[Any, Any, Any]], processes: int, wall: float,
-             interrupted: bool) -> ParallelResult:
+def _combine(
+    spec: RunSpec, got: dict[int, tuple[Any, Any, Any]], processes: int, wall: float, interrupted: bool
+) -> ParallelResult:
     names = {f.name for f in fields(RunSummary)}
     per = [RunSummary(**{k: v for k, v in s.items() if k in names}) for s, _, _ in got.values() if s is not None]
     failures = [f"process {k}: {e}" for k, (_, _, e) in sorted(got.items()) if e]
@@ -245,11 +284,14 @@ def _combine(spec: RunSpec, got: dict[int, tuple[Any, Any, Any]], processes: int
     firsts = [p.first_event_ts for p in per if p.first_event_ts is not None]
     lasts = [p.last_event_ts for p in per if p.last_event_ts is not None]
     s.first_event_ts, s.last_event_ts = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
-    s.sink = {"messages": sum(p.sink.get("messages", 0) for p in per),
-              "bytes": sum(p.sink.get("bytes", 0) for p in per),
-              "errors": s.delivery_errors,
-              "error_samples": [e for p in per for e in p.sink.get("error_samples", [])][:5] + failures,
-              "processes": processes, "wall_s": wall}
+    s.sink = {
+        "messages": sum(p.sink.get("messages", 0) for p in per),
+        "bytes": sum(p.sink.get("bytes", 0) for p in per),
+        "errors": s.delivery_errors,
+        "error_samples": [e for p in per for e in p.sink.get("error_samples", [])][:5] + failures,
+        "processes": processes,
+        "wall_s": wall,
+    }
     s.compare_to_schedule(spec.schedule())
     truth = None
     if spec.truth:

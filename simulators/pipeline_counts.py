@@ -6,6 +6,7 @@ worker process, so the figures are deltas; other traffic into the same topics me
 (the summary says so). After the last send the summary waits, bounded, until the worker has
 consumed as many messages as the broker acknowledged.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,7 +53,7 @@ def parse(text: str, topics: tuple[str, ...]) -> Scrape:
 
 def scrape(url: str, topics: tuple[str, ...], timeout_s: float = 3.0) -> Scrape:
     """Raises OSError when the worker's /metrics cannot be read."""
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback URL from settings
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
         text = resp.read().decode("utf-8", "replace")
     try:
         return parse(text, topics)
@@ -92,17 +93,23 @@ class PipelineCounts:
             ("  on time", f"{self.on_time:,}{share(self.on_time)}"),
             ("  late (beyond allowed lateness)", f"{self.late:,}{share(self.late)}"),
             ("refused (dead letters)", f"{self.refused:,}"),
-            ("worker caught up", "yes" if self.caught_up else
-             f"no: consumed {self.consumed_messages:,} of {self.acknowledged_messages:,} messages"),
+            (
+                "worker caught up",
+                "yes"
+                if self.caught_up
+                else f"no: consumed {self.consumed_messages:,} of {self.acknowledged_messages:,} messages",
+            ),
         ]
 
     def warnings(self) -> list[str]:
         out = []
         if self.mostly_late:
-            out.append(f"most events were late: {self.late:,} of {self.processed:,} ({self.late / self.processed:.0%}) "
-                       "arrived behind the pipeline's clock by more than the allowed lateness; they are counted "
-                       "in late_events but not in the rates. The stack's clock is ahead of these event times: "
-                       "use `edu-simulate rehearse` (times shifted to now) or an isolated rehearsal.")
+            out.append(
+                f"most events were late: {self.late:,} of {self.processed:,} ({self.late / self.processed:.0%}) "
+                "arrived behind the pipeline's clock by more than the allowed lateness; they are counted "
+                "in late_events but not in the rates. The stack's clock is ahead of these event times: "
+                "use `edu-simulate rehearse` (times shifted to now) or an isolated rehearsal."
+            )
         if self.error is None and self.refused:
             out.append(f"{self.refused:,} events or messages were refused (dead-letter topic)")
         if self.error is None and not self.caught_up:
@@ -113,8 +120,14 @@ class PipelineCounts:
 class Watcher:
     """Scrape before a run (`start`), then after it (`finish`), waiting for the worker to catch up."""
 
-    def __init__(self, url: str, topics: tuple[str, ...], settle_s: float,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        url: str,
+        topics: tuple[str, ...],
+        settle_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.url, self.topics, self.settle_s = url, topics, settle_s
         self.clock, self.sleep = clock, sleep
         self.before: Scrape | None = None
@@ -126,8 +139,9 @@ class Watcher:
         except OSError as err:
             self.error = f"worker metrics at {self.url} unreadable before the run ({err})"
 
-    def finish(self, sent: int, acknowledged: int, acknowledged_messages: int,
-               on_wait: Callable[[Scrape], None] | None = None) -> PipelineCounts:
+    def finish(
+        self, sent: int, acknowledged: int, acknowledged_messages: int, on_wait: Callable[[Scrape], None] | None = None
+    ) -> PipelineCounts:
         if self.before is None:
             return PipelineCounts(sent, acknowledged, 0, acknowledged_messages, 0, 0, 0, False, self.error)
         deadline = self.clock() + self.settle_s
@@ -137,8 +151,17 @@ class Watcher:
             try:
                 last = scrape(self.url, self.topics)
             except OSError as err:
-                return PipelineCounts(sent, acknowledged, 0, acknowledged_messages, 0, 0, 0, False,
-                                      f"worker metrics at {self.url} unreadable after the run ({err})")
+                return PipelineCounts(
+                    sent,
+                    acknowledged,
+                    0,
+                    acknowledged_messages,
+                    0,
+                    0,
+                    0,
+                    False,
+                    f"worker metrics at {self.url} unreadable after the run ({err})",
+                )
             if last.messages - self.before.messages >= acknowledged_messages:
                 caught_up = True
                 break
@@ -148,6 +171,13 @@ class Watcher:
                 on_wait(last)
             self.sleep(0.5)
         b = self.before
-        return PipelineCounts(sent, acknowledged, int(last.messages - b.messages), acknowledged_messages,
-                              int(last.events - b.events), int(last.late - b.late), int(last.refused - b.refused),
-                              caught_up)
+        return PipelineCounts(
+            sent,
+            acknowledged,
+            int(last.messages - b.messages),
+            acknowledged_messages,
+            int(last.events - b.events),
+            int(last.late - b.late),
+            int(last.refused - b.refused),
+            caught_up,
+        )

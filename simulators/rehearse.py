@@ -9,6 +9,7 @@ then the scenario up to its first event's day) is written first, as fast as it g
 order: the watermark follows event time per partition, so a namespace whose clock is behind the
 history accepts all of it, and the detectors have their baselines when the story starts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,10 @@ class RehearsalError(RuntimeError):
 
 def shifted(sc: Scenario, delta_ms: int) -> Scenario:
     """The scenario with every time moved by `delta_ms`."""
-    events = tuple(dataclasses.replace(e, start_ms=e.start_ms + delta_ms,
-                                       end_ms=None if e.end_ms is None else e.end_ms + delta_ms) for e in sc.events)
+    events = tuple(
+        dataclasses.replace(e, start_ms=e.start_ms + delta_ms, end_ms=None if e.end_ms is None else e.end_ms + delta_ms)
+        for e in sc.events
+    )
     return dataclasses.replace(sc, start_ms=sc.start_ms + delta_ms, end_ms=sc.end_ms + delta_ms, events=events)
 
 
@@ -82,8 +85,15 @@ class Plan:
         return (self.end_ms - self.paced_from_ms) / 1000 / self.speed
 
 
-def plan(sc: Scenario, *, speed: float, now_ms: int, history_days: float,
-         paced_from_ms: int | None = None, until_ms: int | None = None) -> Plan:
+def plan(
+    sc: Scenario,
+    *,
+    speed: float,
+    now_ms: int,
+    history_days: float,
+    paced_from_ms: int | None = None,
+    until_ms: int | None = None,
+) -> Plan:
     """Shift by whole weeks so the scenario's end (or `until_ms`, a moment to stop at and hold on
     screen), played at xN from now, is not ahead of the wall clock."""
     if speed < 1:
@@ -99,8 +109,7 @@ def plan(sc: Scenario, *, speed: float, now_ms: int, history_days: float,
     weeks = math.floor((latest_end - end) / WEEK_MS)
     shift = weeks * WEEK_MS
     history = history_needed(sc, history_days)
-    return Plan(shifted(sc, shift), shift, sc.start_ms + shift - int(history * DAY_MS), frm + shift,
-                end + shift, speed)
+    return Plan(shifted(sc, shift), shift, sc.start_ms + shift - int(history * DAY_MS), frm + shift, end + shift, speed)
 
 
 def parse_when(text: str) -> int:
@@ -150,8 +159,12 @@ def pipeline_clock_ms(settings: Settings, timeout_s: float = 10.0) -> int | None
     when nothing was ever processed."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=int(timeout_s * 1000))
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=int(timeout_s * 1000),
+    )
     try:
         parts = consumer.partitions_for_topic(settings.topic_rates) or set()
         tps = [TopicPartition(settings.topic_rates, p) for p in sorted(parts)]
@@ -172,11 +185,15 @@ def pipeline_clock_ms(settings: Settings, timeout_s: float = 10.0) -> int | None
                     try:
                         wm = msgspec.json.decode(records[-1].value, type=_Clock).watermark_ms
                     except (msgspec.DecodeError, msgspec.ValidationError) as err:
-                        raise RehearsalError(f"{tp.topic}[{tp.partition}]: last record is not a rate batch: {err}") from None
+                        raise RehearsalError(
+                            f"{tp.topic}[{tp.partition}]: last record is not a rate batch: {err}"
+                        ) from None
                     best = wm if best is None else max(best, wm)
         if want:
-            raise RehearsalError(f"could not read the last rate batch of {sorted(tp.partition for tp in want)} "
-                                 f"of {settings.topic_rates} in {timeout_s:.0f}s")
+            raise RehearsalError(
+                f"could not read the last rate batch of {sorted(tp.partition for tp in want)} "
+                f"of {settings.topic_rates} in {timeout_s:.0f}s"
+            )
         return best
     finally:
         consumer.close()
@@ -189,7 +206,8 @@ def check_live_clock(settings: Settings, first_event_ms: int) -> None:
         raise RehearsalError(
             f"the live stack's clock is at {fmt_ms(clock)}, ahead of the rehearsal's first events "
             f"({fmt_ms(first_event_ms)}): they would be dropped as late. Rehearse with --target isolated, "
-            "or on a stack without traffic (`bash ops/up.sh --no-simulator` on a fresh data directory).")
+            "or on a stack without traffic (`bash ops/up.sh --no-simulator` on a fresh data directory)."
+        )
 
 
 def fmt_ms(ms: int) -> str:
@@ -203,8 +221,9 @@ def new_id() -> str:
 
 def _spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", module], stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", module], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
 
 def start_isolated(settings: Settings, manifest: Manifest, logs: Path) -> list[subprocess.Popen[bytes]]:
@@ -220,8 +239,9 @@ def start_isolated(settings: Settings, manifest: Manifest, logs: Path) -> list[s
     return [_spawn(m, env, logs / f"{manifest.id}-{m.split('.')[0]}.log") for m in mods]
 
 
-def wait_ready(settings: Settings, manifest: Manifest, procs: list[subprocess.Popen[bytes]],
-               timeout_s: float = 90.0) -> None:
+def wait_ready(
+    settings: Settings, manifest: Manifest, procs: list[subprocess.Popen[bytes]], timeout_s: float = 90.0
+) -> None:
     """Wait until the rehearsal's worker serves /metrics (the summary reads it) and, with chDB, a
     cockpit process runs the rehearsal's sink (it reads the manifest)."""
     url = f"http://127.0.0.1:{settings.rehearsal_worker_metrics_port}/metrics"
@@ -230,8 +250,9 @@ def wait_ready(settings: Settings, manifest: Manifest, procs: list[subprocess.Po
     while time.monotonic() < deadline:
         for p in procs:
             if p.poll() is not None:
-                raise RehearsalError(f"a rehearsal service (pid {p.pid}) exited with {p.returncode}; "
-                                     f"see {settings.data_dir / 'logs'}")
+                raise RehearsalError(
+                    f"a rehearsal service (pid {p.pid}) exited with {p.returncode}; see {settings.data_dir / 'logs'}"
+                )
         worker = worker or _http_ok(url)
         sink = sink or settings.clickhouse_engine != "chdb" or sink_marker(settings, manifest.id).exists()
         if worker and sink:
@@ -239,14 +260,16 @@ def wait_ready(settings: Settings, manifest: Manifest, procs: list[subprocess.Po
         time.sleep(0.2)
     if not worker:
         raise RehearsalError(f"the rehearsal's worker did not serve {url} within {timeout_s:.0f}s")
-    raise RehearsalError(f"no cockpit started the rehearsal's sink within {timeout_s:.0f}s: with chDB the "
-                         "cockpit that owns the store (`edu-cockpit --with-sink`, as `bash ops/up.sh` runs it) "
-                         f"must use the same data directory ({settings.data_dir})")
+    raise RehearsalError(
+        f"no cockpit started the rehearsal's sink within {timeout_s:.0f}s: with chDB the "
+        "cockpit that owns the store (`edu-cockpit --with-sink`, as `bash ops/up.sh` runs it) "
+        f"must use the same data directory ({settings.data_dir})"
+    )
 
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL from settings
+        with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.status == 200
     except OSError:
         return False

@@ -4,14 +4,15 @@ This is the only module (with kafka_out) that touches a clock or sleeps. The clo
 parameters, so tests can drive the loop with a fake clock. Stopping is cooperative (`stop()` or
 Ctrl-C): the summary is still produced and the sink flushed.
 """
+
 from __future__ import annotations
 
 import itertools
-import zlib
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from contracts.events import Click, Event, decode_message, encode
 from contracts.settings import Settings
@@ -48,16 +49,26 @@ class KafkaSink:
         topic = self.settings.topic_clicks if type(first) is Click else self.settings.topic_sessions
         value = encode(first if len(batch) == 1 else batch)
         key = first.session.encode()
-        self.sender.send(topic, value, key, partition=zlib.crc32(key) % self._parts[topic],
-                         on_error=lambda exc, b=batch: self.failed.add_batch(b))
+        self.sender.send(
+            topic,
+            value,
+            key,
+            partition=zlib.crc32(key) % self._parts[topic],
+            on_error=lambda exc: self.failed.add_batch(batch),
+        )
 
     def send_raw(self, value: bytes, kind: str, key: bytes | None = None) -> None:
         """An encoded message (a recording's line, or a generator `Message`), sent unchanged; keyed
         messages go to the same partition `send_batch` would pick. A refused one is decoded (only
         then) so the run's truth can subtract it."""
         topic = self.topics[kind]
-        self.sender.send(topic, value, key, partition=None if key is None else zlib.crc32(key) % self._parts[topic],
-                         on_error=lambda exc, v=value: self._failed_raw(v))
+        self.sender.send(
+            topic,
+            value,
+            key,
+            partition=None if key is None else zlib.crc32(key) % self._parts[topic],
+            on_error=lambda exc: self._failed_raw(value),
+        )
 
     def _failed_raw(self, value: bytes) -> None:
         events, _ = decode_message(value, max_bytes=1 << 30, max_events=1 << 30)
@@ -138,11 +149,19 @@ class RunSummary:
 class SendLoop:
     """Drives one source into one sink on a schedule."""
 
-    def __init__(self, sink: Sink, schedule: Schedule | None, *, truth: GroundTruth | None = None,
-                 duration_s: float | None = None, on_progress: Callable[[Progress], None] | None = None,
-                 progress_every_s: float = 0.25, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep,
-                 start_gate: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        schedule: Schedule | None,
+        *,
+        truth: GroundTruth | None = None,
+        duration_s: float | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        progress_every_s: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        start_gate: Callable[[], float] | None = None,
+    ) -> None:
         """`start_gate`, if given, is called once the first item is ready and returns the start time
         on `clock` (processes of one run wait there for a common start)."""
         self.sink, self.schedule, self.truth = sink, schedule, truth
@@ -157,18 +176,18 @@ class SendLoop:
         self._stop = True
 
     def run_batches(self, batches: Iterable[list[Event]]) -> RunSummary:
-        return self._run(((b, None, b[0].ts, len(b), None, b[0].ts) for b in batches))
+        return self._run((b, None, b[0].ts, len(b), None, b[0].ts) for b in batches)
 
     def run_raw(self, messages: Iterable[Any]) -> RunSummary:
         """Recorded messages (files.Recorded: value, kind, ts, events)."""
-        return self._run(((None, m, m.ts, m.events, None, m.ts) for m in messages))
+        return self._run((None, m, m.ts, m.events, None, m.ts) for m in messages)
 
     def run_messages(self, messages: Iterable[Any]) -> RunSummary:
         """Encoded generator messages (generator.Message): sent unchanged, keyed by session, paced by
         their position in the whole stream (so processes sending disjoint shares keep one schedule)
         or, by event time, at their client's flush time (when a real SDK would upload them), ground
         truth counted per block of rows rather than per event."""
-        return self._run(((None, m, m.ts, m.events, m.index, m.at) for m in messages))
+        return self._run((None, m, m.ts, m.events, m.index, m.at) for m in messages)
 
     def _run(self, items: Iterable[tuple[list[Event] | None, Any, int, int, int | None, int]]) -> RunSummary:
         """Items: (events or None, encoded message or None, first event ts, events, position in the
@@ -234,7 +253,7 @@ class SendLoop:
         except KeyboardInterrupt:
             s.interrupted = True
         if block is not None:
-            block.add_to(truth, block_hi)  # type: ignore[arg-type]
+            block.add_to(truth, block_hi)
         if hit_duration:  # nothing more is due before the end: wait it out so rates are honest
             while (left := self.duration_s - (clock() - t0)) > 0 and not self._stop:  # type: ignore[operator]
                 self.sleep(min(left, 0.05))
@@ -252,7 +271,14 @@ class SendLoop:
         if self.on_progress is None:
             return
         target = self.schedule.expected(elapsed) if self.schedule is not None else None
-        self.on_progress(Progress(elapsed, s.events, s.messages, target,
-                                  s.events / elapsed if elapsed > 0 else 0.0, s.last_event_ts,
-                                  int(getattr(getattr(self.sink, "sender", None), "stats", None).errors)
-                                  if hasattr(self.sink, "sender") else 0))
+        self.on_progress(
+            Progress(
+                elapsed,
+                s.events,
+                s.messages,
+                target,
+                s.events / elapsed if elapsed > 0 else 0.0,
+                s.last_event_ts,
+                int(cast(Any, self.sink).sender.stats.errors) if hasattr(self.sink, "sender") else 0,
+            )
+        )

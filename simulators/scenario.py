@@ -12,10 +12,10 @@ Event types and what they multiply (per province x platform, over event time):
 Two events of the same type that overlap in time and target contradict each other (which factor
 holds?) and are refused, naming both lines.
 """
+
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +38,12 @@ class ScenarioError(ValueError):
 
 
 # --------------------------------------------------------------------------- YAML with line numbers
-class _LineDict(dict):  # type: ignore[type-arg]
+class _LineDict(dict):
     line: int
     key_lines: dict[str, int]
 
 
-class _LineList(list):  # type: ignore[type-arg]
+class _LineList(list):
     line: int
     item_lines: list[int]
 
@@ -125,12 +125,21 @@ class ModelParams:
     long_gap_share: float = 0.15
     heartbeat_s: float = 300.0
     client_flush_s: dict[str, float] = field(
-        default_factory=lambda: {"web": 10.0, "app": 30.0, "tv": 30.0, "other": 10.0})
+        default_factory=lambda: {"web": 10.0, "app": 30.0, "tv": 30.0, "other": 10.0}
+    )
     max_batch: int = 50
     user_pool: int = 2_000_000
     country_zipf_exponent: float = 1.1
-    k12_sections: dict[str, float] = field(default_factory=lambda: {
-        "lessons": 0.60, "topic": 0.12, "afterschool": 0.10, "teacher": 0.09, "family": 0.06, "reform": 0.03})
+    k12_sections: dict[str, float] = field(
+        default_factory=lambda: {
+            "lessons": 0.60,
+            "topic": 0.12,
+            "afterschool": 0.10,
+            "teacher": 0.09,
+            "family": 0.06,
+            "reform": 0.03,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -182,13 +191,14 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 def parse_scenario(text: str, filename: str = "<scenario>", path: Path | None = None) -> Scenario:
     """Parse and validate scenario text."""
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(text, Loader=_Loader)
     except ScenarioError as err:
         raise ScenarioError(str(err).replace("{file}", filename)) from None
     except yaml.YAMLError as err:
         mark, ctx = getattr(err, "problem_mark", None), getattr(err, "context_mark", None)
         line = mark.line + 1 if mark else 0
-        where = f" ({err.context} at line {ctx.line + 1})" if ctx is not None and getattr(err, "context", None) else ""
+        context = getattr(err, "context", None)
+        where = f" ({context} at line {ctx.line + 1})" if ctx is not None and context else ""
         raise ScenarioError(f"{filename}:{line}: not valid YAML: {getattr(err, 'problem', err)}{where}") from None
     return _Builder(filename, path).build(doc)
 
@@ -204,10 +214,13 @@ class _Builder:
     def _keys(self, d: _LineDict, allowed: set[str], where: str) -> None:
         for k in d:
             if k not in allowed:
-                raise self.fail(d.key_lines[str(k)], f"unknown key {k!r} in {where} (allowed: {', '.join(sorted(allowed))})")
+                raise self.fail(
+                    d.key_lines[str(k)], f"unknown key {k!r} in {where} (allowed: {', '.join(sorted(allowed))})"
+                )
 
-    def _num(self, d: _LineDict, key: str, default: float | None = None, *, lo: float = 0.0,
-             strict: bool = False) -> float:
+    def _num(
+        self, d: _LineDict, key: str, default: float | None = None, *, lo: float = 0.0, strict: bool = False
+    ) -> float:
         if key not in d:
             if default is None:
                 raise self.fail(d.line, f"missing {key!r}")
@@ -216,7 +229,9 @@ class _Builder:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self.fail(line, f"{key} must be a number, got {v!r}")
         if v < lo or (strict and v == lo):
-            raise self.fail(line, f"{key} must be {'>' if strict else '>='} {lo:g}, got {v!r} (negative rates are meaningless)")
+            raise self.fail(
+                line, f"{key} must be {'>' if strict else '>='} {lo:g}, got {v!r} (negative rates are meaningless)"
+            )
         return float(v)
 
     def _time(self, d: _LineDict, key: str) -> int:
@@ -245,7 +260,9 @@ class _Builder:
         for k, w in v.items():
             line = v.key_lines[str(k)]  # type: ignore[attr-defined]
             if str(k) not in allowed:
-                raise self.fail(line, f"unknown {key[:-1] if key.endswith('s') else key} {k!r} (known: {', '.join(allowed)})")
+                raise self.fail(
+                    line, f"unknown {key[:-1] if key.endswith('s') else key} {k!r} (known: {', '.join(allowed)})"
+                )
             if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
                 raise self.fail(line, f"{key}.{k} must be a number >= 0, got {w!r}")
             out[str(k)] = float(w)
@@ -278,7 +295,7 @@ class _Builder:
             pu = base["province_usage"]
             if not isinstance(pu, _LineDict):
                 raise self.fail(base.key_lines["province_usage"], "province_usage must be a mapping")
-            for k, w in pu.items():
+            for k in pu:
                 line = pu.key_lines[str(k)]
                 usage[self._province(k, line)] = self._num(pu, str(k))
         abroad = self._num(base, "abroad_share", 0.004)
@@ -291,7 +308,12 @@ class _Builder:
             end_ms=end,
             scale=self._num(doc, "scale", 0.001, strict=True),
             daily_clicks=self._num(base, "daily_clicks"),
-            platforms=self._shares(base, "platforms", tuple(PLATFORMS), {"k12": 0.8, "vocational": 0.08, "higher": 0.08, "employment": 0.04}),
+            platforms=self._shares(
+                base,
+                "platforms",
+                tuple(PLATFORMS),
+                {"k12": 0.8, "vocational": 0.08, "higher": 0.08, "employment": 0.04},
+            ),
             devices=self._shares(base, "devices", DEVICES, {"web": 0.48, "app": 0.44, "tv": 0.05, "other": 0.03}),
             abroad_share=abroad,
             province_usage=usage,
@@ -334,15 +356,18 @@ class _Builder:
         for i, a in enumerate(events):
             for b in events[:i]:
                 if self._contradict(a, b):
-                    raise self.fail(a.line, f"{a.type} event overlaps the {b.type} event at line {b.line} "
-                                            "for the same provinces and platforms; merge them or split the dates")
+                    raise self.fail(
+                        a.line,
+                        f"{a.type} event overlaps the {b.type} event at line {b.line} "
+                        "for the same provinces and platforms; merge them or split the dates",
+                    )
         return tuple(events)
 
     @staticmethod
     def _contradict(a: ScenarioEvent, b: ScenarioEvent) -> bool:
         if a.type != b.type:
             return False
-        inter = lambda x, y: x is None or y is None or bool(x & y)  # noqa: E731
+        inter = lambda x, y: x is None or y is None or bool(x & y)
         if not (inter(a.provinces, b.provinces) and inter(a.platforms, b.platforms)):
             return False
         if a.type == "launch":
@@ -354,11 +379,28 @@ class _Builder:
     def _event(self, e: Any, line: int) -> ScenarioEvent:
         if not isinstance(e, _LineDict):
             raise self.fail(line, "an event is a mapping with at least type and start")
-        self._keys(e, {"type", "label", "start", "end", "factor", "ramp_hours", "ramp_down_hours",
-                       "provinces", "province", "platforms", "platform"}, "event")
+        self._keys(
+            e,
+            {
+                "type",
+                "label",
+                "start",
+                "end",
+                "factor",
+                "ramp_hours",
+                "ramp_down_hours",
+                "provinces",
+                "province",
+                "platforms",
+                "platform",
+            },
+            "event",
+        )
         kind = e.get("type")
         if kind not in EVENT_TYPES:
-            raise self.fail(e.key_lines.get("type", e.line), f"unknown event type {kind!r} (known: {', '.join(EVENT_TYPES)})")
+            raise self.fail(
+                e.key_lines.get("type", e.line), f"unknown event type {kind!r} (known: {', '.join(EVENT_TYPES)})"
+            )
         if "start" not in e:
             raise self.fail(e.line, f"{kind} event needs a start")
         start = self._time(e, "start")
@@ -373,9 +415,18 @@ class _Builder:
             raise self.fail(e.line, "launch event needs a platform and applies to all provinces")
         default_factor = {"holiday": 0.7, "launch": 1.0, "outage": 0.0}.get(kind)
         factor = self._num(e, "factor", default_factor)
-        return ScenarioEvent(kind, start, end, factor, self._num(e, "ramp_hours", 0.0),
-                             self._num(e, "ramp_down_hours", 0.0), provinces, platforms, line,
-                             str(e.get("label", "")))
+        return ScenarioEvent(
+            kind,
+            start,
+            end,
+            factor,
+            self._num(e, "ramp_hours", 0.0),
+            self._num(e, "ramp_down_hours", 0.0),
+            provinces,
+            platforms,
+            line,
+            str(e.get("label", "")),
+        )
 
     def _platform(self, p: Any, line: int) -> str:
         if p not in PLATFORMS:

@@ -4,6 +4,7 @@ Counts are keyed like the pipeline's rollups (event-time minute x platform x pro
 resource, so a test asserts equality rather than "close enough". Multi-process runs merge theirs;
 deliveries the broker refused are subtracted (`subtract`) so the truth never counts a lost event.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,17 @@ class GroundTruth:
         if lo is not None:
             self._bounds(lo, hi)  # type: ignore[arg-type]
 
-    def add_counts(self, minute: dict[tuple[int, str, str], int], resource: dict[str, int], kinds: dict[str, int], *,
-                   clicks: int, sessions: int, min_ts: int, max_ts: int) -> None:
+    def add_counts(
+        self,
+        minute: dict[tuple[int, str, str], int],
+        resource: dict[str, int],
+        kinds: dict[str, int],
+        *,
+        clicks: int,
+        sessions: int,
+        min_ts: int,
+        max_ts: int,
+    ) -> None:
         """Record pre-counted events (the fast sender counts a block of rows with numpy)."""
         self._minute.update(minute)
         self._resource.update(resource)
@@ -147,7 +157,8 @@ class GroundTruth:
         ignore = ("min_ts", "max_ts")
         return isinstance(other, GroundTruth) and (
             {k: v for k, v in self._as_dict().items() if k not in ignore}
-            == {k: v for k, v in other._as_dict().items() if k not in ignore})
+            == {k: v for k, v in other._as_dict().items() if k not in ignore}
+        )
 
     def __repr__(self) -> str:
         return f"GroundTruth(clicks={self.total_clicks}, sessions={self.total_sessions})"

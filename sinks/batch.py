@@ -6,6 +6,7 @@ source offsets always give the same steps with the same rows in the same order, 
 after a crash matches the one the log began. After the steps, the next offset per partition goes
 into `sink_offsets`; the consumer seeks to those on start (Kafka's committed offsets are a hint).
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,9 +19,20 @@ from contracts.alerts import decode_change
 from contracts.rates import RateBatch, decode_batch
 from sinks.ledger import Flush, Interrupted, Ledger, Step, View
 from sinks.store import ChdbStore, ServerStore
-from sinks.tables import alert_log
-from sinks.tables import (clicks_day, clicks_hour, clicks_minute, countries_minute, late_events, rejects_minute,
-                          resources_minute, sessions_minute, sink_offsets, tiles_10s, uniques_minute)
+from sinks.tables import (
+    alert_log,
+    clicks_day,
+    clicks_hour,
+    clicks_minute,
+    countries_minute,
+    late_events,
+    rejects_minute,
+    resources_minute,
+    sessions_minute,
+    sink_offsets,
+    tiles_10s,
+    uniques_minute,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +82,10 @@ def _rollup_days(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 # Every materialized view on a table the sink writes: a step is stored when its table and each of
 # these targets hold it (tests/sinks/test_batch_contract.py checks this list against schema.VIEWS).
 _VIEWS: dict[str, tuple[View, ...]] = {
-    clicks_minute.TABLE: (View(clicks_hour.TABLE, clicks_hour.COLUMNS, _rollup_hours),
-                          View(clicks_day.TABLE, clicks_day.COLUMNS, _rollup_days)),
+    clicks_minute.TABLE: (
+        View(clicks_hour.TABLE, clicks_hour.COLUMNS, _rollup_hours),
+        View(clicks_day.TABLE, clicks_day.COLUMNS, _rollup_days),
+    ),
 }
 # Storing these twice changes nothing: the view folds visitors into uniq states.
 _UNWITNESSED = frozenset({uniques_minute.INPUT})
@@ -93,8 +107,17 @@ def day_steps(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]])
         day = by_day[d]
         for k in range(0, len(day), STEP_ROWS):
             key = f"{table}/{d}" if len(day) <= STEP_ROWS else f"{table}/{d}/{k // STEP_ROWS}"
-            steps.append(Step(table, columns, day[k:k + STEP_ROWS], key, d, _VIEWS.get(table, ()),
-                              witnessed=table not in _UNWITNESSED))
+            steps.append(
+                Step(
+                    table,
+                    columns,
+                    day[k : k + STEP_ROWS],
+                    key,
+                    d,
+                    _VIEWS.get(table, ()),
+                    witnessed=table not in _UNWITNESSED,
+                )
+            )
     return steps
 
 
@@ -158,8 +181,9 @@ class RateBuffer:
         steps += day_steps(rejects_minute.TABLE, rejects_minute.COLUMNS, rejects)
         return steps
 
-    def flush(self, store: ChdbStore | ServerStore, ledger: Ledger | None = None,
-              resume: Interrupted | None = None) -> dict[str, int]:
+    def flush(
+        self, store: ChdbStore | ServerStore, ledger: Ledger | None = None, resume: Interrupted | None = None
+    ) -> dict[str, int]:
         """Write everything buffered; raises on failure and keeps the buffer for a retry. `resume`:
         this buffer is a flush the log began before a crash; store only what it did not."""
         if self.flight is None:
@@ -183,8 +207,9 @@ class RateBuffer:
 def store_offsets(store: ChdbStore | ServerStore, consumer: str, topic: str, next_offsets: dict[int, int]) -> None:
     """Record where a flush left each partition; the sink seeks there on assignment."""
     if next_offsets:
-        store.insert(sink_offsets.TABLE, sink_offsets.COLUMNS,
-                     [(consumer, topic, p, o) for p, o in sorted(next_offsets.items())])
+        store.insert(
+            sink_offsets.TABLE, sink_offsets.COLUMNS, [(consumer, topic, p, o) for p, o in sorted(next_offsets.items())]
+        )
 
 
 @dataclass
@@ -227,8 +252,9 @@ class AlertLogBuffer:
         rows = [r for _, _, r in sorted(self.changes, key=lambda c: c[:2])]
         return [Step(alert_log.TABLE, alert_log.COLUMNS, rows, alert_log.TABLE, witnessed=False)] if rows else []
 
-    def flush(self, store: ChdbStore | ServerStore, ledger: Ledger | None = None,
-              resume: Interrupted | None = None) -> dict[str, int]:
+    def flush(
+        self, store: ChdbStore | ServerStore, ledger: Ledger | None = None, resume: Interrupted | None = None
+    ) -> dict[str, int]:
         if self.flight is None:
             flight = Flush(self.consumer, self.topic, dict(self.next_offsets), self.steps())
             if resume is not None:

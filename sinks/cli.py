@@ -1,20 +1,21 @@
 """`edu-sink`: run the ClickHouse sink, apply migrations, enforce retention, print cluster DDL.
 
-    edu-sink [run]                        migrate, then consume rates into ClickHouse until SIGTERM
-                                          (/metrics and /healthz on EDU_SINK_METRICS_PORT)
-    edu-sink migrate                      apply pending migrations and exit
-    edu-sink retention [--dry-run] [--today YYYY-MM-DD] [--clock event|wall]
-                                          drop expired partitions now (the sink also does it hourly)
-    edu-sink cluster-ddl --cluster NAME   print the ReplicatedMergeTree + Distributed schema
-    edu-sink resources load FILE|-        load the resource catalogue (CSV or JSONL) for the cockpit's titles
+edu-sink [run]                        migrate, then consume rates into ClickHouse until SIGTERM
+                                      (/metrics and /healthz on EDU_SINK_METRICS_PORT)
+edu-sink migrate                      apply pending migrations and exit
+edu-sink retention [--dry-run] [--today YYYY-MM-DD] [--clock event|wall]
+                                      drop expired partitions now (the sink also does it hourly)
+edu-sink cluster-ddl --cluster NAME   print the ReplicatedMergeTree + Distributed schema
+edu-sink resources load FILE|-        load the resource catalogue (CSV or JSONL) for the cockpit's titles
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
-import threading
 import sys
+import threading
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -32,17 +33,31 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description="Consume rate batches from Kafka and store them in ClickHouse (chDB or a server, "
         "per EDU_CLICKHOUSE_ENGINE). With chDB, only one process may own the data path: in local "
         "mode run the sink inside the cockpit (`edu-cockpit --with-sink`), and run `retention` "
-        "only while that process is stopped (it enforces retention itself, hourly).")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate", "retention", "cluster-ddl", "resources"],
-                        help="run the sink (default); apply pending migrations and exit; drop expired "
-                        "partitions and exit; print the cluster variant of the schema and exit")
+        "only while that process is stopped (it enforces retention itself, hourly).",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "migrate", "retention", "cluster-ddl", "resources"],
+        help="run the sink (default); apply pending migrations and exit; drop expired "
+        "partitions and exit; print the cluster variant of the schema and exit",
+    )
     parser.add_argument("args", nargs="*", help="resources: `load FILE` (FILE may be - for standard input)")
     parser.add_argument("--loglevel", default="info")
     parser.add_argument("--dry-run", action="store_true", help="retention: list what would be dropped")
-    parser.add_argument("--today", type=date.fromisoformat, default=None,
-                        help="retention: the Beijing date to expire against (default: per --clock)")
-    parser.add_argument("--clock", choices=["event", "wall"], default=None,
-                        help="retention: 'event' = the latest day stored (default), 'wall' = today")
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=None,
+        help="retention: the Beijing date to expire against (default: per --clock)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["event", "wall"],
+        default=None,
+        help="retention: 'event' = the latest day stored (default), 'wall' = today",
+    )
     parser.add_argument("--cluster", default=None, help="cluster-ddl: the cluster name in remote_servers")
     parser.add_argument("--database", default=None, help="cluster-ddl: database (default: the setting)")
     return parser.parse_args(argv)

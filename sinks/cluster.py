@@ -18,6 +18,7 @@ in the SQL subset of ClickHouse 18.16; a migration statement of another kind has
 yet and stops the migration loudly. Data steps (`apply`) do not run on a cluster: a cluster starts
 empty (docs/deployment.md says how to move a single node's data).
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,7 +47,9 @@ INSERT_TARGETS: dict[str, str] = {t: t + INPUT_SUFFIX for t in sorted(FANOUT_SOU
 
 _CREATE_TABLE = re.compile(
     r"^\s*CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) \(\n(?P<cols>.*?)\n\) "
-    r"ENGINE = (?P<engine>\w+)(?:\((?P<args>[^\n]*)\))?\n(?P<tail>.*?)\s*$", re.S)
+    r"ENGINE = (?P<engine>\w+)(?:\((?P<args>[^\n]*)\))?\n(?P<tail>.*?)\s*$",
+    re.S,
+)
 _CREATE_VIEW = re.compile(r"^\s*CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) TO ", re.S)
 
 
@@ -58,31 +61,39 @@ def replicated_sql(t: TableDef, database: str, cluster: str, zk_prefix: str = DE
     return _replicated(t.name, t.columns_sql(), t.engine, t.engine_args, t.tail_sql(), database, cluster, zk_prefix)
 
 
-def _replicated(name: str, cols: str, engine: str, args: str, tail: str, database: str, cluster: str,
-                zk_prefix: str) -> str:
+def _replicated(
+    name: str, cols: str, engine: str, args: str, tail: str, database: str, cluster: str, zk_prefix: str
+) -> str:
     local = name + LOCAL_SUFFIX
     zk = f"'{zk_prefix}/{database}/{local}', '{{replica}}'" + (f", {args}" if args else "")
-    return (f"\nCREATE TABLE IF NOT EXISTS {database}.{local} ON CLUSTER {cluster} (\n{cols}\n)"
-            f" ENGINE = Replicated{engine}({zk})\n{tail}\n")
+    return (
+        f"\nCREATE TABLE IF NOT EXISTS {database}.{local} ON CLUSTER {cluster} (\n{cols}\n)"
+        f" ENGINE = Replicated{engine}({zk})\n{tail}\n"
+    )
 
 
 def _null(name: str, cols: str, database: str, cluster: str) -> str:
-    return (f"\nCREATE TABLE IF NOT EXISTS {database}.{name}{LOCAL_SUFFIX} ON CLUSTER {cluster} "
-            f"(\n{cols}\n) ENGINE = Null\n")
+    return (
+        f"\nCREATE TABLE IF NOT EXISTS {database}.{name}{LOCAL_SUFFIX} ON CLUSTER {cluster} "
+        f"(\n{cols}\n) ENGINE = Null\n"
+    )
 
 
 def _distributed(name: str, database: str, cluster: str, key: str) -> str:
     local = name + LOCAL_SUFFIX
-    return (f"\nCREATE TABLE IF NOT EXISTS {database}.{name} ON CLUSTER {cluster} AS {database}.{local}\n"
-            f"ENGINE = Distributed({cluster}, {database}, {local}, {key})\n")
+    return (
+        f"\nCREATE TABLE IF NOT EXISTS {database}.{name} ON CLUSTER {cluster} AS {database}.{local}\n"
+        f"ENGINE = Distributed({cluster}, {database}, {local}, {key})\n"
+    )
 
 
 def distributed_sql(t: TableDef, database: str, cluster: str) -> str:
     return _distributed(t.name, database, cluster, t.shard_by)
 
 
-def to_cluster(sql: str, database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX,
-               local_tables: set[str] | None = None) -> list[str]:
+def to_cluster(
+    sql: str, database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX, local_tables: set[str] | None = None
+) -> list[str]:
     """The cluster form of one single-node statement. `local_tables` (grown here) names the tables
     created so far, whose references in a view become `t_local`."""
     known = local_tables if local_tables is not None else set()
@@ -96,23 +107,27 @@ def to_cluster(sql: str, database: str, cluster: str, zk_prefix: str = DEFAULT_Z
         if m["engine"] == "Null":
             local = _null(name, m["cols"], database, cluster)
         else:
-            local = _replicated(name, m["cols"], m["engine"], m["args"] or "", m["tail"].strip(), database,
-                                cluster, zk_prefix)
+            local = _replicated(
+                name, m["cols"], m["engine"], m["args"] or "", m["tail"].strip(), database, cluster, zk_prefix
+            )
         out = [local, _distributed(name, database, cluster, key)]
         if name in FANOUT_SOURCES:  # the sink's insert target and its view into t_local
             entry = name + INPUT_SUFFIX
             cols = ", ".join(line.strip().split(" ", 1)[0] for line in m["cols"].splitlines())
-            out += [_null(entry, m["cols"], database, cluster),
-                    f"\nCREATE TABLE IF NOT EXISTS {database}.{entry} ON CLUSTER {cluster} AS {database}.{entry}"
-                    f"{LOCAL_SUFFIX}\nENGINE = Distributed({cluster}, {database}, {entry}{LOCAL_SUFFIX}, {key})\n",
-                    f"\nCREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{name}_fan ON CLUSTER {cluster} TO "
-                    f"{database}.{name}{LOCAL_SUFFIX} AS\nSELECT {cols} FROM {database}.{entry}{LOCAL_SUFFIX}\n"]
+            out += [
+                _null(entry, m["cols"], database, cluster),
+                f"\nCREATE TABLE IF NOT EXISTS {database}.{entry} ON CLUSTER {cluster} AS {database}.{entry}"
+                f"{LOCAL_SUFFIX}\nENGINE = Distributed({cluster}, {database}, {entry}{LOCAL_SUFFIX}, {key})\n",
+                f"\nCREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{name}_fan ON CLUSTER {cluster} TO "
+                f"{database}.{name}{LOCAL_SUFFIX} AS\nSELECT {cols} FROM {database}.{entry}{LOCAL_SUFFIX}\n",
+            ]
         return out
     m = _CREATE_VIEW.match(sql)
     if m:
         view = m["name"]
-        head, _, body = re.sub(rf"\b{database}\.{view}\b", f"{database}.{view} ON CLUSTER {cluster}", sql,
-                               count=1).partition(" AS\n")
+        head, _, body = re.sub(
+            rf"\b{database}\.{view}\b", f"{database}.{view} ON CLUSTER {cluster}", sql, count=1
+        ).partition(" AS\n")
         for t in sorted(known, key=len, reverse=True):
             head = re.sub(rf"\b{database}\.{t}\b", f"{database}.{t}{LOCAL_SUFFIX}", head)
             src = f"{t}{INPUT_SUFFIX}{LOCAL_SUFFIX}" if t in FANOUT_SOURCES else f"{t}{LOCAL_SUFFIX}"
@@ -134,8 +149,13 @@ def _tables_before(mods: list[ModuleType], database: str, upto: int) -> set[str]
     return names
 
 
-def migration_statements(mod: ModuleType, database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX,
-                         mods: list[ModuleType] | None = None) -> list[str]:
+def migration_statements(
+    mod: ModuleType,
+    database: str,
+    cluster: str,
+    zk_prefix: str = DEFAULT_ZK_PREFIX,
+    mods: list[ModuleType] | None = None,
+) -> list[str]:
     """The cluster form of one migration's statements, in order."""
     known = _tables_before(mods if mods is not None else discover(), database, mod.VERSION)
     out: list[str] = []
@@ -148,8 +168,10 @@ def bootstrap_statements(database: str, cluster: str, zk_prefix: str = DEFAULT_Z
     """The database and the migrations ledger, before any migration."""
     check_identifier(database)
     check_identifier(cluster)
-    return [f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}",
-            *to_cluster(schema_migrations.create_sql(database), database, cluster, zk_prefix)]
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}",
+        *to_cluster(schema_migrations.create_sql(database), database, cluster, zk_prefix),
+    ]
 
 
 def cluster_ddl(database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX) -> list[str]:
@@ -182,16 +204,21 @@ def migrate_cluster(store: Store, cluster: str, zk_prefix: str = DEFAULT_ZK_PREF
             continue
         for sql in migration_statements(mod, db, cluster, zk_prefix, mods):
             store.command(sql)
-        store.insert(schema_migrations.TABLE, ("version", "name", "applied_at"),
-                     [(mod.VERSION, mod.__name__.rsplit(".", 1)[1], int(time.time()))])
+        store.insert(
+            schema_migrations.TABLE,
+            ("version", "name", "applied_at"),
+            [(mod.VERSION, mod.__name__.rsplit(".", 1)[1], int(time.time()))],
+        )
         log.info("applied migration %04d %s on cluster %s", mod.VERSION, mod.__name__, cluster)
         applied.append(mod.VERSION)
     return applied
 
 
 def _ledger_exists(store: Store) -> bool:
-    rows = store.query("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
-                       {"db": store.database, "t": schema_migrations.TABLE})
+    rows = store.query(
+        "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
+        {"db": store.database, "t": schema_migrations.TABLE},
+    )
     return bool(rows[0][0])
 
 

@@ -8,6 +8,7 @@ Errors are classified by the engine's code (ClickHouse's ErrorCodes, the same on
 servers since) and, where an engine gives no code (chDB's message text, OS errors), by the text.
 An error neither list knows is permanent: a new failure mode is news, not something to loop on.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,29 +19,71 @@ Kind = Literal["transient", "permanent"]
 
 # code -> (name, what it means for an operator)
 TRANSIENT: Final[dict[int, str]] = {
-    3: "UNEXPECTED_END_OF_FILE", 32: "ATTEMPT_TO_READ_AFTER_EOF", 74: "CANNOT_READ_FROM_FILE_DESCRIPTOR",
-    75: "CANNOT_WRITE_TO_FILE_DESCRIPTOR", 159: "TIMEOUT_EXCEEDED", 160: "TOO_SLOW",
-    202: "TOO_MANY_SIMULTANEOUS_QUERIES", 209: "SOCKET_TIMEOUT", 210: "NETWORK_ERROR",
-    236: "ABORTED", 241: "MEMORY_LIMIT_EXCEEDED", 242: "TABLE_IS_READ_ONLY", 243: "NOT_ENOUGH_SPACE",
-    252: "TOO_MANY_PARTS", 279: "ALL_CONNECTION_TRIES_FAILED", 285: "TOO_FEW_LIVE_REPLICAS",
-    319: "UNKNOWN_STATUS_OF_INSERT", 425: "SYSTEM_ERROR", 999: "KEEPER_EXCEPTION",
+    3: "UNEXPECTED_END_OF_FILE",
+    32: "ATTEMPT_TO_READ_AFTER_EOF",
+    74: "CANNOT_READ_FROM_FILE_DESCRIPTOR",
+    75: "CANNOT_WRITE_TO_FILE_DESCRIPTOR",
+    159: "TIMEOUT_EXCEEDED",
+    160: "TOO_SLOW",
+    202: "TOO_MANY_SIMULTANEOUS_QUERIES",
+    209: "SOCKET_TIMEOUT",
+    210: "NETWORK_ERROR",
+    236: "ABORTED",
+    241: "MEMORY_LIMIT_EXCEEDED",
+    242: "TABLE_IS_READ_ONLY",
+    243: "NOT_ENOUGH_SPACE",
+    252: "TOO_MANY_PARTS",
+    279: "ALL_CONNECTION_TRIES_FAILED",
+    285: "TOO_FEW_LIVE_REPLICAS",
+    319: "UNKNOWN_STATUS_OF_INSERT",
+    425: "SYSTEM_ERROR",
+    999: "KEEPER_EXCEPTION",
 }
 PERMANENT: Final[dict[int, str]] = {
-    8: "THERE_IS_NO_COLUMN", 10: "NOT_FOUND_COLUMN_IN_BLOCK", 16: "NO_SUCH_COLUMN_IN_TABLE",
-    20: "NUMBER_OF_COLUMNS_DOESNT_MATCH", 27: "CANNOT_PARSE_INPUT_ASSERTION_FAILED", 36: "BAD_ARGUMENTS",
-    43: "ILLEGAL_TYPE_OF_ARGUMENT", 44: "ILLEGAL_COLUMN", 47: "UNKNOWN_IDENTIFIER", 49: "LOGICAL_ERROR",
-    53: "TYPE_MISMATCH", 60: "UNKNOWN_TABLE", 62: "SYNTAX_ERROR", 70: "CANNOT_CONVERT_TYPE",
-    81: "UNKNOWN_DATABASE", 117: "INCORRECT_DATA", 164: "READONLY", 192: "UNKNOWN_USER",
-    193: "WRONG_PASSWORD", 497: "ACCESS_DENIED", 516: "AUTHENTICATION_FAILED",
+    8: "THERE_IS_NO_COLUMN",
+    10: "NOT_FOUND_COLUMN_IN_BLOCK",
+    16: "NO_SUCH_COLUMN_IN_TABLE",
+    20: "NUMBER_OF_COLUMNS_DOESNT_MATCH",
+    27: "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
+    36: "BAD_ARGUMENTS",
+    43: "ILLEGAL_TYPE_OF_ARGUMENT",
+    44: "ILLEGAL_COLUMN",
+    47: "UNKNOWN_IDENTIFIER",
+    49: "LOGICAL_ERROR",
+    53: "TYPE_MISMATCH",
+    60: "UNKNOWN_TABLE",
+    62: "SYNTAX_ERROR",
+    70: "CANNOT_CONVERT_TYPE",
+    81: "UNKNOWN_DATABASE",
+    117: "INCORRECT_DATA",
+    164: "READONLY",
+    192: "UNKNOWN_USER",
+    193: "WRONG_PASSWORD",
+    497: "ACCESS_DENIED",
+    516: "AUTHENTICATION_FAILED",
 }
 # Text of errors without a (useful) code: OS errors inside the engine, driver and socket errors.
 # Most specific first: the first that occurs anywhere in the text names the error.
-_TRANSIENT_TEXT: Final = tuple(re.compile(p, re.IGNORECASE) for p in (
-    r"no space left on device", r"disk quota exceeded", r"not enough space", r"cannot reserve .* space",
-    r"too many parts", r"memory limit", r"cannot allocate memory", r"connection refused",
-    r"connection reset", r"broken pipe", r"network is unreachable", r"unexpected eof", r"timed? ?out",
-    r"input/output error", r"cannot (?:write|read) (?:to|from) file",
-))
+_TRANSIENT_TEXT: Final = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"no space left on device",
+        r"disk quota exceeded",
+        r"not enough space",
+        r"cannot reserve .* space",
+        r"too many parts",
+        r"memory limit",
+        r"cannot allocate memory",
+        r"connection refused",
+        r"connection reset",
+        r"broken pipe",
+        r"network is unreachable",
+        r"unexpected eof",
+        r"timed? ?out",
+        r"input/output error",
+        r"cannot (?:write|read) (?:to|from) file",
+    )
+)
 _CODE: Final = re.compile(r"\bCode:\s*(\d+)")
 
 

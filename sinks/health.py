@@ -5,6 +5,7 @@ Each sink updates its own `SinkHealth`; `report()` folds them into one answer. W
 Unix seconds; `newest_data_s` is event time (the newest minute or bucket a flush stored), so a
 replay of 2022 is "fresh" by the data it writes, not by the calendar.
 """
+
 from __future__ import annotations
 
 import threading
@@ -69,9 +70,13 @@ def report(sinks: list[SinkHealth]) -> dict[str, Any]:
         status = "ok"
     flushes = [s["last_flush_at"] for s in snaps if s["last_flush_at"] is not None]
     newest = [s["newest_data_s"] for s in snaps if s["newest_data_s"] is not None]
-    return {"status": status, "store_up": all(s["store_up"] for s in snaps),
-            "last_flush_at": max(flushes) if flushes else None,
-            "newest_data_s": max(newest) if newest else None, "sinks": snaps}
+    return {
+        "status": status,
+        "store_up": all(s["store_up"] for s in snaps),
+        "last_flush_at": max(flushes) if flushes else None,
+        "newest_data_s": max(newest) if newest else None,
+        "sinks": snaps,
+    }
 
 
 def serve(host: str, port: int, registry: Any, health: Any) -> Any:
@@ -93,7 +98,7 @@ def serve(host: str, port: int, registry: Any, health: Any) -> Any:
         return metrics_app(environ, start_response)
 
     class Quiet(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = make_server(host, port, app, handler_class=Quiet)

@@ -14,6 +14,7 @@ With `witness=False` (replicated tables: system.parts of one replica says nothin
 uncertain step is simply inserted again and the engine's block deduplication drops the copy: the
 rebuilt blocks are identical to the first ones.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,10 @@ class Interrupted:
         """Mark a rebuilt flush's steps as the log says; a different rebuild is a bug, said loudly."""
         if flush.ends != self.ends or self.step >= len(flush.steps) or flush.steps[self.step].key != self.key:
             got = flush.steps[self.step].key if self.step < len(flush.steps) else None
-            raise RuntimeError(f"flush rebuilt differently after a restart: ends {flush.ends} vs {self.ends}, "
-                               f"step {self.step} is {got!r}, the log says {self.key!r}")
+            raise RuntimeError(
+                f"flush rebuilt differently after a restart: ends {flush.ends} vs {self.ends}, "
+                f"step {self.step} is {got!r}, the log says {self.key!r}"
+            )
         for i in range(self.step):
             flush.done[i] = frozenset(flush.steps[i].tables)
         flush.done[self.step] = frozenset(flush.steps[self.step].tables if self.stored is None else self.stored)
@@ -122,20 +125,41 @@ class Ledger:
         self._seq += 1
         return self._seq
 
-    def _log(self, consumer: str, topic: str, ends: dict[int, int], step: int, key: str, state: int,
-             detail: object) -> None:
-        self.store.insert(sink_flushes.TABLE, sink_flushes.COLUMNS,
-                          [(consumer, topic, self._next_seq(), _ends_json(ends), step, key, state,
-                            json.dumps(detail, sort_keys=True), int(time.time()))])
+    def _log(
+        self, consumer: str, topic: str, ends: dict[int, int], step: int, key: str, state: int, detail: object
+    ) -> None:
+        self.store.insert(
+            sink_flushes.TABLE,
+            sink_flushes.COLUMNS,
+            [
+                (
+                    consumer,
+                    topic,
+                    self._next_seq(),
+                    _ends_json(ends),
+                    step,
+                    key,
+                    state,
+                    json.dumps(detail, sort_keys=True),
+                    int(time.time()),
+                )
+            ],
+        )
 
     def _latest(self, consumer: str, topic: str) -> tuple[dict[int, int], int, str, int, Any] | None:
-        rows = self.store.query(sink_flushes.LATEST.format(db=self.store.database),
-                                {"consumer": consumer, "topic": topic})
+        rows = self.store.query(
+            sink_flushes.LATEST.format(db=self.store.database), {"consumer": consumer, "topic": topic}
+        )
         if not rows or not rows[0][5]:
             return None
         ends, step, key, state, detail, _ = rows[0]
-        return ({int(p): int(o) for p, o in json.loads(ends).items()}, int(step), str(key), int(state),
-                json.loads(detail))
+        return (
+            {int(p): int(o) for p, o in json.loads(ends).items()},
+            int(step),
+            str(key),
+            int(state),
+            json.loads(detail),
+        )
 
     def _max_blocks(self, tables: tuple[str, ...] | list[str]) -> dict[str, int]:
         """The highest block number of each table's parts (0 for a table without any)."""
@@ -155,8 +179,15 @@ class Ledger:
         self._uncertain.remove(u)
         if u.flush is not None:
             u.flush.done[u.step] = u.flush.done.get(u.step, frozenset()) | stored
-        log.info("settled step %d (%s) of %s/%s ending at %s: stored in %s", u.step, u.key, u.consumer,
-                 u.topic, u.ends, sorted(stored) or "nothing")
+        log.info(
+            "settled step %d (%s) of %s/%s ending at %s: stored in %s",
+            u.step,
+            u.key,
+            u.consumer,
+            u.topic,
+            u.ends,
+            sorted(stored) or "nothing",
+        )
         return stored
 
     def _settle_touching(self, tables: tuple[str, ...]) -> None:
@@ -172,8 +203,9 @@ class Ledger:
                 return
             ends, step, key, state, detail = latest
             if state == sink_flushes.PENDING and not _committed(ends, committed):
-                self._uncertain.append(_Uncertain(consumer, topic, ends, step, key,
-                                                  {str(t): int(b) for t, b in detail.items()}, None))
+                self._uncertain.append(
+                    _Uncertain(consumer, topic, ends, step, key, {str(t): int(b) for t, b in detail.items()}, None)
+                )
 
     def interrupted(self, consumer: str, topic: str, committed: dict[int, int]) -> Interrupted | None:
         """The flush of this sink group and topic that the log began and `sink_offsets` does not
@@ -214,8 +246,9 @@ class Ledger:
                     self._insert(step, missing)
                 except BaseException:
                     if step.witnessed:
-                        self._uncertain.append(_Uncertain(flush.consumer, flush.topic, flush.ends, i, step.key,
-                                                          before, flush))
+                        self._uncertain.append(
+                            _Uncertain(flush.consumer, flush.topic, flush.ends, i, step.key, before, flush)
+                        )
                     raise
                 flush.done[i] = frozenset(step.tables)
                 written[step.table] = written.get(step.table, 0) + len(step.rows)

@@ -1,4 +1,5 @@
 """The sink's Prometheus metrics (`edu_sink_*`), declared once; labels are table names only."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,35 +24,93 @@ class SinkMetrics:
     newest_data: Gauge
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> "SinkMetrics":
+    def create(cls, registry: CollectorRegistry) -> SinkMetrics:
         ns, sub = "edu", "sink"
         return cls(
-            rows=Counter("rows_written", "Rows inserted into ClickHouse", ["table"],
-                         namespace=ns, subsystem=sub, registry=registry),
-            batches=Counter("batches_written", "Batches flushed to ClickHouse",
-                            namespace=ns, subsystem=sub, registry=registry),
-            insert_seconds=Histogram("flush_seconds", "Time to write one batch (all tables)",
-                                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
-                                     namespace=ns, subsystem=sub, registry=registry),
-            retries=Counter("flush_retries", "Failed flush attempts that will be retried",
-                            namespace=ns, subsystem=sub, registry=registry),
-            backlog=Gauge("backlog_rows", "Rows buffered and not yet stored",
-                          namespace=ns, subsystem=sub, registry=registry),
-            store_up=Gauge("store_up", "1 if the last flush reached ClickHouse, else 0",
-                           namespace=ns, subsystem=sub, registry=registry),
-            paused=Gauge("paused", "1 while consumption is paused because ClickHouse is unreachable",
-                         namespace=ns, subsystem=sub, registry=registry),
-            backlog_peak=Gauge("backlog_peak_rows", "Most rows ever buffered at once by this sink",
-                               namespace=ns, subsystem=sub, registry=registry),
-            retention_dropped=Counter("retention_dropped_partitions", "Partitions dropped by retention",
-                                      ["table"], namespace=ns, subsystem=sub, registry=registry),
-            retention_last_run=Gauge("retention_last_run_timestamp_seconds",
-                                     "Unix time of the last completed retention run",
-                                     namespace=ns, subsystem=sub, registry=registry),
-            running=Gauge("running", "1 while the sink runs; 0 once it stopped for good (a permanent "
-                          "storage error, or too many restarts)", namespace=ns, subsystem=sub, registry=registry),
-            last_flush=Gauge("last_flush_timestamp_seconds", "Unix time of the last flush that reached ClickHouse",
-                             namespace=ns, subsystem=sub, registry=registry),
-            newest_data=Gauge("newest_data_timestamp_seconds", "Event time (Unix) of the newest row stored",
-                              namespace=ns, subsystem=sub, registry=registry),
+            rows=Counter(
+                "rows_written",
+                "Rows inserted into ClickHouse",
+                ["table"],
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            batches=Counter(
+                "batches_written", "Batches flushed to ClickHouse", namespace=ns, subsystem=sub, registry=registry
+            ),
+            insert_seconds=Histogram(
+                "flush_seconds",
+                "Time to write one batch (all tables)",
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            retries=Counter(
+                "flush_retries",
+                "Failed flush attempts that will be retried",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            backlog=Gauge(
+                "backlog_rows", "Rows buffered and not yet stored", namespace=ns, subsystem=sub, registry=registry
+            ),
+            store_up=Gauge(
+                "store_up",
+                "1 if the last flush reached ClickHouse, else 0",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            paused=Gauge(
+                "paused",
+                "1 while consumption is paused because ClickHouse is unreachable",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            backlog_peak=Gauge(
+                "backlog_peak_rows",
+                "Most rows ever buffered at once by this sink",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            retention_dropped=Counter(
+                "retention_dropped_partitions",
+                "Partitions dropped by retention",
+                ["table"],
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            retention_last_run=Gauge(
+                "retention_last_run_timestamp_seconds",
+                "Unix time of the last completed retention run",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            running=Gauge(
+                "running",
+                "1 while the sink runs; 0 once it stopped for good (a permanent storage error, or too many restarts)",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            last_flush=Gauge(
+                "last_flush_timestamp_seconds",
+                "Unix time of the last flush that reached ClickHouse",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            newest_data=Gauge(
+                "newest_data_timestamp_seconds",
+                "Event time (Unix) of the newest row stored",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
         )

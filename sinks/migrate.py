@@ -3,6 +3,7 @@
 A migration module has `VERSION` and `statements(database)` (idempotent DDL); one that also moves
 data defines `apply(store)`, which then runs instead of the statements and checks state itself.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -34,8 +35,10 @@ def discover() -> list[ModuleType]:
 
 def applied_versions(store: Store) -> list[int]:
     """Versions recorded in the store, ascending (empty if it was never migrated)."""
-    exists = store.query("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
-                         {"db": store.database, "t": schema_migrations.TABLE})
+    exists = store.query(
+        "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
+        {"db": store.database, "t": schema_migrations.TABLE},
+    )
     if not exists[0][0]:
         return []
     return [int(v) for (v,) in store.query(schema_migrations.APPLIED.format(db=store.database))]

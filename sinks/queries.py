@@ -7,6 +7,7 @@ Some take optional filters: their SQL has `{where}`, which `sql()` fills with
 checked against the contract first: an Enum8 column compared with a non-member makes ClickHouse
 raise). `run(store, name, **params)` is the one way to execute one by name.
 """
+
 from __future__ import annotations
 
 import re

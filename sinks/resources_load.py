@@ -1,8 +1,8 @@
 """Load the resource catalogue (`resources` table) from CSV or JSONL; each bad line is refused with a reason.
 
-    edu-sink resources load catalogue.jsonl     # {"resource": "...", "platform": "k12", "section": "lessons",
-    edu-sink resources load catalogue.csv       #  "subcolumn": "...", "title": "..."} per line, or a CSV
-    edu-simulate catalogue | edu-sink resources load -      # with that header
+edu-sink resources load catalogue.jsonl     # {"resource": "...", "platform": "k12", "section": "lessons",
+edu-sink resources load catalogue.csv       #  "subcolumn": "...", "title": "..."} per line, or a CSV
+edu-simulate catalogue | edu-sink resources load -      # with that header
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ D <= today - N, a month once its last day does. 0 days keeps a table forever.
 last N days; `clock="wall"` uses the Beijing date. Runs from `edu-sink retention` and hourly in the
 sink; on a cluster it drops `ON CLUSTER`, so every shard and replica loses the same days.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -20,10 +21,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from contracts.beijing import BEIJING
 from sinks.schema import retained
 from sinks.store import Store, StoreError, StoreUnavailable
-
-from contracts.beijing import BEIJING
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,9 @@ def drop_sql(database: str, table: str, cluster: str | None = None) -> str:
     return f"ALTER TABLE {database}.{_local(table, cluster)}{on} DROP PARTITION %(p)s"
 
 
-def enforce(store: Store, days: dict[str, int], today: date, dry_run: bool = False,
-            cluster: str | None = None) -> list[Dropped]:
+def enforce(
+    store: Store, days: dict[str, int], today: date, dry_run: bool = False, cluster: str | None = None
+) -> list[Dropped]:
     """Drop every expired partition of every retained table; return what was (or would be) dropped."""
     todo = plan(store, days, today, cluster)
     for d in todo:
@@ -119,12 +120,13 @@ def enforce(store: Store, days: dict[str, int], today: date, dry_run: bool = Fal
     return todo
 
 
-def run_once(store: Store, settings: Any, clock: Clock | None = None, today: date | None = None,
-             dry_run: bool = False) -> tuple[date | None, list[Dropped]]:
+def run_once(
+    store: Store, settings: Any, clock: Clock | None = None, today: date | None = None, dry_run: bool = False
+) -> tuple[date | None, list[Dropped]]:
     """Enforce the settings' policy as of `today` (or the clock's today); nothing to do if None."""
-    clock = clock or getattr(settings, "retention_clock", "event")
+    chosen: Clock = clock if clock else getattr(settings, "retention_clock", "event")
     cluster = getattr(settings, "clickhouse_cluster", None) or None
-    today = today or today_for(store, clock, cluster)
+    today = today or today_for(store, chosen, cluster)
     if today is None:
         return None, []
     return today, enforce(store, policy(settings), today, dry_run=dry_run, cluster=cluster)
@@ -138,13 +140,20 @@ class RetentionSchedule:
     `retry_s`. Never raises: retention must not stop the sink.
     """
 
-    def __init__(self, store: Store, settings: Any, interval_s: float | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, retry_s: float = 60.0,
-                 on_dropped: Callable[[list[Dropped]], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Any,
+        interval_s: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        retry_s: float = 60.0,
+        on_dropped: Callable[[list[Dropped]], None] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
-        self.interval_s = float(interval_s if interval_s is not None
-                                else getattr(settings, "retention_interval_s", 3600.0))
+        self.interval_s = float(
+            interval_s if interval_s is not None else getattr(settings, "retention_interval_s", 3600.0)
+        )
         self._monotonic = monotonic
         self.retry_s = retry_s
         self.on_dropped = on_dropped

@@ -8,6 +8,7 @@ outlive the minute table's retention. `split` cuts [start, end) into the coarses
 helpers run one named query per piece through `run(name, **params)` (the cockpit passes its cached
 runner, `sinks.queries.run` bound to a store works too) and add the pieces up.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -36,7 +37,7 @@ def _ceil(ts: int, grain: Grain) -> int:
 def split(start: int, end: int, coarsest: Grain = "day") -> list[tuple[Grain, int, int]]:
     """[start, end) as (grain, a, b) pieces in time order, each as coarse as its bounds allow."""
     order: list[Grain] = ["day", "hour", "minute"]
-    grains = order[order.index(coarsest):]
+    grains = order[order.index(coarsest) :]
 
     def cut(a: int, b: int, i: int) -> list[tuple[Grain, int, int]]:
         if a >= b:
@@ -94,8 +95,7 @@ def series(run: Runner, start: int, end: int, step: int, **filters: Any) -> list
         if grain == "day":
             rows = run("series_days", start=a, end=b, **filters)
         else:
-            rows = run(f"series{SUFFIX[grain]}", start=a, end=b, step=STEP[grain] if step >= HOUR else step,
-                       **filters)
+            rows = run(f"series{SUFFIX[grain]}", start=a, end=b, step=STEP[grain] if step >= HOUR else step, **filters)
         for ts, n in rows:
             k = bucket(int(ts), step)
             sums[k] = sums.get(k, 0) + int(n)

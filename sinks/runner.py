@@ -12,6 +12,7 @@ offsets stored in ClickHouse (`sink_offsets`).
 
 Retention runs from the same loop on a schedule (`sinks/retention.py`), between flushes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,21 +40,30 @@ FETCH_MAX_BYTES = 64 * 1024 * 1024
 
 
 class Sink:
-    def __init__(self, settings: Settings, store: ChdbStore | ServerStore, metrics: SinkMetrics,
-                 topic: str | None = None, retention: bool = True,
-                 buffer: RateBuffer | AlertLogBuffer | None = None, ledger: Ledger | None = None,
-                 health: SinkHealth | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ChdbStore | ServerStore,
+        metrics: SinkMetrics,
+        topic: str | None = None,
+        retention: bool = True,
+        buffer: RateBuffer | AlertLogBuffer | None = None,
+        ledger: Ledger | None = None,
+        health: SinkHealth | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
         self.topic = topic or settings.topic_rates
         # One consumer group per topic: members of one group subscribed to different topics make
         # every join a rebalance of all of them. The clicks rates keep the plain group name.
-        self.group = settings.sink_group if self.topic == settings.topic_rates else f"{settings.sink_group}.{self.topic}"
+        self.group = (
+            settings.sink_group if self.topic == settings.topic_rates else f"{settings.sink_group}.{self.topic}"
+        )
         self.buffer = buffer or RateBuffer(self.group, self.topic)
         self.buffer_limit = min(settings.sink_batch_rows, settings.sink_max_backlog_rows)
         self._stop = threading.Event()
-        self._consumer = None  # type: ignore[var-annotated]
+        self._consumer = None
         self.flushes = 0
         self.paused = False
         self.peak_rows = 0
@@ -73,26 +83,33 @@ class Sink:
         """One line of state for logs and test failures: where this sink is and what it holds."""
         consumer = self._consumer
         assigned = sorted(tp.partition for tp in consumer.assignment()) if consumer is not None else None
-        return (f"{self.group}: flushes={self.flushes} buffered={self.buffer.rows} paused={self.paused} "
-                f"assigned={assigned} next={dict(sorted(self.buffer.next_offsets.items()))} "
-                f"stored={dict(sorted(self.last_stored.items()))} recovery={self.recovery}")
+        return (
+            f"{self.group}: flushes={self.flushes} buffered={self.buffer.rows} paused={self.paused} "
+            f"assigned={assigned} next={dict(sorted(self.buffer.next_offsets.items()))} "
+            f"stored={dict(sorted(self.last_stored.items()))} recovery={self.recovery}"
+        )
 
-    def _make_consumer(self):  # type: ignore[no-untyped-def]
+    def _make_consumer(self):
         from kafka import KafkaConsumer
         from kafka.errors import KafkaError
 
         s = self.settings
         try:
             return KafkaConsumer(
-                bootstrap_servers=s.kafka_bootstrap.split(","), group_id=self.group,
+                bootstrap_servers=s.kafka_bootstrap.split(","),
+                group_id=self.group,
                 # Static membership: a sink restarted after a crash takes its partitions back at once
                 # (no rebalance, no wait for the dead member's session to expire), and a second sink
                 # of the same group is fenced instead of sharing a flush log with this one.
                 group_instance_id=self.group,
-                enable_auto_commit=False, auto_offset_reset="earliest", client_id=self.group,
-                max_poll_records=MAX_POLL_RECORDS, session_timeout_ms=int(s.worker_session_timeout_s * 1000),
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                client_id=self.group,
+                max_poll_records=MAX_POLL_RECORDS,
+                session_timeout_ms=int(s.worker_session_timeout_s * 1000),
                 heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
-                max_poll_interval_ms=600_000, fetch_max_bytes=FETCH_MAX_BYTES,
+                max_poll_interval_ms=600_000,
+                fetch_max_bytes=FETCH_MAX_BYTES,
                 # kafka-python refuses any response frame above this (default 1 MB, less than one
                 # fetch of four partitions): it must cover the largest fetch.
                 receive_message_max_bytes=FETCH_MAX_BYTES + 1024 * 1024,
@@ -100,7 +117,7 @@ class Sink:
         except KafkaError as err:
             raise SystemExit(f"edu-sink: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None
 
-    def _wait_for_topic(self, consumer, topic: str, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    def _wait_for_topic(self, consumer, topic: str, timeout_s: float = 60.0) -> None:
         """Subscribe only once the topic's partitions are known: a group that joins before the
         topic's metadata reaches this client is assigned nothing and may not rebalance later."""
         deadline = time.monotonic() + timeout_s
@@ -116,7 +133,7 @@ class Sink:
         sink = self
 
         class Listener(ConsumerRebalanceListener):
-            def on_partitions_revoked(self, revoked):  # type: ignore[no-untyped-def]
+            def on_partitions_revoked(self, revoked):
                 if not revoked:
                     return
                 if sink.recovery is not None and not sink._recovery_ready():
@@ -130,9 +147,8 @@ class Sink:
                     sink.buffer.clear()
                     sink.metrics.backlog.set(0)
 
-            def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
-                stored = sink._with_retry(lambda: stored_offsets(sink.store, sink.buffer.consumer,
-                                                                 sink.topic))
+            def on_partitions_assigned(self, assigned):
+                stored = sink._with_retry(lambda: stored_offsets(sink.store, sink.buffer.consumer, sink.topic))
                 # Every assigned partition starts where ClickHouse says, or at the beginning if it
                 # never stored one: Kafka's committed offsets are only a hint.
                 fresh = [tp for tp in assigned if tp.partition not in stored]
@@ -141,17 +157,32 @@ class Sink:
                         consumer.seek(tp, stored[tp.partition])
                 if fresh:
                     consumer.seek_to_beginning(*fresh)
-                sink.recovery = sink._with_retry(lambda: sink.ledger.interrupted(sink.buffer.consumer, sink.topic,
-                                                                                 stored))
+                sink.recovery = sink._with_retry(
+                    lambda: sink.ledger.interrupted(sink.buffer.consumer, sink.topic, stored)
+                )
                 if sink.recovery is not None:
-                    log.warning("%s: resuming a flush interrupted at step %d (%s): re-reading %s up to %s",
-                                sink.group, sink.recovery.step, sink.recovery.key, stored, sink.recovery.ends)
+                    log.warning(
+                        "%s: resuming a flush interrupted at step %d (%s): re-reading %s up to %s",
+                        sink.group,
+                        sink.recovery.step,
+                        sink.recovery.key,
+                        stored,
+                        sink.recovery.ends,
+                    )
                     missing = set(sink.recovery.ends) - {tp.partition for tp in assigned}
                     if missing:
-                        log.error("%s: the interrupted flush covers partitions %s not assigned here; it "
-                                  "resumes once they are (run one sink per group)", sink.group, sorted(missing))
-                log.info("%s: assigned partitions %s, reading from %s", sink.group,
-                         sorted(tp.partition for tp in assigned), stored)
+                        log.error(
+                            "%s: the interrupted flush covers partitions %s not assigned here; it "
+                            "resumes once they are (run one sink per group)",
+                            sink.group,
+                            sorted(missing),
+                        )
+                log.info(
+                    "%s: assigned partitions %s, reading from %s",
+                    sink.group,
+                    sorted(tp.partition for tp in assigned),
+                    stored,
+                )
                 if sink.paused:  # assigned during an outage: stay paused until the flush succeeds
                     consumer.pause(*assigned)
 
@@ -175,7 +206,7 @@ class Sink:
         finally:
             consumer.close(autocommit=False)
 
-    def _take(self, consumer, polled: Iterable) -> None:  # type: ignore[no-untyped-def]
+    def _take(self, consumer, polled: Iterable) -> None:
         """Buffer polled records up to the limit; seek back to the first record not taken.
 
         While a flush interrupted by a crash is re-read, exactly its records are taken (up to its end
@@ -222,21 +253,22 @@ class Sink:
         self.metrics.backlog.set(0)
         self.health.flushed(newest)
         self.metrics.last_flush.set_to_current_time()
-        if newest is not None and newest > self.metrics.newest_data._value.get():  # type: ignore[attr-defined]
+        if newest is not None and newest > self.metrics.newest_data._value.get():
             self.metrics.newest_data.set(newest)
         if commit and offsets and self._consumer is not None:
             from kafka import OffsetAndMetadata, TopicPartition
 
             assigned = {tp.partition for tp in self._consumer.assignment()}
-            commits = {TopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1)
-                       for p, o in offsets.items() if p in assigned}
+            commits = {
+                TopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items() if p in assigned
+            }
             if commits:
                 try:
                     self._consumer.commit(commits)
                 except Exception as err:  # a hint only: the offsets that count are in ClickHouse
                     log.warning("Kafka offset commit failed (harmless, offsets are stored): %r", err)
 
-    def _flush_or_pause(self, consumer) -> None:  # type: ignore[no-untyped-def]
+    def _flush_or_pause(self, consumer) -> None:
         try:
             self._flush(commit=True)
             return
@@ -267,8 +299,12 @@ class Sink:
             if self.recovery is None:
                 consumer.resume(*consumer.paused())
 
-    def _with_retry(self, fn: Callable[[], object], wait: Callable[[float], object] | None = None,
-                    give_up: Callable[[], bool] = lambda: False):  # type: ignore[no-untyped-def]
+    def _with_retry(
+        self,
+        fn: Callable[[], object],
+        wait: Callable[[float], object] | None = None,
+        give_up: Callable[[], bool] = lambda: False,
+    ):
         """Call fn until it succeeds or fails for good; between tries wait (in poll, or on the stop
         event) for a capped exponential delay with jitter (so sinks do not retry in step). Only
         transient errors are retried (`sinks/errors.py`); a permanent one propagates."""
@@ -312,8 +348,9 @@ class SinkThread:
     `check()` raises.
     """
 
-    def __init__(self, sink: Sink, on_fatal: Callable[[BaseException], None] | None = None,
-                 max_restarts: int = 5) -> None:
+    def __init__(
+        self, sink: Sink, on_fatal: Callable[[BaseException], None] | None = None, max_restarts: int = 5
+    ) -> None:
         self.sink = sink
         self.error: BaseException | None = None
         self.on_fatal = on_fatal
@@ -329,7 +366,7 @@ class SinkThread:
                 sink.run()
                 sink.health.set_state("stopped")
                 return
-            except BaseException as err:  # noqa: BLE001 - classified below, never swallowed
+            except BaseException as err:
                 permanent = isinstance(err, StoreError) and not isinstance(err, StoreUnavailable)
                 restarts = 0 if sink.flushes > flushes else restarts + 1
                 if sink._stop.is_set() or permanent or restarts > self.max_restarts:
@@ -337,7 +374,7 @@ class SinkThread:
                     return
                 sink.health.restarts += 1
                 log.exception("%s: sink died; restart %d of %d", sink.group, restarts, self.max_restarts)
-                if sink._stop.wait(min(2.0 ** restarts, sink.settings.sink_retry_max_s)):
+                if sink._stop.wait(min(2.0**restarts, sink.settings.sink_retry_max_s)):
                     return
                 sink.reset()
 
@@ -396,15 +433,27 @@ def sinks_for(settings: Settings, store: ChdbStore | ServerStore, metrics: SinkM
 
     They share one ledger: their inserts into one store go one step at a time (`sinks/ledger.py`)."""
     ledger = Ledger(store, witness=settings.sink_insert_witness)
-    return [Sink(settings, store, metrics, settings.topic_rates, retention=True, ledger=ledger),
-            Sink(settings, store, metrics, settings.topic_session_rates, retention=False, ledger=ledger),
-            Sink(settings, store, metrics, settings.topic_alerts, retention=False, ledger=ledger,
-                 buffer=AlertLogBuffer(f"{settings.sink_group}.{settings.topic_alerts}", settings.topic_alerts))]
+    return [
+        Sink(settings, store, metrics, settings.topic_rates, retention=True, ledger=ledger),
+        Sink(settings, store, metrics, settings.topic_session_rates, retention=False, ledger=ledger),
+        Sink(
+            settings,
+            store,
+            metrics,
+            settings.topic_alerts,
+            retention=False,
+            ledger=ledger,
+            buffer=AlertLogBuffer(f"{settings.sink_group}.{settings.topic_alerts}", settings.topic_alerts),
+        ),
+    ]
 
 
-def start_sink_thread(settings: Settings, store: ChdbStore | ServerStore,
-                      registry: CollectorRegistry | None = None,
-                      on_fatal: Callable[[BaseException], None] | None = None) -> SinkThreads:
+def start_sink_thread(
+    settings: Settings,
+    store: ChdbStore | ServerStore,
+    registry: CollectorRegistry | None = None,
+    on_fatal: Callable[[BaseException], None] | None = None,
+) -> SinkThreads:
     """Run the sinks beside whatever else this process does (the cockpit, a test). `on_fatal` runs
     when a sink stops for good (local mode passes `stop_process`); otherwise watch `check()`."""
     metrics = SinkMetrics.create(registry or CollectorRegistry())

@@ -3,19 +3,48 @@
 Migrations stay the way a store gets there; this list is what `sinks/cluster.py` generates the
 cluster variant from, what retention walks, and where `sinks/queries.py` finds the named queries.
 """
+
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Final
 
-from sinks.tables import TableDef, ViewDef, clicks_hour, clicks_minute, countries_minute, late_events
-from sinks.tables import rejects_minute, resources_minute, schema_migrations, sessions_minute, sink_offsets
-from sinks.tables import alert_log, clicks_day, resources, sink_flushes, tiles_10s, uniques_minute
+from sinks.tables import (
+    TableDef,
+    ViewDef,
+    alert_log,
+    clicks_day,
+    clicks_hour,
+    clicks_minute,
+    countries_minute,
+    late_events,
+    rejects_minute,
+    resources,
+    resources_minute,
+    schema_migrations,
+    sessions_minute,
+    sink_flushes,
+    sink_offsets,
+    tiles_10s,
+    uniques_minute,
+)
 
 TABLE_MODULES: Final[tuple[ModuleType, ...]] = (
-    schema_migrations, clicks_minute, late_events, sink_offsets, clicks_hour, rejects_minute,
-    tiles_10s, resources_minute, uniques_minute, sessions_minute, countries_minute, alert_log, sink_flushes,
-    clicks_day, resources,
+    schema_migrations,
+    clicks_minute,
+    late_events,
+    sink_offsets,
+    clicks_hour,
+    rejects_minute,
+    tiles_10s,
+    resources_minute,
+    uniques_minute,
+    sessions_minute,
+    countries_minute,
+    alert_log,
+    sink_flushes,
+    clicks_day,
+    resources,
 )
 # Null-engine input tables: they store nothing, their materialized views do.
 INPUTS: Final[tuple[TableDef, ...]] = (uniques_minute.INPUT_DEFINITION,)

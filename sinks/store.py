@@ -9,13 +9,14 @@ SQL handed to `query`/`command` uses clickhouse-driver's `%(name)s` placeholders
 values are escaped by clickhouse-driver's own escaper, never pasted in by hand. Named queries select
 plain types (epoch seconds via `toUInt32`, enum names as strings) so both engines return equal rows.
 """
+
 from __future__ import annotations
 
 import copy
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import pyarrow as pa
@@ -91,7 +92,11 @@ class _Views:
     database: str
     _is_view = False
 
-    def with_database(self, database: str):  # type: ignore[no-untyped-def]
+    if TYPE_CHECKING:
+        # Each engine's class defines it; declared here so the shared methods below type-check.
+        def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def with_database(self, database: str):
         view = copy.copy(self)
         view.database = check_identifier(database)
         view._is_view = True
@@ -100,7 +105,7 @@ class _Views:
 
     def drop_database(self) -> None:
         """Drop this store's database and everything in it (tests and benchmarks clean up with it)."""
-        self.command(f"DROP DATABASE IF EXISTS {self.database}")  # type: ignore[attr-defined]
+        self.command(f"DROP DATABASE IF EXISTS {self.database}")
 
 
 def _bind(sql: str, params: Mapping[str, Any] | None) -> str:
@@ -152,9 +157,7 @@ class ChdbStore(_Views):
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         if not rows:
             return 0
-        arrow = pa.Table.from_arrays(
-            [pa.array(list(col)) for col in zip(*rows, strict=True)], names=list(columns)
-        )
+        arrow = pa.Table.from_arrays([pa.array(list(col)) for col in zip(*rows, strict=True)], names=list(columns))
         return self.insert_arrow(table, arrow)
 
     def insert_arrow(self, table: str, arrow: pa.Table) -> int:
@@ -185,8 +188,16 @@ class ServerStore(_Views):
 
     def __init__(self, host: str, port: int, database: str, user: str, password: str, compression: bool) -> None:
         self.database = check_identifier(database)
-        self._kw = dict(host=host, port=port, user=user, password=password, compression=compression,
-                        connect_timeout=5, send_receive_timeout=60, settings={"use_numpy": False})
+        self._kw = dict(
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            compression=compression,
+            connect_timeout=5,
+            send_receive_timeout=60,
+            settings={"use_numpy": False},
+        )
         self._local = threading.local()
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
@@ -217,8 +228,9 @@ class ServerStore(_Views):
             if err.code in TRANSIENT_CODES or (err.code == 32 and "while receiving packet from" in err.message):
                 # the cluster's ZooKeeper or a shard is away (32: a replica died mid-insert): retry
                 raise StoreUnavailable(f"ClickHouse: {err.message.splitlines()[0][:500]}", code=err.code) from err
-            raise engine_error(f"ClickHouse: {err.message.splitlines()[0][:500]}\n  in: {sql[:300]}",
-                               code=err.code) from err
+            raise engine_error(
+                f"ClickHouse: {err.message.splitlines()[0][:500]}\n  in: {sql[:300]}", code=err.code
+            ) from err
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._execute(_bind(sql, params))
@@ -241,8 +253,7 @@ class ServerStore(_Views):
         cols = ", ".join(arrow.column_names)
         table = self.insert_targets.get(table, table)
         data = [arrow.column(c).to_pylist() for c in arrow.column_names]
-        self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", data, columnar=True,
-                      types_check=False)
+        self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", data, columnar=True, types_check=False)
         return arrow.num_rows
 
     def close(self) -> None:

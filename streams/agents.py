@@ -4,6 +4,7 @@ from `streams.fetch_consumer` to a `streams.processor.Processor`.
 Each source topic has its own co-partitioned rates topic, so each rates partition's last message is
 the checkpoint of exactly one source partition.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,12 +26,15 @@ def register(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, send: S
     `send`; return the processors by source topic."""
 
     processors: dict[str, Processor] = {}
-    for source, rates in ((settings.topic_clicks, settings.topic_rates),
-                          (settings.topic_sessions, settings.topic_session_rates)):
+    for source, rates in (
+        (settings.topic_clicks, settings.topic_rates),
+        (settings.topic_sessions, settings.topic_session_rates),
+    ):
         processors[source] = _register_one(app, settings, metrics, send, source, rates)
 
-    @app.on_partitions_revoked.connect
-    async def on_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:  # noqa: ARG001
+    # faust's stubs type a handler as (sender, *args, signal=...); it is called (sender, revoked, signal=...)
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
         for tp in revoked:
             if tp.topic in processors:
                 processors[tp.topic].forget([tp.partition])
@@ -48,11 +52,12 @@ def register(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, send: S
     return processors
 
 
-def _register_one(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, send: Send,
-                  source: str, rates: str) -> Processor:
+def _register_one(
+    app: WorkerApp, settings: Settings, metrics: WorkerMetrics, send: Send, source: str, rates: str
+) -> Processor:
     topic = app.topic(source, value_type=bytes, value_serializer="raw", key_type=bytes, key_serializer="raw")
 
-    async def load(partition: int):  # type: ignore[no-untyped-def]
+    async def load(partition: int):
         return await load_last_batch(settings.kafka_bootstrap, rates, partition)
 
     processor = Processor(settings, send, load, metrics, source_topic=source, rates_topic=rates)
@@ -60,7 +65,7 @@ def _register_one(app: WorkerApp, settings: Settings, metrics: WorkerMetrics, se
     async def handle(partition: int, run: list[tuple[int, bytes | None, int]]) -> None:
         try:
             await processor.handle(partition, run)
-        except Exception:  # noqa: BLE001 - any failure: stop before the run's offsets are committed
+        except Exception:
             # Raised on, it would stop Faust's fetcher and leave a worker that holds its partitions
             # and reads nothing. Exit at once instead: this run is not committed, it is re-read on
             # restart, and the checkpoints skip what was already sent.

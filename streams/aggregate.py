@@ -7,6 +7,7 @@ Per valid, on-time event it updates a handful of counters keyed by event-time bu
 (older than watermark - allowed lateness) only count in `late`, since the minutes they belong to
 have already been judged by the alerts.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,10 +15,11 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from contracts.deadletter import Refusal
-from contracts.events import ABROAD, DETAIL_KEEP, EARLIEST_EVENT_MS, Click, check_time, decode
-from contracts.rates import DURATION_BUCKETS_S, RateBatch
+from contracts.events import ABROAD, DETAIL_KEEP, EARLIEST_EVENT_MS, Click, Session, check_time, decode
+from contracts.rates import DURATION_BUCKETS_S, RateBatch, ResourceRow, SessionRow
 from contracts.settings import Settings
 
 
@@ -33,8 +35,13 @@ class Limits:
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
-        return cls(s.max_message_bytes, s.max_events_per_message, s.allowed_lateness_s * 1000,
-                   s.max_future_s * 1000, s.watermark_lead_s * 1000)
+        return cls(
+            s.max_message_bytes,
+            s.max_events_per_message,
+            s.allowed_lateness_s * 1000,
+            s.max_future_s * 1000,
+            s.watermark_lead_s * 1000,
+        )
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ def aggregate(
     for msg in messages:
         offset = msg[0]
         raw = msg[1]
-        broker_ms = msg[2] if len(msg) > 2 else -1  # type: ignore[misc]
+        broker_ms = msg[2] if len(msg) > 2 else -1
         if first < 0:
             first = offset
         last = offset
@@ -158,36 +165,38 @@ def aggregate(
                     ckey = (minute, platform, ev.country or "ZZ")
                     countries[ckey] = countries.get(ckey, 0) + 1
                 if ev.__class__ is Click:
-                    action = ev.action
-                    key = (minute, platform, province, ev.section, action)
+                    click: Click = ev  # type: ignore[assignment]  # narrowed by the class check (no call per event)
+                    action = click.action
+                    key = (minute, platform, province, click.section, action)
                     clicks[key] = clicks.get(key, 0) + 1
                     tkey = (ts // 10_000 * 10, platform)
                     tiles[tkey] = tiles.get(tkey, 0) + 1
                     slot = slots.get(action)
                     if slot is not None:
-                        rkey = (minute, platform, ev.resource, ev.section)
+                        rkey = (minute, platform, click.resource, click.section)
                         row = resources.get(rkey)
                         if row is None:
                             row = resources[rkey] = [0, 0, 0]
                         row[slot] += 1
                 else:
+                    sess: Session = ev  # type: ignore[assignment]  # the other class (no call per event)
                     skey = (minute, platform, province)
                     srow = sessions.get(skey)
                     if srow is None:
                         srow = sessions[skey] = [0] * (3 + _N_DURATION) + [0.0]
-                    if ev.kind == "start":
+                    if sess.kind == "start":
                         srow[0] += 1
-                    elif ev.kind == "end":
+                    elif sess.kind == "end":
                         srow[1] += 1
-                        srow[3 + bisect_left(DURATION_BUCKETS_S, ev.duration_s + 1e-9)] += 1
-                        srow[-1] += ev.duration_s
+                        srow[3 + bisect_left(DURATION_BUCKETS_S, sess.duration_s + 1e-9)] += 1
+                        srow[-1] += sess.duration_s
                     else:
                         srow[2] += 1
             if refused:
                 refused.sort(key=_by_index)
                 _letter(dead, rejects, offset, refused, d.units, raw, broker_ms)
                 refused_at = broker_ms if refused_at < 0 else refused_at
-        except Exception as err:  # noqa: BLE001 - the safety net: this message is set aside, not the worker
+        except Exception as err:
             raise PoisonMessage(offset, err) from err
     batch = RateBatch(
         src_topic=topic,
@@ -201,16 +210,23 @@ def aggregate(
         rejects=dict(rejects),
         rejects_at_ms=(wm if wm > 0 else refused_at if refused_at >= 0 else now_ms) if rejects else 0,
         tiles=[(*k, n) for k, n in tiles.items()],
-        resources=[(*k, *v) for k, v in resources.items()],
+        resources=cast(list[ResourceRow], [(*k, *v) for k, v in resources.items()]),
         visitors=list(visitors),
-        sessions=[(*k, *(int(x) for x in v[:-1]), float(v[-1])) for k, v in sessions.items()],
+        sessions=cast(list[SessionRow], [(*k, *(int(x) for x in v[:-1]), float(v[-1])) for k, v in sessions.items()]),
         countries=[(*k, n) for k, n in countries.items()],
     )
     return Aggregated(batch, dead, dict(aside))
 
 
-def aggregate_safely(topic: str, partition: int, messages: list[Message], watermark_ms: int, now_ms: int,
-                     limits: Limits, set_aside: Mapping[int, str] | None = None) -> Aggregated:
+def aggregate_safely(
+    topic: str,
+    partition: int,
+    messages: list[Message],
+    watermark_ms: int,
+    now_ms: int,
+    limits: Limits,
+    set_aside: Mapping[int, str] | None = None,
+) -> Aggregated:
     """`aggregate`, with every message that raises set aside (refused as `internal`, logged with
     its offset) and the run folded again without it: a message can fail the fold, never the worker.
     The fold is a pure function of the run, so the same messages are set aside after a restart."""
@@ -221,8 +237,14 @@ def aggregate_safely(topic: str, partition: int, messages: list[Message], waterm
         except PoisonMessage as poison:
             if poison.offset in aside:
                 raise  # setting it aside failed too: a bug outside any one message
-            log.error("%s[%d] offset %d set aside as a dead letter (internal): %s", topic, partition,
-                      poison.offset, poison.__cause__, exc_info=poison.__cause__)
+            log.error(
+                "%s[%d] offset %d set aside as a dead letter (internal): %s",
+                topic,
+                partition,
+                poison.offset,
+                poison.__cause__,
+                exc_info=poison.__cause__,
+            )
             aside[poison.offset] = str(poison)[:DETAIL_KEEP]
 
 
@@ -230,8 +252,15 @@ def _by_index(r: Refusal) -> int:
     return r.index
 
 
-def _letter(dead: list[DeadLetter], rejects: Counter[str], offset: int, refused: list[Refusal], units: int,
-            raw: bytes | None, broker_ms: int) -> None:
+def _letter(
+    dead: list[DeadLetter],
+    rejects: Counter[str],
+    offset: int,
+    refused: list[Refusal],
+    units: int,
+    raw: bytes | None,
+    broker_ms: int,
+) -> None:
     for r in refused:
         rejects[r.reason] += 1
     dead.append(DeadLetter(offset, refused, units, raw, broker_ms))

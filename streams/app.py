@@ -1,4 +1,5 @@
 """Build the Faust app from settings: the app object alone, agents live in `streams.agents`."""
+
 from __future__ import annotations
 
 import faust
@@ -17,9 +18,14 @@ class WorkerApp(faust.App):
     fetch_route: FetchRoute
 
     def _new_consumer(self) -> ConsumerT:
-        return FetchConsumer(self.transport, callback=self.topics.on_message, loop=self.transport.loop,
-                             on_partitions_revoked=self._on_partitions_revoked,
-                             on_partitions_assigned=self._on_partitions_assigned, beacon=self.beacon)
+        return FetchConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            loop=self.transport.loop,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+        )
 
 
 def create_app(settings: Settings) -> WorkerApp:
@@ -45,6 +51,9 @@ def create_app(settings: Settings) -> WorkerApp:
         consumer_auto_offset_reset="earliest",
         consumer_max_fetch_size=settings.worker_fetch_max_bytes,
     )
-    app.fetch_route = FetchRoute(window_s=settings.worker_batch_within_s, max_messages=settings.worker_batch_max,
-                                 fetch_wait_s=settings.worker_fetch_wait_s)
+    app.fetch_route = FetchRoute(
+        window_s=settings.worker_batch_within_s,
+        max_messages=settings.worker_batch_max,
+        fetch_wait_s=settings.worker_fetch_wait_s,
+    )
     return app

@@ -7,6 +7,7 @@ that stop at `limit` output bytes, and makes the fetcher turn a batch stopped so
 the batch's last offset whose value is an `Unreadable` (reason `too_large`, the compressed bytes
 first expanded bytes kept as its payload): the worker dead-letters it and goes on; the batch never expands.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -85,7 +86,9 @@ def zstd_decode(data: Any, limit: int) -> bytes:
             n = cramjam.zstd.decompress_into(src, out)
         except cramjam.DecompressionError as err:
             if size >= limit:
-                raise DecompressionLimit(f"zstd: expands beyond {limit} bytes ({err})", bytes(out[:HEAD_KEEP])) from None
+                raise DecompressionLimit(
+                    f"zstd: expands beyond {limit} bytes ({err})", bytes(out[:HEAD_KEEP])
+                ) from None
             size = min(limit, size * 2)
             continue
         if n < size or size >= limit:
@@ -103,8 +106,8 @@ def snappy_decode(data: Any, limit: int) -> bytes:
             total = 0
             pos = 16
             while pos < len(buf):
-                n = int.from_bytes(buf[pos:pos + 4], "big")
-                block = buf[pos + 4:pos + 4 + n]
+                n = int.from_bytes(buf[pos : pos + 4], "big")
+                block = buf[pos + 4 : pos + 4 + n]
                 pos += 4 + n
                 total += cramjam.snappy.decompress_raw_len(block)
                 if total > limit:
@@ -145,8 +148,11 @@ class _GuardedBatch:
             first = next(records, None)
         except DecompressionLimit as err:
             b = self._batch
-            value = Unreadable(err.head, reason="too_large",
-                               detail=f"record batch at offsets {b.base_offset}..{b.next_offset - 1}: {err}")
+            value = Unreadable(
+                err.head,
+                reason="too_large",
+                detail=f"record batch at offsets {b.base_offset}..{b.next_offset - 1}: {err}",
+            )
             yield _Refused(b.next_offset - 1, b.max_timestamp, b.timestamp_type, value)
             return
         while first is not None:  # not `yield from`: it would call the batch's __iter__ a second time
@@ -184,16 +190,22 @@ def install(limit: int) -> None:
     modules = [py_records]
     try:
         import aiokafka.record._crecords.default_records as c_records
+
         modules.append(c_records)
     except ImportError:  # pure-Python aiokafka (AIOKAFKA_NO_EXTENSIONS)
         pass
-    codecs = {"gzip_decode": gzip_decode, "lz4_decode": lz4_decode, "zstd_decode": zstd_decode,
-              "snappy_decode": snappy_decode}
+    codecs = {
+        "gzip_decode": gzip_decode,
+        "lz4_decode": lz4_decode,
+        "zstd_decode": zstd_decode,
+        "snappy_decode": snappy_decode,
+    }
     for mod in modules:
         for name, fn in codecs.items():
             if not hasattr(mod, name):
-                raise RuntimeError(f"{mod.__name__} has no {name}: re-check streams.bounded_records "
-                                   "against this aiokafka version")
+                raise RuntimeError(
+                    f"{mod.__name__} has no {name}: re-check streams.bounded_records against this aiokafka version"
+                )
             _installed.setdefault((mod.__name__, name), getattr(mod, name))
             setattr(mod, name, lambda data, _fn=fn: _fn(data, limit))
     base = _installed.get("PartitionRecords") or fetcher.PartitionRecords

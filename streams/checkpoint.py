@@ -2,6 +2,7 @@
 
 Used once per partition assignment, before the worker emits anything for that partition.
 """
+
 from __future__ import annotations
 
 import time
@@ -13,8 +14,12 @@ async def load_last_batch(bootstrap: str, topic: str, partition: int, timeout_s:
     """The last message of `topic`/`partition` decoded, or None if the partition is empty."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False,
-                                group_id=None, request_timeout_ms=int(timeout_s * 1000))
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        enable_auto_commit=False,
+        group_id=None,
+        request_timeout_ms=int(timeout_s * 1000),
+    )
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)

@@ -1,4 +1,5 @@
 """`edu-worker`: run a Faust stream worker with settings from the environment."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,19 +17,20 @@ def main(argv: list[str] | None = None) -> None:
         prog="edu-worker",
         description="Faust worker: validates click events, aggregates them per event-time minute and "
         "sends rate batches to the rates topic (dead letters to the dead-letter topic). "
-        "Settings come from EDU_* environment variables; run several for scale-out.")
+        "Settings come from EDU_* environment variables; run several for scale-out.",
+    )
     parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
     args = parser.parse_args(argv)
     settings = load_settings()
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
+    from contracts.topics import ensure_topics
     from streams.agents import register
     from streams.app import create_app
     from streams.metrics import WorkerMetrics
     from streams.rates_sender import RatesSender
     from streams.runtime import fix_mmap_threshold, tune_gc
-    from contracts.topics import ensure_topics
 
     if not args.no_create_topics:
         ensure_topics(settings)

@@ -19,12 +19,13 @@ and replaces the per-record path of every topic that has a fetch handler:
 
 Topics without a handler keep Faust's own path.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,13 +61,15 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     waits that long: up to 1.5 s of an event's way to the store, and a stall of ~1 s at the end
     of each backlog in the throughput bench."""
 
-    def _create_worker_consumer(self, transport):  # type: ignore[no-untyped-def]
+    def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
         route: FetchRoute | None = getattr(self.app, "fetch_route", None)
         if route is not None:
             if not hasattr(consumer, "_fetch_max_wait_ms"):
-                raise RuntimeError("aiokafka's consumer has no _fetch_max_wait_ms: re-check FetchConsumer "
-                                   "against this aiokafka version")
+                raise RuntimeError(
+                    "aiokafka's consumer has no _fetch_max_wait_ms: re-check FetchConsumer "
+                    "against this aiokafka version"
+                )
             consumer._fetch_max_wait_ms = int(route.fetch_wait_s * 1000)
         return consumer
 
@@ -92,7 +95,7 @@ class FetchConsumer(faust_aiokafka.Consumer):
     def _route(self) -> FetchRoute | None:
         return getattr(self.app, "fetch_route", None)
 
-    async def _wait_next_records(self, timeout: float):  # type: ignore[no-untyped-def]
+    async def _wait_next_records(self, timeout: float):
         route = self._route
         if route is None or not route.handlers:
             return await super()._wait_next_records(timeout)
@@ -113,17 +116,23 @@ class FetchConsumer(faust_aiokafka.Consumer):
                 records = {tp: recs for tp, recs in records.items() if tp.topic not in route.handlers}
             else:
                 records = self._collect(route, records, active, generation)
-        if self._collected and (self._collected_n >= route.max_messages or time.monotonic() >= self._due
-                                or self._behind()):
+        if self._collected and (
+            self._collected_n >= route.max_messages or time.monotonic() >= self._due or self._behind()
+        ):
             await self._hand_over(route)
         return records, active
 
-    def _collect(self, route: FetchRoute, records: dict, active: set | None,  # type: ignore[type-arg]
-                 generation: int) -> dict:  # type: ignore[type-arg]
+    def _collect(
+        self,
+        route: FetchRoute,
+        records: Mapping[TP, list[Any]],
+        active: set | None,
+        generation: int,
+    ) -> dict[TP, list[Any]]:
         """Take the records of handled topics into the runs; return the others for Faust's path."""
         if self._collected and generation != self._generation:
             self._drop_collected()
-        rest = {}
+        rest: dict[TP, list[Any]] = {}
         for tp, recs in records.items():
             if tp.topic not in route.handlers:
                 rest[tp] = recs
@@ -178,7 +187,7 @@ class FetchConsumer(faust_aiokafka.Consumer):
         now = time.monotonic()
         for tp, run in runs.items():
             self._settled[tp] = run[-1][0] + 1
-            self._acked[tp]  # noqa: B018 - a partition listed in _acked is one the commit timer visits
+            self._acked[tp]
             inbound[tp] = now  # Faust's livelock check: this partition's stream is moving
 
     def stop_flow(self) -> None:

@@ -7,6 +7,7 @@ reads that checkpoint and skips re-read messages at or below it, so a worker kil
 but before committing its consumer offset re-reads them without sending them twice.
 Kafka I/O is injected (`send`, `load_checkpoint`), so unit tests drive this with plain functions.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,9 +45,17 @@ class PartitionState:
 
 
 class Processor:
-    def __init__(self, settings: Settings, send: Send, load_checkpoint: LoadCheckpoint,
-                 metrics: WorkerMetrics, clock: Callable[[], float] = time.time, *,
-                 source_topic: str | None = None, rates_topic: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        send: Send,
+        load_checkpoint: LoadCheckpoint,
+        metrics: WorkerMetrics,
+        clock: Callable[[], float] = time.time,
+        *,
+        source_topic: str | None = None,
+        rates_topic: str | None = None,
+    ) -> None:
         self.topic = source_topic or settings.topic_clicks
         self.rates_topic = rates_topic or settings.topic_rates
         self.dead_topic = settings.topic_deadletter
@@ -68,8 +77,10 @@ class Processor:
         if state is None:
             last = await self._load(partition)
             if last is not None and last.src_topic != self.topic:
-                raise RuntimeError(f"checkpoint on {self.rates_topic}[{partition}] is for {last.src_topic!r}, "
-                                   f"not {self.topic!r}: two source topics share one rates topic")
+                raise RuntimeError(
+                    f"checkpoint on {self.rates_topic}[{partition}] is for {last.src_topic!r}, "
+                    f"not {self.topic!r}: two source topics share one rates topic"
+                )
             state = PartitionState(last.last_offset, last.watermark_ms) if last else PartitionState(-1, 0)
             self.partitions[partition] = state
         return state
@@ -97,7 +108,7 @@ class Processor:
         watermark = state.watermark_ms
         for i in range(0, len(fresh), size):
             started = time.perf_counter()
-            for agg, value, letters, n_messages in self._fold(partition, fresh[i:i + size], watermark, now):
+            for agg, value, letters, n_messages in self._fold(partition, fresh[i : i + size], watermark, now):
                 watermark = agg.batch.watermark_ms
                 b = agg.batch
                 aside = sum(1 for o in agg.set_aside if b.first_offset <= o <= b.last_offset)
@@ -106,15 +117,22 @@ class Processor:
                 if inflight is not None:
                     sent = await self._settle(state, inflight, now)
                 await self._dead_letters(partition, agg.dead, letters)
-                inflight = _InFlight(agg.batch, await self._send(self.rates_topic, partition, value),
-                                     n_messages, started)
+                inflight = _InFlight(
+                    agg.batch, await self._send(self.rates_topic, partition, value), n_messages, started
+                )
                 await asyncio.sleep(0)  # let the producer's sender take it to the broker meanwhile
         if inflight is not None:
             sent = await self._settle(state, inflight, now)
         return sent
 
-    def _fold(self, partition: int, run: Sequence[Message], watermark_ms: int,
-              now: float, set_aside: dict[int, str] | None = None) -> list[tuple[Aggregated, bytes, list[bytes], int]]:
+    def _fold(
+        self,
+        partition: int,
+        run: Sequence[Message],
+        watermark_ms: int,
+        now: float,
+        set_aside: dict[int, str] | None = None,
+    ) -> list[tuple[Aggregated, bytes, list[bytes], int]]:
         """Aggregate and encode one run (its batch and its dead letters); a run whose batch would
         exceed one Kafka message is split in halves (each folded on the watermark the first half
         reached), so no batch is ever refused.
@@ -127,7 +145,7 @@ class Processor:
             agg = aggregate_safely(self.topic, partition, list(run), watermark_ms, int(now * 1000), self.limits, aside)
             value = encode_batch(agg.batch)
             letters = [self._letter(partition, d, now) for d in agg.dead]
-        except Exception as err:  # noqa: BLE001 - narrowed to one message below
+        except Exception as err:
             if len(run) > 1:
                 half = len(run) // 2
                 first = self._fold(partition, run[:half], watermark_ms, now, aside)
@@ -135,9 +153,17 @@ class Processor:
             offset = run[0][0]
             if offset in aside:
                 raise
-            log.error("%s[%d] offset %d set aside as a dead letter (internal): %s", self.topic, partition, offset,
-                      err, exc_info=err)
-            return self._fold(partition, run, watermark_ms, now, {**aside, offset: f"{type(err).__name__}: {err}"[:200]})
+            log.error(
+                "%s[%d] offset %d set aside as a dead letter (internal): %s",
+                self.topic,
+                partition,
+                offset,
+                err,
+                exc_info=err,
+            )
+            return self._fold(
+                partition, run, watermark_ms, now, {**aside, offset: f"{type(err).__name__}: {err}"[:200]}
+            )
         self._bytes_per_message = len(value) / len(run)
         if len(value) > MAX_RATES_BYTES and len(run) > 1:
             half = len(run) // 2
@@ -149,8 +175,16 @@ class Processor:
         spans = None
         if len(d.refusals) < d.events and d.payload is not None:
             spans = split_array(d.payload)
-        rec = make_record(topic=self.topic, partition=partition, offset=d.offset, payload=d.payload,
-                          refusals=d.refusals, events=d.events, seen_at_ms=int(now * 1000), spans=spans)
+        rec = make_record(
+            topic=self.topic,
+            partition=partition,
+            offset=d.offset,
+            payload=d.payload,
+            refusals=d.refusals,
+            events=d.events,
+            seen_at_ms=int(now * 1000),
+            spans=spans,
+        )
         return encode_record(rec)
 
     async def _dead_letters(self, partition: int, dead: Sequence[DeadLetter], letters: Sequence[bytes]) -> None:
@@ -164,7 +198,7 @@ class Processor:
         if pending:
             await asyncio.gather(*pending)
 
-    async def _settle(self, state: PartitionState, sent: "_InFlight", now: float) -> RateBatch:
+    async def _settle(self, state: PartitionState, sent: _InFlight, now: float) -> RateBatch:
         """Wait for a batch's acknowledgement, then move the partition's checkpoint past it."""
         m = self._metrics
         await sent.delivered

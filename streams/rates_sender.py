@@ -9,14 +9,19 @@ every switch interval (5 ms) and the round trip stays short.
 
 Idempotent, acks from all replicas: a batch retried across a broker restart is written once.
 """
+
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from contracts.settings import Settings
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 START_TIMEOUT_S = 60.0
 
@@ -30,7 +35,7 @@ class RatesSender:
         self._client_id = client_id
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rates-sender", daemon=True)
-        self._producer = None
+        self._producer: AIOKafkaProducer | None = None
 
     def start(self) -> None:
         """Start the thread and connect; fails loudly if the broker does not answer in time."""
@@ -39,16 +44,23 @@ class RatesSender:
         try:
             future.result(timeout=START_TIMEOUT_S)
         except (concurrent.futures.TimeoutError, Exception) as err:
-            raise SystemExit(f"the worker's producer could not reach Kafka at {self._settings.kafka_bootstrap}: "
-                             f"{err!r}") from err
+            raise SystemExit(
+                f"the worker's producer could not reach Kafka at {self._settings.kafka_bootstrap}: {err!r}"
+            ) from err
 
     async def _start(self) -> None:
         from aiokafka import AIOKafkaProducer
 
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.kafka_bootstrap.split(","), client_id=self._client_id,
-            acks="all", enable_idempotence=True, linger_ms=0, max_request_size=4 * 1024 * 1024)
-        await self._producer.start()
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap.split(","),
+            client_id=self._client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=0,
+            max_request_size=4 * 1024 * 1024,
+        )
+        self._producer = producer
+        await producer.start()
 
     async def send(self, topic: str, partition: int | None, value: bytes) -> Awaitable[object]:
         """Hand the record to the producer thread; return its delivery as a future of this loop."""

@@ -6,6 +6,7 @@ about 9,500 collections in a 13 s benchmark run, about a third of the worker's C
 re-scanning Faust's long-lived objects. Freezing what start-up built and collecting the young
 generation less often keeps cycles collected (memory stays bounded) at a small fraction of the cost.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -7,6 +7,7 @@
 Each test that needs topics gets its own names (`pipeline_settings`), so tests do not see each
 other's messages.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -44,8 +45,8 @@ def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def kafka(services_dir: Path) -> Iterator[str]:
     """Bootstrap address of a running broker (reused if EDU_TEST_KAFKA names one that answers)."""
-    from ops.local_process import free_port
     from ops.kafka_local import LocalKafka, metadata_ready
+    from ops.local_process import free_port
 
     reuse = os.environ.get("EDU_TEST_KAFKA")
     if reuse:
@@ -54,8 +55,12 @@ def kafka(services_dir: Path) -> Iterator[str]:
             raise RuntimeError(f"EDU_TEST_KAFKA={reuse} does not answer")
         yield reuse
         return
-    broker = LocalKafka(free_port(), free_port(), data_dir=services_dir / "kafka",
-                        extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
+    broker = LocalKafka(
+        free_port(),
+        free_port(),
+        data_dir=services_dir / "kafka",
+        extra_config={"message.max.bytes": str(4 * 1024 * 1024)},
+    )
     broker.fetch()
     broker.start(timeout=90)
     try:
@@ -86,7 +91,7 @@ def chdb_path(services_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def chdb_session_store(chdb_path: Path):  # type: ignore[no-untyped-def]
+def chdb_session_store(chdb_path: Path):
     from sinks.store import ChdbStore
 
     store = ChdbStore(str(chdb_path), "edu_test")
@@ -94,7 +99,7 @@ def chdb_session_store(chdb_path: Path):  # type: ignore[no-untyped-def]
     store.close()
 
 
-def private_database(store, name: str):  # type: ignore[no-untyped-def]
+def private_database(store, name: str):
     """The session store under a fresh database `name` (shares the engine: one chDB path per process),
     migrated to head."""
     import copy
@@ -118,14 +123,21 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
     tag = unique("t")
     base: dict[str, object] = dict(
         kafka_bootstrap=bootstrap,
-        topic_clicks=f"{tag}.clicks", topic_sessions=f"{tag}.sessions", topic_rates=f"{tag}.rates",
+        topic_clicks=f"{tag}.clicks",
+        topic_sessions=f"{tag}.sessions",
+        topic_rates=f"{tag}.rates",
         topic_session_rates=f"{tag}.session-rates",
-        topic_deadletter=f"{tag}.dead", topic_alerts=f"{tag}.alerts", topic_partitions=4,
-        worker_id=f"{tag}-worker", sink_group=f"{tag}-sink", clickhouse_database=f"db_{tag}",
-        worker_session_timeout_s=6.0, worker_batch_within_s=0.2, worker_metrics_port=0,
-        sink_metrics_port=0, sink_flush_interval_s=0.3,
+        topic_deadletter=f"{tag}.dead",
+        topic_alerts=f"{tag}.alerts",
+        topic_partitions=4,
+        worker_id=f"{tag}-worker",
+        sink_group=f"{tag}-sink",
+        clickhouse_database=f"db_{tag}",
+        worker_session_timeout_s=6.0,
+        worker_batch_within_s=0.2,
+        worker_metrics_port=0,
+        sink_metrics_port=0,
+        sink_flush_interval_s=0.3,
     )
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
-
-

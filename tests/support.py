@@ -1,4 +1,5 @@
 """Helpers for integration tests: a worker subprocess, a known event set, condition waits."""
+
 from __future__ import annotations
 
 import os
@@ -8,24 +9,27 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
-
-from collections.abc import Iterable
+from typing import TypeVar, cast
 
 from contracts.events import Click, Event, encode
-from simulators.generator import topic_of
-from simulators.truth import GroundTruth
 from contracts.geo import PLATFORMS, PROVINCE_CODES, SECTIONS
 from contracts.settings import Settings
+from simulators.generator import topic_of
+from simulators.truth import GroundTruth
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.2,
-             describe: Callable[[], object] | None = None) -> T:
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float,
+    what: str,
+    interval: float = 0.2,
+    describe: Callable[[], object] | None = None,
+) -> T:
     """Poll `condition` until it returns something truthy; fail after `timeout` naming `what`."""
     deadline = time.monotonic() + timeout
     last: T | None = None
@@ -35,8 +39,10 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
             return last
         # Waiting between polls of a real condition, bounded by the deadline above.
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}"
-                         + (f" ({describe()})" if describe else ""))
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what}; last value: {last!r}"
+        + (f" ({describe()})" if describe else "")
+    )
 
 
 class WorkerProcess:
@@ -49,11 +55,16 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_start = 0
 
-    def start(self, timeout: float = 90) -> "WorkerProcess":
+    def start(self, timeout: float = 90) -> WorkerProcess:
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "--loglevel", "info"],
-                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "--loglevel", "info"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         wait_for(self._ready, timeout, f"worker ready (log {self.log_path})")
         return self
@@ -97,13 +108,25 @@ def known_clicks(n: int, seed: int, start_ms: int, span_ms: int) -> list[Click]:
     out = []
     for i in range(n):
         province = provinces[i % len(provinces)] if i < len(provinces) * len(platforms) else rng.choice(provinces)
-        platform = platforms[(i // len(provinces)) % len(platforms)] if i < len(provinces) * len(platforms) else rng.choice(platforms)
-        out.append(Click(
-            id=f"ev{seed}-{i}", ts=start_ms + i * span_ms // n, platform=platform, province=province,
-            country="SG" if province == "abroad" else None, user=f"u{rng.randrange(50_000)}",
-            session=f"s{rng.randrange(20_000)}", resource=f"r{rng.randrange(28_052)}",
-            section=rng.choice(sections), action=rng.choice(("view", "play", "download", "search")),
-        ))
+        platform = (
+            platforms[(i // len(provinces)) % len(platforms)]
+            if i < len(provinces) * len(platforms)
+            else rng.choice(platforms)
+        )
+        out.append(
+            Click(
+                id=f"ev{seed}-{i}",
+                ts=start_ms + i * span_ms // n,
+                platform=platform,
+                province=province,
+                country="SG" if province == "abroad" else None,
+                user=f"u{rng.randrange(50_000)}",
+                session=f"s{rng.randrange(20_000)}",
+                resource=f"r{rng.randrange(28_052)}",
+                section=rng.choice(sections),
+                action=rng.choice(("view", "play", "download", "search")),
+            )
+        )
     return out
 
 
@@ -111,12 +134,18 @@ def truth_by_platform_province(clicks: list[Click]) -> Counter[tuple[str, str]]:
     return Counter((c.platform, c.province) for c in clicks)
 
 
-def producer(bootstrap: str):  # type: ignore[no-untyped-def]
+def producer(bootstrap: str):
     from kafka import KafkaProducer
 
     # Idempotent: a send retried across a broker restart must not write a source message twice.
-    return KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=5,
-                         max_request_size=4 * 1024 * 1024, batch_size=256 * 1024, enable_idempotence=True)
+    return KafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        acks="all",
+        linger_ms=5,
+        max_request_size=4 * 1024 * 1024,
+        batch_size=256 * 1024,
+        enable_idempotence=True,
+    )
 
 
 def send_in_client_batches(bootstrap: str, topic: str, clicks: list[Click], batch: int = 20) -> int:
@@ -124,8 +153,8 @@ def send_in_client_batches(bootstrap: str, topic: str, clicks: list[Click], batc
     prod = producer(bootstrap)
     futures = []
     for i in range(0, len(clicks), batch):
-        chunk = clicks[i:i + batch]
-        futures.append(prod.send(topic, key=chunk[0].session.encode(), value=encode(chunk)))
+        chunk = clicks[i : i + batch]
+        futures.append(prod.send(topic, key=chunk[0].session.encode(), value=encode(cast("list[Event]", chunk))))
     prod.flush(60)
     for f in futures:
         f.get(timeout=60)  # raises if any send failed
@@ -133,8 +162,9 @@ def send_in_client_batches(bootstrap: str, topic: str, clicks: list[Click], batc
     return len(futures)
 
 
-def send_regrouped(settings: Settings, batches: Iterable[list[Event]], truth: GroundTruth | None = None,
-                   size: int = 200) -> None:
+def send_regrouped(
+    settings: Settings, batches: Iterable[list[Event]], truth: GroundTruth | None = None, size: int = 200
+) -> None:
     """Send the scenario's events as messages of `size` events (a gateway batching many clients),
     so the replay costs the worker few Kafka messages; every send is acknowledged or the test fails."""
     prod = producer(settings.kafka_bootstrap)

@@ -4,6 +4,7 @@ The daily report computed from the store must equal the run's ground truth exact
 back up, reproduce the seed article's figures within 5%. This is the whole pipeline doing what a
 load tester does: history at full speed, event times kept.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,12 +12,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from contracts.settings import settings_env
+from contracts.topics import ensure_topics
 from simulators.generator import generate_batches
 from simulators.truth import GroundTruth
 from sinks.runner import start_sink_thread
-from contracts.topics import ensure_topics
 from tests.conftest import make_settings, private_database
-from contracts.settings import settings_env
 from tests.support import WorkerProcess, send_regrouped, wait_for
 
 pytestmark = pytest.mark.integration
@@ -36,8 +37,7 @@ def test_march_2022_daily_report_equals_truth_and_seed(kafka, chdb_session_store
     s = make_settings(kafka, worker_batch_within_s=0.5, max_events_per_message=1000)
     ensure_topics(s)
     store = private_database(chdb_session_store, "march_2022")
-    sink = start_sink_thread(s.model_copy(update={"clickhouse_database": store.database}), store,
-                             CollectorRegistry())
+    sink = start_sink_thread(s.model_copy(update={"clickhouse_database": store.database}), store, CollectorRegistry())
     worker = WorkerProcess(s, tmp_path / "worker.log", settings_env(s)).start()
     try:
         truth = GroundTruth()
@@ -49,9 +49,13 @@ def test_march_2022_daily_report_equals_truth_and_seed(kafka, chdb_session_store
         def got() -> dict[str, int]:
             return {d: int(n) for d, n in store.query(DAILY.format(db=store.database))}
 
-        wait_for(lambda: sink.check() is None and sum(got().values()) >= n_clicks, 600,
-                 "all march-2022 clicks stored", interval=1.0,
-                 describe=lambda: f"stored {sum(got().values())} of {n_clicks}")
+        wait_for(
+            lambda: sink.check() is None and sum(got().values()) >= n_clicks,
+            600,
+            "all march-2022 clicks stored",
+            interval=1.0,
+            describe=lambda: f"stored {sum(got().values())} of {n_clicks}",
+        )
         daily = got()
         assert daily == want  # exact, day by day
 
@@ -66,8 +70,12 @@ def test_march_2022_daily_report_equals_truth_and_seed(kafka, chdb_session_store
         }
         for name, (value, figure) in seed.items():
             assert abs(value / figure - 1) < 0.05, f"{name}: {value / 1e6:.2f} M"
-        guangxi = sum(int(n) for (n,) in store.query(
-            f"SELECT sum(clicks) FROM {store.database}.clicks_minute WHERE province = %(p)s", {"p": "450000"}))
+        guangxi = sum(
+            int(n)
+            for (n,) in store.query(
+                f"SELECT sum(clicks) FROM {store.database}.clicks_minute WHERE province = %(p)s", {"p": "450000"}
+            )
+        )
         assert guangxi * SCALE >= 0.95 * 50e6  # "Guangxi passed 50 M views"
     finally:
         worker.stop()

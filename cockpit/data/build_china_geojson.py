@@ -13,6 +13,7 @@ feature of its own, as ECharts-based Chinese dashboards show it. Rings are rewou
 (exterior clockwise). Output: features keyed by the GB/T 2260 code (`properties.code`) with `name` (Chinese) and `cp` (label point), coordinates
 rounded to 3 decimals (the source's own resolution is 1/1024 degree).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,21 @@ NANHAI_CODE = "nanhai"
 # ECharts 4.9.0 src/coord/geo/fix/nanhai.js: the inset box and its island dashes, in a 64 x 93.1
 # grid placed at (126E, 25N), x / 10.5 and y / (-10.5 / 0.75) degrees.
 _NANHAI_ORIGIN = (126.0, 25.0)
-_NANHAI_POINTS = [
-    [[0, 3.5], [7, 11.2], [15, 11.9], [30, 7], [42, 0.7], [52, 0.7],
-     [56, 7.7], [59, 0.7], [64, 0.7], [64, 0], [5, 0], [0, 3.5]],
+_NANHAI_POINTS: list[list[list[float]]] = [
+    [
+        [0, 3.5],
+        [7, 11.2],
+        [15, 11.9],
+        [30, 7],
+        [42, 0.7],
+        [52, 0.7],
+        [56, 7.7],
+        [59, 0.7],
+        [64, 0.7],
+        [64, 0],
+        [5, 0],
+        [0, 3.5],
+    ],
     [[13, 16.1], [19, 14.7], [16, 21.7], [11, 23.1], [13, 16.1]],
     [[12, 32.2], [14, 38.5], [15, 38.5], [13, 32.2], [12, 32.2]],
     [[16, 47.6], [12, 53.2], [13, 53.2], [18, 47.6], [16, 47.6]],
@@ -39,8 +52,7 @@ _NANHAI_POINTS = [
     [[51, 35], [51, 28.7], [53, 28.7], [53, 35], [51, 35]],
     [[52, 22.4], [55, 17.5], [56, 17.5], [53, 22.4], [52, 22.4]],
     [[58, 12.6], [62, 7], [63, 7], [60, 12.6], [58, 12.6]],
-    [[0, 3.5], [0, 93.1], [64, 93.1], [64, 0], [63, 0], [63, 92.4],
-     [1, 92.4], [1, 3.5], [0, 3.5]],
+    [[0, 3.5], [0, 93.1], [64, 93.1], [64, 0], [63, 0], [63, 92.4], [1, 92.4], [1, 3.5], [0, 3.5]],
 ]
 
 
@@ -60,7 +72,7 @@ def decode_ring(encoded: str, offset: list[int], scale: float = 1024.0) -> list[
 
 def signed_area(ring: list[list[float]]) -> float:
     """Shoelace area in the lon/lat plane: positive when the ring runs counter-clockwise."""
-    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1])) / 2
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1], strict=False)) / 2
 
 
 def wind(rings: list[list[list[float]]]) -> list[list[list[float]]]:
@@ -82,15 +94,13 @@ def decode_geometry(geometry: dict[str, Any], scale: float) -> dict[str, Any]:
     if geometry["type"] == "Polygon":
         rings = [decode_ring(r, offsets[i], scale) for i, r in enumerate(coords)]
         return {"type": "Polygon", "coordinates": wind(rings)}
-    polys = [wind([decode_ring(r, offsets[i][j], scale) for j, r in enumerate(poly)])
-             for i, poly in enumerate(coords)]
+    polys = [wind([decode_ring(r, offsets[i][j], scale) for j, r in enumerate(poly)]) for i, poly in enumerate(coords)]
     return {"type": "MultiPolygon", "coordinates": polys}
 
 
 def nanhai_feature() -> dict[str, Any]:
     ox, oy = _NANHAI_ORIGIN
-    rings = [[[round(x / 10.5 + ox, 3), round(y / (-10.5 / 0.75) + oy, 3)] for x, y in ring]
-             for ring in _NANHAI_POINTS]
+    rings = [[[round(x / 10.5 + ox, 3), round(y / (-10.5 / 0.75) + oy, 3)] for x, y in ring] for ring in _NANHAI_POINTS]
     return {
         "type": "Feature",
         "id": NANHAI_CODE,
@@ -101,16 +111,18 @@ def nanhai_feature() -> dict[str, Any]:
 
 def convert(source: dict[str, Any]) -> dict[str, Any]:
     scale = float(source.get("UTF8Scale") or 1024)
-    features = []
+    features: list[dict[str, Any]] = []
     for f in source["features"]:
         props = f["properties"]
         geometry = decode_geometry(f["geometry"], scale) if source.get("UTF8Encoding") else f["geometry"]
-        features.append({
-            "type": "Feature",
-            "id": str(props["id"]),
-            "properties": {"code": str(props["id"]), "name": props["name"], "cp": props.get("cp")},
-            "geometry": geometry,
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": str(props["id"]),
+                "properties": {"code": str(props["id"]), "name": props["name"], "cp": props.get("cp")},
+                "geometry": geometry,
+            }
+        )
     features.sort(key=lambda f: f["id"])
     features.append(nanhai_feature())
     return {"type": "FeatureCollection", "features": features}

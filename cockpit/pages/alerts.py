@@ -7,6 +7,7 @@ HTML POSTs to `/api/alerts/<fp>/ack` and `/silence` carrying the session's CSRF 
 (`cockpit.auth`), which answer with a redirect back here. No operator name is ever shown: an
 acknowledgement reads "acknowledged", a silence "silenced until 11:42", not who.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,47 +35,90 @@ STATE_FILTER, SEVERITY_FILTER = "alerts-state", "alerts-severity"
 CURRENT, HISTORY = "alerts-current", "alerts-history"
 
 LABEL_OUTPUTS: tuple[Key, ...] = (
-    ("alerts-title", "children"), ("alerts-current-title", "children"), ("alerts-history-title", "children"),
-    ("lbl-filter-state", "children"), ("lbl-filter-severity", "children"),
-    (STATE_FILTER, "options"), (SEVERITY_FILTER, "options"), ("alerts-hint", "children"),
-    (Ids.AUTH, "children"), (Ids.AUTH, "href"),
+    ("alerts-title", "children"),
+    ("alerts-current-title", "children"),
+    ("alerts-history-title", "children"),
+    ("lbl-filter-state", "children"),
+    ("lbl-filter-severity", "children"),
+    (STATE_FILTER, "options"),
+    (SEVERITY_FILTER, "options"),
+    ("alerts-hint", "children"),
+    (Ids.AUTH, "children"),
+    (Ids.AUTH, "href"),
 )
 SILENCES, SIGNATURE = "alerts-silences", "alerts-signature"
-DATA_OUTPUTS: tuple[Key, ...] = (("alerts-counts", "children"), (CURRENT, "children"), (HISTORY, "children"),
-                                 (SILENCES, "children"), ("alerts-silences-title", "children"))
+DATA_OUTPUTS: tuple[Key, ...] = (
+    ("alerts-counts", "children"),
+    (CURRENT, "children"),
+    (HISTORY, "children"),
+    (SILENCES, "children"),
+    ("alerts-silences-title", "children"),
+)
 
 
 def layout(lang: str) -> html.Div:
-    return html.Div(id=Ids.page(PAGE), className="page hidden", children=[
-        html.Div(className="page-head", children=[
-            html.H2(t("alerts_title", lang), id="alerts-title", className="page-title"),
-            html.Span(DASH, id="alerts-counts", className="alerts-counts"),
-        ]),
-        html.Div(className="alerts-controls", children=[
-            html.Span(t("filter_state", lang), id="lbl-filter-state", className="control-label"),
-            dcc.Checklist(id=STATE_FILTER, options=state_options(lang), value=list(STATES), inline=True,
-                          className="alerts-filter"),
-            html.Span(t("filter_severity", lang), id="lbl-filter-severity", className="control-label"),
-            dcc.Checklist(id=SEVERITY_FILTER, options=severity_options(lang), value=list(SEVERITIES),
-                          inline=True, className="alerts-filter"),
-            html.Span("", id="alerts-hint", className="alerts-hint"),
-        ]),
-        html.Div(className="alerts-tables", children=[
-            html.Div(className="panel", children=[
-                html.H2(t("alerts_current", lang), id="alerts-current-title", className="panel-title"),
-                html.Div(DASH, id=CURRENT, className="table-wrap"),
-            ]),
-            html.Div(className="panel", children=[
-                html.H2(t("silences_title", lang), id="alerts-silences-title", className="panel-title"),
-                html.Div(DASH, id=SILENCES, className="table-wrap"),
-            ]),
-            html.Div(className="panel", children=[
-                html.H2(t("alerts_history", lang), id="alerts-history-title", className="panel-title"),
-                html.Div(DASH, id=HISTORY, className="table-wrap"),
-            ]),
-        ]),
-        dcc.Store(id=SIGNATURE),
-    ])
+    return html.Div(
+        id=Ids.page(PAGE),
+        className="page hidden",
+        children=[
+            html.Div(
+                className="page-head",
+                children=[
+                    html.H2(t("alerts_title", lang), id="alerts-title", className="page-title"),
+                    html.Span(DASH, id="alerts-counts", className="alerts-counts"),
+                ],
+            ),
+            html.Div(
+                className="alerts-controls",
+                children=[
+                    html.Span(t("filter_state", lang), id="lbl-filter-state", className="control-label"),
+                    dcc.Checklist(
+                        id=STATE_FILTER,
+                        options=state_options(lang),
+                        value=list(STATES),
+                        inline=True,
+                        className="alerts-filter",
+                    ),
+                    html.Span(t("filter_severity", lang), id="lbl-filter-severity", className="control-label"),
+                    dcc.Checklist(
+                        id=SEVERITY_FILTER,
+                        options=severity_options(lang),
+                        value=list(SEVERITIES),
+                        inline=True,
+                        className="alerts-filter",
+                    ),
+                    html.Span("", id="alerts-hint", className="alerts-hint"),
+                ],
+            ),
+            html.Div(
+                className="alerts-tables",
+                children=[
+                    html.Div(
+                        className="panel",
+                        children=[
+                            html.H2(t("alerts_current", lang), id="alerts-current-title", className="panel-title"),
+                            html.Div(DASH, id=CURRENT, className="table-wrap"),
+                        ],
+                    ),
+                    html.Div(
+                        className="panel",
+                        children=[
+                            html.H2(t("silences_title", lang), id="alerts-silences-title", className="panel-title"),
+                            html.Div(DASH, id=SILENCES, className="table-wrap"),
+                        ],
+                    ),
+                    html.Div(
+                        className="panel",
+                        children=[
+                            html.H2(t("alerts_history", lang), id="alerts-history-title", className="panel-title"),
+                            html.Div(DASH, id=HISTORY, className="table-wrap"),
+                        ],
+                    ),
+                ],
+            ),
+            dcc.Store(id=SIGNATURE),
+        ],
+    )
 
 
 def state_options(lang: str) -> list[dict[str, str]]:
@@ -103,12 +147,25 @@ def render_labels(lang: str, operator: bool) -> dict[Key, Any]:
 
 def ack_form(fingerprint: str, token: str, lang: str) -> html.Form:
     """A plain POST form: the endpoint checks the token and the login, then redirects back here."""
-    return html.Form(action=f"/api/alerts/{fingerprint}/ack", method="POST", className="ack-form", children=[
-        dcc.Input(type="hidden", name=CSRF_FIELD, value=token, id=f"ack-token-{fingerprint}"),
-        dcc.Input(type="text", name="comment", placeholder=t("ack_comment", lang), maxLength=200,
-                  id=f"ack-comment-{fingerprint}", debounce=True, persistence=True, persistence_type="session"),
-        html.Button(t("ack_button", lang), type="submit", className="ack-button"),
-    ])
+    return html.Form(
+        action=f"/api/alerts/{fingerprint}/ack",
+        method="POST",
+        className="ack-form",
+        children=[
+            dcc.Input(type="hidden", name=CSRF_FIELD, value=token, id=f"ack-token-{fingerprint}"),
+            dcc.Input(
+                type="text",
+                name="comment",
+                placeholder=t("ack_comment", lang),
+                maxLength=200,
+                id=f"ack-comment-{fingerprint}",
+                debounce=True,
+                persistence=True,
+                persistence_type="session",
+            ),
+            html.Button(t("ack_button", lang), type="submit", className="ack-button"),
+        ],
+    )
 
 
 def fmt_duration(seconds: int, lang: str) -> str:
@@ -126,24 +183,48 @@ def silence_form(fingerprint: str, token: str, lang: str, durations: Sequence[in
     """Duration (one of `cockpit_silence_durations_s`) and an optional reason, then POST."""
     from cockpit.acks import SILENCE_DURATIONS_S
 
-    SILENCE_DURATIONS_S = tuple(durations or SILENCE_DURATIONS_S)  # noqa: N806
-    return html.Form(action=f"/api/alerts/{fingerprint}/silence", method="POST", className="ack-form silence-form",
-                     children=[
-        dcc.Input(type="hidden", name=CSRF_FIELD, value=token, id=f"silence-token-{fingerprint}"),
-        html.Select([html.Option(fmt_duration(d, lang), value=str(d)) for d in SILENCE_DURATIONS_S],
-                    name="duration_s", id=f"silence-duration-{fingerprint}", title=t("silence_duration", lang)),
-        dcc.Input(type="text", name="comment", placeholder=t("silence_comment", lang), maxLength=200,
-                  id=f"silence-comment-{fingerprint}", debounce=True, persistence=True, persistence_type="session"),
-        html.Button(t("silence_button", lang), type="submit", className="ack-button silence-button"),
-    ])
+    SILENCE_DURATIONS_S = tuple(durations or SILENCE_DURATIONS_S)
+    return html.Form(
+        action=f"/api/alerts/{fingerprint}/silence",
+        method="POST",
+        className="ack-form silence-form",
+        children=[
+            dcc.Input(type="hidden", name=CSRF_FIELD, value=token, id=f"silence-token-{fingerprint}"),
+            html.Select(
+                [html.Option(fmt_duration(d, lang), value=str(d)) for d in SILENCE_DURATIONS_S],
+                name="duration_s",
+                id=f"silence-duration-{fingerprint}",
+                title=t("silence_duration", lang),
+            ),
+            dcc.Input(
+                type="text",
+                name="comment",
+                placeholder=t("silence_comment", lang),
+                maxLength=200,
+                id=f"silence-comment-{fingerprint}",
+                debounce=True,
+                persistence=True,
+                persistence_type="session",
+            ),
+            html.Button(t("silence_button", lang), type="submit", className="ack-button silence-button"),
+        ],
+    )
 
 
-def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token: str | None,
-                  silenced: dict[str, int] | None = None, durations: Sequence[int] | None = None) -> Any:
+def current_table(
+    alerts: Sequence[AlertNow],
+    acked: set[str],
+    lang: str,
+    token: str | None,
+    silenced: dict[str, int] | None = None,
+    durations: Sequence[int] | None = None,
+) -> Any:
     if not alerts:
         return panels.empty(t("no_alerts", lang))
-    head = [t(k, lang) for k in ("col_state", "col_severity", "col_alert", "col_scope", "col_summary",
-                                 "col_value", "col_since")]
+    head = [
+        t(k, lang)
+        for k in ("col_state", "col_severity", "col_alert", "col_scope", "col_summary", "col_value", "col_since")
+    ]
     if token is not None:
         head.append(t("col_action", lang))
     rows: list[list[Any]] = []
@@ -153,11 +234,20 @@ def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token:
             state.append(html.Span(t("acked", lang), className="badge badge-acked"))
         until = (silenced or {}).get(a.fingerprint)
         if until is not None and a.state in ACTIVE_STATES:
-            state.append(html.Span(t("silenced_until", lang).format(time=panels.fmt_time(until)),
-                                   className="badge badge-silenced"))
-        row: list[Any] = [state, panels.badge("severity", a.severity, lang), alert_name(a.alertname, lang),
-                          panels.scope_link(a.labels, lang), alert_summary(a.alertname, a.annotations, lang),
-                          f"{a.value:g}", panels.fmt_time(a.at)]
+            state.append(
+                html.Span(
+                    t("silenced_until", lang).format(time=panels.fmt_time(until)), className="badge badge-silenced"
+                )
+            )
+        row: list[Any] = [
+            state,
+            panels.badge("severity", a.severity, lang),
+            alert_name(a.alertname, lang),
+            panels.scope_link(a.labels, lang),
+            alert_summary(a.alertname, a.annotations, lang),
+            f"{a.value:g}",
+            panels.fmt_time(a.at),
+        ]
         if token is not None:
             actions = []
             if a.state in ACTIVE_STATES and a.fingerprint not in acked:
@@ -172,10 +262,22 @@ def current_table(alerts: Sequence[AlertNow], acked: set[str], lang: str, token:
 def history_table(view: AlertsView, lang: str) -> Any:
     if not view.history:
         return panels.empty(t("no_history", lang))
-    head = [t(k, lang) for k in ("col_time", "col_alert", "col_scope", "col_change", "col_severity",
-                                 "col_value", "col_comment")]
-    rows = [[panels.fmt_time(c.at), alert_name(c.alertname, lang), panels.scope_link(c.labels, lang), panels.change_label(c, lang),
-             panels.badge("severity", c.severity, lang), f"{c.value:g}", c.comment] for c in view.history]
+    head = [
+        t(k, lang)
+        for k in ("col_time", "col_alert", "col_scope", "col_change", "col_severity", "col_value", "col_comment")
+    ]
+    rows: list[list[panels.Cell]] = [
+        [
+            panels.fmt_time(c.at),
+            alert_name(c.alertname, lang),
+            panels.scope_link(c.labels, lang),
+            panels.change_label(c, lang),
+            panels.badge("severity", c.severity, lang),
+            f"{c.value:g}",
+            c.comment,
+        ]
+        for c in view.history
+    ]
     return panels.table(head, rows, numeric=(5,), class_name="alerts-history")
 
 
@@ -187,25 +289,43 @@ def silences_table(view: AlertsView, lang: str, operator: bool) -> Any:
         return panels.empty(t("no_silences", lang))
     now = view.end - 60
     head = [t(k, lang) for k in ("col_alert", "col_scope", "col_until", "col_left", "col_author", "col_comment")]
-    rows = [[alert_name(c.alertname, lang), panels.scope_link(c.labels, lang), panels.fmt_time(until),
-             t("minutes_left", lang).format(n=max(1, -(-(until - now) // 60))),
-             c.author if operator else DASH, c.comment] for c, until in running]
+    rows: list[list[panels.Cell]] = [
+        [
+            alert_name(c.alertname, lang),
+            panels.scope_link(c.labels, lang),
+            panels.fmt_time(until),
+            t("minutes_left", lang).format(n=max(1, -(-(until - now) // 60))),
+            c.author if operator else DASH,
+            c.comment,
+        ]
+        for c, until in running
+    ]
     return panels.table(head, rows, class_name="alerts-silences")
 
 
-def render(view: AlertsView | None, lang: str, states: Sequence[str] | None = None,
-           severities: Sequence[str] | None = None, token: str | None = None,
-           durations: Sequence[int] | None = None) -> dict[Key, Any]:
+def render(
+    view: AlertsView | None,
+    lang: str,
+    states: Sequence[str] | None = None,
+    severities: Sequence[str] | None = None,
+    token: str | None = None,
+    durations: Sequence[int] | None = None,
+) -> dict[Key, Any]:
     """The page's data: counts, the filtered current alerts (with acknowledge forms when `token`, the
     operator's CSRF token, is given) and the history. None (the store failed) shows dashes."""
     if view is None:
-        return {("alerts-counts", "children"): DASH, (CURRENT, "children"): DASH, (HISTORY, "children"): DASH,
-                (SILENCES, "children"): DASH}
+        return {
+            ("alerts-counts", "children"): DASH,
+            (CURRENT, "children"): DASH,
+            (HISTORY, "children"): DASH,
+            (SILENCES, "children"): DASH,
+        }
     counts = {s: sum(1 for a in view.current if a.state == s) for s in STATES}
     shown = filter_alerts(view.current, STATES if states is None else states, severities)
     return {
         ("alerts-counts", "children"): t("alerts_counts", lang).format(
-            f=fmt_int(counts["firing"]), p=fmt_int(counts["pending"]), r=fmt_int(counts["resolved"])),
+            f=fmt_int(counts["firing"]), p=fmt_int(counts["pending"]), r=fmt_int(counts["resolved"])
+        ),
         (CURRENT, "children"): current_table(shown, view.acknowledged(), lang, token, view.silenced(), durations),
         (HISTORY, "children"): history_table(view, lang),
         (SILENCES, "children"): silences_table(view, lang, token is not None),
@@ -213,8 +333,9 @@ def render(view: AlertsView | None, lang: str, states: Sequence[str] | None = No
     }
 
 
-def signature(view: AlertsView | None, lang: str, states: Sequence[str] | None, severities: Sequence[str] | None,
-              operator: bool) -> str:
+def signature(
+    view: AlertsView | None, lang: str, states: Sequence[str] | None, severities: Sequence[str] | None, operator: bool
+) -> str:
     """What the current-alerts table shows: while it is unchanged the table is not re-sent, so an
     operator's half-typed comment survives every refresh."""
     import hashlib
@@ -222,8 +343,15 @@ def signature(view: AlertsView | None, lang: str, states: Sequence[str] | None, 
     if view is None:
         return "none"
     shown = filter_alerts(view.current, STATES if states is None else states, severities)
-    key = repr(([(a.fingerprint, a.state, a.severity, a.at, a.value) for a in shown],
-                sorted(view.acknowledged()), sorted(view.silenced().items()), lang, operator))
+    key = repr(
+        (
+            [(a.fingerprint, a.state, a.severity, a.at, a.value) for a in shown],
+            sorted(view.acknowledged()),
+            sorted(view.silenced().items()),
+            lang,
+            operator,
+        )
+    )
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -234,13 +362,29 @@ def register(app: dash.Dash, queries: Queries, settings: Any = None) -> None:
     def _labels(lang: str, _route: Any) -> tuple[Any, ...]:
         return ordered(render_labels(lang, is_operator()), LABEL_OUTPUTS)
 
-    @app.callback([Output(i, p) for i, p in DATA_OUTPUTS] + [Output(SIGNATURE, "data")],
-                  Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"),
-                  Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"),
-                  Input(STATE_FILTER, "value"), Input(SEVERITY_FILTER, "value"), State(SIGNATURE, "data"))
-    def _refresh(_n: int, lang: str, route: dict[str, Any] | None, range_: str | None, c0: str | None,
-                 c1: str | None, states: list[str] | None, severities: list[str] | None,
-                 shown_sig: str | None) -> tuple[Any, ...]:
+    @app.callback(
+        [Output(i, p) for i, p in DATA_OUTPUTS] + [Output(SIGNATURE, "data")],
+        Input(Ids.TICK, "n_intervals"),
+        Input(Ids.LANG, "value"),
+        Input(Ids.ROUTE, "data"),
+        Input(Ids.RANGE, "value"),
+        Input(Ids.CUSTOM, "start_date"),
+        Input(Ids.CUSTOM, "end_date"),
+        Input(STATE_FILTER, "value"),
+        Input(SEVERITY_FILTER, "value"),
+        State(SIGNATURE, "data"),
+    )
+    def _refresh(
+        _n: int,
+        lang: str,
+        route: dict[str, Any] | None,
+        range_: str | None,
+        c0: str | None,
+        c1: str | None,
+        states: list[str] | None,
+        severities: list[str] | None,
+        shown_sig: str | None,
+    ) -> tuple[Any, ...]:
         if not route or route.get("page") != PAGE:
             raise dash.exceptions.PreventUpdate
         lang = checked_lang(lang)

@@ -1,4 +1,5 @@
 """Small layout pieces and helpers the pages share."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,20 +14,33 @@ Key = tuple[str, str]
 
 
 def kpi(id_: str, label_key: str, lang: str) -> html.Div:
-    return html.Div(className="kpi", children=[
-        html.Div(t(label_key, lang), id=f"{id_}-label", className="kpi-label"),
-        html.Div(className="kpi-figure", children=[html.Span(LOADING, id=id_, className="kpi-value")]),
-        html.Div("", id=f"{id_}-sub", className="kpi-sub"),
-    ])
+    return html.Div(
+        className="kpi",
+        children=[
+            html.Div(t(label_key, lang), id=f"{id_}-label", className="kpi-label"),
+            html.Div(className="kpi-figure", children=[html.Span(LOADING, id=id_, className="kpi-value")]),
+            html.Div("", id=f"{id_}-sub", className="kpi-sub"),
+        ],
+    )
 
 
 def graph_panel(id_: str, label_key: str, lang: str, extra: str = "") -> html.Div:
-    return html.Div(className=f"panel {extra}".strip(), children=[
-        html.H2(t(label_key, lang), id=f"{id_}-title", className="panel-title"),
-        html.Div(className="panel-body", children=dcc.Graph(
-            id=id_, className="panel-graph", style={"height": "100%"}, figure=placeholder(),
-            config={"displayModeBar": False, "responsive": True})),
-    ])
+    return html.Div(
+        className=f"panel {extra}".strip(),
+        children=[
+            html.H2(t(label_key, lang), id=f"{id_}-title", className="panel-title"),
+            html.Div(
+                className="panel-body",
+                children=dcc.Graph(
+                    id=id_,
+                    className="panel-graph",
+                    style={"height": "100%"},
+                    figure=placeholder(),
+                    config={"displayModeBar": False, "responsive": True},
+                ),
+            ),
+        ],
+    )
 
 
 def ordered(values: dict[Key, Any], keys: tuple[Key, ...]) -> tuple[Any, ...]:
@@ -35,5 +49,9 @@ def ordered(values: dict[Key, Any], keys: tuple[Key, ...]) -> tuple[Any, ...]:
 
 def picker_texts(lang: str) -> dict[str, Any]:
     """A date picker's own words in `lang`: placeholders and the month title (numbers only)."""
-    return {"start_date_placeholder_text": t("date_start", lang), "end_date_placeholder_text": t("date_end", lang),
-            "month_format": "YYYY-MM", "first_day_of_week": 1}
+    return {
+        "start_date_placeholder_text": t("date_start", lang),
+        "end_date_placeholder_text": t("date_end", lang),
+        "month_format": "YYYY-MM",
+        "first_day_of_week": 1,
+    }

@@ -8,6 +8,7 @@ CSV export built from the same `Report`, so the file equals the screen. Daily to
 table read the hourly rollup `clicks_hour` (`daily_totals`, `daily_by_province`), which outlives the
 minute table's retention.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,40 +38,70 @@ def stat_id(key: str) -> str:
 
 
 def layout(lang: str) -> html.Div:
-    return html.Div(id=Ids.page(PAGE), className="page hidden", children=[
-        html.H2(t("report_title", lang), id="report-title", className="page-title"),
-        html.Div(className="report-controls", children=[
-            html.Span(t("report_period", lang), id="report-period-label", className="control-label"),
-            dcc.DatePickerRange(id=PERIOD, display_format="YYYY-MM-DD", **picker_texts(lang)),
-            html.Span(t("report_base", lang), id="report-base-label", className="control-label"),
-            dcc.DatePickerRange(id=BASE, display_format="YYYY-MM-DD", **picker_texts(lang)),
-            html.Span("", id="report-resolved", className="report-resolved"),
-        ]),
-        html.Section(className="kpis kpis-4", children=[
-            html.Div(className="kpi", children=[
-                html.Div(t(k, lang), id=f"{stat_id(k)}-label", className="kpi-label"),
-                html.Div(className="kpi-figure", children=[html.Span(LOADING, id=stat_id(k), className="kpi-value")]),
-                html.Div("", id=f"{stat_id(k)}-sub", className="kpi-sub"),
-            ]) for k in STATS]),
-        html.Section(className="grid grid-report", children=[graph_panel("report-daily", "table_daily", lang)]),
-        html.Section(className="tables", children=[_table_panel(DAILY_TABLE, "table_daily", lang),
-                                                   _table_panel(GROWTH_TABLE, "table_growth", lang)]),
-    ])
+    return html.Div(
+        id=Ids.page(PAGE),
+        className="page hidden",
+        children=[
+            html.H2(t("report_title", lang), id="report-title", className="page-title"),
+            html.Div(
+                className="report-controls",
+                children=[
+                    html.Span(t("report_period", lang), id="report-period-label", className="control-label"),
+                    dcc.DatePickerRange(id=PERIOD, display_format="YYYY-MM-DD", **picker_texts(lang)),
+                    html.Span(t("report_base", lang), id="report-base-label", className="control-label"),
+                    dcc.DatePickerRange(id=BASE, display_format="YYYY-MM-DD", **picker_texts(lang)),
+                    html.Span("", id="report-resolved", className="report-resolved"),
+                ],
+            ),
+            html.Section(
+                className="kpis kpis-4",
+                children=[
+                    html.Div(
+                        className="kpi",
+                        children=[
+                            html.Div(t(k, lang), id=f"{stat_id(k)}-label", className="kpi-label"),
+                            html.Div(
+                                className="kpi-figure",
+                                children=[html.Span(LOADING, id=stat_id(k), className="kpi-value")],
+                            ),
+                            html.Div("", id=f"{stat_id(k)}-sub", className="kpi-sub"),
+                        ],
+                    )
+                    for k in STATS
+                ],
+            ),
+            html.Section(className="grid grid-report", children=[graph_panel("report-daily", "table_daily", lang)]),
+            html.Section(
+                className="tables",
+                children=[
+                    _table_panel(DAILY_TABLE, "table_daily", lang),
+                    _table_panel(GROWTH_TABLE, "table_growth", lang),
+                ],
+            ),
+        ],
+    )
 
 
 def _table_panel(id_: str, label_key: str, lang: str) -> html.Div:
-    return html.Div(className="panel table-panel", children=[
-        html.Div(className="table-head", children=[
-            html.H2(t(label_key, lang), id=f"{id_}-title", className="panel-title"),
-            html.Button(t("export_csv", lang), id=f"{id_}-export", className="export-btn", n_clicks=0),
-        ]),
-        html.Div(id=id_, className="table-wrap"),
-        dcc.Download(id=f"{id_}-download"),
-    ])
+    return html.Div(
+        className="panel table-panel",
+        children=[
+            html.Div(
+                className="table-head",
+                children=[
+                    html.H2(t(label_key, lang), id=f"{id_}-title", className="panel-title"),
+                    html.Button(t("export_csv", lang), id=f"{id_}-export", className="export-btn", n_clicks=0),
+                ],
+            ),
+            html.Div(id=id_, className="table-wrap"),
+            dcc.Download(id=f"{id_}-download"),
+        ],
+    )
 
 
 def periods(p0: str | None, p1: str | None, b0: str | None, b1: str | None, now: int) -> tuple[Period, Period]:
     """The chosen periods, or the defaults (last 7 days through the data's today; the 7 before)."""
+
     def pick(a: str | None, b: str | None) -> Period | None:
         first, last = parse_day(a), parse_day(b)
         return Period(first, last + DAY) if first is not None and last is not None and last >= first else None
@@ -83,6 +114,7 @@ def periods(p0: str | None, p1: str | None, b0: str | None, b1: str | None, now:
 
 # -- tables and CSV: rows first, then the two renderings of the same rows --------------------------
 
+
 def daily_rows(r: Report, lang: str) -> tuple[list[str], list[list[str]]]:
     head = [t("col_day", lang), t("col_views", lang)]
     return head, [[f"{d // 10000}-{d // 100 % 100:02d}-{d % 100:02d}", fmt_int(n)] for d, n in r.daily]
@@ -90,8 +122,7 @@ def daily_rows(r: Report, lang: str) -> tuple[list[str], list[list[str]]]:
 
 def growth_rows(r: Report, lang: str) -> tuple[list[str], list[list[str]]]:
     head = [t("col_province", lang), t("col_base_avg", lang), t("col_avg", lang), t("col_ratio", lang)]
-    rows = [[province_name(g.code, lang), f"{g.base_avg:,.1f}", f"{g.avg:,.1f}", fmt_ratio(g.ratio)]
-            for g in r.growth]
+    rows = [[province_name(g.code, lang), f"{g.base_avg:,.1f}", f"{g.avg:,.1f}", fmt_ratio(g.ratio)] for g in r.growth]
     return head, rows
 
 
@@ -104,22 +135,36 @@ def to_csv(head: list[str], rows: list[list[str]]) -> str:
 
 
 def to_table(head: list[str], rows: list[list[str]], numeric_from: int = 1) -> html.Table:
-    return html.Table(className="data-table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in head])),
-        html.Tbody([html.Tr([html.Td(v, className="num" if i >= numeric_from else "") for i, v in enumerate(row)])
-                    for row in rows]),
-    ])
+    return html.Table(
+        className="data-table",
+        children=[
+            html.Thead(html.Tr([html.Th(h) for h in head])),
+            html.Tbody(
+                [
+                    html.Tr([html.Td(v, className="num" if i >= numeric_from else "") for i, v in enumerate(row)])
+                    for row in rows
+                ]
+            ),
+        ],
+    )
 
 
 OUTPUTS: tuple[Key, ...] = (
-    ("report-title", "children"), ("report-period-label", "children"), ("report-base-label", "children"),
+    ("report-title", "children"),
+    ("report-period-label", "children"),
+    ("report-base-label", "children"),
     ("report-resolved", "children"),
-    *((stat_id(k), "children") for k in STATS), *((f"{stat_id(k)}-label", "children") for k in STATS),
+    *((stat_id(k), "children") for k in STATS),
+    *((f"{stat_id(k)}-label", "children") for k in STATS),
     *((f"{stat_id(k)}-sub", "children") for k in STATS),
-    ("report-daily", "figure"), ("report-daily-title", "children"),
-    (DAILY_TABLE, "children"), (GROWTH_TABLE, "children"),
-    (f"{DAILY_TABLE}-title", "children"), (f"{GROWTH_TABLE}-title", "children"),
-    (f"{DAILY_TABLE}-export", "children"), (f"{GROWTH_TABLE}-export", "children"),
+    ("report-daily", "figure"),
+    ("report-daily-title", "children"),
+    (DAILY_TABLE, "children"),
+    (GROWTH_TABLE, "children"),
+    (f"{DAILY_TABLE}-title", "children"),
+    (f"{GROWTH_TABLE}-title", "children"),
+    (f"{DAILY_TABLE}-export", "children"),
+    (f"{GROWTH_TABLE}-export", "children"),
 )
 
 
@@ -147,20 +192,26 @@ def render(r: Report | None, lang: str) -> dict[Key, Any]:
     days = t("report_days", lang)
     out[("report-resolved", "children")] = (
         f"{day_label(r.period.start)} – {day_label(r.period.end - DAY)} ({days.format(n=r.days_counted)}) · "
-        f"{t('report_base', lang)} {day_label(r.base.start)} – {day_label(r.base.end - DAY)}")
+        f"{t('report_base', lang)} {day_label(r.base.start)} – {day_label(r.base.end - DAY)}"
+    )
     peak_day = r.peak_day
     out |= {
         ("report-total", "children"): fmt_int(r.total),
         ("report-total-sub", "children"): days.format(n=r.days_counted),
         ("report-avg", "children"): fmt_int(round(r.average)),
-        ("report-avg-sub", "children"): (f"{t('report_days_with_data', lang).format(n=r.days_with_data)} · "
-                                         f"{t('report_base', lang)} {fmt_int(round(r.national.base_avg))}"),
+        ("report-avg-sub", "children"): (
+            f"{t('report_days_with_data', lang).format(n=r.days_with_data)} · "
+            f"{t('report_base', lang)} {fmt_int(round(r.national.base_avg))}"
+        ),
         ("report-peak", "children"): fmt_int(r.peak) if peak_day else DASH,
-        ("report-peak-sub", "children"):
-            f"{peak_day // 10000}-{peak_day // 100 % 100:02d}-{peak_day % 100:02d}" if peak_day else "",
+        ("report-peak-sub", "children"): f"{peak_day // 10000}-{peak_day // 100 % 100:02d}-{peak_day % 100:02d}"
+        if peak_day
+        else "",
         ("report-national-growth", "children"): fmt_ratio(r.national.ratio),
-        ("report-national-growth-sub", "children"):
-            f"{fmt_int(round(r.national.base_avg))} → {fmt_int(round(r.national.avg))}",
+        (
+            "report-national-growth-sub",
+            "children",
+        ): f"{fmt_int(round(r.national.base_avg))} → {fmt_int(round(r.national.avg))}",
     }
     out[("report-daily", "figure")] = figures.daily_bars(r.daily, lang)
     out[(DAILY_TABLE, "children")] = to_table(*daily_rows(r, lang))
@@ -172,8 +223,19 @@ class TooLong(Exception):
     """A period over `cockpit_max_report_days`: refused before any query."""
 
 
-def build(queries: Queries, p0: str | None, p1: str | None, b0: str | None, b1: str | None,
-          platform: str | None, max_days: int = 92) -> Report | None:
+# The report's pickers, in `build`'s order: period start and end, base start and end, platform.
+Controls = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+def build(
+    queries: Queries,
+    p0: str | None,
+    p1: str | None,
+    b0: str | None,
+    b1: str | None,
+    platform: str | None,
+    max_days: int = 92,
+) -> Report | None:
     """The report, every value checked (`BadParameter`: 400); a period longer than `max_days`
     raises `TooLong`, which the page shows as a note and the export refuses."""
     p0, p1 = checked_day("period start", p0), checked_day("period end", p1)
@@ -200,12 +262,22 @@ def export(which: str, r: Report | None, lang: str) -> dict[str, Any] | None:
 
 def register(app: dash.Dash, queries: Queries, settings: Any = None) -> None:
     max_days = int(getattr(settings, "cockpit_max_report_days", 92))
-    pickers = (Input(PERIOD, "start_date"), Input(PERIOD, "end_date"),
-               Input(BASE, "start_date"), Input(BASE, "end_date"), Input(Ids.PLATFORM, "value"))
+    pickers = (
+        Input(PERIOD, "start_date"),
+        Input(PERIOD, "end_date"),
+        Input(BASE, "start_date"),
+        Input(BASE, "end_date"),
+        Input(Ids.PLATFORM, "value"),
+    )
 
-    @app.callback([Output(i, p) for i, p in OUTPUTS], Input(Ids.TICK, "n_intervals"),
-                  Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"), *pickers)
-    def _refresh(_n: int, lang: str, route: dict[str, Any] | None, *controls: str | None) -> tuple[Any, ...]:
+    @app.callback(
+        [Output(i, p) for i, p in OUTPUTS],
+        Input(Ids.TICK, "n_intervals"),
+        Input(Ids.LANG, "value"),
+        Input(Ids.ROUTE, "data"),
+        *pickers,
+    )
+    def _refresh(_n: int, lang: str, route: dict[str, Any] | None, *controls: *Controls) -> tuple[Any, ...]:
         if not route or route.get("page") != PAGE:
             raise dash.exceptions.PreventUpdate
         lang = checked_lang(lang)
@@ -218,10 +290,15 @@ def register(app: dash.Dash, queries: Queries, settings: Any = None) -> None:
         return ordered(render(report, lang), OUTPUTS)
 
     for table in (DAILY_TABLE, GROWTH_TABLE):
-        @app.callback(Output(f"{table}-download", "data"), Input(f"{table}-export", "n_clicks"),
-                      State(Ids.LANG, "value"), *(State(p.component_id, p.component_property) for p in pickers),
-                      prevent_initial_call=True)
-        def _export(_clicks: int, lang: str, *controls: str | None, _table: str = table) -> Any:
+
+        @app.callback(
+            Output(f"{table}-download", "data"),
+            Input(f"{table}-export", "n_clicks"),
+            State(Ids.LANG, "value"),
+            *(State(p.component_id, p.component_property) for p in pickers),
+            prevent_initial_call=True,
+        )
+        def _export(_clicks: int, lang: str, *controls: *Controls, _table: str = table) -> Any:
             try:
                 payload = export(_table, build(queries, *controls, max_days=max_days), checked_lang(lang))
             except TooLong:

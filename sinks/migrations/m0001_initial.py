@@ -1,4 +1,5 @@
 """The first schema: per-minute click aggregates, late events, and the sink's offsets."""
+
 from __future__ import annotations
 
 VERSION = 1

@@ -4,6 +4,7 @@ Data step: minutes stored before this migration are rolled up once, before the v
 while `clicks_hour` is empty, so a re-run after a crash never counts them twice. Run it as every
 migration runs, before the sink consumes (`edu-sink` and `edu-cockpit` migrate at start).
 """
+
 from __future__ import annotations
 
 from sinks.store import Store
@@ -49,8 +50,10 @@ def apply(store: Store) -> None:
     rollup, ledger, view = statements(db)
     store.command(rollup)
     store.command(ledger)
-    views = store.query("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(name)s",
-                        {"db": db, "name": "clicks_hour_mv"})
+    views = store.query(
+        "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(name)s",
+        {"db": db, "name": "clicks_hour_mv"},
+    )
     if not views[0][0]:
         rolled = store.query(f"SELECT count() FROM {db}.clicks_hour")[0][0]
         minutes = store.query(f"SELECT count() FROM {db}.clicks_minute")[0][0]

@@ -1,4 +1,5 @@
 """The workers' further aggregates: 10 s tiles, resources, unique users/sessions, sessions, countries."""
+
 from __future__ import annotations
 
 VERSION = 3

@@ -1,4 +1,5 @@
 """The alert log: state changes, acknowledgements and silences from the alerts topic."""
+
 from __future__ import annotations
 
 VERSION = 4

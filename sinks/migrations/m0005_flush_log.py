@@ -1,4 +1,5 @@
 """The sink's write-ahead log of flush steps (`sink_flushes`), for exact counts through a crash."""
+
 from __future__ import annotations
 
 VERSION = 5

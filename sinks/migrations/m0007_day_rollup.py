@@ -3,6 +3,7 @@
 Data step: the days already in `clicks_hour` (which outlives the minute table) are rolled up once,
 before the view exists and only while `clicks_day` is empty, so a re-run never counts them twice.
 """
+
 from __future__ import annotations
 
 from sinks.store import Store
@@ -38,8 +39,10 @@ def apply(store: Store) -> None:
     db = store.database
     table, view = statements(db)
     store.command(table)
-    views = store.query("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(name)s",
-                        {"db": db, "name": "clicks_day_mv"})
+    views = store.query(
+        "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(name)s",
+        {"db": db, "name": "clicks_day_mv"},
+    )
     if not views[0][0]:
         rolled = store.query(f"SELECT count() FROM {db}.clicks_day")[0][0]
         hours = store.query(f"SELECT count() FROM {db}.clicks_hour")[0][0]

@@ -10,6 +10,7 @@ bound by the store); `sinks/queries.py` gathers them, and each has a test on bot
 answers (`tests/sinks/test_queries.py`). A module with `RETENTION` is cleaned by `sinks/retention.py`
 by dropping whole partitions, so its PARTITION BY must be `toYYYYMMDD(col)` or `toYYYYMM(col)`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,8 +59,10 @@ class TableDef:
         return f"{part}ORDER BY {self.order_by}"
 
     def create_sql(self, database: str) -> str:
-        return (f"\nCREATE TABLE IF NOT EXISTS {database}.{self.name} (\n{self.columns_sql()}\n)"
-                f" ENGINE = {self.engine}({self.engine_args})\n{self.tail_sql()}\n")
+        return (
+            f"\nCREATE TABLE IF NOT EXISTS {database}.{self.name} (\n{self.columns_sql()}\n)"
+            f" ENGINE = {self.engine}({self.engine_args})\n{self.tail_sql()}\n"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,12 @@ class ViewDef:
     target: str
     select: str  # with `{source}` where the FROM table goes
 
-    def create_sql(self, database: str, source: str | None = None, target: str | None = None,
-                   on_cluster: str = "") -> str:
+    def create_sql(
+        self, database: str, source: str | None = None, target: str | None = None, on_cluster: str = ""
+    ) -> str:
         src = f"{database}.{source or self.source}"
         dst = f"{database}.{target or self.target}"
-        return (f"\nCREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{self.name}{on_cluster} TO {dst} AS\n"
-                f"{self.select.format(source=src).strip()}\n")
+        return (
+            f"\nCREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{self.name}{on_cluster} TO {dst} AS\n"
+            f"{self.select.format(source=src).strip()}\n"
+        )

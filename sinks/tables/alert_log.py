@@ -9,26 +9,52 @@ Queries: `alerts_current` (each alert's latest change, for the firing/pending li
 `alerts_history` (changes in a range, newest first) scan `at`, the first key; partitioned by
 month for retention.
 """
+
 from __future__ import annotations
 
 import json
 from typing import Final
 
 from contracts.alerts import StateChange
-
 from sinks.tables import Retention, TableDef
 
 TABLE = "alert_log"
-COLUMNS = ("at", "fingerprint", "alertname", "kind", "old_state", "new_state", "severity", "value",
-           "labels", "annotations", "silenced", "author", "comment")
+COLUMNS = (
+    "at",
+    "fingerprint",
+    "alertname",
+    "kind",
+    "old_state",
+    "new_state",
+    "severity",
+    "value",
+    "labels",
+    "annotations",
+    "silenced",
+    "author",
+    "comment",
+)
 DEFINITION: Final = TableDef(
     name=TABLE,
-    columns=(("at", "DateTime('Asia/Shanghai')"), ("fingerprint", "String"), ("alertname", "String"),
-             ("kind", "String"), ("old_state", "String"), ("new_state", "String"), ("severity", "String"),
-             ("value", "Float64"), ("labels", "String"), ("annotations", "String"), ("silenced", "UInt8"),
-             ("author", "String"), ("comment", "String")),
-    engine="ReplacingMergeTree", partition_by="toYYYYMM(at)",
-    order_by="(at, fingerprint, kind, new_state)", shard_by="cityHash64(fingerprint)",
+    columns=(
+        ("at", "DateTime('Asia/Shanghai')"),
+        ("fingerprint", "String"),
+        ("alertname", "String"),
+        ("kind", "String"),
+        ("old_state", "String"),
+        ("new_state", "String"),
+        ("severity", "String"),
+        ("value", "Float64"),
+        ("labels", "String"),
+        ("annotations", "String"),
+        ("silenced", "UInt8"),
+        ("author", "String"),
+        ("comment", "String"),
+    ),
+    engine="ReplacingMergeTree",
+    partition_by="toYYYYMM(at)",
+    order_by="(at, fingerprint, kind, new_state)",
+    shard_by="cityHash64(fingerprint)",
 )
 RETENTION: Final = Retention("retention_alerts_days", 400, "month")
 
@@ -39,11 +65,21 @@ def create_sql(database: str) -> str:
 
 def row(change: StateChange) -> tuple[object, ...]:
     """An alerts-topic change (`contracts.alerts.StateChange`) as a table row, in COLUMNS order."""
-    return (int(change.at), change.fingerprint, change.alertname, change.kind, change.old_state.value,
-            change.new_state.value, change.severity.value, float(change.value),
-            json.dumps(dict(change.labels), ensure_ascii=False, sort_keys=True),
-            json.dumps(dict(change.annotations), ensure_ascii=False, sort_keys=True),
-            int(change.silenced), change.author, change.comment)
+    return (
+        int(change.at),
+        change.fingerprint,
+        change.alertname,
+        change.kind,
+        change.old_state.value,
+        change.new_state.value,
+        change.severity.value,
+        float(change.value),
+        json.dumps(dict(change.labels), ensure_ascii=False, sort_keys=True),
+        json.dumps(dict(change.annotations), ensure_ascii=False, sort_keys=True),
+        int(change.silenced),
+        change.author,
+        change.comment,
+    )
 
 
 ALERTS_CURRENT = f"""

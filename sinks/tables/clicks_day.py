@@ -10,6 +10,7 @@ Queries that justify the layout: `series_days`, `total_between_days`, `total_by_
 for one platform or province. Partition by Beijing month: a year is 12 partitions; retention drops a
 month once its last day has expired.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -59,9 +60,11 @@ def view_sql(database: str) -> str:
 def backfill_sql(database: str) -> str:
     """Roll up the hourly table into days (run once, by migration 17: the hours outlive minutes)."""
     cols = ", ".join(COLUMNS)
-    return (f"INSERT INTO {database}.{TABLE} ({cols})\n"
-            f"SELECT toStartOfDay(hour) AS day, platform, province, section, sum(clicks) AS clicks\n"
-            f"FROM {database}.clicks_hour GROUP BY day, platform, province, section")
+    return (
+        f"INSERT INTO {database}.{TABLE} ({cols})\n"
+        f"SELECT toStartOfDay(hour) AS day, platform, province, section, sum(clicks) AS clicks\n"
+        f"FROM {database}.clicks_hour GROUP BY day, platform, province, section"
+    )
 
 
 _RANGE = "day >= toDateTime(%(start)s) AND day < toDateTime(%(end)s)"

@@ -14,6 +14,7 @@ Queries that justify the layout (ranges are whole hours: rows whose hour starts 
 Partition by Beijing month: a table kept for two years stays at ~24 partitions, and retention drops
 a month once its last day has expired.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -111,9 +112,15 @@ QUERIES: Final[dict[str, str]] = {
 # Totals over whole hours, optionally for one platform or province (`sinks/rollups.py` reads the
 # whole hours of a range here and only the ragged minutes from `clicks_minute`).
 _HOURS = "hour >= toDateTime(%(start)s) AND hour < toDateTime(%(end)s)"
-QUERIES.update({
-    "total_between_hours": f"SELECT sum(clicks) FROM {{db}}.{TABLE} WHERE {_HOURS}{{where}}",
-    **{f"total_by_{col}_hours": (f"SELECT toString({col}) AS code, sum(clicks) AS total FROM {{db}}.{TABLE} "
-                                 f"WHERE {_HOURS}{{where}} GROUP BY {col}")
-       for col in ("platform", "province", "section")},
-})
+QUERIES.update(
+    {
+        "total_between_hours": f"SELECT sum(clicks) FROM {{db}}.{TABLE} WHERE {_HOURS}{{where}}",
+        **{
+            f"total_by_{col}_hours": (
+                f"SELECT toString({col}) AS code, sum(clicks) AS total FROM {{db}}.{TABLE} "
+                f"WHERE {_HOURS}{{where}} GROUP BY {col}"
+            )
+            for col in ("platform", "province", "section")
+        },
+    }
+)

@@ -15,6 +15,7 @@ Queries that justify the layout (all in `QUERIES` below, each tested on both eng
 Partition by Beijing day: retention drops whole days (`RETENTION`), and day-bounded queries prune
 partitions. An insert also feeds `clicks_hour` through the materialized view `clicks_hour_mv`.
 """
+
 from __future__ import annotations
 
 from typing import Final

@@ -3,6 +3,7 @@
 Queries: `countries_between` (events by country over a range, for the cockpit's abroad panel) scans
 `minute`, the first key, grouped by country.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -14,10 +15,16 @@ TABLE = "countries_minute"
 COLUMNS = ("minute", "platform", "country", "events")
 DEFINITION: Final = TableDef(
     name=TABLE,
-    columns=(("minute", "DateTime('Asia/Shanghai')"), ("platform", PLATFORM_ENUM8), ("country", "String"),
-             ("events", "UInt64")),
-    engine="SummingMergeTree", engine_args="(events)",
-    partition_by="toYYYYMMDD(minute)", order_by="(minute, platform, country)",
+    columns=(
+        ("minute", "DateTime('Asia/Shanghai')"),
+        ("platform", PLATFORM_ENUM8),
+        ("country", "String"),
+        ("events", "UInt64"),
+    ),
+    engine="SummingMergeTree",
+    engine_args="(events)",
+    partition_by="toYYYYMMDD(minute)",
+    order_by="(minute, platform, country)",
     shard_by="cityHash64(country)",
 )
 RETENTION: Final = Retention("retention_minute_days", 90, "day")

@@ -5,6 +5,7 @@ the sum of both tables equals what was sent. Queried by minute range (`late_tota
 late events on the cockpit), like `clicks_minute`, hence ORDER BY `minute` first and one partition
 per Beijing day, which retention drops whole.
 """
+
 from __future__ import annotations
 
 from typing import Final

@@ -10,6 +10,7 @@ break the sink.
 Queries that justify the layout: `rejects_by_reason` over a minute range (today, the last hour),
 hence ORDER BY `minute` first and partitions by Beijing day, which retention drops whole.
 """
+
 from __future__ import annotations
 
 from typing import Final

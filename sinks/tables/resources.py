@@ -20,9 +20,17 @@ TABLE = "resources"
 COLUMNS = ("resource", "platform", "section", "subcolumn", "title", "loaded_at")
 DEFINITION: Final = TableDef(
     name=TABLE,
-    columns=(("resource", "String"), ("platform", PLATFORM_ENUM8), ("section", SECTION_ENUM8),
-             ("subcolumn", "String"), ("title", "String"), ("loaded_at", f"DateTime('{TZ_NAME}')")),
-    engine="ReplacingMergeTree", engine_args="loaded_at", order_by="resource",
+    columns=(
+        ("resource", "String"),
+        ("platform", PLATFORM_ENUM8),
+        ("section", SECTION_ENUM8),
+        ("subcolumn", "String"),
+        ("title", "String"),
+        ("loaded_at", f"DateTime('{TZ_NAME}')"),
+    ),
+    engine="ReplacingMergeTree",
+    engine_args="loaded_at",
+    order_by="resource",
     shard_by="cityHash64(resource)",
 )
 

@@ -5,6 +5,7 @@ range scan on `minute`, grouped by resource; `resource_series` (one resource ove
 the same range and filters `platform, resource`, the next keys. Partitioned by Beijing day for
 retention (30 days by default: the heaviest table, one row per active resource per minute).
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -16,10 +17,19 @@ TABLE = "resources_minute"
 COLUMNS = ("minute", "platform", "resource", "section", "views", "plays", "downloads")
 DEFINITION: Final = TableDef(
     name=TABLE,
-    columns=(("minute", "DateTime('Asia/Shanghai')"), ("platform", PLATFORM_ENUM8), ("resource", "String"),
-             ("section", SECTION_ENUM8), ("views", "UInt64"), ("plays", "UInt64"), ("downloads", "UInt64")),
-    engine="SummingMergeTree", engine_args="((views, plays, downloads))",
-    partition_by="toYYYYMMDD(minute)", order_by="(minute, platform, resource, section)",
+    columns=(
+        ("minute", "DateTime('Asia/Shanghai')"),
+        ("platform", PLATFORM_ENUM8),
+        ("resource", "String"),
+        ("section", SECTION_ENUM8),
+        ("views", "UInt64"),
+        ("plays", "UInt64"),
+        ("downloads", "UInt64"),
+    ),
+    engine="SummingMergeTree",
+    engine_args="((views, plays, downloads))",
+    partition_by="toYYYYMMDD(minute)",
+    order_by="(minute, platform, resource, section)",
     shard_by="cityHash64(resource)",
 )
 RETENTION: Final = Retention("retention_resources_days", 30, "day")

@@ -3,6 +3,7 @@
 Read whole (`applied`), written once per migration; ReplacingMergeTree by `version` folds a version
 recorded twice (a crash between a migration's last statement and its record re-runs it, harmlessly).
 """
+
 from __future__ import annotations
 
 from typing import Final

@@ -6,6 +6,7 @@ of that table's parts just before it (`state` 0), or, once an uncertain step is 
 tables it did store (`state` 1, `detail` = those tables). Read only by key (`latest`: the newest row
 of one sink group and topic), hence that ORDER BY; ReplacingMergeTree by `seq` keeps the newest.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -18,9 +19,17 @@ PENDING, SETTLED = 0, 1
 
 DEFINITION: Final = TableDef(
     name=TABLE,
-    columns=(("consumer", "String"), ("topic", "String"), ("seq", "UInt64"), ("ends", "String"),
-             ("step", "UInt32"), ("step_key", "String"), ("state", "UInt8"), ("detail", "String"),
-             ("written_at", "DateTime")),
+    columns=(
+        ("consumer", "String"),
+        ("topic", "String"),
+        ("seq", "UInt64"),
+        ("ends", "String"),
+        ("step", "UInt32"),
+        ("step_key", "String"),
+        ("state", "UInt8"),
+        ("detail", "String"),
+        ("written_at", "DateTime"),
+    ),
     engine="ReplacingMergeTree",
     engine_args="seq",
     order_by="(consumer, topic)",

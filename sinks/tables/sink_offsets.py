@@ -5,6 +5,7 @@ Kafka's committed offsets, so a batch stored just before a crash is not stored a
 by key (`next_offsets`: consumer, topic), hence that ORDER BY; ReplacingMergeTree keeps the highest
 offset and readers take `max` anyway. Tiny, never partitioned, never expired.
 """
+
 from __future__ import annotations
 
 from typing import Final

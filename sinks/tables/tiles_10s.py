@@ -3,6 +3,7 @@
 Queries: `tiles_recent` (the last few minutes before the cockpit's "now", by platform) is a range
 scan on `ts`, the first key. Kept a week: the tiles only ever show the last minutes.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -15,8 +16,11 @@ COLUMNS = ("ts", "platform", "clicks")
 DEFINITION: Final = TableDef(
     name=TABLE,
     columns=(("ts", "DateTime('Asia/Shanghai')"), ("platform", PLATFORM_ENUM8), ("clicks", "UInt64")),
-    engine="SummingMergeTree", engine_args="(clicks)",
-    partition_by="toYYYYMMDD(ts)", order_by="(ts, platform)", shard_by="cityHash64(toString(platform))",
+    engine="SummingMergeTree",
+    engine_args="(clicks)",
+    partition_by="toYYYYMMDD(ts)",
+    order_by="(ts, platform)",
+    shard_by="cityHash64(toString(platform))",
 )
 RETENTION: Final = Retention("retention_tiles_days", 7, "day")
 

@@ -9,6 +9,7 @@ any event (click or heartbeat) in it.
 Queries: `uniques_between` (users and sessions over a range, national or per province) scans
 `minute`, the first key, then merges states.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -22,18 +23,24 @@ INPUT_COLUMNS = ("minute", "platform", "province", "user", "session")
 _KEYS = (("minute", "DateTime('Asia/Shanghai')"), ("platform", PLATFORM_ENUM8), ("province", PROVINCE_ENUM8))
 
 INPUT_DEFINITION: Final = TableDef(
-    name=INPUT, columns=(*_KEYS, ("user", "String"), ("session", "String")), engine="Null", order_by="",
+    name=INPUT,
+    columns=(*_KEYS, ("user", "String"), ("session", "String")),
+    engine="Null",
+    order_by="",
     shard_by="cityHash64(toString(province), toString(platform))",
 )
 DEFINITION: Final = TableDef(
     name=TABLE,
-    columns=(*_KEYS, ("users", "AggregateFunction(uniq, String)"),
-             ("sessions", "AggregateFunction(uniq, String)")),
-    engine="AggregatingMergeTree", partition_by="toYYYYMMDD(minute)", order_by="(minute, platform, province)",
+    columns=(*_KEYS, ("users", "AggregateFunction(uniq, String)"), ("sessions", "AggregateFunction(uniq, String)")),
+    engine="AggregatingMergeTree",
+    partition_by="toYYYYMMDD(minute)",
+    order_by="(minute, platform, province)",
     shard_by="cityHash64(toString(province), toString(platform))",
 )
 VIEW: Final = ViewDef(
-    name="uniques_minute_mv", source=INPUT, target=TABLE,
+    name="uniques_minute_mv",
+    source=INPUT,
+    target=TABLE,
     select="""SELECT minute, platform, province, uniqState(user) AS users, uniqState(session) AS sessions
 FROM {source} GROUP BY minute, platform, province""",
 )

@@ -7,6 +7,7 @@ the secret, within an hour; Feishu: `timestamp` s and `sign` = base64 HMAC-SHA25
 "timestamp\\nsecret" over nothing). They answer as the robots do: HTTP 200 with a JSON code, 0 for
 accepted, the vendor's error code otherwise. Accepted messages land in `received[kind]`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,7 +22,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 WECOM_KEY, DING_TOKEN, DING_SECRET, FEISHU_HOOK, FEISHU_SECRET = (
-    "wecom-key-1", "ding-token-1", "SECding0123456789", "feishu-hook-1", "feishu-secret-1")
+    "wecom-key-1",
+    "ding-token-1",
+    "SECding0123456789",
+    "feishu-hook-1",
+    "feishu-secret-1",
+)
 
 
 def _wecom_ok(body: dict[str, Any]) -> bool:
@@ -30,8 +36,11 @@ def _wecom_ok(body: dict[str, Any]) -> bool:
         return isinstance(body.get("markdown", {}).get("content"), str) and bool(body["markdown"]["content"])
     if kind == "template_card":
         card = body.get("template_card", {})
-        return (card.get("card_type") == "text_notice" and bool(card.get("main_title", {}).get("title"))
-                and card.get("card_action", {}).get("type") in (1, 2))
+        return (
+            card.get("card_type") == "text_notice"
+            and bool(card.get("main_title", {}).get("title"))
+            and card.get("card_action", {}).get("type") in (1, 2)
+        )
     return False
 
 
@@ -47,13 +56,19 @@ def _ding_ok(body: dict[str, Any]) -> bool:
 
 def _feishu_ok(body: dict[str, Any]) -> bool:
     card = body.get("card", {})
-    return (body.get("msg_type") == "interactive" and card.get("header", {}).get("title", {}).get("tag") == "plain_text"
-            and isinstance(card.get("elements"), list) and bool(card["elements"]))
+    return (
+        body.get("msg_type") == "interactive"
+        and card.get("header", {}).get("title", {}).get("tag") == "plain_text"
+        and isinstance(card.get("elements"), list)
+        and bool(card["elements"])
+    )
 
 
 class FakeRobots:
     def __init__(self) -> None:
-        self.received: dict[str, queue.Queue[dict[str, Any]]] = {k: queue.Queue() for k in ("wecom", "dingtalk", "feishu")}
+        self.received: dict[str, queue.Queue[dict[str, Any]]] = {
+            k: queue.Queue() for k in ("wecom", "dingtalk", "feishu")
+        }
         self.refused: list[tuple[str, int]] = []
         robots = self
 
@@ -61,7 +76,7 @@ class FakeRobots:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     body = json.loads(raw)
@@ -105,20 +120,33 @@ class FakeRobots:
             return self._accept("wecom", body, {"errcode": 0, "errmsg": "ok"})
         if url.path == "/robot/send":
             ts, sign = q.get("timestamp", ""), q.get("sign", "")
-            expected = base64.b64encode(hmac.new(DING_SECRET.encode(), f"{ts}\n{DING_SECRET}".encode(),
-                                                 hashlib.sha256).digest()).decode()
+            expected = base64.b64encode(
+                hmac.new(DING_SECRET.encode(), f"{ts}\n{DING_SECRET}".encode(), hashlib.sha256).digest()
+            ).decode()
             if q.get("access_token") != DING_TOKEN:
                 return self._refuse("dingtalk", {"errcode": 300001, "errmsg": "token is not exist"})
-            if not ts.isdigit() or abs(int(ts) - time.time() * 1000) > 3_600_000 or not hmac.compare_digest(sign, expected):
+            if (
+                not ts.isdigit()
+                or abs(int(ts) - time.time() * 1000) > 3_600_000
+                or not hmac.compare_digest(sign, expected)
+            ):
                 return self._refuse("dingtalk", {"errcode": 310000, "errmsg": "sign not match"})
             if not _ding_ok(body):
                 return self._refuse("dingtalk", {"errcode": 40035, "errmsg": "bad msgtype"})
             return self._accept("dingtalk", body, {"errcode": 0, "errmsg": "ok"})
         if url.path == f"/open-apis/bot/v2/hook/{FEISHU_HOOK}":
             ts = str(body.get("timestamp", ""))
-            expected = base64.b64encode(hmac.new(f"{ts}\n{FEISHU_SECRET}".encode(), b"", hashlib.sha256).digest()).decode()
-            if not ts.isdigit() or abs(int(ts) - time.time()) > 3600 or not hmac.compare_digest(str(body.get("sign", "")), expected):
-                return self._refuse("feishu", {"code": 19021, "msg": "sign match fail or timestamp is not within one hour"})
+            expected = base64.b64encode(
+                hmac.new(f"{ts}\n{FEISHU_SECRET}".encode(), b"", hashlib.sha256).digest()
+            ).decode()
+            if (
+                not ts.isdigit()
+                or abs(int(ts) - time.time()) > 3600
+                or not hmac.compare_digest(str(body.get("sign", "")), expected)
+            ):
+                return self._refuse(
+                    "feishu", {"code": 19021, "msg": "sign match fail or timestamp is not within one hour"}
+                )
             if not _feishu_ok(body):
                 return self._refuse("feishu", {"code": 9499, "msg": "Bad Request"})
             return self._accept("feishu", body, {"code": 0, "msg": "success"})
@@ -132,7 +160,7 @@ class FakeRobots:
         self.refused.append((kind, int(answer.get("errcode", answer.get("code", -1)))))
         return kind, answer
 
-    def __enter__(self) -> "FakeRobots":
+    def __enter__(self) -> FakeRobots:
         self._thread.start()
         return self
 

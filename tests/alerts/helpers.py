@@ -4,6 +4,7 @@ The daily shapes are the simulators' own (simulators/data/curves.yaml: lesson ho
 evening peak, night trough), interpolated per minute and Poisson-sampled with a fixed seed, so the
 detectors are tested against the curve the cockpit will really see.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,8 +47,14 @@ def poisson(lam: np.ndarray, seed: int = 7) -> np.ndarray:
     return np.random.default_rng(seed).poisson(lam).astype(float)
 
 
-def sessions(lam: np.ndarray, seed: int = 7, clicks_per_session: float = 10.0, gap_short_s: float = 25.0,
-             gap_long_s: float = 480.0, long_gap_share: float = 0.15) -> np.ndarray:
+def sessions(
+    lam: np.ndarray,
+    seed: int = 7,
+    clicks_per_session: float = 10.0,
+    gap_short_s: float = 25.0,
+    gap_long_s: float = 480.0,
+    long_gap_share: float = 0.15,
+) -> np.ndarray:
     """Clicks per minute when clicks come in sessions, as the simulators draw them: sessions start as
     a Poisson process at lam / clicks_per_session a minute, each with a geometric number of clicks
     separated by short (browsing) or long (watching) gaps. Same mean as `poisson(lam)`, far burstier."""

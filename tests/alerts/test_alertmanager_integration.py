@@ -4,6 +4,7 @@ Debian's prometheus-alertmanager is started on loopback with clustering off (ops
 routing to a local webhook receiver (http.server in a thread) with a 1 s group_wait. Event time is a
 replayed school week of November 2022; the test waits on the receiver's queue, never on sleeps.
 """
+
 from __future__ import annotations
 
 import queue
@@ -47,8 +48,9 @@ RULE = Rule("TrafficSurge", Severity.WARNING, for_s=300, hold_s=600, refresh_s=6
 LABELS = {"scope": "province", "province": "220000"}
 
 
-def _drive(det: SeriesDetector, book: AlertBook, hub: DeliveryHub, start: int, stop: int,
-           x: np.ndarray) -> list[Notification]:
+def _drive(
+    det: SeriesDetector, book: AlertBook, hub: DeliveryHub, start: int, stop: int, x: np.ndarray
+) -> list[Notification]:
     """Evaluate minute by minute until a firing or resolved notification goes out."""
     sent: list[Notification] = []
     for t in range(start, stop, 60):
@@ -58,18 +60,20 @@ def _drive(det: SeriesDetector, book: AlertBook, hub: DeliveryHub, start: int, s
         ev = book.evaluate(RULE, cands, float(t + 60))
         hub.submit(ev.notifications)
         sent += ev.notifications
-        if any(n.status == "firing" and not n.refresh for n in ev.notifications) or \
-                any(n.status == "resolved" for n in ev.notifications):
+        if any(n.status == "firing" and not n.refresh for n in ev.notifications) or any(
+            n.status == "resolved" for n in ev.notifications
+        ):
             return sent
     return sent
 
 
-@pytest.mark.skipif(not HAVE_AM, reason="prometheus-alertmanager not installed (apt-get install "
-                                          "prometheus-alertmanager)")
+@pytest.mark.skipif(
+    not HAVE_AM, reason="prometheus-alertmanager not installed (apt-get install prometheus-alertmanager)"
+)
 def test_surge_reaches_the_webhook_firing_then_resolved(tmp_path: Path) -> None:
     lam = school_days(3, 60_000)
     surge0 = 2 * 1440 + 10 * 60
-    lam[surge0:surge0 + 60] *= 4.0  # Wednesday 10:00-11:00, 4x
+    lam[surge0 : surge0 + 60] *= 4.0  # Wednesday 10:00-11:00, 4x
     x = poisson(lam, 21)
     with WebhookServer() as hook:
         cfg = tmp_path / "alertmanager.yml"

@@ -1,4 +1,5 @@
 """The general anomaly score: bounded, quiet on ordinary traffic, loud once on a novelty."""
+
 from __future__ import annotations
 
 import math
@@ -33,12 +34,12 @@ def test_spike_after_a_week_of_school_days_scores_high_once() -> None:
     t = minutes(days)
     x = poisson(school_days(days, 200_000))
     spike_at = 7 * 1440 + 10 * 60  # Tuesday of week 2, 10:00
-    x[spike_at:spike_at + 20] *= 4.0
+    x[spike_at : spike_at + 20] *= 4.0
     s = AnomalyScorer()
-    scores = np.array([s.score(float(a), float(b)) for a, b in zip(t, x)])
-    before = scores[3 * 1440:spike_at]
+    scores = np.array([s.score(float(a), float(b)) for a, b in zip(t, x, strict=False)])
+    before = scores[3 * 1440 : spike_at]
     assert before.max() < 0.5, "ordinary school days must stay under the alert level"
-    hit = scores[spike_at:spike_at + 20]
+    hit = scores[spike_at : spike_at + 20]
     assert hit.max() > 0.8
     assert (hit > 0.5).sum() <= 3, "one incident, one onset: no run of high scores"
 

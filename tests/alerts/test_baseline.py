@@ -1,4 +1,5 @@
 """Seasonal baseline: learns the school-day curve, keeps its band, is not dragged by an anomaly."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,14 +9,14 @@ from tests.alerts.helpers import DAY, MONDAY, minutes, school_days, weekend_curv
 
 
 def _feed(b: SeasonalBaseline, t: np.ndarray, x: np.ndarray) -> None:
-    for a, v in zip(t, x):
+    for a, v in zip(t, x, strict=False):
         b.update(float(a), float(v))
 
 
 def test_learns_the_daily_curve_within_a_few_percent() -> None:
     lam = school_days(3, 100_000)
     b = SeasonalBaseline()
-    _feed(b, minutes(2), lam[:2 * 1440])
+    _feed(b, minutes(2), lam[: 2 * 1440])
     for minute in (3 * 60, 9 * 60 + 30, 12 * 60 + 30, 20 * 60):
         t = MONDAY + 2 * DAY + 60 * minute
         e = b.expected(t)
@@ -48,10 +49,10 @@ def test_weekend_profile_used_once_it_has_been_seen() -> None:
 def test_a_surge_day_barely_moves_the_baseline() -> None:
     lam = school_days(5, 100_000)
     b = SeasonalBaseline()
-    _feed(b, minutes(4), lam[:4 * 1440])  # Monday to Thursday
+    _feed(b, minutes(4), lam[: 4 * 1440])  # Monday to Thursday
     ten = MONDAY + 4 * DAY + 10 * 3600
     before = b.expected(ten).mean
-    _feed(b, minutes(1, MONDAY + 4 * DAY), lam[4 * 1440:] * 5.0)  # Friday: 5x all day
+    _feed(b, minutes(1, MONDAY + 4 * DAY), lam[4 * 1440 :] * 5.0)  # Friday: 5x all day
     after = b.expected(ten + 7 * DAY).mean  # next Friday, 10:00 (school-day profile)
     assert after < 1.1 * before, (before, after)
     _feed(b, minutes(1, MONDAY + 7 * DAY), lam[:1440])  # a plain Monday, then the next Friday

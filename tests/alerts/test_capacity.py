@@ -1,4 +1,5 @@
 """Capacity: utilisation levels and the trend+season crossing forecast, as pure functions."""
+
 from __future__ import annotations
 
 import math

@@ -5,6 +5,7 @@ Jilin's K-12 traffic ramps from 1x to 6x over 24 h from Wed 9 Nov 2022 08:00 (Be
 ramp reaches 3x at 17:36. A surge alert must fire for Jilin by 15 simulated minutes after that,
 and no surge alert may fire for any other province.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.service import AlertService
+from contracts.settings import settings_env
+from contracts.topics import ensure_topics
 from simulators.generator import generate_batches
 from simulators.scenario import load_scenario
 from sinks.runner import start_sink_thread
-from contracts.topics import ensure_topics
 from tests.conftest import make_settings, private_database
-from contracts.settings import settings_env
 from tests.support import WorkerProcess, send_regrouped, wait_for
 
 pytestmark = pytest.mark.integration
@@ -50,20 +51,31 @@ def surges(kafka, chdb_session_store, tmp_path_factory: pytest.TempPathFactory) 
     try:
         scenario = load_scenario("one-province-closure")
         start_ms = scenario.start_ms
-        send_regrouped(s, generate_batches(scenario, start_ms=start_ms, end_ms=int(END.timestamp() * 1000),
-                                           seed=3, scale=0.01))
+        send_regrouped(
+            s, generate_batches(scenario, start_ms=start_ms, end_ms=int(END.timestamp() * 1000), seed=3, scale=0.01)
+        )
         # The engine closes a minute once every partition's watermark has passed it (+ lateness).
         target = int(END.timestamp()) - s.allowed_lateness_s - 600
-        wait_for(lambda: (service.engine.next_minute or 0) >= target and sink.check() is None, 600,
-                 "the alerting service to evaluate up to the end of the replay", interval=1.0,
-                 describe=lambda: f"next minute {service.engine.next_minute}, target {target}")
+        wait_for(
+            lambda: (service.engine.next_minute or 0) >= target and sink.check() is None,
+            600,
+            "the alerting service to evaluate up to the end of the replay",
+            interval=1.0,
+            describe=lambda: f"next minute {service.engine.next_minute}, target {target}",
+        )
 
         def log() -> list[tuple]:  # type: ignore[type-arg]
-            return store.query(f"SELECT toUInt32(at), alertname, new_state, labels FROM {store.database}.alert_log "
-                               "WHERE kind = 'state' ORDER BY at")
-        wait_for(lambda: sink.check() is None and len(log()) >= service.changes > 0, 120,
-                 "state changes stored in alert_log",
-                 describe=lambda: f"{len(log())} stored of {service.changes}")
+            return store.query(
+                f"SELECT toUInt32(at), alertname, new_state, labels FROM {store.database}.alert_log "
+                "WHERE kind = 'state' ORDER BY at"
+            )
+
+        wait_for(
+            lambda: sink.check() is None and len(log()) >= service.changes > 0,
+            120,
+            "state changes stored in alert_log",
+            describe=lambda: f"{len(log())} stored of {service.changes}",
+        )
         changes = [(at, name, state, json.loads(labels)) for at, name, state, labels in log()]
         return [c for c in changes if c[1] == "TrafficSurge" and c[2] == "firing"]
     finally:
@@ -77,7 +89,8 @@ def test_closed_province_surges_within_15_minutes_of_3x(surges: list[Change]) ->
     jilin = [at for at, _, _, labels in surges if labels.get("province") == JILIN]
     assert jilin, f"no surge for Jilin; surges: {surges}"
     assert min(jilin) <= THREE_X.timestamp() + 15 * 60, (
-        f"first Jilin surge at {datetime.fromtimestamp(min(jilin), BJ)}, 3x at {THREE_X}")
+        f"first Jilin surge at {datetime.fromtimestamp(min(jilin), BJ)}, 3x at {THREE_X}"
+    )
 
 
 def test_no_surge_for_any_other_province(surges: list[Change]) -> None:

@@ -1,12 +1,12 @@
 """Delivery: bounded queue that never blocks detection, retries, webhook and Alertmanager payloads."""
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
 
-from alerts.delivery import (AlertmanagerReceiver, DeliveryError, DeliveryHub, DeliveryWorker, WebhookReceiver,
-                             rfc3339)
+from alerts.delivery import AlertmanagerReceiver, DeliveryError, DeliveryHub, DeliveryWorker, WebhookReceiver, rfc3339
 from alerts.model import Notification
 from tests.alerts.webhook_server import WebhookServer
 
@@ -14,8 +14,16 @@ LABELS = {"alertname": "TrafficSurge", "severity": "warning", "scope": "province
 
 
 def note(status: str = "firing", refresh: bool = False, at: float = 1_668_000_000.0) -> Notification:
-    return Notification(status, "abc", LABELS, {"summary": "Jilin 4.0x"}, at - 300,
-                        at if status == "resolved" else None, at, refresh=refresh)
+    return Notification(
+        status,
+        "abc",
+        LABELS,
+        {"summary": "Jilin 4.0x"},
+        at - 300,
+        at if status == "resolved" else None,
+        at,
+        refresh=refresh,
+    )
 
 
 class Recorder:
@@ -147,14 +155,18 @@ def test_hub_fans_out_and_one_dead_receiver_does_not_hold_the_other() -> None:
 
 # -- chat group robots (issue 14): WeCom, DingTalk (signed), Feishu (signed), against local fakes --
 
+
 def test_chat_robots_get_their_card_formats_and_dingtalk_and_feishu_signatures() -> None:
     from alerts.delivery import ChatReceiver
     from tests.alerts.fake_robots import FakeRobots
 
     with FakeRobots() as robots:
         rec = Recorder()
-        receivers = [WebhookReceiver(robots.wecom, name="webhook0"), WebhookReceiver(robots.dingtalk),
-                     WebhookReceiver(robots.feishu)]
+        receivers = [
+            WebhookReceiver(robots.wecom, name="webhook0"),
+            WebhookReceiver(robots.dingtalk),
+            WebhookReceiver(robots.feishu),
+        ]
         assert all(isinstance(r, ChatReceiver) for r in receivers)  # the URL prefix picks the robot
         hub = DeliveryHub([DeliveryWorker(r, backoff_s=0.0, on_outcome=rec) for r in receivers]).start()
         try:

@@ -1,4 +1,5 @@
 """Surge, drop and outage conditions on one series; silence on an ordinary school week."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ from tests.alerts.helpers import DAY, MONDAY, minutes, poisson, school_days
 
 
 def _run(det: SeriesDetector, t: np.ndarray, x: np.ndarray) -> list:
-    return [det.observe(float(a), float(v)) for a, v in zip(t, x)]
+    return [det.observe(float(a), float(v)) for a, v in zip(t, x, strict=False)]
 
 
 def test_no_surge_drop_or_outage_on_ordinary_school_days() -> None:
@@ -21,7 +22,7 @@ def test_no_surge_drop_or_outage_on_ordinary_school_days() -> None:
 
 def test_surge_condition_when_the_window_reaches_k_times_baseline() -> None:
     lam = school_days(4, 30_000)
-    lam[3 * 1440 + 9 * 60:] *= 4.0  # Thursday 09:00 onwards: 4x
+    lam[3 * 1440 + 9 * 60 :] *= 4.0  # Thursday 09:00 onwards: 4x
     det = SeriesDetector(surge=SurgeParams(k=3.0, window_min=10))
     readings = _run(det, minutes(4), poisson(lam, 4))
     start = 3 * 1440 + 9 * 60
@@ -43,13 +44,13 @@ def test_drop_and_outage_in_lesson_hours() -> None:
     lam = school_days(4, 200_000)
     x = poisson(lam, 6)
     d0 = 3 * 1440 + 10 * 60
-    x[d0:d0 + 30] *= 0.1
-    x[d0 + 60:d0 + 90] = 0.0
+    x[d0 : d0 + 30] *= 0.1
+    x[d0 + 60 : d0 + 90] = 0.0
     det = SeriesDetector(drop=DropParams(ratio=0.3, window_min=10))
     readings = _run(det, minutes(4), x)
     assert not any(r.drop or r.outage for r in readings[:d0])
-    assert any(r.drop for r in readings[d0:d0 + 30])
-    assert any(r.outage for r in readings[d0 + 60:d0 + 90])
+    assert any(r.drop for r in readings[d0 : d0 + 30])
+    assert any(r.outage for r in readings[d0 + 60 : d0 + 90])
 
 
 def test_no_drop_at_night_when_traffic_is_meant_to_be_low() -> None:
@@ -58,10 +59,10 @@ def test_no_drop_at_night_when_traffic_is_meant_to_be_low() -> None:
     lam = school_days(4, 2_000)
     x = poisson(lam, 8)
     night = 3 * 1440 + 3 * 60
-    x[night:night + 60] = 0.0  # 03:00-04:00: a few clicks expected, none came
+    x[night : night + 60] = 0.0  # 03:00-04:00: a few clicks expected, none came
     det = SeriesDetector(drop=DropParams())
     readings = _run(det, minutes(4), x)
-    assert not any(r.drop or r.outage for r in readings[night:night + 60])
+    assert not any(r.drop or r.outage for r in readings[night : night + 60])
 
 
 def test_reading_carries_the_band_for_the_cockpit() -> None:

@@ -3,6 +3,7 @@
 Rows are what the rates topic carries (minute, platform, province, section, action, clicks), drawn
 from the simulators' school-day curve with Poisson noise; the clock is the event-time watermark.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -20,8 +21,12 @@ from tests.alerts.helpers import DAY, MONDAY, school_day_curve
 
 SHARE = {"210000": 0.30, "220000": 0.15, "130000": 0.30, "440000": 0.22, "540000": 0.03}  # of this test's nation
 MIX = {"k12": 0.80, "vocational": 0.08, "higher": 0.08, "employment": 0.04}
-SECTIONS = {"k12": {"lessons": 0.6, "topic": 0.4}, "vocational": {"vocational_courses": 1.0},
-            "higher": {"mooc": 1.0}, "employment": {"jobs": 1.0}}
+SECTIONS = {
+    "k12": {"lessons": 0.6, "topic": 0.4},
+    "vocational": {"vocational_courses": 1.0},
+    "higher": {"mooc": 1.0},
+    "employment": {"jobs": 1.0},
+}
 PER_DAY = 1_500_000
 WED_8 = MONDAY + 2 * DAY + 8 * 3600
 RAMP_3X = WED_8 + int(0.4 * 24 * 3600)  # 1 + 5 * 0.4 = 3x at 17:36 on Wednesday
@@ -74,8 +79,7 @@ Run = tuple[AlertEngine, list[StateChange], list[Notification]]
 def closure_run() -> Run:
     notes: list[Notification] = []
     changes: list[StateChange] = []
-    engine = make_engine(deliver=notes.extend, on_change=changes.append,
-                         metrics=AlertMetrics(CollectorRegistry()))
+    engine = make_engine(deliver=notes.extend, on_change=changes.append, metrics=AlertMetrics(CollectorRegistry()))
     run(engine, MONDAY, REOPEN + 3 * 3600)
     return engine, changes, notes
 
@@ -108,8 +112,10 @@ def test_surge_resolves_after_the_schools_reopen(closure_run: Run) -> None:
     # the episode ends on an hour of normal evidence, then the rule's hold (10 min)
     assert all(REOPEN < c.at <= REOPEN + 90 * 60 for c in resolved)
     for fp in fired:
-        assert [n.status for n in notes if n.fingerprint == fp and not (n.refresh or n.repeat)] == \
-            ["firing", "resolved"]
+        assert [n.status for n in notes if n.fingerprint == fp and not (n.refresh or n.repeat)] == [
+            "firing",
+            "resolved",
+        ]
 
 
 def test_national_deviation_is_explained_by_the_closed_province(closure_run: Run) -> None:

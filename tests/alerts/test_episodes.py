@@ -4,6 +4,7 @@ A seven-week closure keeps firing to its last day (the baseline does not learn i
 nights and weekends, and ends on the first morning after reopening with no drop after it; a single
 minute of 30x in one province is an anomaly alert at once.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,12 +47,12 @@ def test_a_seven_week_closure_is_one_episode_that_ends_on_the_first_morning() ->
     assert onset - start <= 12 * 60, onset - start  # on the closure's first (weekend) day
     on = s[onset:end]
     assert (on == SURGE).all()  # one episode: nights, weekends and seven weeks hold it
-    last_week = [r for r in ratios[end - 3 * 1440:end] if r is not None]
+    last_week = [r for r in ratios[end - 3 * 1440 : end] if r is not None]
     assert np.median(last_week) > 3.5  # the baseline did not learn the closure
     back = int(np.argmax(s[end:] == NORMAL)) + end
     monday_8 = end + 2 * 1440 + 8 * 60
     assert back <= monday_8 + 2 * 60, (back - end) / 60
-    after = [r for r in ratios[monday_8 + 4 * 60:] if r is not None]
+    after = [r for r in ratios[monday_8 + 4 * 60 :] if r is not None]
     assert 0.85 < np.median(after) < 1.15  # a reopening returns to ratio 1
 
 
@@ -64,7 +65,10 @@ def test_thirty_times_one_minute_in_one_province_is_an_anomaly_within_two_minute
     fired = []
     for t in range(MONDAY, spike_at + 10 * 60, 60):
         base = 1_000 * curve[((t + 8 * 3600) % DAY) // 60]  # ~1,000 clicks a minute in lesson hours
-        rows = [(t, "k12", p, "lessons", "view", int(rng.poisson(base * w))) for p, w in zip(provinces, (1.0, 0.1))]
+        rows = [
+            (t, "k12", p, "lessons", "view", int(rng.poisson(base * w)))
+            for p, w in zip(provinces, (1.0, 0.1), strict=False)
+        ]
         if t == spike_at:
             rows.append((t, "k12", "370000", "lessons", "view", 30_000))
         engine.ingest(rows)

@@ -1,4 +1,5 @@
 """Explanations: contributors and shares of a deviation, as one readable line."""
+
 from __future__ import annotations
 
 from alerts.explain import explain, explain_all, format_count
@@ -31,8 +32,13 @@ def test_nothing_to_explain() -> None:
 
 
 def test_several_dimensions_in_one_line() -> None:
-    line = explain_all(1200, {"province": {"Jilin": (1500, 400), "Hebei": (600, 500)},
-                              "platform": {"K-12": (2400, 1250), "MOOC": (100, 90)}})
+    line = explain_all(
+        1200,
+        {
+            "province": {"Jilin": (1500, 400), "Hebei": (600, 500)},
+            "platform": {"K-12": (2400, 1250), "MOOC": (100, 90)},
+        },
+    )
     assert line == "+1.2 k above baseline: Jilin 92%, Hebei 8%; K-12 99%"  # MOOC's 1% is under min_share
 
 

@@ -1,4 +1,5 @@
 """Lifecycle with an injected clock: pending, firing, hold, resolved, repeats, acks, silences."""
+
 from __future__ import annotations
 
 import pytest

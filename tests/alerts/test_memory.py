@@ -1,4 +1,5 @@
 """ValueMemory: distance to the nearest seen value, bounded memory."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Metrics: fresh registry per test, bounded labels, `promtool check metrics` clean."""
+
 from __future__ import annotations
 
 import shutil
@@ -36,14 +37,25 @@ def test_label_cardinality_is_bounded() -> None:
     samples = [s for fam in reg.collect() for s in fam.samples]
     assert len(samples) < 400
     for s in samples:
-        assert set(s.labels) <= {"platform", "province", "scope", "series", "alertname", "severity", "state",
-                                 "to_state", "receiver", "outcome"}
+        assert set(s.labels) <= {
+            "platform",
+            "province",
+            "scope",
+            "series",
+            "alertname",
+            "severity",
+            "state",
+            "to_state",
+            "receiver",
+            "outcome",
+        }
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (apt-get install prometheus)")
 def test_promtool_check_metrics() -> None:
-    res = subprocess.run(["promtool", "check", "metrics"], input=generate_latest(_filled()), capture_output=True,
-                         timeout=60)
+    res = subprocess.run(
+        ["promtool", "check", "metrics"], input=generate_latest(_filled()), capture_output=True, timeout=60
+    )
     assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
 
 

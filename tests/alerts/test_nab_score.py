@@ -1,4 +1,5 @@
 """The NAB-compatible scorer (bench/nab_score.py) on toy corpora, and on nab-dev as a guard."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """Which rates partitions hold the alert clock: backlog or recent events hold it, idleness releases it."""
+
 from __future__ import annotations
 
 from alerts.partition_clock import PartitionClock

@@ -1,4 +1,5 @@
 """ops/prometheus/rules.yml passes `promtool check rules` and its unit tests (`promtool test rules`)."""
+
 from __future__ import annotations
 
 import re
@@ -15,16 +16,18 @@ needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not insta
 
 @needs_promtool
 def test_promtool_check_rules() -> None:
-    res = subprocess.run([PROMTOOL, "check", "rules", str(RULES_DIR / "rules.yml")], capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [PROMTOOL, "check", "rules", str(RULES_DIR / "rules.yml")], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "SUCCESS" in res.stdout
 
 
 @needs_promtool
 def test_promtool_test_rules() -> None:
-    res = subprocess.run([PROMTOOL, "test", "rules", "rules_test.yml"], cwd=RULES_DIR, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [PROMTOOL, "test", "rules", "rules_test.yml"], cwd=RULES_DIR, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 

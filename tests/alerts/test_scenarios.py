@@ -6,6 +6,7 @@ surge, drop or outage anywhere else (no drop after a reopening). The engine judg
 provinces (the closed ones, a large and a small open one) to keep each test under a minute or two;
 `edu-alerts replay` runs all of them.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -22,10 +23,13 @@ def _show(eps: list[Episode]) -> list[tuple[str, dict[str, str], float, float | 
     return [(e.alertname, dict(e.labels), e.fired, e.resolved) for e in eps]
 
 
-@pytest.mark.parametrize(("scale", "judged"), [
-    (0.01, PROVINCES),  # 1:100: every closure holds enough clicks to be judged
-    (0.001, (SHANDONG,)),  # 1:1000: Jilin and Ningxia are too small to judge; they must stay quiet
-])
+@pytest.mark.parametrize(
+    ("scale", "judged"),
+    [
+        (0.01, PROVINCES),  # 1:100: every closure holds enough clicks to be judged
+        (0.001, (SHANDONG,)),  # 1:1000: Jilin and Ningxia are too small to judge; they must stay quiet
+    ],
+)
 def test_weekend_onset_closures_are_one_episode_each_and_nothing_else(scale: float, judged: tuple[str, ...]) -> None:
     sc = load_scenario("closures-weekend-onset")
     run = replay(sc, scale=scale, seed=5, provinces=PROVINCES)

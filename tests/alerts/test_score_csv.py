@@ -1,4 +1,5 @@
 """`python -m alerts.score_csv`: one score per row, streamed, same scores as in-process."""
+
 from __future__ import annotations
 
 import io
@@ -48,8 +49,14 @@ def test_time_formats() -> None:
 
 
 def test_cli_streams_before_the_input_ends(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "alerts.score_csv", "-", "--scores-only"], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alerts.score_csv", "-", "--scores-only"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
     try:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write("timestamp,value\n2014-04-01 00:00:00,1\n")
@@ -68,9 +75,15 @@ def test_cli_streams_before_the_input_ends(tmp_path: Path) -> None:
 def test_cli_on_a_file(tmp_path: Path) -> None:
     f = tmp_path / "series.csv"
     f.write_text(_csv(50))
-    res = subprocess.run([sys.executable, "-m", "alerts.score_csv", str(f)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "alerts.score_csv", str(f)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0 and len(res.stdout.splitlines()) == 51
-    res = subprocess.run([sys.executable, "-m", "alerts.score_csv", str(tmp_path / "nope.csv")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "alerts.score_csv", str(tmp_path / "nope.csv")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2

@@ -1,5 +1,6 @@
 """On a real broker: a rates partition that never carries data stops holding the alert clock once
 it has been caught up and silent for `alerts_idle_partition_s`, so alerting keeps going."""
+
 from __future__ import annotations
 
 import threading
@@ -21,9 +22,15 @@ def test_a_silent_partition_releases_the_clock_after_the_idle_timeout(kafka) -> 
     prod = producer(kafka)
     minutes = 20
     for i in range(minutes):  # partition 0 only: 20 minutes of clicks; partition 1 stays empty
-        batch = RateBatch(src_topic=s.topic_clicks, src_partition=0, first_offset=i, last_offset=i,
-                          watermark_ms=(T0 + (i + 1) * 60) * 1000, events=100,
-                          clicks=[(T0 + i * 60, "k12", "220000", "lessons", "view", 100)])
+        batch = RateBatch(
+            src_topic=s.topic_clicks,
+            src_partition=0,
+            first_offset=i,
+            last_offset=i,
+            watermark_ms=(T0 + (i + 1) * 60) * 1000,
+            events=100,
+            clicks=[(T0 + i * 60, "k12", "220000", "lessons", "view", 100)],
+        )
         prod.send(s.topic_rates, value=encode_batch(batch), partition=0)
     prod.flush(30)
     prod.close()
@@ -33,9 +40,12 @@ def test_a_silent_partition_releases_the_clock_after_the_idle_timeout(kafka) -> 
     try:
         # closed minutes: up to the watermark minus the engine's allowed lateness
         target = T0 + minutes * 60 - s.allowed_lateness_s - 60
-        wait_for(lambda: (service.engine.next_minute or 0) >= target, 60,
-                 "the engine to close minutes while partition 1 has never sent data",
-                 describe=lambda: f"next minute {service.engine.next_minute}, holding {service.clock.holding()}")
+        wait_for(
+            lambda: (service.engine.next_minute or 0) >= target,
+            60,
+            "the engine to close minutes while partition 1 has never sent data",
+            describe=lambda: f"next minute {service.engine.next_minute}, holding {service.clock.holding()}",
+        )
         assert service.clock.holding() == set()  # everything read, nothing recent: no one holds it
     finally:
         service.stop()

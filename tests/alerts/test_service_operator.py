@@ -1,12 +1,13 @@
 """Operators' records on the alerts topic reach the alert book: an acknowledgement stops repeat
 notifications, a silence suppresses delivery and expires; bad records are refused, not raised."""
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
 from alerts.lifecycle import Candidate, Rule
-from contracts.alerts import Severity, State, StateChange
 from alerts.service import AlertService
+from contracts.alerts import Severity, State, StateChange
 from contracts.settings import Settings
 
 T0 = 1_647_216_000.0  # 2022-03-14 08:00 Beijing
@@ -30,9 +31,21 @@ def record(kind: str, alert, at: float, **extra: object) -> bytes:  # type: igno
     annotations = dict(alert.annotations)
     if kind == "silence":
         annotations.update(silence_starts_at=str(extra.pop("starts")), silence_ends_at=str(extra.pop("ends")))
-    return StateChange(at, alert.fingerprint, alert.name, kind, alert.state, alert.state, alert.severity,
-                       alert.value, dict(alert.labels), annotations, kind == "silence",
-                       author="ops.li", comment="on it").encode()
+    return StateChange(
+        at,
+        alert.fingerprint,
+        alert.name,
+        kind,
+        alert.state,
+        alert.state,
+        alert.severity,
+        alert.value,
+        dict(alert.labels),
+        annotations,
+        kind == "silence",
+        author="ops.li",
+        comment="on it",
+    ).encode()
 
 
 def test_ack_from_the_topic_stops_repeat_notifications_and_is_not_republished() -> None:
@@ -63,7 +76,18 @@ def test_own_state_changes_are_skipped_and_bad_records_refused() -> None:
     alert, _ = firing(svc, T0)
     assert svc.handle_operator(record("state", alert, T0)) is None
     assert svc.handle_operator(b"not json") is None
-    gone = StateChange(T0, "deadbeef", "ProvinceSurge", "ack", State.FIRING, State.FIRING, Severity.WARNING,
-                       1.0, {"province": "110000"}, {}, author="ops.li").encode()
+    gone = StateChange(
+        T0,
+        "deadbeef",
+        "ProvinceSurge",
+        "ack",
+        State.FIRING,
+        State.FIRING,
+        Severity.WARNING,
+        1.0,
+        {"province": "110000"},
+        {},
+        author="ops.li",
+    ).encode()
     assert svc.handle_operator(gone) is None  # no such alert here: logged and counted
     assert registry.get_sample_value("edu_alerts_operator_records_total", {"kind": "refused"}) == 2

@@ -4,6 +4,7 @@ Clicks come in sessions (tests.alerts.helpers.sessions draws them as the simulat
 series burst: one long session is "+80 clicks, 3x" for ten minutes. These tests drive detectors
 minute by minute with the event time as the clock; nothing sleeps.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,14 +20,13 @@ RULE = Rule("TrafficSurge", Severity.WARNING, for_s=300, hold_s=600)
 
 
 def _run(det: SeriesDetector, x: np.ndarray) -> list[Reading]:
-    return [det.observe(float(t), float(v)) for t, v in zip(minutes(len(x) // 1440), x)]
+    return [det.observe(float(t), float(v)) for t, v in zip(minutes(len(x) // 1440), x, strict=False)]
 
 
 def _old_rule(r: Reading) -> bool:
     """The surge test before dispersion and evidence windows: ratio 2.5, a 50-click excess, 30 expected
     and Poisson-ish z 4 over 10 min."""
-    return (r.ratio is not None and r.ratio >= 2.5 and r.excess >= 50 and r.z >= 4.0
-            and (r.window_exp or 0.0) >= 30)
+    return r.ratio is not None and r.ratio >= 2.5 and r.excess >= 50 and r.z >= 4.0 and (r.window_exp or 0.0) >= 30
 
 
 def test_dispersion_estimates_the_burstiness_of_sessions_and_one_for_poisson() -> None:
@@ -35,12 +35,11 @@ def test_dispersion_estimates_the_burstiness_of_sessions_and_one_for_poisson() -
         d = Dispersion(10)
         for day in range(1, 6):
             for i in range(0, 1440, 10):
-                a = x[day * 1440 + i: day * 1440 + i + 10].sum()
-                b = x[(day - 1) * 1440 + i: (day - 1) * 1440 + i + 10].sum()
+                a = x[day * 1440 + i : day * 1440 + i + 10].sum()
+                b = x[(day - 1) * 1440 + i : (day - 1) * 1440 + i + 10].sum()
                 d.learn(float(MONDAY + day * DAY + i * 60), float(a), float(b))
         s = x.reshape(-1, 10).sum(axis=1)
         assert low <= d.phi <= high, (d.phi, s.var() / s.mean())
-
 
 
 def test_evidence_windows_grow_from_the_rule_window_to_the_longest() -> None:
@@ -67,7 +66,7 @@ def test_immature_baseline_does_not_fire_on_bursty_small_counts() -> None:
 def test_no_evidence_window_no_surge_until_the_dispersion_is_known() -> None:
     """A young detector has no dispersion estimate yet: even a big jump is not judged on guesses."""
     lam = school_days(3, 30_000)
-    lam[2 * 1440 + 9 * 60:] *= 4.0
+    lam[2 * 1440 + 9 * 60 :] *= 4.0
     det = SeriesDetector(surge=SURGE, anomaly=False)  # its own dispersion: learning starts on day 3
     readings = _run(det, sessions(lam, seed=3))
     assert not any(r.surge for r in readings[: 2 * 1440 + 9 * 60])
@@ -84,17 +83,21 @@ def _alert_log(readings: list[Reading]) -> list[tuple[float, State]]:
     return out
 
 
-@pytest.mark.parametrize(("per_day", "rise_min", "fire_within_min"), [
-    (60_000, 60, 25),     # a mid-size province: judged on 10-minute windows
-    (5_000, 300, 90),     # a small one: it takes longer windows to hold 20 sessions' worth
-])
-def test_mature_baseline_fires_on_a_real_k_times_rise_and_resolves(per_day: float, rise_min: int,
-                                                                   fire_within_min: int) -> None:
+@pytest.mark.parametrize(
+    ("per_day", "rise_min", "fire_within_min"),
+    [
+        (60_000, 60, 25),  # a mid-size province: judged on 10-minute windows
+        (5_000, 300, 90),  # a small one: it takes longer windows to hold 20 sessions' worth
+    ],
+)
+def test_mature_baseline_fires_on_a_real_k_times_rise_and_resolves(
+    per_day: float, rise_min: int, fire_within_min: int
+) -> None:
     # a fifth day: a small series may hold its episode through the night (too little evidence that
     # it is over) and resolve on Friday morning's
     lam = school_days(5, per_day)
     start = 3 * 1440 + 10 * 60  # Thursday 10:00, after three school days of history
-    lam[start:start + rise_min] *= 4.0
+    lam[start : start + rise_min] *= 4.0
     det = SeriesDetector(surge=SURGE, anomaly=False)
     readings = _run(det, sessions(lam, seed=5))
     t0 = readings[start].t
@@ -111,7 +114,7 @@ def test_mature_baseline_fires_on_a_real_k_times_rise_and_resolves(per_day: floa
 def test_a_rise_below_k_does_not_fire() -> None:
     lam = school_days(4, 60_000)
     start = 3 * 1440 + 10 * 60
-    lam[start:start + 240] *= 1.5
+    lam[start : start + 240] *= 1.5
     readings = _run(SeriesDetector(surge=SURGE, anomaly=False), sessions(lam, seed=6))
     assert not any(r.surge for r in readings)
 

@@ -2,6 +2,7 @@
 
 Tests wait on `received.get(timeout=...)` (a condition), never on sleeps.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ class WebhookServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = outer._statuses.pop(0) if outer._statuses else 200
                 if status == 200:
@@ -37,7 +38,7 @@ class WebhookServer:
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "WebhookServer":
+    def __enter__(self) -> WebhookServer:
         self._thread.start()
         return self
 

@@ -5,6 +5,7 @@ pipeline (3 worker processes, 2 sink processes) on private topics and database, 
 Tests inject one fault each while a stream runs, then wait until every sent event is stored; the
 pipeline's ground truth is cumulative, so each test checks stored = sent over everything so far.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -19,15 +20,14 @@ from pathlib import Path
 import pytest
 
 from contracts.events import encode
-from contracts.settings import Settings
+from contracts.settings import Settings, settings_env
+from contracts.topics import ensure_topics
 from ops.clickhouse_cluster import CLUSTER, LocalClickHouseCluster
 from ops.kafka_cluster import LocalKafkaCluster
 from sinks import queries as named
 from sinks.migrate import migrate
 from sinks.store import ServerStore, StoreError
-from contracts.topics import ensure_topics
 from tests.conftest import make_settings
-from contracts.settings import settings_env
 from tests.support import ROOT, WorkerProcess, known_clicks, producer, wait_for
 
 T0 = 1_647_216_000_000  # 2022-03-14 08:00 Beijing
@@ -42,8 +42,9 @@ class SinkProcess:
 
     def start(self) -> SinkProcess:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "sinks.cli", "run"], cwd=ROOT, env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sinks.cli", "run"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         return self
 
     def alive(self) -> bool:
@@ -82,9 +83,12 @@ class Probe:
 
     def once(self) -> None:
         end = T0 // 1000 + 86400
-        for name, params in (("latest_minute", {}), ("total_between", {"start": T0 // 1000, "end": end}),
-                             ("total_by_province", {"start": T0 // 1000, "end": end}),
-                             ("series", {"start": T0 // 1000, "end": end, "step": 3600})):
+        for name, params in (
+            ("latest_minute", {}),
+            ("total_between", {"start": T0 // 1000, "end": end}),
+            ("total_by_province", {"start": T0 // 1000, "end": end}),
+            ("series", {"start": T0 // 1000, "end": end, "step": 3600}),
+        ):
             named.run(self.store, name, **params)
 
     def run(self) -> None:
@@ -132,9 +136,10 @@ class ClusterPipeline:
                 prod = producer(self.settings.kafka_bootstrap)
                 futures, began = [], time.monotonic()
                 for i in range(0, n, 20):
-                    chunk = clicks[i:i + 20]
-                    futures.append(prod.send(self.settings.topic_clicks, key=chunk[0].session.encode(),
-                                             value=encode(chunk)))
+                    chunk = clicks[i : i + 20]
+                    futures.append(
+                        prod.send(self.settings.topic_clicks, key=chunk[0].session.encode(), value=encode(chunk))
+                    )
                     ahead = i / rate - (time.monotonic() - began)
                     if ahead > 0:
                         time.sleep(ahead)  # pacing the sender, not waiting for a condition
@@ -156,22 +161,31 @@ class ClusterPipeline:
         assert not thread.errors, thread.errors  # type: ignore[attr-defined]
 
     def stored(self) -> Counter[tuple[str, str]]:
-        rows = self.store.query(f"SELECT toString(platform), toString(province), sum(clicks) FROM "
-                                f"{self.store.database}.clicks_minute GROUP BY platform, province")
+        rows = self.store.query(
+            f"SELECT toString(platform), toString(province), sum(clicks) FROM "
+            f"{self.store.database}.clicks_minute GROUP BY platform, province"
+        )
         return Counter({(a, b): int(n) for a, b, n in rows})
 
     def describe(self) -> str:
         st = self.stored()
-        return (f"stored {sum(st.values())} of {sum(self.sent.values())}; workers alive "
-                f"{[w.alive() for w in self.workers]}; sinks alive {[s.alive() for s in self.sinks]}\n"
-                + "\n".join(s.log_tail()[-600:] for s in self.sinks))
+        return (
+            f"stored {sum(st.values())} of {sum(self.sent.values())}; workers alive "
+            f"{[w.alive() for w in self.workers]}; sinks alive {[s.alive() for s in self.sinks]}\n"
+            + "\n".join(s.log_tail()[-600:] for s in self.sinks)
+        )
 
     def wait_all_stored(self, timeout: float = 150) -> None:
         total = sum(self.sent.values())
         # A replica restarted a moment ago may still be fetching parts (each table on its own), and
         # reads may go to it: a stale read is short, never long, so wait for the totals, then compare.
-        wait_for(lambda: sum(self.stored().values()) >= total and self.rollup_total() >= total, timeout,
-                 f"{total} clicks stored (minutes and hourly rollup)", interval=0.5, describe=self.describe)
+        wait_for(
+            lambda: sum(self.stored().values()) >= total and self.rollup_total() >= total,
+            timeout,
+            f"{total} clicks stored (minutes and hourly rollup)",
+            interval=0.5,
+            describe=self.describe,
+        )
         assert self.stored() == self.sent  # exactly: nothing lost, nothing twice, per platform x province
         assert self.rollup_total() == total  # the rollup (a view on each shard's local table) agrees
 
@@ -180,20 +194,30 @@ class ClusterPipeline:
 
     def replica_counts(self, table: str = "clicks_minute") -> dict[str, int]:
         db = self.store.database
-        return {n.replica_name: int(n.client().execute(f"SELECT sum(clicks) FROM {db}.{table}_local")[0][0] or 0)
-                for n in self.clickhouse.nodes}
+        return {
+            n.replica_name: int(n.client().execute(f"SELECT sum(clicks) FROM {db}.{table}_local")[0][0] or 0)
+            for n in self.clickhouse.nodes
+        }
 
     def wait_replicas_equal(self, timeout: float = 60) -> dict[str, int]:
         def equal() -> dict[str, int] | None:
             c = self.replica_counts()
             ok = c["s1r1"] == c["s1r2"] and c["s2r1"] == c["s2r2"] and c["s1r1"] + c["s2r1"] == sum(self.sent.values())
             return c if ok else None
-        return wait_for(equal, timeout, "both replicas of each shard hold the same counts", interval=0.5,
-                        describe=self.replica_counts)
+
+        return wait_for(
+            equal,
+            timeout,
+            "both replicas of each shard hold the same counts",
+            interval=0.5,
+            describe=self.replica_counts,
+        )
 
 
 @pytest.fixture(scope="session")
-def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalKafkaCluster, LocalClickHouseCluster]]:
+def local_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LocalKafkaCluster, LocalClickHouseCluster]]:
     base = tmp_path_factory.mktemp("cluster")
     kafka = LocalKafkaCluster(base / "kafka", extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
     clickhouse = LocalClickHouseCluster(base / "clickhouse")
@@ -211,15 +235,21 @@ def cluster_pipeline(local_cluster, tmp_path_factory: pytest.TempPathFactory) ->
     kafka, clickhouse = local_cluster
     tmp = tmp_path_factory.mktemp("pipeline")
     host, port = clickhouse.entry
-    s = make_settings(kafka.bootstrap_servers, topic_replication=3, clickhouse_engine="server",
-                      clickhouse_host=host, clickhouse_port=port, clickhouse_cluster=CLUSTER,
-                      data_dir=tmp / "data", retention_interval_s=0)
+    s = make_settings(
+        kafka.bootstrap_servers,
+        topic_replication=3,
+        clickhouse_engine="server",
+        clickhouse_host=host,
+        clickhouse_port=port,
+        clickhouse_cluster=CLUSTER,
+        data_dir=tmp / "data",
+        retention_interval_s=0,
+    )
     ensure_topics(s)
     store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
     migrate(store, CLUSTER)
     env = settings_env(s)
-    workers = [WorkerProcess(s, tmp / f"worker{i}.log", {**env, "EDU_DATA_DIR": str(tmp / f"w{i}")})
-               for i in range(3)]
+    workers = [WorkerProcess(s, tmp / f"worker{i}.log", {**env, "EDU_DATA_DIR": str(tmp / f"w{i}")}) for i in range(3)]
     sinks = [SinkProcess(env, tmp / f"sink{i}.log") for i in range(2)]
     pipeline = ClusterPipeline(s, kafka, clickhouse, store, workers, sinks)
     try:

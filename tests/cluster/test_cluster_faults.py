@@ -3,6 +3,7 @@
 One cluster and one pipeline (3 workers, 2 sinks) serve every test of the session (`conftest.py`);
 the ground truth is cumulative, so each test checks everything sent so far.
 """
+
 from __future__ import annotations
 
 import time
@@ -67,8 +68,11 @@ def test_kill_the_leader_broker_of_a_busy_partition(cluster_pipeline: ClusterPip
         p.kafka.restart(leader)
         finish(p, stream, probe)
     # the restarted broker is back in every partition's in-sync replicas (nothing unclean)
-    wait_for(lambda: all(len(d["isr"]) == 3 for d in p.kafka.describe(p.settings.topic_clicks).values()), 60,
-             "ISR of 3 again")
+    wait_for(
+        lambda: all(len(d["isr"]) == 3 for d in p.kafka.describe(p.settings.topic_clicks).values()),
+        60,
+        "ISR of 3 again",
+    )
 
 
 def test_kill_one_clickhouse_replica(cluster_pipeline: ClusterPipeline) -> None:
@@ -108,11 +112,15 @@ def test_kill_a_worker(cluster_pipeline: ClusterPipeline) -> None:
     p.wait_replicas_equal()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "needs issue 12 (deterministic sink blocks): a sink killed after its rows and before its offsets "
-    "leaves rows whose batch the surviving sink re-forms differently, so block deduplication cannot "
-    "match them (over-counted by 1-4 per key in the one full run before the split; the cluster side, sync Distributed inserts of "
-    "deterministic blocks into Replicated tables, is in place)"))
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "needs issue 12 (deterministic sink blocks): a sink killed after its rows and before its offsets "
+        "leaves rows whose batch the surviving sink re-forms differently, so block deduplication cannot "
+        "match them (over-counted by 1-4 per key in the one full run before the split; the cluster side, sync Distributed inserts of "
+        "deterministic blocks into Replicated tables, is in place)"
+    ),
+)
 def test_kill_a_sink(cluster_pipeline: ClusterPipeline) -> None:
     p = cluster_pipeline
     with Probe(p.store.with_database(p.store.database)) as probe:

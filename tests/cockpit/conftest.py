@@ -4,6 +4,7 @@ chDB lets one OS process open one data path for its whole life, so the cockpit t
 session store of tests/conftest.py, in a database of their own (`cockpit_test`), and isolate
 themselves by data: each test that reads "now" or totals truncates the tables first.
 """
+
 from __future__ import annotations
 
 import copy

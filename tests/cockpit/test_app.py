@@ -1,4 +1,5 @@
 """The app factory, its operational endpoints, and the command line."""
+
 from __future__ import annotations
 
 import shutil
@@ -59,16 +60,16 @@ def test_healthz_reports_the_store(settings: Settings, store: ChdbStore) -> None
 
 
 def test_cli_help_runs_without_a_store() -> None:
-    res = subprocess.run([sys.executable, "-m", "cockpit.cli", "--help"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stderr
     assert "--with-sink" in res.stdout and "--port" in res.stdout
 
 
 def test_cli_options_override_settings() -> None:
     args = cli.parse_args(["--port", "8123", "--host", "0.0.0.0", "--engine", "server"])
-    assert cli._overrides(args) == {"cockpit_port": 8123, "cockpit_host": "0.0.0.0",
-                                    "clickhouse_engine": "server"}
+    assert cli._overrides(args) == {"cockpit_port": 8123, "cockpit_host": "0.0.0.0", "clickhouse_engine": "server"}
     assert cli._overrides(cli.parse_args([])) == {}
 
 
@@ -103,7 +104,7 @@ def test_main_opens_migrates_starts_the_sink_serves_and_cleans_up(
         raise KeyboardInterrupt  # Ctrl-C
 
     monkeypatch.setattr("sinks.store.open_store", lambda settings: OwnedStore())
-    monkeypatch.setattr("sinks.migrate.migrate", lambda s: events.append("migrate") or [])
+    monkeypatch.setattr("sinks.migrate.migrate", lambda s, cluster="": events.append("migrate") or [])
     runner = types.SimpleNamespace(start_sink_thread=start_sink_thread, stop_process=lambda err: None)
     monkeypatch.setitem(sys.modules, "sinks.runner", runner)
     monkeypatch.setattr(dash.Dash, "run", fake_run)
@@ -112,4 +113,10 @@ def test_main_opens_migrates_starts_the_sink_serves_and_cleans_up(
     before = signal.getsignal(signal.SIGTERM)
     assert cli.main(["--with-sink", "--port", "8999"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before  # SIGTERM handling is undone on the way out
-    assert events == ["migrate", "sink.start:OwnedStore:CollectorRegistry", "run:127.0.0.1:8999", "sink.stop", "store.close"]
+    assert events == [
+        "migrate",
+        "sink.start:OwnedStore:CollectorRegistry",
+        "run:127.0.0.1:8999",
+        "sink.stop",
+        "store.close",
+    ]

@@ -1,4 +1,5 @@
 """Operator login and the CSRF-protected acknowledge endpoint, through Flask's test client."""
+
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ class FakeProducer:
         class Future:
             def get(self, timeout: float | None = None) -> None:
                 return None
+
         return Future()
 
 
@@ -93,8 +95,9 @@ def test_an_operator_passes_login_and_csrf_and_reaches_the_action(
 ) -> None:
     s = OperatorSettings(data_dir=tmp_path, cockpit_operators_file=users_file)
     producer = FakeProducer()
-    client = create_app(s, morning_store, registry=CollectorRegistry(),
-                        producer_factory=lambda: producer).server.test_client()
+    client = create_app(
+        s, morning_store, registry=CollectorRegistry(), producer_factory=lambda: producer
+    ).server.test_client()
     resp = login(client)
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/alerts")
     cookie = resp.headers["Set-Cookie"]
@@ -103,15 +106,20 @@ def test_an_operator_passes_login_and_csrf_and_reaches_the_action(
     assert client.post(f"/api/alerts/{FP}/ack", headers={"X-CSRF-Token": "forged"}).status_code == 403
     unknown = client.post(f"/api/alerts/{FP}/ack", headers={"X-CSRF-Token": token(client)})
     assert unknown.status_code == 404 and producer.sent == []  # no such alert: nothing produced
-    ok = client.post(f"/api/alerts/{fx.FP_GX}/ack", headers={"X-CSRF-Token": token(client)},
-                     json={"comment": "在处理 / on it"})
+    ok = client.post(
+        f"/api/alerts/{fx.FP_GX}/ack", headers={"X-CSRF-Token": token(client)}, json={"comment": "在处理 / on it"}
+    )
     assert ok.status_code == 202 and ok.get_json()["fingerprint"] == fx.FP_GX
-    (topic, key, value), = producer.sent
+    ((topic, key, value),) = producer.sent
     assert topic == s.topic_alerts and key == fx.FP_GX.encode()
     msg = json.loads(value)  # type: ignore[arg-type]
     assert msg["kind"] == "ack" and msg["author"] == "duty" and msg["comment"] == "在处理 / on it"
     assert (msg["alertname"], msg["old_state"], msg["new_state"], msg["severity"]) == (
-        "TrafficSurge", "firing", "firing", "warning")
+        "TrafficSurge",
+        "firing",
+        "firing",
+        "warning",
+    )
     assert msg["labels"] == fx.SURGE_GX and msg["annotations"]["ratio"] == "3.10"
     assert msg["at"] >= fx.NOW  # event time: the cockpit's "now", not the wall clock
     decoded = decode_change(value)  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """The national line's seasonal baseline band: the pure band function on hand-computed values, the
 figure's traces and notes, and the overview's band against direct queries of a store holding five
 weeks of the fixture hour."""
+
 from __future__ import annotations
 
 import statistics
@@ -37,17 +38,21 @@ def test_band_is_the_median_and_range_of_the_weeks_with_data_for_each_bucket() -
     assert figures.seasonal_band([]) == []
 
 
-@pytest.mark.parametrize("lang, band_label, expected_label", [
-    ("zh", "基线范围（最小–最大）", "季节基线（前几周同时段中位数）"),
-    ("en", "Baseline range (min–max)", "Seasonal baseline (median of earlier weeks)"),
-])
+@pytest.mark.parametrize(
+    "lang, band_label, expected_label",
+    [
+        ("zh", "基线范围（最小–最大）", "季节基线（前几周同时段中位数）"),
+        ("en", "Baseline range (min–max)", "Seasonal baseline (median of earlier weeks)"),
+    ],
+)
 def test_national_line_draws_the_band_behind_the_line_with_gaps_where_no_baseline(
-        lang: str, band_label: str, expected_label: str) -> None:
+    lang: str, band_label: str, expected_label: str
+) -> None:
     series = [(T0 + i * 60, 100 + i) for i in range(5)]
     weeks = [[(T0 + i * 60, 90) for i in range(5)], [(T0, 110), (T0 + 60, 80)], [(T0 + 180, 70), (T0 + 240, 130)], []]
     fig = figures.national_line(series, lang, start=T0, now=T0 + 240, baseline=weeks)
-    band, = by_meta(fig, "baseline-band")
-    expected, = by_meta(fig, "baseline-expected")
+    (band,) = by_meta(fig, "baseline-band")
+    (expected,) = by_meta(fig, "baseline-expected")
     assert fig.data[0] is band and fig.data[1] is expected  # drawn first: behind the line
     assert band.fill == "toself" and band.name == band_label and expected.name == expected_label
     assert expected.line.dash == "dash" and expected_label in expected.hovertemplate
@@ -78,8 +83,11 @@ def expected_band(store: ChdbStore, platform: str | None = None) -> dict[int, tu
     weeks = []
     for k in range(1, BASELINE_WEEKS + 1):
         stored = fx.direct_minutes(store, start - k * fx.WEEK, end - k * fx.WEEK, platform)
-        weeks.append({ts + k * fx.WEEK: stored.get(ts, 0) for ts in range(min(stored), max(stored) + MINUTE, MINUTE)}
-                     if stored else {})
+        weeks.append(
+            {ts + k * fx.WEEK: stored.get(ts, 0) for ts in range(min(stored), max(stored) + MINUTE, MINUTE)}
+            if stored
+            else {}
+        )
     out = {}
     for ts in range(start, end, MINUTE):
         values = [w[ts] for w in weeks if ts in w]
@@ -100,8 +108,8 @@ def test_overview_band_equals_direct_queries_of_five_stored_weeks(empty_store: C
     assert {p.ts: p.weeks for p in band} == {ts: 2 if ts < fx.WEEKS_FROM[3] else 3 for ts in want}
 
     fig = render_overview(ov, "zh")[(Ids.chart("national"), "figure")]
-    expected, = by_meta(fig, "baseline-expected")
-    drawn = {x: y for x, y in zip(expected.x, expected.y) if x is not None}
+    (expected,) = by_meta(fig, "baseline-expected")
+    drawn = {x: y for x, y in zip(expected.x, expected.y, strict=False) if x is not None}
     assert drawn == {to_beijing(ts): m for ts, (m, _, _) in want.items()}
 
 
@@ -121,7 +129,9 @@ def test_seven_day_line_and_band_come_from_the_hourly_rollup_and_equal_the_minut
         return out
 
     assert dict(ov.series) == hourly(span.start, span.end, 0)
-    weeks = [hourly(span.start - k * fx.WEEK, span.end - k * fx.WEEK, k * fx.WEEK) for k in range(1, BASELINE_WEEKS + 1)]
+    weeks = [
+        hourly(span.start - k * fx.WEEK, span.end - k * fx.WEEK, k * fx.WEEK) for k in range(1, BASELINE_WEEKS + 1)
+    ]
     want = {}
     for ts in sorted(set().union(*weeks)):
         values = [w[ts] for w in weeks if ts in w]

@@ -3,6 +3,7 @@
 Waits on conditions only: the page's own dcc.Interval brings new data in, and the test waits for the
 text it expects, so it neither sleeps nor depends on how fast the machine is.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,10 +53,10 @@ def test_overview_shows_the_stored_total_and_refreshes_itself(
     expected = fx.direct_total(empty_store, fx.DAY_START, fx.DAY_START + 86400)
     dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('today')}", fmt_int(expected), timeout=15)
     dash_duo.wait_for_text_to_equal(f"#{Ids.EVENT_NOW}", "2022-03-14 10:42")
-    dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('hour')}",
-                                    fmt_int(fx.direct_total(empty_store, fx.NOW - 59 * 60, fx.NOW + 60)))
-    dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('rate')}",
-                                    fmt_int(fx.direct_total(empty_store, fx.NOW - 60, fx.NOW)))
+    dash_duo.wait_for_text_to_equal(
+        f"#{Ids.kpi('hour')}", fmt_int(fx.direct_total(empty_store, fx.NOW - 59 * 60, fx.NOW + 60))
+    )
+    dash_duo.wait_for_text_to_equal(f"#{Ids.kpi('rate')}", fmt_int(fx.direct_total(empty_store, fx.NOW - 60, fx.NOW)))
     dash_duo.wait_for_element(f"#{Ids.chart('national')} .scatterlayer .trace")
     dash_duo.wait_for_element(f"#{Ids.chart('provinces')} .barlayer .trace")
     assert dash_duo.find_element(".notice").get_attribute("class") == "notice hidden"

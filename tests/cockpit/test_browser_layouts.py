@@ -4,6 +4,7 @@ sizes are set inside it. Bounding boxes decide: no horizontal scroll, every pane
 viewport's width (the wall screen inside its height too), no title or number cut off by its box.
 A screenshot of every page, size and language lands in tests/artifacts/pages/.
 """
+
 from __future__ import annotations
 
 import re
@@ -76,34 +77,38 @@ def latin_words(text: str) -> set[str]:
     """Latin words of a page's visible text, less the allowed names and units (and resource ids,
     which are the data's own names)."""
     words = set(re.findall(r"[A-Za-z][A-Za-z0-9_-]+", text))
-    return {w for w in words if w not in ALLOWED_LATIN and not re.fullmatch(r"res-[a-z0-9-]+|[a-z]+-\d+|[A-Z]{2}\d*", w)}
+    return {
+        w for w in words if w not in ALLOWED_LATIN and not re.fullmatch(r"res-[a-z0-9-]+|[a-z]+-\d+|[A-Z]{2}\d*", w)
+    }
 
 
 @pytest.mark.timeout(1500)  # 5 pages x 4 sizes; ~7 min a language on this shared machine (load ~40 on 2 cores)
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_page_fits_four_sizes_and_speaks_one_language(dash_duo, morning_store: ChdbStore, tmp_path: Path,
-                                                          free_port: int, artifacts: Path, lang: str) -> None:
+def test_every_page_fits_four_sizes_and_speaks_one_language(
+    dash_duo, morning_store: ChdbStore, tmp_path: Path, free_port: int, artifacts: Path, lang: str
+) -> None:
     out_dir = artifacts / "pages"
     out_dir.mkdir(parents=True, exist_ok=True)
     # 10 s refresh: see test_browser_truth; a day's stale threshold: this test runs for minutes past the
     # fixture's minute, and the pill is test_browser_truth's subject, not this one's
     settings = Settings(data_dir=tmp_path, cockpit_refresh_ms=10000, cockpit_cache_s=5.0, cockpit_stale_after_s=86400)
     set_viewport(dash_duo, *SIZES[0])
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock),
-                          port=free_port)
+    dash_duo.start_server(
+        create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port
+    )
     failures: list[str] = []
     for name, path, filled in PAGES:
         sep = "&" if "?" in path else "?"
         dash_duo.driver.get(f"{dash_duo.server_url}{path}{sep}lang={lang}")
         dash_duo.wait_for_text_to_equal(f"#{Ids.STATUS}", t("status_live", lang), timeout=120)
-        until(lambda: dash_duo.find_element(filled).text not in ("", "—"), timeout=120)  # noqa: B023
+        until(lambda: dash_duo.find_element(filled).text not in ("", "—"), timeout=120)
         for width, height in SIZES:
             set_viewport(dash_duo, width, height)
             g: dict = {}
 
             def settled() -> bool:  # Plotly resizes after the window does
                 g.update(dash_duo.driver.execute_script(_GEOMETRY, name == "wall"))
-                return g["view"] == [width, height] and not problems(g, name == "wall")  # noqa: B023
+                return g["view"] == [width, height] and not problems(g, name == "wall")
 
             try:
                 until(settled, timeout=8)
@@ -112,8 +117,11 @@ def test_every_page_fits_four_sizes_and_speaks_one_language(dash_duo, morning_st
             dash_duo.driver.save_screenshot(str(out_dir / f"{name}-{width}x{height}-{lang}.png"))
             failures += [f"{name} {width}x{height} {lang}: {p}" for p in problems(g, name == "wall")]
             if lang == "zh":
-                failures += [f"{name} {width}x{height}: Latin text {sorted(latin_words(g['text']))}"] \
-                    if latin_words(g["text"]) else []
+                failures += (
+                    [f"{name} {width}x{height}: Latin text {sorted(latin_words(g['text']))}"]
+                    if latin_words(g["text"])
+                    else []
+                )
     (out_dir / f"problems-{lang}.txt").write_text("\n".join(failures) + "\n", encoding="utf-8")
     assert failures == []
     assert_clean_console(dash_duo)

@@ -2,6 +2,7 @@
 `edu-cockpit operators add` does), types a comment that survives ten refreshes of the alerts page,
 sees the running silence with its expiry and author, follows an alert row to its province, and
 finds the alert episode and the silence on the province's line. Waits on conditions only."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,19 +31,46 @@ class NoProducer:
 
 @pytest.mark.timeout(1200)
 def test_operator_types_through_refreshes_and_finds_silences_and_links(
-        dash_duo, morning_store: ChdbStore, tmp_path: Path, free_port: int, artifacts: Path) -> None:
+    dash_duo, morning_store: ChdbStore, tmp_path: Path, free_port: int, artifacts: Path
+) -> None:
     silence_end = fx.NOW + 45 * 60
     # a silence as the cockpit records it (cockpit.acks): the window in the record's annotations
-    fx.insert(morning_store, alert_log.TABLE, alert_log.COLUMNS, [alert_log.row({
-        "at": fx.NOW - 120, "fingerprint": fx.FP_GX, "alertname": "TrafficSurge", "kind": "silence",
-        "old_state": "firing", "new_state": "firing", "severity": "warning", "value": 3.1, "labels": fx.SURGE_GX,
-        "annotations": {"ratio": "3.10", "silence_starts_at": str(fx.NOW - 120), "silence_ends_at": str(silence_end)},
-        "author": "duty", "comment": "扩容中"})])
+    fx.insert(
+        morning_store,
+        alert_log.TABLE,
+        alert_log.COLUMNS,
+        [
+            alert_log.row(
+                {
+                    "at": fx.NOW - 120,
+                    "fingerprint": fx.FP_GX,
+                    "alertname": "TrafficSurge",
+                    "kind": "silence",
+                    "old_state": "firing",
+                    "new_state": "firing",
+                    "severity": "warning",
+                    "value": 3.1,
+                    "labels": fx.SURGE_GX,
+                    "annotations": {
+                        "ratio": "3.10",
+                        "silence_starts_at": str(fx.NOW - 120),
+                        "silence_ends_at": str(silence_end),
+                    },
+                    "author": "duty",
+                    "comment": "扩容中",
+                }
+            )
+        ],
+    )
     auth.add_operator(tmp_path / "operators", "duty", "correct-horse-9")
     settings = Settings(data_dir=tmp_path, cockpit_refresh_ms=2000, cockpit_cache_s=1.0, cockpit_stale_after_s=86400)
     set_viewport(dash_duo, 1366, 768)
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock,
-                                     producer_factory=NoProducer), port=free_port)
+    dash_duo.start_server(
+        create_app(
+            settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock, producer_factory=NoProducer
+        ),
+        port=free_port,
+    )
     driver = dash_duo.driver
     driver.get(dash_duo.server_url + "/login")
     driver.find_element("name", "username").send_keys("duty")
@@ -74,9 +102,11 @@ def test_operator_types_through_refreshes_and_finds_silences_and_links(
     until(lambda: driver.current_url.endswith("/province/450000"), timeout=30)
     dash_duo.wait_for_contains_text("#prov-name", "广西", timeout=120)
     # the province's line carries the surge's episode (shaded) and the silence (a marker)
-    notes = ("var g = document.querySelector('#prov-line .js-plotly-plot'); if (!g || !g.data) return null;"
-             " return {shapes: (g.layout.shapes || []).length,"
-             " silences: g.data.filter(function (d) { return d.meta === 'note-silence'; }).length};")
+    notes = (
+        "var g = document.querySelector('#prov-line .js-plotly-plot'); if (!g || !g.data) return null;"
+        " return {shapes: (g.layout.shapes || []).length,"
+        " silences: g.data.filter(function (d) { return d.meta === 'note-silence'; }).length};"
+    )
     until(lambda: (driver.execute_script(notes) or {}).get("silences") == 1, timeout=90)
     assert driver.execute_script(notes)["shapes"] >= 1
     driver.save_screenshot(str(artifacts / "operator-province-annotations-1366x768-zh.png"))

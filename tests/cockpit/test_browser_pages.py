@@ -1,13 +1,14 @@
 """Every page in headless Chromium over the fixture morning: the map equals direct queries, a map
 click opens the province page, the language switch relabels, wall-screen mode hides the controls,
 the report exports CSV. Waits on conditions only; a screenshot of each page lands in tests/artifacts."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 from dash.testing.wait import until
+from prometheus_client import CollectorRegistry
 from selenium.webdriver.common.action_chains import ActionChains
 
 from cockpit.app import create_app
@@ -25,21 +26,26 @@ MAP_Z = "var g = document.querySelector('#chart-map .js-plotly-plot'); return g 
 
 
 def direct_by_province(store: ChdbStore, start: int, end: int) -> dict[str, int]:
-    rows = store.query(f"SELECT toString(province), sum(clicks) FROM {store.database}.clicks_minute "
-                       "WHERE minute >= toDateTime(%(s)s) AND minute < toDateTime(%(e)s) GROUP BY province",
-                       {"s": start, "e": end})
+    rows = store.query(
+        f"SELECT toString(province), sum(clicks) FROM {store.database}.clicks_minute "
+        "WHERE minute >= toDateTime(%(s)s) AND minute < toDateTime(%(e)s) GROUP BY province",
+        {"s": start, "e": end},
+    )
     return {str(p): int(n) for p, n in rows}
 
 
 @pytest.fixture
 def started(dash_duo, morning_store: ChdbStore, settings: Settings, free_port: int):  # type: ignore[no-untyped-def]
     set_viewport(dash_duo, *VIEWPORT)
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port)
+    dash_duo.start_server(
+        create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port
+    )
     return dash_duo
 
 
-def test_map_equals_the_store_and_a_click_opens_the_province(started, morning_store: ChdbStore,
-                                                              artifacts: Path) -> None:
+def test_map_equals_the_store_and_a_click_opens_the_province(
+    started, morning_store: ChdbStore, artifacts: Path
+) -> None:
     dash_duo = started
     dash_duo.wait_for_text_to_equal(f"#{Ids.EVENT_NOW}", "2022-03-14 10:42")
     rate = direct_by_province(morning_store, fx.NOW - 60, fx.NOW)  # the last full minute
@@ -51,13 +57,13 @@ def test_map_equals_the_store_and_a_click_opens_the_province(started, morning_st
     # the other measure: events over the chosen range (the last hour by default)
     dash_duo.select_dcc_dropdown(f"#{Ids.MEASURE}", index=1)
     hour = direct_by_province(morning_store, fx.NOW - 59 * 60, fx.NOW + 60)
-    until(lambda: dash_duo.driver.execute_script(MAP_Z) == [hour.get(c, 0) for c in province_codes()],
-                        timeout=15)
+    until(lambda: dash_duo.driver.execute_script(MAP_Z) == [hour.get(c, 0) for c in province_codes()], timeout=15)
 
     # click Sichuan's area on the map: the province page opens with its own numbers
     path = dash_duo.driver.execute_script(
         "return Array.from(document.querySelectorAll('#chart-map .choroplethlocation'))"
-        ".find(p => p.__data__ && p.__data__.loc === '510000')")
+        ".find(p => p.__data__ && p.__data__.loc === '510000')"
+    )
     assert path is not None
     ActionChains(dash_duo.driver).move_to_element(path).click().perform()
     until(lambda: dash_duo.driver.current_url.endswith("/province/510000"), timeout=10)
@@ -129,8 +135,7 @@ def test_alerts_page_renders_the_stored_alerts_and_filters_them(started, artifac
     assert_clean_console(dash_duo)
 
 
-def test_report_page_shows_stored_totals_and_exports_csv(started, morning_store: ChdbStore,
-                                                          artifacts: Path) -> None:
+def test_report_page_shows_stored_totals_and_exports_csv(started, morning_store: ChdbStore, artifacts: Path) -> None:
     dash_duo = started
     dash_duo.find_element(f"#{Ids.nav('report')}").click()
     week = fx.direct_total(morning_store, fx.DAY_START - 6 * 86400, fx.DAY_START + 86400)

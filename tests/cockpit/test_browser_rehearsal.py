@@ -6,13 +6,14 @@ before and after; a replay into the stack once its clock is ahead says its event
 
 Everything on free loopback ports in a temporary data directory; waits on conditions only.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
-import statistics
 import signal
+import statistics
 import subprocess
 import sys
 import urllib.request
@@ -49,15 +50,20 @@ class Stack:
 
     def simulate(self, *args: str, timeout: float = 420) -> str:
         """Run `edu-simulate ARGS`; its output (the summary) or a failure with the output."""
-        proc = subprocess.run([sys.executable, "-m", "simulators.cli", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "simulators.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            timeout=timeout,
+        )
         text = proc.stdout.decode() + proc.stderr.decode()
         assert proc.returncode == 0, f"edu-simulate {' '.join(args)} exited {proc.returncode}:\n{text[-4000:]}"
         return text
 
     def get(self, path: str) -> str | None:
         try:
-            with urllib.request.urlopen(self.base + path, timeout=5) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(self.base + path, timeout=5) as resp:
                 return resp.read().decode()
         except OSError:
             return None
@@ -76,22 +82,38 @@ class Stack:
 def stack(tmp_path: Path) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDU_")}
     port = free_port()
-    env.update({
-        "EDU_DATA_DIR": str(tmp_path / "data"), "EDU_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
-        "EDU_KAFKA_CONTROLLER_PORT": str(free_port()), "EDU_COCKPIT_PORT": str(port),
-        "EDU_WORKER_METRICS_PORT": str(free_port()), "EDU_ALERTS_METRICS_PORT": str(free_port()),
-        "EDU_SINK_METRICS_PORT": "0", "EDU_REHEARSAL_WORKER_METRICS_PORT": str(free_port()),
-        "EDU_REHEARSAL_ALERTS_METRICS_PORT": str(free_port()), "EDU_REHEARSAL_SINK_METRICS_PORT": str(free_port()),
-        "EDU_WORKER_SESSION_TIMEOUT_S": "6", "COLUMNS": "200",
-    })
+    env.update(
+        {
+            "EDU_DATA_DIR": str(tmp_path / "data"),
+            "EDU_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+            "EDU_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "EDU_COCKPIT_PORT": str(port),
+            "EDU_WORKER_METRICS_PORT": str(free_port()),
+            "EDU_ALERTS_METRICS_PORT": str(free_port()),
+            "EDU_SINK_METRICS_PORT": "0",
+            "EDU_REHEARSAL_WORKER_METRICS_PORT": str(free_port()),
+            "EDU_REHEARSAL_ALERTS_METRICS_PORT": str(free_port()),
+            "EDU_REHEARSAL_SINK_METRICS_PORT": str(free_port()),
+            "EDU_WORKER_SESSION_TIMEOUT_S": "6",
+            "COLUMNS": "200",
+        }
+    )
     out = tmp_path / "edu-local.out"
     with open(out, "wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "ops.launch", "--no-simulator"], cwd=ROOT, env=env,
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ops.launch", "--no-simulator"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
+
         def ready() -> bool:
             assert proc.poll() is None, f"edu-local exited with {proc.returncode}:\n{out.read_text()[-3000:]}"
             return "Cockpit: " in out.read_text()
+
         wait_for(ready, 240, "edu-local to print the cockpit URL", interval=0.5)
         yield Stack(f"http://127.0.0.1:{port}", env, tmp_path / "data", out)
     finally:
@@ -112,8 +134,12 @@ def count(text: str) -> int:
 
 def text_of(dash_duo, selector: str) -> str:  # type: ignore[no-untyped-def]
     """The element's rendered text, read in one script call (no stale handle across a re-render)."""
-    return dash_duo.driver.execute_script(
-        "var e = document.querySelector(arguments[0]); return e ? e.innerText : '';", selector) or ""
+    return (
+        dash_duo.driver.execute_script(
+            "var e = document.querySelector(arguments[0]); return e ? e.innerText : '';", selector
+        )
+        or ""
+    )
 
 
 def open_page(dash_duo, stack: Stack, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -132,7 +158,9 @@ def report_for(dash_duo, period: tuple[str, str], base: tuple[str, str]) -> dict
     dash_duo.driver.execute_script(
         "dash_clientside.set_props('report-period', {start_date: arguments[0], end_date: arguments[1]});"
         "dash_clientside.set_props('report-base', {start_date: arguments[2], end_date: arguments[3]});",
-        *period, *base)
+        *period,
+        *base,
+    )
     until(lambda: text_of(dash_duo, "#report-resolved").startswith(f"{period[0]} – {period[1]}"), timeout=60)
     return {k: text_of(dash_duo, f"#{k}") for k in ("report-total", "report-avg", "report-avg-sub", "report-peak")}
 
@@ -146,8 +174,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     set_viewport(dash_duo, *VIEWPORT)
     # -- live traffic first, so "the live data is untouched" is about real rows ---------------------
     truth = stack.data.parent / "live-truth.json"
-    out = stack.simulate("run", "--scenario", "school-week", "--count", "4000", "--rate", "4000",
-                         "--truth", str(truth))
+    out = stack.simulate("run", "--scenario", "school-week", "--count", "4000", "--rate", "4000", "--truth", str(truth))
     assert summary_value(out, "worker caught up") == "yes"
     live_clicks = json.loads(truth.read_text())["total_clicks"]
     wait_for(lambda: stack.live_rows_written() > 0, 60, "live clicks stored")
@@ -192,13 +219,16 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     open_page(dash_duo, stack, "/rehearsal/leave")
     open_page(dash_duo, stack, "/report")
     until(lambda: text_of(dash_duo, "#report-total").replace(",", "") == str(live_clicks), timeout=60)
-    assert dash_duo.driver.execute_script(
-        "return document.getElementById('rehearsal-banner').className") == "rehearsal-banner hidden"
+    assert (
+        dash_duo.driver.execute_script("return document.getElementById('rehearsal-banner').className")
+        == "rehearsal-banner hidden"
+    )
     assert stack.live_rows_written() == rows_before
 
     # -- on the live stack (its clock is in 2022, behind the rehearsal), held at a Monday's peak -----
-    out = stack.simulate("rehearse", "march-2022", "--speed", "36000", "--target", "live",
-                         "--until", "2022-03-21 10:30")
+    out = stack.simulate(
+        "rehearse", "march-2022", "--speed", "36000", "--target", "live", "--until", "2022-03-21 10:30"
+    )
     assert summary_value(out, "late (beyond allowed lateness)") == "0 (0.0%)"
     assert summary_value(out, "worker caught up") == "yes"
     open_page(dash_duo, stack, "/")
@@ -208,7 +238,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
 
     def ratios() -> dict[str, float]:
         z = dash_duo.driver.execute_script(MAP_Z) or []
-        return {c: v for c, v in zip(province_codes(), z) if v is not None and v != NO_BASELINE}
+        return {c: v for c, v in zip(province_codes(), z, strict=False) if v is not None and v != NO_BASELINE}
 
     def surging() -> bool:
         """The four at 5x their earlier weeks or more (the seed: above 6.5x), well above the rest of
@@ -218,10 +248,17 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
             return False
         rest = [v for c, v in r.items() if c not in CLOSED]
         return min(r[c] for c in CLOSED) >= 5.0 and min(r[c] for c in CLOSED) > 1.5 * statistics.median(rest)
-    wait_for(surging, 90, "the four closed provinces surging on the map",
-             describe=lambda: sorted(ratios().items(), key=lambda cv: -cv[1])[:10])
-    until(lambda: text_of(dash_duo, f"#{Ids.EVENT_NOW}").startswith(day(int(stack.manifest()["end_ms"]) - 60_000)),  # type: ignore[call-overload]
-          timeout=60)  # the page's own figures are in, not only the map
+
+    wait_for(
+        surging,
+        90,
+        "the four closed provinces surging on the map",
+        describe=lambda: sorted(ratios().items(), key=lambda cv: -cv[1])[:10],
+    )
+    until(
+        lambda: text_of(dash_duo, f"#{Ids.EVENT_NOW}").startswith(day(int(stack.manifest()["end_ms"]) - 60_000)),  # type: ignore[call-overload]
+        timeout=60,
+    )  # the page's own figures are in, not only the map
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-peak-surge-map-zh.png"))
     open_page(dash_duo, stack, "/province/220000")
     dash_duo.wait_for_contains_text("#rehearsal-banner", "演练 / Rehearsal", timeout=60)

@@ -1,6 +1,7 @@
 """The wall screen fits the common wall resolutions: every key panel inside the viewport, nothing to
 scroll, no panel squeezed to nothing. Headless Chromium over the fixture morning; waits on
 conditions only; a screenshot per size lands in tests/artifacts."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -82,21 +83,30 @@ def layout_problems(geometry: dict, min_height: int = MIN_GRAPH_PX) -> list[str]
 
 
 def test_layout_problems_flags_overflow_clipping_and_squeezing() -> None:
-    fits = {"view": [100, 100], "scroll": [100, 100],
-            "boxes": {sel: [0, 0, 100, 100] for sel, _ in KEY_PANELS}}
+    fits = {"view": [100, 100], "scroll": [100, 100], "boxes": {sel: [0, 0, 100, 100] for sel, _ in KEY_PANELS}}
     assert layout_problems(fits, min_height=50) == []
-    bad = {"view": [100, 100], "scroll": [100, 140],
-           "boxes": {**fits["boxes"], f"#{Ids.chart('abroad')}": [0, 60, 50, 130],
-                     f"#{Ids.chart('sessions')}": [0, 0, 50, 40], ".cockpit.wall .footer": None},
-           "clipped": ["kpi-today"]}
+    bad = {
+        "view": [100, 100],
+        "scroll": [100, 140],
+        "boxes": {
+            **fits["boxes"],
+            f"#{Ids.chart('abroad')}": [0, 60, 50, 130],
+            f"#{Ids.chart('sessions')}": [0, 0, 50, 40],
+            ".cockpit.wall .footer": None,
+        },
+        "clipped": ["kpi-today"],
+    }
     found = layout_problems(bad, min_height=50)
     assert len(found) == 5 and "scrolls" in found[0] and found[-1] == "kpi-today cut off by its card"
 
 
-def test_wall_screen_fits_1280x900_and_1920x1080(dash_duo, morning_store: ChdbStore, settings: Settings,
-                                                 free_port: int, artifacts: Path) -> None:
+def test_wall_screen_fits_1280x900_and_1920x1080(
+    dash_duo, morning_store: ChdbStore, settings: Settings, free_port: int, artifacts: Path
+) -> None:
     set_viewport(dash_duo, *WALL_SIZES[0])
-    dash_duo.start_server(create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port)
+    dash_duo.start_server(
+        create_app(settings, morning_store, registry=CollectorRegistry(), clock=fx.wall_clock), port=free_port
+    )
     dash_duo.driver.get(dash_duo.server_url + "/?wall=1")
     dash_duo.wait_for_class_to_equal(f"#{Ids.SHELL}", "cockpit wall")
     dash_duo.wait_for_text_to_equal(f"#{Ids.STATUS}", t("status_live", "zh"), timeout=20)
@@ -130,8 +140,14 @@ def test_wall_screen_fits_1280x900_and_1920x1080(dash_duo, morning_store: ChdbSt
     def province_fits() -> bool:
         page.update(dash_duo.driver.execute_script(_GEOMETRY, province))
         w, h = page["view"]
-        return page["scroll"][0] <= w and page["scroll"][1] <= h and all(
-            b is not None and b[3] <= h and b[2] <= w and b[3] - b[1] >= MIN_GRAPH_PX / 2 for b in page["boxes"].values())
+        return (
+            page["scroll"][0] <= w
+            and page["scroll"][1] <= h
+            and all(
+                b is not None and b[3] <= h and b[2] <= w and b[3] - b[1] >= MIN_GRAPH_PX / 2
+                for b in page["boxes"].values()
+            )
+        )
 
     try:
         until(province_fits, timeout=10)

@@ -1,4 +1,5 @@
 """Callbacks as plain functions: labels, the refresh of each state, and the label table itself."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,11 +45,12 @@ def test_refresh_on_stored_data_shows_the_stored_numbers(morning_store: ChdbStor
     metrics = CockpitMetrics(registry)
     out = refresh(Queries(morning_store, ttl_s=0), "zh", lambda: fx.NOW + 90, metrics)
     assert out[(Ids.kpi("today"), "children")] == i18n.fmt_int(
-        fx.direct_total(morning_store, fx.DAY_START, fx.DAY_START + DAY))
+        fx.direct_total(morning_store, fx.DAY_START, fx.DAY_START + DAY)
+    )
     assert out[(Ids.kpi("hour"), "children")] == i18n.fmt_int(
-        fx.direct_total(morning_store, fx.NOW - 59 * 60, fx.NOW + 60))
-    assert out[(Ids.kpi("rate"), "children")] == i18n.fmt_int(
-        fx.direct_total(morning_store, fx.NOW - 60, fx.NOW))
+        fx.direct_total(morning_store, fx.NOW - 59 * 60, fx.NOW + 60)
+    )
+    assert out[(Ids.kpi("rate"), "children")] == i18n.fmt_int(fx.direct_total(morning_store, fx.NOW - 60, fx.NOW))
     assert out[(Ids.EVENT_NOW, "children")] == "2022-03-14 10:42"
     assert out[(Ids.STATUS, "className")] == "status status-live"
     assert out[(Ids.NOTICE, "className")] == "notice hidden"
@@ -103,8 +105,9 @@ def test_other_pages_refresh_the_header_with_the_data_time(morning_store: ChdbSt
 
 
 @pytest.mark.parametrize(("wall", "kind"), [(fx.NOW + 60 + 180, "live"), (fx.NOW + 60 + 181, "stale")])
-def test_the_pill_compares_the_newest_minute_with_the_wall_clock(morning_store: ChdbStore, wall: float,
-                                                                kind: str) -> None:
+def test_the_pill_compares_the_newest_minute_with_the_wall_clock(
+    morning_store: ChdbStore, wall: float, kind: str
+) -> None:
     """Live while the newest stored minute ended at most `cockpit_stale_after_s` (180 s) ago by
     the wall clock, Stale after, with a notice saying the figures are the last received."""
     out = refresh(Queries(morning_store, ttl_s=0), "en", lambda: wall, stale_after_s=180)

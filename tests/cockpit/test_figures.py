@@ -1,4 +1,5 @@
 """Figure functions are pure: plain rows in, a Plotly figure out."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,8 +15,14 @@ T0 = 1647223200  # 2022-03-14 10:00 Beijing
 
 def test_fill_gaps_counts_missing_interior_minutes_as_zero_but_invents_nothing_before() -> None:
     series = [(T0 + 120, 5), (T0, 3), (T0 + 300, 1)]
-    assert figures.fill_gaps(series) == [(T0, 3), (T0 + 60, 0), (T0 + 120, 5), (T0 + 180, 0),
-                                         (T0 + 240, 0), (T0 + 300, 1)]
+    assert figures.fill_gaps(series) == [
+        (T0, 3),
+        (T0 + 60, 0),
+        (T0 + 120, 5),
+        (T0 + 180, 0),
+        (T0 + 240, 0),
+        (T0 + 300, 1),
+    ]
     assert figures.fill_gaps([]) == []
 
 
@@ -23,8 +30,7 @@ def test_national_line_plots_the_stored_counts_in_beijing_time() -> None:
     fig = figures.national_line([(T0, 10), (T0 + 120, 30)], "zh", start=T0 - 600, now=T0 + 120)
     line, latest = fig.data
     assert list(line.y) == [10, 0, 30]
-    assert list(line.x) == [datetime(2022, 3, 14, 10, 0), datetime(2022, 3, 14, 10, 1),
-                            datetime(2022, 3, 14, 10, 2)]
+    assert list(line.x) == [datetime(2022, 3, 14, 10, 0), datetime(2022, 3, 14, 10, 1), datetime(2022, 3, 14, 10, 2)]
     assert list(latest.y) == [30] and latest.x[0] == datetime(2022, 3, 14, 10, 2)
     lo, hi = fig.layout.xaxis.range
     assert lo == datetime(2022, 3, 14, 9, 50) and hi > datetime(2022, 3, 14, 10, 2)
@@ -32,8 +38,12 @@ def test_national_line_plots_the_stored_counts_in_beijing_time() -> None:
 
 
 def test_empty_inputs_give_a_message_panel_not_axes() -> None:
-    for fig in (figures.national_line([], "en", T0, T0), figures.platform_bars({}, "en"),
-                figures.province_bars({}, "en"), figures.section_bars({"lessons": 0}, "en")):
+    for fig in (
+        figures.national_line([], "en", T0, T0),
+        figures.platform_bars({}, "en"),
+        figures.province_bars({}, "en"),
+        figures.section_bars({"lessons": 0}, "en"),
+    ):
         assert fig.data == ()
         assert fig.layout.annotations[0].text == "No data in this period"
         assert fig.layout.xaxis.visible is False

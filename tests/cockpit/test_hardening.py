@@ -1,6 +1,7 @@
 """Issue 14's hardening and operator set-up through Flask's test client: size limits, headers, clear
 4xx for bad values (with bounded logs), kiosk parameters, /metrics behind the viewer login, the
 persistent signing key, `edu-cockpit operators add`, and trusted proxies for login throttling."""
+
 from __future__ import annotations
 
 import io
@@ -37,8 +38,13 @@ def dash_request(measure: Any = "rate", lang: Any = "zh", range_: Any = "1h", pl
         {"id": Ids.PLATFORM, "property": "value", "value": platform},
         {"id": Ids.MEASURE, "property": "value", "value": measure},
     ]
-    return {"output": f"..{Ids.MAP}.figure..", "outputs": [{"id": Ids.MAP, "property": "figure"}],
-            "inputs": inputs, "changedPropIds": [f"{Ids.MEASURE}.value"], "state": []}
+    return {
+        "output": f"..{Ids.MAP}.figure..",
+        "outputs": [{"id": Ids.MAP, "property": "figure"}],
+        "inputs": inputs,
+        "changedPropIds": [f"{Ids.MEASURE}.value"],
+        "state": [],
+    }
 
 
 def test_security_headers_on_every_answer(tmp_path: Path, store: ChdbStore) -> None:
@@ -60,14 +66,19 @@ def test_large_bodies_are_refused_before_they_are_read(tmp_path: Path, store: Ch
 
 
 def test_bad_callback_values_get_a_400_naming_them_and_a_short_log_line(
-        tmp_path: Path, morning_store: ChdbStore, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, morning_store: ChdbStore, caplog: pytest.LogCaptureFixture
+) -> None:
     client = client_for(Settings(data_dir=tmp_path), morning_store)
     ok = client.post("/_dash-update-component", json=dash_request())
     assert ok.status_code == 200, ok.get_data(as_text=True)[:300]
     huge = "m" * 200_000
     with caplog.at_level(logging.INFO):
-        for bad, name in ((dash_request(measure=huge), "measure"), (dash_request(lang="fr"), "lang"),
-                          (dash_request(range_="10y"), "range"), (dash_request(platform="x"), "platform")):
+        for bad, name in (
+            (dash_request(measure=huge), "measure"),
+            (dash_request(lang="fr"), "lang"),
+            (dash_request(range_="10y"), "range"),
+            (dash_request(platform="x"), "platform"),
+        ):
             answer = client.post("/_dash-update-component", json=bad)
             assert answer.status_code == 400 and answer.get_json()["parameter"] == name
             assert len(answer.get_data()) < 500  # the value is clipped in the answer too
@@ -103,7 +114,8 @@ def test_the_signing_key_is_made_once_and_survives_a_restart(tmp_path: Path) -> 
 
 
 def test_operators_add_hashes_the_password_and_the_running_cockpit_sees_it(
-        tmp_path: Path, store: ChdbStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, store: ChdbStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("EDU_DATA_DIR", str(tmp_path))
     client = client_for(Settings(data_dir=tmp_path), store)  # started before any operator exists
     monkeypatch.setattr("sys.stdin", io.StringIO("correct-horse-9\n"))
@@ -121,15 +133,19 @@ def test_operators_add_hashes_the_password_and_the_running_cockpit_sees_it(
 
 
 def test_login_throttling_counts_the_client_behind_a_trusted_proxy(tmp_path: Path, store: ChdbStore) -> None:
-    s = Settings(data_dir=tmp_path, cockpit_trusted_proxies=1, cockpit_login_max_failures=50,
-                 cockpit_login_max_failures_ip=2)
+    s = Settings(
+        data_dir=tmp_path, cockpit_trusted_proxies=1, cockpit_login_max_failures=50, cockpit_login_max_failures_ip=2
+    )
     client = client_for(s, store)
 
     def attempt(addr: str) -> int:
         form = client.get("/login").get_data(as_text=True)
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
-        return client.post("/login", data={"username": f"u{addr}", "password": "nope-nope", "csrf_token": csrf},
-                           headers={"X-Forwarded-For": addr}).status_code
+        return client.post(
+            "/login",
+            data={"username": f"u{addr}", "password": "nope-nope", "csrf_token": csrf},
+            headers={"X-Forwarded-For": addr},
+        ).status_code
 
     assert [attempt("10.0.0.1") for _ in range(3)] == [401, 401, 429]  # that client is locked out
     assert attempt("10.0.0.2") == 401  # another client behind the same proxy is not

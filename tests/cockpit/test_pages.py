@@ -1,4 +1,5 @@
 """The map, routing, province, alerts and report pages, and the snapshots behind them, as plain functions."""
+
 from __future__ import annotations
 
 import csv
@@ -17,7 +18,16 @@ from cockpit.layout import Ids
 from cockpit.mapdata import NANHAI, geojson, province_codes
 from cockpit.pages import alerts, province, report
 from cockpit.queries import Queries, check_filters
-from cockpit.snapshots import Filters, Period, counted, growth_rows, load_map_values, load_province, load_report, load_surge_basis
+from cockpit.snapshots import (
+    Filters,
+    Period,
+    counted,
+    growth_rows,
+    load_map_values,
+    load_province,
+    load_report,
+    load_surge_basis,
+)
 from cockpit.timeframe import DAY, HOUR, MINUTE, range_span
 from contracts.geo import PROVINCES
 from sinks.store import ChdbStore
@@ -83,7 +93,7 @@ def test_number_helpers() -> None:
 
 def test_range_spans_follow_event_time() -> None:
     now = fx.NOW
-    assert range_span("15m", now) .start == now - 14 * MINUTE
+    assert range_span("15m", now).start == now - 14 * MINUTE
     assert range_span("1h", now).start == now - 59 * MINUTE and range_span("1h", now).end == now + MINUTE
     assert range_span("today", now).start == fx.DAY_START
     seven = range_span("7d", now)
@@ -136,7 +146,9 @@ def test_map_values_equal_the_store_with_platform_filter(morning_store: ChdbStor
     k12 = load_map_values(q, Filters(platform="k12"), "rate")
     rows = morning_store.query(
         f"SELECT toString(province), sum(clicks) FROM {morning_store.database}.clicks_minute "
-        "WHERE minute = toDateTime(%(m)s) AND platform = 'k12' GROUP BY province", {"m": fx.NOW - 60})
+        "WHERE minute = toDateTime(%(m)s) AND platform = 'k12' GROUP BY province",
+        {"m": fx.NOW - 60},
+    )
     assert k12 == {str(p): int(n) for p, n in rows}
     ratios, basis = load_surge_basis(q, fx.NOW)  # no earlier week stored: the usual-share baseline
     assert basis == "share" and load_map_values(q, None, "surge") == ratios and ratios
@@ -151,7 +163,9 @@ def test_province_page_renders_its_own_numbers(morning_store: ChdbStore) -> None
     assert pv is not None
     direct = morning_store.query(
         f"SELECT sum(clicks) FROM {morning_store.database}.clicks_minute WHERE province = '450000' "
-        "AND minute >= toDateTime(%(s)s)", {"s": fx.DAY_START})[0][0]
+        "AND minute >= toDateTime(%(s)s)",
+        {"s": fx.DAY_START},
+    )[0][0]
     assert pv.span_total == pv.today_total == direct
     assert sum(pv.by_platform.values()) == direct and 0 < (pv.share or 0) < 1
     out = province.render(pv, "450000", "en")

@@ -1,4 +1,5 @@
 """Named-query loaders against a real embedded chDB store, and the shared cache in front of them."""
+
 from __future__ import annotations
 
 import threading
@@ -10,10 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from cockpit.metrics import CockpitMetrics
 from cockpit.queries import USED, Queries
-from sinks import queries as sink_queries
-from sinks.queries import params_of
 from cockpit.snapshots import Filters, load_overview, peak_point, rate_point
 from cockpit.timeframe import DAY, HOUR, MINUTE, beijing_day_start, windows
+from sinks import queries as sink_queries
+from sinks.queries import params_of
 from sinks.store import ChdbStore, StoreError
 from tests.cockpit import data as fx
 
@@ -149,8 +150,9 @@ def test_cache_serves_repeats_within_the_ttl_and_requeries_after(morning_store: 
     assert len(spy.calls) == 3
 
     def sample(outcome: str) -> float | None:
-        return registry.get_sample_value("edu_cockpit_named_queries_total",
-                                         {"query": "total_between", "outcome": outcome})
+        return registry.get_sample_value(
+            "edu_cockpit_named_queries_total", {"query": "total_between", "outcome": outcome}
+        )
 
     assert (sample("hit"), sample("miss")) == (9.0, 3.0)
 
@@ -179,8 +181,10 @@ def test_concurrent_misses_of_one_key_cost_a_single_query(morning_store: ChdbSto
     spy = SlowSpy(morning_store)
     q = Queries(spy, ttl_s=60, clock=clock)  # type: ignore[arg-type]
     results: list[int] = []
-    threads = [threading.Thread(target=lambda: results.append(q.total_between(fx.NOW - 30 * 60, fx.NOW)))
-               for _ in range(viewers)]
+    threads = [
+        threading.Thread(target=lambda: results.append(q.total_between(fx.NOW - 30 * 60, fx.NOW)))
+        for _ in range(viewers)
+    ]
     for th in threads:
         th.start()
     for th in threads:
@@ -202,8 +206,10 @@ def test_store_errors_propagate_and_are_counted(store: ChdbStore) -> None:
         q.latest_minute()
     with pytest.raises(StoreError):  # failures are not cached
         q.latest_minute()
-    assert registry.get_sample_value("edu_cockpit_named_queries_total",
-                                     {"query": "latest_minute", "outcome": "error"}) == 2.0
+    assert (
+        registry.get_sample_value("edu_cockpit_named_queries_total", {"query": "latest_minute", "outcome": "error"})
+        == 2.0
+    )
 
 
 def test_every_named_query_runs_on_the_store(morning_store: ChdbStore) -> None:
@@ -245,6 +251,7 @@ def test_report_reads_the_hourly_rollup_and_equals_the_minute_table(morning_stor
     direct = morning_store.query(
         f"SELECT toYYYYMMDD(minute) AS d, sum(clicks) FROM {morning_store.database}.clicks_minute "
         "WHERE minute >= toDateTime(%(s)s) AND minute < toDateTime(%(e)s) GROUP BY d ORDER BY d",
-        {"s": start, "e": end})
+        {"s": start, "e": end},
+    )
     assert daily == [(int(d), int(n)) for d, n in direct]
     assert by_province == q.total_by_province(start, end, platform="k12")

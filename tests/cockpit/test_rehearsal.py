@@ -1,5 +1,6 @@
 """The cockpit's side of a rehearsal, without a browser: the banner each viewer gets, the per-viewer
 switch between the live and the rehearsal's database, the events / late / refused strip."""
+
 from __future__ import annotations
 
 import msgspec
@@ -20,8 +21,17 @@ SHIFT = 245 * WEEK_MS
 
 
 def manifest(**kw: object) -> Manifest:
-    base: dict[str, object] = dict(id="rhc0ffee", scenario="march-2022", target="isolated", speed=36000.0,
-                                   scale=0.001, shift_ms=SHIFT, started_ms=0, paced_from_ms=0, end_ms=1)
+    base: dict[str, object] = dict(
+        id="rhc0ffee",
+        scenario="march-2022",
+        target="isolated",
+        speed=36000.0,
+        scale=0.001,
+        shift_ms=SHIFT,
+        started_ms=0,
+        paced_from_ms=0,
+        end_ms=1,
+    )
     return Manifest(**{**base, **kw})  # type: ignore[arg-type]
 
 

@@ -1,5 +1,6 @@
 """Silences from the alerts page: the record produced to the alerts topic, the endpoint's checks, the
 page's forms and badge; and the login throttle. Flask's test client and plain functions, no browser."""
+
 from __future__ import annotations
 
 import json
@@ -8,12 +9,12 @@ from pathlib import Path
 from dash import html
 from prometheus_client import CollectorRegistry
 
-from contracts.alerts import StateChange, decode_change
 from cockpit.acks import SILENCE_DURATIONS_S
 from cockpit.app import create_app
 from cockpit.auth import LoginThrottle
 from cockpit.pages import alerts
 from cockpit.snapshots import SILENCE_ENDS, SILENCE_STARTS, AlertNow, AlertsView, parse_history
+from contracts.alerts import StateChange, decode_change
 from sinks.store import ChdbStore
 from sinks.tables import alert_log
 from tests.cockpit import data as fx
@@ -22,11 +23,13 @@ from tests.cockpit.test_streams_alerts import _walk, texts
 
 
 def test_an_operator_silences_an_alert_for_a_chosen_duration(
-        tmp_path: Path, users_file: Path, morning_store: ChdbStore) -> None:
+    tmp_path: Path, users_file: Path, morning_store: ChdbStore
+) -> None:
     s = OperatorSettings(data_dir=tmp_path, cockpit_operators_file=users_file)
     producer = FakeProducer()
-    client = create_app(s, morning_store, registry=CollectorRegistry(),
-                        producer_factory=lambda: producer).server.test_client()
+    client = create_app(
+        s, morning_store, registry=CollectorRegistry(), producer_factory=lambda: producer
+    ).server.test_client()
     url = f"/api/alerts/{fx.FP_GX}/silence"
     # no login: refused, nothing produced (and without the token, refused before that)
     assert client.post(url, data={"duration_s": "3600"}).status_code == 403
@@ -35,14 +38,19 @@ def test_an_operator_silences_an_alert_for_a_chosen_duration(
     assert client.post(url, headers={"X-CSRF-Token": token(client)}, json={"duration_s": 3601}).status_code == 400
     assert client.post(url, headers={"X-CSRF-Token": token(client)}, json={"duration_s": "x"}).status_code == 400
     assert producer.sent == []
-    ok = client.post(url, headers={"X-CSRF-Token": token(client)},
-                     json={"duration_s": 3600, "comment": "planned load test"})
+    ok = client.post(
+        url, headers={"X-CSRF-Token": token(client)}, json={"duration_s": 3600, "comment": "planned load test"}
+    )
     assert ok.status_code == 202 and ok.get_json()["status"] == "silenced"
-    (topic, key, value), = producer.sent
+    ((topic, key, value),) = producer.sent
     assert topic == s.topic_alerts and key == fx.FP_GX.encode()
     msg = json.loads(value)  # type: ignore[arg-type]
     assert (msg["kind"], msg["silenced"], msg["author"], msg["comment"]) == (
-        "silence", True, "duty", "planned load test")
+        "silence",
+        True,
+        "duty",
+        "planned load test",
+    )
     assert msg["labels"] == fx.SURGE_GX  # the matchers: exactly this alert
     start, end = int(msg["annotations"][SILENCE_STARTS]), int(msg["annotations"][SILENCE_ENDS])
     assert start == msg["at"] >= fx.NOW and end - start == 3600  # event time, not the wall clock
@@ -53,10 +61,15 @@ def test_an_operator_silences_an_alert_for_a_chosen_duration(
     fields = {k: v for k, v in msg.items() if k != "v"}
     assert StateChange(**fields).kind == "silence"  # the alerts package's own record type
     # a resolved alert is not silenced; the page's form comes back to the page
-    assert client.post(f"/api/alerts/{fx.FP_BJ}/silence", headers={"X-CSRF-Token": token(client)},
-                       json={"duration_s": 900}).status_code == 409
-    form = client.post(f"/api/alerts/{fx.FP_SD}/silence",
-                       data={"csrf_token": token(client), "duration_s": "900", "comment": ""})
+    assert (
+        client.post(
+            f"/api/alerts/{fx.FP_BJ}/silence", headers={"X-CSRF-Token": token(client)}, json={"duration_s": 900}
+        ).status_code
+        == 409
+    )
+    form = client.post(
+        f"/api/alerts/{fx.FP_SD}/silence", data={"csrf_token": token(client), "duration_s": "900", "comment": ""}
+    )
     assert form.status_code == 303 and form.headers["Location"].endswith("/alerts")
 
 
@@ -65,8 +78,17 @@ def _alert(fp: str, state: str = "firing", at: int = 100) -> AlertNow:
 
 
 def _silence(fp: str, start: int, end: int) -> tuple:
-    row = fx.change(start, {"alertname": "TrafficSurge"}, "firing", "firing", "warning", 1.0, kind="silence",
-                    author="duty", comment="maintenance")
+    row = fx.change(
+        start,
+        {"alertname": "TrafficSurge"},
+        "firing",
+        "firing",
+        "warning",
+        1.0,
+        kind="silence",
+        author="duty",
+        comment="maintenance",
+    )
     ann = json.dumps({SILENCE_STARTS: str(start), SILENCE_ENDS: str(end)})
     return (row[0], fp, *row[2:9], ann, row[11], row[12])
 
@@ -116,11 +138,12 @@ def test_login_throttle_locks_a_user_after_repeated_failures_then_lets_go() -> N
     many = LoginThrottle({"user": 3}, 60, 300, clock, max_keys=10)
     for i in range(50):
         many.failure(user=f"u{i}")
-    assert len(many._keys) <= 10  # noqa: SLF001  (bounded memory)
+    assert len(many._keys) <= 10
 
 
 def test_login_is_refused_without_checking_the_password_while_locked(
-        tmp_path: Path, users_file: Path, store: ChdbStore) -> None:
+    tmp_path: Path, users_file: Path, store: ChdbStore
+) -> None:
     s = OperatorSettings(data_dir=tmp_path, cockpit_operators_file=users_file)
     app = create_app(s, store, registry=CollectorRegistry())
     client = app.server.test_client()

@@ -1,5 +1,6 @@
 """The stream-aggregate panels and the alerts: named-query loaders against fixture rows in the test
 database, and the snapshot, figure, panel and page functions as plain functions."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -14,8 +15,17 @@ from cockpit.i18n import fmt_int
 from cockpit.layout import DASH, Ids
 from cockpit.pages import alerts
 from cockpit.queries import Queries
-from cockpit.snapshots import (AlertNow, AlertsView, Filters, eps_point, filter_alerts, load_alerts, load_overview,
-                               parse_current, surge_board)
+from cockpit.snapshots import (
+    AlertNow,
+    AlertsView,
+    Filters,
+    eps_point,
+    filter_alerts,
+    load_alerts,
+    load_overview,
+    parse_current,
+    surge_board,
+)
 from cockpit.timeframe import DAY, MINUTE
 from sinks.store import ChdbStore
 from sinks.tables import sessions_minute
@@ -35,13 +45,21 @@ def texts(component: Any) -> list[str]:
     return texts(getattr(component, "children", None))
 
 
-def alert(fp: str, state: str, name: str = "TrafficSurge", severity: str = "warning", at: int = 0,
-          province: str | None = "450000", ratio: str = "") -> AlertNow:
+def alert(
+    fp: str,
+    state: str,
+    name: str = "TrafficSurge",
+    severity: str = "warning",
+    at: int = 0,
+    province: str | None = "450000",
+    ratio: str = "",
+) -> AlertNow:
     labels = {"alertname": name, **({"province": province} if province else {})}
     return AlertNow(fp, name, state, severity, at, 1.0, labels, {"ratio": ratio, "summary": "s"})
 
 
 # -- loaders against the store ------------------------------------------------------------------
+
 
 def test_stream_loaders_equal_the_ground_truth_of_the_rows_stored(empty_store: ChdbStore) -> None:
     fx.load_streams(empty_store)
@@ -49,7 +67,9 @@ def test_stream_loaders_equal_the_ground_truth_of_the_rows_stored(empty_store: C
     today = fx.DAY_START + 8 * 3600
     visitors = fx.visitor_rows(today, fx.NOW)
     assert q.uniques_between(fx.DAY_START, fx.DAY_START + DAY) == (
-        len({r[3] for r in visitors}), len({r[4] for r in visitors}))
+        len({r[3] for r in visitors}),
+        len({r[4] for r in visitors}),
+    )
     last = [r for r in visitors if r[0] == fx.NOW - MINUTE]
     assert q.uniques_between(fx.NOW - MINUTE, fx.NOW)[1] == len({r[4] for r in last})
     assert q.uniques_between(0, 1) == (0, 0)
@@ -67,13 +87,18 @@ def test_stream_loaders_equal_the_ground_truth_of_the_rows_stored(empty_store: C
     assert q.countries_between(fx.NOW - 15 * MINUTE, fx.NOW + MINUTE, 2) == [("US", 9 * 16), ("JP", 6 * 16)]
 
     tiles = q.tiles_recent(fx.NOW - 60, fx.NOW + 60)
-    truth = Counter({(ts, p): n for ts, p, n in fx.tile_rows(fx.NOW - 3 * MINUTE, fx.NOW + 30)
-                     if fx.NOW - 60 <= ts < fx.NOW + 60})
+    truth = Counter(
+        {(ts, p): n for ts, p, n in fx.tile_rows(fx.NOW - 3 * MINUTE, fx.NOW + 30) if fx.NOW - 60 <= ts < fx.NOW + 60}
+    )
     assert Counter({(ts, p): n for ts, p, n in tiles}) == truth
 
     current = {a.fingerprint: a for a in parse_current(q.alerts_current(fx.NOW + MINUTE))}
     assert {fp: a.state for fp, a in current.items()} == {
-        fx.FP_GX: "firing", fx.FP_SD: "pending", fx.FP_BJ: "resolved", fx.FP_NAT: "firing"}
+        fx.FP_GX: "firing",
+        fx.FP_SD: "pending",
+        fx.FP_BJ: "resolved",
+        fx.FP_NAT: "firing",
+    }
     assert current[fx.FP_GX].labels == fx.SURGE_GX and current[fx.FP_GX].ratio == 3.1
     # before the surge fired, it was pending: "current" is as of the end given
     early = {a.fingerprint: a.state for a in parse_current(q.alerts_current(fx.DAY_START + 10 * 3600 + 22 * 60))}
@@ -105,7 +130,10 @@ def test_overview_kpis_and_panels_equal_direct_queries(morning_store: ChdbStore)
     assert set(out) == set(DATA_OUTPUTS)
     assert out[(Ids.kpi("uniques"), "children")] == fmt_int(users)
     assert out[(Ids.kpi("sessions"), "children")] == fmt_int(active)
-    assert out[(Ids.kpi("eps"), "children")] == f"{ov.eps[1]:,.0f}" and out[(Ids.kpi("eps", "unit"), "children")] == "次/秒"
+    assert (
+        out[(Ids.kpi("eps"), "children")] == f"{ov.eps[1]:,.0f}"
+        and out[(Ids.kpi("eps", "unit"), "children")] == "次/秒"
+    )
     surge = texts(out[(Ids.listing("surge"), "children")])
     assert surge[:4] == ["1", "广西", "3.10×", "告警中"] and surge[4:8] == ["2", "山东", "2.40×", "待定"]
     firing = texts(out[(Ids.listing("alerts"), "children")])
@@ -131,15 +159,19 @@ def test_empty_store_shows_no_number_in_the_new_panels(empty_store: ChdbStore) -
 
 # -- pure functions -----------------------------------------------------------------------------
 
+
 def test_surge_board_ranks_provinces_by_ratio_one_row_each() -> None:
-    board = surge_board([
-        alert("a", "firing", ratio="2.0"), alert("b", "pending", province="370000", ratio="4.5"),
-        alert("c", "resolved", province="110000", ratio="9.0"),  # resolved: off the board
-        alert("d", "firing", name="TrafficDrop", province="120000", ratio="0.1"),  # not a surge
-        alert("e", "firing", province="450000", ratio="3.0"),  # Guangxi again: its highest kept
-        alert("f", "firing", province="510000"),  # no ratio: ranked last
-        alert("g", "firing", province=None, ratio="8.0"),  # no province label: not a province
-    ])
+    board = surge_board(
+        [
+            alert("a", "firing", ratio="2.0"),
+            alert("b", "pending", province="370000", ratio="4.5"),
+            alert("c", "resolved", province="110000", ratio="9.0"),  # resolved: off the board
+            alert("d", "firing", name="TrafficDrop", province="120000", ratio="0.1"),  # not a surge
+            alert("e", "firing", province="450000", ratio="3.0"),  # Guangxi again: its highest kept
+            alert("f", "firing", province="510000"),  # no ratio: ranked last
+            alert("g", "firing", province=None, ratio="8.0"),  # no province label: not a province
+        ]
+    )
     assert [(a.province, a.ratio) for a in board] == [("370000", 4.5), ("450000", 3.0), ("510000", None)]
     assert texts(panels.surge_list([], "en")) == ["No province is surging"]
     assert texts(panels.surge_list(board, "en"))[:4] == ["1", "Shandong", "4.50×", "Pending"]
@@ -153,8 +185,12 @@ def test_firing_alerts_list_says_plainly_when_there_are_none() -> None:
 
 
 def test_filter_alerts_by_state_and_severity_in_order() -> None:
-    xs = [alert("r", "resolved", at=5), alert("p", "pending", at=9), alert("w", "firing", at=1),
-          alert("c", "firing", severity="critical", at=0)]
+    xs = [
+        alert("r", "resolved", at=5),
+        alert("p", "pending", at=9),
+        alert("w", "firing", at=1),
+        alert("c", "firing", severity="critical", at=0),
+    ]
     assert [a.fingerprint for a in filter_alerts(xs)] == ["c", "w", "p", "r"]
     assert [a.fingerprint for a in filter_alerts(xs, ["firing"], ["warning"])] == ["w"]
     assert filter_alerts(xs, [], None) == []
@@ -168,8 +204,9 @@ def catalogue_title(rid: str) -> str:
 
 def test_resource_titles_come_from_the_catalogue_or_the_id_with_its_section() -> None:
     rid, plat, section = fx.known_resources(1)[0]
-    rows = panels.resource_rows([(plat, rid, section, 5, 2, 1, catalogue_title(rid)),
-                                 ("k12", "nope", "topic", 1, 0, 0, "nope")], "zh")
+    rows = panels.resource_rows(
+        [(plat, rid, section, 5, 2, 1, catalogue_title(rid)), ("k12", "nope", "topic", 1, 0, 0, "nope")], "zh"
+    )
     assert rows[0][1] == catalogue_title(rid) and rows[0][1] != rid
     assert rows[1][1:4] == ["nope", "专题教育", "中小学"] and rows[1][4:] == ["1", "0", "0"]
     assert texts(panels.resources_table([], "en")) == ["No data in this period"]
@@ -182,13 +219,20 @@ def test_new_figures_are_pure_and_say_when_empty() -> None:
     assert list(hist.data[0].x)[0] == "<1 min" and list(hist.data[0].y) == [3, 0, 0, 0, 0, 1]
     for empty in (figures.country_bars([], "en"), figures.duration_histogram({}, "en")):
         assert empty.data == () and empty.layout.annotations[0].text == "No data in this period"
-    line = figures.national_line([(fx.NOW - 60, 5), (fx.NOW, 7)], "en", fx.NOW - 600, fx.NOW,
-                                 marks=[(fx.NOW + 17, "TrafficSurge · Guangxi"), (fx.NOW - 3600, "outside")])
+    line = figures.national_line(
+        [(fx.NOW - 60, 5), (fx.NOW, 7)],
+        "en",
+        fx.NOW - 600,
+        fx.NOW,
+        marks=[(fx.NOW + 17, "TrafficSurge · Guangxi"), (fx.NOW - 3600, "outside")],
+    )
     marks = line.data[2]
     assert list(marks.y) == [7] and list(marks.text) == ["TrafficSurge · Guangxi"]  # only drawn buckets
     assert len(figures.national_line([(fx.NOW, 1)], "en", fx.NOW, fx.NOW).data) == 2  # no marks, no trace
-    assert sessions_line({"started": 3, "ended": 2, "duration_s": 240.0}, "en") == \
-        "Started 3 · Ended 2 · Average length 2.0 min"
+    assert (
+        sessions_line({"started": 3, "ended": 2, "duration_s": 240.0}, "en")
+        == "Started 3 · Ended 2 · Average length 2.0 min"
+    )
 
 
 def test_alerts_page_lists_filters_and_history(morning_store: ChdbStore) -> None:
@@ -211,14 +255,24 @@ def test_alerts_page_lists_filters_and_history(morning_store: ChdbStore) -> None
     op = alerts.render(view, "en", token="tok")[(alerts.CURRENT, "children")]
     forms = [c for c in _walk(op) if isinstance(c, html.Form)]
     assert sorted(f.action for f in forms) == sorted(
-        f"/api/alerts/{fp}/{action}" for fp in (fx.FP_GX, fx.FP_SD, fx.FP_NAT) for action in ("ack", "silence"))
+        f"/api/alerts/{fp}/{action}" for fp in (fx.FP_GX, fx.FP_SD, fx.FP_NAT) for action in ("ack", "silence")
+    )
     assert all(f.method == "POST" and f.children[0].value == "tok" for f in forms)
 
 
 def test_an_acknowledged_alert_is_marked_and_offers_no_second_form() -> None:
     cur = [alert("a", "firing", at=100)]
-    ack = fx.change(150, {"alertname": "TrafficSurge"}, "firing", "firing", "warning", 1.0, kind="ack",
-                    author="duty", comment="on it")
+    ack = fx.change(
+        150,
+        {"alertname": "TrafficSurge"},
+        "firing",
+        "firing",
+        "warning",
+        1.0,
+        kind="ack",
+        author="duty",
+        comment="on it",
+    )
     from cockpit.snapshots import parse_history
 
     hist = parse_history([(ack[0], "a", *ack[2:10], ack[11], ack[12])])

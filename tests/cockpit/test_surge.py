@@ -1,5 +1,6 @@
 """The surge ratio against the seasonal baseline (map measure), the surge board's sparklines and the
 province page's alerts: pure functions first, then against the store with known history."""
+
 from __future__ import annotations
 
 import statistics
@@ -10,8 +11,16 @@ from cockpit import panels
 from cockpit.figures_map import NO_BASELINE, SURGE_SCALE, china_map, map_patch, patched_values
 from cockpit.mapdata import province_codes
 from cockpit.queries import Queries
-from cockpit.snapshots import (SPARK_MINUTES, SURGE_WINDOW, AlertNow, load_map_values, load_overview,
-                               load_sparklines, surge_ratios, surge_window)
+from cockpit.snapshots import (
+    SPARK_MINUTES,
+    SURGE_WINDOW,
+    AlertNow,
+    load_map_values,
+    load_overview,
+    load_sparklines,
+    surge_ratios,
+    surge_window,
+)
 from cockpit.timeframe import MINUTE
 from sinks.store import ChdbStore
 from tests.cockpit import data as fx
@@ -53,13 +62,13 @@ def test_sparkline_bars_are_relative_to_the_largest_point() -> None:
 
 
 def _surge(code: str, ratio: str, state: str = "firing") -> AlertNow:
-    return AlertNow("f" * 16 + code, "TrafficSurge", state, "warning", fx.NOW, 1.0,
-                    {"province": code}, {"ratio": ratio})
+    return AlertNow(
+        "f" * 16 + code, "TrafficSurge", state, "warning", fx.NOW, 1.0, {"province": code}, {"ratio": ratio}
+    )
 
 
 def test_surge_board_rows_carry_a_sparkline_and_link_to_the_province() -> None:
-    rows = panels.surge_list([_surge("450000", "3.1"), _surge("370000", "2.4", "pending")], "zh",
-                             {"450000": [1, 2, 3]})
+    rows = panels.surge_list([_surge("450000", "3.1"), _surge("370000", "2.4", "pending")], "zh", {"450000": [1, 2, 3]})
     assert len(rows) == 2
     link, spark = rows[0].children[1].children, rows[0].children[2]
     assert link.href == "/province/450000" and len(spark.children) == 3
@@ -90,7 +99,9 @@ def test_overview_sparklines_equal_the_stored_minutes(morning_store: ChdbStore) 
     ov = load_overview(q)
     assert ov is not None and set(ov.sparks) == {"450000", "370000"}  # the surge board's provinces
     start = fx.NOW - (SPARK_MINUTES - 1) * MINUTE
-    direct = [fx.direct_by_province(morning_store, ts, ts + MINUTE).get("450000", 0)
-              for ts in range(start, fx.NOW + MINUTE, MINUTE)]
+    direct = [
+        fx.direct_by_province(morning_store, ts, ts + MINUTE).get("450000", 0)
+        for ts in range(start, fx.NOW + MINUTE, MINUTE)
+    ]
     assert ov.sparks["450000"] == direct and len(direct) == SPARK_MINUTES
     assert load_sparklines(q, [], fx.NOW) == {}

@@ -1,5 +1,6 @@
 """Issue 14's pure pieces: the partial bucket, chart annotations, the usual-share surge baseline,
 rotation order, kiosk parameters, freshness, i18n of alerts and countries, the report's average."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,7 @@ from cockpit.i18n import alert_name, alert_summary, country_name
 from cockpit.layout import Ids
 from cockpit.params import BadParameter
 from cockpit.queries import Queries
-from cockpit.snapshots import (AlertChange, Period, chart_episodes, freshness, load_report, share_ratios,
-                               surging)
+from cockpit.snapshots import AlertChange, Period, chart_episodes, freshness, load_report, share_ratios, surging
 from cockpit.timeframe import DAY, HOUR, MINUTE
 from sinks.store import ChdbStore
 from tests.cockpit import data as fx
@@ -34,13 +34,30 @@ def test_the_partial_bucket_is_never_the_line_s_last_point() -> None:
 
 
 def change(at: int, kind: str, new: str, fp: str = "a") -> AlertChange:
-    return AlertChange(at, fp, "TrafficSurge", kind, "x", new, "warning", 1.0, {"province": "450000"}, {}, "duty",
-                       "c" if kind != "state" else "")
+    return AlertChange(
+        at,
+        fp,
+        "TrafficSurge",
+        kind,
+        "x",
+        new,
+        "warning",
+        1.0,
+        {"province": "450000"},
+        {},
+        "duty",
+        "c" if kind != "state" else "",
+    )
 
 
 def test_episodes_and_actions_become_annotations() -> None:
-    history = [change(T, "state", "firing"), change(T + 120, "ack", "firing"), change(T + 180, "silence", "firing"),
-               change(T + 300, "state", "resolved"), change(T + 360, "state", "firing", "b")]
+    history = [
+        change(T, "state", "firing"),
+        change(T + 120, "ack", "firing"),
+        change(T + 180, "silence", "firing"),
+        change(T + 300, "state", "resolved"),
+        change(T + 360, "state", "firing", "b"),
+    ]
     episodes, actions = chart_episodes(history, T + 600)
     assert episodes == [(T, T + 300, "TrafficSurge · 450000"), (T + 360, None, "TrafficSurge · 450000")]
     assert [(at, kind) for at, kind, _ in actions] == [(T + 120, "ack"), (T + 180, "silence")]
@@ -69,8 +86,12 @@ def test_freshness_and_rotation_order() -> None:
 
 def test_kiosk_url_sets_the_controls_and_refuses_bad_values() -> None:
     out = routing.kiosk("?wall=1&lang=en&platform=k12&range=today&rotate=30")
-    assert out == {(Ids.LANG, "value"): "en", (Ids.PLATFORM, "value"): "k12", (Ids.RANGE, "value"): "today",
-                   (Ids.ROTATE, "interval"): 30000}
+    assert out == {
+        (Ids.LANG, "value"): "en",
+        (Ids.PLATFORM, "value"): "k12",
+        (Ids.RANGE, "value"): "today",
+        (Ids.ROTATE, "interval"): 30000,
+    }
     assert routing.kiosk("?wall=1") == {}
     with pytest.raises(BadParameter):
         routing.kiosk("?rotate=0.1")
@@ -78,8 +99,13 @@ def test_kiosk_url_sets_the_controls_and_refuses_bad_values() -> None:
 
 def test_alert_names_summaries_and_every_country_in_chinese() -> None:
     assert alert_name("TrafficSurge", "zh") == "访问激增" and alert_name("Unknown", "zh") == "Unknown"
-    ann = {"ratio": "3.40", "window_clicks": "3400", "window_expected": "1000", "window_minutes": "10",
-           "summary": "Jilin: 3.4x its baseline"}
+    ann = {
+        "ratio": "3.40",
+        "window_clicks": "3400",
+        "window_expected": "1000",
+        "window_minutes": "10",
+        "summary": "Jilin: 3.4x its baseline",
+    }
     assert alert_summary("TrafficSurge", ann, "zh") == "为基线的 3.4 倍（10 分钟内 3,400 次，预期 1,000 次）"
     assert alert_summary("TrafficSurge", ann, "en").startswith("3.4x its baseline")
     assert country_name("US", "zh") == "美国" and country_name("BR", "zh") == "巴西"

@@ -1,5 +1,6 @@
 """`edu-collect serve` as a real subprocess (tests SIGKILL it), a keep-alive HTTP client, and a
 reader of what reached the input topics."""
+
 from __future__ import annotations
 
 import http.client
@@ -10,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from contracts.events import Event, decode_message
-from contracts.settings import Settings
-from contracts.settings import settings_env
+from contracts.settings import Settings, settings_env
 from tests.support import ROOT, env_without_proxy, wait_for
 
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
 
 
 class CollectorProcess:
@@ -24,9 +26,14 @@ class CollectorProcess:
 
     def start(self, timeout: float = 60) -> CollectorProcess:
         env = {**env_without_proxy(), **{k: v for k, v in settings_env(self.settings).items() if k.startswith("EDU_")}}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "--loglevel", "info", "serve"],
-                                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "collector.cli", "--loglevel", "info", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         wait_for(self._ready, timeout, f"collector ready (log {self.log_path})")
         return self
@@ -79,8 +86,12 @@ class Client:
         self.conn = http.client.HTTPConnection(host, port, timeout=10)
 
     def post(self, body: bytes) -> tuple[int, dict[str, Any] | None]:
-        self.conn.request("POST", "/api/event", body=body, headers={
-            "Content-Type": "text/plain", "User-Agent": self.ua, "X-Forwarded-For": self.xff})
+        self.conn.request(
+            "POST",
+            "/api/event",
+            body=body,
+            headers={"Content-Type": "text/plain", "User-Agent": self.ua, "X-Forwarded-For": self.xff},
+        )
         resp = self.conn.getresponse()
         data = resp.read()
         return resp.status, json.loads(data) if data else None
@@ -94,10 +105,16 @@ def read_topics(settings: Settings, topics: list[str], expect: int, timeout: flo
     one more idle poll so that extra (duplicate) ones would be seen too."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(*topics, bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     events: list[Event] = []
     try:
+
         def enough() -> bool:
             for records in consumer.poll(timeout_ms=500).values():
                 for r in records:
@@ -105,8 +122,10 @@ def read_topics(settings: Settings, topics: list[str], expect: int, timeout: flo
                     assert not rejects, rejects
                     events.extend(evs)
             return len(events) >= expect
-        wait_for(enough, timeout, f"{expect} events in {topics}", interval=0.0,
-                 describe=lambda: f"{len(events)} so far")
+
+        wait_for(
+            enough, timeout, f"{expect} events in {topics}", interval=0.0, describe=lambda: f"{len(events)} so far"
+        )
         for _ in range(3):
             for records in consumer.poll(timeout_ms=300).values():
                 for r in records:

@@ -2,6 +2,7 @@
 adds X-Forwarded-For, as Nginx would), a scripted visitor who navigates a single-page app and
 clicks, and the stored counts for the visitor's province (Guangdong, from the proxy's header) equal
 what the visitor did, exactly: collector -> Kafka -> worker -> sink -> chDB."""
+
 from __future__ import annotations
 
 import http.client
@@ -14,19 +15,21 @@ import pytest
 from prometheus_client import CollectorRegistry
 from selenium.webdriver.common.by import By
 
+from contracts.settings import settings_env
 from ops.local_process import free_port
 from simulators.kafka_out import ensure_topics
 from sinks.runner import start_sink_thread
 from tests.collector.support import CollectorProcess
 from tests.conftest import make_settings, private_database, unique
-from contracts.settings import settings_env
 from tests.support import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 VISITOR_ADDRESS = "202.96.134.133"  # Shenzhen, Guangdong (440000)
-CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-             "Chrome/120.0.0.0 Safari/537.36")  # headless Chromium's own UA says HeadlessChrome: a bot
+CHROME_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)  # headless Chromium's own UA says HeadlessChrome: a bot
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>课程</title>
 <script defer src="/t.js" data-platform="k12" data-section="lessons" data-heartbeat-ms="600000"></script>
@@ -88,10 +91,18 @@ def proxy_server(collector_port: int) -> ThreadingHTTPServer:
 
 def stored(store) -> tuple[Counter, Counter]:  # type: ignore[no-untyped-def]
     db = store.database
-    clicks = Counter({(p, a): int(n) for p, a, n in store.query(
-        f"SELECT toString(province), toString(action), sum(clicks) FROM {db}.clicks_minute GROUP BY province, action")})
-    sess = store.query(f"SELECT toString(province), sum(started), sum(ended), sum(heartbeats) FROM {db}.sessions_minute "
-                       "GROUP BY province")
+    clicks = Counter(
+        {
+            (p, a): int(n)
+            for p, a, n in store.query(
+                f"SELECT toString(province), toString(action), sum(clicks) FROM {db}.clicks_minute GROUP BY province, action"
+            )
+        }
+    )
+    sess = store.query(
+        f"SELECT toString(province), sum(started), sum(ended), sum(heartbeats) FROM {db}.sessions_minute "
+        "GROUP BY province"
+    )
     sessions = Counter()
     for p, started, ended, beats in sess:
         sessions[(p, "start")] += int(started)
@@ -107,8 +118,14 @@ def driver():  # type: ignore[no-untyped-def]
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--remote-debugging-port=0", f"--user-agent={CHROME_UA}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--remote-debugging-port=0",
+        f"--user-agent={CHROME_UA}",
+    ):
         options.add_argument(arg)
     d = webdriver.Chrome(options=options)
     try:
@@ -122,8 +139,13 @@ def test_visitor_counts_equal_what_the_visitor_did(driver, kafka: str, chdb_sess
     collector_port = free_port()
     proxy = proxy_server(collector_port)
     base = f"http://127.0.0.1:{proxy.server_address[1]}"
-    s = make_settings(kafka, collector_port=collector_port, collector_spool_dir=tmp_path / "spool",
-                      clickhouse_database=store.database, collector_cors_origins=[base])
+    s = make_settings(
+        kafka,
+        collector_port=collector_port,
+        collector_spool_dir=tmp_path / "spool",
+        clickhouse_database=store.database,
+        collector_cors_origins=[base],
+    )
     ensure_topics(s)
     collector = CollectorProcess(s, tmp_path / "collector.log").start()
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
@@ -150,8 +172,13 @@ def test_visitor_counts_equal_what_the_visitor_did(driver, kafka: str, chdb_sess
             sink.check()
             c, ss = stored(store)
             return sum(c.values()) >= sum(did_clicks.values()) and sum(ss.values()) >= 2
-        wait_for(all_stored, 120, "the visitor's events stored", describe=lambda: f"{stored(store)} "
-                 f"{collector.health()}\n{collector.metrics_text()}")
+
+        wait_for(
+            all_stored,
+            120,
+            "the visitor's events stored",
+            describe=lambda: f"{stored(store)} {collector.health()}\n{collector.metrics_text()}",
+        )
         clicks, sessions = stored(store)
         assert clicks == did_clicks
         assert sessions == did_sessions

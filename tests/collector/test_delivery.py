@@ -1,5 +1,6 @@
 """No loss, no doubles: what the collector answered 202 reaches Kafka exactly once, across a
 SIGKILL mid-stream and across a Kafka outage (events spooled, delivered in order later)."""
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,19 @@ pytestmark = pytest.mark.integration
 
 
 def batch(n: int, start: int, tag: str) -> bytes:
-    return msgspec.json.encode([{"type": "click", "platform": "k12", "section": "lessons", "resource": f"r{i % 7}",
-                                 "session": f"{tag}-s{i % 5}", "id": f"{tag}-{i}"} for i in range(start, start + n)])
+    return msgspec.json.encode(
+        [
+            {
+                "type": "click",
+                "platform": "k12",
+                "section": "lessons",
+                "resource": f"r{i % 7}",
+                "session": f"{tag}-s{i % 5}",
+                "id": f"{tag}-{i}",
+            }
+            for i in range(start, start + n)
+        ]
+    )
 
 
 def send_until(client: Client, tag: str, stop: threading.Event, accepted: list[str], per: int = 10) -> None:
@@ -38,8 +50,13 @@ def send_until(client: Client, tag: str, stop: threading.Event, accepted: list[s
 
 
 def test_sigkill_loses_nothing_answered_202_and_doubles_nothing(kafka: str, tmp_path: Path) -> None:
-    s = make_settings(kafka, collector_port=free_port(), collector_spool_dir=tmp_path / "spool",
-                      collector_rate_per_address=1e6, collector_rate_burst=1e6)
+    s = make_settings(
+        kafka,
+        collector_port=free_port(),
+        collector_spool_dir=tmp_path / "spool",
+        collector_rate_per_address=1e6,
+        collector_rate_burst=1e6,
+    )
     ensure_topics(s)
     proc = CollectorProcess(s, tmp_path / "collector.log").start()
     accepted: list[str] = []
@@ -72,9 +89,14 @@ def test_sigkill_loses_nothing_answered_202_and_doubles_nothing(kafka: str, tmp_
 
 
 def test_kafka_down_spools_then_delivers_in_order(kafka: str, tmp_path: Path) -> None:
-    down = make_settings(f"127.0.0.1:{free_port()}", collector_port=free_port(),
-                         collector_spool_dir=tmp_path / "spool", collector_rate_per_address=1e6,
-                         collector_rate_burst=1e6, collector_spool_max_bytes=200_000)
+    down = make_settings(
+        f"127.0.0.1:{free_port()}",
+        collector_port=free_port(),
+        collector_spool_dir=tmp_path / "spool",
+        collector_rate_per_address=1e6,
+        collector_rate_burst=1e6,
+        collector_spool_max_bytes=200_000,
+    )
     s = down.model_copy(update={"kafka_bootstrap": kafka})
     ensure_topics(s)
     proc = CollectorProcess(down, tmp_path / "collector.log").start()
@@ -120,6 +142,7 @@ def test_huge_headers_and_garbage_do_not_stop_the_server(tmp_path: Path) -> None
     s = make_settings(f"127.0.0.1:{free_port()}", collector_port=free_port(), collector_spool_dir=tmp_path / "spool")
     proc = CollectorProcess(s, tmp_path / "collector.log").start()
     try:
+
         def raw(data: bytes) -> bytes:
             with socket.create_connection((s.collector_host, s.collector_port), timeout=10) as sock:
                 try:
@@ -133,13 +156,24 @@ def test_huge_headers_and_garbage_do_not_stop_the_server(tmp_path: Path) -> None
                     return b""  # the server closed on us: also an answer
 
         body = b'{"type":"pageview","platform":"k12","resource":"r"}'
+
         def post(headers: bytes) -> bytes:
-            return raw(b"POST /api/event HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n" + headers +
-                       b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            return raw(
+                b"POST /api/event HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                + headers
+                + b"Content-Length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
+            )
+
         huge = post(b"X-Pad: " + b"a" * 1_000_000 + b"\r\n")
         assert huge == b"" or huge.split(b" ")[1][:1] in (b"2", b"4"), huge[:100]
-        long_ua = post(b"User-Agent: Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 " + b"x" * 100_000 +
-                       b"\r\nX-Forwarded-For: 114.114.114.114\r\n")
+        long_ua = post(
+            b"User-Agent: Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 "
+            + b"x" * 100_000
+            + b"\r\nX-Forwarded-For: 114.114.114.114\r\n"
+        )
         assert long_ua.startswith(b"HTTP/1.1 202"), long_ua[:200]
         hops = b", ".join([b"1.1.1.1"] * 10_000)
         many = post(b"User-Agent: Mozilla/5.0 (Windows NT 10.0) Chrome/120.0\r\nX-Forwarded-For: " + hops + b"\r\n")

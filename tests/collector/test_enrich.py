@@ -1,4 +1,5 @@
 """Enrichment without services: address resolution, regions, User-Agents, pseudonyms, limits."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -12,7 +13,9 @@ from collector.geo import Geo, _ip2region
 from collector.limits import RateLimiter
 from collector.privacy import Pseudonyms
 
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,25 +23,35 @@ def geo() -> Geo:
     return Geo()
 
 
-@pytest.mark.parametrize("addr,province,country", [
-    ("114.114.114.114", "320000", None),  # Nanjing
-    ("202.96.134.133", "440000", None),  # Shenzhen
-    ("60.30.1.1", "120000", None),  # Tianjin
-    ("::ffff:61.135.169.121", "110000", None),  # v4-mapped IPv6, Beijing
-    ("8.8.8.8", "abroad", "US"),
-    ("2001:4860:4860::8888", "abroad", "US"),  # IPv6 abroad
-    ("203.198.1.1", "810000", None),  # Hong Kong
-])
+@pytest.mark.parametrize(
+    "addr,province,country",
+    [
+        ("114.114.114.114", "320000", None),  # Nanjing
+        ("202.96.134.133", "440000", None),  # Shenzhen
+        ("60.30.1.1", "120000", None),  # Tianjin
+        ("::ffff:61.135.169.121", "110000", None),  # v4-mapped IPv6, Beijing
+        ("8.8.8.8", "abroad", "US"),
+        ("2001:4860:4860::8888", "abroad", "US"),  # IPv6 abroad
+        ("203.198.1.1", "810000", None),  # Hong Kong
+    ],
+)
 def test_regions(geo: Geo, addr: str, province: str, country: str | None) -> None:
     r = geo.lookup(addr)
     assert (r.province, r.country, r.refusal) == (province, country, None)
 
 
-@pytest.mark.parametrize("addr,reason", [
-    ("127.0.0.1", "private"), ("10.1.2.3", "private"), ("192.168.1.1", "private"), ("::1", "private"),
-    ("fe80::1", "private"), ("not-an-ip", "unknown_region"),
-    ("240e::1", "unknown_region"),  # a Chinese IPv6 address: no province in the shipped data
-])
+@pytest.mark.parametrize(
+    "addr,reason",
+    [
+        ("127.0.0.1", "private"),
+        ("10.1.2.3", "private"),
+        ("192.168.1.1", "private"),
+        ("::1", "private"),
+        ("fe80::1", "private"),
+        ("not-an-ip", "unknown_region"),
+        ("240e::1", "unknown_region"),  # a Chinese IPv6 address: no province in the shipped data
+    ],
+)
 def test_addresses_without_a_province_are_refused(geo: Geo, addr: str, reason: str) -> None:
     assert geo.lookup(addr).refusal == reason
 
@@ -69,17 +82,26 @@ def test_forwarded_for_believed_only_from_trusted_proxies() -> None:
     assert ca.resolve("127.0.0.1", long_chain, None) == "1.1.1.1"
 
 
-@pytest.mark.parametrize("ua,bot,device", [
-    (CHROME, False, "web"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.40", False, "web"),
-    ("Mozilla/5.0 (Linux; Android 12) AppleWebKit/537.36 SmartEdu/6.1", False, "app"),
-    ("Mozilla/5.0 (Linux; Android 9; MiTV-MSSP1) AppleWebKit/537.36 Chrome/70 Safari/537.36", False, "tv"),
-    ("Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)", True, "other"),
-    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", True, "other"),
-    ("Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)", True, "other"),
-    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0.0.0 Safari/537.36", True, "other"),
-    ("curl/8.5.0", True, "other"), ("python-requests/2.31", True, "other"), ("", True, "other"),
-])
+@pytest.mark.parametrize(
+    "ua,bot,device",
+    [
+        (CHROME, False, "web"),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.40",
+            False,
+            "web",
+        ),
+        ("Mozilla/5.0 (Linux; Android 12) AppleWebKit/537.36 SmartEdu/6.1", False, "app"),
+        ("Mozilla/5.0 (Linux; Android 9; MiTV-MSSP1) AppleWebKit/537.36 Chrome/70 Safari/537.36", False, "tv"),
+        ("Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)", True, "other"),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", True, "other"),
+        ("Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)", True, "other"),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0.0.0 Safari/537.36", True, "other"),
+        ("curl/8.5.0", True, "other"),
+        ("python-requests/2.31", True, "other"),
+        ("", True, "other"),
+    ],
+)
 def test_user_agents(ua: str, bot: bool, device: str) -> None:
     a = AgentParser(["SmartEdu"]).classify(ua)
     assert (a.bot, a.device) == (bot, device)

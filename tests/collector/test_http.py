@@ -1,5 +1,6 @@
 """The HTTP face through Falcon's ASGI test client: answers, limits, bad input. The journal is read
 back to check what would go to Kafka (the sender is not started: no Kafka needed)."""
+
 from __future__ import annotations
 
 import gzip
@@ -15,20 +16,35 @@ from collector.service import Collector
 from contracts.events import decode_message
 from contracts.settings import Settings
 
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
 EV = {"type": "pageview", "platform": "k12", "section": "lessons", "resource": "lesson-1"}
 
 
 def make(tmp_path: Path, **over: object) -> tuple[Collector, testing.TestClient]:
-    base: dict[str, object] = {"data_dir": tmp_path, "kafka_bootstrap": "127.0.0.1:9", "collector_rate_per_address": 1000,
-                               "collector_rate_burst": 1000, "collector_cors_origins": ["https://www.zxx.edu.cn"]}
+    base: dict[str, object] = {
+        "data_dir": tmp_path,
+        "kafka_bootstrap": "127.0.0.1:9",
+        "collector_rate_per_address": 1000,
+        "collector_rate_burst": 1000,
+        "collector_cors_origins": ["https://www.zxx.edu.cn"],
+    }
     base.update(over)
     c = Collector(Settings(**base))  # type: ignore[arg-type]
     return c, testing.TestClient(create_app(c))
 
 
-def post(client: testing.TestClient, body: object, *, xff: str | None = "114.114.114.114", ua: str = CHROME,
-         headers: dict[str, str] | None = None, raw: bytes | None = None, remote: str = "127.0.0.1") -> testing.Result:
+def post(
+    client: testing.TestClient,
+    body: object,
+    *,
+    xff: str | None = "114.114.114.114",
+    ua: str = CHROME,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    remote: str = "127.0.0.1",
+) -> testing.Result:
     h = {"User-Agent": ua, "Content-Type": "text/plain", **(headers or {})}
     if xff:
         h["X-Forwarded-For"] = xff
@@ -54,30 +70,53 @@ def test_single_event_becomes_a_contract_event_without_raw_ids(tmp_path: Path) -
     assert r.status_code == 202 and r.json == {"accepted": 1, "refused": 0}
     [ev] = journaled(c)
     assert (ev.province, ev.platform, ev.section, ev.resource, ev.action, ev.device) == (
-        "320000", "k12", "lessons", "lesson-1", "view", "web")
+        "320000",
+        "k12",
+        "lessons",
+        "lesson-1",
+        "view",
+        "web",
+    )
     wire = msgspec.json.encode(ev).decode()
     assert "114.114" not in wire and "student-42" not in wire and "tab-1" not in wire
 
 
 def test_batch_each_event_stands_alone(tmp_path: Path) -> None:
     c, client = make(tmp_path)
-    batch = [EV, {**EV, "platform": "nope"}, {"type": "session", "platform": "higher", "kind": "start"},
-             {"type": "session", "platform": "higher"}, {**EV, "user": "alice"}, {**EV, "resource": "x" * 65}]
+    batch = [
+        EV,
+        {**EV, "platform": "nope"},
+        {"type": "session", "platform": "higher", "kind": "start"},
+        {"type": "session", "platform": "higher"},
+        {**EV, "user": "alice"},
+        {**EV, "resource": "x" * 65},
+    ]
     r = post(client, batch)
     assert r.status_code == 202
     assert r.json["accepted"] == 2 and r.json["refused"] == 4
     assert [(e["index"], e["field"]) for e in r.json["errors"]] == [
-        (1, "platform"), (5, "resource"), (3, "kind"), (4, "user")]
+        (1, "platform"),
+        (5, "resource"),
+        (3, "kind"),
+        (4, "user"),
+    ]
     kinds = sorted(type(e).__name__ for e in journaled(c))
     assert kinds == ["Click", "Session"]
 
 
-@pytest.mark.parametrize("raw,status,field", [
-    (b"{", 400, "body"), (b"\xff\xfe\x00", 400, "body"), (b"", 400, "body"), (b"[]", 422, "body"),
-    (b'{"type":"pageview"}', 422, "platform"), (b'{"type":"click","platform":"k12","resource":"r","ts":"x"}', 422, "ts"),
-    (b"null", 422, "body"), (b"[" + b",".join([b'{"type":"pageview","platform":"k12","resource":"r"}'] * 101) + b"]",
-                             413, "body"),
-])
+@pytest.mark.parametrize(
+    "raw,status,field",
+    [
+        (b"{", 400, "body"),
+        (b"\xff\xfe\x00", 400, "body"),
+        (b"", 400, "body"),
+        (b"[]", 422, "body"),
+        (b'{"type":"pageview"}', 422, "platform"),
+        (b'{"type":"click","platform":"k12","resource":"r","ts":"x"}', 422, "ts"),
+        (b"null", 422, "body"),
+        (b"[" + b",".join([b'{"type":"pageview","platform":"k12","resource":"r"}'] * 101) + b"]", 413, "body"),
+    ],
+)
 def test_malformed_bodies_name_the_field(tmp_path: Path, raw: bytes, status: int, field: str) -> None:
     c, client = make(tmp_path)
     r = post(client, None, raw=raw)
@@ -143,8 +182,9 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
 
 def test_cors_allow_list(tmp_path: Path) -> None:
     _, client = make(tmp_path)
-    ok = client.simulate_options("/api/event", headers={"Origin": "https://www.zxx.edu.cn",
-                                                         "Access-Control-Request-Method": "POST"})
+    ok = client.simulate_options(
+        "/api/event", headers={"Origin": "https://www.zxx.edu.cn", "Access-Control-Request-Method": "POST"}
+    )
     assert ok.status_code == 204 and ok.headers["access-control-allow-origin"] == "https://www.zxx.edu.cn"
     assert client.simulate_options("/api/event", headers={"Origin": "https://evil.example"}).status_code == 403
     assert post(client, EV, headers={"Origin": "https://evil.example"}).status_code == 403
@@ -170,9 +210,12 @@ def test_client_clock_is_corrected_by_sent(tmp_path: Path) -> None:
     c, client = make(tmp_path)
     now = int(time.time() * 1000)
     skewed = now + 3_600_000  # the client's clock is an hour fast
-    r = client.simulate_post("/api/event", params={"sent": str(skewed)},
-                             body=msgspec.json.encode({**EV, "ts": skewed - 5000}),
-                             headers={"User-Agent": CHROME, "X-Forwarded-For": "114.114.114.114"})
+    r = client.simulate_post(
+        "/api/event",
+        params={"sent": str(skewed)},
+        body=msgspec.json.encode({**EV, "ts": skewed - 5000}),
+        headers={"User-Agent": CHROME, "X-Forwarded-For": "114.114.114.114"},
+    )
     assert r.status_code == 202
     [ev] = journaled(c)
     assert abs(ev.ts - (now - 5000)) < 2000

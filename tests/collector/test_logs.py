@@ -1,5 +1,6 @@
 """Access-log import: parsing, mapping, bots, event time; into a real broker twice (counted once);
 --follow across a rotation."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,11 +20,10 @@ from collector.logs import (
     run_import,
 )
 from collector.service import Enricher
-from contracts.settings import Settings
+from contracts.settings import Settings, settings_env
 from simulators.kafka_out import ensure_topics
 from tests.collector.support import CHROME, read_topics
 from tests.conftest import make_settings
-from contracts.settings import settings_env
 from tests.support import ROOT, env_without_proxy
 
 BAIDU = "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"
@@ -45,11 +45,23 @@ def test_combined_lines_become_events_in_event_time(tmp_path: Path) -> None:
     ev = conv.convert(line("114.114.114.114", "/syncClassroom/lesson/7?x=1").encode(), "id1")
     assert ev is not None
     assert (ev.ts, ev.province, ev.resource, ev.action, ev.platform, ev.device) == (
-        T_MS, "320000", "/syncClassroom/lesson/7", "view", "k12", "web")
+        T_MS,
+        "320000",
+        "/syncClassroom/lesson/7",
+        "view",
+        "k12",
+        "web",
+    )
     assert "114.114" not in ev.user
-    for bad in (line("114.114.114.114", "/a", ua=BAIDU), line("114.114.114.114", "/app.js"),
-                line("114.114.114.114", "/a", status=404), line("114.114.114.114", "/a", method="POST"),
-                line("10.0.0.1", "/a"), "garbage\n", line("114.114.114.114", "/a", t="99/Foo/2022:00:00:00 +0800")):
+    for bad in (
+        line("114.114.114.114", "/a", ua=BAIDU),
+        line("114.114.114.114", "/app.js"),
+        line("114.114.114.114", "/a", status=404),
+        line("114.114.114.114", "/a", method="POST"),
+        line("10.0.0.1", "/a"),
+        "garbage\n",
+        line("114.114.114.114", "/a", t="99/Foo/2022:00:00:00 +0800"),
+    ):
         assert conv.convert(bad.encode(), "x") is None
     assert conv.stats.as_dict() == {"lines": 8, "events": 1, "bots": 1, "skipped": 3, "unparsed": 2, "no_region": 1}
 
@@ -102,8 +114,15 @@ def test_time_parser() -> None:
 
 
 def _args(file: str, **kw: object) -> argparse.Namespace:
-    base = {"file": file, "format": "combined", "map": None, "platform": "k12", "follow": False, "dry_run": False,
-            "no_ledger": False}
+    base = {
+        "file": file,
+        "format": "combined",
+        "map": None,
+        "platform": "k12",
+        "follow": False,
+        "dry_run": False,
+        "no_ledger": False,
+    }
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -113,8 +132,14 @@ def test_importing_the_same_file_twice_counts_it_once(kafka: str, tmp_path: Path
     s = make_settings(kafka, data_dir=tmp_path)
     ensure_topics(s)
     log = tmp_path / "access.log"
-    lines = [line(f"114.114.{i % 200}.{i % 250 + 1}", f"/lesson/{i % 30}", t=f"14/Mar/2022:08:{i // 60 % 60:02d}:{i % 60:02d} +0800")
-             for i in range(3000)] + [line("114.114.1.1", "/lesson/1", ua=BAIDU)] * 50
+    lines = [
+        line(
+            f"114.114.{i % 200}.{i % 250 + 1}",
+            f"/lesson/{i % 30}",
+            t=f"14/Mar/2022:08:{i // 60 % 60:02d}:{i % 60:02d} +0800",
+        )
+        for i in range(3000)
+    ] + [line("114.114.1.1", "/lesson/1", ua=BAIDU)] * 50
     log.write_text("".join(lines))
     assert run_import(s, _args(str(log))) == 0
     assert run_import(s, _args(str(log))) == 0  # the ledger says it is done: nothing is sent
@@ -135,8 +160,13 @@ def test_follow_across_rotation(kafka: str, tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text("".join(line("114.114.114.114", f"/a/{i}") for i in range(100)))
     env = {**env_without_proxy(), **{k: v for k, v in settings_env(s).items() if k.startswith("EDU_")}}
-    proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "logs", str(log), "--follow"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collector.cli", "logs", str(log), "--follow"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         read_topics(s, [s.topic_clicks], 100)
         with log.open("a") as f:

@@ -7,9 +7,18 @@ import random
 
 from contracts.alerts import Severity, State, StateChange, decode_change
 
-CHANGE = StateChange(at=1_647_223_200.0, fingerprint="00ff", alertname="TrafficSurge", kind="state",
-                     old_state=State.PENDING, new_state=State.FIRING, severity=Severity.WARNING, value=3.1,
-                     labels={"alertname": "TrafficSurge", "province": "GX"}, annotations={"ratio": "3.10"})
+CHANGE = StateChange(
+    at=1_647_223_200.0,
+    fingerprint="00ff",
+    alertname="TrafficSurge",
+    kind="state",
+    old_state=State.PENDING,
+    new_state=State.FIRING,
+    severity=Severity.WARNING,
+    value=3.1,
+    labels={"alertname": "TrafficSurge", "province": "GX"},
+    annotations={"ratio": "3.10"},
+)
 
 
 def test_round_trip() -> None:
@@ -18,11 +27,21 @@ def test_round_trip() -> None:
 
 def test_refusals_carry_reasons() -> None:
     good = json.loads(CHANGE.encode())
-    cases = [None, b"", b"[]", b"{", b"\xff\xfe", b"[" * 5000 + b"]" * 5000,
-             json.dumps({**good, "kind": "nope"}).encode(), json.dumps({**good, "v": 2}).encode(),
-             json.dumps({**good, "new_state": "exploded"}).encode(), json.dumps({**good, "labels": [1]}).encode(),
-             json.dumps({**good, "at": "NaN"}).encode(), json.dumps({**good, "author": 5}).encode(),
-             b"x" * 300_000]
+    cases = [
+        None,
+        b"",
+        b"[]",
+        b"{",
+        b"\xff\xfe",
+        b"[" * 5000 + b"]" * 5000,
+        json.dumps({**good, "kind": "nope"}).encode(),
+        json.dumps({**good, "v": 2}).encode(),
+        json.dumps({**good, "new_state": "exploded"}).encode(),
+        json.dumps({**good, "labels": [1]}).encode(),
+        json.dumps({**good, "at": "NaN"}).encode(),
+        json.dumps({**good, "author": 5}).encode(),
+        b"x" * 300_000,
+    ]
     for raw in cases:
         out = decode_change(raw)
         assert isinstance(out, str) and out, raw

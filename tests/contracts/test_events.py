@@ -1,4 +1,5 @@
 """The event contract: what is accepted, and the reason code of each kind of refusal."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,16 +11,26 @@ TS = 1_647_216_000_000  # 2022-03-14T00:00:00Z
 
 
 def click(**kw: object) -> Click:
-    base = dict(id="e1", ts=TS, platform="k12", province="210000", user="u1", session="s1",
-                resource="r1", section="lessons")
+    base = dict(
+        id="e1", ts=TS, platform="k12", province="210000", user="u1", session="s1", resource="r1", section="lessons"
+    )
     base.update(kw)
     return Click(**base)  # type: ignore[arg-type]
 
 
 def test_single_and_batch_round_trip() -> None:
     c = click()
-    s = Session(id="s-1", ts=TS, platform="higher", province="abroad", country="SG", user="u",
-                session="s", kind="end", duration_s=120.5)
+    s = Session(
+        id="s-1",
+        ts=TS,
+        platform="higher",
+        province="abroad",
+        country="SG",
+        user="u",
+        session="s",
+        kind="end",
+        duration_s=120.5,
+    )
     assert decode_message(encode(c), **LIMITS) == ([c], [])
     assert decode_message(encode([c, s]), **LIMITS) == ([c, s], [])
 
@@ -63,7 +74,14 @@ def test_absurd_times() -> None:
 def test_rate_batch_head_reads_the_coverage_fields_of_a_full_batch() -> None:
     from contracts.rates import RateBatch, decode_head, encode_batch
 
-    batch = RateBatch(src_topic="clicks", src_partition=3, first_offset=10, last_offset=19, watermark_ms=5,
-                      events=42, visitors=[(60, "k12", "110000", "u", "s")])
+    batch = RateBatch(
+        src_topic="clicks",
+        src_partition=3,
+        first_offset=10,
+        last_offset=19,
+        watermark_ms=5,
+        events=42,
+        visitors=[(60, "k12", "110000", "u", "s")],
+    )
     head = decode_head(encode_batch(batch))
     assert (head.src_partition, head.last_offset, head.events) == (3, 19, 42)

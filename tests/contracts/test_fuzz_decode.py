@@ -1,5 +1,6 @@
 """Seeded fuzzing of the event decoder: no exception escapes, and every event a message holds is
 accepted or refused with a reason (events in = accepted + refused), whatever the bytes."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from simulators.hostile import (
     verdict,
 )
 
-LIMITS = {'max_bytes': 262_144, 'max_events': 1000}
+LIMITS = {"max_bytes": 262_144, "max_events": 1000}
 
 
 def test_arbitrary_bytes() -> None:
@@ -77,15 +78,27 @@ def test_one_poison_event_costs_only_itself(kind: str) -> None:
         raw, n_good = poison(kind, rng, good)
         d = decode(raw, **LIMITS)  # type: ignore[arg-type]
         assert (len(d.events), len(d.rejects), d.units) == (n_good, 1, n_good + 1), kind
-        assert d.rejects[0].reason == {"invalid_utf8": "encoding", "surrogate": "encoding",
-                                       "deep_nesting": "too_deep"}[kind], d.rejects
+        assert (
+            d.rejects[0].reason
+            == {"invalid_utf8": "encoding", "surrogate": "encoding", "deep_nesting": "too_deep"}[kind]
+        ), d.rejects
 
 
 def test_invalid_utf8_and_surrogates_everywhere() -> None:
     """Every byte sequence that is not UTF-8, and every escaped lone surrogate, in every field."""
     rng = random.Random(1204)
-    bad_bytes = [b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\x80",
-                 b"\\ud800", b"\\udbff\\u0041", b"\\udc00", b"\\ud800\\ud800"]
+    bad_bytes = [
+        b"\xff",
+        b"\xc0\x80",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\xe2\x82",
+        b"\x80",
+        b"\\ud800",
+        b"\\udbff\\u0041",
+        b"\\udc00",
+        b"\\ud800\\ud800",
+    ]
     for b in bad_bytes:
         for field in (b'"id":"', b'"user":"', b'"session":"', b'"province":"', b'"platform":"', b'"type":"'):
             events = [encode(event(rng, i)) for i in range(20)]
@@ -116,8 +129,10 @@ def test_limits_hold_before_expansion() -> None:
 def test_split_array_agrees_with_json_on_valid_arrays() -> None:
     rng = random.Random(1205)
     for _ in range(2_000):
-        value = [rng.choice([1, "a,]", {"k": [1, {"x": "}"}]}, [], [[[]]], None, "\\\"", {"a": "{"}])
-                 for _ in range(rng.randint(0, 8))]
+        value = [
+            rng.choice([1, "a,]", {"k": [1, {"x": "}"}]}, [], [[[]]], None, '\\"', {"a": "{"}])
+            for _ in range(rng.randint(0, 8))
+        ]
         raw = json.dumps(value, separators=(",", ":") if rng.random() < 0.5 else (", ", " : ")).encode()
         spans = split_array(raw)
         assert spans is not None and [json.loads(raw[a:b]) for a, b in spans] == value, raw

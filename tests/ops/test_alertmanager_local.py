@@ -131,7 +131,12 @@ def test_cli_detach_status_stop(tmp_path: Path) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "ops.alertmanager_local", *args, "--data-dir", str(data_dir)],
-            cwd=REPO_ROOT, env=env, check=False, capture_output=True, text=True, timeout=120,
+            cwd=REPO_ROOT,
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     started = cli("start", "--port", str(port), "--detach")

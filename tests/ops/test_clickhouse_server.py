@@ -96,9 +96,9 @@ def test_start_insert_count_drop_partition_stop(tmp_path: Path) -> None:
         assert parts == [("20240501", 2500), ("20240502", 2500), ("20240503", 2500), ("20240504", 2500)]
         client.execute("ALTER TABLE default.events DROP PARTITION 20240502")
         assert client.execute("SELECT count() FROM default.events") == [(7_500,)]
-        assert client.execute(
-            "SELECT count() FROM default.events WHERE d = %(d)s", {"d": dt.date(2024, 5, 2)}
-        ) == [(0,)]
+        assert client.execute("SELECT count() FROM default.events WHERE d = %(d)s", {"d": dt.date(2024, 5, 2)}) == [
+            (0,)
+        ]
         client.disconnect()
         # everything stays inside data_dir
         assert (srv.db_path / "data" / "default" / "events").is_dir()
@@ -194,7 +194,12 @@ def test_cli_detach_status_stop(tmp_path: Path) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "ops.clickhouse_server", *args, "--data-dir", str(data_dir)],
-            cwd=REPO_ROOT, env=env, check=False, capture_output=True, text=True, timeout=120,
+            cwd=REPO_ROOT,
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     assert cli("status").returncode == 3
@@ -214,7 +219,11 @@ def test_cli_detach_status_stop(tmp_path: Path) -> None:
 def test_cli_help() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "ops.clickhouse_server", "start", "--help"],
-        cwd=REPO_ROOT, check=False, capture_output=True, text=True, timeout=60,
+        cwd=REPO_ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     assert out.returncode == 0
@@ -224,14 +233,22 @@ def test_cli_help() -> None:
 # --- SQL findings documented in the module docstring (18.16 side) ----------
 
 ACCEPTED_ON_18_16 = [
-    ("CREATE TABLE IF NOT EXISTS f.s (d Date, k String, n UInt64) ENGINE = SummingMergeTree"
-     " PARTITION BY toYYYYMMDD(d) ORDER BY (d, k)"),
-    ("CREATE TABLE IF NOT EXISTS f.r (d Date, id UInt64, ver UInt64, st Enum8('ok' = 1, 'crit' = 2))"
-     " ENGINE = ReplacingMergeTree(ver) PARTITION BY toYYYYMMDD(d) ORDER BY id"),
-    ("CREATE TABLE IF NOT EXISTS f.a (d Date, m DateTime, k String, u AggregateFunction(uniq, UInt64))"
-     " ENGINE = AggregatingMergeTree PARTITION BY toYYYYMMDD(d) ORDER BY (k, m)"),
-    ("CREATE MATERIALIZED VIEW IF NOT EXISTS f.a_mv TO f.a AS SELECT d, toStartOfMinute(ts) AS m, k,"
-     " uniqState(u) AS u FROM f.m GROUP BY d, m, k"),
+    (
+        "CREATE TABLE IF NOT EXISTS f.s (d Date, k String, n UInt64) ENGINE = SummingMergeTree"
+        " PARTITION BY toYYYYMMDD(d) ORDER BY (d, k)"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS f.r (d Date, id UInt64, ver UInt64, st Enum8('ok' = 1, 'crit' = 2))"
+        " ENGINE = ReplacingMergeTree(ver) PARTITION BY toYYYYMMDD(d) ORDER BY id"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS f.a (d Date, m DateTime, k String, u AggregateFunction(uniq, UInt64))"
+        " ENGINE = AggregatingMergeTree PARTITION BY toYYYYMMDD(d) ORDER BY (k, m)"
+    ),
+    (
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS f.a_mv TO f.a AS SELECT d, toStartOfMinute(ts) AS m, k,"
+        " uniqState(u) AS u FROM f.m GROUP BY d, m, k"
+    ),
     "SELECT toStartOfMinute(now()), toStartOfFiveMinute(now()), toStartOfHour(now()), toDate(now()), now()",
     "SELECT k, ts FROM f.m ORDER BY k, ts DESC LIMIT 1 BY k",
     "SELECT k, argMax(u, ts), groupArray(u), quantile(0.95)(u) FROM f.m GROUP BY k",
@@ -365,6 +382,10 @@ def test_chdb_differences(tmp_path: Path) -> None:
         pytest.skip("chdb not installed")
     out = subprocess.run(
         [sys.executable, "-c", CHDB_SCRIPT, str(tmp_path / "chdb")],
-        cwd=tmp_path, check=False, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0 and "chdb-ok" in out.stdout, out.stderr[-3000:]

@@ -2,6 +2,7 @@
 ops/prometheus/prometheus.yml. No Docker engine runs here, so nothing is started; these tests keep
 the files honest against the code: settings names, console scripts, ports, versions, build context.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -83,8 +84,14 @@ def _run_compose(args: list[str], env_file: Path, **env: str) -> subprocess.Comp
         pytest.skip("no docker-compose binary (Debian package docker-compose; .ci/run installs it)")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EDU_")}
     clean.update(env)
-    return subprocess.run([*binary, "--env-file", str(env_file), "-f", str(COMPOSE), *args],
-                          cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*binary, "--env-file", str(env_file), "-f", str(COMPOSE), *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -129,10 +136,13 @@ def test_every_edu_variable_is_a_settings_field() -> None:
 
 def test_edu_environment_values_are_valid_settings() -> None:
     """Each of our services' environment (defaults interpolated) builds a valid Settings."""
-    for name, svc in _ours().items():
+    for svc in _ours().values():
         env = {k: _interpolate(str(v)) for k, v in (svc.get("environment") or {}).items()}
-        kwargs = {k.removeprefix("EDU_").lower(): v for k, v in env.items()
-                  if k.startswith("EDU_") and _is_field(k) and k not in NON_FIELD_SETTINGS}
+        kwargs = {
+            k.removeprefix("EDU_").lower(): v
+            for k, v in env.items()
+            if k.startswith("EDU_") and _is_field(k) and k not in NON_FIELD_SETTINGS
+        }
         Settings(_env_file=None, **kwargs)  # type: ignore[call-arg]  # raises on a bad value
 
 
@@ -222,8 +232,11 @@ def test_images_are_pinned() -> None:
 
 
 def test_official_images() -> None:
-    images = {name: svc["image"].split(":")[0] for name, svc in _services().items()
-              if "build" not in svc and "cluster" not in svc.get("profiles", [])}
+    images = {
+        name: svc["image"].split(":")[0]
+        for name, svc in _services().items()
+        if "build" not in svc and "cluster" not in svc.get("profiles", [])
+    }
     assert images == {
         "kafka": "apache/kafka",
         "clickhouse": "clickhouse/clickhouse-server",
@@ -294,11 +307,15 @@ def test_named_volumes_and_no_stray_bind_mounts() -> None:
             if source.startswith((".", "/")):
                 # the Prometheus config, and the cluster profile's generated ClickHouse configs (read-only)
                 assert vol == "./ops/prometheus:/etc/prometheus:ro" or (
-                    source.startswith("./ops/clickhouse/cluster/") and vol.endswith(":ro")), f"{name}: bind mount {vol}"
+                    source.startswith("./ops/clickhouse/cluster/") and vol.endswith(":ro")
+                ), f"{name}: bind mount {vol}"
             else:
                 assert source in declared, f"{name}: volume {source} is not declared"
-    for stateful, path in (("kafka", "/var/lib/kafka/data"), ("clickhouse", "/var/lib/clickhouse"),
-                           ("prometheus", "/prometheus")):
+    for stateful, path in (
+        ("kafka", "/var/lib/kafka/data"),
+        ("clickhouse", "/var/lib/clickhouse"),
+        ("prometheus", "/prometheus"),
+    ):
         assert any(v.endswith(":" + path) for v in compose["services"][stateful]["volumes"]), stateful
 
 
@@ -369,8 +386,14 @@ def test_dockerfile_copies_what_pyproject_needs() -> None:
                 rel = f.relative_to(ROOT).as_posix()
                 assert _in_context(rel), f".dockerignore excludes {rel}, needed by `pip install .`"
     # and what must never be sent to the daemon or baked into the image
-    for rel in (".env", ".git/config", "tests/conftest.py", "cockpit/__pycache__/app.cpython-311.pyc",
-                "t1x0-worker-data/x", ".venv/bin/python"):
+    for rel in (
+        ".env",
+        ".git/config",
+        "tests/conftest.py",
+        "cockpit/__pycache__/app.cpython-311.pyc",
+        "t1x0-worker-data/x",
+        ".venv/bin/python",
+    ):
         assert not _in_context(rel), f".dockerignore lets {rel} into the image"
 
     text = DOCKERFILE.read_text()
@@ -402,8 +425,7 @@ def test_promtool_check_config() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (Debian package prometheus; .ci/run installs it)")
-    res = subprocess.run([promtool, "check", "config", str(PROMETHEUS)], capture_output=True, text=True,
-                         timeout=60)
+    res = subprocess.run([promtool, "check", "config", str(PROMETHEUS)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -460,8 +482,13 @@ def test_cluster_brokers_form_one_kraft_quorum_with_rf3_min_insync2() -> None:
     assert [e["KAFKA_ADVERTISED_LISTENERS"] for e in envs] == [f"PLAINTEXT://kafka-{i}:9092" for i in (1, 2, 3)]
     # the same replication settings as the local cluster (ops/kafka_cluster.py)
     local = ClusterBroker(1, "1@127.0.0.1:1", "x", 1, 2, Path("/nonexistent")).server_properties()
-    for key in ("default.replication.factor", "min.insync.replicas", "unclean.leader.election.enable",
-                "offsets.topic.replication.factor", "transaction.state.log.min.isr"):
+    for key in (
+        "default.replication.factor",
+        "min.insync.replicas",
+        "unclean.leader.election.enable",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.min.isr",
+    ):
         env_key = "KAFKA_" + key.upper().replace(".", "_")
         assert all(str(e[env_key]) == local[key] for e in envs), key
     vols = [v for i in (1, 2, 3) for v in _cluster_services()[f"kafka-{i}"]["volumes"]]
@@ -474,17 +501,20 @@ def test_cluster_clickhouse_configs_are_the_generated_ones() -> None:
 
     files = compose_configs()
     for name, text in files.items():
-        assert (ROOT / "ops" / "clickhouse" / "cluster" / name).read_text() == text, \
+        assert (ROOT / "ops" / "clickhouse" / "cluster" / name).read_text() == text, (
             f"{name} is stale: run python -m ops.clickhouse_cluster compose-configs"
+        )
     hosts = [a.host for shard in COMPOSE_SHARDS for a in shard]
     assert tuple(hosts) == CLUSTER_NODES  # remote_servers names the compose services
     for node in CLUSTER_NODES:
         svc = _cluster_services()[node]
         mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["volumes"] if v.startswith("./")}
         replica = node.removeprefix("clickhouse-")
-        assert mounts == {"/etc/clickhouse-server/config.d/cluster.xml": "./ops/clickhouse/cluster/cluster.xml",
-                          "/etc/clickhouse-server/users.d/cluster.xml": "./ops/clickhouse/cluster/users-cluster.xml",
-                          "/etc/clickhouse-server/config.d/macros.xml": f"./ops/clickhouse/cluster/macros-{replica}.xml"}
+        assert mounts == {
+            "/etc/clickhouse-server/config.d/cluster.xml": "./ops/clickhouse/cluster/cluster.xml",
+            "/etc/clickhouse-server/users.d/cluster.xml": "./ops/clickhouse/cluster/users-cluster.xml",
+            "/etc/clickhouse-server/config.d/macros.xml": f"./ops/clickhouse/cluster/macros-{replica}.xml",
+        }
         assert f"<replica>{replica}</replica>" in files[f"macros-{replica}.xml"]
         assert svc["hostname"] == node  # interserver replication fetches parts from this name
         assert svc["depends_on"]["clickhouse-keeper"]["condition"] == "service_healthy"
@@ -494,8 +524,13 @@ def test_cluster_clickhouse_configs_are_the_generated_ones() -> None:
 
 def test_cluster_profile_settings_are_valid_for_our_services() -> None:
     """The .env values docs/deployment.md gives for the cluster make valid Settings."""
-    s = Settings(kafka_bootstrap="kafka-1:9092,kafka-2:9092,kafka-3:9092", topic_replication=3,
-                 clickhouse_engine="server", clickhouse_host="clickhouse-s1r1", clickhouse_cluster="edu_cluster")
+    s = Settings(
+        kafka_bootstrap="kafka-1:9092,kafka-2:9092,kafka-3:9092",
+        topic_replication=3,
+        clickhouse_engine="server",
+        clickhouse_host="clickhouse-s1r1",
+        clickhouse_cluster="edu_cluster",
+    )
     assert s.clickhouse_cluster == "edu_cluster"
     env = _services()["sink"]["environment"]
     assert env["EDU_CLICKHOUSE_CLUSTER"] == "${EDU_CLICKHOUSE_CLUSTER:-}"

@@ -79,8 +79,11 @@ async def _consume(bootstrap: str, topic: str, group: str, expected: int, timeou
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=group,
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     got: list[int] = []
@@ -105,8 +108,14 @@ def consume(bootstrap: str, topic: str, group: str, expected: int, timeout: floa
 
 # ------------------------------------------------------------ unit (no JVM)
 def test_cli_help() -> None:
-    res = subprocess.run([sys.executable, "-m", "ops.kafka_local", "--help"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "ops.kafka_local", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     for word in ("fetch", "start", "stop", "status", "--detach", "--data-dir"):
         assert word in res.stdout
@@ -114,8 +123,14 @@ def test_cli_help() -> None:
 
 def test_kafka_sh_help() -> None:
     env = {**os.environ, "PYTHON": sys.executable}
-    res = subprocess.run(["bash", str(ROOT / "ops" / "kafka.sh"), "--help"], env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+    res = subprocess.run(
+        ["bash", str(ROOT / "ops" / "kafka.sh"), "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     assert KAFKA_VERSION in res.stdout
 
@@ -238,12 +253,22 @@ def test_start_failure_reports_log_tail(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_cli_detach_status_stop(tmp_path: Path) -> None:
     bootstrap, controller = free_ports(2)
-    base = [sys.executable, "-m", "ops.kafka_local", "--port", str(bootstrap),
-            "--controller-port", str(controller), "--data-dir", str(tmp_path / "cli")]
+    base = [
+        sys.executable,
+        "-m",
+        "ops.kafka_local",
+        "--port",
+        str(bootstrap),
+        "--controller-port",
+        str(controller),
+        "--data-dir",
+        str(tmp_path / "cli"),
+    ]
 
     def run(cmd: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*base[:3], cmd, *base[3:], *extra], cwd=ROOT,
-                              capture_output=True, text=True, timeout=180, check=False)
+        return subprocess.run(
+            [*base[:3], cmd, *base[3:], *extra], cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+        )
 
     started = run("start", "--detach")
     try:

@@ -1,6 +1,7 @@
 """The README's first command runs: `edu-local` brings up Kafka, the worker, the alerting service,
 the cockpit with its sink and a live simulator, traffic reaches the store, and Ctrl-C stops all of
 it. Everything on free loopback ports and in a temporary data directory."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _get(url: str) -> str | None:
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.read().decode() if resp.status == 200 else None
     except OSError:
         return None
@@ -40,29 +41,48 @@ def _stored_clicks(metrics: str | None) -> float:
 def test_edu_local_runs_the_pipeline_on_live_traffic_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     cockpit_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDU_")}
-    env.update({
-        "EDU_DATA_DIR": str(tmp_path / "data"), "EDU_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
-        "EDU_KAFKA_CONTROLLER_PORT": str(free_port()), "EDU_COCKPIT_PORT": str(cockpit_port),
-        "EDU_WORKER_METRICS_PORT": "0", "EDU_SINK_METRICS_PORT": "0", "EDU_ALERTS_METRICS_PORT": "0",
-        "EDU_WORKER_SESSION_TIMEOUT_S": "6", "EDU_ALERTMANAGER_PORT": str(free_port()),  # its own (issue 14)
-    })
+    env.update(
+        {
+            "EDU_DATA_DIR": str(tmp_path / "data"),
+            "EDU_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+            "EDU_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "EDU_COCKPIT_PORT": str(cockpit_port),
+            "EDU_WORKER_METRICS_PORT": "0",
+            "EDU_SINK_METRICS_PORT": "0",
+            "EDU_ALERTS_METRICS_PORT": "0",
+            "EDU_WORKER_SESSION_TIMEOUT_S": "6",
+            "EDU_ALERTMANAGER_PORT": str(free_port()),  # its own (issue 14)
+        }
+    )
     out = tmp_path / "edu-local.out"
     with open(out, "wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "ops.launch", "--rate", "300"], cwd=ROOT, env=env,
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ops.launch", "--rate", "300"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{cockpit_port}"
     try:
+
         def ready() -> bool:
             assert proc.poll() is None, f"edu-local exited with {proc.returncode}:\n{out.read_text()[-3000:]}"
             return "Cockpit: " in out.read_text()
+
         wait_for(ready, 240, "edu-local to print the cockpit URL", interval=0.5)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 5  # Kafka, worker, alerts, cockpit, simulator
         assert _get(base + "/healthz") is not None
         assert "<title>" in (_get(base + "/") or "")
-        wait_for(lambda: proc.poll() is None and _stored_clicks(_get(base + "/metrics")) > 0, 180,
-                 "simulated clicks stored (edu_sink_rows_written_total on the cockpit's /metrics)",
-                 interval=1.0, describe=lambda: out.read_text()[-2000:])
+        wait_for(
+            lambda: proc.poll() is None and _stored_clicks(_get(base + "/metrics")) > 0,
+            180,
+            "simulated clicks stored (edu_sink_rows_written_total on the cockpit's /metrics)",
+            interval=1.0,
+            describe=lambda: out.read_text()[-2000:],
+        )
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, as in a terminal

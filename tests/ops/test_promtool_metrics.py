@@ -4,6 +4,7 @@ Each service's registry is built in-process on a fresh CollectorRegistry, every 
 one child (so the exposition holds samples, not only HELP and TYPE lines), and the text that
 /metrics would serve (prometheus_client.generate_latest) is piped to promtool.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -33,8 +34,8 @@ SERVICES: dict[str, Callable[[CollectorRegistry], object]] = {
 def _with_samples(metrics: object) -> None:
     """One child per labelled metric, labels set to a plain value, so every family has samples."""
     for m in vars(metrics).values():
-        if isinstance(m, MetricWrapperBase) and m._labelnames:  # noqa: SLF001 - the wrapper's own label names
-            m.labels(*("x" for _ in m._labelnames))  # noqa: SLF001
+        if isinstance(m, MetricWrapperBase) and m._labelnames:
+            m.labels(*("x" for _ in m._labelnames))
 
 
 def exposition(build: Callable[[CollectorRegistry], object]) -> bytes:

@@ -1,4 +1,5 @@
 """The local ZooKeeper (Apache jars from Maven): starts on a loopback port, serves, stops cleanly."""
+
 from __future__ import annotations
 
 from pathlib import Path

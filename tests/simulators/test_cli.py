@@ -1,7 +1,7 @@
 """The edu-simulate command: help texts, record -> replay round trip through files, validation."""
+
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -43,8 +43,10 @@ def test_run_to_file_at_rate(tmp_path: Path) -> None:
 
 def test_check_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nstart: 2022-03-01\nend: 2022-03-02\nbaseline:\n  daily_clicks: 10\n"
-                   "events:\n  - type: outage\n    province: '990000'\n    start: 2022-03-01\n    end: 2022-03-02\n")
+    bad.write_text(
+        "name: x\nstart: 2022-03-01\nend: 2022-03-02\nbaseline:\n  daily_clicks: 10\n"
+        "events:\n  - type: outage\n    province: '990000'\n    start: 2022-03-01\n    end: 2022-03-02\n"
+    )
     r = runner.invoke(app, ["check", str(bad)])
     assert r.exit_code == 1
     assert "bad.yaml:8:" in r.output.replace("\n", "") and "990000" in r.output
@@ -62,8 +64,21 @@ def test_replay_of_a_scenario_takes_a_scale(tmp_path: Path) -> None:
     times = {}
     for scale in ("0.002", "0.004"):
         out = tmp_path / f"s{scale}.ndjson"
-        r = runner.invoke(app, ["replay", "--scenario", "school-week", "--max-speed", "--scale", scale,
-                                "--out", str(out), "--count", "30000"])
+        r = runner.invoke(
+            app,
+            [
+                "replay",
+                "--scenario",
+                "school-week",
+                "--max-speed",
+                "--scale",
+                scale,
+                "--out",
+                str(out),
+                "--count",
+                "30000",
+            ],
+        )
         assert r.exit_code == 0, r.output
         times[scale] = [m.ts for m in read_messages(out) for _ in range(m.events)]
     until = min(max(t) for t in times.values()) - 3600_000  # a span both cover whole

@@ -1,4 +1,5 @@
 """countries.yaml: YAML 1.1 reads bare NO (Norway) as false; every code must load as the string."""
+
 from __future__ import annotations
 
 import re

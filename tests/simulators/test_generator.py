@@ -1,4 +1,5 @@
 """The generator: deterministic, contract-valid, and true to the model's parameters."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """The bulk send path (simulators/kafka_bulk.py) against a real broker: every record arrives once and
 in order per partition, with idempotence and lz4 on; a batch the broker refuses is counted record by
 record and each payload is handed back, never dropped."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,13 @@ def _consume(settings, topic: str, expected: int) -> dict[int, list[tuple[bytes,
     from kafka import KafkaConsumer
 
     got: dict[int, list[tuple[bytes, bytes]]] = {}
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=10_000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+    )
     try:
         n = 0
         for _ in range(1_000_000):  # bounded; ends when all arrived or at a poll that brings nothing late

@@ -1,4 +1,5 @@
 """Integration: what the sender hands to a real broker arrives, exactly as the ground truth says."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,9 +35,14 @@ def _consume(settings, expected_events: int) -> GroundTruth:  # type: ignore[no-
 
     got = GroundTruth()
     partition_of: dict[tuple[str, bytes], int] = {}
-    consumer = KafkaConsumer(settings.topic_clicks, settings.topic_sessions,
-                             bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=10_000, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        settings.topic_clicks,
+        settings.topic_sessions,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+        enable_auto_commit=False,
+    )
     try:
         for _ in range(10_000_000):  # bounded; ends at the consumer timeout or when all arrived
             batch = consumer.poll(timeout_ms=1000, max_records=5000)
@@ -61,9 +67,15 @@ def test_two_processes_send_the_one_process_stream(kafka_settings) -> None:  # t
     from simulators.parallel import RunSpec, run_parallel
 
     ensure_topics(kafka_settings)
-    spec = RunSpec(scenario="school-week", seed=9, count=20_000, rate="50000", truth=True,
-                   bootstrap=kafka_settings.kafka_bootstrap,
-                   topics=(kafka_settings.topic_clicks, kafka_settings.topic_sessions))
+    spec = RunSpec(
+        scenario="school-week",
+        seed=9,
+        count=20_000,
+        rate="50000",
+        truth=True,
+        bootstrap=kafka_settings.kafka_bootstrap,
+        topics=(kafka_settings.topic_clicks, kafka_settings.topic_sessions),
+    )
     result = run_parallel(spec, 2)
     assert not result.failures and result.summary.events == 20_000 and result.summary.delivery_errors == 0
     one = GroundTruth()
@@ -81,8 +93,14 @@ def test_live_run_achieves_its_target_rate(kafka_settings) -> None:  # type: ign
     from simulators.parallel import RunSpec, run_share
 
     ensure_topics(kafka_settings)
-    spec = RunSpec.live(2000, 10.0, scenario="school-week", seed=9, bootstrap=kafka_settings.kafka_bootstrap,
-                        topics=(kafka_settings.topic_clicks, kafka_settings.topic_sessions))
+    spec = RunSpec.live(
+        2000,
+        10.0,
+        scenario="school-week",
+        seed=9,
+        bootstrap=kafka_settings.kafka_bootstrap,
+        topics=(kafka_settings.topic_clicks, kafka_settings.topic_sessions),
+    )
     summary, _ = run_share(spec, 0, 1)
     assert summary.delivery_errors == 0 and not summary.interrupted
     assert summary.target_rate == pytest.approx(2000)

@@ -3,6 +3,7 @@
 The seed's "above X" figures (peak provinces) are read as lower bounds: the scaled-up count must be
 at least 0.95 X and, to stay calibrated rather than merely large, at most 1.15 X.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,10 @@ def _days(gt: GroundTruth) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]
     by_day = gt.clicks_by_day()
     days = sorted(by_day)
     totals = np.array([sum(by_day[d].values()) for d in days], dtype=float) * SCALE
-    per_prov = {p: np.array([by_day[d].get(p, 0) for d in days], dtype=float) * SCALE
-                for p in {p for d in days for p in by_day[d]}}
+    per_prov = {
+        p: np.array([by_day[d].get(p, 0) for d in days], dtype=float) * SCALE
+        for p in {p for d in days for p in by_day[d]}
+    }
     return days, totals, per_prov
 
 
@@ -58,8 +61,13 @@ def test_national_figures(march: tuple[GroundTruth, Path]) -> None:
 
 def test_province_figures(march: tuple[GroundTruth, Path]) -> None:
     _, _, prov = _days(march[0])
-    for code, name, floor in [("450000", "Guangxi", 50e6), ("610000", "Shaanxi", 21e6), ("620000", "Gansu", 21e6),
-                              ("150000", "Inner Mongolia", 10e6), ("530000", "Yunnan", 10e6)]:
+    for code, name, floor in [
+        ("450000", "Guangxi", 50e6),
+        ("610000", "Shaanxi", 21e6),
+        ("620000", "Gansu", 21e6),
+        ("150000", "Inner Mongolia", 10e6),
+        ("530000", "Yunnan", 10e6),
+    ]:
         got = prov[code].sum()
         assert 0.95 * floor <= got <= 1.15 * floor, f"{name}: {got / 1e6:.1f} M vs above {floor / 1e6:.0f} M"
     for code, name in [("210000", "Liaoning"), ("220000", "Jilin"), ("350000", "Fujian"), ("370000", "Shandong")]:

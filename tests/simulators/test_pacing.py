@@ -1,4 +1,5 @@
 """Open-loop pacing, driven by a fake clock: no sleeping in tests."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -92,8 +93,9 @@ def test_a_share_keeps_the_whole_streams_schedule() -> None:
 
     clock = FakeClock()
     sink = SlowSink(clock, 0.00001)
-    loop = SendLoop(sink, Schedule(RateProfile.constant(4000)), truth=GroundTruth(), duration_s=5, clock=clock,
-                    sleep=clock.sleep)
+    loop = SendLoop(
+        sink, Schedule(RateProfile.constant(4000)), truth=GroundTruth(), duration_s=5, clock=clock, sleep=clock.sleep
+    )
     s = loop.run_messages(Generator("school-week", seed=1).messages(1, 2))
     assert s.events == pytest.approx(10_000, rel=0.05)  # half of the 20,000 due in 5 s
     assert s.max_lag_s < 0.01 and s.late_batches == 0

@@ -4,6 +4,7 @@ The fast path (`Generator.messages`) must be the struct path byte for byte; shar
 the stream exactly (so the union of N processes is the one-process run and the truth still holds);
 `run --processes N` must stop all its processes cleanly on Ctrl-C and still summarise.
 """
+
 from __future__ import annotations
 
 import os
@@ -99,13 +100,31 @@ def _wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-
 def test_ctrl_c_stops_every_process_and_summarises(tmp_path: Path) -> None:
     out, truth = tmp_path / "run.ndjson", tmp_path / "truth.json"
     parts = [tmp_path / f"run.p{k}.ndjson" for k in range(2)]
-    cmd = [sys.executable, "-m", "simulators.cli", "run", "--processes", "2", "--rate", "3000", "--seed", "3",
-           "--out", str(out), "--truth", str(truth)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "simulators.cli",
+        "run",
+        "--processes",
+        "2",
+        "--rate",
+        "3000",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--truth",
+        str(truth),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"}
+    )
     try:
-        _wait_for(lambda: all(p.exists() and p.stat().st_size > 0 for p in parts) or proc.poll() is not None,
-                  120, "both processes to write")
+        _wait_for(
+            lambda: all(p.exists() and p.stat().st_size > 0 for p in parts) or proc.poll() is not None,
+            120,
+            "both processes to write",
+        )
         assert proc.poll() is None, proc.stdout.read()  # type: ignore[union-attr]
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=120)

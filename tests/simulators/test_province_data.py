@@ -1,4 +1,5 @@
 """The province weights agree with the published figures recorded in data/provinces.yaml."""
+
 from __future__ import annotations
 
 import yaml

@@ -1,4 +1,5 @@
 """Rehearsal planning and pacing, and the honest summary's arithmetic: no services needed."""
+
 from __future__ import annotations
 
 import time
@@ -56,8 +57,13 @@ def test_a_shifted_scenario_generates_the_same_traffic_moved_by_the_shift() -> N
     shift = 200 * rh.WEEK_MS
     start = sc.start_ms + 2 * rh.DAY_MS + 9 * 3600_000
     a = [e.ts for b in Generator(sc, seed=1, start_ms=start, end_ms=start + 600_000).batches() for e in b]
-    b = [e.ts for b in Generator(rh.shifted(sc, shift), seed=1, start_ms=start + shift,
-                                 end_ms=start + shift + 600_000).batches() for e in b]
+    b = [
+        e.ts
+        for b in Generator(
+            rh.shifted(sc, shift), seed=1, start_ms=start + shift, end_ms=start + shift + 600_000
+        ).batches()
+        for e in b
+    ]
     assert len(a) > 300 and [t + shift for t in a] == b
 
 
@@ -103,8 +109,13 @@ def test_the_watcher_waits_for_the_worker_and_warns_when_most_events_were_late(m
 
     monkeypatch.setattr("simulators.pipeline_counts.scrape", fake_scrape)
     clock = [0.0]
-    w = Watcher("http://x/metrics", ("c",), settle_s=60, clock=lambda: clock[0],
-                sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    w = Watcher(
+        "http://x/metrics",
+        ("c",),
+        settle_s=60,
+        clock=lambda: clock[0],
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+    )
     w.start()
     counts = w.finish(sent=1000, acknowledged=1000, acknowledged_messages=100)
     assert counts.caught_up and (counts.processed, counts.late, counts.on_time) == (1000, 900, 100)
@@ -116,11 +127,18 @@ def test_the_watcher_waits_for_the_worker_and_warns_when_most_events_were_late(m
 def test_a_worker_that_never_catches_up_gives_partial_counts_and_says_so(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     reg = CollectorRegistry()
     WorkerMetrics.create(reg)
-    monkeypatch.setattr("simulators.pipeline_counts.scrape",
-                        lambda url, topics, timeout_s=3.0: parse(generate_latest(reg).decode(), topics))
+    monkeypatch.setattr(
+        "simulators.pipeline_counts.scrape",
+        lambda url, topics, timeout_s=3.0: parse(generate_latest(reg).decode(), topics),
+    )
     clock = [0.0]
-    w = Watcher("http://x/metrics", ("c",), settle_s=5, clock=lambda: clock[0],
-                sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    w = Watcher(
+        "http://x/metrics",
+        ("c",),
+        settle_s=5,
+        clock=lambda: clock[0],
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+    )
     w.start()
     counts = w.finish(sent=10, acknowledged=10, acknowledged_messages=10)
     assert not counts.caught_up and clock[0] >= 5
@@ -138,8 +156,17 @@ def test_an_unreachable_worker_is_said_not_hidden() -> None:
 def test_manifest_round_trip_and_total_decoding(tmp_path) -> None:  # type: ignore[no-untyped-def]
     s = Settings(data_dir=tmp_path)
     assert read_manifest(s) is None
-    m = Manifest(id="rhabc123", scenario="march-2022", target="isolated", speed=60, scale=0.001, shift_ms=rh.WEEK_MS,
-                 started_ms=int(time.time() * 1000), paced_from_ms=1, end_ms=2)
+    m = Manifest(
+        id="rhabc123",
+        scenario="march-2022",
+        target="isolated",
+        speed=60,
+        scale=0.001,
+        shift_ms=rh.WEEK_MS,
+        started_ms=int(time.time() * 1000),
+        paced_from_ms=1,
+        end_ms=2,
+    )
     write_manifest(s, m)
     assert read_manifest(s) == m
     for junk in (b"", b"\xff\xfe", b"{}", b'{"id": 3}', b"[1,2]"):
@@ -149,11 +176,23 @@ def test_manifest_round_trip_and_total_decoding(tmp_path) -> None:  # type: igno
 def test_an_isolated_namespace_shares_no_topic_group_or_database_with_the_live_one() -> None:
     live = Settings()
     ns = namespace(live, "rh0a0b0c")
-    names = ("topic_clicks", "topic_sessions", "topic_rates", "topic_session_rates", "topic_deadletter",
-             "topic_alerts", "clickhouse_database", "worker_id", "sink_group")
+    names = (
+        "topic_clicks",
+        "topic_sessions",
+        "topic_rates",
+        "topic_session_rates",
+        "topic_deadletter",
+        "topic_alerts",
+        "clickhouse_database",
+        "worker_id",
+        "sink_group",
+    )
     for name in names:
         assert getattr(ns, name) != getattr(live, name), name
-    assert {ns.worker_metrics_port, ns.alerts_metrics_port} & {live.worker_metrics_port, live.alerts_metrics_port} == set()
+    assert {ns.worker_metrics_port, ns.alerts_metrics_port} & {
+        live.worker_metrics_port,
+        live.alerts_metrics_port,
+    } == set()
     assert ns.clickhouse_database == "edu_rh0a0b0c" and ns.topic_clicks == "edu.clicks.v1.rh0a0b0c"
 
 
@@ -164,8 +203,9 @@ def test_every_country_abroad_is_a_two_letter_code() -> None:
     from simulators.model import _data
 
     countries = _data()[2]
-    assert all(isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c) for c in countries), \
-        [c for c in countries if not (isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c))]
+    assert all(isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c) for c in countries), [
+        c for c in countries if not (isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c))
+    ]
     assert "NO" in countries
 
 

@@ -3,6 +3,7 @@ starts the rehearsal's worker and alerting, a cockpit-side `Supervisor` in this 
 the chDB store, as the cockpit does in local mode) runs its sink; the honest summary equals what was
 stored; `rehearse-end` drops the rehearsal's database and topics and leaves the live ones as they were.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,10 +15,10 @@ import pytest
 
 from cockpit.rehearsal import Supervisor
 from contracts.rehearsal import Manifest, namespace, read_manifest, sink_marker
-from ops.local_process import free_port
-from contracts.topics import ensure_topics, topic_specs
-from tests.conftest import make_settings, private_database
 from contracts.settings import settings_env
+from contracts.topics import ensure_topics, topic_specs
+from ops.local_process import free_port
+from tests.conftest import make_settings, private_database
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -45,8 +46,14 @@ events:
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    proc = subprocess.run([sys.executable, "-m", "simulators.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulators.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
     out = proc.stdout.decode() + proc.stderr.decode()
     assert proc.returncode == 0, f"edu-simulate {' '.join(args)} exited {proc.returncode}:\n{out[-4000:]}"
     return out
@@ -59,13 +66,21 @@ def value(out: str, label: str) -> str:
 
 
 def test_an_isolated_rehearsal_stores_what_the_summary_says_and_ending_it_drops_only_its_own(
-        kafka: str, chdb_session_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    s = make_settings(kafka, data_dir=tmp_path / "data", rehearsal_worker_metrics_port=free_port(),
-                      rehearsal_alerts_metrics_port=free_port(), alerts_metrics_port=0)
+    kafka: str, chdb_session_store, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    s = make_settings(
+        kafka,
+        data_dir=tmp_path / "data",
+        rehearsal_worker_metrics_port=free_port(),
+        rehearsal_alerts_metrics_port=free_port(),
+        alerts_metrics_port=0,
+    )
     ensure_topics(s)
     live = private_database(chdb_session_store, s.clickhouse_database)
-    live.command(f"INSERT INTO {live.database}.clicks_minute (minute, platform, province, section, action, clicks) "
-                 "VALUES (toDateTime(1667952000), 'k12', '220000', 'lessons', 'view', 7)")
+    live.command(
+        f"INSERT INTO {live.database}.clicks_minute (minute, platform, province, section, action, clicks) "
+        "VALUES (toDateTime(1667952000), 'k12', '220000', 'lessons', 'view', 7)"
+    )
     live_before = live.query(f"SELECT count(), sum(clicks) FROM {live.database}.clicks_minute")
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(SCENARIO)
@@ -87,12 +102,21 @@ def test_an_isolated_rehearsal_stores_what_the_summary_says_and_ending_it_drops_
 
         def stored() -> int:
             clicks = reh.query(f"SELECT sum(clicks) FROM {reh.database}.clicks_minute")[0][0] or 0
-            sessions = reh.query(f"SELECT sum(started + ended + heartbeats) FROM {reh.database}.sessions_minute")[0][0] or 0
+            sessions = (
+                reh.query(f"SELECT sum(started + ended + heartbeats) FROM {reh.database}.sessions_minute")[0][0] or 0
+            )
             return int(clicks) + int(sessions)
-        wait_for(lambda: stored() == sent, 120, "the rehearsal's events stored in its own database",
-                 describe=lambda: f"{stored()} of {sent}")
+
+        wait_for(
+            lambda: stored() == sent,
+            120,
+            "the rehearsal's events stored in its own database",
+            describe=lambda: f"{stored()} of {sent}",
+        )
         # shifted to now: the stored minutes are recent, not November 2022
-        (first, last), = reh.query(f"SELECT min(toUInt32(minute)), max(toUInt32(minute)) FROM {reh.database}.clicks_minute")
+        ((first, last),) = reh.query(
+            f"SELECT min(toUInt32(minute)), max(toUInt32(minute)) FROM {reh.database}.clicks_minute"
+        )
         assert last - first >= 86400 and last * 1000 >= m.end_ms - 3600_000 and last > 1_700_000_000
 
         out = run_cli(env, "rehearse-end")
@@ -100,6 +124,7 @@ def test_an_isolated_rehearsal_stores_what_the_summary_says_and_ending_it_drops_
         dbs = {r[0] for r in live.query("SHOW DATABASES")}
         assert ns.clickhouse_database not in dbs and live.database in dbs
         from kafka import KafkaAdminClient
+
         admin = KafkaAdminClient(bootstrap_servers=kafka)
         try:
             wait_for(lambda: not set(topic_specs(ns)) & set(admin.list_topics()), 60, "rehearsal topics deleted")

@@ -5,7 +5,9 @@ from simulators.truth import GroundTruth
 
 
 def _click(ts: int, prov: str = "210000", res: str = "r1", plat: str = "k12") -> Click:
-    return Click(id=f"c{ts}", ts=ts, platform=plat, province=prov, user="u", session="s", resource=res, section="lessons")
+    return Click(
+        id=f"c{ts}", ts=ts, platform=plat, province=prov, user="u", session="s", resource=res, section="lessons"
+    )
 
 
 def _sess(ts: int, kind: str = "start") -> Session:
@@ -15,7 +17,9 @@ def _sess(ts: int, kind: str = "start") -> Session:
 def test_counts_by_minute_platform_province_and_resource() -> None:
     gt = GroundTruth()
     gt.add(_click(1_646_064_000_000))  # 2022-02-28T16:00:00Z
-    gt.add_batch([_click(1_646_064_059_999, res="r2"), _click(1_646_064_060_000, prov="220000"), _sess(1_646_064_000_500)])
+    gt.add_batch(
+        [_click(1_646_064_059_999, res="r2"), _click(1_646_064_060_000, prov="220000"), _sess(1_646_064_000_500)]
+    )
     m = gt.clicks_by_minute_platform_province()
     assert m == {(1_646_064_000, "k12", "210000"): 2, (1_646_064_060, "k12", "220000"): 1}
     assert gt.by_resource() == {"r1": 2, "r2": 1}

@@ -5,6 +5,7 @@ so every test that takes it runs twice. chDB allows one data path per process, s
 a `with_database` view of the session store; the server side a view of one session connection.
 Each test gets its own database, dropped afterwards.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

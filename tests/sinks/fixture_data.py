@@ -3,6 +3,7 @@
 Day D = 14 March 2022 in Beijing; `T` is its midnight (+08:00) as epoch seconds. The answers in
 `tests/sinks/test_queries.py` are literals, summed by hand from the rows below (comments show how).
 """
+
 from __future__ import annotations
 
 T = 1647187200  # 2022-03-14 00:00 Beijing
@@ -78,8 +79,12 @@ SESSIONS = [  # (minute, platform, province, started, ended, heartbeats, six dur
     (T + 9 * H, "k12", "450000", 0, 2, 0, 0, 1, 0, 0, 0, 1, 4000.0),
     (T + D, "k12", "450000", 9, 9, 9, 9, 0, 0, 0, 0, 0, 9.0),  # the day after
 ]
-COUNTRIES = [(T + 8 * H, "higher", "SG", 3), (T + 8 * H, "k12", "US", 1), (T + 8 * H + M, "higher", "SG", 2),
-             (T + D, "k12", "JP", 50)]
+COUNTRIES = [
+    (T + 8 * H, "higher", "SG", 3),
+    (T + 8 * H, "k12", "US", 1),
+    (T + 8 * H + M, "higher", "SG", 2),
+    (T + D, "k12", "JP", 50),
+]
 
 L1, L2 = '{"province":"220000"}', '{"province":"110000"}'
 ALERTS = [  # alert_log rows: fp1 pending -> firing (the firing change replayed twice), acked; fp2 pending
@@ -92,10 +97,19 @@ ALERTS = [  # alert_log rows: fp1 pending -> firing (the firing change replayed 
 
 
 def load(store) -> None:  # type: ignore[no-untyped-def]
-    from sinks.tables import (clicks_minute, countries_minute, late_events, rejects_minute, resources_minute,
-                              sessions_minute, sink_offsets, tiles_10s, uniques_minute)
-
-    from sinks.tables import alert_log, resources
+    from sinks.tables import (
+        alert_log,
+        clicks_minute,
+        countries_minute,
+        late_events,
+        rejects_minute,
+        resources,
+        resources_minute,
+        sessions_minute,
+        sink_offsets,
+        tiles_10s,
+        uniques_minute,
+    )
 
     store.insert(alert_log.TABLE, alert_log.COLUMNS, ALERTS[:2])
     store.insert(alert_log.TABLE, alert_log.COLUMNS, ALERTS[2:])

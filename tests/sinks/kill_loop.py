@@ -12,6 +12,7 @@ With chDB the store belongs to the sink process (one process per data path): the
 through the group's Kafka offsets (committed after each stored flush), and the totals are read by a
 checker subprocess once the sink has stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,10 +50,12 @@ class Result:
     mismatches: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"engine={self.engine} kills={self.kills} resumed_flushes={self.resumed} settled_steps={self.settled} "
-                f"events_sent={self.events_sent} clicks_sent={self.clicks_sent} clicks_stored={self.clicks_stored} "
-                f"clicks_hour_stored={self.hour_stored} exact={int(self.exact)} seconds={self.seconds:.0f} "
-                f"median_restart_s={sorted(self.startup_s)[len(self.startup_s) // 2] if self.startup_s else 0:.1f}")
+        return (
+            f"engine={self.engine} kills={self.kills} resumed_flushes={self.resumed} settled_steps={self.settled} "
+            f"events_sent={self.events_sent} clicks_sent={self.clicks_sent} clicks_stored={self.clicks_stored} "
+            f"clicks_hour_stored={self.hour_stored} exact={int(self.exact)} seconds={self.seconds:.0f} "
+            f"median_restart_s={sorted(self.startup_s)[len(self.startup_s) // 2] if self.startup_s else 0:.1f}"
+        )
 
 
 class PacedStream(threading.Thread):
@@ -99,11 +102,12 @@ class SinkProcess:
     def start(self) -> None:
         self.start_at = len(self.log_text())
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "sinks.cli", "run"], cwd=ROOT, env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sinks.cli", "run"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def since_start(self) -> str:
-        return self.log_text()[self.start_at:]
+        return self.log_text()[self.start_at :]
 
     def flushed(self, port: int) -> bool:
         """The sink has stored a first flush since it started (its batches counter, on /metrics)."""
@@ -117,7 +121,7 @@ class SinkProcess:
         if self.proc.poll() is not None:
             raise AssertionError(f"sink exited with {self.proc.returncode}:\n{self.since_start()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
                 text = resp.read().decode()
         except OSError:
             return 0.0
@@ -163,28 +167,48 @@ def read_store(store: Any, group: str, topic: str) -> dict[str, Any]:
     from sinks.batch import stored_offsets
 
     db = store.database
-    clicks = {f"{pl}|{pr}": int(n) for pl, pr, n in store.query(
-        f"SELECT toString(platform), toString(province), sum(clicks) FROM {db}.clicks_minute GROUP BY platform, province")}
-    late = {f"{pl}|{pr}": int(n) for pl, pr, n in store.query(
-        f"SELECT toString(platform), toString(province), sum(events) FROM {db}.late_events GROUP BY platform, province")}
-    return {"clicks": clicks, "late": late,
-            "hour": int(store.query(f"SELECT sum(clicks) FROM {db}.clicks_hour")[0][0] or 0),
-            "rejects": int(store.query(f"SELECT sum(events) FROM {db}.rejects_minute")[0][0] or 0),
-            "offsets": {str(p): o for p, o in stored_offsets(store, group, topic).items()}}
+    clicks = {
+        f"{pl}|{pr}": int(n)
+        for pl, pr, n in store.query(
+            f"SELECT toString(platform), toString(province), sum(clicks) FROM {db}.clicks_minute GROUP BY platform, province"
+        )
+    }
+    late = {
+        f"{pl}|{pr}": int(n)
+        for pl, pr, n in store.query(
+            f"SELECT toString(platform), toString(province), sum(events) FROM {db}.late_events GROUP BY platform, province"
+        )
+    }
+    return {
+        "clicks": clicks,
+        "late": late,
+        "hour": int(store.query(f"SELECT sum(clicks) FROM {db}.clicks_hour")[0][0] or 0),
+        "rejects": int(store.query(f"SELECT sum(events) FROM {db}.rejects_minute")[0][0] or 0),
+        "offsets": {str(p): o for p, o in stored_offsets(store, group, topic).items()},
+    }
 
 
-def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: float, seed: int = 12,
-        max_kill_delay_s: float = 0.6, server_store: Any = None, say: Any = print,
-        min_resumed: int = 0, max_kills: int = 0) -> Result:
+def run(
+    settings: Settings,
+    workdir: Path,
+    batches: int,
+    kills: int,
+    per_s: float,
+    seed: int = 12,
+    max_kill_delay_s: float = 0.6,
+    server_store: Any = None,
+    say: Any = print,
+    min_resumed: int = 0,
+    max_kills: int = 0,
+) -> Result:
     """Run the loop; `settings` name the engine and a fresh database; returns what was seen.
 
     With `min_resumed`, kills go on past `kills` (up to `max_kills`) until that many restarts have
     found a flush cut off mid-way: a kill lands inside a flush only by chance."""
-    from contracts.topics import ensure_topics
     from contracts.settings import settings_env
-    from tests.sinks.test_sink_fault import EVENTS_PER_BATCH, Stream
-
+    from contracts.topics import ensure_topics
     from ops.local_process import free_port
+    from tests.sinks.test_sink_fault import EVENTS_PER_BATCH, Stream
 
     t0 = time.monotonic()
     rng = random.Random(seed)
@@ -204,9 +228,12 @@ def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: floa
             started = time.monotonic()
             sink.start()
             # Once the stream has ended and been stored, a restarted sink has nothing to flush.
-            wait_for(lambda: sink.flushed(port) or (not sender.is_alive() and sink.assigned(settings.sink_group)),
-                     90, f"sink run {k}: a first flush stored",
-                     describe=lambda: sink.since_start()[-2000:])
+            wait_for(
+                lambda: sink.flushed(port) or (not sender.is_alive() and sink.assigned(settings.sink_group)),
+                90,
+                f"sink run {k}: a first flush stored",
+                describe=lambda: sink.since_start()[-2000:],
+            )
             result.startup_s.append(time.monotonic() - started)
             time.sleep(rng.uniform(0.0, max_kill_delay_s))  # the kill instant: random, not a condition
             result.flushes_before_kill.append(sink.batches(port))
@@ -231,9 +258,23 @@ def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: floa
         if server_store is not None:
             got = read_store(server_store, settings.sink_group, settings.topic_rates)
         else:
-            out = subprocess.run([sys.executable, "-m", "tests.sinks.kill_loop", str(settings.chdb_path),
-                                  settings.clickhouse_database, settings.sink_group, settings.topic_rates],
-                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.sinks.kill_loop",
+                    str(settings.chdb_path),
+                    settings.clickhouse_database,
+                    settings.sink_group,
+                    settings.topic_rates,
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
             got = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         sink.stop()
@@ -246,8 +287,10 @@ def run(settings: Settings, workdir: Path, batches: int, kills: int, per_s: floa
     result.clicks_stored = sum(got["clicks"].values())
     result.hour_stored = got["hour"]
     if got["clicks"] != truth_clicks:
-        result.mismatches.append(f"clicks: {Counter(got['clicks']) - Counter(truth_clicks)} extra, "
-                                 f"{Counter(truth_clicks) - Counter(got['clicks'])} missing")
+        result.mismatches.append(
+            f"clicks: {Counter(got['clicks']) - Counter(truth_clicks)} extra, "
+            f"{Counter(truth_clicks) - Counter(got['clicks'])} missing"
+        )
     if got["late"] != truth_late:
         result.mismatches.append("late events differ")
     if got["hour"] != result.clicks_sent:

@@ -18,8 +18,9 @@ COUNTED = {"rejects"}  # per-reason counts, stored by minute in rejects_minute
 
 def test_every_row_list_of_the_contract_has_a_table_and_every_field_a_column() -> None:
     hints = typing.get_type_hints(RateBatch)
-    row_lists = {f.name for f in msgspec.structs.fields(RateBatch)
-                 if typing.get_origin(hints[f.name]) is list} - COUNTED
+    row_lists = {
+        f.name for f in msgspec.structs.fields(RateBatch) if typing.get_origin(hints[f.name]) is list
+    } - COUNTED
     plain = {name: columns for name, _, columns in batch._PLAIN}
     assert row_lists == set(plain), f"RateBatch row lists without a table: {sorted(row_lists ^ set(plain))}"
     for name, columns in plain.items():
@@ -29,14 +30,26 @@ def test_every_row_list_of_the_contract_has_a_table_and_every_field_a_column() -
 
 def test_rejects_are_filed_at_the_minute_the_worker_says_never_1970() -> None:
     def rb(offset: int, watermark_ms: int, rejects_at_ms: int) -> RateBatch:
-        return RateBatch(src_topic="c", src_partition=0, first_offset=offset, last_offset=offset,
-                         watermark_ms=watermark_ms, events=0, rejects={"json": 2}, rejects_at_ms=rejects_at_ms)
+        return RateBatch(
+            src_topic="c",
+            src_partition=0,
+            first_offset=offset,
+            last_offset=offset,
+            watermark_ms=watermark_ms,
+            events=0,
+            rejects={"json": 2},
+            rejects_at_ms=rejects_at_ms,
+        )
 
     buf = batch.RateBuffer("sink", "rates")
     buf.add(0, 0, rb(0, 0, 1_647_223_230_000))  # no valid event yet: the refused record's broker time
     buf.add(0, 1, rb(1, 1_647_223_300_000, 1_647_223_300_000))
     buf.add(0, 2, rb(2, 1_647_223_400_000, 0))  # rates v1: no rejects_at_ms, the watermark
-    assert dict(buf.rejects) == {(1_647_223_200, "json"): 2, (1_647_223_260, "json"): 2, (1_647_223_400 // 60 * 60, "json"): 2}
+    assert dict(buf.rejects) == {
+        (1_647_223_200, "json"): 2,
+        (1_647_223_260, "json"): 2,
+        (1_647_223_400 // 60 * 60, "json"): 2,
+    }
 
 
 def test_every_view_on_a_sink_table_is_witnessed_by_the_flush_log() -> None:

@@ -1,4 +1,5 @@
 """The cluster variant is generated from the single-node definitions: its text shape, per table."""
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,9 @@ def test_every_table_gets_a_replicated_local_table_and_a_distributed_one() -> No
     text = "\n".join(ddl)
     for t in schema.tables():
         local = next(s for s in ddl if f"edu.{t.name}_local ON CLUSTER edu_cluster (" in s)
-        assert f"ENGINE = Replicated{t.engine}('/clickhouse/tables/{{shard}}/edu/{t.name}_local', '{{replica}}'" in local
+        assert (
+            f"ENGINE = Replicated{t.engine}('/clickhouse/tables/{{shard}}/edu/{t.name}_local', '{{replica}}'" in local
+        )
         if t.engine_args:
             assert local.split("ENGINE = ", 1)[1].split("\n", 1)[0].endswith(f", {t.engine_args})")
         for col, typ in t.columns:  # same columns, same types, same keys as the single-node table
@@ -32,8 +35,9 @@ def test_every_table_gets_a_replicated_local_table_and_a_distributed_one() -> No
     from sinks.cluster import FANOUT_SOURCES
 
     assert FANOUT_SOURCES == {"clicks_minute"}  # the source of the hour and day rollups
-    assert len([s for s in ddl if "CREATE TABLE" in s]) == 2 * (len(schema.tables()) + len(schema.INPUTS)
-                                                                 + len(FANOUT_SOURCES))
+    assert len([s for s in ddl if "CREATE TABLE" in s]) == 2 * (
+        len(schema.tables()) + len(schema.INPUTS) + len(FANOUT_SOURCES)
+    )
 
 
 def test_views_read_and_write_local_tables_and_migrations_are_recorded() -> None:
@@ -44,8 +48,10 @@ def test_views_read_and_write_local_tables_and_migrations_are_recorded() -> None
     # deduplicated there is not pushed to its views), as does the view that stores the minutes
     assert "FROM edu.clicks_minute_in_local" in view
     fan = next(s for s in ddl if "clicks_minute_fan" in s)
-    assert "TO edu.clicks_minute_local AS\nSELECT minute, platform, province, section, action, clicks FROM " \
-           "edu.clicks_minute_in_local" in fan
+    assert (
+        "TO edu.clicks_minute_local AS\nSELECT minute, platform, province, section, action, clicks FROM "
+        "edu.clicks_minute_in_local" in fan
+    )
     assert all("'/ch/{shard}/edu/" in s for s in ddl if "Replicated" in s)
     versions = re.findall(r"\((\d+), 'm\d{4}_\w+', now\(\)\)", ddl[-1])
     assert ddl[-1].startswith("INSERT INTO edu.schema_migrations (version, name, applied_at) VALUES")
@@ -63,8 +69,13 @@ def test_sharding_keys_evaluate_on_both_engines(engine_store: Any) -> None:
 
 
 def test_cli_prints_the_cluster_ddl() -> None:
-    proc = subprocess.run([sys.executable, "-m", "sinks.cli", "cluster-ddl", "--cluster", "prod", "--database", "edu"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sinks.cli", "cluster-ddl", "--cluster", "prod", "--database", "edu"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("CREATE DATABASE IF NOT EXISTS edu ON CLUSTER prod;\n")
     assert proc.stdout.count(";\n") == len(cluster_ddl("edu", "prod"))

@@ -1,4 +1,5 @@
 """The storage error classifier: transient (pause and retry) or permanent (stop loudly)."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,25 +9,43 @@ from sinks.store import StoreError, StoreUnavailable, engine_error
 
 TRANSIENT = [
     # chDB's own texts (code in the message), as the engine words them
-    ("chDB insert into clicks_minute: Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. "
-     "(NOT_ENOUGH_SPACE)", None, "NOT_ENOUGH_SPACE"),
-    ("Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than "
-     "inserts. (TOO_MANY_PARTS)", None, "TOO_MANY_PARTS"),
-    ("Code: 241. DB::Exception: Memory limit (total) exceeded: would use 3.50 GiB. (MEMORY_LIMIT_EXCEEDED)",
-     None, "MEMORY_LIMIT_EXCEEDED"),
+    (
+        "chDB insert into clicks_minute: Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. "
+        "(NOT_ENOUGH_SPACE)",
+        None,
+        "NOT_ENOUGH_SPACE",
+    ),
+    (
+        "Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than "
+        "inserts. (TOO_MANY_PARTS)",
+        None,
+        "TOO_MANY_PARTS",
+    ),
+    (
+        "Code: 241. DB::Exception: Memory limit (total) exceeded: would use 3.50 GiB. (MEMORY_LIMIT_EXCEEDED)",
+        None,
+        "MEMORY_LIMIT_EXCEEDED",
+    ),
     ("Code: 159. DB::Exception: Timeout exceeded: elapsed 30 seconds. (TIMEOUT_EXCEEDED)", None, "TIMEOUT_EXCEEDED"),
     # the server's exceptions carry the code apart (clickhouse-driver's ServerException.code)
     ("DB::Exception: Cannot reserve 1.00 MiB, not enough space", 243, "NOT_ENOUGH_SPACE"),
     ("DB::Exception: Too many parts (300)", 252, "TOO_MANY_PARTS"),
     # OS errors inside the engine, with a code that says little or none
-    ("Code: 1001. DB::Exception: std::exception. Code: 1001, type: std::__1::system_error, "
-     "e.what() = No space left on device", None, "NO_SPACE_LEFT_ON_DEVICE"),
+    (
+        "Code: 1001. DB::Exception: std::exception. Code: 1001, type: std::__1::system_error, "
+        "e.what() = No space left on device",
+        None,
+        "NO_SPACE_LEFT_ON_DEVICE",
+    ),
     ("Cannot write to file /data/tmp_insert_x/data.bin: Disk quota exceeded", None, "DISK_QUOTA_EXCEEDED"),
 ]
 PERMANENT = [
     ("Code: 60. DB::Exception: Table edu.clicks_minutes does not exist. (UNKNOWN_TABLE)", None, "UNKNOWN_TABLE"),
-    ("Code: 16. DB::Exception: No such column clickz in table edu.clicks_minute. (NO_SUCH_COLUMN_IN_TABLE)",
-     None, "NO_SUCH_COLUMN_IN_TABLE"),
+    (
+        "Code: 16. DB::Exception: No such column clickz in table edu.clicks_minute. (NO_SUCH_COLUMN_IN_TABLE)",
+        None,
+        "NO_SUCH_COLUMN_IN_TABLE",
+    ),
     ("Code: 62. DB::Exception: Syntax error: failed at position 1. (SYNTAX_ERROR)", None, "SYNTAX_ERROR"),
     ("DB::Exception: Type mismatch in IN or VALUES section", 53, "TYPE_MISMATCH"),
     ("DB::Exception: Missing columns: 'clickz'", 47, "UNKNOWN_IDENTIFIER"),

@@ -1,4 +1,5 @@
 """The sink's health model and edu-sink's /healthz: what the cockpit and an operator are told."""
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,10 @@ def test_edu_sink_serves_healthz_and_metrics() -> None:
     port = free_port()
     server = serve("127.0.0.1", port, registry, lambda: report([h]))
     try:
+
         def get(path: str) -> tuple[int, str]:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
                     return resp.status, resp.read().decode()
             except urllib.error.HTTPError as err:
                 return err.code, err.read().decode()

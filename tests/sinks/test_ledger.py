@@ -5,6 +5,7 @@ store wrapper that fails an insert before it reaches the engine, or after (the a
 stores only the table or only its view (what a crash between the two parts of one insert leaves).
 After recovery every table holds each row exactly once, also the rollup `clicks_hour`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from sinks.batch import RateBuffer, stored_offsets
 from sinks.ledger import Ledger
 from sinks.migrate import migrate
 from sinks.store import StoreUnavailable
-from sinks.tables import clicks_hour, clicks_minute
+from sinks.tables import clicks_hour
 
 DAY = 1_647_216_000  # 2022-03-14 08:00 Beijing
 MINUTES = (DAY, DAY + 86_400 + 120, DAY + 2 * 86_400 + 300)  # three Beijing days, one month
@@ -48,18 +49,33 @@ def buffer() -> RateBuffer:
     for p in range(2):
         for o in range(3):
             m = MINUTES[(p + o) % 3]
-            buf.add(p, o, RateBatch(src_topic="clicks", src_partition=p, first_offset=o, last_offset=o,
-                                    watermark_ms=m * 1000, events=7, rejects={"json": 1},
-                                    clicks=[(m, "k12", "110000", "lessons", "view", 3), (m, "higher", "abroad", "mooc", "play", 4)],
-                                    late=[(m, "k12", "110000", 2)]))
+            buf.add(
+                p,
+                o,
+                RateBatch(
+                    src_topic="clicks",
+                    src_partition=p,
+                    first_offset=o,
+                    last_offset=o,
+                    watermark_ms=m * 1000,
+                    events=7,
+                    rejects={"json": 1},
+                    clicks=[(m, "k12", "110000", "lessons", "view", 3), (m, "higher", "abroad", "mooc", "play", 4)],
+                    late=[(m, "k12", "110000", 2)],
+                ),
+            )
     return buf
 
 
 def totals(store: Any) -> tuple[int, int, int, int]:
     db = store.database
-    one = lambda sql: int(store.query(sql.format(db=db))[0][0] or 0)  # noqa: E731
-    return (one("SELECT sum(clicks) FROM {db}.clicks_minute"), one("SELECT sum(clicks) FROM {db}.clicks_hour"),
-            one("SELECT sum(events) FROM {db}.late_events"), one("SELECT sum(events) FROM {db}.rejects_minute"))
+    one = lambda sql: int(store.query(sql.format(db=db))[0][0] or 0)
+    return (
+        one("SELECT sum(clicks) FROM {db}.clicks_minute"),
+        one("SELECT sum(clicks) FROM {db}.clicks_hour"),
+        one("SELECT sum(events) FROM {db}.late_events"),
+        one("SELECT sum(events) FROM {db}.rejects_minute"),
+    )
 
 
 EXPECTED = (6 * 7, 6 * 7, 6 * 2, 6)
@@ -155,8 +171,11 @@ def test_a_restarted_sink_rereads_exactly_the_cut_flush_and_goes_on(engine_store
 
     migrate(engine_store)
     logs = {p: [batch(p, o, rows=4, clicks=p + 1) for o in range(15)] for p in range(2)}
-    first = make_sink(engine_store, FakeConsumer({p: log[:10] for p, log in logs.items()}, assigned=[0, 1]),  # type: ignore[arg-type]
-                      sink_batch_rows=10_000)
+    first = make_sink(
+        engine_store,
+        FakeConsumer({p: log[:10] for p, log in logs.items()}, assigned=[0, 1]),  # type: ignore[arg-type]
+        sink_batch_rows=10_000,
+    )
     first.store = first.ledger.store = CuttingStore(engine_store, "late_events", lost_answer)  # type: ignore[assignment]
     first._take(first._consumer, first._consumer.poll().items())
     with pytest.raises(StoreUnavailable):

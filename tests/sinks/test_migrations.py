@@ -1,4 +1,5 @@
 """Migrations on both engines: from empty, re-run, from version 1 with data, and a crashed re-run."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,10 @@ def normal_type(t: str) -> Any:
 
 
 def columns(store: Any, table: str) -> list[tuple[str, Any]]:
-    rows = store.query("SELECT name, type FROM system.columns WHERE database = %(db)s AND table = %(t)s",
-                       {"db": store.database, "t": table})
+    rows = store.query(
+        "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = %(t)s",
+        {"db": store.database, "t": table},
+    )
     return [(n, normal_type(t)) for n, t in rows]
 
 
@@ -29,8 +32,10 @@ def engines(store: Any) -> dict[str, str]:
 
 
 def hourly(store: Any) -> list[tuple[Any, ...]]:
-    return store.query(f"SELECT toUInt32(hour), toString(province), sum(clicks) FROM {store.database}.clicks_hour "
-                       "GROUP BY hour, province ORDER BY hour, province")
+    return store.query(
+        f"SELECT toUInt32(hour), toString(province), sum(clicks) FROM {store.database}.clicks_hour "
+        "GROUP BY hour, province ORDER BY hour, province"
+    )
 
 
 def test_from_empty_creates_every_table_as_defined(engine_store: Any) -> None:
@@ -53,11 +58,16 @@ def test_rerun_is_a_no_op(engine_store: Any) -> None:
     assert migrate(engine_store) == []
     assert migrate(engine_store) == []
     assert engines(engine_store) == before
-    rows = engine_store.query(f"SELECT version, name FROM {engine_store.database}.{schema_migrations.TABLE} "
-                              "ORDER BY version")
+    rows = engine_store.query(
+        f"SELECT version, name FROM {engine_store.database}.{schema_migrations.TABLE} ORDER BY version"
+    )
     assert rows == [(m.VERSION, m.__name__.rsplit(".", 1)[1]) for m in discover()]
-    assert rows[:4] == [(1, "m0001_initial"), (2, "m0002_rollup_and_ledger"), (3, "m0003_stream_aggregates"),
-                        (4, "m0004_alert_log")]
+    assert rows[:4] == [
+        (1, "m0001_initial"),
+        (2, "m0002_rollup_and_ledger"),
+        (3, "m0003_stream_aggregates"),
+        (4, "m0004_alert_log"),
+    ]
 
 
 def test_upgrade_from_version_1_rolls_up_existing_minutes_once(engine_store: Any) -> None:
@@ -70,16 +80,23 @@ def test_upgrade_from_version_1_rolls_up_existing_minutes_once(engine_store: Any
 
     assert migrate(store) == [m.VERSION for m in discover()][1:]
     # Ordered by hour, then the province's Enum8 value ('abroad' is 0).
-    expected = [(fx.T - fx.H, "450000", 1000), (fx.T + 8 * fx.H, "abroad", 2), (fx.T + 8 * fx.H, "110000", 3),
-                (fx.T + 8 * fx.H, "450000", 26)]  # 08:00 Guangxi: 10+7+5+4
+    expected = [
+        (fx.T - fx.H, "450000", 1000),
+        (fx.T + 8 * fx.H, "abroad", 2),
+        (fx.T + 8 * fx.H, "110000", 3),
+        (fx.T + 8 * fx.H, "450000", 26),
+    ]  # 08:00 Guangxi: 10+7+5+4
     assert hourly(store) == expected
     # A crash after the data step and before the record re-runs the migration: no double count.
     m0002_rollup_and_ledger.apply(store)
     assert hourly(store) == expected
     # From now on the view rolls up new minutes as they are inserted.
     store.insert(clicks_minute.TABLE, clicks_minute.COLUMNS, fx.CLICKS_3)
-    assert hourly(store) == expected + [(fx.T + 9 * fx.H, "370000", 6), (fx.T + 23 * fx.H, "110000", 8),
-                                        (fx.T + fx.D, "110000", 100)]
+    assert hourly(store) == expected + [
+        (fx.T + 9 * fx.H, "370000", 6),
+        (fx.T + 23 * fx.H, "110000", 8),
+        (fx.T + fx.D, "110000", 100),
+    ]
     assert clicks_hour.TABLE in engines(store)
     # m0007 rolled the hours up into days once; the day view then follows new minutes.
     days = store.query(f"SELECT toUInt32(day), sum(clicks) FROM {store.database}.clicks_day GROUP BY day ORDER BY day")

@@ -1,4 +1,5 @@
 """Retention drops exactly the expired partitions, on both engines; its schedule; the CLI command."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,14 +11,14 @@ from typing import Any
 
 import pytest
 
+from contracts.settings import settings_env
 from sinks import retention
 from sinks.migrate import migrate
-from sinks.schema import retained
 from sinks.retention import Dropped, RetentionSchedule, expired, last_day
+from sinks.schema import retained
 from sinks.store import StoreUnavailable
 from sinks.tables import clicks_hour, clicks_minute, late_events, rejects_minute
 from tests.conftest import make_settings
-from contracts.settings import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING_MIDNIGHT_0301 = 1646064000  # 2022-03-01 00:00 +08:00
@@ -50,10 +51,19 @@ def test_a_month_expires_with_its_last_day() -> None:
 
 def test_policy_reads_settings_or_falls_back_to_table_defaults() -> None:
     defaults = retention.policy(object())
-    assert defaults == {clicks_minute.TABLE: 90, late_events.TABLE: 90, clicks_hour.TABLE: 730,
-                        rejects_minute.TABLE: 30, "tiles_10s": 7, "resources_minute": 30,
-                        "uniques_minute": 90, "sessions_minute": 90, "countries_minute": 90,
-                        "alert_log": 400, "clicks_day": 1830}
+    assert defaults == {
+        clicks_minute.TABLE: 90,
+        late_events.TABLE: 90,
+        clicks_hour.TABLE: 730,
+        rejects_minute.TABLE: 30,
+        "tiles_10s": 7,
+        "resources_minute": 30,
+        "uniques_minute": 90,
+        "sessions_minute": 90,
+        "countries_minute": 90,
+        "alert_log": 400,
+        "clicks_day": 1830,
+    }
     assert retention.policy(SimpleNamespace(retention_minute_days=7))[clicks_minute.TABLE] == 7
 
 
@@ -80,8 +90,14 @@ def test_schedule_runs_at_once_then_every_interval_and_retries_sooner_when_down(
     now = [1000.0]
     store = FakeStore(fail=1)
     ran: list[list[Dropped]] = []
-    sched = RetentionSchedule(store, object(), interval_s=3600, monotonic=lambda: now[0], retry_s=60,  # type: ignore[arg-type]
-                              on_dropped=ran.append)
+    sched = RetentionSchedule(
+        store,
+        object(),
+        interval_s=3600,
+        monotonic=lambda: now[0],
+        retry_s=60,  # type: ignore[arg-type]
+        on_dropped=ran.append,
+    )
     assert sched.tick() is None and sched.runs == 0  # due at once, but the store is down
     now[0] += 59
     assert sched.tick() is None and store.queries == 1  # waits retry_s, not a whole interval
@@ -105,16 +121,22 @@ def seed(store: Any) -> None:
     rows.append((day_ts(5, 23), "higher", "110000", "mooc", "play", 100))  # a second part for 5 March
     store.insert(clicks_minute.TABLE, clicks_minute.COLUMNS, rows)
     store.insert(late_events.TABLE, late_events.COLUMNS, [(day_ts(d), "k12", "450000", d) for d in range(5, 11)])
-    store.insert(rejects_minute.TABLE, rejects_minute.COLUMNS,
-                 [(0, "json", 1)] + [(day_ts(d), "json", d) for d in (8, 9, 10)])  # 0: no watermark yet
+    store.insert(
+        rejects_minute.TABLE, rejects_minute.COLUMNS, [(0, "json", 1)] + [(day_ts(d), "json", d) for d in (8, 9, 10)]
+    )  # 0: no watermark yet
     jan, feb = 1609430400, 1612108800  # 2021-01-01 and 2021-02-01 00:00 Beijing
-    store.insert(clicks_hour.TABLE, clicks_hour.COLUMNS, [(jan, "k12", "450000", "lessons", 5),
-                                                           (feb, "k12", "450000", "lessons", 6)])
+    store.insert(
+        clicks_hour.TABLE,
+        clicks_hour.COLUMNS,
+        [(jan, "k12", "450000", "lessons", 5), (feb, "k12", "450000", "lessons", 6)],
+    )
 
 
 def live(store: Any) -> dict[str, list[int]]:
-    return {t: [p for p, _ in retention.partitions(store, t)]
-            for t in (clicks_minute.TABLE, late_events.TABLE, rejects_minute.TABLE, clicks_hour.TABLE)}
+    return {
+        t: [p for p, _ in retention.partitions(store, t)]
+        for t in (clicks_minute.TABLE, late_events.TABLE, rejects_minute.TABLE, clicks_hour.TABLE)
+    }
 
 
 POLICY = {clicks_minute.TABLE: 3, late_events.TABLE: 2, rejects_minute.TABLE: 1, clicks_hour.TABLE: 400}
@@ -159,12 +181,17 @@ def test_zero_days_keeps_a_table_forever(engine_store: Any) -> None:
     assert len(live(engine_store)[clicks_minute.TABLE]) == 10
 
 
-def test_edu_sink_retention_command_on_the_server(clickhouse_server: tuple[str, int], server_session_store: Any,
-                                                  kafka_free_settings: Any) -> None:
+def test_edu_sink_retention_command_on_the_server(
+    clickhouse_server: tuple[str, int], server_session_store: Any, kafka_free_settings: Any
+) -> None:
     """The subcommand in its own process, with the default policy (90/90/30/730 days)."""
-    s = kafka_free_settings.model_copy(update={"clickhouse_engine": "server",
-                                               "clickhouse_host": clickhouse_server[0],
-                                               "clickhouse_port": clickhouse_server[1]})
+    s = kafka_free_settings.model_copy(
+        update={
+            "clickhouse_engine": "server",
+            "clickhouse_host": clickhouse_server[0],
+            "clickhouse_port": clickhouse_server[1],
+        }
+    )
     store = server_session_store.with_database(s.clickhouse_database)
     env = settings_env(s)
     try:
@@ -172,23 +199,35 @@ def test_edu_sink_retention_command_on_the_server(clickhouse_server: tuple[str, 
         seed(store)
         # Event time: today is 10 March 2022, so only the 1970 rejects partition is old enough.
         out = run_cli(env, "retention")
-        assert out.splitlines() == ["dropped rejects_minute partition 19700101 (1 rows)",
-                                    "retention as of 2022-03-10: dropped 1 partition(s)"]
+        assert out.splitlines() == [
+            "dropped rejects_minute partition 19700101 (1 rows)",
+            "retention as of 2022-03-10: dropped 1 partition(s)",
+        ]
         # As of 10 June 2022 every March day has expired, the hourly months (730 days) have not.
         dry = run_cli(env, "retention", "--dry-run", "--today", "2022-06-10")
         assert dry.splitlines()[-1] == "retention as of 2022-06-10: would drop 19 partition(s)"
         assert live(store)[clicks_minute.TABLE] == [20220300 + d for d in range(1, 11)]  # untouched
         out = run_cli(env, "retention", "--today", "2022-06-10")
         assert out.splitlines()[-1] == "retention as of 2022-06-10: dropped 19 partition(s)"
-        assert live(store) == {clicks_minute.TABLE: [], late_events.TABLE: [], rejects_minute.TABLE: [],
-                               clicks_hour.TABLE: [202101, 202102, 202203]}
+        assert live(store) == {
+            clicks_minute.TABLE: [],
+            late_events.TABLE: [],
+            rejects_minute.TABLE: [],
+            clicks_hour.TABLE: [202101, 202102, 202203],
+        }
     finally:
         store.drop_database()
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "sinks.cli", *args, "--loglevel", "warning"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sinks.cli", *args, "--loglevel", "warning"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 

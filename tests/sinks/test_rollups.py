@@ -1,5 +1,6 @@
 """Range -> rollup choice (`sinks/rollups.py`): pieces tile the range, and on both engines the sums
 read through days, hours and minutes equal the same sums over the minute table alone."""
+
 from __future__ import annotations
 
 import random
@@ -17,7 +18,7 @@ def test_split_tiles_the_range_with_the_coarsest_pieces() -> None:
     pieces = rollups.split(start, end)
     assert [g for g, _, _ in pieces] == ["minute", "hour", "day", "hour", "minute"]
     assert pieces[0][1] == start and pieces[-1][2] == end
-    assert all(a < b for _, a, b in pieces) and all(p[2] == q[1] for p, q in zip(pieces, pieces[1:]))
+    assert all(a < b for _, a, b in pieces) and all(p[2] == q[1] for p, q in zip(pieces, pieces[1:], strict=False))
     day = pieces[2]
     assert (day[1], day[2]) == (T, T + 30 * D)  # Beijing midnights
     assert rollups.split(T + 5 * M, T + 50 * M) == [("minute", T + 5 * M, T + 50 * M)]
@@ -36,11 +37,18 @@ def test_split_tiles_the_range_with_the_coarsest_pieces() -> None:
 def test_rollup_sums_equal_minute_sums_on_both_engines(engine_store: Any) -> None:
     migrate(engine_store)
     fx.load(engine_store)
-    run = lambda name, **p: queries.run(engine_store, name, **p)  # noqa: E731
-    for start, end in [(T - D, T + 2 * D), (T - 7 * M, T + D + 3 * H), (T + 8 * H, T + 9 * H + 31 * M),
-                       (T - 3 * D + 13, T + 5 * D - 11), (T, T + D)]:
+    run = lambda name, **p: queries.run(engine_store, name, **p)
+    for start, end in [
+        (T - D, T + 2 * D),
+        (T - 7 * M, T + D + 3 * H),
+        (T + 8 * H, T + 9 * H + 31 * M),
+        (T - 3 * D + 13, T + 5 * D - 11),
+        (T, T + D),
+    ]:
         for f in ({}, {"platform": "k12"}, {"province": "110000"}):
-            assert rollups.total(run, start, end, **f) == int(run("total_between", start=start, end=end, **f)[0][0] or 0)
+            assert rollups.total(run, start, end, **f) == int(
+                run("total_between", start=start, end=end, **f)[0][0] or 0
+            )
             for by in rollups.BY:
                 direct = {str(c): int(n) for c, n in run(f"total_by_{by}", start=start, end=end, **f)}
                 assert rollups.total_by(run, by, start, end, **f) == direct

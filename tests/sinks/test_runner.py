@@ -4,6 +4,7 @@ What is checked: the buffer never takes more than its limit plus one message (th
 given back by seeking), an outage pauses every partition (also one assigned meanwhile) and loses
 nothing, and the rate batches' rows, late rows, rejects and offsets reach the store exactly once.
 """
+
 from __future__ import annotations
 
 import threading
@@ -36,10 +37,19 @@ class Rec(NamedTuple):
 
 
 def batch(p: int, offset: int, rows: int, clicks: int = 1) -> bytes:
-    return encode_batch(RateBatch(
-        src_topic="clicks", src_partition=p, first_offset=offset, last_offset=offset, watermark_ms=MINUTE * 1000,
-        events=rows * clicks, clicks=[(MINUTE, "k12", "450000", "lessons", "view", clicks)] * rows,
-        late=[(MINUTE, "k12", "450000", 1)], rejects={"json": 2}))
+    return encode_batch(
+        RateBatch(
+            src_topic="clicks",
+            src_partition=p,
+            first_offset=offset,
+            last_offset=offset,
+            watermark_ms=MINUTE * 1000,
+            events=rows * clicks,
+            clicks=[(MINUTE, "k12", "450000", "lessons", "view", clicks)] * rows,
+            late=[(MINUTE, "k12", "450000", 1)],
+            rejects={"json": 2},
+        )
+    )
 
 
 class FakeConsumer:
@@ -69,7 +79,9 @@ class FakeConsumer:
         out: dict[TP, list[Rec]] = {}
         for tp in sorted(self.assigned - self._paused):
             p = tp.partition
-            recs = [Rec(o, self.logs[p][o]) for o in range(self.pos[p], min(len(self.logs[p]), self.pos[p] + max_records))]
+            recs = [
+                Rec(o, self.logs[p][o]) for o in range(self.pos[p], min(len(self.logs[p]), self.pos[p] + max_records))
+            ]
             if recs:
                 out[tp] = recs
                 self.pos[p] = recs[-1].offset + 1
@@ -127,7 +139,7 @@ class FakeStore:
 
     def insert_arrow(self, table: str, arrow: Any) -> int:
         cols = [arrow.column(c).to_pylist() for c in arrow.column_names]
-        return self.insert(table, arrow.column_names, list(zip(*cols)))
+        return self.insert(table, arrow.column_names, list(zip(*cols, strict=False)))
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         self._check()
@@ -147,8 +159,14 @@ class FakeStore:
 
 
 def make_sink(store: FakeStore, consumer: FakeConsumer | None = None, **overrides: Any) -> Sink:
-    base: dict[str, Any] = dict(topic_rates=TOPIC, sink_group="g", sink_batch_rows=100, sink_flush_interval_s=0.05,
-                                sink_retry_max_s=0.2, sink_metrics_port=0)
+    base: dict[str, Any] = dict(
+        topic_rates=TOPIC,
+        sink_group="g",
+        sink_batch_rows=100,
+        sink_flush_interval_s=0.05,
+        sink_retry_max_s=0.2,
+        sink_metrics_port=0,
+    )
     settings = Settings(**{**base, **overrides})
     sink = Sink(settings, store, SinkMetrics.create(CollectorRegistry()))  # type: ignore[arg-type]
     if consumer is not None:
@@ -252,11 +270,23 @@ def test_run_stores_every_batch_once_through_an_outage() -> None:
 
 def test_rejects_are_filed_under_the_batch_watermark_minute() -> None:
     buf = RateBuffer("g", TOPIC)
-    b = RateBatch(src_topic="c", src_partition=0, first_offset=0, last_offset=0, watermark_ms=MINUTE * 1000 + 59_999,
-                  events=0, rejects={"json": 2, "schema": 1})
+    b = RateBatch(
+        src_topic="c",
+        src_partition=0,
+        first_offset=0,
+        last_offset=0,
+        watermark_ms=MINUTE * 1000 + 59_999,
+        events=0,
+        rejects={"json": 2, "schema": 1},
+    )
     buf.add(0, 0, b)
-    buf.add(0, 1, RateBatch(src_topic="c", src_partition=0, first_offset=1, last_offset=1, watermark_ms=0,
-                            events=0, rejects={"json": 5}))
+    buf.add(
+        0,
+        1,
+        RateBatch(
+            src_topic="c", src_partition=0, first_offset=1, last_offset=1, watermark_ms=0, events=0, rejects={"json": 5}
+        ),
+    )
     assert buf.rejects == Counter({(MINUTE, "json"): 2, (MINUTE, "schema"): 1, (0, "json"): 5})
     assert buf.rows == 3 and buf.next_offsets == {0: 2}
 
@@ -264,6 +294,7 @@ def test_rejects_are_filed_under_the_batch_watermark_minute() -> None:
 def test_a_flush_that_fails_half_way_is_retried_for_the_remaining_tables_only() -> None:
     """ClickHouse stopped between two inserts of one flush: the retry must not insert the first
     table's rows again (it did, and the fault test stored 13 % too many clicks)."""
+
     class StopsAfterFirstInsert(FakeStore):
         def insert(self, table: str, columns: Any, rows: Any) -> int:
             if table == late_events.TABLE and not self.failures:
@@ -358,7 +389,9 @@ def test_retry_waits_grow_with_jitter_up_to_the_cap() -> None:
     def fn() -> str:
         calls["n"] += 1
         if calls["n"] <= 8:
-            raise engine_error("Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)")
+            raise engine_error(
+                "Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)"
+            )
         return "stored"
 
     assert sink._with_retry(fn, wait=waits.append) == "stored"

@@ -13,6 +13,7 @@ truth is exact by construction:
 - phase C, 300 batches, follows the restart.
 Afterwards every table holds exactly the truth and `sink_offsets` the end of every rates partition.
 """
+
 from __future__ import annotations
 
 import random
@@ -26,13 +27,13 @@ from prometheus_client import CollectorRegistry
 
 from contracts.geo import PLATFORMS, PROVINCE_CODES
 from contracts.rates import RateBatch, encode_batch
+from contracts.topics import ensure_topics
 from ops.clickhouse_server import LocalClickHouseServer
 from ops.local_process import free_port
 from sinks.batch import stored_offsets
 from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from sinks.store import ServerStore
-from contracts.topics import ensure_topics
 from tests.conftest import make_settings
 from tests.support import producer, wait_for
 
@@ -42,8 +43,12 @@ OUTAGE_S = 60.0
 PHASES = (1000, 700, 300)
 EVENTS_PER_BATCH = 100
 T0 = 1_647_216_000  # 2022-03-14 08:00 Beijing
-SECTIONS = {"k12": ("lessons", "topic", "afterschool"), "vocational": ("vocational_courses",),
-            "higher": ("mooc",), "employment": ("jobs",)}
+SECTIONS = {
+    "k12": ("lessons", "topic", "afterschool"),
+    "vocational": ("vocational_courses",),
+    "higher": ("mooc",),
+    "employment": ("jobs",),
+}
 
 
 class Stream:
@@ -67,8 +72,7 @@ class Stream:
             platform = rng.choice(list(PLATFORMS))
             province = rng.choice(PROVINCE_CODES)
             minute = T0 + rng.randrange(180) * 60
-            clicks.append((minute, platform, province, rng.choice(SECTIONS[platform]),
-                           rng.choice(("view", "play")), 5))
+            clicks.append((minute, platform, province, rng.choice(SECTIONS[platform]), rng.choice(("view", "play")), 5))
             self.clicks[(platform, province)] += 5
         for _ in range(2):
             platform, province = rng.choice(list(PLATFORMS)), rng.choice(PROVINCE_CODES)
@@ -78,9 +82,17 @@ class Stream:
         self.rejects += sum(rejects.values())
         first = self._src_offset[p]
         self._src_offset[p] += 25
-        return p, RateBatch(src_topic="clicks", src_partition=p, first_offset=first, last_offset=first + 24,
-                            watermark_ms=(T0 + 3 * 3600) * 1000, events=EVENTS_PER_BATCH, clicks=clicks,
-                            late=late, rejects=rejects)
+        return p, RateBatch(
+            src_topic="clicks",
+            src_partition=p,
+            first_offset=first,
+            last_offset=first + 24,
+            watermark_ms=(T0 + 3 * 3600) * 1000,
+            events=EVENTS_PER_BATCH,
+            clicks=clicks,
+            late=late,
+            rejects=rejects,
+        )
 
     def produce(self, bootstrap: str, n: int) -> None:
         prod = producer(bootstrap)
@@ -98,12 +110,24 @@ class Stream:
 
 def stored(store: ServerStore) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]], int]:
     db = store.database
-    clicks = Counter({(pl, pr): int(n) for pl, pr, n in store.query(
-        f"SELECT toString(platform), toString(province), sum(clicks) FROM {db}.clicks_minute "
-        "GROUP BY platform, province")})
-    late = Counter({(pl, pr): int(n) for pl, pr, n in store.query(
-        f"SELECT toString(platform), toString(province), sum(events) FROM {db}.late_events "
-        "GROUP BY platform, province")})
+    clicks = Counter(
+        {
+            (pl, pr): int(n)
+            for pl, pr, n in store.query(
+                f"SELECT toString(platform), toString(province), sum(clicks) FROM {db}.clicks_minute "
+                "GROUP BY platform, province"
+            )
+        }
+    )
+    late = Counter(
+        {
+            (pl, pr): int(n)
+            for pl, pr, n in store.query(
+                f"SELECT toString(platform), toString(province), sum(events) FROM {db}.late_events "
+                "GROUP BY platform, province"
+            )
+        }
+    )
     rejects = int(store.query(f"SELECT sum(events) FROM {db}.rejects_minute")[0][0] or 0)
     return clicks, late, rejects
 
@@ -116,9 +140,15 @@ def gauge(registry: CollectorRegistry, name: str) -> float:
 def test_clickhouse_down_for_60s_mid_stream(kafka: str, tmp_path: Path) -> None:
     server = LocalClickHouseServer(tmp_path / "clickhouse", tcp_port=free_port(), http_port=free_port())
     server.start(timeout=60)
-    s = make_settings(kafka, clickhouse_engine="server", clickhouse_host=server.host,
-                      clickhouse_port=server.tcp_port, sink_batch_rows=5000, sink_flush_interval_s=0.2,
-                      sink_retry_max_s=2.0)
+    s = make_settings(
+        kafka,
+        clickhouse_engine="server",
+        clickhouse_host=server.host,
+        clickhouse_port=server.tcp_port,
+        sink_batch_rows=5000,
+        sink_flush_interval_s=0.2,
+        sink_retry_max_s=2.0,
+    )
     ensure_topics(s)
     store = ServerStore(server.host, server.tcp_port, s.clickhouse_database, "default", "", True)
     probe = ServerStore(server.host, server.tcp_port, s.clickhouse_database, "default", "", True)
@@ -132,8 +162,13 @@ def test_clickhouse_down_for_60s_mid_stream(kafka: str, tmp_path: Path) -> None:
         limit = sink.sink.buffer_limit + 18 + 2 + 1  # the buffer limit plus one message's rows
 
         # Phase A is being stored: stop the server while the sink is mid-stream.
-        wait_for(lambda: sink.check() is None and gauge(registry, "edu_sink_batches_written_total") >= 1,
-                 60, "a first flush")
+        threads = sink
+
+        def first_flush() -> bool:
+            threads.check()  # raises if a sink thread failed
+            return gauge(registry, "edu_sink_batches_written_total") >= 1
+
+        wait_for(first_flush, 60, "a first flush")
         server.stop()
         down_at = time.monotonic()
         producing = threading.Thread(target=stream.produce, args=(kafka, PHASES[1]), daemon=True)
@@ -165,10 +200,15 @@ def test_clickhouse_down_for_60s_mid_stream(kafka: str, tmp_path: Path) -> None:
         def drained() -> bool:
             sink.check()
             return sum(stored(probe)[0].values()) >= total and (
-                stored_offsets(probe, s.sink_group, s.topic_rates) == stream.end_offsets)
+                stored_offsets(probe, s.sink_group, s.topic_rates) == stream.end_offsets
+            )
 
-        wait_for(drained, 120, "every batch stored after the restart",
-                 describe=lambda: f"{sum(stored(probe)[0].values())} of {total} clicks stored")
+        wait_for(
+            drained,
+            120,
+            "every batch stored after the restart",
+            describe=lambda: f"{sum(stored(probe)[0].values())} of {total} clicks stored",
+        )
         clicks, late, rejects = stored(probe)
         assert clicks == stream.clicks
         assert late == stream.late

@@ -6,6 +6,7 @@ at a random instant while the restarted sink works through its backlog; at least
 land inside a flush (the sink then logs that it resumes an interrupted flush), or the test proves
 nothing: the loop kills on (up to 16 times) until one has.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,9 @@ BATCHES = 400  # 40,000 events
 
 
 def test_sink_killed_at_random_instants_stores_each_batch_once_chdb(kafka: str, tmp_path: Path) -> None:
-    s = make_settings(kafka, clickhouse_engine="chdb", chdb_path=tmp_path / "chdb", sink_batch_rows=1000,
-                      sink_flush_interval_s=0.2)
+    s = make_settings(
+        kafka, clickhouse_engine="chdb", chdb_path=tmp_path / "chdb", sink_batch_rows=1000, sink_flush_interval_s=0.2
+    )
     result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=8, seed=1, min_resumed=1, max_kills=16)
     print(result.line())
     assert KILLS <= result.kills <= 16
@@ -34,14 +36,22 @@ def test_sink_killed_at_random_instants_stores_each_batch_once_chdb(kafka: str, 
 
 
 def test_sink_killed_at_random_instants_stores_each_batch_once_server(
-        kafka: str, clickhouse_server: tuple[str, int], tmp_path: Path) -> None:
+    kafka: str, clickhouse_server: tuple[str, int], tmp_path: Path
+) -> None:
     host, port = clickhouse_server
-    s = make_settings(kafka, clickhouse_engine="server", clickhouse_host=host, clickhouse_port=port,
-                      sink_batch_rows=1000, sink_flush_interval_s=0.2)
+    s = make_settings(
+        kafka,
+        clickhouse_engine="server",
+        clickhouse_host=host,
+        clickhouse_port=port,
+        sink_batch_rows=1000,
+        sink_flush_interval_s=0.2,
+    )
     store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
     try:
-        result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=8, seed=2, server_store=store,
-                               min_resumed=1, max_kills=16)
+        result = kill_loop.run(
+            s, tmp_path, BATCHES, KILLS, per_s=8, seed=2, server_store=store, min_resumed=1, max_kills=16
+        )
         print(result.line())
         assert KILLS <= result.kills <= 16
         assert result.resumed >= 1, f"no kill landed inside a flush: {result.line()}"

@@ -1,5 +1,6 @@
 """ops/prometheus/sink_rules.yml: passes `promtool check rules` and its unit tests, and names only
 metrics the sink exports."""
+
 from __future__ import annotations
 
 import re
@@ -19,15 +20,17 @@ needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not insta
 
 @needs_promtool
 def test_promtool_check_rules() -> None:
-    res = subprocess.run([PROMTOOL, "check", "rules", "sink_rules.yml"], cwd=RULES_DIR, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [PROMTOOL, "check", "rules", "sink_rules.yml"], cwd=RULES_DIR, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0 and "SUCCESS: 2 rules found" in res.stdout, res.stdout + res.stderr
 
 
 @needs_promtool
 def test_promtool_test_rules() -> None:
-    res = subprocess.run([PROMTOOL, "test", "rules", "sink_rules_test.yml"], cwd=RULES_DIR, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [PROMTOOL, "test", "rules", "sink_rules_test.yml"], cwd=RULES_DIR, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 

@@ -1,4 +1,5 @@
 """Aggregation rules, driven as plain functions: minutes, lateness, dead letters."""
+
 from __future__ import annotations
 
 from contracts.events import Click, encode
@@ -10,13 +11,17 @@ NOW = T0 + 86_400_000
 
 
 def click(i: int, ts: int, province: str = "210000", platform: str = "k12") -> Click:
-    return Click(id=f"e{i}", ts=ts, platform=platform, province=province, user="u", session="s",
-                 resource="r", section="lessons")
+    return Click(
+        id=f"e{i}", ts=ts, platform=platform, province=province, user="u", session="s", resource="r", section="lessons"
+    )
 
 
 def test_counts_per_minute_and_key() -> None:
-    msgs = [(0, encode(click(0, T0))), (1, encode([click(1, T0 + 59_999), click(2, T0 + 60_000)])),
-            (2, encode(click(3, T0 + 1, province="370000")))]
+    msgs = [
+        (0, encode(click(0, T0))),
+        (1, encode([click(1, T0 + 59_999), click(2, T0 + 60_000)])),
+        (2, encode(click(3, T0 + 1, province="370000"))),
+    ]
     out = aggregate("clicks", 3, msgs, 0, NOW, LIMITS).batch
     assert (out.first_offset, out.last_offset, out.events) == (0, 2, 4)
     got = {(m, pr): n for m, _pl, pr, _s, _a, n in out.clicks}
@@ -45,20 +50,53 @@ def test_resources_tiles_visitors_countries_and_sessions() -> None:
     from contracts.events import Session
 
     def sess(i: int, ts: int, kind: str, duration: float = 0.0) -> Session:
-        return Session(id=f"s{i}", ts=ts, platform="higher", province="abroad", country="SG", user=f"u{i}",
-                       session=f"x{i}", kind=kind, duration_s=duration)
+        return Session(
+            id=f"s{i}",
+            ts=ts,
+            platform="higher",
+            province="abroad",
+            country="SG",
+            user=f"u{i}",
+            session=f"x{i}",
+            kind=kind,
+            duration_s=duration,
+        )
 
-    c_play = Click(id="p", ts=T0 + 5_000, platform="k12", province="210000", user="u1", session="s1",
-                   resource="r9", section="lessons", action="play")
-    msgs = [(0, encode([click(0, T0), click(1, T0 + 11_000), c_play])),
-            (1, encode([sess(1, T0, "start"), sess(1, T0 + 30_000, "heartbeat", 30),
-                        sess(1, T0 + 59_000, "end", 59), sess(2, T0 + 1_000, "end", 4000)]))]
+    c_play = Click(
+        id="p",
+        ts=T0 + 5_000,
+        platform="k12",
+        province="210000",
+        user="u1",
+        session="s1",
+        resource="r9",
+        section="lessons",
+        action="play",
+    )
+    msgs = [
+        (0, encode([click(0, T0), click(1, T0 + 11_000), c_play])),
+        (
+            1,
+            encode(
+                [
+                    sess(1, T0, "start"),
+                    sess(1, T0 + 30_000, "heartbeat", 30),
+                    sess(1, T0 + 59_000, "end", 59),
+                    sess(2, T0 + 1_000, "end", 4000),
+                ]
+            ),
+        ),
+    ]
     out = aggregate("mixed", 0, msgs, 0, NOW, LIMITS).batch
     m = T0 // 1000
     assert sorted(out.tiles) == [(m, "k12", 2), (m + 10, "k12", 1)]
     assert sorted(out.resources) == [(m, "k12", "r", "lessons", 2, 0, 0), (m, "k12", "r9", "lessons", 0, 1, 0)]
-    assert sorted(out.visitors) == [(m, "higher", "abroad", "u1", "x1"), (m, "higher", "abroad", "u2", "x2"),
-                                    (m, "k12", "210000", "u", "s"), (m, "k12", "210000", "u1", "s1")]
+    assert sorted(out.visitors) == [
+        (m, "higher", "abroad", "u1", "x1"),
+        (m, "higher", "abroad", "u2", "x2"),
+        (m, "k12", "210000", "u", "s"),
+        (m, "k12", "210000", "u1", "s1"),
+    ]
     assert out.countries == [(m, "higher", "SG", 4)]
     # started, ended, heartbeats, <1m, 1-5m, 5-15m, 15-30m, 30-60m, >=60m, duration sum
     assert out.sessions == [(m, "higher", "abroad", 1, 2, 1, 1, 0, 0, 0, 0, 1, 4059.0)]
@@ -115,14 +153,26 @@ def test_fold_equals_the_plain_reference_on_random_traffic() -> None:
             if rng.random() < 0.01:
                 ts = rng.choice((NOW + 3_600_000, 1_000))  # absurd times
             province = rng.choice(("210000", "370000", "abroad"))
-            common = dict(id=f"e{offset}-{len(batch)}", ts=ts, platform=rng.choice(("k12", "higher")),
-                          province=province, country="SG" if province == "abroad" else None,
-                          user=f"u{rng.randrange(50)}", session=f"s{rng.randrange(80)}")
+            common = dict(
+                id=f"e{offset}-{len(batch)}",
+                ts=ts,
+                platform=rng.choice(("k12", "higher")),
+                province=province,
+                country="SG" if province == "abroad" else None,
+                user=f"u{rng.randrange(50)}",
+                session=f"s{rng.randrange(80)}",
+            )
             if rng.random() < 0.2:
                 batch.append(Session(kind=rng.choice(("start", "heartbeat", "end")), **common))
             else:
-                batch.append(Click(resource=f"r{rng.randrange(30)}", section=rng.choice(("lessons", "topic")),
-                                   action=rng.choice(("view", "play", "download", "search")), **common))
+                batch.append(
+                    Click(
+                        resource=f"r{rng.randrange(30)}",
+                        section=rng.choice(("lessons", "topic")),
+                        action=rng.choice(("view", "play", "download", "search")),
+                        **common,
+                    )
+                )
         messages.append((offset, encode(batch if len(batch) > 1 else batch[0])))
         offset += 1
     messages.insert(50, (offset, b"{broken"))

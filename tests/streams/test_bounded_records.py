@@ -1,5 +1,6 @@
 """Compressed record batches: every codec aiokafka reads expands at most to the limit, a batch over it
 becomes one refused record, and no codec input (valid, mutated, bomb) raises anything else."""
+
 from __future__ import annotations
 
 import random
@@ -21,8 +22,15 @@ LIMIT = 1 << 20
 
 
 def batch(codec: int, values: list[bytes | None]) -> bytes:
-    b = DefaultRecordBatchBuilder(magic=2, compression_type=codec, is_transactional=0, producer_id=-1,
-                                  producer_epoch=-1, base_sequence=-1, batch_size=1 << 30)
+    b = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=codec,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 30,
+    )
     for i, v in enumerate(values):
         b.append(i, timestamp=1_700_000_000_000 + i, key=None, value=v, headers=[])
     return bytes(b.build())
@@ -92,8 +100,8 @@ print(peak_kb() - before, len(recs))
 @pytest.mark.parametrize("codec", sorted(CODECS))
 def test_reading_a_bomb_does_not_grow_memory_beyond_the_limit(codec: int, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """In a fresh process (its peak RSS reset before the read): 64 MB of zeros in one record. aiokafka's
-    own codecs grow the reader by the whole expansion; the bounded ones by at most a few limits (plus
-copies of the compressed batch, as aiokafka makes too)."""
+        own codecs grow the reader by the whole expansion; the bounded ones by at most a few limits (plus
+    copies of the compressed batch, as aiokafka makes too)."""
     import subprocess
     import sys
 
@@ -104,8 +112,14 @@ copies of the compressed batch, as aiokafka makes too)."""
     assert path.stat().st_size < 16 << 20  # a bomb: small on the wire
     grew = {}
     for mode in ("bounded", "plain"):
-        out = subprocess.run([sys.executable, "-c", _READ_BOMB, str(path), mode], cwd=ROOT, capture_output=True,
-                             text=True, timeout=120, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", _READ_BOMB, str(path), mode],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout.split()
         grew[mode] = int(out[0]) << 10
     assert grew["bounded"] < 4 * LIMIT + 2 * path.stat().st_size, grew
     assert grew["plain"] > 60 << 20, grew  # the control: without the bound, it expands
@@ -140,5 +154,8 @@ def test_round_trips_equal_aiokafkas_own_codecs() -> None:
     raw = b"".join(valid_message(rng) for _ in range(200))
     for codec, name in CODECS.items():
         data = compressed_payload(codec, raw)
-        assert DECODERS[name](data, LIMIT) == raw == {1: c.gzip_decode, 2: c.snappy_decode, 3: c.lz4_decode,
-                                                       4: c.zstd_decode}[codec](data)
+        assert (
+            DECODERS[name](data, LIMIT)
+            == raw
+            == {1: c.gzip_decode, 2: c.snappy_decode, 3: c.lz4_decode, 4: c.zstd_decode}[codec](data)
+        )

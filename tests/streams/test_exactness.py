@@ -11,6 +11,7 @@ source offsets contiguously, without gap (loss) or overlap (double count). That 
 the checkpoint mechanism in `streams/processor.py` promises, and a broken one names the partition
 and offsets, which a wrong total alone would not.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,15 +32,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from contracts.deadletter import decode_record
 from contracts.events import Click, encode
 from contracts.rates import RateBatch, decode_batch
-from contracts.settings import Settings
+from contracts.settings import Settings, settings_env
+from contracts.topics import ensure_topics
 from ops.local_process import free_port
 from sinks.batch import stored_offsets
 from sinks.migrate import migrate
 from sinks.runner import start_sink_thread
 from sinks.store import ServerStore
-from contracts.topics import ensure_topics
 from tests.conftest import make_settings
-from contracts.settings import settings_env
 from tests.support import WorkerProcess, known_clicks, producer, truth_by_platform_province, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.exactness]
@@ -52,6 +52,7 @@ T0 = 1_647_216_000_000 + 10 * DAY_MS  # 2022-03-24 08:00 Beijing; each test take
 # Kafka helpers
 # --------------------------------------------------------------------------------------------------
 
+
 class RatesTail:
     """Reads the whole rates topic from the start and keeps every batch, per source partition."""
 
@@ -59,9 +60,14 @@ class RatesTail:
         from kafka import KafkaConsumer, TopicPartition
 
         self.settings = settings
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None,
-                                      enable_auto_commit=False, auto_offset_reset="earliest",
-                                      fetch_max_bytes=64 * 1024 * 1024, receive_message_max_bytes=65 * 1024 * 1024)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_bytes=64 * 1024 * 1024,
+            receive_message_max_bytes=65 * 1024 * 1024,
+        )
         self.tps = [TopicPartition(settings.topic_rates, p) for p in range(settings.topic_partitions)]
         self.consumer.assign(self.tps)
         self.consumer.seek_to_beginning(*self.tps)
@@ -104,8 +110,9 @@ class RatesTail:
             for x in self.batches.get(p, []):
                 if x.first_offset != expected_first:
                     kind = "overlap (double count)" if x.first_offset < expected_first else "gap (loss)"
-                    errors.append(f"p{p}: batch [{x.first_offset}, {x.last_offset}] after offset "
-                                  f"{expected_first - 1}: {kind}")
+                    errors.append(
+                        f"p{p}: batch [{x.first_offset}, {x.last_offset}] after offset {expected_first - 1}: {kind}"
+                    )
                 expected_first = max(expected_first, x.last_offset + 1)
             if expected_first != end:
                 errors.append(f"p{p}: rates cover up to {expected_first - 1}, source ends at {end - 1}")
@@ -124,11 +131,15 @@ def wait_topics_visible(settings: Settings, topics: list[str], timeout: float = 
     """
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None,
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None, enable_auto_commit=False
+    )
     try:
-        wait_for(lambda: all(len(consumer.partitions_for_topic(t) or ()) == settings.topic_partitions
-                             for t in topics), timeout, f"metadata for {topics}")
+        wait_for(
+            lambda: all(len(consumer.partitions_for_topic(t) or ()) == settings.topic_partitions for t in topics),
+            timeout,
+            f"metadata for {topics}",
+        )
     finally:
         consumer.close(autocommit=False)
 
@@ -170,9 +181,13 @@ def read_topic(settings: Settings, topic: str, timeout: float = 60) -> list[byte
     """Every message value of `topic`, from the beginning to its end offsets as of now."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None,
-                             enable_auto_commit=False, auto_offset_reset="earliest",
-                             receive_message_max_bytes=65 * 1024 * 1024)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        receive_message_max_bytes=65 * 1024 * 1024,
+    )
     try:
         tps = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
         consumer.assign(tps)
@@ -184,6 +199,7 @@ def read_topic(settings: Settings, topic: str, timeout: float = 60) -> list[byte
             for recs in consumer.poll(timeout_ms=200).values():
                 values.extend(r.value for r in recs)
             return all(consumer.position(tp) >= ends[tp] for tp in tps)
+
         wait_for(at_end, timeout, f"{topic} read to its end offsets {ends}", interval=0)
         return values
     finally:
@@ -192,7 +208,7 @@ def read_topic(settings: Settings, topic: str, timeout: float = 60) -> list[byte
 
 def scrape(port: int) -> dict[str, float]:
     """Samples of a worker's /metrics page as {name{labels}: value} (label values only)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310 - loopback
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     out: dict[str, float] = {}
     for fam in text_string_to_metric_families(text):
@@ -210,8 +226,14 @@ class PacedSender(threading.Thread):
     `messages` is a list of (partition or None, key, value).
     """
 
-    def __init__(self, bootstrap: str, topic: str, messages: list[tuple[int | None, bytes | None, bytes]],
-                 messages_per_s: float, hold_at: int | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        messages: list[tuple[int | None, bytes | None, bytes]],
+        messages_per_s: float,
+        hold_at: int | None = None,
+    ) -> None:
         super().__init__(name="paced-sender", daemon=True)
         self.bootstrap, self.topic, self.messages, self.rate = bootstrap, topic, messages, messages_per_s
         self.hold_at = hold_at
@@ -268,12 +290,13 @@ class PacedSender(threading.Thread):
 
 
 def client_batches(clicks: list[Click], batch: int = 20) -> list[tuple[int | None, bytes | None, bytes]]:
-    return [(None, clicks[i].session.encode(), encode(clicks[i:i + batch])) for i in range(0, len(clicks), batch)]
+    return [(None, clicks[i].session.encode(), encode(clicks[i : i + batch])) for i in range(0, len(clicks), batch)]
 
 
 # --------------------------------------------------------------------------------------------------
 # The pipeline under test: sinks into both stores, workers as subprocesses
 # --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Pipeline:
@@ -312,7 +335,9 @@ class Pipeline:
                 raise AssertionError(f"worker exited with {w.proc.returncode}:\n{w.log_text()[-3000:]}")
         tail.poll()
         s = self.settings
-        source = {p: end for p, end in end_offsets(s.kafka_bootstrap, s.topic_clicks, s.topic_partitions).items() if end}
+        source = {
+            p: end for p, end in end_offsets(s.kafka_bootstrap, s.topic_clicks, s.topic_partitions).items() if end
+        }
         last = tail.last_offsets()
         covered = all(last.get(p, -1) >= end - 1 for p, end in source.items())
         if not covered:
@@ -330,20 +355,36 @@ class Pipeline:
 
     def group(self) -> GroupOffsets:
         if self._group is None:
-            self._group = GroupOffsets(self.settings.kafka_bootstrap, self.settings.worker_id, self.settings.topic_clicks)
+            self._group = GroupOffsets(
+                self.settings.kafka_bootstrap, self.settings.worker_id, self.settings.topic_clicks
+            )
         return self._group
 
     def wait_drained(self, tail: RatesTail, timeout: float = 150) -> None:
-        wait_for(lambda: self.drained(tail), timeout, "pipeline drained (rates cover the source, sinks stored all)",
-                 interval=0.3, describe=lambda: {n: self.total(n) for n in self.stores})
+        wait_for(
+            lambda: self.drained(tail),
+            timeout,
+            "pipeline drained (rates cover the source, sinks stored all)",
+            interval=0.3,
+            describe=lambda: {n: self.total(n) for n in self.stores},
+        )
 
-    def wait_processed(self, n: int, sender: "PacedSender", tail: RatesTail, timeout: float = 60) -> None:
+    def wait_processed(self, n: int, sender: PacedSender, tail: RatesTail, timeout: float = 60) -> None:
         """Wait until the rates topic accounts for at least n events (the worker's progress)."""
+
         def progress() -> dict[str, object]:
-            return {"sent_messages": sender.sent, "rates_events": tail.events(),
-                    **{name: self.total(name) for name in self.stores}}
-        wait_for(lambda: self.check_sinks() or (tail.poll() >= 0 and tail.events() >= n), timeout,
-                 f"{n} events in the rates topic", describe=progress)
+            return {
+                "sent_messages": sender.sent,
+                "rates_events": tail.events(),
+                **{name: self.total(name) for name in self.stores},
+            }
+
+        wait_for(
+            lambda: self.check_sinks() or (tail.poll() >= 0 and tail.events() >= n),
+            timeout,
+            f"{n} events in the rates topic",
+            describe=progress,
+        )
 
     def rates_ends(self) -> dict[int, int]:
         s = self.settings
@@ -367,8 +408,12 @@ def chdb_in_database(store, database: str):  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def pipeline(settings: Settings, chdb_session_store, clickhouse_server: tuple[str, int],  # type: ignore[no-untyped-def]
-             tmp: Path) -> Iterator[Pipeline]:
+def pipeline(
+    settings: Settings,
+    chdb_session_store,
+    clickhouse_server: tuple[str, int],  # type: ignore[no-untyped-def]
+    tmp: Path,
+) -> Iterator[Pipeline]:
     ensure_topics(settings)
     wait_topics_visible(settings, [settings.topic_clicks, settings.topic_rates])
     chdb = chdb_in_database(chdb_session_store, settings.clickhouse_database)
@@ -376,9 +421,12 @@ def pipeline(settings: Settings, chdb_session_store, clickhouse_server: tuple[st
     stores = {"chdb": chdb, "server": server}
     for store in stores.values():
         migrate(store)
-    sinks = {name: start_sink_thread(settings.model_copy(update={"sink_group": f"{settings.sink_group}-{name}"}),
-                                     store, CollectorRegistry())
-             for name, store in stores.items()}
+    sinks = {
+        name: start_sink_thread(
+            settings.model_copy(update={"sink_group": f"{settings.sink_group}-{name}"}), store, CollectorRegistry()
+        )
+        for name, store in stores.items()
+    }
     pipe = Pipeline(settings, stores, sinks, tmp)
     try:
         yield pipe
@@ -396,6 +444,7 @@ def pipeline(settings: Settings, chdb_session_store, clickhouse_server: tuple[st
 # Ground truth and the comparison with both stores
 # --------------------------------------------------------------------------------------------------
 
+
 def minute_of(ts_ms: int) -> int:
     return ts_ms // 60_000 * 60
 
@@ -411,16 +460,30 @@ def assert_exact(pipe: Pipeline, on_time: list[Click], late: list[Click] | None 
         q = store.query  # type: ignore[attr-defined]
         total = pipe.total(name)
         assert total == len(on_time), f"{name}: {total} clicks stored, {len(on_time)} sent on time"
-        got_pp = Counter({(pl, pr): int(n) for pl, pr, n in q(
-            f"SELECT toString(platform), toString(province), sum(clicks) FROM {db}.clicks_minute "
-            "GROUP BY platform, province")})
+        got_pp = Counter(
+            {
+                (pl, pr): int(n)
+                for pl, pr, n in q(
+                    f"SELECT toString(platform), toString(province), sum(clicks) FROM {db}.clicks_minute "
+                    "GROUP BY platform, province"
+                )
+            }
+        )
         assert got_pp == want_pp, f"{name}: per (platform, province) differs: {_diff(got_pp, want_pp)}"
-        got_minute = {int(m): int(n) for m, n in q(
-            f"SELECT toUInt32(minute), sum(clicks) FROM {db}.clicks_minute GROUP BY minute")}
+        got_minute = {
+            int(m): int(n)
+            for m, n in q(f"SELECT toUInt32(minute), sum(clicks) FROM {db}.clicks_minute GROUP BY minute")
+        }
         assert got_minute == dict(want_minute), f"{name}: per minute differs: {_diff(got_minute, want_minute)}"
-        got_late = Counter({(int(m), pl, pr): int(n) for m, pl, pr, n in q(
-            f"SELECT toUInt32(minute), toString(platform), toString(province), sum(events) "
-            f"FROM {db}.late_events GROUP BY minute, platform, province")})
+        got_late = Counter(
+            {
+                (int(m), pl, pr): int(n)
+                for m, pl, pr, n in q(
+                    f"SELECT toUInt32(minute), toString(platform), toString(province), sum(events) "
+                    f"FROM {db}.late_events GROUP BY minute, platform, province"
+                )
+            }
+        )
         assert got_late == want_late, f"{name}: late events differ: {_diff(got_late, want_late)}"
 
 
@@ -440,8 +503,10 @@ def assert_rates_cover_source(pipe: Pipeline, tail: RatesTail, valid_events: int
 # a. two workers in one group
 # --------------------------------------------------------------------------------------------------
 
-def test_two_workers_share_partitions_and_count_exactly(kafka, clickhouse_server, chdb_session_store,
-                                                        tmp_path: Path) -> None:
+
+def test_two_workers_share_partitions_and_count_exactly(
+    kafka, clickhouse_server, chdb_session_store, tmp_path: Path
+) -> None:
     """The second worker joins mid-stream (a rebalance under load); both end with partitions."""
     s = make_settings(kafka)
     clicks = known_clicks(60_000, seed=41, start_ms=T0, span_ms=2 * 3600_000)
@@ -474,8 +539,10 @@ def test_two_workers_share_partitions_and_count_exactly(kafka, clickhouse_server
 # b. a worker SIGKILLed mid-stream and restarted
 # --------------------------------------------------------------------------------------------------
 
-def test_worker_killed_mid_stream_and_restarted_counts_exactly(kafka, clickhouse_server, chdb_session_store,
-                                                               tmp_path: Path) -> None:
+
+def test_worker_killed_mid_stream_and_restarted_counts_exactly(
+    kafka, clickhouse_server, chdb_session_store, tmp_path: Path
+) -> None:
     """SIGKILL lands while the worker has rate batches out whose source offsets are not committed
     (the case the checkpoint exists for): the restarted worker must re-read and skip exactly those."""
     s = make_settings(kafka)
@@ -494,9 +561,13 @@ def test_worker_killed_mid_stream_and_restarted_counts_exactly(kafka, clickhouse
             for attempt in range(3):  # a commit may slip in between the check and the kill: try again
                 if attempt:
                     sender.release()  # a caught-up worker has nothing uncommitted: let the stream go on
-                wait_for(lambda: tail.poll() >= 0 and sent_not_committed(tail.last_offsets(), group.committed()) > 0,
-                         30, "a rate batch out whose offsets are not committed", interval=0.02,
-                         describe=lambda: (sender.sent, tail.last_offsets(), group.committed()))
+                wait_for(
+                    lambda: tail.poll() >= 0 and sent_not_committed(tail.last_offsets(), group.committed()) > 0,
+                    30,
+                    "a rate batch out whose offsets are not committed",
+                    interval=0.02,
+                    describe=lambda: (sender.sent, tail.last_offsets(), group.committed()),
+                )
                 worker.kill()
                 assert not sender.done, "the stream ended before the kill"
                 tail.poll()
@@ -523,13 +594,15 @@ def test_worker_killed_mid_stream_and_restarted_counts_exactly(kafka, clickhouse
 # c. the broker restarted mid-stream
 # --------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def own_kafka(tmp_path: Path) -> Iterator[object]:
     """A broker of this test alone, so it can be restarted without disturbing the session's."""
     from ops.kafka_local import LocalKafka
 
-    broker = LocalKafka(free_port(), free_port(), data_dir=tmp_path / "kafka",
-                        extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
+    broker = LocalKafka(
+        free_port(), free_port(), data_dir=tmp_path / "kafka", extra_config={"message.max.bytes": str(4 * 1024 * 1024)}
+    )
     broker.fetch()
     broker.start(timeout=90)
     try:
@@ -539,8 +612,13 @@ def own_kafka(tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.mark.parametrize("how", ["restart", "kill"])
-def test_broker_restarted_mid_stream_counts_exactly(how: str, own_kafka, clickhouse_server,  # type: ignore[no-untyped-def]
-                                                   chdb_session_store, tmp_path: Path) -> None:
+def test_broker_restarted_mid_stream_counts_exactly(
+    how: str,
+    own_kafka,
+    clickhouse_server,  # type: ignore[no-untyped-def]
+    chdb_session_store,
+    tmp_path: Path,
+) -> None:
     broker = own_kafka
     s = make_settings(broker.bootstrap_servers)
     day = {"restart": 2, "kill": 3}[how]
@@ -548,8 +626,9 @@ def test_broker_restarted_mid_stream_counts_exactly(how: str, own_kafka, clickho
     with pipeline(s, chdb_session_store, clickhouse_server, tmp_path) as pipe:
         tail = RatesTail(s)
         messages = client_batches(clicks)
-        sender = PacedSender(broker.bootstrap_servers, s.topic_clicks, messages, messages_per_s=200,
-                             hold_at=len(messages) * 3 // 4)
+        sender = PacedSender(
+            broker.bootstrap_servers, s.topic_clicks, messages, messages_per_s=200, hold_at=len(messages) * 3 // 4
+        )
         try:
             worker = pipe.worker("worker").start()
             sender.start()
@@ -574,8 +653,10 @@ def test_broker_restarted_mid_stream_counts_exactly(how: str, own_kafka, clickho
 # d. late and absurd events
 # --------------------------------------------------------------------------------------------------
 
-def late_and_absurd_stream(n_per_partition: int, partitions: int, start_ms: int, lateness_ms: int,
-                           now_ms: int) -> tuple[list[list[tuple[int, list[Click]]]], list[Click], list[Click], Counter[str]]:
+
+def late_and_absurd_stream(
+    n_per_partition: int, partitions: int, start_ms: int, lateness_ms: int, now_ms: int
+) -> tuple[list[list[tuple[int, list[Click]]]], list[Click], list[Click], Counter[str]]:
     """Per partition, messages (partition, events) in send order; and the truth: on time, late, absurd.
 
     Mostly in-order clicks, with late ones beyond the allowed lateness, late ones within it (which
@@ -594,7 +675,7 @@ def late_and_absurd_stream(n_per_partition: int, partitions: int, start_ms: int,
     absurd: Counter[str] = Counter()
     for p in range(partitions):
         events: list[Click] = []
-        for i, c in enumerate(base[p::partitions]):
+        for c in base[p::partitions]:
             events.append(c)
             r = rng.random()
             if r < 0.08:  # beyond the allowed lateness
@@ -609,7 +690,7 @@ def late_and_absurd_stream(n_per_partition: int, partitions: int, start_ms: int,
         i = 0
         while i < len(events):
             size = rng.choice((1, 1, 5, 20))
-            messages.append((p, events[i:i + size]))
+            messages.append((p, events[i : i + size]))
             i += size
         per_partition.append(messages)
         wm = 0
@@ -627,14 +708,16 @@ def _clone(c: Click, new_id: str, ts: int) -> Click:
     return Click(**{**{f: getattr(c, f) for f in c.__struct_fields__}, "id": new_id, "ts": ts})
 
 
-def test_late_events_counted_apart_and_absurd_ones_dead_lettered(kafka, clickhouse_server, chdb_session_store,
-                                                                 tmp_path: Path) -> None:
+def test_late_events_counted_apart_and_absurd_ones_dead_lettered(
+    kafka, clickhouse_server, chdb_session_store, tmp_path: Path
+) -> None:
     """Also across a worker restart: the watermark must come back from the checkpoint, or events
     that are late relative to the first half of the stream would be counted as on time."""
     lateness_s = 60
     s = make_settings(kafka, allowed_lateness_s=lateness_s)
     per_partition, on_time, late, absurd = late_and_absurd_stream(
-        5_000, s.topic_partitions, T0 + 4 * DAY_MS, lateness_s * 1000, int(time.time() * 1000))
+        5_000, s.topic_partitions, T0 + 4 * DAY_MS, lateness_s * 1000, int(time.time() * 1000)
+    )
     assert len(late) > 1000 and absurd["time_future"] > 50 and absurd["time_past"] > 50
     # Two halves per partition; the second starts with events late relative to the first.
     halves: list[list[tuple[int | None, bytes | None, bytes]]] = [[], []]
@@ -643,10 +726,20 @@ def test_late_events_counted_apart_and_absurd_ones_dead_lettered(kafka, clickhou
         halves[0] += [(p, None, encode(b[0] if len(b) == 1 else b)) for p, b in messages[:cut]]
         halves[1] += [(p, None, encode(b[0] if len(b) == 1 else b)) for p, b in messages[cut:]]
     first_partition = per_partition[0]
-    wm_first_half = max(c.ts for _, b in first_partition[:len(first_partition) // 2] for c in b
-                        if 1_577_836_800_000 <= c.ts < T0 + 30 * DAY_MS)
-    halves[1].insert(0, (0, None, encode(_clone(first_partition[0][1][0], "late-after-restart",
-                                                wm_first_half - lateness_s * 1000 - 1))))
+    wm_first_half = max(
+        c.ts
+        for _, b in first_partition[: len(first_partition) // 2]
+        for c in b
+        if 1_577_836_800_000 <= c.ts < T0 + 30 * DAY_MS
+    )
+    halves[1].insert(
+        0,
+        (
+            0,
+            None,
+            encode(_clone(first_partition[0][1][0], "late-after-restart", wm_first_half - lateness_s * 1000 - 1)),
+        ),
+    )
     late.append(_clone(first_partition[0][1][0], "late-after-restart", wm_first_half - lateness_s * 1000 - 1))
     sent = len(on_time) + len(late)
 
@@ -683,14 +776,16 @@ def test_late_events_counted_apart_and_absurd_ones_dead_lettered(kafka, clickhou
 # e. a backlog whose rate batch is larger than one Kafka message
 # --------------------------------------------------------------------------------------------------
 
-def test_backlog_larger_than_one_rates_message_is_counted_exactly(kafka, clickhouse_server, chdb_session_store,
-                                                                  tmp_path: Path) -> None:
+
+def test_backlog_larger_than_one_rates_message_is_counted_exactly(
+    kafka, clickhouse_server, chdb_session_store, tmp_path: Path
+) -> None:
     """A worker that starts on a backlog (after downtime, or a burst) takes it in one batch, whose rate
     batch (distinct visitors and resources grow with the events) is split to fit Kafka messages."""
     s = make_settings(kafka)
     clicks = known_clicks(40_000, seed=45, start_ms=T0 + 5 * DAY_MS, span_ms=2 * 3600_000)
     # Client batches of 500 events (the limit is 1000), all on partition 0: one take batch.
-    backlog = [(0, None, encode(clicks[i:i + 500])) for i in range(0, len(clicks), 500)]
+    backlog = [(0, None, encode(clicks[i : i + 500])) for i in range(0, len(clicks), 500)]
     with pipeline(s, chdb_session_store, clickhouse_server, tmp_path) as pipe:
         tail = RatesTail(s)
         try:

@@ -4,6 +4,7 @@ gives partitions away only between hand-overs.
 The consumer is the real `FetchConsumer` of a real `WorkerApp`; only its I/O seams are scripted:
 the thread fetch (`_getmany`), the assignment and the offset commit.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,9 @@ class Harness:
     """A WorkerApp whose consumer fetches from a script and commits into a list."""
 
     def __init__(self, window_s: float = 60.0, max_messages: int = 1000) -> None:
-        settings = Settings(kafka_bootstrap="127.0.0.1:1", worker_batch_within_s=window_s,
-                            worker_batch_max=max_messages)
+        settings = Settings(
+            kafka_bootstrap="127.0.0.1:1", worker_batch_within_s=window_s, worker_batch_max=max_messages
+        )
         self.app = create_app(settings)
         self.calls: list[tuple[str, int, list[int]]] = []
         self.fetches: list[dict[TP, list[Record]]] = []
@@ -55,6 +57,7 @@ class Harness:
         async def handle(partition: int, run: list[tuple[int, bytes]]) -> None:
             assert all(value == f"{topic}/{partition}/{o}".encode() for o, value, _ts in run), run
             self.calls.append((topic, partition, [m[0] for m in run]))
+
         return handle
 
     def _consumer(self) -> FetchConsumer:
@@ -87,9 +90,14 @@ class Harness:
                 harness.commits.append(dict(offsets))
                 return True
 
-        consumer = Scripted(self.app.transport, callback=self.app.topics.on_message, loop=asyncio.get_running_loop(),
-                            on_partitions_revoked=self.app._on_partitions_revoked,
-                            on_partitions_assigned=self.app._on_partitions_assigned, beacon=self.app.beacon)
+        consumer = Scripted(
+            self.app.transport,
+            callback=self.app.topics.on_message,
+            loop=asyncio.get_running_loop(),
+            on_partitions_revoked=self.app._on_partitions_revoked,
+            on_partitions_assigned=self.app._on_partitions_assigned,
+            beacon=self.app.beacon,
+        )
         self.app._consumer = consumer  # what app.consumer returns (the producer flush before a commit)
         return consumer
 
@@ -103,9 +111,11 @@ class Harness:
 
 def run_async(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
     """Run an async test body on a fresh event loop (the consumer binds to the running loop)."""
+
     @functools.wraps(test)
     def wrapper(*args: object, **kwargs: object) -> None:
         asyncio.run(test(*args, **kwargs))
+
     return wrapper
 
 
@@ -116,15 +126,17 @@ def no_producer_flush(monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def flush(self) -> None:  # type: ignore[no-untyped-def]
         return None
+
     monkeypatch.setattr(Producer, "flush", flush)
 
 
 @run_async
 async def test_runs_go_whole_to_the_handler_per_partition_in_offset_order() -> None:
     h = Harness(max_messages=9)
-    h.fetches = [dict([records(CLICKS, 0, range(0, 3)), records(SESSIONS, 1, range(10, 12)),
-                       records(OTHER, 0, range(0, 2))]),
-                 dict([records(CLICKS, 0, range(3, 5)), records(CLICKS, 1, range(7, 9))])]
+    h.fetches = [
+        dict([records(CLICKS, 0, range(0, 3)), records(SESSIONS, 1, range(10, 12)), records(OTHER, 0, range(0, 2))]),
+        dict([records(CLICKS, 0, range(3, 5)), records(CLICKS, 1, range(7, 9))]),
+    ]
     rest = await h.fetch()
     assert h.calls == []  # 5 collected, fewer than 9, window not over
     assert set(rest) == {TP(OTHER, 0)}  # a topic without a handler keeps Faust's own path
@@ -206,9 +218,12 @@ async def test_records_fetched_across_a_rebalance_are_not_collected() -> None:
 
     def rebalance() -> None:
         h.app.consumer_generation_id += 1  # assigned again while the fetch was under way
+
     h.during_fetch = [rebalance]
-    h.fetches = [dict([records(CLICKS, 0, range(100, 104))]),  # under way across the rebalance
-                 dict([records(CLICKS, 0, range(90, 104))])]  # after the seek to the committed offset 90
+    h.fetches = [
+        dict([records(CLICKS, 0, range(100, 104))]),  # under way across the rebalance
+        dict([records(CLICKS, 0, range(90, 104))]),
+    ]  # after the seek to the committed offset 90
     await h.fetch()
     assert h.calls == [] and h.seeks == 0
     await h.fetch()
@@ -233,6 +248,7 @@ async def test_a_failed_run_is_not_committed() -> None:
 
     async def broken(partition: int, run: list[tuple[int, bytes]]) -> None:
         raise RuntimeError("broker refused the rate batch")
+
     h.app.fetch_route.handlers[SESSIONS] = broken
     h.fetches = [dict([records(CLICKS, 0, range(0, 2)), records(SESSIONS, 0, range(0, 2))])]
     with pytest.raises(RuntimeError, match="refused"):
@@ -250,6 +266,7 @@ async def test_partitions_are_given_away_only_after_the_hand_over_in_progress(no
         entered.set()
         await release.wait()
         h.calls.append((CLICKS, partition, [m[0] for m in run]))
+
     h.app.fetch_route.handlers[CLICKS] = slow
     h.fetches = [dict([records(CLICKS, 0, range(40, 42))])]
     handing = asyncio.create_task(h.fetch())

@@ -1,6 +1,7 @@
 """Hostile input through the fold and the processor, without Kafka: one letter per refused message
 (bounded in bytes), the safety net, a watermark that skewed clocks cannot drag ahead, rejects filed
 at a real time, and conservation over runs of hostile messages."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,17 +28,20 @@ NOW = T0 + 30_000  # the wall clock: the traffic is live
 
 
 def click(i: int, ts: int) -> Click:
-    return Click(id=f"e{i}", ts=ts, platform="k12", province="210000", user="u", session="s", resource="r",
-                 section="lessons")
+    return Click(
+        id=f"e{i}", ts=ts, platform="k12", province="210000", user="u", session="s", resource="r", section="lessons"
+    )
 
 
 def processor(kafka: FakeKafka, now_ms: int = NOW) -> tuple[Processor, CollectorRegistry]:
     registry = CollectorRegistry()
-    return Processor(Settings(), kafka.send, kafka.load, WorkerMetrics.create(registry),
-                     clock=lambda: now_ms / 1000), registry
+    return Processor(
+        Settings(), kafka.send, kafka.load, WorkerMetrics.create(registry), clock=lambda: now_ms / 1000
+    ), registry
 
 
 # --- dead letters ------------------------------------------------------------------------------------
+
 
 def letters(kafka: FakeKafka) -> list[DeadLetterRecord]:
     s = Settings()
@@ -89,6 +93,7 @@ def test_letters_never_amplify_hostile_input() -> None:
     def refuses(raw: bytes | None) -> bool:
         d = decode(raw, max_bytes=LIMITS.max_bytes, max_events=LIMITS.max_events)
         return bool(d.rejects) or any(not EARLIEST_EVENT_MS <= e.ts <= now + LIMITS.max_future_ms for e in d.events)
+
     assert [x.src_offset for x in got] == [o for o, raw, _ in msgs if refuses(raw)]
     refused = letter_bytes = 0
     for x in got:
@@ -106,13 +111,16 @@ def test_letters_never_amplify_hostile_input() -> None:
 
 
 def test_v1_letters_still_decode() -> None:
-    v1 = (b'{"reason":"json","detail":"x","src_topic":"t","src_partition":1,"src_offset":5,"index":-1,'
-          b'"payload":"{oops","payload_bytes":5,"seen_at_ms":1,"v":1}')
+    v1 = (
+        b'{"reason":"json","detail":"x","src_topic":"t","src_partition":1,"src_offset":5,"index":-1,'
+        b'"payload":"{oops","payload_bytes":5,"seen_at_ms":1,"v":1}'
+    )
     rec = decode_record(v1)
     assert (rec.v, rec.reason, rec.payload, rec.refused, rec.payload_encoding) == (1, "json", "{oops", {}, "utf-8")
 
 
 # --- the safety net ----------------------------------------------------------------------------------
+
 
 def test_a_message_that_raises_is_set_aside_and_the_rest_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     real = aggregate_mod.decode
@@ -163,6 +171,7 @@ def test_an_encoding_failure_is_narrowed_to_its_message(monkeypatch: pytest.Monk
 
 # --- the watermark -----------------------------------------------------------------------------------
 
+
 def test_one_client_running_ahead_does_not_make_on_time_events_late() -> None:
     """One event 9 minutes ahead of now (accepted: under the 10-minute future tolerance) among on-time
     traffic: it is counted, but moves the watermark only to its record's broker time."""
@@ -199,6 +208,7 @@ def test_the_bound_is_a_setting() -> None:
 
 # --- rejects filed at a real time ---------------------------------------------------------------------
 
+
 def test_rejects_without_any_event_time_are_filed_at_the_broker_time() -> None:
     out = aggregate("clicks", 0, [(0, b"garbage", T0 + 7_000), (1, None, T0 + 8_000)], 0, NOW, LIMITS).batch
     assert out.watermark_ms == 0 and out.rejects == {"json": 1, "tombstone": 1}
@@ -211,18 +221,20 @@ def test_rejects_without_any_event_time_are_filed_at_the_broker_time() -> None:
 
 # --- conservation over runs -------------------------------------------------------------------------
 
+
 def test_conservation_through_the_fold() -> None:
     """events in = on time + late + refused, over runs of hostile messages cut at random places."""
     rng = random.Random(1206)
-    msgs = [(o, hostile_message(rng) if rng.random() < 0.5 else valid_message(rng, NOW - 60_000), NOW)
-            for o in range(4000)]
+    msgs = [
+        (o, hostile_message(rng) if rng.random() < 0.5 else valid_message(rng, NOW - 60_000), NOW) for o in range(4000)
+    ]
     units = sum(decode(raw, max_bytes=LIMITS.max_bytes, max_events=LIMITS.max_events).units for _, raw, _ in msgs)
     total = Counter()
     wm = 0
     i = 0
     while i < len(msgs):
         n = rng.randint(1, 400)
-        agg = aggregate_safely("clicks", 0, msgs[i:i + n], wm, NOW, LIMITS)
+        agg = aggregate_safely("clicks", 0, msgs[i : i + n], wm, NOW, LIMITS)
         wm = agg.batch.watermark_ms
         total["events"] += agg.batch.events
         total["refused"] += sum(agg.batch.rejects.values())

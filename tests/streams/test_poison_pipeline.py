@@ -2,6 +2,7 @@
 dead-letter topics. Tombstones, invalid UTF-8, deep nesting and a gzip bomb among good client
 batches, and one client clock 9 minutes ahead: the worker never restarts, the good counts are exact,
 no on-time event is counted late, and each poison message is one dead letter."""
+
 from __future__ import annotations
 
 import random
@@ -13,10 +14,10 @@ import pytest
 
 from contracts.deadletter import decode_record
 from contracts.events import Click, encode
-from simulators.hostile import poison
-from contracts.topics import ensure_topics
-from tests.conftest import make_settings
 from contracts.settings import settings_env
+from contracts.topics import ensure_topics
+from simulators.hostile import poison
+from tests.conftest import make_settings
 from tests.streams.test_exactness import RatesTail, end_offsets, read_topic
 from tests.support import WorkerProcess, known_clicks, wait_for
 
@@ -31,13 +32,20 @@ def test_poison_among_good_events_never_stops_the_worker(kafka: str, tmp_path: P
     now = int(time.time() * 1000)
     clicks = known_clicks(4_000, seed=1212, start_ms=now - 120_000, span_ms=100_000)  # on time, live
     rng = random.Random(1212)
-    ahead = Click(**{**{f: getattr(clicks[0], f) for f in clicks[0].__struct_fields__}, "id": "ahead",
-                     "ts": now + 9 * 60_000})  # accepted (future tolerance 10 min), a skewed client
+    ahead = Click(
+        **{**{f: getattr(clicks[0], f) for f in clicks[0].__struct_fields__}, "id": "ahead", "ts": now + 9 * 60_000}
+    )  # accepted (future tolerance 10 min), a skewed client
 
-    prod = KafkaProducer(bootstrap_servers=kafka.split(","), acks="all", linger_ms=5,
-                         max_request_size=64 << 20, enable_idempotence=True)
-    bomb_prod = KafkaProducer(bootstrap_servers=kafka.split(","), acks="all", compression_type="gzip",
-                              max_request_size=64 << 20, batch_size=1 << 20)
+    prod = KafkaProducer(
+        bootstrap_servers=kafka.split(","), acks="all", linger_ms=5, max_request_size=64 << 20, enable_idempotence=True
+    )
+    bomb_prod = KafkaProducer(
+        bootstrap_servers=kafka.split(","),
+        acks="all",
+        compression_type="gzip",
+        max_request_size=64 << 20,
+        batch_size=1 << 20,
+    )
     worker = WorkerProcess(s, tmp_path / "worker.log", settings_env(s)).start()
     pid = worker.proc.pid  # type: ignore[union-attr]
     tail = RatesTail(s)
@@ -48,7 +56,7 @@ def test_poison_among_good_events_never_stops_the_worker(kafka: str, tmp_path: P
         i = 0
         for n, part in enumerate(range(0, len(clicks), 20)):
             p = n % s.topic_partitions
-            futures.append(prod.send(s.topic_clicks, value=encode(clicks[part:part + 20]), partition=p))
+            futures.append(prod.send(s.topic_clicks, value=encode(clicks[part : part + 20]), partition=p))
             if n == 10:  # the skewed client, on partition 0 among on-time traffic that follows
                 futures.append(prod.send(s.topic_clicks, value=encode(ahead), partition=0))
                 good.append(ahead)
@@ -62,6 +70,7 @@ def test_poison_among_good_events_never_stops_the_worker(kafka: str, tmp_path: P
                 poison_offsets[kind] = (meta.partition, meta.offset)
                 if raw is not None:
                     from contracts.events import decode
+
                     good += decode(raw, max_bytes=s.max_message_bytes, max_events=s.max_events_per_message).events
             if n == 140:  # 32 MB of zeros in one gzip batch of ~32 KB: past the worker's 4 MB bound
                 bomb = bomb_prod.send(s.topic_clicks, value=b"\0" * (32 << 20), partition=p)
@@ -76,6 +85,7 @@ def test_poison_among_good_events_never_stops_the_worker(kafka: str, tmp_path: P
         def covered() -> bool:
             tail.poll()
             return not tail.coverage_errors(ends)
+
         wait_for(covered, 120, "rates covering every source offset", describe=lambda: tail.coverage_errors(ends))
 
         assert worker.alive() and worker.proc.pid == pid  # type: ignore[union-attr]
@@ -90,8 +100,9 @@ def test_poison_among_good_events_never_stops_the_worker(kafka: str, tmp_path: P
         assert tail.rejects() == {"tombstone": 1, "encoding": 1, "too_deep": 1, "too_large": 1}
         letters = [decode_record(v) for v in read_topic(s, s.topic_deadletter)]
         assert sorted((x.src_partition, x.src_offset) for x in letters) == sorted(poison_offsets.values())
-        by_kind = {k: next(x for x in letters if (x.src_partition, x.src_offset) == po)
-                   for k, po in poison_offsets.items()}
+        by_kind = {
+            k: next(x for x in letters if (x.src_partition, x.src_offset) == po) for k, po in poison_offsets.items()
+        }
         assert by_kind["tombstone"].reason == "tombstone"
         assert by_kind["invalid_utf8"].reason == "encoding" and by_kind["invalid_utf8"].events == 20
         assert by_kind["deep_nesting"].reason == "too_deep" and by_kind["deep_nesting"].events == 20

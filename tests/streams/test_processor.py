@@ -1,4 +1,5 @@
 """The processor's exactly-once rule: skip what the checkpoint says was already sent."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,14 +17,34 @@ T0 = 1_647_216_000_000
 
 
 def msg(offset: int) -> tuple[int, bytes]:
-    return offset, encode(Click(id=f"e{offset}", ts=T0 + offset, platform="k12", province="110000",
-                                user="u", session="s", resource="r", section="topic"))
+    return offset, encode(
+        Click(
+            id=f"e{offset}",
+            ts=T0 + offset,
+            platform="k12",
+            province="110000",
+            user="u",
+            session="s",
+            resource="r",
+            section="topic",
+        )
+    )
 
 
 def distinct(offset: int) -> tuple[int, bytes]:
     """A click with a visitor and a resource of its own: about 200 bytes of rate batch."""
-    return offset, encode(Click(id=f"e{offset}", ts=T0 + offset, platform="k12", province="110000",
-                                user=f"u{offset}", session=f"s{offset}", resource=f"r{offset}", section="topic"))
+    return offset, encode(
+        Click(
+            id=f"e{offset}",
+            ts=T0 + offset,
+            platform="k12",
+            province="110000",
+            user=f"u{offset}",
+            session=f"s{offset}",
+            resource=f"r{offset}",
+            section="topic",
+        )
+    )
 
 
 class FakeKafka:
@@ -44,14 +65,16 @@ class FakeKafka:
 
 
 def make(kafka: FakeKafka) -> Processor:
-    return Processor(Settings(), kafka.send, kafka.load, WorkerMetrics.create(CollectorRegistry()),
-                     clock=lambda: T0 / 1000 + 86_400)
+    return Processor(
+        Settings(), kafka.send, kafka.load, WorkerMetrics.create(CollectorRegistry()), clock=lambda: T0 / 1000 + 86_400
+    )
 
 
 def test_replayed_offsets_are_not_sent_twice() -> None:
     s = Settings()
-    ck = RateBatch(src_topic=s.topic_clicks, src_partition=2, first_offset=0, last_offset=9,
-                   watermark_ms=T0 + 9, events=10)
+    ck = RateBatch(
+        src_topic=s.topic_clicks, src_partition=2, first_offset=0, last_offset=9, watermark_ms=T0 + 9, events=10
+    )
     kafka = FakeKafka(ck)
     proc = make(kafka)
     out = asyncio.run(proc.handle(2, [msg(o) for o in range(5, 15)]))
@@ -105,7 +128,7 @@ def test_backlog_is_cut_before_folding_not_refolded(monkeypatch) -> None:  # typ
     batches = [decode_batch(v) for _t, _p, v in kafka.sent]
     assert all(len(v) <= 20_000 for _t, _p, v in kafka.sent)
     assert [(b.first_offset, b.last_offset) for b in batches][0][0] == 1000
-    assert all(a.last_offset + 1 == b.first_offset for a, b in zip(batches, batches[1:]))
+    assert all(a.last_offset + 1 == b.first_offset for a, b in zip(batches, batches[1:], strict=False))
     assert batches[-1].last_offset == 2999 and sum(b.events for b in batches) == 2000
     assert folded[0] <= 2000 * 1.2, f"{folded[0]} messages folded for 2000"
 

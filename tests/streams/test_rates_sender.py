@@ -1,4 +1,5 @@
 """The worker's output producer on its own thread, against the session's real broker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,9 +9,9 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from contracts.settings import Settings
+from contracts.topics import ensure_topics
 from ops.local_process import free_port
 from streams.rates_sender import RatesSender
-from contracts.topics import ensure_topics
 from tests.conftest import make_settings
 
 pytestmark = [pytest.mark.integration]
@@ -30,8 +31,12 @@ def started(kafka: str) -> Iterator[tuple[Settings, RatesSender]]:
 
 
 def read_all(settings: Settings, topic: str, partition: int, n: int) -> list[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=10_000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+    )
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
@@ -47,7 +52,8 @@ def read_all(settings: Settings, topic: str, partition: int, n: int) -> list[byt
 
 
 def test_records_are_acknowledged_to_the_calling_loop_and_stored_in_order(
-        started: tuple[Settings, RatesSender]) -> None:
+    started: tuple[Settings, RatesSender],
+) -> None:
     s, sender = started
 
     async def send_all() -> list[object]:

@@ -1,4 +1,5 @@
 """Process tuning of the worker: collector thresholds and glibc's mmap threshold are really set."""
+
 from __future__ import annotations
 
 import gc
