@@ -103,7 +103,7 @@ def test_main_opens_migrates_starts_the_sink_serves_and_cleans_up(
         raise KeyboardInterrupt  # Ctrl-C
 
     monkeypatch.setattr("sinks.store.open_store", lambda settings: OwnedStore())
-    monkeypatch.setattr("sinks.migrate.migrate", lambda s: events.append("migrate") or [])
+    monkeypatch.setattr("sinks.migrate.migrate", lambda s, cluster="": events.append("migrate") or [])
     runner = types.SimpleNamespace(start_sink_thread=start_sink_thread, stop_process=lambda err: None)
     monkeypatch.setitem(sys.modules, "sinks.runner", runner)
     monkeypatch.setattr(dash.Dash, "run", fake_run)
