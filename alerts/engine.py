@@ -94,6 +94,7 @@ class AlertEngine:
         self._last_forecast: dict[str, float] = {}
         self._forecasts: dict[str, float | None] = {}
         self._seen_alert_keys: set[tuple[str, str, State]] = set()
+        self._surging: set[SeriesKey] = set()  # alert groups whose detectors were in a surge last minute
         provinces = tuple(provinces)
         keys: list[SeriesKey] = [("national",)]
         keys += [("platform", p) for p in PLATFORMS]
@@ -253,7 +254,11 @@ class AlertEngine:
             if rd.spike and ("spike" not in best or rd.value > r[best["spike"][1]].value):
                 best["spike"] = (rd.value, k)
         if "surge" in best:
-            best.pop("spike", None)  # minutes far above a baseline that a closure left behind: the surge says it
+            if alert_key in self._surging:  # a spike inside a surge already under way: the surge says it
+                best.pop("spike", None)
+            self._surging.add(alert_key)  # (the minute a spike starts the surge, the spike is still news)
+        else:
+            self._surging.discard(alert_key)
         for kind, out in (("surge", surge), ("drop", drop), ("outage", outage), ("spike", anomaly)):
             if kind in best:
                 out.append(self._candidate(best[kind][1], r, kind, alert_key))
