@@ -10,14 +10,13 @@ stack's topics, groups and tables are never written.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
-from contracts.settings import Settings
+from contracts.settings import Settings, settings_env
 
 Target = Literal["live", "isolated"]
 Status = Literal["running", "finished", "ended"]
@@ -115,14 +114,4 @@ def rehearsal_settings(settings: Settings, manifest: Manifest) -> Settings:
 
 def to_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
     """The EDU_* environment that reproduces `settings` in a child process."""
-    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("EDU_")}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            env[f"EDU_{name.upper()}"] = str(value).lower()
-        elif isinstance(value, (dict, list)):
-            env[f"EDU_{name.upper()}"] = json.dumps(value)
-        else:
-            env[f"EDU_{name.upper()}"] = str(value)
-    return env
+    return settings_env(settings, base)

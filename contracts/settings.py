@@ -289,7 +289,7 @@ def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict
             continue
         if isinstance(value, bool):
             env[f"EDU_{name.upper()}"] = str(value).lower()
-        elif isinstance(value, (dict, list)):
+        elif isinstance(value, (dict, list, tuple)):
             env[f"EDU_{name.upper()}"] = json.dumps(value)
         else:
             env[f"EDU_{name.upper()}"] = str(value)

@@ -8,8 +8,6 @@ it started; a dead service stops the rest with its log tail.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,20 +15,12 @@ import threading
 import time
 from pathlib import Path
 
-from contracts.settings import Settings
+from contracts.settings import Settings, settings_env
 from ops.launch import Child, _http_ok, _wait
 
 
 def cluster_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDU_")}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, bool):
-            env[f"EDU_{name.upper()}"] = str(value).lower()
-        elif isinstance(value, (dict, list)):
-            env[f"EDU_{name.upper()}"] = json.dumps(value)  # complex settings are JSON in the env
-        else:
-            env[f"EDU_{name.upper()}"] = str(value)
-    return env
+    return settings_env(settings)
 
 
 def _spawn(name: str, args: list[str], logs: Path, env: dict[str, str]) -> Child:
