@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from cockpit import auth
 from cockpit.app import create_app
 from cockpit.layout import Ids
+from contracts.alerts import Severity, State, StateChange
 from contracts.settings import Settings
 from sinks.store import ChdbStore
 from sinks.tables import alert_log
@@ -41,24 +42,24 @@ def test_operator_types_through_refreshes_and_finds_silences_and_links(
         alert_log.COLUMNS,
         [
             alert_log.row(
-                {
-                    "at": fx.NOW - 120,
-                    "fingerprint": fx.FP_GX,
-                    "alertname": "TrafficSurge",
-                    "kind": "silence",
-                    "old_state": "firing",
-                    "new_state": "firing",
-                    "severity": "warning",
-                    "value": 3.1,
-                    "labels": fx.SURGE_GX,
-                    "annotations": {
+                StateChange(
+                    at=fx.NOW - 120,
+                    fingerprint=fx.FP_GX,
+                    alertname="TrafficSurge",
+                    kind="silence",
+                    old_state=State.FIRING,
+                    new_state=State.FIRING,
+                    severity=Severity.WARNING,
+                    value=3.1,
+                    labels=fx.SURGE_GX,
+                    annotations={
                         "ratio": "3.10",
                         "silence_starts_at": str(fx.NOW - 120),
                         "silence_ends_at": str(silence_end),
                     },
-                    "author": "duty",
-                    "comment": "扩容中",
-                }
+                    author="duty",
+                    comment="扩容中",
+                )
             )
         ],
     )
