@@ -133,7 +133,13 @@ def banner_children(m: Manifest | None, inside: bool, latest_minute: int | None)
     return children, "rehearsal-banner active"
 
 
-def rate_strip(q: Queries) -> str:
+_STRIP = {
+    "zh": "事件 {events}/分 · 迟到 {late}/分{share} · 拒收 {refused}/分",
+    "en": "events {events}/min · late {late}/min{share} · refused {refused}/min",
+}
+
+
+def rate_strip(q: Queries, lang: str = "zh") -> str:
     """Events, late and refused per minute over the last stored minutes of the viewer's namespace."""
     now = q.latest_minute()
     if now is None:
@@ -143,9 +149,11 @@ def rate_strip(q: Queries) -> str:
     late = _first(q.run("late_total_between", start=start, end=end))
     refused = sum(int(r[1] or 0) for r in sink_queries.run(q.store, "rejects_by_reason", start=start, end=end))
     share = f" ({late / (events + late):.1%})" if events + late else ""
-    return (
-        f"事件 / events {events / RATE_MINUTES:,.0f}/min · 迟到 / late {late / RATE_MINUTES:,.0f}/min{share}"
-        f" · 拒收 / refused {refused / RATE_MINUTES:,.0f}/min"
+    return _STRIP.get(lang, _STRIP["zh"]).format(
+        events=f"{events / RATE_MINUTES:,.0f}",
+        late=f"{late / RATE_MINUTES:,.0f}",
+        share=share,
+        refused=f"{refused / RATE_MINUTES:,.0f}",
     )
 
 
@@ -162,14 +170,15 @@ def register(app: dash.Dash, queries: NamespacedQueries, manifests: ManifestCach
         Output(STRIP, "children"),
         Input(Ids.TICK, "n_intervals"),
         Input(Ids.URL, "pathname"),
+        Input(Ids.LANG, "value"),
     )
-    def _banner(_n: int, _path: str) -> tuple[list[Any], str, str]:
+    def _banner(_n: int, _path: str, lang: str | None) -> tuple[list[Any], str, str]:
         m = manifests.get()
         inside = queries.viewer_manifest() is not None
         q = queries.pick()
         latest = q.latest_minute() if on_view(m) and (inside or m.target == "live") else None  # type: ignore[union-attr]
         children, cls = banner_children(m, inside, latest)
-        return children, cls, rate_strip(q)
+        return children, cls, rate_strip(q, lang or "zh")
 
     _routes(app.server, manifests)
 

@@ -75,8 +75,8 @@ def test_each_viewer_reads_the_namespace_of_its_cookie(store: ChdbStore, tmp_pat
         q._manifests._at = -1e18  # re-read now, not after its second
         with server.test_request_context("/", headers={"Cookie": f"{rehearsal.COOKIE}={m.id}"}):
             assert q.latest_minute() == live_now + 3600
-            strip = rehearsal.rate_strip(q.pick())
-            assert "拒收 / refused 2/min" in strip  # 10 refused over the last five minutes
+            assert "拒收 2/分" in rehearsal.rate_strip(q.pick(), "zh")  # 10 refused over the last five minutes
+            assert "refused 2/min" in rehearsal.rate_strip(q.pick(), "en")
         with server.test_request_context("/", headers={"Cookie": f"{rehearsal.COOKIE}=rhother"}):
             assert q.latest_minute() == live_now
         write_manifest(settings, msgspec.structs.replace(m, status="ended"))
