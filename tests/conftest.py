@@ -29,6 +29,8 @@ BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_thread_server", "dash_process_s
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The local cluster (9 server processes) runs last, so its start-up and shutdown load no other test.
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if names & SERVICE_FIXTURES and item.get_closest_marker("integration") is None:

@@ -55,6 +55,13 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, cockpit_refresh_ms=2000, cockpit_cache_s=1.0)
 
 
+@pytest.fixture(autouse=True)
+def _fixture_wall_clock() -> None:
+    from tests.cockpit import data
+
+    data.restart_wall_clock()
+
+
 @pytest.fixture(name="free_port")
 def free_port_fixture() -> int:
     return free_port()
