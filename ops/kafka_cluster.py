@@ -35,8 +35,10 @@ class ClusterBroker(LocalKafka):
         controller_port: int,
         data_dir: Path,
         extra_config: Mapping[str, str] | None = None,
+        own_session: bool = False,
     ) -> None:
         super().__init__(bootstrap_port, controller_port, data_dir, jvm_opts=JVM_OPTS, extra_config=extra_config)
+        self.own_session = own_session
         self.node_id = node_id
         self.voters = voters
         self.cluster_id = cluster_id
@@ -102,7 +104,7 @@ class ClusterBroker(LocalKafka):
             self._java_cmd("kafka.Kafka", str(self.config_file)),
             self.log_file,
             self.data_dir,
-            new_session=False,
+            new_session=self.own_session,
             banner=f"\n==== starting node {self.node_id} at {time.ctime()} ====\n",
         )
         self._owned = True
@@ -115,13 +117,23 @@ class ClusterBroker(LocalKafka):
 class LocalKafkaCluster:
     """Three KRaft nodes under `base_dir` on free loopback ports; stops only what it started."""
 
-    def __init__(self, base_dir: Path, nodes: int = 3, extra_config: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        base_dir: Path,
+        nodes: int = 3,
+        extra_config: Mapping[str, str] | None = None,
+        *,
+        own_session: bool = False,
+    ) -> None:
+        """`own_session`: the brokers leave our process group, so a terminal's Ctrl-C reaches the
+        launcher only and the brokers stop last (its clients stop first); tests keep them in the
+        group so a CI teardown reaches them."""
         self.base_dir = Path(base_dir).resolve()
         ports = [(free_port(), free_port()) for _ in range(nodes)]
         voters = ",".join(f"{i}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports, start=1))
         cluster_id = _new_cluster_id()
         self.brokers = {
-            i: ClusterBroker(i, voters, cluster_id, b, c, self.base_dir / f"kafka-{i}", extra_config)
+            i: ClusterBroker(i, voters, cluster_id, b, c, self.base_dir / f"kafka-{i}", extra_config, own_session)
             for i, (b, c) in enumerate(ports, start=1)
         }
 

@@ -11,61 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.settings import Settings, load_settings
-
-
-@dataclass
-class Child:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def tail(self, lines: int = 25) -> str:
-        text = self.log.read_text("utf-8", "replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-def _spawn(name: str, args: list[str], logs: Path) -> Child:
-    log = logs / f"{name}.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
-            start_new_session=True,
-        )
-    return Child(name, proc, log)
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
-def _wait(cond, timeout: float, what: str, children: list[Child], stop: threading.Event) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not stop.is_set():
-        for c in children:
-            if c.proc.poll() is not None:
-                raise RuntimeError(f"{c.name} exited with {c.proc.returncode} while waiting for {what}:\n{c.tail()}")
-        if cond():
-            return
-        stop.wait(0.5)
-    if not stop.is_set():
-        raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+from ops.supervise import Child, http_ok, spawn_service, stop_children, stop_on_signals, wait_until, watch
 
 
 def _load_catalogue(path: Path, logs: Path) -> None:
@@ -85,9 +37,7 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
 
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
 
     kafka = LocalKafka(
         settings.kafka_port,
@@ -101,20 +51,22 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
     try:
         print(f"==> Kafka {settings.kafka_bootstrap}", flush=True)
         kafka.fetch()
-        kafka.start(timeout=90)
+        # Its own session: a terminal's Ctrl-C reaches our process group, and a broker gone first leaves
+        # every client retrying it through its shutdown (CI: 120 s to stop). It stops last, below.
+        kafka.start(timeout=90, detach=True)
         ensure_topics(settings)
         alertmanager = _start_alertmanager(settings)
         print("==> worker, alerting, cockpit (+ sink, chDB)" + (", simulator" if simulate else ""), flush=True)
         if simulate:  # titles of the simulated resources, before the cockpit takes the chDB path
             _load_catalogue(settings.data_dir / "catalogue.jsonl", logs)
-        children.append(_spawn("worker", ["streams.cli"], logs))
-        children.append(_spawn("alerts", ["alerts.cli"], logs))
-        children.append(_spawn("cockpit", ["cockpit.cli", "--with-sink"], logs))
-        children.append(_spawn("collector", ["collector.cli", "serve"], logs))  # HTTP front door (issue 16)
+        children.append(spawn_service("worker", ["streams.cli"], logs))
+        children.append(spawn_service("alerts", ["alerts.cli"], logs))
+        children.append(spawn_service("cockpit", ["cockpit.cli", "--with-sink"], logs))
+        children.append(spawn_service("collector", ["collector.cli", "serve"], logs))  # HTTP front door (issue 16)
         url = f"http://{settings.cockpit_host}:{settings.cockpit_port}/"
-        _wait(lambda: _http_ok(url + "healthz"), 120, "the cockpit", children, stop)
+        wait_until(lambda: http_ok(url + "healthz"), 120, "the cockpit", children, stop)
         if simulate:
-            children.append(_spawn("simulator", ["simulators.cli", "run", "--live", "--rate", str(rate)], logs))
+            children.append(spawn_service("simulator", ["simulators.cli", "run", "--live", "--rate", str(rate)], logs))
         if stop.is_set():
             return 130
         print(
@@ -130,27 +82,14 @@ def run(settings: Settings, rate: float, simulate: bool) -> int:
             flush=True,
         )
         _print_operator_hint(settings, alertmanager)
-        while not stop.is_set():
-            for c in children:
-                if c.proc.poll() is not None:
-                    print(f"!! {c.name} exited with {c.proc.returncode}:\n{c.tail()}", file=sys.stderr)
-                    return 1
-            stop.wait(1.0)
-        return 0
+        return watch(children, stop)
     except RuntimeError as err:
         print(f"!! {err}", file=sys.stderr)
         return 1
     finally:
         print("==> stopping", flush=True)
         _stop_rehearsal(settings)
-        for c in reversed(children):
-            if c.proc.poll() is None:
-                c.proc.send_signal(signal.SIGTERM)
-        for c in reversed(children):
-            try:
-                c.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                c.proc.kill()
+        stop_children(children)
         if alertmanager is not None:
             alertmanager.stop()
         kafka.stop()

@@ -8,28 +8,15 @@ it started; a dead service stops the rest with its log tail.
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
 from contracts.settings import Settings, settings_env
-from ops.launch import Child, _http_ok, _wait
+from ops.supervise import Child, http_ok, spawn_service, stop_children, stop_on_signals, wait_until, watch
 
 
 def cluster_env(settings: Settings) -> dict[str, str]:
     return settings_env(settings)
-
-
-def _spawn(name: str, args: list[str], logs: Path, env: dict[str, str]) -> Child:
-    log = logs / f"{name}.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-    return Child(name, proc, log)
 
 
 def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 3, sinks: int = 2) -> int:
@@ -42,10 +29,10 @@ def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 
     base = settings.data_dir / "cluster"
     logs = base / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    kafka = LocalKafkaCluster(base / "kafka", extra_config={"message.max.bytes": str(4 * 1024 * 1024)})
+    stop = stop_on_signals()
+    kafka = LocalKafkaCluster(
+        base / "kafka", own_session=True, extra_config={"message.max.bytes": str(4 * 1024 * 1024)}
+    )
     clickhouse = LocalClickHouseCluster(base / "clickhouse")
     children: list[Child] = []
     t0 = time.monotonic()
@@ -72,7 +59,7 @@ def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 
         env = cluster_env(s)
         for i in range(workers):
             children.append(
-                _spawn(
+                spawn_service(
                     f"worker{i}",
                     ["streams.cli"],
                     logs,
@@ -80,13 +67,17 @@ def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 
                 )
             )
         for i in range(sinks):
-            children.append(_spawn(f"sink{i}", ["sinks.cli", "run"], logs, {**env, "EDU_SINK_METRICS_PORT": "0"}))
-        children.append(_spawn("alerts", ["alerts.cli"], logs, env))
-        children.append(_spawn("cockpit", ["cockpit.cli", "--no-migrate"], logs, env))
+            children.append(
+                spawn_service(f"sink{i}", ["sinks.cli", "run"], logs, {**env, "EDU_SINK_METRICS_PORT": "0"})
+            )
+        children.append(spawn_service("alerts", ["alerts.cli"], logs, env))
+        children.append(spawn_service("cockpit", ["cockpit.cli", "--no-migrate"], logs, env))
         url = f"http://{s.cockpit_host}:{s.cockpit_port}/"
-        _wait(lambda: _http_ok(url + "healthz"), 180, "the cockpit", children, stop)
+        wait_until(lambda: http_ok(url + "healthz"), 180, "the cockpit", children, stop)
         if simulate:
-            children.append(_spawn("simulator", ["simulators.cli", "run", "--live", "--rate", str(rate)], logs, env))
+            children.append(
+                spawn_service("simulator", ["simulators.cli", "run", "--live", "--rate", str(rate)], logs, env)
+            )
         if stop.is_set():
             return 130
         print(
@@ -94,25 +85,12 @@ def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 
             f"ClickHouse {host}:{port}; logs in {logs}; Ctrl-C stops)\n",
             flush=True,
         )
-        while not stop.is_set():
-            for c in children:
-                if c.proc.poll() is not None:
-                    print(f"!! {c.name} exited with {c.proc.returncode}:\n{c.tail()}", file=sys.stderr)
-                    return 1
-            stop.wait(1.0)
-        return 0
+        return watch(children, stop)
     except RuntimeError as err:
         print(f"!! {err}", file=sys.stderr)
         return 1
     finally:
         print("==> stopping", flush=True)
-        for c in reversed(children):
-            if c.proc.poll() is None:
-                c.proc.send_signal(signal.SIGTERM)
-        for c in reversed(children):
-            try:
-                c.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                c.proc.kill()
+        stop_children(children)
         kafka.stop()
         clickhouse.stop()
