@@ -223,6 +223,14 @@ class Settings(BaseSettings):
         "the table's parts (non-replicated tables); false: insert it again and "
         "let replicated block deduplication drop the copy",
     )
+    sink_fault_step_pause_s: float = Field(
+        0.0,
+        ge=0.0,
+        le=5.0,
+        description="fault injection for crash tests only (0 in service): hold each flush this long "
+        "between two of its steps, so a kill at a random instant lands inside a flush "
+        "(a local ClickHouse server writes a flush in milliseconds)",
+    )
     # --- issue 17: cluster and time scale ---------------------------------------------------------
     retention_day_days: int = Field(1830, ge=0, description="clicks_day rollup: days kept (whole months)")
     # --- issue 14: cockpit truth, operators, hardening, chat-robot delivery --------------------

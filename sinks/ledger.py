@@ -109,9 +109,10 @@ def _ends_json(ends: dict[int, int]) -> str:
 class Ledger:
     """The write path of every sink on one store in this process (one per store, shared by its sinks)."""
 
-    def __init__(self, store: ChdbStore | ServerStore, witness: bool = True) -> None:
+    def __init__(self, store: ChdbStore | ServerStore, witness: bool = True, step_pause_s: float = 0.0) -> None:
         self.store = store
         self.witness = witness
+        self.step_pause_s = step_pause_s  # fault injection (settings.sink_fault_step_pause_s)
         self.lock = threading.RLock()
         self._uncertain: list[_Uncertain] = []
         self._seq = 0
@@ -252,6 +253,8 @@ class Ledger:
                     raise
                 flush.done[i] = frozenset(step.tables)
                 written[step.table] = written.get(step.table, 0) + len(step.rows)
+            if self.step_pause_s and i + 1 < len(flush.steps):
+                time.sleep(self.step_pause_s)  # widens the crash window for kill tests; 0 in service
         return written
 
     def _insert(self, step: Step, missing: tuple[str, ...]) -> None:

@@ -69,7 +69,9 @@ class Sink:
         self.peak_rows = 0
         self.last_stored: dict[int, int] = {}
         self.retention = RetentionSchedule(store, settings, on_dropped=self._count_dropped) if retention else None
-        self.ledger = ledger or Ledger(store, witness=settings.sink_insert_witness)
+        self.ledger = ledger or Ledger(
+            store, witness=settings.sink_insert_witness, step_pause_s=settings.sink_fault_step_pause_s
+        )
         self.health = health or SinkHealth(f"{self.group}/{self.topic}")
         self.recovery: Interrupted | None = None  # a flush begun before a crash, being re-read
         self._rng = random.Random()
@@ -432,7 +434,7 @@ def sinks_for(settings: Settings, store: ChdbStore | ServerStore, metrics: SinkM
     """The sinks a deployment runs: clicks rates (with retention), session rates, the alert log.
 
     They share one ledger: their inserts into one store go one step at a time (`sinks/ledger.py`)."""
-    ledger = Ledger(store, witness=settings.sink_insert_witness)
+    ledger = Ledger(store, witness=settings.sink_insert_witness, step_pause_s=settings.sink_fault_step_pause_s)
     return [
         Sink(settings, store, metrics, settings.topic_rates, retention=True, ledger=ledger),
         Sink(settings, store, metrics, settings.topic_session_rates, retention=False, ledger=ledger),
