@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     sink_max_backlog_rows: int = Field(500_000, ge=1, description="pause consuming above this")
     sink_retry_max_s: float = Field(30.0, gt=0, description="cap of the retry backoff")
     sink_metrics_port: int = Field(9402, ge=0, le=65535, description="0 disables /metrics")
+    sink_instance: str = Field(
+        "",
+        pattern=r"^(\d{1,3}/\d{1,3})?$",
+        description="'I/N': this sink is instance I of N and reads partitions p with p % N == I of each "
+        "topic (assigned statically; each instance keeps its own flush log, so several sinks can share "
+        "the work); empty: one sink per group, Kafka assigns it every partition",
+    )
 
     # --- cockpit -------------------------------------------------------------------------------
     cockpit_host: str = "127.0.0.1"
@@ -260,8 +267,32 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port], got {v!r}")
         return v
 
+    @field_validator("sink_instance")
+    @classmethod
+    def _instance(cls, v: str) -> str:
+        if v:
+            i, n = (int(x) for x in v.split("/"))
+            if not 0 <= i < n:
+                raise ValueError(f"expected I/N with 0 <= I < N, got {v!r}")
+        return v
+
+    @property
+    def sink_shard(self) -> tuple[int, int] | None:
+        """(I, N) of `sink_instance`, or None for a single sink per group."""
+        if not self.sink_instance:
+            return None
+        i, n = self.sink_instance.split("/")
+        return int(i), int(n)
+
     @model_validator(mode="after")
     def _paths(self) -> Settings:
+        if self.sink_instance and self.sink_insert_witness:
+            # The witness settles a crashed step by the table's newest part: another writer's parts
+            # would pass for ours (measured: clicks lost on one server with two instances).
+            raise ValueError(
+                "sink_instance needs sink_insert_witness=false: several sinks per group need replicated "
+                "tables, whose block deduplication drops a re-inserted step"
+            )
         if self.chdb_path is None:
             object.__setattr__(self, "chdb_path", self.data_dir / "chdb")
         return self

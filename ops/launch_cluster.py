@@ -50,6 +50,8 @@ def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 
                 "clickhouse_host": host,
                 "clickhouse_port": port,
                 "clickhouse_cluster": CLUSTER,
+                # replicated tables: a crashed step is inserted again and block deduplication drops it
+                "sink_insert_witness": False,
             }
         )
         ensure_topics(s)
@@ -68,7 +70,12 @@ def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 
             )
         for i in range(sinks):
             children.append(
-                spawn_service(f"sink{i}", ["sinks.cli", "run"], logs, {**env, "EDU_SINK_METRICS_PORT": "0"})
+                spawn_service(
+                    f"sink{i}",
+                    ["sinks.cli", "run"],
+                    logs,
+                    {**env, "EDU_SINK_METRICS_PORT": "0", "EDU_SINK_INSTANCE": f"{i}/{sinks}"},
+                )
             )
         children.append(spawn_service("alerts", ["alerts.cli"], logs, env))
         children.append(spawn_service("cockpit", ["cockpit.cli", "--no-migrate"], logs, env))

@@ -109,8 +109,12 @@ def _ends_json(ends: dict[int, int]) -> str:
 class Ledger:
     """The write path of every sink on one store in this process (one per store, shared by its sinks)."""
 
-    def __init__(self, store: ChdbStore | ServerStore, witness: bool = True, step_pause_s: float = 0.0) -> None:
+    def __init__(
+        self, store: ChdbStore | ServerStore, witness: bool = True, step_pause_s: float = 0.0, instance: str = ""
+    ) -> None:
         self.store = store
+        # One writer per log key (the table keeps a key's newest row): sharded sinks log as `group@I/N`.
+        self.instance = instance
         self.witness = witness
         self.step_pause_s = step_pause_s  # fault injection (settings.sink_fault_step_pause_s)
         self.lock = threading.RLock()
@@ -134,7 +138,7 @@ class Ledger:
             sink_flushes.COLUMNS,
             [
                 (
-                    consumer,
+                    self.log_key(consumer),
                     topic,
                     self._next_seq(),
                     _ends_json(ends),
@@ -147,9 +151,15 @@ class Ledger:
             ],
         )
 
-    def _latest(self, consumer: str, topic: str) -> tuple[dict[int, int], int, str, int, Any] | None:
+    def log_key(self, consumer: str) -> str:
+        return f"{consumer}@{self.instance}" if self.instance else consumer
+
+    def _latest(
+        self, consumer: str, topic: str, *, key: str | None = None
+    ) -> tuple[dict[int, int], int, str, int, Any] | None:
         rows = self.store.query(
-            sink_flushes.LATEST.format(db=self.store.database), {"consumer": consumer, "topic": topic}
+            sink_flushes.LATEST.format(db=self.store.database),
+            {"consumer": key or self.log_key(consumer), "topic": topic},
         )
         if not rows or not rows[0][5]:
             return None
@@ -224,6 +234,23 @@ class Ledger:
             # left it uncertain, and a crash is settled at load).
             stored = frozenset(detail) if state == sink_flushes.SETTLED else None
             return Interrupted(ends, step, key, stored)
+
+    def foreign_unfinished(self, consumer: str, topic: str, committed: dict[int, int]) -> list[str]:
+        """Log keys of this group and topic, other than this sink's and its peers' (same N), holding a
+        flush not stored: left by a sink run with another `sink_instance`. Only that key can resume it,
+        so a sink must not start on these partitions while one exists."""
+        n = self.instance.partition("/")[2]
+        rows = self.store.query(sink_flushes.KEYS.format(db=self.store.database), {"topic": topic})
+        keys = [str(r[0]) for r in rows]
+        found = []
+        for key in keys:
+            base, at, inst = key.partition("@")
+            if base != consumer or key == self.log_key(consumer) or (at and n and inst.partition("/")[2] == n):
+                continue
+            latest = self._latest(consumer, topic, key=key)
+            if latest is not None and not _committed(latest[0], committed):
+                found.append(key)
+        return found
 
     # -- writing ------------------------------------------------------------------------------------
 

@@ -39,6 +39,10 @@ MAX_POLL_RECORDS = 2000
 FETCH_MAX_BYTES = 64 * 1024 * 1024
 
 
+class SinkConfigError(RuntimeError):
+    """A sink that must not run as configured (restarting cannot help): it stops with the reason."""
+
+
 class Sink:
     def __init__(
         self,
@@ -64,11 +68,16 @@ class Sink:
         self.buffer_limit = min(settings.sink_batch_rows, settings.sink_max_backlog_rows)
         self._stop = threading.Event()
         self._consumer = None
+        self._config_error: SinkConfigError | None = None
         self.flushes = 0
         self.paused = False
         self.peak_rows = 0
         self.last_stored: dict[int, int] = {}
-        self.retention = RetentionSchedule(store, settings, on_dropped=self._count_dropped) if retention else None
+        shard = settings.sink_shard
+        first = shard is None or shard[0] == 0  # retention runs once, not in every instance
+        self.retention = (
+            RetentionSchedule(store, settings, on_dropped=self._count_dropped) if retention and first else None
+        )
         self.ledger = ledger or Ledger(
             store, witness=settings.sink_insert_witness, step_pause_s=settings.sink_fault_step_pause_s
         )
@@ -150,49 +159,33 @@ class Sink:
                     sink.metrics.backlog.set(0)
 
             def on_partitions_assigned(self, assigned):
-                stored = sink._with_retry(lambda: stored_offsets(sink.store, sink.buffer.consumer, sink.topic))
-                # Every assigned partition starts where ClickHouse says, or at the beginning if it
-                # never stored one: Kafka's committed offsets are only a hint.
-                fresh = [tp for tp in assigned if tp.partition not in stored]
-                for tp in assigned:
-                    if tp.partition in stored:
-                        consumer.seek(tp, stored[tp.partition])
-                if fresh:
-                    consumer.seek_to_beginning(*fresh)
-                sink.recovery = sink._with_retry(
-                    lambda: sink.ledger.interrupted(sink.buffer.consumer, sink.topic, stored)
-                )
-                if sink.recovery is not None:
-                    log.warning(
-                        "%s: resuming a flush interrupted at step %d (%s): re-reading %s up to %s",
-                        sink.group,
-                        sink.recovery.step,
-                        sink.recovery.key,
-                        stored,
-                        sink.recovery.ends,
-                    )
-                    missing = set(sink.recovery.ends) - {tp.partition for tp in assigned}
-                    if missing:
-                        log.error(
-                            "%s: the interrupted flush covers partitions %s not assigned here; it "
-                            "resumes once they are (run one sink per group)",
-                            sink.group,
-                            sorted(missing),
-                        )
-                log.info(
-                    "%s: assigned partitions %s, reading from %s",
-                    sink.group,
-                    sorted(tp.partition for tp in assigned),
-                    stored,
-                )
-                if sink.paused:  # assigned during an outage: stay paused until the flush succeeds
-                    consumer.pause(*assigned)
+                try:
+                    sink._assigned(consumer, assigned)
+                except SinkConfigError as err:  # kafka-python logs and swallows a listener's errors
+                    sink._config_error = err
 
         self._wait_for_topic(consumer, self.topic)
-        consumer.subscribe([self.topic], listener=Listener())
+        shard = self.settings.sink_shard
+        if shard is None:
+            consumer.subscribe([self.topic], listener=Listener())
+        else:  # instance I of N: its partitions, statically (no group membership, no rebalance)
+            from kafka import TopicPartition
+
+            i, n = shard
+            mine = [
+                TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic)) if p % n == i
+            ]
+            if mine:
+                consumer.assign(mine)
+                self._assigned(consumer, mine)
+            else:
+                log.warning("%s: instance %d of %d has no partition of %s to read", self.group, i, n, self.topic)
+                self._stop.wait()
         try:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=MAX_POLL_RECORDS)
+                if self._config_error is not None:
+                    raise self._config_error
                 self._take(consumer, polled.items())
                 if self.recovery is not None:
                     if self._recovery_ready():
@@ -207,6 +200,51 @@ class Sink:
                 self._with_retry(lambda: self._flush(commit=True), give_up=self._stop.is_set)
         finally:
             consumer.close(autocommit=False)
+
+    def _assigned(self, consumer, assigned) -> None:
+        """Seek each partition to the offset stored in ClickHouse and find a flush a crash interrupted."""
+        stored = self._with_retry(lambda: stored_offsets(self.store, self.buffer.consumer, self.topic))
+        foreign = self._with_retry(lambda: self.ledger.foreign_unfinished(self.buffer.consumer, self.topic, stored))
+        if foreign:
+            raise SinkConfigError(
+                f"{self.group}: flushes interrupted under {foreign} are not stored yet, and only a sink with "
+                f"that EDU_SINK_INSTANCE (after the '@') can resume them: start it so once, then change the "
+                f"instances (this sink: {self.settings.sink_instance or 'no instance'})"
+            )
+        # Every assigned partition starts where ClickHouse says, or at the beginning if it
+        # never stored one: Kafka's committed offsets are only a hint.
+        fresh = [tp for tp in assigned if tp.partition not in stored]
+        for tp in assigned:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition])
+        if fresh:
+            consumer.seek_to_beginning(*fresh)
+        self.recovery = self._with_retry(lambda: self.ledger.interrupted(self.buffer.consumer, self.topic, stored))
+        if self.recovery is not None:
+            log.warning(
+                "%s: resuming a flush interrupted at step %d (%s): re-reading %s up to %s",
+                self.group,
+                self.recovery.step,
+                self.recovery.key,
+                stored,
+                self.recovery.ends,
+            )
+            missing = set(self.recovery.ends) - {tp.partition for tp in assigned}
+            if missing:
+                log.error(
+                    "%s: the interrupted flush covers partitions %s not assigned here; it "
+                    "resumes once they are (one sink per group, or instances I/N of one N)",
+                    self.group,
+                    sorted(missing),
+                )
+        log.info(
+            "%s: assigned partitions %s, reading from %s",
+            self.group,
+            sorted(tp.partition for tp in assigned),
+            stored,
+        )
+        if self.paused:  # assigned during an outage: stay paused until the flush succeeds
+            consumer.pause(*assigned)
 
     def _take(self, consumer, polled: Iterable) -> None:
         """Buffer polled records up to the limit; seek back to the first record not taken.
@@ -369,7 +407,9 @@ class SinkThread:
                 sink.health.set_state("stopped")
                 return
             except BaseException as err:
-                permanent = isinstance(err, StoreError) and not isinstance(err, StoreUnavailable)
+                permanent = isinstance(err, SinkConfigError) or (
+                    isinstance(err, StoreError) and not isinstance(err, StoreUnavailable)
+                )
                 restarts = 0 if sink.flushes > flushes else restarts + 1
                 if sink._stop.is_set() or permanent or restarts > self.max_restarts:
                     self._fail(err, permanent)
@@ -434,7 +474,12 @@ def sinks_for(settings: Settings, store: ChdbStore | ServerStore, metrics: SinkM
     """The sinks a deployment runs: clicks rates (with retention), session rates, the alert log.
 
     They share one ledger: their inserts into one store go one step at a time (`sinks/ledger.py`)."""
-    ledger = Ledger(store, witness=settings.sink_insert_witness, step_pause_s=settings.sink_fault_step_pause_s)
+    ledger = Ledger(
+        store,
+        witness=settings.sink_insert_witness,
+        step_pause_s=settings.sink_fault_step_pause_s,
+        instance=settings.sink_instance,
+    )
     return [
         Sink(settings, store, metrics, settings.topic_rates, retention=True, ledger=ledger),
         Sink(settings, store, metrics, settings.topic_session_rates, retention=False, ledger=ledger),

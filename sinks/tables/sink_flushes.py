@@ -49,6 +49,9 @@ FROM {{db}}.{TABLE}
 WHERE consumer = %(consumer)s AND topic = %(topic)s
 """
 
+# Every flush-log key of a topic: a sink group's own, and its instances' (`group@I/N`)
+KEYS = f"SELECT DISTINCT consumer FROM {{db}}.{TABLE} WHERE topic = %(topic)s"
+
 # The highest block number of a table's parts (active or merged away: a merge keeps the highest):
 # a part inserted after a reading has a higher one (non-replicated MergeTree numbers inserts in order).
 MAX_BLOCK = """
@@ -57,4 +60,4 @@ WHERE database = %(db)s AND table IN %(tables)s
 GROUP BY table
 """
 
-QUERIES: Final[dict[str, str]] = {}  # LATEST and MAX_BLOCK are the sink's own, not named queries
+QUERIES: Final[dict[str, str]] = {}  # LATEST, KEYS and MAX_BLOCK are the sink's own, not named queries

@@ -251,8 +251,11 @@ def cluster_pipeline(local_cluster, tmp_path_factory: pytest.TempPathFactory) ->
     migrate(store, CLUSTER)
     env = settings_env(s)
     workers = [WorkerProcess(s, tmp / f"worker{i}.log", {**env, "EDU_DATA_DIR": str(tmp / f"w{i}")}) for i in range(3)]
-    # One sink per group: the flush log (issue 12) is one writer's, and static membership fences a second.
-    sinks = [SinkProcess(env, tmp / "sink0.log")]
+    # Two sinks of one group, as instances 0/2 and 1/2: each its partitions and its own flush log.
+    sinks = [
+        SinkProcess({**env, "EDU_SINK_INSTANCE": f"{i}/2", "EDU_SINK_METRICS_PORT": "0"}, tmp / f"sink{i}.log")
+        for i in range(2)
+    ]
     pipeline = ClusterPipeline(s, kafka, clickhouse, store, workers, sinks)
     try:
         for w in workers:

@@ -205,3 +205,30 @@ def test_a_restarted_sink_rereads_exactly_the_cut_flush_and_goes_on(engine_store
     assert totals(engine_store)[:2] == (want, want)
     assert int(engine_store.query(f"SELECT sum(events) FROM {db}.late_events")[0][0]) == 30
     assert stored_offsets(engine_store, "g", "rates") == {0: 15, 1: 15}
+
+
+def test_a_flush_interrupted_under_one_sink_instance_is_resumed_by_that_instance_only(engine_store: Any) -> None:
+    """Sinks sharing a group (EDU_SINK_INSTANCE=I/N) keep one flush log each: a peer (same N) is not
+    disturbed by another's unfinished flush; a sink started with another N, or without instances,
+    refuses to start while it exists; the instance itself resumes it."""
+    migrate(engine_store)
+    cutting = CuttingStore(engine_store, "late_events", lost_answer)
+    with pytest.raises((Cut, StoreUnavailable)):
+        buffer().flush(cutting, Ledger(cutting, instance="0/2"))  # type: ignore[arg-type]
+
+    def foreign(instance: str) -> list[str]:
+        stored = stored_offsets(engine_store, "g", "rates")
+        return Ledger(engine_store, instance=instance).foreign_unfinished("g", "rates", stored)
+
+    assert foreign("1/2") == []  # a peer: its own partitions, its own log
+    assert foreign("0/2") == []  # itself
+    assert foreign("") == ["g@0/2"]
+    assert foreign("0/3") == ["g@0/2"]
+    assert Ledger(engine_store).interrupted("g", "rates", {}) is None  # not the plain key's flush
+    owner = Ledger(engine_store, instance="0/2")
+    owner.load("g", "rates", {})
+    resume = owner.interrupted("g", "rates", {})
+    assert resume is not None and resume.ends == {0: 3, 1: 3}
+    buffer().flush(engine_store, owner, resume)
+    assert totals(engine_store) == EXPECTED
+    assert foreign("") == []  # stored: nothing left to resume, any configuration may start
