@@ -196,6 +196,7 @@ def e2e(args: argparse.Namespace) -> int:
             worker_metrics_port=0,
             sink_metrics_port=0,
             retention_interval_s=0,
+            sink_insert_witness=False,  # replicated tables: block deduplication, as edu-local --cluster
         )
         ensure_topics(s)
         store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
@@ -220,7 +221,7 @@ def e2e(args: argparse.Namespace) -> int:
                         cwd=ROOT,
                         stdout=log,
                         stderr=subprocess.STDOUT,
-                        env=env,
+                        env={**env, "EDU_SINK_INSTANCE": f"{i}/2"},  # two instances of one group
                     )
                 )
         deadline = time.monotonic() + 180
