@@ -50,6 +50,7 @@ class Ids:
     MEASURE = "map-measure"
     ROTATE = "rotate"
     FULLSCREEN = "fullscreen"
+    PICKER_LANG = "picker-lang"
     AUTH = "auth-link"
     PAGES = ("overview", "province", "alerts", "report")
 

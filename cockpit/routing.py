@@ -164,6 +164,11 @@ def register(app: dash.Dash, queries: Queries, default_refresh_ms: int, settings
     def _custom_visible(kind: str | None) -> dict[str, str]:
         return {} if kind == "custom" else {"display": "none"}
 
+    app.clientside_callback(  # month and weekday names of the date pickers in the page's language
+        ClientsideFunction(namespace="cockpit", function_name="pickerLocale"),
+        Output(Ids.PICKER_LANG, "data"),
+        Input(Ids.LANG, "value"),
+    )
     app.clientside_callback(
         ClientsideFunction(namespace="cockpit", function_name="fullscreen"),
         Output(Ids.FULLSCREEN, "title"),

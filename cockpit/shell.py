@@ -159,6 +159,7 @@ def build_layout(settings: Settings, lang: str = DEFAULT_LANG) -> html.Div:
         children=[
             dcc.Location(id=Ids.URL, refresh=False),
             dcc.Store(id=Ids.ROUTE),
+            dcc.Store(id=Ids.PICKER_LANG),  # the language the date pickers were last given
             *top_pieces(settings, lang),
             html.Header(
                 className="topbar",
