@@ -343,10 +343,7 @@ class AlertEngine:
             hist.append((rd.t, rd.value))
             u = utilisation(rd.value, cap)
             labels = {"scope": "platform", "platform": p}
-            ann = {
-                "summary": f"{self._name(('platform', p))}: {u:.0%} of capacity ({rd.value:g}/{cap:g} per minute)",
-                "utilisation": f"{u:.3f}",
-            }
+            ann = capacity_annotations(self._name(("platform", p)), rd.value, cap)
             if u >= c.capacity_critical:
                 crit.append(Candidate(labels, ann, u))
             elif u >= c.capacity_warning:
@@ -360,7 +357,13 @@ class AlertEngine:
             if crossing is not None and crossing - now <= c.lead_time_s and u < c.capacity_critical:
                 mins = max(0.0, (crossing - now) / 60)
                 summary = f"{self._name(('platform', p))}: forecast to reach capacity {cap:g}/min in {mins:.0f} min"
-                fc.append(Candidate(labels, {"summary": summary, "crossing_at": f"{crossing:.0f}"}, mins))
+                ann = {
+                    "summary": summary,
+                    "crossing_at": f"{crossing:.0f}",
+                    "capacity": f"{cap:g}",
+                    "minutes_left": f"{mins:.0f}",
+                }
+                fc.append(Candidate(labels, ann, mins))
         return warn, crit, fc
 
     def _observe_metrics(self, res: MinuteResult) -> None:
@@ -409,3 +412,23 @@ class AlertEngine:
         self, matchers: Mapping[str, str], starts_at: float, ends_at: float, author: str, comment: str = ""
     ) -> Silence:
         return self.book.silence(matchers, starts_at, ends_at, author, comment)
+
+
+def capacity_annotations(name: str, per_minute: float, capacity: float) -> dict[str, str]:
+    """A capacity alert's annotations: the numbers apart, so the cockpit words them in its language."""
+    u = utilisation(per_minute, capacity)
+    return {
+        "summary": f"{name}: {u:.0%} of capacity ({per_minute:g}/{capacity:g} per minute)",
+        "utilisation": f"{u:.3f}",
+        "per_minute": f"{per_minute:g}",
+        "capacity": f"{capacity:g}",
+    }
+
+
+def forecast_annotations(summary: str, crossing_at: float, capacity: float, minutes_left: float) -> dict[str, str]:
+    return {
+        "summary": summary,
+        "crossing_at": f"{crossing_at:.0f}",
+        "capacity": f"{capacity:g}",
+        "minutes_left": f"{minutes_left:.0f}",
+    }

@@ -298,6 +298,27 @@ SUMMARIES: Final[dict[str, tuple[str, str]]] = {
     "TrafficDrop": ("仅为基线的 {ratio:.0%}", "{ratio:.0%} of its baseline"),
     "TrafficOutage": ("无访问，预期 {exp:,.0f} 次", "no clicks while {exp:,.0f} were expected"),
     "TrafficAnomaly": ("异常分数 {score:.2f}", "anomaly score {score:.2f}"),
+    "CapacityHigh": (
+        "已达容量的 {util:.0%}（每分钟 {value:,.0f} 次，上限 {cap:,.0f} 次）",
+        "{util:.0%} of capacity ({value:,.0f} of {cap:,.0f} per minute)",
+    ),
+    "CapacityForecast": (
+        "预计 {mins:,.0f} 分钟后达到容量上限（每分钟 {cap:,.0f} 次）",
+        "forecast to reach its capacity of {cap:,.0f} per minute in {mins:,.0f} min",
+    ),
+}
+SUMMARIES["CapacityCritical"] = SUMMARIES["CapacityHigh"]
+# The annotation behind each placeholder; an alert stored without one gets the stored text instead.
+_SUMMARY_FIELDS: Final[dict[str, str]] = {
+    "ratio": "ratio",
+    "obs": "window_clicks",
+    "exp": "window_expected",
+    "minutes": "window_minutes",
+    "score": "anomaly_score",
+    "util": "utilisation",
+    "value": "per_minute",
+    "cap": "capacity",
+    "mins": "minutes_left",
 }
 
 
@@ -310,17 +331,17 @@ def alert_summary(name: str, annotations: dict[str, str], lang: str) -> str:
     """The alert's summary in `lang` from its annotations; the stored text when they do not fit."""
     template = SUMMARIES.get(name)
     if template is not None:
+        text = template[1] if lang == "en" else template[0]
         try:
-            values = {
-                "ratio": float(annotations.get("ratio") or "nan"),
-                "obs": float(annotations.get("window_clicks") or 0),
-                "exp": float(annotations.get("window_expected") or 0),
-                "minutes": int(float(annotations.get("window_minutes") or 0)),
-                "score": float(annotations.get("anomaly_score") or 0),
-            }
-            if "{ratio" not in template[0] or values["ratio"] == values["ratio"]:  # not NaN
-                return (template[1] if lang == "en" else template[0]).format(**values)
-        except (TypeError, ValueError):
+            values: dict[str, float] = {}
+            for key, field in _SUMMARY_FIELDS.items():
+                if "{" + key in text:
+                    values[key] = float(annotations[field])
+            if "minutes" in values:
+                values["minutes"] = int(values["minutes"])
+            if all(v == v for v in values.values()):  # no NaN
+                return text.format(**values)
+        except (KeyError, TypeError, ValueError):
             pass
     if lang != "en" and "capacity" in name.lower():
         return t("capacity_summary", lang)
