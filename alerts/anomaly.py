@@ -1,24 +1,11 @@
 """General streaming anomaly score in [0, 1], one point at a time, O(1) per point.
 
-Why this design (measured on the NAB development subset, see bench/README_alerts.md): prediction
-errors and z-scores calibrated on a series' own recent history rank anomalies poorly across series,
-while *novelty relative to the range seen so far* ranks them well: an anomaly is a value (or, in
-seasonal series, a deviation from the time-of-day / day-of-week profile) that the series has never
-come close to. So the score combines three novelties, each in units of the series' observed range:
-
-- value novelty: distance from x to the nearest value ever seen (`ValueMemory`), so a new extreme
-  or a level in a never-visited gap scores, ordinary noise does not. The unit is the spread between
-  the 0.1 % and 99.9 % quantiles seen so far rather than the full range, so one early outlier does
-  not make every later anomaly look small (+2 points on NAB, and the low-FP profile +4);
-- daily and weekly seasonal novelty: distance of the residual from a robust per-slot profile
-  (winsorised EWMA, so anomalies barely move it) to the nearest residual seen before, half-weighted;
-- evidence grows with history: novelty is scaled by sqrt(n / 1000), n capped at one week of
-  minutes, since a gap after 10,000 points says more than one after 300;
-
-then keeps only onsets (a point is reported only if it beats every raw score of the previous
-`onset_window` points) so that one incident yields one high score, not a run of them, and maps the
-result through s / (s + s0) so that 0.5 is about the level worth alerting on. The first `warmup`
-points only learn: a series' first values are all "new" and mean nothing.
+An anomaly is a value, or a deviation from the daily or weekly profile, that the series has never
+come close to: the raw score is the larger of the value's distance to the nearest value seen and the
+half-weighted seasonal-residual novelty, in units of the 0.1 %..99.9 % spread seen so far, scaled up
+with history by sqrt(n / 1000). Only onsets are reported (one incident, one high score), mapped
+through s / (s + s0) so 0.5 is about the level worth alerting on; the first `warmup` points only
+learn. Why this design, measured on NAB: bench/README.md.
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
 """Seasonal baseline of a per-minute series: time of day x day of week, robust to earlier anomalies.
 
-Why this shape: traffic is near zero at night and ten times higher in lesson hours, and weekends
-(and holidays) have another curve, so "normal" is a profile over the week, not a level. The profile
-is kept per slot (default 15 minutes) for three day groupings, most specific first:
-
-    day of week (Mon..Sun)  ->  day type (school day / weekend)  (->  any day: learnt, never asked)
-
-and `expected(t)` uses the most specific one that has seen `min_visits` days, or returns None: a
-detector stays silent rather than judge a Saturday by Tuesdays (the any-day profile never answers:
-on a run's first weekend it judged Saturdays by school days and raised drops and outages). A day-of-week profile younger than
-four visits is used only while it agrees with its day type's profile. Within a day the expectation is
-interpolated between slot centres, so the 08:00 ramp is not a step.
-
-Robustness: a slot's first three visits set its mean by their median; after that it learns once
-per visit (the mean of the minutes it covered that day) by an EWMA whose step is winsorised at
-`winsor_k` mean absolute deviations (at least `rel_floor` of the mean, so a noise-free history
-cannot make the limit zero) and shrunk further (`outlier_damp`) when the visit lay outside. A surge
-lasting days therefore moves its own baseline slowly, and the cockpit keeps showing how far a closed
-province is from its normal level. O(1) per point.
+"Normal" is a profile over the week, kept per slot (15 minutes) by day of week and by day type
+(school day / weekend). `expected(t)` answers from the most specific profile that has seen
+`min_visits` days, interpolated between slot centres, or None: a detector stays silent rather than
+judge a Saturday by Tuesdays. A slot learns once per visit by an EWMA whose step is clipped at
+`winsor_k` deviations (`outlier_damp` for a visit outside), so a surge lasting days moves its own
+baseline slowly. O(1) per point.
 """
 
 from __future__ import annotations

@@ -1,27 +1,10 @@
 """Per-series detectors on one-minute counts: surge, drop and outage episodes, spikes, the general score.
 
-Why significance and not click counts: per-province minutes are small counts, clicks come in
-sessions (ten or so clicks, some sessions much longer), so window sums are overdispersed, and the
-same closure is 100 clicks a window at 1:1000 and 1,000 at 1:100. Every judgement is therefore
-taken against the series' own burstiness, with no absolute number of clicks anywhere:
-
-- the dispersion phi_L = Var / mean of L-minute sums is estimated from history: each L-minute
-  window of yesterday against the same window the day before (see `Dispersion`). Learning from
-  yesterday, never today, means a surge building up cannot teach the detector that it is normal;
-  windows under an episode are never learnt. The engine shares one estimate among the series of
-  one kind (all provinces, say), so it is known on the third day, not the tenth;
-- the evidence window is the shortest L of window_min, 2 x window_min, ... max_window_min whose
-  dispersion is known and whose expected count holds at least `min_units` independent units
-  (exp_L >= min_units x phi_eff): a big series is judged on window_min minutes, a small one on a
-  longer window, never on a handful of sessions; with no such window nothing is judged;
-- the statistic is `deviance_z` (a quasi-Poisson tail quantile) over that window with
-  phi_eff = max(phi_L, baseline spread) x (1 + 1/n) for a baseline of n days (a young baseline is
-  itself an estimate). Surge: ratio >= k and z >= z_min; drop: ratio <= 0.3 and z <= -z_min;
-  outage: a drop with an empty window.
-
-An episode ends only on evidence of normal traffic held for `exit_hold_min`; minutes without
-evidence keep it (see `SeriesDetector`). How long a condition must hold before an alert fires is
-the rule's `for_s` (see lifecycle). See docs/alert-detectors.md.
+No absolute click counts: every window is judged against the series' own burstiness (`Dispersion`,
+the Var / mean of L-minute sums learnt from yesterday against the day before), on the shortest
+window whose expectation holds `min_units` independent units, by a quasi-Poisson `deviance_z`.
+An episode ends only on evidence of normal traffic held for `exit_hold_min`; how long a condition
+must hold before an alert fires is the rule's `for_s` (lifecycle). Rules and why: docs/alert-detectors.md.
 """
 
 from __future__ import annotations

@@ -1,21 +1,12 @@
 """Alert lifecycle: inactive -> pending -> firing -> resolved, with hold time, repeats, acks, silences.
 
-Why this shape (Prometheus `rules/alerting.go`, Alertmanager's notify pipeline): a rule is
-evaluated at instants the *caller* chooses, with the clock passed in, so a replay at 60x event time and
-a unit test with a fake clock behave exactly like live operation and nothing ever sleeps.
-
-- A condition true for the first time makes a *pending* alert; it becomes *firing* once it has stayed
-  true for the rule's `for_s` (the "m minutes" of a surge). Pending alerts that go false vanish.
-- A firing alert whose condition goes false is kept firing for `hold_s` (Prometheus'
-  `keep_firing_for`) so a flapping series does not resolve and re-fire every minute; then *resolved*.
-- Notifications: one when it starts firing, repeats every `repeat_s` while it fires and is neither
-  acknowledged nor silenced, one when it resolves (only if its firing was delivered); and, every
-  `refresh_s`, a keep-alive marked `refresh` that only Alertmanager receives (it expires alerts that
-  are not re-sent, as Prometheus re-sends them).
-- Silences (matchers, start, end, author) suppress delivery, not evaluation; when a silence expires a
-  still-firing alert is delivered at the next evaluation. Acknowledgements record who took it and stop
-  repeats; they end with the incident.
-Every transition, ack and silence decision is returned as a `StateChange` for the log and topic.
+As in Prometheus' `rules/alerting.go`, the caller chooses when to evaluate and passes the clock in, so
+a replay at 60x event time and a test with a fake clock behave as live and nothing sleeps. Pending
+becomes firing after `for_s` (or vanishes); a firing alert whose condition goes false is kept for
+`hold_s` (`keep_firing_for`), then resolved. Notifications: on firing, every `repeat_s` unless
+acknowledged or silenced, on resolving (if the firing was delivered), and a `refresh` keep-alive every
+`refresh_s` for Alertmanager. Silences suppress delivery, not evaluation (a still-firing alert is
+delivered once its silence ends). Every decision is returned as a `StateChange`.
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """The alerting service: rate batches in, alert state changes out, minute by minute in event time.
 
-It reads the clicks rates topic (its own consumer group, from the earliest offset, so a replay warms
-the baselines from history), feeds the engine, and closes a minute when every partition still
-holding the clock has passed it (the smallest such watermark, minus the allowed lateness inside the
-engine; `alerts.partition_clock` says which partitions hold it). Each state change goes to the
-alerts topic keyed by fingerprint (the sink stores it in `alert_log`); notifications go to Alertmanager and webhooks through bounded queues, so a failing
-receiver never blocks detection.
-
-Operators act through the same topic: the cockpit produces "ack" and "silence" records there
-(`cockpit/acks.py`), and this service applies them to its alert book (`handle_operator`), so an
-acknowledgement stops repeat notifications and a silence suppresses delivery until it expires. They
-are applied, not re-published: the operator's record is already on the topic and in the alert log.
-
-State lives in memory: after a restart the engine re-reads the topic from the start of retention
-and rebuilds its baselines; alerts it had raised are raised again with the same fingerprints, which
-Alertmanager and the alert log treat as the same alerts.
+It reads the rates topic from the earliest offset (a replay warms the baselines), closes a minute when
+every partition holding the clock has passed it (`alerts.partition_clock`), and sends each state
+change to the alerts topic keyed by fingerprint; notifications go through bounded queues, so a failing
+receiver never blocks detection. Operators' ack and silence records on that topic (`cockpit/acks.py`)
+are applied, not re-published. State is in memory: after a restart the topic is re-read and the
+same alerts are raised again under the same fingerprints.
 """
 
 from __future__ import annotations

@@ -4,17 +4,10 @@ refresh over Distributed tables and over a year of history.
     python -m bench.cluster_bench refresh [--days 30 365] [--minute-days 7] [--refreshes 30]
     python -m bench.cluster_bench e2e [--rate 20000] [--seconds 600]
 
-`refresh`: starts a 2x2 ClickHouse 18.16 cluster (ZooKeeper) and one single 18.16 node, fills both
-with the same data (the last `--minute-days` days of minute rows at full spread, one minute row on
-each older day so the minute table has its partitions, and hour and day rollup rows for every one of
-`--days` days), then times one overview refresh (KPIs, line, breakdowns, map; cache off) on each,
-p50/p95, for each `--days`.
-
-`e2e`: starts the whole local cluster (3 KRaft brokers, 2x2 ClickHouse), 3 workers and 2 sinks,
-sends `--rate` events/s (client batches of 20, event time = send time) for `--seconds`, and samples
-every 5 s the worker group's lag and the events stored; event -> queryable is the time from sending
-the n-th event until the store holds n events (a latency proxy valid because nothing is lost).
-The last printed line holds the figures as name=value pairs.
+`refresh` times the overview refresh on a 2x2 ClickHouse 18.16 cluster and on one node holding the
+same data; `e2e` runs the whole local cluster at `--rate` events/s and samples lag and event ->
+queryable. What each fills and measures, and the figures: bench/README.md ("Cluster"). The last
+printed line holds the figures as name=value pairs.
 """
 
 from __future__ import annotations

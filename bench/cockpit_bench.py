@@ -2,20 +2,10 @@
 
     python -m bench.cockpit_bench [--days 30] [--refreshes 40] [--viewers 10]
 
-Builds its own embedded chDB store in a temporary directory (one process, one chDB path): `--days`
-days of `clicks_minute` rows, one per minute x platform x division (34 provinces + abroad) x the
-platform's section, inserted through the storage layer's migrations and Arrow fast path. Then:
-
-1. one full refresh of the overview, cache off (TTL 0): every named query the page runs per tick
-   (`load_overview` for KPIs, line and breakdowns, plus `load_map_values` for the map), p50/p95;
-2. ten concurrent viewers refreshing together through one shared cache (TTL 1.5 s, the default)
-   against one viewer alone: the database time each costs (`Queries.db_seconds`, time in the store);
-3. the daily report (this week against the one before, read from the hourly rollup `clicks_hour`)
-   and the map's surge measure (the quarter hour against the same one in the four weeks before),
-   cache off, p50/p95 each.
-
-Goals (issue 7): p95 < 150 ms; ten viewers < 2x one viewer's database time.
-The last line holds the headline figures as name=value pairs.
+On its own embedded chDB store: one full overview refresh with the cache off (p50/p95), ten
+concurrent viewers' database time against one viewer's, and the daily report and map surge queries.
+Goals (issue 7): p95 < 150 ms; ten viewers < 2x one viewer's database time. Details and figures:
+bench/README.md ("Cockpit benchmark"). The last line holds the headline figures as name=value pairs.
 """
 
 from __future__ import annotations

@@ -4,25 +4,10 @@
                                [--per-file] [--loco]
 
 Implements the published NAB v1.1 method (numenta/NAB `sweeper.py`, `optimizer.py`, `runner.py`):
-
-- every row gets a *sweep score*: inside a window, the scaled sigmoid of its relative position
-  (x tp weight / the score at the window's left edge); outside, the scaled sigmoid of its distance past
-  the preceding window (x fp weight), -fp weight if no window precedes it;
-- the first 15 % of each file (at most 750 rows) is probationary and not scored;
-- threshold optimisation as NAB does: the rows of the whole corpus are sorted by anomaly score and
-  swept from the top; at each distinct score the corpus score is (sum of FP sweep scores) + per window
-  (best TP sweep score, i.e. the earliest detection, or -fn weight if none); the best threshold wins;
-- normalisation: 100 * (score - null) / (perfect - null), where the null detector never fires
-  (-fn weight per scored window) and perfect = tp weight x number of windows (NAB counts windows;
-  counting labels, 54 against 53 windows on nab-dev, understated the score by 0.7 points);
-- `--loco`: leave one category out: the threshold is tuned on the other categories and applied to
-  the held-out one; the mean of those held-out scores stands next to the mean of the categories'
-  scores at the corpus threshold (a detector whose scores mean the same on every series loses
-  little), and `--nab-git` reads the full NAB corpus from a git directory (`git show`, no copy).
-
-The detector's scores are either computed in-process with `alerts.anomaly.AnomalyScorer` (the same
-code `python -m alerts.score_csv` runs) or read from `--scores-dir/<category>/<name>.csv` files with an
-`anomaly_score` column (or a single score per line). The last line holds `name=value` pairs.
+sweep scores, probation, one corpus-wide threshold per profile, normalisation by the null detector
+(see each function). `--loco` tunes the threshold on all categories but one and scores that one.
+Scores come from `alerts.anomaly.AnomalyScorer` in-process or from `--scores-dir/<category>/<name>.csv`
+(an `anomaly_score` column). Figures: bench/README.md. The last line holds `name=value` pairs.
 """
 
 from __future__ import annotations

@@ -3,25 +3,24 @@ chDB and on the ClickHouse 18.16 server; stored must equal sent exactly.
 
     python -m bench.sink_kill [--batches 2000] [--kills 24] [--per-s 8] [--engines chdb,server]
 
-Starts its own Kafka broker and ClickHouse server on free loopback ports (removed at the end). Each
-batch carries 100 events (90 clicks on time, 10 late). The loop itself is `tests/sinks/kill_loop.py`.
+Starts its own Kafka broker (`bench.harness.broker`, which reuses EDU_KAFKA_BOOTSTRAP if it answers)
+and ClickHouse server on free loopback ports (removed at the end). Each batch carries 100 events (90
+clicks on time, 10 late). The loop itself is `tests/sinks/kill_loop.py`.
 Last line: `kills=… resumed_flushes=… exact=…` summed over the engines.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-from ops.clickhouse_server import LocalClickHouseServer  # noqa: E402
-from ops.kafka_local import LocalKafka  # noqa: E402
-from ops.local_process import free_port  # noqa: E402
-from sinks.store import ServerStore  # noqa: E402
-from tests.conftest import make_settings  # noqa: E402
-from tests.sinks import kill_loop  # noqa: E402
+from bench import harness
+from ops.clickhouse_server import LocalClickHouseServer
+from ops.local_process import free_port
+from sinks.store import ServerStore
+from tests.sinks import kill_loop
 
 
 def main() -> None:
@@ -38,20 +37,17 @@ def main() -> None:
     ap.add_argument("--engines", default="chdb,server")
     args = ap.parse_args()
     results = []
-    with tempfile.TemporaryDirectory(prefix="sink-kill-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sink-kill-") as tmp, harness.broker(Path(tmp)) as bootstrap:
         work = Path(tmp)
-        broker = LocalKafka(
-            free_port(), free_port(), data_dir=work / "kafka", extra_config={"message.max.bytes": str(4 * 1024 * 1024)}
-        )
-        broker.fetch()
-        broker.start(timeout=90)
         server = None
         try:
             for engine in args.engines.split(","):
-                common = dict(sink_batch_rows=300, sink_flush_interval_s=0.2)
+                # a killed sink's group membership must lapse in seconds, not the harness's 80 s
+                common = dict(sink_batch_rows=300, sink_flush_interval_s=0.2, worker_session_timeout_s=6.0)
+                tag = f"sink-kill-{engine}-{os.getpid()}"  # private even on a reused EDU_KAFKA_BOOTSTRAP
                 if engine == "chdb":
-                    s = make_settings(
-                        broker.bootstrap_servers, clickhouse_engine="chdb", chdb_path=work / "chdb", **common
+                    s = harness.bench_settings(
+                        bootstrap, tag, work, clickhouse_engine="chdb", chdb_path=work / "chdb", **common
                     )
                     r = kill_loop.run(
                         s, work, args.batches, args.kills, args.per_s, seed=12, max_kill_delay_s=args.max_kill_delay
@@ -59,8 +55,10 @@ def main() -> None:
                 else:
                     server = LocalClickHouseServer(work / "clickhouse", tcp_port=free_port(), http_port=free_port())
                     server.start(timeout=90)
-                    s = make_settings(
-                        broker.bootstrap_servers,
+                    s = harness.bench_settings(
+                        bootstrap,
+                        tag,
+                        work,
                         clickhouse_engine="server",
                         clickhouse_host=server.host,
                         clickhouse_port=server.tcp_port,
@@ -83,7 +81,6 @@ def main() -> None:
         finally:
             if server is not None:
                 server.stop()
-            broker.stop()
     print(
         f"engines={len(results)} kills={sum(r.kills for r in results)} "
         f"resumed_flushes={sum(r.resumed for r in results)} settled_steps={sum(r.settled for r in results)} "

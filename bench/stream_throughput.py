@@ -2,28 +2,11 @@
 
     python -m bench.stream_throughput [--events 1000000] [--naive-seconds 15] [--profile] [--e2e-rate 50000]
 
-Starts its own single-node Kafka on free loopback ports (ops/kafka_local.py) unless
-EDU_KAFKA_BOOTSTRAP names a broker that answers. For each of two inputs, the same N click events
-(a) as client batches of 20 events per message, as browser and app SDKs send them, and (b) one event
-per message, it measures on this machine:
-
-  naive   a Faust agent that decodes each message with json and updates a Faust table (count per
-          province) once per event: the textbook agent, each update a changelog record;
-  bare    an aiokafka `getmany` loop that only counts messages (the ceiling for a Python consumer),
-          and the same loop decoding every message with the event contract (`bare_decode`);
-  worker  the real `edu-worker` (streams.cli: Faust consumer -> streams.processor.Processor), timed
-          until the rates topic accounts for every source offset.
-
-Start-up is kept out of the figures: each consumer is started, warmed up on one message per
-partition, frozen with SIGSTOP while the topic is preloaded, then resumed with SIGCONT at t0; its
-time runs until its last event (worker: CreateTime of the rate batch covering the last offset; naive:
-its own progress clock). Rates are events/s of the same input; the ratios compare equal inputs.
-
-With --e2e-rate R the end-to-end path is run too: producer at R events/s (client batches) ->
-worker -> sink -> chDB, for --e2e-seconds, reporting the rate reached, whether the worker and sink
-lag grew, and the event-to-store latency (p50/p99) seen by polling the store.
-
-The last line holds the headline figures as name=value pairs.
+Starts its own Kafka unless EDU_KAFKA_BOOTSTRAP answers, and measures events/s of the same click
+events (20 per message, then one per message) through a textbook Faust table agent (naive), an
+aiokafka loop (bare, bare_decode) and the real edu-worker, start-up kept out by SIGSTOP/SIGCONT;
+with --e2e-rate, also producer -> worker -> sink -> chDB lag and latency. Method and figures:
+bench/README.md ("Stream processing"). The last line holds the headline figures as name=value pairs.
 """
 
 from __future__ import annotations

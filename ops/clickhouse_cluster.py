@@ -1,21 +1,13 @@
 """2 shards x 2 replicas of clickhouse-server with ZooKeeper, on loopback, for tests and `edu-local --cluster`.
 
-Each node is an `ops.clickhouse_server.LocalClickHouseServer` (its own data dir and ports) plus
-two generated files merged by ClickHouse at start: `etc/config.d/cluster.xml` (remote_servers,
-zookeeper, distributed DDL queue, this node's macros) and `etc/users.d/cluster.xml` (the default
-profile's insert and read settings). The XML comes from the pure functions below, which also write
-the docker-compose `cluster` profile's files (`python -m ops.clickhouse_cluster compose-configs`),
-so the two deployments run the same settings with different host names.
+Each node is an `ops.clickhouse_server.LocalClickHouseServer` plus two generated files
+(`etc/config.d/cluster.xml`: remote_servers, zookeeper, this node's macros; `etc/users.d/cluster.xml`:
+the default profile, `PROFILE`). The same pure functions write the docker-compose `cluster` profile's
+files (`python -m ops.clickhouse_cluster compose-configs`), so both deployments run the same settings;
+why these settings: docs/storage.md ("Insert mode").
 
     with LocalClickHouseCluster(Path("/tmp/chc")) as cluster:
         cluster.entry  # (host, native port) of shard 1 replica 1: give it to EDU_CLICKHOUSE_*
-
-Why these settings (docs/storage.md, "Cluster"): `insert_distributed_sync=1` makes an insert into a
-Distributed table return only once every shard's block is written on one replica, split by the
-table's deterministic sharding key, so the sink stores its offsets after its rows and a retried
-insert sends the same per-shard blocks (dropped by the replicas' block checksums).
-`load_balancing=in_order` sends a shard's reads and writes to its first healthy replica, so the
-sink reads back the offsets it wrote on the replica it wrote them to.
 """
 
 from __future__ import annotations

@@ -17,14 +17,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ops.kafka_local import DEFAULT_JVM_OPTS, LocalKafka, LocalKafkaError, _new_cluster_id
-from ops.local_process import free_port, spawn
+from ops.kafka_local import DEFAULT_JVM_OPTS, LocalKafka, _new_cluster_id
+from ops.local_process import free_port
 
 JVM_OPTS = tuple(o if not o.startswith("-Xmx") else "-Xmx384m" for o in DEFAULT_JVM_OPTS)
 
 
 class ClusterBroker(LocalKafka):
-    """One node of the cluster: broker + controller, one of three quorum voters."""
+    """One node of the cluster: broker + controller, one of three quorum voters.
+
+    Launched with ``launch()`` and awaited with ``wait_until_ready()``: a lone voter cannot
+    become ready, it needs a quorum.
+    """
+
+    replication = (3, 2)
+    tuning = {
+        "unclean.leader.election.enable": "false",
+        # A killed broker's partitions move to a follower within ~3 s.
+        "broker.heartbeat.interval.ms": "500",
+        "replica.lag.time.max.ms": "5000",
+    }
 
     def __init__(
         self,
@@ -37,81 +49,17 @@ class ClusterBroker(LocalKafka):
         extra_config: Mapping[str, str] | None = None,
         own_session: bool = False,
     ) -> None:
-        super().__init__(bootstrap_port, controller_port, data_dir, jvm_opts=JVM_OPTS, extra_config=extra_config)
-        self.own_session = own_session
+        super().__init__(
+            bootstrap_port,
+            controller_port,
+            data_dir,
+            jvm_opts=JVM_OPTS,
+            extra_config=extra_config,
+            own_session=own_session,
+        )
         self.node_id = node_id
         self.voters = voters
-        self.cluster_id = cluster_id
-
-    def server_properties(self) -> dict[str, str]:
-        props = super().server_properties()
-        props.update(
-            {
-                "node.id": str(self.node_id),
-                "controller.quorum.voters": self.voters,
-                "num.partitions": "4",
-                "default.replication.factor": "3",
-                "min.insync.replicas": "2",
-                "unclean.leader.election.enable": "false",
-                "offsets.topic.replication.factor": "3",
-                "transaction.state.log.replication.factor": "3",
-                "transaction.state.log.min.isr": "2",
-                "share.coordinator.state.topic.replication.factor": "3",
-                "share.coordinator.state.topic.min.isr": "2",
-                # A killed broker's partitions move to a follower within ~3 s.
-                "broker.session.timeout.ms": "3000",
-                "broker.heartbeat.interval.ms": "500",
-                "replica.lag.time.max.ms": "5000",
-            }
-        )
-        props.update(self.extra_config)
-        return props
-
-    def format(self) -> bool:
-        """Format with the cluster's shared id (a random one per node would make three clusters)."""
-        if self.is_formatted():
-            return False
-        self.fetch()
-        self.write_config()
-        import subprocess
-
-        cmd = self._java_cmd(
-            "kafka.tools.StorageTool",
-            "format",
-            "--ignore-formatted",
-            "-t",
-            self.cluster_id,
-            "-c",
-            str(self.config_file),
-        )
-        cmd = [c for c in cmd if not c.startswith(("-Xms", "-Xmx"))]
-        cmd.insert(1, "-Xmx256m")
-        res = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, check=False)
-        if res.returncode != 0 or not self.is_formatted():
-            raise LocalKafkaError(f"formatting {self.log_dir} failed: {(res.stdout + res.stderr)[-3000:]!r}")
-        return True
-
-    def launch(self) -> None:
-        """Spawn the JVM without waiting (a lone voter cannot become ready: it needs a quorum)."""
-        if self.pid is not None:
-            return
-        self.fetch()
-        self.format()
-        self.write_config()
-        self.log_file.touch()
-        self._log_offset = self.log_file.stat().st_size
-        self._proc = spawn(
-            self._java_cmd("kafka.Kafka", str(self.config_file)),
-            self.log_file,
-            self.data_dir,
-            new_session=self.own_session,
-            banner=f"\n==== starting node {self.node_id} at {time.ctime()} ====\n",
-        )
-        self._owned = True
-        self.pid_file.write_text(f"{self._proc.pid}\n")
-
-    def wait_ready(self, timeout: float) -> None:
-        self._wait_ready(timeout)
+        self.cluster_id = cluster_id  # shared: a random one per node would make three clusters
 
 
 class LocalKafkaCluster:
@@ -145,7 +93,7 @@ class LocalKafkaCluster:
         for b in self.brokers.values():
             b.launch()
         for b in self.brokers.values():
-            b.wait_ready(timeout)
+            b.wait_until_ready(timeout)
         return self
 
     def kill(self, node_id: int) -> None:
@@ -155,7 +103,7 @@ class LocalKafkaCluster:
     def restart(self, node_id: int, timeout: float = 120.0) -> None:
         b = self.brokers[node_id]
         b.launch()
-        b.wait_ready(timeout)
+        b.wait_until_ready(timeout)
 
     def leader_of(self, topic: str, partition: int, timeout: float = 30.0) -> int:
         """Node id of the partition's current leader (from a fresh metadata request)."""

@@ -1,17 +1,9 @@
 """One place for starting, watching and stopping a local server process that a test or bench owns.
 
-Why this exists: ClickHouse, Alertmanager and Kafka are all run the same way in
-tests, benches and dev runs - reuse a server that already answers (without
-owning it), otherwise spawn it with its output appended to a log file, poll a
-real readiness check with a deadline, fail fast with the log if it dies, stop or
-kill only the process this object started, and find a ``--detach``ed one again
-through its pid file without ever signalling a recycled pid.  Keeping that life
-cycle here means a fix to it reaches every launcher.
-
-``ops.clickhouse_server`` and ``ops.alertmanager_local`` subclass
-:class:`LocalServerProcess`; ``ops.kafka_local`` keeps its own public API and
-uses the helpers below (:func:`spawn`, :func:`wait_ready`, :func:`stop_process`,
-:func:`kill_process`, :func:`live_pid`, :func:`stop_pidfile`).
+ClickHouse, ZooKeeper, Alertmanager and Kafka run the same way: reuse a server that already answers
+(without owning it), otherwise spawn it with its output appended to a log, poll a real readiness
+check with a deadline, fail fast with the log tail if it dies, stop or kill only what this object
+started, and find a ``--detach``ed one again by its pid file without signalling a recycled pid.
 """
 
 from __future__ import annotations
@@ -282,20 +274,23 @@ def stop_pidfile(pidfile: Path, cmdline_marker: str, timeout: float = 30.0, *, k
 class LocalServerProcess:
     """Start/stop one server subprocess and wait for it to become ready.
 
-    Why a base class: ClickHouse and Alertmanager need the same life cycle -
-    reuse a server that already answers (without owning it), otherwise spawn,
-    poll a real readiness check with a deadline, fail fast with the log tail
-    if the process dies, and stop/kill only the process this object started.
-    Subclasses provide ``command()``, ``prepare()``, ``is_up()``, ``ports()``.
+    Subclasses provide ``command()``, ``prepare()``, ``is_up()``, ``ports()``,
+    ``cmdline_marker()`` and, if not the default, ``log_files()``.
+    ``new_session`` False keeps the server in our process group (a CI job
+    teardown or a terminal's Ctrl-C reaches it too); True lets it outlive us.
     """
 
     name = "server"
+    new_session = True
+    kill_wait = 10.0  # seconds to wait for the process to be gone after SIGKILL
+    error: type[ServerStartError] = ServerStartError  # raised when start-up fails
 
     def __init__(self, data_dir: Path, host: str = "127.0.0.1") -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = loopback_host(host)
         self._proc: subprocess.Popen[bytes] | None = None
         self._owned = False
+        self._launched = 0.0
         self.startup_seconds: float | None = None
 
     # -- to be provided by subclasses -------------------------------------
@@ -338,11 +333,14 @@ class LocalServerProcess:
     @property
     def owned(self) -> bool:
         """True if this object started the running process (and will stop it)."""
-        return self._owned and self._proc is not None
+        return self._owned and self.pid is not None
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        """Pid of the process this object started, while it runs."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc.pid
+        return None
 
     @property
     def url_host(self) -> str:
@@ -361,39 +359,53 @@ class LocalServerProcess:
     def start(self, timeout: float = 60.0) -> Self:
         """Start the server (or reuse one already answering) and wait until ready.
 
-        Raises ServerStartError with the log tail if the process exits, or if
+        Raises ``self.error`` with the log tail if the process exits, or if
         it is not ready within ``timeout`` seconds (it is then killed).
         """
-        if self._proc is not None and self._proc.poll() is None:
+        if self.pid is not None:
             return self
-        began = time.monotonic()
         if self.is_up():
+            log.info("%s already answers on %s:%s; reusing it", self.name, self.host, self.ports()[0])
             self._owned = False
             self._proc = None
             self.startup_seconds = 0.0
             return self
+        self.launch()
+        self.wait_until_ready(timeout)
+        return self
+
+    def launch(self) -> None:
+        """Spawn the server without waiting for it (a cluster node cannot be ready before its peers)."""
+        if self.pid is not None:
+            return
         busy = [p for p in self.ports() if port_accepts(self.host, p, timeout=0.2)]
         if busy:
-            raise ServerStartError(
+            raise self.error(
                 f"{self.name}: port(s) {busy} on {self.host} are already in use "
                 f"by something that is not a ready {self.name}"
             )
         self.prepare()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._proc = spawn(self.command(), self.stdout_path, self.data_dir)
+        self._launched = time.monotonic()
+        self._proc = spawn(self.command(), self.stdout_path, self.data_dir, new_session=self.new_session)
         self._owned = True
         _LIVE.add(self)
         self.pidfile.write_text(f"{self._proc.pid}\n")
-        outcome = wait_ready(self._proc, self.is_up, began + timeout)
+
+    def wait_until_ready(self, timeout: float) -> None:
+        """Return once the launched server is ready; if it exits or ``timeout`` passes, raise with the log tail."""
+        proc = self._proc
+        if proc is None:
+            raise self.error(f"{self.name} was not launched")
+        outcome = wait_ready(proc, self.is_up, time.monotonic() + timeout)
         if outcome == "exited":
-            code = self._proc.returncode
             self._forget()
-            raise ServerStartError(f"{self.name} exited with code {code} during start-up.\n{self.log_tail()}")
+            raise self.error(f"{self.name} exited with code {proc.returncode} during start-up.\n{self.log_tail()}")
         if outcome == "timeout":
             self.kill()
-            raise ServerStartError(f"{self.name} not ready within {timeout:.0f}s; killed it.\n{self.log_tail()}")
-        self.startup_seconds = time.monotonic() - began
-        return self
+            raise self.error(f"{self.name} not ready within {timeout:.0f}s; killed it.\n{self.log_tail()}")
+        self.startup_seconds = time.monotonic() - self._launched
+        log.info("%s ready on %s:%s (pid %s)", self.name, self.host, self.ports()[0], proc.pid)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM the process this object started, SIGKILL after ``timeout``.
@@ -404,7 +416,7 @@ class LocalServerProcess:
         proc = self._proc
         if proc is None or not self._owned:
             return None
-        code = stop_process(proc, timeout, name=self.name)
+        code = stop_process(proc, timeout, name=self.name, kill_wait=self.kill_wait)
         self._forget()
         return code
 
@@ -413,7 +425,7 @@ class LocalServerProcess:
         proc = self._proc
         if proc is None or not self._owned:
             return None
-        code = kill_process(proc)
+        code = kill_process(proc, self.kill_wait)
         self._forget()
         return code
 
@@ -430,7 +442,7 @@ class LocalServerProcess:
 
     def stop_detached(self, timeout: float = 30.0) -> str:
         """Stop a server started earlier with ``--detach`` for this data_dir."""
-        return stop_pidfile(self.pidfile, self.cmdline_marker(), timeout)
+        return stop_pidfile(self.pidfile, self.cmdline_marker(), timeout, kill_wait=self.kill_wait)
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Block until the owned process exits (foreground CLI mode)."""
@@ -439,10 +451,11 @@ class LocalServerProcess:
         return self._proc.wait(timeout=timeout)
 
     def _forget(self) -> None:
+        if self._proc is not None and read_pidfile(self.pidfile) == self._proc.pid:
+            self.pidfile.unlink(missing_ok=True)  # only our own: another start may have written it since
         self._proc = None
         self._owned = False
         _LIVE.discard(self)
-        self.pidfile.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -15,18 +15,14 @@ Readiness is ZooKeeper's ``srvr`` four-letter command answering with a ``Mode:``
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
 import logging
-import os
-import shutil
 import socket
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ops.local_process import LocalServerProcess, run_cli_action, server_cli_parser
+from ops.jvm import cache_root, fetch_jars, java_command, pom_property
+from ops.local_process import LocalServerProcess, ServerStartError, run_cli_action, server_cli_parser
 
 log = logging.getLogger(__name__)
 
@@ -34,72 +30,23 @@ OPS_ZK_DIR = Path(__file__).resolve().parent / "zookeeper"
 POM_FILE = OPS_ZK_DIR / "pom.xml"
 LOGBACK = OPS_ZK_DIR / "logback.xml"
 MAIN_CLASS = "org.apache.zookeeper.server.ZooKeeperServerMain"
-_MARKER = ".fetched"
 
 
-class ZooKeeperError(RuntimeError):
-    """Fetching the ZooKeeper jars failed."""
+class ZooKeeperError(ServerStartError):
+    """Fetching the ZooKeeper jars or starting ZooKeeper failed."""
 
 
 def zookeeper_version(pom: Path = POM_FILE) -> str:
-    import xml.etree.ElementTree as ET
-
-    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    node = ET.parse(pom).getroot().find("m:properties/m:zookeeper.version", ns)
-    if node is None or not (node.text or "").strip():
-        raise ZooKeeperError(f"no <zookeeper.version> in {pom}")
-    return (node.text or "").strip()
+    return pom_property(pom, "zookeeper.version", ZooKeeperError)
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "edu-cockpit" / f"zookeeper-{zookeeper_version()}"
+    return cache_root() / f"zookeeper-{zookeeper_version()}"
 
 
 def fetch(cache_dir: Path | None = None) -> Path:
-    """Resolve the server jars with Maven into ``cache_dir/libs`` (idempotent, locked, atomic)."""
-    cache = Path(cache_dir or default_cache_dir())
-    libs = cache / "libs"
-    digest = hashlib.sha256(POM_FILE.read_bytes()).hexdigest()
-    marker = cache / _MARKER
-
-    def done() -> bool:
-        return marker.is_file() and marker.read_text().strip() == digest and libs.is_dir()
-
-    if done():
-        return libs
-    cache.mkdir(parents=True, exist_ok=True)
-    with (cache / ".fetch.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if done():
-            return libs
-        mvn = shutil.which("mvn")
-        if not mvn:
-            raise ZooKeeperError("mvn not found on PATH (install Maven to fetch the ZooKeeper jars)")
-        tmp = cache / f"libs.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [
-            mvn,
-            "-q",
-            "-B",
-            "-Dstyle.color=never",
-            "-f",
-            str(POM_FILE),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={tmp}",
-        ]
-        res = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, cwd=cache, check=False)
-        if res.returncode != 0 or not any(tmp.glob("zookeeper-3*.jar")):
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ZooKeeperError(
-                f"maven could not fetch ZooKeeper (exit {res.returncode}):\n"
-                + (res.stdout + res.stderr).decode("utf-8", "replace")[-4000:]
-            )
-        shutil.rmtree(libs, ignore_errors=True)
-        tmp.rename(libs)
-        marker.write_text(digest + "\n")
-    return libs
+    """Resolve the server jars with Maven into ``cache_dir/libs`` (once; see ``ops.jvm.fetch_jars``)."""
+    return fetch_jars(POM_FILE, Path(cache_dir or default_cache_dir()), "zookeeper-3*.jar", "ZooKeeper", ZooKeeperError)
 
 
 def four_letter(host: str, port: int, word: bytes, timeout: float = 1.0) -> str:
@@ -123,6 +70,7 @@ class LocalZooKeeper(LocalServerProcess):
     """One standalone ZooKeeper confined to ``data_dir`` and a loopback client port."""
 
     name = "zookeeper"
+    error = ZooKeeperError
 
     def __init__(
         self,
@@ -178,20 +126,15 @@ class LocalZooKeeper(LocalServerProcess):
         self.config_path.write_text(self.render_config())
 
     def command(self) -> list[str]:
-        libs = fetch(self.cache_dir)
-        java = shutil.which("java") or "java"
-        return [
-            java,
+        opts = (
             f"-Xmx{self.heap}",
             "-XX:+UseSerialGC",
             "-Djava.awt.headless=true",
             f"-Dlogback.configurationFile={LOGBACK}",
             "-Dzookeeper.jmx.log4j.disable=true",
-            "-cp",
-            f"{libs}/*",
-            MAIN_CLASS,
-            str(self.config_path),
-        ]
+        )
+        libs = fetch(self.cache_dir)
+        return java_command(libs, MAIN_CLASS, str(self.config_path), jvm_opts=opts, error=ZooKeeperError)
 
     def is_up(self, timeout: float = 1.0) -> bool:
         return "Mode:" in four_letter(self.host, self.client_port, b"srvr", timeout)

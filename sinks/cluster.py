@@ -1,22 +1,11 @@
 """The cluster variant of the schema: ReplicatedMergeTree tables behind Distributed tables.
 
-Applied through the same numbered migrations as a single node (`migrate(store, cluster=...)` ->
-`migrate_cluster`): each migration's own statements are translated here, so an old migration
-means the same forever on both deployments. For each `CREATE TABLE t`:
-
-- `t_local` ON CLUSTER: the table's engine prefixed `Replicated`, with the ZooKeeper path
-  `<zk_prefix>/<database>/t_local` and replica `{replica}` (both macros from each node's config),
-  the same columns, PARTITION BY and ORDER BY (a Null input table stays Null, one per node);
-- `t` ON CLUSTER: `Distributed(cluster, database, t_local, <shard key>)`, so the sink, the cockpit
-  and every named query keep using the plain name `t` unchanged.
-
-The sharding key is the table's `TableDef.shard_by` (deployment metadata, not schema): a hash of
-columns, never `rand()`, so a retried block splits into the same per-shard blocks and the replicas'
-block checksums drop the copy (`replicated_deduplication_window`). Materialized views read and write
-the local tables (each shard rolls up its own rows). Every statement is idempotent (IF NOT EXISTS) and
-in the SQL subset of ClickHouse 18.16; a migration statement of another kind has no cluster form
-yet and stops the migration loudly. Data steps (`apply`) do not run on a cluster: a cluster starts
-empty (docs/deployment.md says how to move a single node's data).
+The same numbered migrations as on a single node (`migrate(store, cluster=...)`), each statement
+translated here: `CREATE TABLE t` becomes `t_local` ON CLUSTER (the `Replicated` engine, same columns,
+PARTITION BY and ORDER BY) and `t` = `Distributed` over it, sharded by `TableDef.shard_by` (a hash,
+never `rand()`, so a retried block is deduplicated), so every reader keeps the plain name. Any other
+statement kind stops the migration loudly; data steps do not run on a cluster. Why: docs/storage.md
+("The cluster variant").
 """
 
 from __future__ import annotations

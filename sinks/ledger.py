@@ -1,18 +1,10 @@
 """Exactly-once flushes on any MergeTree engine: a write-ahead log of insert steps, settled by parts.
 
-A flush is a list of steps, each ONE insert into ONE partition of one table (so one part, plus one
-part per materialized-view target: all or nothing each). Before a step the ledger logs, in
-`sink_flushes`, the flush (its end offsets), the step and the highest block number of each table the
-step writes. Non-replicated MergeTree numbers parts in insert order, and a merge keeps the highest
-number of what it merged, so after a crash a table holds the step's part if and only if its highest
-block number grew past the logged one. Steps run one at a time per store (`lock`), and a step left
-uncertain (crash, lost answer, outage) is settled before anything else writes to its tables, so no
-other insert can be mistaken for it. On restart the sink re-reads the same source offsets, rebuilds
-the same steps (deterministic) and inserts only what is missing; see docs/exactly-once.md.
-
-With `witness=False` (replicated tables: system.parts of one replica says nothing about another) an
-uncertain step is simply inserted again and the engine's block deduplication drops the copy: the
-rebuilt blocks are identical to the first ones.
+Each step is one insert into one partition of one table. Before it, `sink_flushes` logs the flush,
+the step and each target table's highest block number; after a crash the step happened if and only
+if that number grew (parts are numbered in insert order), and an uncertain step is settled before
+anything else writes to its tables. With `witness=False` (replicated tables) an uncertain step is
+inserted again and block deduplication drops the copy. See docs/exactly-once.md.
 """
 
 from __future__ import annotations

@@ -1,23 +1,13 @@
 """Faust's consumer, handing whole fetches of the worker's source topics to their handlers.
 
-Faust delivers each record through its conductor, a channel queue, an event and a stream, then acks
-it back one by one: ~60 us a message, 40 % of the worker's CPU at 20 events a message (py-spy,
-bench/README.md). The worker needs none of that: its processor takes runs of (offset, value, broker
-timestamp) per partition, and its exactness comes from the checkpoints in the rates topic, not from
-acks. So this
-consumer keeps what Faust does well (group membership, rebalancing, flow control, the commit timer)
-and replaces the per-record path of every topic that has a fetch handler:
-
-- records are collected per partition for up to `window_s` (a bigger run makes fewer, fuller rate
-  batches), or until `max_messages` are waiting, or at once when the consumer is behind (the
-  broker holds `BACKLOG_MESSAGES` more of a partition); then each partition's run goes to its topic's handler in
-  one call (partitions concurrently);
-- a partition's committable offset is the one after the last record its handler returned from;
-- when a rebalance starts, what is collected but not handed over is dropped (Faust seeks every
-  partition back to its committed offset before the flow resumes), and a hand-over in progress
-  finishes before the partitions are given away.
-
-Topics without a handler keep Faust's own path.
+Faust's per-record path (conductor, channel, event, stream, one ack per record) cost ~60 us a message
+(bench/README.md); the worker's processor takes runs per partition, and its exactness comes from the
+checkpoints in the rates topic, not from acks. So this consumer keeps Faust's group membership,
+rebalancing, flow control and commit timer, and hands each partition's run (collected for up to
+`window_s` or `max_messages`, at once when the broker holds a backlog) to its topic's handler in one
+call. A partition's committable offset is the one after the last record its handler returned
+from; on a rebalance, runs not yet handed over are dropped (Faust seeks back to the committed offset)
+and a hand-over in progress finishes first. Topics without a handler keep Faust's own path.
 """
 
 from __future__ import annotations

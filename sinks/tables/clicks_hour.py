@@ -1,18 +1,13 @@
 """`clicks_hour`: the hourly rollup of `clicks_minute` (without `action`), kept far longer.
 
-Fed by the materialized view `clicks_hour_mv` on every insert into `clicks_minute` (each insert
-block is pre-summed by the view; SummingMergeTree folds the rest), so it needs no writer of its own
-and survives the minute table's retention. 30 days of it are ~0.9 M rows at full spread, against
-~50 M in `clicks_minute`: reports over weeks and months read this table.
+Fed by the materialized view `clicks_hour_mv` on every insert into `clicks_minute`, so it has no
+writer of its own and outlives the minute table's retention; 30 days are ~0.9 M rows against ~50 M.
 
-Queries that justify the layout (ranges are whole hours: rows whose hour starts in [start, end)):
-- `daily_totals`: the daily report, optionally for one platform or province, and
-  `daily_by_province`: daily totals per province, optionally for one platform (the report's growth
-  table); both a range on `hour`, the first key;
+Queries that justify the layout (ranges of whole hours, `hour` the first key):
+- `daily_totals`, `daily_by_province`: the daily report and its growth table;
 - `hourly_by_platform`: the per-hour curve by platform over days or weeks;
-- `series_hours`: the cockpit's hour-bucket lines (7 days, custom ranges) and their seasonal band.
-Partition by Beijing month: a table kept for two years stays at ~24 partitions, and retention drops
-a month once its last day has expired.
+- `series_hours`: the cockpit's hour-bucket lines and their seasonal band.
+Partition by Beijing month: two years stay at ~24 partitions, and retention drops whole months.
 """
 
 from __future__ import annotations

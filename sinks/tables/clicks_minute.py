@@ -1,19 +1,13 @@
 """`clicks_minute`: clicks per event-time minute × platform × province × section × action.
 
-Written by the sink from the workers' rate batches (partial sums; SummingMergeTree folds them).
-Readers always `sum(clicks)` with GROUP BY, because rows of one key may not be merged yet.
+Written by the sink from the workers' rate batches (partial sums; SummingMergeTree folds them), so
+readers always `sum(clicks)` with GROUP BY. An insert also feeds `clicks_hour` (`clicks_hour_mv`).
 
 Queries that justify the layout (all in `QUERIES` below, each tested on both engines):
-- `latest_minute`: the cockpit's event-time "now", read from the latest day's partition only;
-- `per_minute_national`, `series`, `total_between`, `total_by_platform|province|section`, the last
-  hour and today of the cockpit, optionally for one platform or province: a range scan on `minute`,
-  the first ORDER BY key, pruned to today's partition;
-- `by_platform_province`, `province_per_minute`: one range, then by `platform, province` (the next
-  keys, so one province's rows of a minute sit together);
-- daily totals per province for reports read `clicks_hour` (the rollup fed from this table), not
-  this one: 30 days here are ~50 M rows at full spread.
-Partition by Beijing day: retention drops whole days (`RETENTION`), and day-bounded queries prune
-partitions. An insert also feeds `clicks_hour` through the materialized view `clicks_hour_mv`.
+- `latest_minute`: the cockpit's event-time "now", from the latest day's partition only;
+- `per_minute_national`, `series`, `total_between`, `total_by_*`: a range on `minute`, the first key;
+- `by_platform_province`, `province_per_minute`: one range, then `platform, province`, the next keys.
+Reports over days read `clicks_hour`. Partition by Beijing day: retention drops whole days.
 """
 
 from __future__ import annotations

@@ -238,9 +238,10 @@ def test_sigkill_and_restart_keep_committed_data(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_start_failure_reports_log_tail(tmp_path: Path) -> None:
     bootstrap, controller = free_ports(2)
+    # Controller port taken: Kafka must fail fast. Bound without listening, so the start's
+    # pre-check (which reports a listening squatter without spawning) lets the JVM try.
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    blocker.bind(("127.0.0.1", controller))  # controller port taken: Kafka must fail fast
-    blocker.listen()
+    blocker.bind(("127.0.0.1", controller))
     try:
         broker = LocalKafka(bootstrap, controller, tmp_path / "fail")
         with pytest.raises(LocalKafkaError, match="tail of"):
