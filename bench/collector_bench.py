@@ -28,6 +28,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ops.local_process import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
@@ -53,12 +55,6 @@ done = function(summary, latency, requests)
     summary.duration/1e6, summary.errors.timeout))
 end
 """
-
-
-def free_port() -> int:
-    from ops.local_process import free_port as fp
-
-    return fp()
 
 
 def load() -> str:

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,17 +25,12 @@ from typing import Any
 import pytest
 import requests
 
+from ops.local_process import free_port
 from tests.alerts.fake_robots import FakeRobots
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(cond, timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None):  # type: ignore[no-untyped-def]
@@ -100,6 +94,7 @@ def test_operator_journey_on_the_local_stack(tmp_path: Path) -> None:
                 "EDU_KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['kafka']}",
                 "EDU_KAFKA_CONTROLLER_PORT": str(ports["controller"]),
                 "EDU_COCKPIT_PORT": str(ports["cockpit"]),
+                "EDU_COLLECTOR_PORT": str(free_port()),
                 "EDU_ALERTMANAGER_PORT": str(ports["alertmanager"]),
                 "EDU_WORKER_METRICS_PORT": "0",
                 "EDU_SINK_METRICS_PORT": "0",

@@ -94,6 +94,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "EDU_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
             "EDU_KAFKA_CONTROLLER_PORT": str(free_port()),
             "EDU_COCKPIT_PORT": str(port),
+            "EDU_COLLECTOR_PORT": str(free_port()),
             "EDU_WORKER_METRICS_PORT": str(free_port()),
             "EDU_ALERTS_METRICS_PORT": str(free_port()),
             "EDU_SINK_METRICS_PORT": "0",

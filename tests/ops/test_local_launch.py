@@ -47,6 +47,7 @@ def test_edu_local_runs_the_pipeline_on_live_traffic_and_stops_on_ctrl_c(tmp_pat
             "EDU_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
             "EDU_KAFKA_CONTROLLER_PORT": str(free_port()),
             "EDU_COCKPIT_PORT": str(cockpit_port),
+            "EDU_COLLECTOR_PORT": str(free_port()),  # not the default: another stack may hold it
             "EDU_WORKER_METRICS_PORT": "0",
             "EDU_SINK_METRICS_PORT": "0",
             "EDU_ALERTS_METRICS_PORT": "0",
