@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cockpit.alert_log import ACTIVE_STATES, SILENCE_ENDS, SILENCE_STARTS, AlertNow, alerts_end, parse_current
 from cockpit.queries import Queries
-from cockpit.snapshots import ACTIVE_STATES, SILENCE_ENDS, SILENCE_STARTS, AlertNow, alerts_end, parse_current
 from contracts.alerts import Severity, State, StateChange
 
 log = logging.getLogger(__name__)
