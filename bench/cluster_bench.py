@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from cockpit.filters import Filters
+from cockpit.pages.overview import load_map_values, load_overview
 from cockpit.queries import Queries
-from cockpit.snapshots import Filters, load_map_values, load_overview
 from contracts.geo import PLATFORMS, PROVINCE_CODES
 from sinks.migrate import migrate
 from sinks.store import ServerStore

@@ -20,16 +20,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from cockpit.filters import Filters
 from cockpit.pages import report
+from cockpit.pages.overview import load_map_values, load_overview
+from cockpit.pages.report import load_report
 from cockpit.queries import Queries
-from cockpit.snapshots import (
-    Filters,
-    load_map_values,
-    load_overview,
-    load_report,
-    load_surge,
-    load_surge_basis,
-)
+from cockpit.surge import load_surge, load_surge_basis
 from contracts.geo import PLATFORMS, PROVINCE_CODES
 from sinks.migrate import migrate
 from sinks.store import ChdbStore
@@ -67,7 +63,7 @@ def fill(store: ChdbStore, days: int, seed: int = 7) -> int:
 
 def full_refresh(q: Queries) -> None:
     """Everything one overview tick queries: KPIs, line, breakdowns, the map and its surge rings
-    (the surge ratios are computed once per event-time minute: `snapshots.load_surge`)."""
+    (the surge ratios are computed once per event-time minute: `surge.load_surge`)."""
     assert load_overview(q, Filters()) is not None
     load_map_values(q, Filters(), "rate")
     now = q.latest_minute()

@@ -1,22 +1,8 @@
-"""Acknowledgements and silences: an operator's "I have this one" / "quiet for a while", recorded on
-the alerts topic.
+"""Acknowledgements and silences: an operator's "I have this one" / "quiet for a while".
 
-The cockpit does not write the store: it produces a StateChange of kind "ack" (the alerts topic's
-JSON record, `contracts.alerts.StateChange.encode`), keyed by the alert's fingerprint, to
-`settings.topic_alerts`; the sink stores it in `alert_log` like every other change, so the alert
-service, the cockpit and a replay all see the same history. The alert's name, state, severity,
-value, labels and annotations are copied from its latest state change in the store, so the record
-is complete. Its time is event time (the cockpit's "now", never before the change it acknowledges),
-so a replayed scenario keeps one clock.
-
-A silence is the same record with kind "silence" and `silenced` true: its labels are the alert's
-labels (the silence's matchers: exactly this alert), and its window travels in two annotations next
-to the alert's own, `silence_starts_at` and `silence_ends_at` (epoch seconds, event time), which is
-what `alerts.lifecycle.AlertBook.silence(matchers, starts_at, ends_at, author, comment)` takes. The
-duration is one of `SILENCE_DURATIONS_S`.
-
-The Kafka producer is created on first use (`producer_factory`), so the cockpit starts without a
-broker and tests inject a fake.
+The cockpit never writes the store: it produces an "ack" or "silence" `StateChange` to the alerts
+topic, which the sink logs like any other change, so the alert service, the cockpit and a replay
+all read one history.
 """
 
 from __future__ import annotations
@@ -27,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cockpit.alert_log import ACTIVE_STATES, SILENCE_ENDS, SILENCE_STARTS, AlertNow, alerts_end, parse_current
 from cockpit.queries import Queries
-from cockpit.snapshots import ACTIVE_STATES, SILENCE_ENDS, SILENCE_STARTS, AlertNow, alerts_end, parse_current
 from contracts.alerts import Severity, State, StateChange
 
 log = logging.getLogger(__name__)
@@ -57,6 +43,8 @@ class AckResult:
 
 
 def kafka_producer_factory(settings: Any) -> Callable[[], Producer]:
+    """The Kafka producer, made on first use: the cockpit starts without a broker (tests inject a fake)."""
+
     def make() -> Producer:
         from kafka import KafkaProducer
 
@@ -68,7 +56,8 @@ def kafka_producer_factory(settings: Any) -> Callable[[], Producer]:
 
 
 class AckRecorder:
-    """Looks the alert up, builds the "ack" StateChange and produces it; one per app."""
+    """Looks the alert up, builds the "ack" or "silence" StateChange and produces it, keyed by the
+    alert's fingerprint, to `settings.topic_alerts`; one per app."""
 
     def __init__(
         self,
@@ -106,6 +95,9 @@ class AckRecorder:
         kind: str = "ack",
         extra: dict[str, str] | None = None,
     ) -> StateChange:
+        """The record, complete: name, state, severity, value, labels and annotations copied from the
+        alert's latest state change. Its time is event time (the cockpit's "now", never before the
+        change it acknowledges), so a replayed scenario keeps one clock."""
         at = max(alert.at, now if now is not None else alert.at)
         state = State(alert.state)
         return StateChange(
@@ -131,7 +123,11 @@ class AckRecorder:
 
     def silence(self, fingerprint: str, author: str, duration_s: int, comment: str = "") -> AckResult:
         """Silence one firing or pending alert for `duration_s` (one of SILENCE_DURATIONS_S) from the
-        cockpit's event-time "now"."""
+        cockpit's event-time "now".
+
+        The record's labels are the alert's (the silence's matchers: exactly this alert); its window
+        travels in two annotations next to the alert's own, `silence_starts_at` and `silence_ends_at`
+        (epoch seconds, event time), which is what `alerts.lifecycle.AlertBook.silence` takes."""
         if duration_s not in self.durations:
             raise AckError(400, f"a silence lasts one of {list(self.durations)} seconds")
         alert = self._active(fingerprint, author, "a silence", "silenced")

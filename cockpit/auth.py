@@ -1,23 +1,8 @@
-"""Operator login and the CSRF-protected pattern for state-changing requests.
+"""Operator login, and the CSRF token every state-changing request carries.
 
-Viewers need no login (the cockpit is read-only for them; `cockpit_viewer_login = True` puts every
-page, and /metrics, behind the login instead). Operators sign in with a user name and password
-checked against werkzeug scrypt hashes from the operators file (`user:hash` per line, `#` comments):
-`cockpit_operators_file`, default `<data_dir>/operators`, written by `edu-cockpit operators add
-NAME` and re-read when it changes. The session cookie is signed with a key that survives restarts
-(`signing_key`), HttpOnly, SameSite=Lax, and Secure with `cockpit_cookie_secure`.
-
-Every state-changing request (POST /login, POST /logout, POST /api/alerts/<fingerprint>/ack and
-/silence) must carry the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`),
-compared in constant time. Acknowledge and silence (`cockpit.acks`) produce an "ack" / "silence"
-StateChange with the operator's name as its author to the alerts topic; a form post is redirected
-back to /alerts, an API call answers 202. The operator's name is kept in the signed session for
-that, and never rendered, nor any session id.
-
-Failed logins are throttled (`LoginThrottle`): after `cockpit_login_max_failures` failures for one
-user name within `cockpit_login_window_s`, or `cockpit_login_max_failures_ip` from one client
-address, that name / address is locked out for `cockpit_login_lockout_s`: the login answers 429 with
-Retry-After without checking the password, so guessing gets no answer at all while locked.
+Viewers need no login unless `cockpit_viewer_login` is set; operators (werkzeug scrypt hashes in the
+operators file) acknowledge and silence alerts (`cockpit.acks`). An operator's name is kept in the
+signed session to author those records, and never rendered, nor any session id.
 """
 
 from __future__ import annotations
@@ -153,6 +138,8 @@ def csrf_token() -> str:
 
 
 def csrf_ok() -> bool:
+    """The request carries this session's token (form field `csrf_token` or header `X-CSRF-Token`),
+    compared in constant time."""
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
     token = session.get(CSRF_FIELD) or ""
     return bool(sent and token) and hmac.compare_digest(str(sent), str(token))
@@ -270,8 +257,11 @@ def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrot
     `server`.
 
     `acks` (a `cockpit.acks.AckRecorder`) records acknowledgements and silences; without one the
-    endpoints answer 501 after their login and token checks. `throttle` limits failed logins (from
-    the settings if omitted)."""
+    endpoints answer 501 after their login and token checks. A form post is redirected back to
+    /alerts, an API call answers 202. `throttle` limits failed logins (from the settings if
+    omitted): a locked-out name or address gets 429 with Retry-After, its password unchecked. The
+    session cookie is signed with `signing_key`, HttpOnly, SameSite=Lax, and Secure with
+    `cockpit_cookie_secure`."""
     throttle = throttle or LoginThrottle.from_settings(settings)
     server.secret_key = signing_key(settings)
     server.config.update(

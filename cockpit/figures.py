@@ -6,7 +6,6 @@ readable ticks, no mode bar. Times arrive as epoch seconds and are drawn in Beij
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from cockpit.i18n import country_name, fmt_int, platform_name, province_name, section_name, t
-from cockpit.snapshots import MIN_BASELINE_WEEKS
+from cockpit.seasonal import BandPoint, seasonal_band
+from cockpit.series import fill_gaps
 from cockpit.timeframe import DAY, MINUTE, to_beijing
 from contracts.geo import PLATFORMS
 
@@ -67,57 +67,9 @@ def message_figure(text: str) -> go.Figure:
     return _base(fig)
 
 
-def fill_gaps(series: Sequence[tuple[int, int]], step: int = MINUTE) -> list[tuple[int, int]]:
-    """Buckets (minutes by default) between the first and last stored minute that stored nothing count 0 events.
-
-    Before the first stored minute nothing is drawn: no data is not the same as zero traffic.
-    """
-    if not series:
-        return []
-    counts = dict(series)
-    first, last = min(counts), max(counts)
-    return [(ts, counts.get(ts, 0)) for ts in range(first, last + step, step)]
-
-
 ALERT = "#f87171"
 BAND = "rgba(167, 139, 250, 0.3)"
 EXPECTED = "#c4b5fd"
-
-
-@dataclass(frozen=True)
-class BandPoint:
-    """The seasonal baseline of one drawn bucket: the median and the range of the earlier weeks."""
-
-    ts: int  # the bucket of the drawn span (epoch s)
-    expected: float  # median over the weeks with data for this bucket
-    low: int  # smallest of those weeks
-    high: int  # largest of those weeks
-    weeks: int  # how many weeks had data for this bucket
-
-
-def seasonal_band(
-    weeks: Sequence[Sequence[tuple[int, int]]], step: int = MINUTE, min_weeks: int = MIN_BASELINE_WEEKS
-) -> list[BandPoint]:
-    """Per bucket, the seasonal baseline from the same span one, two, ... weeks earlier.
-
-    `weeks` holds one series per week back, (bucket, events) with buckets already moved forward by
-    their week onto the drawn span's buckets. A week has data for a bucket when the bucket lies
-    between that week's first and last stored bucket (`fill_gaps`: an empty bucket inside them
-    stored 0 events); outside them the store held nothing yet, which is missing data, not zero
-    traffic. A bucket with fewer than `min_weeks` such weeks gets no point: no band is drawn there.
-
-    The expected value is the median of those weeks, as for the surge map. The band is their full
-    range, min..max, not the interquartile range: with two to four weeks per bucket quartiles are
-    interpolations between the same few values (with two weeks they are not defined), whereas
-    min..max reads plainly on the wall screen as "what the same time looked like in recent weeks".
-    """
-    stored = [dict(fill_gaps(w, step)) for w in weeks]
-    out = []
-    for ts in sorted(set().union(*stored)):
-        values = [w[ts] for w in stored if ts in w]
-        if len(values) >= min_weeks:
-            out.append(BandPoint(ts, float(statistics.median(values)), min(values), max(values), len(values)))
-    return out
 
 
 def _band_traces(band: Sequence[BandPoint], step: int, lang: str, long: bool) -> list[go.Scatter]:

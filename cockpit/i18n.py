@@ -52,8 +52,6 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "no_comparison": ("无同期数据", "no earlier data"),
     "kpi_sessions": ("在线会话", "Active sessions"),
     "kpi_uniques": ("今日独立用户", "Unique users today"),
-    "unavailable": ("暂无数据源", "Not available yet"),
-    "unavailable_kpi": ("会话与用户数据尚未接入", "Session and user data are not wired yet"),
     "panel_surge": ("激增省份排行（相对季节基线）", "Surges vs baseline"),
     "panel_alerts": ("实时告警", "Firing alerts"),
     "pending_note": ("另有 {n} 条待定", "{n} more pending"),
@@ -132,10 +130,6 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "no_baseline_yet": (
         "暂无季节基线：需要至少两周前同一时段的存储数据",
         "No seasonal baseline yet: needs this time slot stored at least two weeks back",
-    ),
-    "unavailable_body": (
-        "暂无数据源：此面板的数据尚未接入，不显示任何数字。",
-        "Not available yet: this panel's data is not wired, so it shows no number.",
     ),
     "measure_rate": ("当前速率（次/分钟）", "Current rate (/min)"),
     "measure_total": ("所选时段访问量", "Events in range"),

@@ -1,6 +1,6 @@
 """HTML row panels as pure functions: the surge board, firing alerts, top resources, alert tables.
 
-Plain data in (`snapshots.AlertNow`, resource rows), Dash components out; no I/O, so each is
+Plain data in (`alert_log.AlertNow`, resource rows), Dash components out; no I/O, so each is
 unit-tested directly. Operator names and session ids are never rendered.
 """
 
@@ -12,9 +12,9 @@ from functools import lru_cache
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from cockpit.alert_log import ACTIVE_STATES, AlertChange, AlertNow, filter_alerts
 from cockpit.i18n import alert_name, alert_summary, fmt_int, platform_name, province_name, section_name, t
 from cockpit.queries import TopResource
-from cockpit.snapshots import ACTIVE_STATES, AlertChange, AlertNow
 from cockpit.timeframe import to_beijing
 from contracts.geo import PROVINCE_BY_CODE
 
@@ -122,8 +122,6 @@ def surge_list(
 
 def alerts_list(alerts: Iterable[AlertNow], lang: str) -> html.Div | list[html.Div]:
     """Firing alerts, most severe and newest first, with a note of how many more are pending."""
-    from cockpit.snapshots import filter_alerts
-
     firing = filter_alerts(alerts, ("firing",))
     pending = len(filter_alerts(alerts, ("pending",)))
     rows: list[html.Div] = [

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cockpit.filters import Filters
 from cockpit.i18n import LANGS
-from cockpit.snapshots import Filters
 from cockpit.timeframe import RANGES, parse_day
 from contracts.geo import PLATFORMS
 from contracts.settings import Settings

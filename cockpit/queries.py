@@ -281,7 +281,7 @@ class Queries:
         return [(int(ts), str(p), int(n)) for ts, p, n in rows]
 
     def alerts_current(self, end: int) -> tuple[Row, ...]:
-        """Each alert's latest state change before `end` (raw rows; `snapshots.AlertNow` parses them)."""
+        """Each alert's latest state change before `end` (raw rows; `alert_log.AlertNow` parses them)."""
         return self.run("alerts_current", end=end)
 
     def alerts_history(self, start: int, end: int, limit: int = 200) -> tuple[Row, ...]:

@@ -16,6 +16,8 @@ from dash import ClientsideFunction, Input, Output, State, ctx
 
 from cockpit.layout import Ids
 from cockpit.queries import Queries
+from cockpit.surge import load_surge, surging
+from cockpit.timeframe import windows
 from contracts.geo import PROVINCE_BY_CODE
 
 
@@ -78,13 +80,10 @@ def timer_settings(refresh_ms: int | None, paused: list[str] | None, default_ms:
 
 def top_provinces(q: Queries, threshold: float = 2.0) -> list[str]:
     """The rotation's provinces: the surging ones first (highest ratio first, see
-    `snapshots.load_surge`), then the busiest of today."""
+    `surge.load_surge`), then the busiest of today."""
     now = q.latest_minute()
     if now is None:
         return []
-    from cockpit.snapshots import load_surge, surging
-    from cockpit.timeframe import windows
-
     w = windows(now)
     hot = [c for c in surging(load_surge(q, now), threshold) if c in PROVINCE_BY_CODE]
     totals = q.total_by_province(w.day_start, w.day_end)

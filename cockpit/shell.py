@@ -11,8 +11,8 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from cockpit.i18n import DEFAULT_LANG, t
-from cockpit.layout import LOADING, Ids, overview_page
-from cockpit.pages import alerts, province, report
+from cockpit.layout import LOADING, Ids
+from cockpit.pages import alerts, overview, province, report
 from cockpit.pages.common import picker_texts
 from cockpit.rehearsal import layout as rehearsal_layout
 from cockpit.timeframe import DEFAULT_RANGE, RANGES
@@ -213,7 +213,7 @@ def build_layout(settings: Settings, lang: str = DEFAULT_LANG) -> html.Div:
             html.Main(
                 className="pages",
                 children=[
-                    overview_page(lang),
+                    overview.layout(lang),
                     province.layout(lang),
                     alerts.layout(lang),
                     report.layout(lang),

@@ -1,1 +1,1 @@
-"""Pages other than the overview: each module holds its layout, pure render functions and `register`."""
+"""The cockpit's pages, one module each: its layout, its loaders, pure render functions and `register`."""

@@ -12,19 +12,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dash
 from dash import Input, Output, State, dcc, html
 
 from cockpit import panels
+from cockpit.alert_log import (
+    ACTIVE_STATES,
+    SILENCE_ENDS,
+    SILENCE_STARTS,
+    AlertChange,
+    AlertNow,
+    alerts_end,
+    as_float,
+    filter_alerts,
+    parse_current,
+    parse_history,
+)
 from cockpit.auth import CSRF_FIELD, csrf_token, is_operator
+from cockpit.filters import Filters
 from cockpit.i18n import alert_name, alert_summary, fmt_int, t
 from cockpit.layout import DASH, Ids
-from cockpit.pages.common import Key, ordered
+from cockpit.pages.common import RANGE_INPUTS, REFRESH_INPUTS, Key, ordered
 from cockpit.params import checked_filters, checked_lang
 from cockpit.queries import Queries
-from cockpit.snapshots import ACTIVE_STATES, AlertNow, AlertsView, filter_alerts, load_alerts
+from cockpit.timeframe import DAY, MINUTE
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +47,7 @@ STATES: tuple[str, ...] = ("firing", "pending", "resolved")
 SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")
 STATE_FILTER, SEVERITY_FILTER = "alerts-state", "alerts-severity"
 CURRENT, HISTORY = "alerts-current", "alerts-history"
+HISTORY_LIMIT = 200
 
 LABEL_OUTPUTS: tuple[Key, ...] = (
     ("alerts-title", "children"),
@@ -127,6 +142,60 @@ def state_options(lang: str) -> list[dict[str, str]]:
 
 def severity_options(lang: str) -> list[dict[str, str]]:
     return [{"label": t(f"severity_{s}", lang), "value": s} for s in SEVERITIES]
+
+
+@dataclass(frozen=True)
+class AlertsView:
+    """The alerts page: every alert's current state and the log of changes over the chosen span."""
+
+    end: int
+    current: list[AlertNow]
+    history: list[AlertChange]
+
+    def acknowledged(self) -> set[str]:
+        """Fingerprints acknowledged since their latest state change (within the history shown)."""
+        since = {a.fingerprint: a.at for a in self.current}
+        return {c.fingerprint for c in self.history if c.kind == "ack" and c.at >= since.get(c.fingerprint, 2**31)}
+
+    def silenced(self) -> dict[str, int]:
+        """{fingerprint: end of its silence (epoch s)} for silences still running at the view's end
+        (event time), within the history shown; the latest end when there are several."""
+        now = self.end - MINUTE  # the event-time "now" minute the view was loaded at
+        out: dict[str, int] = {}
+        for c in self.history:
+            if c.kind != "silence":
+                continue
+            start, end = as_float(c.annotations.get(SILENCE_STARTS)), as_float(c.annotations.get(SILENCE_ENDS))
+            if start is not None and end is not None and start <= now < end:
+                out[c.fingerprint] = max(out.get(c.fingerprint, 0), int(end))
+        return out
+
+    def silences(self) -> list[tuple[AlertChange, int]]:
+        """(the silence record, its end) for each silence still running at the view's "now", the
+        soonest to expire first; a later silence of the same alert replaces an earlier one."""
+        now = self.end - MINUTE
+        latest: dict[str, tuple[AlertChange, int]] = {}
+        for c in sorted(self.history, key=lambda c: c.at):
+            if c.kind != "silence":
+                continue
+            start, end = as_float(c.annotations.get(SILENCE_STARTS)), as_float(c.annotations.get(SILENCE_ENDS))
+            if start is not None and end is not None:
+                latest[c.fingerprint] = (c, int(end))
+        return sorted(((c, end) for c, end in latest.values() if end > now), key=lambda p: (p[1], p[0].fingerprint))
+
+
+def load_alerts(q: Queries, filters: Filters | None = None) -> AlertsView:
+    """Alerts as of the event-time "now"; the history covers the chosen range (7 days before the
+    latest change while no clicks are stored)."""
+    f = filters or Filters()
+    now = q.latest_minute()
+    end = alerts_end(now)
+    current = parse_current(q.alerts_current(end))
+    if now is not None:
+        start = f.span(now).start
+    else:
+        start = (max(a.at for a in current) if current else 0) - 7 * DAY
+    return AlertsView(end, current, parse_history(q.alerts_history(max(0, start), end, HISTORY_LIMIT)))
 
 
 def render_labels(lang: str, operator: bool) -> dict[Key, Any]:
@@ -364,12 +433,8 @@ def register(app: dash.Dash, queries: Queries, settings: Any = None) -> None:
 
     @app.callback(
         [Output(i, p) for i, p in DATA_OUTPUTS] + [Output(SIGNATURE, "data")],
-        Input(Ids.TICK, "n_intervals"),
-        Input(Ids.LANG, "value"),
-        Input(Ids.ROUTE, "data"),
-        Input(Ids.RANGE, "value"),
-        Input(Ids.CUSTOM, "start_date"),
-        Input(Ids.CUSTOM, "end_date"),
+        *REFRESH_INPUTS,
+        *RANGE_INPUTS,  # alerts are not per platform
         Input(STATE_FILTER, "value"),
         Input(SEVERITY_FILTER, "value"),
         State(SIGNATURE, "data"),

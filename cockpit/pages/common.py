@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import dcc, html
+from dash import Input, dcc, html
 
 from cockpit.i18n import t
-from cockpit.layout import DASH, LOADING, placeholder  # noqa: F401  (DASH: re-exported for the pages)
+from cockpit.layout import LOADING, Ids, placeholder
 
-Key = tuple[str, str]
+Key = tuple[str, str]  # a component property: (id, property)
+
+# What every page's refresh listens to: the timer, the language and the route (in that order).
+REFRESH_INPUTS = (Input(Ids.TICK, "n_intervals"), Input(Ids.LANG, "value"), Input(Ids.ROUTE, "data"))
+# The shared filters, in `params.checked_filters`' order: range, custom start and end, then platform.
+RANGE_INPUTS = (Input(Ids.RANGE, "value"), Input(Ids.CUSTOM, "start_date"), Input(Ids.CUSTOM, "end_date"))
+FILTER_INPUTS = (*RANGE_INPUTS, Input(Ids.PLATFORM, "value"))
+FilterValues = tuple[str | None, str | None, str | None, str | None]  # FILTER_INPUTS' values
 
 
 def kpi(id_: str, label_key: str, lang: str) -> html.Div:

@@ -8,20 +8,31 @@ says so rather than showing the national list under the province's name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Output, dcc, html
 
 from cockpit import figures, panels
+from cockpit.alert_log import (
+    AlertChange,
+    AlertNow,
+    alerts_end,
+    chart_episodes,
+    filter_alerts,
+    parse_current,
+    parse_history,
+)
+from cockpit.filters import Filters
 from cockpit.i18n import fmt_int, fmt_per_second, province_name, t
 from cockpit.layout import DASH, Ids
-from cockpit.pages.common import Key, graph_panel, kpi, ordered
+from cockpit.pages.common import FILTER_INPUTS, REFRESH_INPUTS, FilterValues, Key, graph_panel, kpi, ordered
 from cockpit.params import checked_filters, checked_lang
 from cockpit.queries import Queries
-from cockpit.snapshots import Filters, ProvinceView, chart_episodes, load_province
-from cockpit.timeframe import fmt_minute
+from cockpit.series import rate_point
+from cockpit.timeframe import MINUTE, Span, Windows, fmt_minute, windows
+from contracts.settings import Settings
 
 PAGE = "province"
 NAME = "prov-name"
@@ -70,6 +81,59 @@ def layout(lang: str) -> html.Div:
                     ),
                 ],
             ),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class ProvinceView:
+    code: str
+    win: Windows
+    span: Span
+    series: list[tuple[int, int]]
+    span_total: int
+    national_span_total: int
+    today_total: int
+    rate_minute: int
+    rate: int
+    by_platform: dict[str, int]
+    by_section: dict[str, int]
+    alerts: list[AlertNow] = field(default_factory=list)  # alerts labelled with this province, current state
+    history: list[AlertChange] = field(default_factory=list)  # this province's logged changes in the span
+
+    @property
+    def share(self) -> float | None:
+        return self.span_total / self.national_span_total if self.national_span_total else None
+
+
+def load_province(q: Queries, code: str, filters: Filters | None = None) -> ProvinceView | None:
+    """The overview's measures for one province (validated code), or None while the store is empty."""
+    f = filters or Filters()
+    now = q.latest_minute()
+    if now is None:
+        return None
+    w, span, pf = windows(now), f.span(now), f.platform
+    hour = q.series(w.hour_start, w.hour_end, platform=pf, province=code)
+    rate_minute, rate = rate_point(hour, w.now)
+    if not hour:  # nothing this hour in the province: the last full minute stored nothing
+        rate_minute, rate = w.now - MINUTE, 0
+    return ProvinceView(
+        code=code,
+        win=w,
+        span=span,
+        series=q.series(span.start, span.end, span.step, platform=pf, province=code),
+        span_total=q.total_between(span.start, span.end, platform=pf, province=code),
+        national_span_total=q.total_between(span.start, span.end, platform=pf),
+        today_total=q.total_between(w.day_start, w.day_end, platform=pf, province=code),
+        rate_minute=rate_minute,
+        rate=rate,
+        by_platform=q.total_by_platform(span.start, span.end, platform=pf, province=code),
+        by_section=q.total_by_section(span.start, span.end, platform=pf, province=code),
+        alerts=filter_alerts(a for a in parse_current(q.alerts_current(alerts_end(w.now))) if a.province == code),
+        history=[
+            c
+            for c in parse_history(q.alerts_history(span.start, min(span.end, alerts_end(w.now)), 500))
+            if c.labels.get("province") == code
         ],
     )
 
@@ -150,27 +214,10 @@ def refresh(queries: Queries, code: str | None, lang: str, filters: Filters | No
     return render(pv, code, lang)
 
 
-def register(app: dash.Dash, queries: Queries, clock: Callable[[], float]) -> None:
-    @app.callback(
-        [Output(i, p) for i, p in OUTPUTS],
-        Input(Ids.TICK, "n_intervals"),
-        Input(Ids.LANG, "value"),
-        Input(Ids.ROUTE, "data"),
-        Input(Ids.RANGE, "value"),
-        Input(Ids.CUSTOM, "start_date"),
-        Input(Ids.CUSTOM, "end_date"),
-        Input(Ids.PLATFORM, "value"),
-    )
-    def _refresh(
-        _n: int,
-        lang: str,
-        route: dict[str, Any] | None,
-        range_: str | None,
-        c0: str | None,
-        c1: str | None,
-        platform: str | None,
-    ) -> tuple[Any, ...]:
+def register(app: dash.Dash, queries: Queries, settings: Settings | None = None) -> None:
+    @app.callback([Output(i, p) for i, p in OUTPUTS], *REFRESH_INPUTS, *FILTER_INPUTS)
+    def _refresh(_n: int, lang: str, route: dict[str, Any] | None, *controls: *FilterValues) -> tuple[Any, ...]:
         if not route or route.get("page") != PAGE:
             raise dash.exceptions.PreventUpdate
-        filters = checked_filters(range_, c0, c1, platform)
+        filters = checked_filters(*controls, settings)
         return ordered(refresh(queries, route.get("province"), checked_lang(lang), filters), OUTPUTS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 from typing import Any
 
 import dash
@@ -21,11 +22,10 @@ from dash import Input, Output, State, dcc, html
 from cockpit import figures
 from cockpit.i18n import fmt_int, fmt_ratio, province_name, t
 from cockpit.layout import DASH, LOADING, Ids
-from cockpit.pages.common import Key, graph_panel, ordered, picker_texts
+from cockpit.pages.common import REFRESH_INPUTS, Key, graph_panel, ordered, picker_texts
 from cockpit.params import BadParameter, checked_day, checked_lang, checked_platform
 from cockpit.queries import Queries
-from cockpit.snapshots import Period, Report, load_report
-from cockpit.timeframe import DAY, beijing_day_start, day_label, parse_day
+from cockpit.timeframe import DAY, beijing_day_start, day_label, parse_day, to_beijing
 
 PAGE = "report"
 PERIOD, BASE = "report-period", "report-base"
@@ -96,6 +96,90 @@ def _table_panel(id_: str, label_key: str, lang: str) -> html.Div:
             html.Div(id=id_, className="table-wrap"),
             dcc.Download(id=f"{id_}-download"),
         ],
+    )
+
+
+# -- the report's data: whole Beijing days from the hourly rollup ----------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    start: int  # 00:00 Beijing of the first day
+    end: int  # 00:00 Beijing after the last day
+
+    @property
+    def days(self) -> int:
+        return max(0, (self.end - self.start) // DAY)
+
+
+@dataclass(frozen=True)
+class GrowthRow:
+    code: str
+    base_avg: float  # events per day in the earlier period
+    avg: float  # events per day in the reported period
+    ratio: float | None  # avg / base_avg; None when the earlier period stored nothing
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    base: Period
+    days_counted: int  # days of the period up to the data's today: the divisor of the average
+    daily: list[tuple[int, int]]  # (YYYYMMDD, events), every day counted, 0 where nothing stored
+    total: int
+    average: float
+    peak_day: int | None
+    peak: int
+    national: GrowthRow
+    growth: list[GrowthRow] = field(default_factory=list)  # largest ratio first
+    days_with_data: int = 0  # days of the period that stored any traffic: the divisor of `average`
+
+
+def counted(period: Period, now: int) -> Period:
+    """The part of a period that has begun by the data's "now": future days are not averaged in."""
+    return Period(period.start, max(period.start, min(period.end, beijing_day_start(now) + DAY)))
+
+
+def _yyyymmdd(ts: int) -> int:
+    d = to_beijing(ts)
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+def growth_by_code(base: dict[str, int], cur: dict[str, int], base_days: int, days: int) -> list[GrowthRow]:
+    """Per-code daily averages and their ratio; codes with traffic in either period, largest first."""
+    rows = []
+    for code in sorted(set(base) | set(cur)):
+        b = base.get(code, 0) / base_days if base_days else 0.0
+        a = cur.get(code, 0) / days if days else 0.0
+        rows.append(GrowthRow(code, b, a, a / b if b else None))
+    return sorted(rows, key=lambda r: (r.ratio is None, -(r.ratio or 0.0), r.code))
+
+
+def load_report(q: Queries, period: Period, base: Period, platform: str | None = None) -> Report | None:
+    now = q.latest_minute()
+    if now is None:
+        return None
+    p, b = counted(period, now), counted(base, now)
+    stored = dict(q.daily_totals(p.start, p.end, platform=platform))
+    daily = [(_yyyymmdd(ts), stored.get(_yyyymmdd(ts), 0)) for ts in range(p.start, p.end, DAY)]
+    total = sum(n for _, n in daily)
+    peak_day, peak = max(daily, key=lambda d: (d[1], -d[0])) if daily else (None, 0)
+    cur = q.daily_by_province(p.start, p.end, platform=platform)
+    old = q.daily_by_province(b.start, b.end, platform=platform)
+    national = growth_by_code({"all": sum(old.values())}, {"all": total}, b.days, p.days)[0]
+    with_data = sum(1 for _, n in daily if n > 0)
+    return Report(
+        period=period,
+        base=base,
+        days_counted=p.days,
+        daily=daily,
+        total=total,
+        average=total / with_data if with_data else 0.0,
+        peak_day=peak_day if total else None,
+        peak=peak,
+        national=national,
+        growth=growth_by_code(old, cur, b.days, p.days),
+        days_with_data=with_data,
     )
 
 
@@ -272,9 +356,7 @@ def register(app: dash.Dash, queries: Queries, settings: Any = None) -> None:
 
     @app.callback(
         [Output(i, p) for i, p in OUTPUTS],
-        Input(Ids.TICK, "n_intervals"),
-        Input(Ids.LANG, "value"),
-        Input(Ids.ROUTE, "data"),
+        *REFRESH_INPUTS,
         *pickers,
     )
     def _refresh(_n: int, lang: str, route: dict[str, Any] | None, *controls: *Controls) -> tuple[Any, ...]:

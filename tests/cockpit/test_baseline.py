@@ -8,11 +8,12 @@ import statistics
 
 import pytest
 
-from cockpit import figures
-from cockpit.callbacks import render_overview
+from cockpit import figures, seasonal
+from cockpit.filters import Filters
 from cockpit.layout import Ids
+from cockpit.pages.overview import load_overview, render_overview
 from cockpit.queries import Queries
-from cockpit.snapshots import BASELINE_WEEKS, Filters, load_overview
+from cockpit.seasonal import BASELINE_WEEKS
 from cockpit.timeframe import HOUR, MINUTE, to_beijing
 from sinks.store import ChdbStore
 from tests.cockpit import data as fx
@@ -31,11 +32,11 @@ def test_band_is_the_median_and_range_of_the_weeks_with_data_for_each_bucket() -
         [],  # before the store's history
         [(T0 + 120, 6)],
     ]
-    band = figures.seasonal_band(weeks)
+    band = seasonal.seasonal_band(weeks)
     # 10:00 and 10:03: one week each, no band; 10:01: [20, 40]; 10:02: [30, 0, 6]
-    assert band == [figures.BandPoint(T0 + 60, 30.0, 20, 40, 2), figures.BandPoint(T0 + 120, 6.0, 0, 30, 3)]
-    assert figures.seasonal_band([[(T0, 5)], [], [], []]) == []
-    assert figures.seasonal_band([]) == []
+    assert band == [seasonal.BandPoint(T0 + 60, 30.0, 20, 40, 2), seasonal.BandPoint(T0 + 120, 6.0, 0, 30, 3)]
+    assert seasonal.seasonal_band([[(T0, 5)], [], [], []]) == []
+    assert seasonal.seasonal_band([]) == []
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ def test_overview_band_equals_direct_queries_of_five_stored_weeks(empty_store: C
     fx.load_weeks(empty_store)
     ov = load_overview(Queries(empty_store, ttl_s=0), Filters(platform=platform))
     assert ov is not None and ov.baseline is not None and len(ov.baseline) == BASELINE_WEEKS
-    band = figures.seasonal_band(ov.baseline)
+    band = seasonal.seasonal_band(ov.baseline)
     want = expected_band(empty_store, platform)
     assert min(want) == fx.WEEKS_FROM[2] and len(want) == 40  # 09:43-10:02: one week only
     assert {p.ts: (p.expected, p.low, p.high) for p in band} == want
@@ -138,7 +139,7 @@ def test_seven_day_line_and_band_come_from_the_hourly_rollup_and_equal_the_minut
         if len(values) >= 2:
             want[ts] = (statistics.median(values), min(values), max(values))
     assert want, "the fixture's weeks overlap in some hours"
-    band = figures.seasonal_band(ov.baseline)
+    band = seasonal.seasonal_band(ov.baseline)
     assert {p.ts: (p.expected, p.low, p.high) for p in band} == want
     fig = render_overview(ov, "en")[(Ids.chart("national"), "figure")]
     assert by_meta(fig, "baseline-band")

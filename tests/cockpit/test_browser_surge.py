@@ -16,7 +16,8 @@ from cockpit.app import create_app
 from cockpit.figures_map import NO_BASELINE
 from cockpit.layout import Ids
 from cockpit.mapdata import province_codes
-from cockpit.snapshots import SPARK_MINUTES, surge_window
+from cockpit.pages.overview import SPARK_MINUTES
+from cockpit.surge import surge_window
 from cockpit.timeframe import MINUTE
 from contracts.settings import Settings
 from sinks.store import ChdbStore

@@ -22,7 +22,7 @@ from cockpit.app import create_app
 from cockpit.i18n import fmt_int, t
 from cockpit.layout import Ids
 from cockpit.mapdata import province_codes
-from cockpit.snapshots import SURGE_WINDOW
+from cockpit.surge import SURGE_WINDOW
 from cockpit.timeframe import MINUTE
 from contracts.settings import Settings
 from sinks.store import ChdbStore

@@ -1,4 +1,4 @@
-"""Callbacks as plain functions: labels, the refresh of each state, and the label table itself."""
+"""Callbacks as plain functions: labels, the refresh of each state, and the label tables themselves."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import dash
 import pytest
 from prometheus_client import CollectorRegistry
 
-from cockpit import i18n
-from cockpit.callbacks import DATA_OUTPUTS, LABEL_OUTPUTS, _ordered, refresh, render_labels
+from cockpit import callbacks, i18n
+from cockpit.header import refresh_shell
 from cockpit.layout import DASH, Ids
 from cockpit.metrics import CockpitMetrics
+from cockpit.pages import overview
+from cockpit.pages.common import ordered
+from cockpit.pages.overview import DATA_OUTPUTS, KPIS, refresh
 from cockpit.queries import Queries
 from cockpit.timeframe import DAY
 from sinks.store import ChdbStore, StoreError
@@ -23,8 +26,9 @@ WALL = 1_795_000_000.0  # the wall clock is only for "refreshed at"; data time c
 def test_every_label_exists_in_both_languages_and_differs() -> None:
     for key, (zh, en) in i18n.TEXT.items():
         assert zh and en, key
-    zh, en = render_labels("zh"), render_labels("en")
-    assert set(zh) == set(en) == {key for key, _ in LABEL_OUTPUTS}
+    zh = callbacks.render_labels("zh") | overview.render_labels("zh")
+    en = callbacks.render_labels("en") | overview.render_labels("en")
+    assert set(zh) == set(en) == {key for key, _ in callbacks.LABEL_OUTPUTS + overview.LABEL_OUTPUTS}
     assert zh[(Ids.kpi("today", "label"), "children")] == "今日访问量"
     assert en[(Ids.kpi("today", "label"), "children")] == "Page views today"
     assert all(zh[k] != en[k] for k in zh)
@@ -62,7 +66,7 @@ def test_refresh_on_stored_data_shows_the_stored_numbers(morning_store: ChdbStor
 
 def test_refresh_on_an_empty_store_says_so_and_shows_no_number(empty_store: ChdbStore) -> None:
     out = refresh(Queries(empty_store, ttl_s=0), "en", lambda: WALL)
-    for name in Ids.KPIS:
+    for name in KPIS:
         assert out[(Ids.kpi(name), "children")] == DASH
     assert out[(Ids.STATUS, "children")] == "No data"
     assert out[(Ids.NOTICE, "className")] == "notice notice-no_data"
@@ -82,8 +86,8 @@ def test_refresh_when_the_store_fails_flags_it_and_keeps_the_last_figures() -> N
     assert out[(Ids.STATUS, "className")] == "status status-error"
     assert out[(Ids.NOTICE, "className")] == "notice notice-error"
     assert not any(key[0].startswith(("kpi-", "chart-")) for key in out)
-    ordered = _ordered(out, DATA_OUTPUTS)
-    assert ordered[DATA_OUTPUTS.index((Ids.kpi("today"), "children"))] is dash.no_update
+    values = ordered(out, DATA_OUTPUTS)
+    assert values[DATA_OUTPUTS.index((Ids.kpi("today"), "children"))] is dash.no_update
     assert registry.get_sample_value("edu_cockpit_refreshes_total", {"outcome": "error"}) == 1.0
 
 
@@ -95,13 +99,11 @@ def test_refreshed_label_uses_the_injected_clock_in_beijing_time(empty_store: Ch
 
 def test_other_pages_refresh_the_header_with_the_data_time(morning_store: ChdbStore) -> None:
     """A province or report page opened directly shows the data time and status, not a dash."""
-    from cockpit.callbacks import refresh_shell
-
     out = refresh_shell(Queries(morning_store, ttl_s=0), "zh", lambda: WALL)
     assert out[(Ids.EVENT_NOW, "children")] == "2022-03-14 10:42"
     assert out[(Ids.STATUS, "className")] == "status status-stale"  # WALL is years after the data
     assert out[(Ids.REFRESHED, "children")].endswith("19:06:40")  # WALL in Beijing time
-    assert set(out) <= set(DATA_OUTPUTS) and not {(Ids.kpi(n), "children") for n in Ids.KPIS} & set(out)
+    assert set(out) <= set(DATA_OUTPUTS) and not {(Ids.kpi(n), "children") for n in KPIS} & set(out)
 
 
 @pytest.mark.parametrize(("wall", "kind"), [(fx.NOW + 60 + 180, "live"), (fx.NOW + 60 + 181, "stale")])

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from cockpit import figures
+from cockpit.series import fill_gaps
 from contracts.geo import PLATFORMS
 
 T0 = 1647223200  # 2022-03-14 10:00 Beijing
@@ -15,7 +16,7 @@ T0 = 1647223200  # 2022-03-14 10:00 Beijing
 
 def test_fill_gaps_counts_missing_interior_minutes_as_zero_but_invents_nothing_before() -> None:
     series = [(T0 + 120, 5), (T0, 3), (T0 + 300, 1)]
-    assert figures.fill_gaps(series) == [
+    assert fill_gaps(series) == [
         (T0, 3),
         (T0 + 60, 0),
         (T0 + 120, 5),
@@ -23,7 +24,7 @@ def test_fill_gaps_counts_missing_interior_minutes_as_zero_but_invents_nothing_b
         (T0 + 240, 0),
         (T0 + 300, 1),
     ]
-    assert figures.fill_gaps([]) == []
+    assert fill_gaps([]) == []
 
 
 def test_national_line_plots_the_stored_counts_in_beijing_time() -> None:

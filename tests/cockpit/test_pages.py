@@ -1,4 +1,4 @@
-"""The map, routing, province, alerts and report pages, and the snapshots behind them, as plain functions."""
+"""The map, routing, province, alerts and report pages, and the loaders behind them, as plain functions."""
 
 from __future__ import annotations
 
@@ -10,24 +10,19 @@ import plotly.graph_objects as go
 import pytest
 
 from cockpit import routing
-from cockpit.callbacks import refresh_map, render_options
+from cockpit.callbacks import render_options
 from cockpit.figures import daily_bars, national_line
 from cockpit.figures_map import china_map, map_patch, patched_values
+from cockpit.filters import Filters
 from cockpit.i18n import fmt_change, fmt_int, fmt_ratio
 from cockpit.layout import Ids
 from cockpit.mapdata import NANHAI, geojson, province_codes
 from cockpit.pages import alerts, province, report
+from cockpit.pages.overview import load_map_values, refresh_map
+from cockpit.pages.province import load_province
+from cockpit.pages.report import Period, counted, growth_by_code, load_report
 from cockpit.queries import Queries, check_filters
-from cockpit.snapshots import (
-    Filters,
-    Period,
-    counted,
-    growth_rows,
-    load_map_values,
-    load_province,
-    load_report,
-    load_surge_basis,
-)
+from cockpit.surge import load_surge_basis
 from cockpit.timeframe import DAY, HOUR, MINUTE, range_span
 from contracts.geo import PROVINCES
 from sinks.store import ChdbStore
@@ -213,7 +208,7 @@ def test_report_periods_and_future_days() -> None:
     p, b = report.periods("2022-03-01", "2022-03-25", None, None, fx.NOW)
     assert p.days == 25 and b.end == p.start and b.days == 25
     assert counted(Period(fx.DAY_START, fx.DAY_START + 5 * DAY), fx.NOW).days == 1  # not the future
-    rows = growth_rows({"a": 10, "b": 0}, {"a": 65, "c": 5}, 1, 1)
+    rows = growth_by_code({"a": 10, "b": 0}, {"a": 65, "c": 5}, 1, 1)
     assert [(r.code, r.ratio) for r in rows] == [("a", 6.5), ("b", None), ("c", None)]
 
 

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from cockpit.filters import Filters
 from cockpit.metrics import CockpitMetrics
+from cockpit.pages.overview import load_overview
 from cockpit.queries import USED, Queries
-from cockpit.snapshots import Filters, load_overview, peak_point, rate_point
+from cockpit.series import peak_point, rate_point
 from cockpit.timeframe import DAY, HOUR, MINUTE, beijing_day_start, windows
 from sinks import queries as sink_queries
 from sinks.queries import params_of

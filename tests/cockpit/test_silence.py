@@ -10,10 +10,11 @@ from dash import html
 from prometheus_client import CollectorRegistry
 
 from cockpit.acks import SILENCE_DURATIONS_S
+from cockpit.alert_log import SILENCE_ENDS, SILENCE_STARTS, AlertNow, parse_history
 from cockpit.app import create_app
 from cockpit.auth import LoginThrottle
 from cockpit.pages import alerts
-from cockpit.snapshots import SILENCE_ENDS, SILENCE_STARTS, AlertNow, AlertsView, parse_history
+from cockpit.pages.alerts import AlertsView
 from contracts.alerts import StateChange, decode_change
 from sinks.store import ChdbStore
 from sinks.tables import alert_log

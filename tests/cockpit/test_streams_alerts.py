@@ -10,22 +10,14 @@ import pytest
 from dash import html
 
 from cockpit import figures, panels
-from cockpit.callbacks import DATA_OUTPUTS, refresh, sessions_line
+from cockpit.alert_log import AlertNow, filter_alerts, parse_current
+from cockpit.filters import Filters
 from cockpit.i18n import fmt_int
 from cockpit.layout import DASH, Ids
 from cockpit.pages import alerts
+from cockpit.pages.alerts import AlertsView, load_alerts
+from cockpit.pages.overview import DATA_OUTPUTS, LISTS, SESSIONS_SUB, load_overview, refresh, sessions_line, surge_board
 from cockpit.queries import Queries
-from cockpit.snapshots import (
-    AlertNow,
-    AlertsView,
-    Filters,
-    eps_point,
-    filter_alerts,
-    load_alerts,
-    load_overview,
-    parse_current,
-    surge_board,
-)
 from cockpit.timeframe import DAY, MINUTE
 from sinks.store import ChdbStore
 from sinks.tables import sessions_minute
@@ -105,16 +97,6 @@ def test_stream_loaders_equal_the_ground_truth_of_the_rows_stored(empty_store: C
     assert early[fx.FP_GX] == "pending" and fx.FP_SD not in early
 
 
-def test_eps_is_the_last_complete_ten_seconds() -> None:
-    t = fx.NOW
-    tiles = [(t, "k12", 30), (t, "higher", 10), (t + 10, "k12", 50), (t + 20, "k12", 7)]
-    assert eps_point(tiles) == (t + 10, 5.0)  # t + 20 may still be filling
-    assert eps_point(tiles, "higher") == (t, 1.0)  # its only bucket
-    assert eps_point([(t, "k12", 30), (t + 20, "k12", 7)]) == (t + 10, 0.0)  # a gap stored nothing
-    assert eps_point([(t, "k12", 30)]) == (t, 3.0)
-    assert eps_point([]) is None and eps_point(tiles, "employment") is None
-
-
 def test_overview_kpis_and_panels_equal_direct_queries(morning_store: ChdbStore) -> None:
     q = Queries(morning_store, ttl_s=0)
     ov = load_overview(q)
@@ -142,7 +124,7 @@ def test_overview_kpis_and_panels_equal_direct_queries(morning_store: ChdbStore)
     assert catalogue_title(fx.known_resources()[0][0]) in table and fx.UNKNOWN_RESOURCE in table
     national = out[(Ids.chart("national"), "figure")]
     assert [tr.name for tr in national.data] == ["events", "latest", "partial", "alerts"]  # 10:42 still filling
-    assert "started" not in out[(Ids.SESSIONS_SUB, "children")] and "开始" in out[(Ids.SESSIONS_SUB, "children")]
+    assert "started" not in out[(SESSIONS_SUB, "children")] and "开始" in out[(SESSIONS_SUB, "children")]
 
     k12 = refresh(q, "en", lambda: WALL, filters=Filters(platform="k12"))
     assert k12[(Ids.kpi("uniques"), "children")] == fmt_int(users)  # no platform breakdown: said so
@@ -153,7 +135,7 @@ def test_empty_store_shows_no_number_in_the_new_panels(empty_store: ChdbStore) -
     out = refresh(Queries(empty_store, ttl_s=0), "en", lambda: WALL)
     for k in ("eps", "sessions", "uniques"):
         assert out[(Ids.kpi(k), "children")] == DASH
-    for n in Ids.LISTS:
+    for n in LISTS:
         assert texts(out[(Ids.listing(n), "children")]) == ["No data yet"]
 
 
@@ -273,7 +255,7 @@ def test_an_acknowledged_alert_is_marked_and_offers_no_second_form() -> None:
         author="duty",
         comment="on it",
     )
-    from cockpit.snapshots import parse_history
+    from cockpit.alert_log import parse_history
 
     hist = parse_history([(ack[0], "a", *ack[2:10], ack[11], ack[12])])
     view = AlertsView(200, cur, hist)

@@ -8,19 +8,13 @@ import statistics
 import pytest
 
 from cockpit import panels
+from cockpit.alert_log import AlertNow
 from cockpit.figures_map import NO_BASELINE, SURGE_SCALE, china_map, map_patch, patched_values
 from cockpit.mapdata import province_codes
+from cockpit.pages.overview import SPARK_MINUTES, load_map_values, load_overview, load_sparklines
 from cockpit.queries import Queries
-from cockpit.snapshots import (
-    SPARK_MINUTES,
-    SURGE_WINDOW,
-    AlertNow,
-    load_map_values,
-    load_overview,
-    load_sparklines,
-    surge_ratios,
-    surge_window,
-)
+from cockpit.seasonal import surge_ratios
+from cockpit.surge import SURGE_WINDOW, surge_window
 from cockpit.timeframe import MINUTE
 from sinks.store import ChdbStore
 from tests.cockpit import data as fx

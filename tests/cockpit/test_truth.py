@@ -6,11 +6,14 @@ from __future__ import annotations
 import pytest
 
 from cockpit import figures, routing
+from cockpit.alert_log import AlertChange, chart_episodes
+from cockpit.header import freshness
 from cockpit.i18n import alert_name, alert_summary, country_name
 from cockpit.layout import Ids
+from cockpit.pages.report import Period, load_report
 from cockpit.params import BadParameter
 from cockpit.queries import Queries
-from cockpit.snapshots import AlertChange, Period, chart_episodes, freshness, load_report, share_ratios, surging
+from cockpit.surge import share_ratios, surging
 from cockpit.timeframe import DAY, HOUR, MINUTE
 from sinks.store import ChdbStore
 from tests.cockpit import data as fx
