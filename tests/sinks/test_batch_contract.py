@@ -1,11 +1,12 @@
 """The sink stores every row list a rate batch carries, each into a table with one column per row field.
 
 Adding a per-province field to a rates row (or a new row list to `RateBatch`) fails here until the
-sink's table takes it too: nothing is dropped silently.
+sink's table takes it too (and sums it): nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+import re
 import typing
 
 import msgspec
@@ -43,6 +44,18 @@ def test_every_row_list_of_the_contract_has_a_table_and_every_field_a_column() -
         # The sink reads each row by these names: a field without a column would not be stored.
         assert fields == columns, f"{rows[name].__name__} fields {fields} != {table} columns {columns}"
         assert columns == tables[table].column_names, f"{table}: the sink's columns are not the table's"
+
+
+def test_every_count_a_row_brings_is_summed_by_its_table() -> None:
+    """In a SummingMergeTree, a column that is neither a key nor listed in the engine's arguments keeps
+    one row's value when parts merge: a count added to a row must be summed, or it is lost."""
+    tables = definitions()
+    for _, table, columns in batch._PLAIN:
+        t = tables[table]
+        if t.engine != "SummingMergeTree":
+            continue
+        keys = set(re.findall(r"\w+", t.order_by))
+        assert set(columns) - keys == set(re.findall(r"\w+", t.engine_args)), f"{table}: {t.engine_args}"
 
 
 def test_rejects_are_filed_at_the_minute_the_worker_says_never_1970() -> None:

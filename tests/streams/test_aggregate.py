@@ -219,3 +219,62 @@ def test_fold_equals_the_plain_reference_on_random_traffic() -> None:
             if n:
                 sess[(sr.minute, sr.platform, sr.province, kind)] = n
     assert sess == want["sess"]
+
+
+def test_every_field_of_every_rates_row_is_fed() -> None:
+    """Traffic of every kind fills every field of every row list with something: a field added to a
+    rates row (`contracts/rates.py`) fails here until `aggregate` counts it, instead of travelling
+    as its default forever."""
+    import typing
+
+    import msgspec
+
+    from contracts.events import Session
+    from contracts.rates import RateBatch
+
+    wm = T0 + 400_000
+
+    def sess(i: int, kind: str, duration: float = 0.0, province: str = "210000") -> Session:
+        return Session(
+            id=f"s{i}",
+            ts=wm + i,
+            platform="k12",
+            province=province,
+            country="SG" if province == "abroad" else None,
+            user=f"u{i}",
+            session=f"x{i}",
+            kind=kind,
+            duration_s=duration,
+        )
+
+    clicks = [
+        Click(
+            id=f"c{a}{p}",
+            ts=wm + 1,
+            platform="k12",
+            province=p,
+            country=c,
+            user="u",
+            session="s",
+            resource="r",
+            section="lessons",
+            action=a,
+        )
+        for a in ("view", "play", "download")
+        for p, c in (("210000", None), ("abroad", "SG"))
+    ]
+    ends = [sess(10 + i, "end", d) for i, d in enumerate((30, 120, 600, 1200, 2400, 4000))]
+    events = [*clicks, sess(1, "start"), sess(2, "heartbeat"), sess(3, "start", province="abroad"), *ends]
+    msgs = [(0, encode(events)), (1, encode(click(99, T0)))]  # the last one is late
+    batch = aggregate("mixed", 0, msgs, wm, NOW, LIMITS).batch
+    hints = typing.get_type_hints(RateBatch)
+    unfed = []
+    for f in msgspec.structs.fields(RateBatch):
+        if typing.get_origin(hints[f.name]) is not list:
+            continue
+        rows = getattr(batch, f.name)
+        (row_type,) = typing.get_args(hints[f.name])
+        unfed += [
+            f"{f.name}.{c.name}" for c in msgspec.structs.fields(row_type) if not any(getattr(r, c.name) for r in rows)
+        ]
+    assert not unfed, f"never counted by streams/aggregate.py: {unfed}"
