@@ -31,6 +31,7 @@ from alerts.metrics import AlertMetrics
 from alerts.model import Notification, Silence
 from contracts.alerts import Severity, State, StateChange
 from contracts.geo import PLATFORMS, PROVINCE_BY_CODE, PROVINCE_CODES, SECTIONS
+from contracts.rates import ClickRow
 
 SeriesKey = tuple[str, ...]  # ("national",), ("platform", p), ("province", code), ("section", s), ("pp", p, code)
 MINUTE = 60
@@ -124,18 +125,19 @@ class AlertEngine:
             self.detectors[key] = d
         return d
 
-    def ingest(self, rows: Iterable[tuple[int, str, str, str, str, int]]) -> None:
-        """Add rate rows (minute epoch s, platform, province, section, action, clicks)."""
-        for minute, platform, province, section, _action, clicks in rows:
-            m = int(minute) // MINUTE * MINUTE
+    def ingest(self, rows: Iterable[ClickRow]) -> None:
+        """Add rate rows (the clicks of a rates batch)."""
+        for row in rows:
+            m = row.minute // MINUTE * MINUTE
             if self.next_minute is not None and m < self.next_minute:
                 self.late_rows += 1
                 continue
             acc = self._pending[m]
+            clicks, platform, province = row.clicks, row.platform, row.province
             acc[("national",)] += clicks
             acc[("platform", platform)] += clicks
             acc[("province", province)] += clicks
-            acc[("section", section)] += clicks
+            acc[("section", row.section)] += clicks
             acc[("pp", platform, province)] += clicks
 
     def add(self, minute: int, key: SeriesKey, value: float) -> None:

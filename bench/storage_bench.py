@@ -25,7 +25,7 @@ from pathlib import Path
 from statistics import median
 
 from contracts.geo import PROVINCE_CODES
-from contracts.rates import RateBatch, decode_batch, encode_batch
+from contracts.rates import ClickRow, RateBatch, decode_batch, encode_batch
 from ops.clickhouse_server import LocalClickHouseServer
 from ops.local_process import free_port
 from sinks import queries
@@ -83,7 +83,7 @@ def rate_messages(rows: int, rows_per_message: int, seed: int = 1) -> list[bytes
         for _ in range(n):
             platform, section = rng.choice(PAIRS)
             clicks.append(
-                (
+                ClickRow(
                     START + rng.randrange(1440) * 60,
                     platform,
                     rng.choice(PROVINCE_CODES),

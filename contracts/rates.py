@@ -17,24 +17,92 @@ from typing import Final
 import msgspec
 
 RATES_VERSION: Final = 1
-
-# minute (epoch s, floored), platform, province, section, action, clicks
-ClickRow = tuple[int, str, str, str, str, int]
-# minute, platform, province, events beyond the allowed lateness
-LateRow = tuple[int, str, str, int]
-# 10-second bucket (epoch s), platform, clicks: the live national tiles
-TileRow = tuple[int, str, int]
-# minute, platform, resource id, section, views, plays, downloads
-ResourceRow = tuple[int, str, str, str, int, int, int]
-# minute, platform, province, pseudonymous user id, session id (distinct within the batch)
-VisitorRow = tuple[int, str, str, str, str]
-# minute, platform, province, started, ended, heartbeats, duration buckets of ended sessions:
-# <1 min, 1-5, 5-15, 15-30, 30-60, >=60 min, and the sum of their durations in seconds
-SessionRow = tuple[int, str, str, int, int, int, int, int, int, int, int, int, float]
-# minute, platform, ISO country, events (clicks and session events of users abroad)
-CountryRow = tuple[int, str, str, int]
-
 DURATION_BUCKETS_S: Final = (60, 300, 900, 1800, 3600)  # upper bounds; the last bucket is open
+
+
+class _Row(msgspec.Struct, array_like=True, frozen=True, gc=False, order=True, forbid_unknown_fields=True):
+    """A rates row: read by name, sent as a JSON array in field order (the wire of rates v1).
+
+    An array with more or fewer items than the row has fields is refused on decoding, as the tuples
+    of v1 were. Each row's field names are the columns of the sink table it goes to
+    (tests/sinks/test_batch_contract.py); times are epoch seconds floored to the bucket. Each row
+    class repeats `frozen=True` for the type checker; the rest of this config is inherited.
+    """
+
+
+class ClickRow(_Row, frozen=True):
+    minute: int
+    platform: str
+    province: str
+    section: str
+    action: str
+    clicks: int
+
+
+class LateRow(_Row, frozen=True):
+    """Events beyond the allowed lateness."""
+
+    minute: int
+    platform: str
+    province: str
+    events: int
+
+
+class TileRow(_Row, frozen=True):
+    """Clicks per 10-second bucket: the live national tiles."""
+
+    ts: int
+    platform: str
+    clicks: int
+
+
+class ResourceRow(_Row, frozen=True):
+    minute: int
+    platform: str
+    resource: str
+    section: str
+    views: int
+    plays: int
+    downloads: int
+
+
+class VisitorRow(_Row, frozen=True):
+    """One pseudonymous user and session seen in a minute (distinct within the batch)."""
+
+    minute: int
+    platform: str
+    province: str
+    user: str
+    session: str
+
+
+class SessionRow(_Row, frozen=True):
+    """Sessions started, ended and alive (heartbeats), and the duration histogram of the ended ones
+    (buckets `DURATION_BUCKETS_S`: <1 min, 1-5, 5-15, 15-30, 30-60, >=60 min) with their summed
+    duration in seconds."""
+
+    minute: int
+    platform: str
+    province: str
+    started: int
+    ended: int
+    heartbeats: int
+    d_lt_1m: int
+    d_1_5m: int
+    d_5_15m: int
+    d_15_30m: int
+    d_30_60m: int
+    d_ge_60m: int
+    duration_s: float
+
+
+class CountryRow(_Row, frozen=True):
+    """Events (clicks and session events) of users abroad, by ISO country."""
+
+    minute: int
+    platform: str
+    country: str
+    events: int
 
 
 class RateBatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from contracts.alerts import decode_change
@@ -36,7 +37,8 @@ from sinks.tables import (
 
 log = logging.getLogger(__name__)
 
-# RateBatch field -> (table, columns) for the rows stored as they come.
+# RateBatch field -> (table, columns) for the rows stored as they come, each row read by the column
+# names (tests/sinks/test_batch_contract.py: a row's fields are exactly its table's columns).
 _PLAIN: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("clicks", clicks_minute.TABLE, clicks_minute.COLUMNS),
     ("late", late_events.TABLE, late_events.COLUMNS),
@@ -61,21 +63,29 @@ def beijing_day(ts: int) -> int:
     return day
 
 
+# Where `clicks_minute` rows (as `steps` builds them, in COLUMNS order) hold what the rollups read.
+_MINUTE, _PLATFORM, _PROVINCE, _SECTION, _CLICKS = map(
+    clicks_minute.COLUMNS.index, ("minute", "platform", "province", "section", "clicks")
+)
+
+
 def _rollup_hours(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """What `clicks_hour_mv` makes of clicks_minute rows (Beijing hours are whole UTC hours)."""
     sums: dict[tuple[Any, ...], int] = {}
-    for minute, platform, province, section, _action, clicks in rows:
-        key = (minute - minute % 3600, platform, province, section)
-        sums[key] = sums.get(key, 0) + clicks
+    for r in rows:
+        minute = r[_MINUTE]
+        key = (minute - minute % 3600, r[_PLATFORM], r[_PROVINCE], r[_SECTION])
+        sums[key] = sums.get(key, 0) + r[_CLICKS]
     return [(*k, n) for k, n in sums.items()]
 
 
 def _rollup_days(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """What `clicks_day_mv` makes of clicks_minute rows (Beijing days: UTC+8 midnights)."""
     sums: dict[tuple[Any, ...], int] = {}
-    for minute, platform, province, section, _action, clicks in rows:
-        key = (minute - (minute + BEIJING_S) % 86_400, platform, province, section)
-        sums[key] = sums.get(key, 0) + clicks
+    for r in rows:
+        minute = r[_MINUTE]
+        key = (minute - (minute + BEIJING_S) % 86_400, r[_PLATFORM], r[_PROVINCE], r[_SECTION])
+        sums[key] = sums.get(key, 0) + r[_CLICKS]
     return [(*k, n) for k, n in sums.items()]
 
 
@@ -168,14 +178,18 @@ class RateBuffer:
 
     def newest_time(self) -> int | None:
         """Event time of the newest click, session or tile bucket buffered (for health)."""
-        times = [r[0] for _, _, b in self.batches for rows in (b.clicks, b.sessions, b.tiles) for r in rows[-1:]]
+        times = [r.minute for _, _, b in self.batches for rows in (b.clicks, b.sessions) for r in rows[-1:]]
+        times += [r.ts for _, _, b in self.batches for r in b.tiles[-1:]]
         return max(times) if times else None
 
     def steps(self) -> list[Step]:
         ordered = [b for _, _, b in sorted(self.batches, key=lambda b: b[:2])]
         steps: list[Step] = []
         for name, table, columns in _PLAIN:
-            rows = [tuple(r) for b in ordered for r in getattr(b, name)]
+            get = attrgetter(*columns)  # each row read by its fields' names, in the table's column order
+            rows: list[tuple[Any, ...]] = []
+            for b in ordered:
+                rows += map(get, getattr(b, name))
             steps += day_steps(table, columns, rows)
         rejects = [(m, reason, n) for (m, reason), n in self.rejects.items()]
         steps += day_steps(rejects_minute.TABLE, rejects_minute.COLUMNS, rejects)

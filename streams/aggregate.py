@@ -15,11 +15,20 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import cast
 
 from contracts.deadletter import Refusal
 from contracts.events import ABROAD, DETAIL_KEEP, EARLIEST_EVENT_MS, Click, Session, check_time, decode
-from contracts.rates import DURATION_BUCKETS_S, RateBatch, ResourceRow, SessionRow
+from contracts.rates import (
+    DURATION_BUCKETS_S,
+    ClickRow,
+    CountryRow,
+    LateRow,
+    RateBatch,
+    ResourceRow,
+    SessionRow,
+    TileRow,
+    VisitorRow,
+)
 from contracts.settings import Settings
 
 
@@ -107,7 +116,7 @@ def aggregate(
     late: dict[tuple[int, str, str], int] = {}
     tiles: dict[tuple[int, str], int] = {}
     resources: dict[tuple[int, str, str, str], list[int]] = {}
-    visitors: set[tuple[int, str, str, str, str]] = set()
+    visitors: set[VisitorRow] = set()  # rows from the start: a set of tuples converted at the end cost more
     sessions: dict[tuple[int, str, str], list[float]] = {}
     countries: dict[tuple[int, str, str], int] = {}
     rejects: Counter[str] = Counter()
@@ -160,7 +169,9 @@ def aggregate(
                     key3 = (minute, platform, province)
                     late[key3] = late.get(key3, 0) + 1
                     continue
-                visitors.add((minute, platform, province, ev.user, ev.session))
+                visitors.add(
+                    VisitorRow(minute=minute, platform=platform, province=province, user=ev.user, session=ev.session)
+                )
                 if province == ABROAD:
                     ckey = (minute, platform, ev.country or "ZZ")
                     countries[ckey] = countries.get(ckey, 0) + 1
@@ -205,15 +216,21 @@ def aggregate(
         last_offset=last,
         watermark_ms=wm,
         events=n_events,
-        clicks=[(*k, n) for k, n in clicks.items()],
-        late=[(*k, n) for k, n in late.items()],
+        clicks=[
+            ClickRow(minute=m, platform=pl, province=pr, section=sec, action=act, clicks=n)
+            for (m, pl, pr, sec, act), n in clicks.items()
+        ],
+        late=[LateRow(minute=m, platform=pl, province=pr, events=n) for (m, pl, pr), n in late.items()],
         rejects=dict(rejects),
         rejects_at_ms=(wm if wm > 0 else refused_at if refused_at >= 0 else now_ms) if rejects else 0,
-        tiles=[(*k, n) for k, n in tiles.items()],
-        resources=cast(list[ResourceRow], [(*k, *v) for k, v in resources.items()]),
+        tiles=[TileRow(ts=t, platform=pl, clicks=n) for (t, pl), n in tiles.items()],
+        resources=[
+            ResourceRow(minute=m, platform=pl, resource=res, section=sec, views=v[0], plays=v[1], downloads=v[2])
+            for (m, pl, res, sec), v in resources.items()
+        ],
         visitors=list(visitors),
-        sessions=cast(list[SessionRow], [(*k, *(int(x) for x in v[:-1]), float(v[-1])) for k, v in sessions.items()]),
-        countries=[(*k, n) for k, n in countries.items()],
+        sessions=[_session_row(k, v) for k, v in sessions.items()],
+        countries=[CountryRow(minute=m, platform=pl, country=c, events=n) for (m, pl, c), n in countries.items()],
     )
     return Aggregated(batch, dead, dict(aside))
 
@@ -246,6 +263,26 @@ def aggregate_safely(
                 exc_info=poison.__cause__,
             )
             aside[poison.offset] = str(poison)[:DETAIL_KEEP]
+
+
+def _session_row(key: tuple[int, str, str], v: list[float]) -> SessionRow:
+    """A sessions accumulator ([started, ended, heartbeats, *duration buckets, seconds]) as its row."""
+    minute, platform, province = key
+    return SessionRow(
+        minute=minute,
+        platform=platform,
+        province=province,
+        started=int(v[0]),
+        ended=int(v[1]),
+        heartbeats=int(v[2]),
+        d_lt_1m=int(v[3]),
+        d_1_5m=int(v[4]),
+        d_5_15m=int(v[5]),
+        d_15_30m=int(v[6]),
+        d_30_60m=int(v[7]),
+        d_ge_60m=int(v[8]),
+        duration_s=float(v[-1]),
+    )
 
 
 def _by_index(r: Refusal) -> int:

@@ -206,7 +206,7 @@ class Processor:
         state.last_offset = batch.last_offset
         state.watermark_ms = batch.watermark_ms
         m.events.labels(self.topic).inc(batch.events)
-        m.late.inc(sum(r[3] for r in batch.late))
+        m.late.inc(sum(r.events for r in batch.late))
         m.batch_messages.observe(sent.messages)
         m.batch_seconds.observe(time.perf_counter() - sent.started)
         if batch.events:

@@ -1,6 +1,6 @@
 """The engine end to end, without services: a one-province closure on plain school days.
 
-Rows are what the rates topic carries (minute, platform, province, section, action, clicks), drawn
+Rows are what the rates topic carries (`ClickRow`: minute, platform, province, section, action, clicks), drawn
 from the simulators' school-day curve with Poisson noise; the clock is the event-time watermark.
 """
 
@@ -17,6 +17,7 @@ from alerts.engine import AlertEngine, EngineConfig
 from alerts.metrics import AlertMetrics
 from alerts.model import Notification
 from contracts.alerts import State, StateChange
+from contracts.rates import ClickRow
 from tests.alerts.helpers import DAY, MONDAY, school_day_curve
 
 SHARE = {"210000": 0.30, "220000": 0.15, "130000": 0.30, "440000": 0.22, "540000": 0.03}  # of this test's nation
@@ -39,23 +40,20 @@ def jilin_factor(t: int) -> float:
     return 1.0 + 5.0 * min(1.0, (t - WED_8) / (24 * 3600))
 
 
-Row = tuple[int, str, str, str, str, int]
-
-
-def rows(start: int, stop: int, seed: int = 11, closure: bool = True) -> Iterator[tuple[int, list[Row]]]:
+def rows(start: int, stop: int, seed: int = 11, closure: bool = True) -> Iterator[tuple[int, list[ClickRow]]]:
     rng = np.random.default_rng(seed)
     curve = school_day_curve()
     for t in range(start, stop, 60):
         minute_of_day = ((t + 8 * 3600) % DAY) // 60
         base = PER_DAY / 1440 * curve[minute_of_day]
-        out: list[Row] = []
+        out: list[ClickRow] = []
         for prov, share in SHARE.items():
             for plat, mix in MIX.items():
                 f = jilin_factor(t) if closure and prov == "220000" and plat == "k12" else 1.0
                 for sec, w in SECTIONS[plat].items():
                     n = int(rng.poisson(base * share * mix * w * f))
                     if n:
-                        out.append((t, plat, prov, sec, "view", n))
+                        out.append(ClickRow(t, plat, prov, sec, "view", n))
         yield t, out
 
 
@@ -149,7 +147,7 @@ def test_silence_holds_back_the_notification_but_not_the_record() -> None:
 
 def test_late_rows_are_counted_not_applied() -> None:
     engine = make_engine()
-    engine.ingest([(MONDAY, "k12", "220000", "lessons", "view", 5)])
+    engine.ingest([ClickRow(MONDAY, "k12", "220000", "lessons", "view", 5)])
     engine.advance(MONDAY + 120)
-    engine.ingest([(MONDAY, "k12", "220000", "lessons", "view", 5)])
+    engine.ingest([ClickRow(MONDAY, "k12", "220000", "lessons", "view", 5)])
     assert engine.late_rows == 1

@@ -12,6 +12,7 @@ import numpy as np
 from alerts.detectors import DROP, NORMAL, SURGE, SeriesDetector, deviance_z, dispersions
 from alerts.engine import AlertEngine, EngineConfig
 from contracts.alerts import State
+from contracts.rates import ClickRow
 from tests.alerts.helpers import DAY, MONDAY, school_day_curve, sessions, weekend_curve
 
 
@@ -66,11 +67,11 @@ def test_thirty_times_one_minute_in_one_province_is_an_anomaly_within_two_minute
     for t in range(MONDAY, spike_at + 10 * 60, 60):
         base = 1_000 * curve[((t + 8 * 3600) % DAY) // 60]  # ~1,000 clicks a minute in lesson hours
         rows = [
-            (t, "k12", p, "lessons", "view", int(rng.poisson(base * w)))
+            ClickRow(t, "k12", p, "lessons", "view", int(rng.poisson(base * w)))
             for p, w in zip(provinces, (1.0, 0.1), strict=False)
         ]
         if t == spike_at:
-            rows.append((t, "k12", "370000", "lessons", "view", 30_000))
+            rows.append(ClickRow(t, "k12", "370000", "lessons", "view", 30_000))
         engine.ingest(rows)
         for res in engine.advance(t + 60):
             fired += [c for c in res.changes if c.new_state is State.FIRING]

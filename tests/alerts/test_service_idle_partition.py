@@ -8,7 +8,7 @@ import threading
 from prometheus_client import CollectorRegistry
 
 from alerts.service import AlertService
-from contracts.rates import RateBatch, encode_batch
+from contracts.rates import ClickRow, RateBatch, encode_batch
 from contracts.topics import ensure_topics
 from tests.conftest import make_settings
 from tests.support import producer, wait_for
@@ -29,7 +29,7 @@ def test_a_silent_partition_releases_the_clock_after_the_idle_timeout(kafka) -> 
             last_offset=i,
             watermark_ms=(T0 + (i + 1) * 60) * 1000,
             events=100,
-            clicks=[(T0 + i * 60, "k12", "220000", "lessons", "view", 100)],
+            clicks=[ClickRow(T0 + i * 60, "k12", "220000", "lessons", "view", 100)],
         )
         prod.send(s.topic_rates, value=encode_batch(batch), partition=0)
     prod.flush(30)

@@ -72,7 +72,7 @@ def test_absurd_times() -> None:
 
 
 def test_rate_batch_head_reads_the_coverage_fields_of_a_full_batch() -> None:
-    from contracts.rates import RateBatch, decode_head, encode_batch
+    from contracts.rates import RateBatch, VisitorRow, decode_head, encode_batch
 
     batch = RateBatch(
         src_topic="clicks",
@@ -81,7 +81,7 @@ def test_rate_batch_head_reads_the_coverage_fields_of_a_full_batch() -> None:
         last_offset=19,
         watermark_ms=5,
         events=42,
-        visitors=[(60, "k12", "110000", "u", "s")],
+        visitors=[VisitorRow(60, "k12", "110000", "u", "s")],
     )
     head = decode_head(encode_batch(batch))
     assert (head.src_partition, head.last_offset, head.events) == (3, 19, 42)

@@ -1,31 +1,61 @@
 """The sink stores every row list a rate batch carries, each into a table with one column per row field.
 
 Adding a per-province field to a rates row (or a new row list to `RateBatch`) fails here until the
-sink's table takes it too: nothing is dropped silently.
+sink's table takes it too (and sums it): nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+import re
 import typing
 
 import msgspec
 
 from contracts.rates import RateBatch
 from sinks import batch
+from sinks.tables import TableDef
 
 COUNTED = {"rejects"}  # per-reason counts, stored by minute in rejects_minute
 
 
-def test_every_row_list_of_the_contract_has_a_table_and_every_field_a_column() -> None:
+def row_types() -> dict[str, type[msgspec.Struct]]:
+    """RateBatch's row lists (but the counted `rejects`) and the struct of their rows."""
     hints = typing.get_type_hints(RateBatch)
-    row_lists = {
-        f.name for f in msgspec.structs.fields(RateBatch) if typing.get_origin(hints[f.name]) is list
-    } - COUNTED
-    plain = {name: columns for name, _, columns in batch._PLAIN}
-    assert row_lists == set(plain), f"RateBatch row lists without a table: {sorted(row_lists ^ set(plain))}"
-    for name, columns in plain.items():
-        (row_type,) = typing.get_args(hints[name])
-        assert len(typing.get_args(row_type)) == len(columns), f"{name}: row fields != {columns}"
+    return {
+        f.name: typing.get_args(hints[f.name])[0]
+        for f in msgspec.structs.fields(RateBatch)
+        if typing.get_origin(hints[f.name]) is list and f.name not in COUNTED
+    }
+
+
+def definitions() -> dict[str, TableDef]:
+    from sinks import schema
+
+    return {t.name: t for t in (*schema.tables(), *schema.INPUTS)}
+
+
+def test_every_row_list_of_the_contract_has_a_table_and_every_field_a_column() -> None:
+    rows = row_types()
+    plain = {name: (table, columns) for name, table, columns in batch._PLAIN}
+    assert set(rows) == set(plain), f"RateBatch row lists without a table: {sorted(set(rows) ^ set(plain))}"
+    tables = definitions()
+    for name, (table, columns) in plain.items():
+        fields = tuple(f.name for f in msgspec.structs.fields(rows[name]))
+        # The sink reads each row by these names: a field without a column would not be stored.
+        assert fields == columns, f"{rows[name].__name__} fields {fields} != {table} columns {columns}"
+        assert columns == tables[table].column_names, f"{table}: the sink's columns are not the table's"
+
+
+def test_every_count_a_row_brings_is_summed_by_its_table() -> None:
+    """In a SummingMergeTree, a column that is neither a key nor listed in the engine's arguments keeps
+    one row's value when parts merge: a count added to a row must be summed, or it is lost."""
+    tables = definitions()
+    for _, table, columns in batch._PLAIN:
+        t = tables[table]
+        if t.engine != "SummingMergeTree":
+            continue
+        keys = set(re.findall(r"\w+", t.order_by))
+        assert set(columns) - keys == set(re.findall(r"\w+", t.engine_args)), f"{table}: {t.engine_args}"
 
 
 def test_rejects_are_filed_at_the_minute_the_worker_says_never_1970() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from contracts.rates import RateBatch
+from contracts.rates import ClickRow, LateRow, RateBatch
 from sinks.batch import RateBuffer, stored_offsets
 from sinks.ledger import Ledger
 from sinks.migrate import migrate
@@ -60,8 +60,11 @@ def buffer() -> RateBuffer:
                     watermark_ms=m * 1000,
                     events=7,
                     rejects={"json": 1},
-                    clicks=[(m, "k12", "110000", "lessons", "view", 3), (m, "higher", "abroad", "mooc", "play", 4)],
-                    late=[(m, "k12", "110000", 2)],
+                    clicks=[
+                        ClickRow(m, "k12", "110000", "lessons", "view", 3),
+                        ClickRow(m, "higher", "abroad", "mooc", "play", 4),
+                    ],
+                    late=[LateRow(m, "k12", "110000", 2)],
                 ),
             )
     return buf

@@ -116,3 +116,33 @@ def test_statements_match_what_apply_creates(engine_store: Any) -> None:
         assert engines(a) == engines(b)
     finally:
         b.drop_database()
+
+
+def test_the_migrations_build_every_table_and_view_exactly_as_head_defines_it(chdb_session_store: Any) -> None:
+    """Columns, engine and summed columns, partitioning, keys and views: what the frozen migrations
+    build is what `sinks/tables/` declares, statement for statement as the engine shows it. A table
+    changed (a column added to a rates table) without a new migration fails here. chDB alone: the
+    migrations' statements are the same on both engines."""
+    from sinks.tables import uniques_minute
+    from tests.conftest import unique
+
+    migrated = chdb_session_store.with_database(unique("m"))
+    defined = chdb_session_store.with_database(unique("d"))
+    try:
+        migrate(migrated)
+        for t in schema.tables():
+            defined.command(t.create_sql(defined.database))
+        defined.command(uniques_minute.input_sql(defined.database))
+        for v in schema.VIEWS:
+            defined.command(v.create_sql(defined.database))
+
+        def shown(store: Any, name: str) -> str:
+            sql = store.query(f"SHOW CREATE TABLE {store.database}.{name}")[0][0]
+            return str(sql).replace(f"{store.database}.", "{db}.")
+
+        names = [t.name for t in (*schema.tables(), *schema.INPUTS)] + [v.name for v in schema.VIEWS]
+        differ = [n for n in names if shown(migrated, n) != shown(defined, n)]
+        assert not differ, "\n\n".join(f"{shown(migrated, n)}\n  !=\n{shown(defined, n)}" for n in differ)
+    finally:
+        migrated.drop_database()
+        defined.drop_database()

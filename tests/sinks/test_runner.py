@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import pytest
 from prometheus_client import CollectorRegistry
 
-from contracts.rates import RateBatch, encode_batch
+from contracts.rates import ClickRow, LateRow, RateBatch, encode_batch
 from contracts.settings import Settings
 from sinks.batch import RateBuffer
 from sinks.metrics import SinkMetrics
@@ -45,8 +45,8 @@ def batch(p: int, offset: int, rows: int, clicks: int = 1) -> bytes:
             last_offset=offset,
             watermark_ms=MINUTE * 1000,
             events=rows * clicks,
-            clicks=[(MINUTE, "k12", "450000", "lessons", "view", clicks)] * rows,
-            late=[(MINUTE, "k12", "450000", 1)],
+            clicks=[ClickRow(MINUTE, "k12", "450000", "lessons", "view", clicks)] * rows,
+            late=[LateRow(MINUTE, "k12", "450000", 1)],
             rejects={"json": 2},
         )
     )

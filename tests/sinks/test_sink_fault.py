@@ -26,7 +26,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from contracts.geo import PLATFORMS, PROVINCE_CODES
-from contracts.rates import RateBatch, encode_batch
+from contracts.rates import ClickRow, LateRow, RateBatch, encode_batch
 from contracts.topics import ensure_topics
 from ops.clickhouse_server import LocalClickHouseServer
 from ops.local_process import free_port
@@ -72,11 +72,13 @@ class Stream:
             platform = rng.choice(list(PLATFORMS))
             province = rng.choice(PROVINCE_CODES)
             minute = T0 + rng.randrange(180) * 60
-            clicks.append((minute, platform, province, rng.choice(SECTIONS[platform]), rng.choice(("view", "play")), 5))
+            clicks.append(
+                ClickRow(minute, platform, province, rng.choice(SECTIONS[platform]), rng.choice(("view", "play")), 5)
+            )
             self.clicks[(platform, province)] += 5
         for _ in range(2):
             platform, province = rng.choice(list(PLATFORMS)), rng.choice(PROVINCE_CODES)
-            late.append((T0 + rng.randrange(180) * 60, platform, province, 5))
+            late.append(LateRow(T0 + rng.randrange(180) * 60, platform, province, 5))
             self.late[(platform, province)] += 5
         rejects = {"json": 1} if i % 10 == 0 else {}
         self.rejects += sum(rejects.values())

@@ -91,11 +91,11 @@ def test_poison_among_good_events_never_stops_the_worker(kafka: str, tmp_path: P
         assert worker.alive() and worker.proc.pid == pid  # type: ignore[union-attr]
         batches = [b for bs in tail.batches.values() for b in bs]
         assert tail.events() == len(good)
-        assert sum(r[3] for b in batches for r in b.late) == 0  # nobody late because of the skewed clock
+        assert sum(r.events for b in batches for r in b.late) == 0  # nobody late because of the skewed clock
         got = Counter()
         for b in batches:
-            for _m, platform, province, _sec, _act, n in b.clicks:
-                got[(platform, province)] += n
+            for r in b.clicks:
+                got[(r.platform, r.province)] += r.clicks
         assert got == Counter((c.platform, c.province) for c in good if isinstance(c, Click))
         assert tail.rejects() == {"tombstone": 1, "encoding": 1, "too_deep": 1, "too_large": 1}
         letters = [decode_record(v) for v in read_topic(s, s.topic_deadletter)]
