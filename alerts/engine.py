@@ -18,6 +18,7 @@ how bursty their counts are (`alerts.detectors.Dispersion`), so it is known from
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -146,8 +147,19 @@ class AlertEngine:
         self._detector(key)
         self._pending[m][key] += value
 
-    def advance(self, watermark_s: float) -> list[MinuteResult]:
-        """Evaluate every minute that the watermark has closed (end + lateness <= watermark)."""
+    @property
+    def position(self) -> int | None:
+        """The next minute to judge (the earliest held minute before the first judging), or None."""
+        if self.next_minute is not None:
+            return self.next_minute
+        return min(self._pending) if self._pending else None
+
+    def advance(self, watermark_s: float, until: float | None = None) -> list[MinuteResult]:
+        """Evaluate every minute that the watermark has closed (end + lateness <= watermark).
+
+        `until`, a `time.monotonic()` deadline, stops after the minute that passes it; the next call
+        goes on (the service polls Kafka in between: weeks of backlog in one call once took longer
+        than the consumer's poll interval, and its results filled gigabytes)."""
         if self.next_minute is None:
             if not self._pending:
                 return []
@@ -156,6 +168,8 @@ class AlertEngine:
         while self.next_minute + MINUTE + self.cfg.lateness_s <= watermark_s:
             out.append(self.evaluate_minute(self.next_minute))
             self.next_minute += MINUTE
+            if until is not None and time.monotonic() >= until:
+                break
         if self.metrics is not None:
             self.metrics.lag.set(max(0.0, watermark_s - (self.next_minute or watermark_s)))
         return out

@@ -68,6 +68,9 @@ class AlertMetrics:
             ("kind",),
         )
         self.lag = gauge("alerts_event_time_lag_seconds", "Watermark minus the last evaluated minute")
+        self.paused_partitions = gauge(
+            "alerts_paused_partitions", "Rates partitions paused until judging catches up (far ahead in event time)"
+        )
 
     def watch_queue(self, receiver: str, depth: Callable[[], float]) -> None:
         """Report a delivery worker's queue depth at scrape time (e.g. `lambda: worker.depth`)."""

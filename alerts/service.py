@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -93,6 +94,7 @@ class AlertService:
         self.clock = PartitionClock(settings.alerts_idle_partition_s)
         self.changes = 0
         self._stop = threading.Event()
+        self._deadline: float | None = None  # judging stops here until the next poll (None: no limit)
 
     def stop(self) -> None:
         self._stop.set()
@@ -122,7 +124,18 @@ class AlertService:
         """Close the minutes every holding partition has passed (see `alerts.partition_clock`)."""
         t = self.clock.time()
         if t is not None:
-            self.engine.advance(t)
+            self.engine.advance(t, self._deadline)
+
+    def too_far_ahead(self, partitions: Iterable[int]) -> set[int]:
+        """The partitions whose watermark is more than `alerts_max_ahead_s` past the minute being
+        judged: reading them on would only pile minutes up in memory (a backlog of weeks once grew
+        the service to 5.5 GB). The limit stays above the lateness, so a paused partition's minutes
+        can always be judged, and judging catches up to it."""
+        pos = self.engine.position
+        if pos is None:
+            return set()
+        limit = pos + max(self.settings.alerts_max_ahead_s, self.engine.cfg.lateness_s + 120.0)
+        return {p for p in partitions if self.clock.watermarks.get(p, -1.0) > limit}
 
     def handle_operator(self, raw: bytes) -> str | None:
         """One alerts-topic record: apply an operator's ack or silence; skip state changes.
@@ -170,7 +183,7 @@ class AlertService:
                 group_id=f"{s.worker_id}-alerts",
                 auto_offset_reset="earliest",
                 enable_auto_commit=True,
-                max_poll_records=2000,
+                max_poll_records=500,  # with the judging budget: a backlog is read in step
                 # kafka-python refuses larger response frames (default 1 MB,
                 # less than one fetch of a backlog): cover the whole fetch.
                 fetch_max_bytes=64 * 1024 * 1024,
@@ -180,6 +193,7 @@ class AlertService:
             raise SystemExit(f"edu-alerts: Kafka at {s.kafka_bootstrap} is unreachable: {err!r}") from None
         try:
             while not self._stop.is_set():
+                self._deadline = time.monotonic() + s.alerts_eval_budget_s
                 polled = consumer.poll(timeout_ms=200)
                 owned = [tp for tp in consumer.assignment() if tp.topic == s.topic_rates]
                 self.clock.assign(tp.partition for tp in owned)
@@ -191,6 +205,11 @@ class AlertService:
                             self.handle(tp.partition, rec.value)
                 self.clock.caught_up(tp.partition for tp in owned if _caught_up(consumer, tp))
                 self.tick()  # idle partitions release the clock even when nothing else arrives
+                ahead = self.too_far_ahead(tp.partition for tp in owned)
+                paused = set(consumer.paused())
+                consumer.pause(*[tp for tp in owned if tp.partition in ahead and tp not in paused])
+                consumer.resume(*[tp for tp in paused if tp.partition not in ahead])
+                self.metrics.paused_partitions.set(len(ahead))
                 if self._producer is not None:
                     self._producer.flush(30)
         finally:

@@ -140,6 +140,15 @@ class Settings(BaseSettings):
         "clock (longer than a worker restart, so a restarting worker's rows are not judged late)",
     )
     alerts_repeat_s: float = Field(14_400.0, gt=0)
+    alerts_max_ahead_s: float = Field(
+        3600.0,
+        ge=600,
+        description="a rates partition further ahead (event time) of the minute being judged is paused "
+        "until judging catches up: a backlog is read in step, not into memory",
+    )
+    alerts_eval_budget_s: float = Field(
+        1.0, gt=0, le=60, description="judging per poll of Kafka at most this long (the rest goes on next poll)"
+    )
     alerts_alertmanager_url: str | None = Field(None, description="e.g. http://127.0.0.1:9093")
     alerts_webhook_urls: list[str] = Field(default_factory=list)
     alerts_delivery_queue: int = Field(1000, ge=1)

@@ -78,6 +78,17 @@ class Stack:
         m = re.search(r'^edu_sink_rows_written_total\{table="clicks_minute"\} (\S+)$', self.get("/metrics") or "", re.M)
         return float(m.group(1)) if m else 0.0
 
+    def alerts_lag(self) -> str:
+        """How far the live alert service's judged minutes trail its watermark (its /metrics)."""
+        try:
+            url = f"http://127.0.0.1:{self.env['EDU_ALERTS_METRICS_PORT']}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                text = resp.read().decode()
+        except OSError as err:
+            return f"alerts metrics unreachable: {err}"
+        m = re.search(r"^edu_alerts_event_time_lag_seconds (\S+)$", text, re.M)
+        return f"alerts lag {m.group(1) if m else '?'} s"
+
     def manifest(self) -> dict[str, object]:
         return json.loads((self.data / "rehearsal" / "current.json").read_text())
 
@@ -273,9 +284,9 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
 
     wait_for(
         lambda: listed(f"#{Ids.listing('surge')}", *CLOSED_ZH),
-        480,
+        900,
         "the four closed provinces on the surge board",
-        describe=lambda: text_of(dash_duo, f"#{Ids.listing('surge')}"),
+        describe=lambda: (text_of(dash_duo, f"#{Ids.listing('surge')}"), stack.alerts_lag()),
     )
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-peak-surge-board-zh.png"))
     open_page(dash_duo, stack, "/alerts")

@@ -1,0 +1,95 @@
+"""A backlog of weeks (a rehearsal's history, a service restarted after a day) is judged in step:
+judging stops at its budget and Kafka is polled in between (one call once judged weeks and outlived
+the consumer's poll interval, leaving the group), and a partition far ahead of the minute being
+judged is paused, so memory holds a bounded stretch of minutes (it once grew to 5.5 GB)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from prometheus_client import CollectorRegistry
+
+from alerts.engine import AlertEngine, EngineConfig
+from alerts.service import AlertService
+from contracts.rates import ClickRow, RateBatch, encode_batch
+from contracts.settings import Settings
+from contracts.topics import ensure_topics
+from tests.conftest import make_settings
+from tests.support import producer, wait_for
+
+T0 = 1_647_216_000  # 2022-03-14 08:00 Beijing, a minute boundary
+
+
+def row(minute: int, clicks: int = 50) -> ClickRow:
+    return ClickRow(minute, "k12", "220000", "lessons", "view", clicks)
+
+
+def test_advance_stops_at_its_deadline_and_the_next_call_goes_on() -> None:
+    engine = AlertEngine(EngineConfig(lateness_s=0.0))
+    engine.ingest([row(T0 + i * 60) for i in range(30)])
+    past = time.monotonic() - 1.0
+    first = engine.advance(T0 + 30 * 60, until=past)
+    assert len(first) == 1  # at least one minute per call, then the deadline
+    rest = engine.advance(T0 + 30 * 60)
+    assert len(rest) == 29 and engine.next_minute == T0 + 30 * 60
+
+
+def test_only_partitions_far_ahead_of_the_judged_minute_are_held() -> None:
+    service = AlertService(Settings(alerts_max_ahead_s=3600, allowed_lateness_s=300), CollectorRegistry())
+    assert service.too_far_ahead([0, 1]) == set()  # nothing held yet
+    service.engine.ingest([row(T0)])  # the judged position: its earliest held minute
+    service.clock.observe(0, (T0 + 7200) * 1000, 10)
+    service.clock.observe(1, (T0 + 1800) * 1000, 10)
+    assert service.too_far_ahead([0, 1]) == {0}
+    # the limit stays above the lateness, or a paused partition's minutes could never close
+    late = AlertService(Settings(alerts_max_ahead_s=600, allowed_lateness_s=3000), CollectorRegistry())
+    late.engine.ingest([row(T0)])
+    late.clock.observe(0, (T0 + 3100) * 1000, 10)
+    assert late.too_far_ahead([0]) == set()
+
+
+def test_a_day_of_backlog_is_judged_in_step_on_a_real_broker(kafka) -> None:  # type: ignore[no-untyped-def]
+    s = make_settings(
+        kafka, topic_partitions=2, alerts_max_ahead_s=600, alerts_eval_budget_s=0.2, allowed_lateness_s=60
+    )
+    ensure_topics(s)
+    prod = producer(kafka)
+    minutes = 1440
+    for p, lead in ((0, 0), (1, 0)):
+        for i in range(minutes):
+            batch = RateBatch(
+                src_topic=s.topic_clicks,
+                src_partition=p,
+                first_offset=i,
+                last_offset=i,
+                watermark_ms=(T0 + (i + 1 + lead) * 60) * 1000,
+                events=50,
+                clicks=[row(T0 + i * 60)],
+            )
+            prod.send(s.topic_rates, value=encode_batch(batch), partition=p)
+    prod.flush(60)
+    prod.close()
+    registry = CollectorRegistry()
+    service = AlertService(s, registry)
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    most_pending, most_paused = 0, 0.0
+
+    def judged() -> bool:
+        nonlocal most_pending, most_paused
+        most_pending = max(most_pending, len(service.engine._pending))
+        most_paused = max(most_paused, registry.get_sample_value("edu_alerts_paused_partitions") or 0.0)
+        assert thread.is_alive(), "the alert service stopped"
+        pos = service.engine.next_minute
+        return pos is not None and pos >= T0 + (minutes - 2) * 60
+
+    try:
+        wait_for(judged, 240, "the whole day judged", interval=0.05)
+    finally:
+        service.stop()
+        thread.join(30)
+    assert most_paused >= 1, "no partition was ever held back"
+    # 600 s ahead plus what one poll can bring (500 records of a minute each), not the whole day
+    # (1,433 minutes held before partitions were paused; 494 measured with it)
+    assert most_pending <= 10 + 500 + 10, most_pending
