@@ -57,6 +57,9 @@ class EngineConfig:
     forecast_history_s: float = 3 * 86_400.0
     forecast_every_s: float = 300.0
     lateness_s: float = 300.0
+    # a stretch with no rows at all longer than this is stepped over, not judged minute by minute
+    # (a stack whose clock was years behind a rehearsal's history once had millions of minutes to judge)
+    max_gap_s: float = 6 * 3600.0
     baseline_slot_s: int = 900
     language: str = "en"  # names in explanations: "en" or "zh"
 
@@ -90,6 +93,7 @@ class AlertEngine:
         self._pending: dict[int, dict[SeriesKey, float]] = defaultdict(lambda: defaultdict(float))
         self.next_minute: int | None = None
         self.late_rows = 0
+        self.skipped_minutes = 0  # minutes of long gaps stepped over (see EngineConfig.max_gap_s)
         self._history: dict[str, deque[tuple[float, float]]] = {
             p: deque(maxlen=int(config.forecast_history_s // MINUTE)) for p in PLATFORMS
         }
@@ -166,6 +170,12 @@ class AlertEngine:
             self.next_minute = min(self._pending)
         out = []
         while self.next_minute + MINUTE + self.cfg.lateness_s <= watermark_s:
+            if self.next_minute not in self._pending and self._pending:
+                first = min(self._pending)
+                if first - self.next_minute > self.cfg.max_gap_s:
+                    self.skipped_minutes += (first - self.next_minute) // MINUTE
+                    self.next_minute = first
+                    continue
             out.append(self.evaluate_minute(self.next_minute))
             self.next_minute += MINUTE
             if until is not None and time.monotonic() >= until:

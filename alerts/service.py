@@ -48,6 +48,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         surge=surge,
         surge_rule=rule,
         lateness_s=float(settings.allowed_lateness_s),
+        max_gap_s=settings.alerts_max_gap_s,
         capacity_warning=settings.alerts_capacity_warning,
         capacity_critical=settings.alerts_capacity_critical,
         lead_time_s=settings.alerts_capacity_lead_time_s,

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         description="a rates partition further ahead (event time) of the minute being judged is paused "
         "until judging catches up: a backlog is read in step, not into memory",
     )
+    alerts_max_gap_s: float = Field(
+        6 * 3600.0,
+        ge=3600,
+        description="a stretch of event time with no rows longer than this is stepped over, not judged",
+    )
     alerts_eval_budget_s: float = Field(
         1.0, gt=0, le=60, description="judging per poll of Kafka at most this long (the rest goes on next poll)"
     )

@@ -35,6 +35,20 @@ def test_advance_stops_at_its_deadline_and_the_next_call_goes_on() -> None:
     assert len(rest) == 29 and engine.next_minute == T0 + 30 * 60
 
 
+def test_a_gap_of_years_is_stepped_over_not_judged_minute_by_minute() -> None:
+    engine = AlertEngine(EngineConfig(lateness_s=0.0))
+    engine.ingest([row(T0)])
+    engine.advance(T0 + 60)
+    later = T0 + 4 * 365 * 86_400  # a stack's clock 4 years behind a rehearsal's history
+    engine.ingest([row(later + i * 60) for i in range(10)])
+    judged = engine.advance(later + 10 * 60)
+    assert len(judged) == 10 and engine.next_minute == later + 10 * 60
+    assert engine.skipped_minutes == (later - T0 - 60) // 60
+    # a short gap (a quiet hour) is still judged minute by minute: zero traffic is evidence
+    engine.ingest([row(later + 70 * 60)])
+    assert len(engine.advance(later + 71 * 60)) == 61
+
+
 def test_only_partitions_far_ahead_of_the_judged_minute_are_held() -> None:
     service = AlertService(Settings(alerts_max_ahead_s=3600, allowed_lateness_s=300), CollectorRegistry())
     assert service.too_far_ahead([0, 1]) == set()  # nothing held yet
