@@ -1,19 +1,9 @@
 """The alerting engine: per-minute rate rows in, state changes and notifications out.
 
-Why it is a plain object driven by the caller: the stream worker (or a replay, or a test) feeds it
-the rates topic's rows and watermark; the engine closes a minute only once the watermark has passed
-it by the allowed lateness, so every minute is judged once, complete, in event time. Minutes without
-rows count as zero for every known series, which is what makes an outage visible at all.
-
-Series: national, per platform, per province (all platforms), per section and per platform x
-province. Surge, drop and outage rules run on all but the sections (a closure lifts one province's
-K-12 traffic, so platform x province is where it shows first);
-the general anomaly score is alerted on national and platform series only (provinces are noisy and
-already covered by surge/drop). National and platform alerts carry an explanation: the provinces,
-platforms and sections that make up the deviation, with shares. Capacity rules run per platform
-with a capacity (a constructor argument until `contracts.settings` has one).
-The series of one kind (all provinces, all platform x province pairs, ...) share one estimate of
-how bursty their counts are (`alerts.detectors.Dispersion`), so it is known from the third day.
+A plain object the caller drives (the service, a replay, a test): it judges a minute once the
+watermark has passed it by the allowed lateness, so each minute is judged once, complete, in event
+time; a minute without rows counts as zero, which is what makes an outage visible. Series, rules
+and why platform x province is where a closure shows first: docs/alert-detectors.md.
 """
 
 from __future__ import annotations
