@@ -284,21 +284,37 @@ ALERT_NAMES: Final[dict[str, tuple[str, str]]] = {
     "CapacityCritical": ("容量严重不足", "Capacity critical"),
     "CapacityForecast": ("容量预测告警", "Capacity forecast"),
 }
-SUMMARIES: Final[dict[str, tuple[str, str]]] = {
+SUMMARIES: Final[dict[str, tuple[tuple[str, str], ...]]] = {  # fullest first; the first that fills wins
     "TrafficSurge": (
-        "为基线的 {ratio:.1f} 倍（{minutes} 分钟内 {obs:,.0f} 次，预期 {exp:,.0f} 次）",
-        "{ratio:.1f}x its baseline ({obs:,.0f} clicks in {minutes} min, {exp:,.0f} expected)",
+        (
+            "为基线的 {ratio:.1f} 倍（{minutes} 分钟内 {obs:,.0f} 次，预期 {exp:,.0f} 次）",
+            "{ratio:.1f}x its baseline ({obs:,.0f} clicks in {minutes} min, {exp:,.0f} expected)",
+        ),
+        ("为基线的 {ratio:.1f} 倍", "{ratio:.1f}x its baseline"),
+        ("访问量高于季节基线", "above its seasonal baseline"),
     ),
-    "TrafficDrop": ("仅为基线的 {ratio:.0%}", "{ratio:.0%} of its baseline"),
-    "TrafficOutage": ("无访问，预期 {exp:,.0f} 次", "no clicks while {exp:,.0f} were expected"),
-    "TrafficAnomaly": ("异常分数 {score:.2f}", "anomaly score {score:.2f}"),
+    "TrafficDrop": (
+        ("仅为基线的 {ratio:.0%}", "{ratio:.0%} of its baseline"),
+        ("访问量低于季节基线", "below its baseline"),
+    ),
+    "TrafficOutage": (
+        ("无访问，预期 {exp:,.0f} 次", "no clicks while {exp:,.0f} were expected"),
+        ("无访问", "no clicks"),
+    ),
+    "TrafficAnomaly": (("异常分数 {score:.2f}", "anomaly score {score:.2f}"), ("访问模式异常", "unusual traffic")),
     "CapacityHigh": (
-        "已达容量的 {util:.0%}（每分钟 {value:,.0f} 次，上限 {cap:,.0f} 次）",
-        "{util:.0%} of capacity ({value:,.0f} of {cap:,.0f} per minute)",
+        (
+            "已达容量的 {util:.0%}（每分钟 {value:,.0f} 次，上限 {cap:,.0f} 次）",
+            "{util:.0%} of capacity ({value:,.0f} of {cap:,.0f} per minute)",
+        ),
+        ("接近平台容量上限", "close to the platform's capacity"),
     ),
     "CapacityForecast": (
-        "预计 {mins:,.0f} 分钟后达到容量上限（每分钟 {cap:,.0f} 次）",
-        "forecast to reach its capacity of {cap:,.0f} per minute in {mins:,.0f} min",
+        (
+            "预计 {mins:,.0f} 分钟后达到容量上限（每分钟 {cap:,.0f} 次）",
+            "forecast to reach its capacity of {cap:,.0f} per minute in {mins:,.0f} min",
+        ),
+        ("预计将达到容量上限", "forecast to reach its capacity"),
     ),
 }
 SUMMARIES["CapacityCritical"] = SUMMARIES["CapacityHigh"]
@@ -323,9 +339,11 @@ def alert_name(name: str, lang: str) -> str:
 
 def alert_summary(name: str, annotations: dict[str, str], lang: str) -> str:
     """The alert's summary in `lang` from its annotations; the stored text when they do not fit."""
-    template = SUMMARIES.get(name)
-    if template is not None:
-        text = template[1] if lang == "en" else template[0]
+    templates = SUMMARIES.get(name, ())
+    for zh, en in templates:
+        text = en if lang == "en" else zh
+        if lang == "en" and "{" not in text and annotations.get("summary"):
+            break  # English: the detector's own words before a generic line
         try:
             values: dict[str, float] = {}
             for key, field in _SUMMARY_FIELDS.items():
@@ -336,7 +354,7 @@ def alert_summary(name: str, annotations: dict[str, str], lang: str) -> str:
             if all(v == v for v in values.values()):  # no NaN
                 return text.format(**values)
         except (KeyError, TypeError, ValueError):
-            pass
+            continue
     if lang != "en" and "capacity" in name.lower():
         return t("capacity_summary", lang)
     return annotations.get("summary", "")

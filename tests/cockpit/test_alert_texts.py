@@ -1,5 +1,6 @@
 """Alert summaries in the viewer's language, from the numbers the detectors annotate (the detectors'
-own `summary` is English): no Latin words on a Chinese page, the stored text when a number is missing."""
+own `summary` is English): no Latin words on a Chinese page; in English, the stored text when a
+number is missing."""
 
 from __future__ import annotations
 
@@ -30,4 +31,10 @@ def test_an_alert_stored_without_its_numbers_falls_back() -> None:
     assert alert_summary("CapacityHigh", old, "zh") == "接近平台容量上限"
     assert alert_summary("CapacityHigh", old, "en") == old["summary"]
     assert alert_summary("TrafficSurge", {"summary": "x: 3.4x its baseline"}, "en") == "x: 3.4x its baseline"
-    assert alert_summary("TrafficSurge", {"ratio": "nan", "summary": "s"}, "zh") == "s"
+    # Chinese never falls back to the detector's English: the fullest line its numbers allow
+    assert (
+        alert_summary("TrafficSurge", {"ratio": "3.4", "summary": "TrafficSurge national"}, "zh") == "为基线的 3.4 倍"
+    )
+    assert alert_summary("TrafficSurge", {"ratio": "nan", "summary": "s"}, "zh") == "访问量高于季节基线"
+    for name in ("TrafficDrop", "TrafficOutage", "TrafficAnomaly", "CapacityForecast"):
+        assert not latin(alert_summary(name, {"summary": "English words"}, "zh")), name
