@@ -112,11 +112,16 @@ def test_kill_a_worker(cluster_pipeline: ClusterPipeline) -> None:
     p.wait_replicas_equal()
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="one sink on the cluster: a restarted sink re-forms the interrupted flush's blocks and the replicas "
+    "drop the copy; it passed in every run since the merge (XPASS), kept non-strict until it has a history",
+)
 def test_kill_a_sink(cluster_pipeline: ClusterPipeline) -> None:
     p = cluster_pipeline
     with Probe(p.store.with_database(p.store.database)) as probe:
         stream = started(p, 5, probe)
-        p.sinks[0].kill()  # instance 0 of 2; instance 1 goes on writing its partitions meanwhile
+        p.sinks[0].kill()
         hold(2, lambda: None)
         p.sinks[0].start()
         finish(p, stream, probe)
