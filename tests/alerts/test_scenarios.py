@@ -15,6 +15,10 @@ from alerts.episodes import Episode, closures, episodes, judge, school_morning
 from alerts.replay import replay
 from simulators.scenario import load_scenario
 
+# Whole scenarios through the generator, the worker's aggregation and the engine (~110 s): integration,
+# so the servers-free unit run stays short.
+pytestmark = pytest.mark.integration
+
 SHANDONG, NINGXIA, JILIN, HENAN, TIBET = "370000", "640000", "220000", "410000", "540000"
 PROVINCES = (SHANDONG, NINGXIA, JILIN, HENAN, TIBET)
 
