@@ -8,6 +8,7 @@ unless every proxy in front is trusted and forwards it). Headers from an untrust
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import lru_cache
 from typing import Final
 
@@ -16,9 +17,20 @@ MAX_HOPS: Final = 16  # longer X-Forwarded-For chains are cut (bounded work per 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def _v4(text: str) -> int | None:
+    """A dotted-quad IPv4 address as an int, parsed in C (strict: four decimal parts, no leading
+    zeros, so the text is already canonical); None for anything else."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except OSError:
+        return None
+
+
 @lru_cache(maxsize=65_536)
 def _clean(text: str) -> str | None:
     text = text.strip().strip('"')
+    if _v4(text) is not None:  # the common case, without ipaddress's pure-Python parser
+        return text
     if text.startswith("["):  # [v6]:port
         text = text[1:].partition("]")[0]
     elif text.count(":") == 1:  # v4:port
@@ -37,9 +49,15 @@ class ClientAddress:
 
     def __init__(self, trusted: list[str]) -> None:
         self.trusted: tuple[Network, ...] = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+        self._v4_nets = tuple(
+            (int(n.network_address), int(n.netmask)) for n in self.trusted if isinstance(n, ipaddress.IPv4Network)
+        )
         self._is_trusted = lru_cache(maxsize=65_536)(self._trusted)
 
     def _trusted(self, addr: str) -> bool:
+        v4 = _v4(addr)
+        if v4 is not None:
+            return any(v4 & mask == net for net, mask in self._v4_nets)
         try:
             ip = ipaddress.ip_address(addr)
         except ValueError:

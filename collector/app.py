@@ -92,7 +92,8 @@ class Events:
         resp.data = _json.encode({"error": detail, "field": field, "reason": reason})
         if retry is not None:
             resp.set_header("Retry-After", retry_after(retry))
-        self.c.metrics.refused.labels(reason).inc()
+        m = self.c.metrics
+        m.child(m.refused, reason).inc()
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         t0 = time.perf_counter()
@@ -101,7 +102,7 @@ class Events:
         finally:
             m = self.c.metrics
             m.latency.observe(time.perf_counter() - t0)
-            m.requests.labels(str(resp.status)[:3]).inc()
+            m.child(m.requests, str(resp.status)[:3]).inc()
 
     async def _post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         c, s = self.c, self.c.settings
@@ -137,7 +138,7 @@ class Events:
     def _answer(self, resp: falcon.asgi.Response, out: Outcome) -> None:
         m = self.c.metrics
         for r in out.refusals:
-            m.refused.labels(r.reason).inc()
+            m.child(m.refused, r.reason).inc()
         whole = out.refusals[0] if out.refusals and out.refusals[0].index == -1 and not out.accepted else None
         resp.content_type = "application/json"
         if whole is not None and not out.bots:

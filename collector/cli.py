@@ -28,7 +28,7 @@ def serve(args: argparse.Namespace) -> int:
     # The sender's and kafka-python's threads share the GIL with the event loop: with the default
     # 5 ms switch interval a request waits up to 5 ms for it whenever they are busy.
     sys.setswitchinterval(args.switch_interval)
-    collector = Collector(settings)
+    collector = Collector(settings, sender_process=True)
     collector.start()
     try:
         uvicorn.run(
@@ -41,6 +41,7 @@ def serve(args: argparse.Namespace) -> int:
             http="httptools",
             lifespan="off",
             timeout_graceful_shutdown=10,
+            proxy_headers=False,  # the client address is decided once, by collector.address
             server_header=False,
             limit_concurrency=args.limit_concurrency,
             backlog=2048,

@@ -111,6 +111,11 @@ class Journal:
     def sync(self) -> None:
         os.fdatasync(self._fd)
 
+    def wake(self) -> None:
+        """Wake a reader waiting for records (it is being stopped)."""
+        with self.changed:
+            self.changed.notify_all()
+
     def close(self) -> None:
         os.close(self._fd)
 
@@ -179,6 +184,64 @@ class Journal:
                     if self.segment == segment and self.size == offset:
                         self.changed.wait(wait_s)
                         yield None
+        finally:
+            if f is not None:
+                f.close()
+
+
+class JournalTail:
+    """Reads a journal that another process writes: the same records as `Journal.read`, found by
+    reading the segment files (no shared memory); `wait_s` is how often an idle tail looks again.
+
+    A segment is finished once a later one exists (the writer rolls only after its last write), so
+    the old one is read once more to its end before the reader moves on.
+    """
+
+    def __init__(self, directory: Path, wait_s: float = 0.002) -> None:
+        self.dir = directory
+        self.wait_s = wait_s
+
+    def drop_before(self, segment: int) -> None:
+        """Delete segments wholly before `segment`: all their records are in Kafka."""
+        for first in _segments(self.dir):
+            if first < segment:
+                _path(self.dir, first).unlink(missing_ok=True)
+
+    def wake(self) -> None:
+        """Nothing to wake: the reader looks again every `wait_s`."""
+
+    def read(self, segment: int, offset: int, stop: threading.Event) -> Iterator[Record | None]:
+        """Records from (segment, offset) on until `stop` is set; None after each look that found
+        nothing new (the caller's moment to send what it holds)."""
+        f: BinaryIO | None = None
+        f_segment = -1
+        try:
+            while not stop.is_set():
+                if f_segment != segment:
+                    if f is not None:
+                        f.close()
+                    try:
+                        f, f_segment = open(_path(self.dir, segment), "rb"), segment
+                    except FileNotFoundError:
+                        f, f_segment = None, -1
+                later = [s for s in _segments(self.dir) if s > segment]  # looked at before reading
+                data = b""
+                if f is not None:
+                    f.seek(offset)
+                    data = f.read()
+                n = 0
+                for seq, topic, rec_end, key, value in scan(data):
+                    n += 1
+                    yield Record(seq, topic, key, value, segment, offset + rec_end)
+                    last_end = rec_end
+                if n:
+                    offset += last_end
+                    continue
+                if later:  # this segment was finished before `later` existed, and is now read
+                    segment, offset = later[0], 0
+                    continue
+                stop.wait(self.wait_s)
+                yield None
         finally:
             if f is not None:
                 f.close()

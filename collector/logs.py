@@ -306,11 +306,15 @@ def follow(path: Path, start: int, stop: Any, poll_s: float = 0.5) -> Iterator[t
 
 
 # --------------------------------------------------------------------------------------- run
+def unsent(journal: Any, sender: Any) -> int:
+    """Journaled records Kafka has not acknowledged yet."""
+    return max(0, journal.next_seq - 1 - sender.position[0])
+
+
 def run_import(settings: Settings, args: argparse.Namespace) -> int:
     from collector.journal import Journal
     from collector.privacy import load_secret
-    from collector.sender import Checkpoint, Sender
-    from collector.service import _consumer_factory, _producer_factory
+    from collector.sender import Checkpoint, Sender, consumer_factory, producer_factory, start_checkpoint
 
     base = spool_dir(settings)
     secret = load_secret(settings.collector_salt_file or base / "secret")
@@ -324,11 +328,12 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
     if not args.dry_run:
         ck = Checkpoint.load(base / "import" / "checkpoint.json")
         journal = Journal(base / "import" / "journal", first_seq=(ck.seq + 1) if ck else 1)
+        start_checkpoint(journal, base / "import" / "checkpoint.json")
         sender = Sender(
             journal,
             [settings.topic_clicks, settings.topic_sessions],
-            _producer_factory(settings),
-            _consumer_factory(settings),
+            producer_factory(settings),
+            consumer_factory(settings),
             base / "import" / "checkpoint.json",
         )
         sender.start()
@@ -404,12 +409,12 @@ def run_import(settings: Settings, args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - t0
         if sender is not None:
             deadline = time.monotonic() + 120
-            while sender.depth_records() and time.monotonic() < deadline:
+            while unsent(journal, sender) and time.monotonic() < deadline:
                 time.sleep(0.1)  # waiting for Kafka's acknowledgements, bounded
             sender.stop()
             journal.close()  # type: ignore[union-attr]
     st = conv.stats
-    left = sender.depth_records() if sender is not None else 0
+    left = unsent(journal, sender) if sender is not None and journal is not None else 0
     print(json.dumps({**st.as_dict(), "seconds": round(elapsed, 3), "unsent": left}), flush=True)
     return 0 if left == 0 else 1
 

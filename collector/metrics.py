@@ -6,7 +6,8 @@ user agents or ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -23,6 +24,16 @@ class CollectorMetrics:
     kafka_connected: Gauge
     sent: Counter
     latency: Histogram
+    _children: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def child(self, metric: Counter, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once per label set (the labels are bounded codes;
+        prometheus-client's own lookup costs a few µs, on every request)."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CollectorMetrics:

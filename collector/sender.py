@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.journal import Journal, Record
+from collector.journal import Journal, JournalTail, Record
+from contracts.settings import Settings
 
 log = logging.getLogger(__name__)
 HEADER = "edu-collector"
@@ -51,12 +52,23 @@ class Checkpoint:
         os.replace(tmp, path)
 
 
+def start_checkpoint(journal: Journal, path: Path) -> Checkpoint:
+    """The checkpoint at `path`, or a new one at the journal's end (nothing of it sent yet)."""
+    ck = Checkpoint.load(path)
+    if ck is None:
+        ck = Checkpoint(
+            instance=os.urandom(6).hex(), seq=journal.next_seq - 1, segment=journal.segment, offset=journal.size
+        )
+        ck.save(path)
+    return ck
+
+
 class Sender(threading.Thread):
     """Sends the journal to Kafka; `producer_factory()` makes a connected KafkaProducer."""
 
     def __init__(
         self,
-        journal: Journal,
+        journal: Journal | JournalTail,
         topics: list[str],
         producer_factory: Any,
         consumer_factory: Any,
@@ -69,21 +81,21 @@ class Sender(threading.Thread):
         self.ckpt_path = checkpoint_path
         ck = Checkpoint.load(checkpoint_path)
         if ck is None:
-            ck = Checkpoint(
-                instance=os.urandom(6).hex(), seq=journal.next_seq - 1, segment=journal.segment, offset=journal.size
-            )
-            ck.save(checkpoint_path)
+            raise FileNotFoundError(f"{checkpoint_path}: no checkpoint (start_checkpoint() makes the first)")
         self.ckpt = ck
         self.on_sent = on_sent or (lambda n: None)
         self.stopping = threading.Event()
         self.connected = False
         self.last_error = ""
-        self.sent_records = 0
+        self.sent_records = 0  # handed to the producer
+        self.sent_acked = 0  # acknowledged by Kafka, checkpointed
         self.acked_bytes = 0
 
-    # ------------------------------------------------------------------ depth (HTTP thread reads)
-    def depth_records(self) -> int:
-        return max(0, self.journal.next_seq - 1 - self.ckpt.seq)
+    @property
+    def position(self) -> tuple[int, int, int]:
+        """(seq, segment, offset) of the checkpoint: every record up to there is in Kafka."""
+        ck = self.ckpt
+        return ck.seq, ck.segment, ck.offset
 
     # ---------------------------------------------------------------------------------- loop
     def run(self) -> None:
@@ -110,8 +122,7 @@ class Sender(threading.Thread):
 
     def stop(self, timeout: float = 30.0) -> None:
         self.stopping.set()
-        with self.journal.changed:
-            self.journal.changed.notify_all()
+        self.journal.wake()
         self.join(timeout)
 
     # ------------------------------------------------------------------------------- session
@@ -235,6 +246,7 @@ class Sender(threading.Thread):
         if moved:
             ck.save(self.ckpt_path)
             self.journal.drop_before(ck.segment)
+            self.sent_acked += n
             self.on_sent(n)
 
     # ----------------------------------------------------------------------------- recovery
@@ -282,8 +294,59 @@ class Sender(threading.Thread):
             consumer.close()
 
 
+def producer_factory(settings: Settings) -> Any:
+    def make() -> Any:
+        from kafka import KafkaProducer
+
+        from contracts.topics import bootstrap_timeout, default_compression
+
+        config = bootstrap_timeout(
+            KafkaProducer,
+            {
+                "bootstrap_servers": settings.kafka_bootstrap.split(","),
+                "acks": "all",
+                "enable_idempotence": True,
+                "linger_ms": 5,
+                "batch_size": 256 * 1024,
+                "compression_type": default_compression(),
+                "max_block_ms": 10_000,
+                "request_timeout_ms": 15_000,
+                "retries": 2_147_483_647,
+                "bootstrap_timeout_ms": 5_000,
+                "client_id": "edu-collector",
+            },
+        )
+        return KafkaProducer(**config)
+
+    return make
+
+
+def consumer_factory(settings: Settings) -> Any:
+    def make() -> Any:
+        from kafka import KafkaConsumer
+
+        return KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="edu-collector-recovery",
+            request_timeout_ms=15_000,
+            consumer_timeout_ms=1000,
+        )
+
+    return make
+
+
 def read_checkpoint(path: Path) -> Checkpoint | None:
     return Checkpoint.load(path)
 
 
-__all__ = ["Checkpoint", "Record", "Sender", "read_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "Record",
+    "Sender",
+    "consumer_factory",
+    "producer_factory",
+    "read_checkpoint",
+    "start_checkpoint",
+]

@@ -25,7 +25,10 @@ from collector.journal import Journal
 from collector.limits import RateLimiter
 from collector.metrics import CollectorMetrics
 from collector.privacy import Pseudonyms, load_secret
-from collector.sender import Checkpoint, Sender
+from collector.sender import Checkpoint, Sender, start_checkpoint
+from collector.sender import consumer_factory as kafka_consumer_factory
+from collector.sender import producer_factory as kafka_producer_factory
+from collector.sender_process import SenderProcess
 from contracts.beijing import BEIJING_OFFSET_S
 from contracts.events import Click, Event, encode
 from contracts.settings import Settings
@@ -79,7 +82,10 @@ class Collector:
         registry: CollectorRegistry | None = None,
         producer_factory: Any = None,
         consumer_factory: Any = None,
+        sender_process: bool = False,
     ) -> None:
+        """`sender_process`: send from a child process (`edu-collect serve`); otherwise from a
+        thread of this one (tests with fake producers, embedding)."""
         self.settings = settings
         self.dir = spool_dir(settings)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -89,17 +95,23 @@ class Collector:
         self.limiter = RateLimiter(settings.collector_rate_per_address, settings.collector_rate_burst)
         self.registry = registry or CollectorRegistry()
         self.metrics = CollectorMetrics.create(self.registry)
-        ck = Checkpoint.load(self.dir / "checkpoint.json")
+        ck_path = self.dir / "checkpoint.json"
+        ck = Checkpoint.load(ck_path)
         self.journal = Journal(self.dir / "journal", first_seq=(ck.seq + 1) if ck else 1)
+        ck = start_checkpoint(self.journal, ck_path)
         self.topics = [settings.topic_clicks, settings.topic_sessions]
-        self.sender = Sender(
-            self.journal,
-            self.topics,
-            producer_factory or _producer_factory(settings),
-            consumer_factory or _consumer_factory(settings),
-            self.dir / "checkpoint.json",
-            on_sent=self.metrics.sent.inc,
-        )
+        self.sender: Sender | SenderProcess
+        if sender_process and producer_factory is None and consumer_factory is None:
+            self.sender = SenderProcess(settings, self.dir, self.topics, ck)
+        else:
+            self.sender = Sender(
+                self.journal,
+                self.topics,
+                producer_factory or kafka_producer_factory(settings),
+                consumer_factory or kafka_consumer_factory(settings),
+                ck_path,
+            )
+        self._sent_counted = 0
         self._fsync_stop = threading.Event()
 
     # ---------------------------------------------------------------------------- lifecycle
@@ -119,21 +131,30 @@ class Collector:
 
     # --------------------------------------------------------------------------------- state
     def spool_bytes(self) -> int:
-        return self.journal.bytes_after(self.sender.ckpt.segment, self.sender.ckpt.offset)
+        _, segment, offset = self.sender.position
+        return self.journal.bytes_after(segment, offset)
 
     def spool_full(self) -> bool:
         return self.spool_bytes() >= self.settings.collector_spool_max_bytes
 
+    def depth_records(self) -> int:
+        """Accepted records Kafka has not acknowledged yet."""
+        return max(0, self.journal.next_seq - 1 - self.sender.position[0])
+
     def refresh_gauges(self) -> None:
-        self.metrics.spool_records.set(self.sender.depth_records())
+        self.metrics.spool_records.set(self.depth_records())
         self.metrics.spool_bytes.set(self.spool_bytes())
         self.metrics.kafka_connected.set(1 if self.sender.connected else 0)
+        acked = self.sender.sent_acked
+        if acked > self._sent_counted:
+            self.metrics.sent.inc(acked - self._sent_counted)
+            self._sent_counted = acked
 
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
             "kafka_connected": self.sender.connected,
-            "spool_records": self.sender.depth_records(),
+            "spool_records": self.depth_records(),
             "spool_bytes": self.spool_bytes(),
             "spool_full": self.spool_full(),
             "last_error": self.sender.last_error,
@@ -154,7 +175,7 @@ class Collector:
         agent = en.agents.classify(user_agent)
         if agent.bot:
             out.bots = len(items)
-            self.metrics.bots.labels("http").inc(len(items))
+            self.metrics.child(self.metrics.bots, "http").inc(len(items))
             return out
         region = en.geo.lookup(address) if address else None
         if region is None or region.refusal is not None:
@@ -209,8 +230,9 @@ class Collector:
                         topic, events[0].session.encode(), encode(events[0] if len(events) == 1 else events)
                     )
             out.accepted = len(clicks) + len(sessions)
-            self.metrics.accepted.labels("http").inc(out.accepted)
-            self.metrics.clients.labels(agent.device, agent.browser).inc(out.accepted)
+            m = self.metrics
+            m.child(m.accepted, "http").inc(out.accepted)
+            m.child(m.clients, agent.device, agent.browser).inc(out.accepted)
         return out
 
     def journal_events(self, events: list[Event]) -> None:
@@ -220,46 +242,3 @@ class Collector:
         for topic, evs in ((TOPIC_CLICKS, clicks), (TOPIC_SESSIONS, sessions)):
             if evs:
                 self.journal.append(topic, evs[0].session.encode(), encode(evs[0] if len(evs) == 1 else evs))
-
-
-def _producer_factory(settings: Settings) -> Any:
-    def make() -> Any:
-        from kafka import KafkaProducer
-
-        from contracts.topics import bootstrap_timeout, default_compression
-
-        config = bootstrap_timeout(
-            KafkaProducer,
-            {
-                "bootstrap_servers": settings.kafka_bootstrap.split(","),
-                "acks": "all",
-                "enable_idempotence": True,
-                "linger_ms": 5,
-                "batch_size": 256 * 1024,
-                "compression_type": default_compression(),
-                "max_block_ms": 10_000,
-                "request_timeout_ms": 15_000,
-                "retries": 2_147_483_647,
-                "bootstrap_timeout_ms": 5_000,
-                "client_id": "edu-collector",
-            },
-        )
-        return KafkaProducer(**config)
-
-    return make
-
-
-def _consumer_factory(settings: Settings) -> Any:
-    def make() -> Any:
-        from kafka import KafkaConsumer
-
-        return KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","),
-            group_id=None,
-            enable_auto_commit=False,
-            client_id="edu-collector-recovery",
-            request_timeout_ms=15_000,
-            consumer_timeout_ms=1000,
-        )
-
-    return make

@@ -64,9 +64,17 @@ class CollectorProcess:
             conn.close()
 
     def kill(self) -> None:
+        """SIGKILL the collector; its sender process must die with it (PR_SET_PDEATHSIG), or a
+        restarted collector's sender would wait on the spool lock and an old one keep sending."""
+        import psutil
+
         assert self.proc is not None
+        children = psutil.Process(self.proc.pid).children(recursive=True)
+        assert children, "the collector runs its sender in a child process"
         self.proc.kill()
         self.proc.wait(10)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, f"sender processes outlived their collector: {[p.pid for p in alive]}"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
