@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.limits import retry_after
 from collector.service import Collector, Outcome, SpoolFull
+from collector.shedding import LoopLag
 
 _json = msgspec.json.Encoder()
 _TYPES = ("application/json", "text/plain", "", "application/x-www-form-urlencoded")  # the last: curl -d
@@ -64,6 +65,7 @@ class Events:
         s = c.settings
         self.origins = set(s.collector_cors_origins)
         self.any_origin = "*" in self.origins
+        self.lag = LoopLag(s.collector_shed_lag_ms / 1000)
 
     def _cors(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> bool:
         origin = req.get_header("Origin")
@@ -106,14 +108,14 @@ class Events:
 
     async def _post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         c, s = self.c, self.c.settings
+        if self.lag.overloaded():
+            return self._refuse(resp, 503, "overloaded", "body", "collector overloaded; retry later", 1)
         if not self._cors(req, resp):
             return self._refuse(resp, 403, "origin", "origin", "origin not in EDU_COLLECTOR_CORS_ORIGINS")
         address = c.addresses.resolve(req.remote_addr, req.get_header("X-Forwarded-For"), req.get_header("X-Real-IP"))
         wait = c.limiter.allow(address or "", time.monotonic())
         if wait:
             return self._refuse(resp, 429, "rate_limited", "address", "too many requests from this address", wait)
-        if c.spool_full():
-            return self._refuse(resp, 503, "spool_full", "body", "collector spool full; retry later", 5)
         ctype = (req.content_type or "").partition(";")[0].strip().lower()
         if ctype not in _TYPES:
             return self._refuse(resp, 415, "content_type", "Content-Type", "send application/json or text/plain")

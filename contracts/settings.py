@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     collector_spool_max_bytes: int = Field(
         256 * 1024 * 1024, ge=65_536, description="accepted but not yet in Kafka; 503 above"
     )
+    collector_shed_lag_ms: float = Field(
+        50.0, ge=0, description="answer 503 while the event loop runs this late (overload); 0 = never"
+    )
     collector_fsync_s: float = Field(
         0.0,
         ge=0,
