@@ -310,8 +310,15 @@ def cmd_latency(a: argparse.Namespace) -> str:
     stack = Stack(Path(tempfile.mkdtemp(prefix="colbench")))
     try:
         port = stack.collector()
-        pace = 1000.0 * a.connections / a.rate  # each connection waits this long between requests
-        wrk(port, lua(1, pace), 2, a.connections)
+        # Each connection waits `pace` ms after an answer, so it sends one request per pace + latency:
+        # a calibration run measures the latency and the pace is shortened by it, until the achieved
+        # rate is within 3 % of the target (wrk paces in whole milliseconds' worth of Lua, not exactly).
+        pace = 1000.0 * a.connections / a.rate
+        for _ in range(4):
+            cal = wrk(port, lua(1, pace), 3, a.connections)
+            if abs(cal["rps"] - a.rate) <= 0.03 * a.rate:
+                break
+            pace = max(0.0, pace * cal["rps"] / a.rate)
         r = wrk(port, lua(1, pace), a.seconds, a.connections)
         print(json.dumps(r), flush=True)
     finally:
