@@ -59,6 +59,17 @@ def inflate(body: bytes, cap: int) -> bytes:
     return out
 
 
+def _peer(req: falcon.asgi.Request) -> str:
+    """The TCP peer from the ASGI scope ((host, port), any iterable); falcon's `remote_addr` would
+    parse the proxy headers first, which collector.address does once, by its own trust rules. No
+    peer (a Unix socket) is a local one, 127.0.0.1, as falcon has it."""
+    client = req.scope.get("client")
+    if not client:
+        return "127.0.0.1"
+    host, _ = client
+    return str(host)
+
+
 class Events:
     def __init__(self, c: Collector) -> None:
         self.c = c
@@ -112,7 +123,8 @@ class Events:
             return self._refuse(resp, 503, "overloaded", "body", "collector overloaded; retry later", 1)
         if not self._cors(req, resp):
             return self._refuse(resp, 403, "origin", "origin", "origin not in EDU_COLLECTOR_CORS_ORIGINS")
-        address = c.addresses.resolve(req.remote_addr, req.get_header("X-Forwarded-For"), req.get_header("X-Real-IP"))
+        peer = _peer(req)
+        address = c.addresses.resolve(peer, req.get_header("X-Forwarded-For"), req.get_header("X-Real-IP"))
         wait = c.limiter.allow(address or "", time.monotonic())
         if wait:
             return self._refuse(resp, 429, "rate_limited", "address", "too many requests from this address", wait)
