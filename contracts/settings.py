@@ -238,7 +238,11 @@ class Settings(BaseSettings):
         9412, ge=0, le=65535, description="/metrics of a rehearsal's sink (server mode)"
     )
     rehearsal_settle_s: float = Field(
-        120.0, gt=0, description="a run's summary waits this long for the worker to catch up"
+        120.0,
+        gt=0,
+        description="every run's summary (run, replay, rehearse) waits at most this long for the worker "
+        "to catch up (its committed offsets at the run's end offsets); after it, the summary says the "
+        "counts are partial",
     )
     # --- issue 12: sink exactly-once through crashes, storage errors ------------------------------
     sink_insert_witness: bool = Field(

@@ -28,7 +28,7 @@ from simulators.generator import Generator, generate_batches
 from simulators.kafka_out import KafkaUnavailable, ensure_topics
 from simulators.pacing import RateProfile, Schedule
 from simulators.parallel import RunSpec, run_parallel
-from simulators.pipeline_counts import PipelineCounts, Watcher
+from simulators.pipeline_counts import KafkaGroupOffsets, PipelineCounts, Watcher
 from simulators.runner import FileSink, KafkaSink, RunSummary, SendLoop
 from simulators.runner import Progress as LoopProgress
 from simulators.scenario import ScenarioError, load_scenario, scenario_names
@@ -121,10 +121,12 @@ def _watcher(settings: Any, out: Path | None) -> Watcher | None:
     """Scrapes the worker's /metrics around a run into Kafka (nothing to watch when writing a file)."""
     if out is not None:
         return None
+    topics = (settings.topic_clicks, settings.topic_sessions)
     w = Watcher(
         f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
-        (settings.topic_clicks, settings.topic_sessions),
+        topics,
         settings.rehearsal_settle_s,
+        KafkaGroupOffsets(settings.kafka_bootstrap, settings.worker_id, topics),
     )
     if settings.worker_metrics_port:
         w.start()
@@ -139,8 +141,18 @@ def _counts(watcher: Watcher | None, s: RunSummary, failed_events: int = 0) -> P
     if s.interrupted:  # Ctrl-C, or the launcher stopping the stack: say what is known, do not linger
         watcher.settle_s = min(watcher.settle_s, 5.0)
     if watcher.before is not None:
-        console.print(f"waiting (up to {watcher.settle_s:.0f} s) for the worker to consume the run ...")
-    return watcher.finish(s.events, s.events - failed_events, s.messages - s.delivery_errors)
+        console.print(
+            f"waiting (up to {watcher.settle_s:.0f} s) for the worker to finish the run "
+            "(its committed offsets at the run's end offsets) ..."
+        )
+    counts = watcher.finish(s.events, s.events - failed_events, s.messages - s.delivery_errors)
+    if counts.error is None:
+        console.print(
+            f"the worker caught up in {counts.waited_s:,.1f} s"
+            if counts.caught_up
+            else f"[bold yellow]the pipeline had not caught up:[/] {counts.lag()}"
+        )
+    return counts
 
 
 def _failed_events(sink: Any) -> int:

@@ -1,4 +1,5 @@
-"""Rehearsal planning and pacing, and the honest summary's arithmetic: no services needed."""
+"""Rehearsal planning and pacing, and parsing the worker's metrics for the honest summary: no services
+needed (the summary's wait: test_pipeline_counts.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from contracts.rehearsal import Manifest, decode_manifest, namespace, read_manif
 from contracts.settings import Settings
 from simulators import rehearse as rh
 from simulators.generator import Generator
-from simulators.pipeline_counts import Watcher, parse
+from simulators.pipeline_counts import parse
 from simulators.scenario import load_scenario
 from streams.metrics import WorkerMetrics
 
@@ -92,65 +93,6 @@ def test_the_summary_reads_the_workers_own_counters() -> None:
     assert (got.messages, got.events, got.late, got.refused) == (15, 40, 30, 2)
     with pytest.raises(ValueError, match="not Prometheus"):
         parse("garbage that is not exposition text\n", ("c",))
-
-
-def test_the_watcher_waits_for_the_worker_and_warns_when_most_events_were_late(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    reg = CollectorRegistry()
-    m = WorkerMetrics.create(reg)
-    scrapes = []
-
-    def fake_scrape(url: str, topics: tuple[str, ...], timeout_s: float = 3.0):  # type: ignore[no-untyped-def]
-        scrapes.append(url)
-        if len(scrapes) == 3:  # the worker consumes the run between the second and third look
-            m.messages.labels("c").inc(100)
-            m.events.labels("c").inc(1000)
-            m.late.inc(900)
-        return parse(generate_latest(reg).decode(), topics)
-
-    monkeypatch.setattr("simulators.pipeline_counts.scrape", fake_scrape)
-    clock = [0.0]
-    w = Watcher(
-        "http://x/metrics",
-        ("c",),
-        settle_s=60,
-        clock=lambda: clock[0],
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-    )
-    w.start()
-    counts = w.finish(sent=1000, acknowledged=1000, acknowledged_messages=100)
-    assert counts.caught_up and (counts.processed, counts.late, counts.on_time) == (1000, 900, 100)
-    assert counts.mostly_late
-    assert any("most events were late: 900 of 1,000" in line for line in counts.warnings())
-    assert ("  late (beyond allowed lateness)", "900 (90.0%)") in counts.rows()
-
-
-def test_a_worker_that_never_catches_up_gives_partial_counts_and_says_so(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    reg = CollectorRegistry()
-    WorkerMetrics.create(reg)
-    monkeypatch.setattr(
-        "simulators.pipeline_counts.scrape",
-        lambda url, topics, timeout_s=3.0: parse(generate_latest(reg).decode(), topics),
-    )
-    clock = [0.0]
-    w = Watcher(
-        "http://x/metrics",
-        ("c",),
-        settle_s=5,
-        clock=lambda: clock[0],
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-    )
-    w.start()
-    counts = w.finish(sent=10, acknowledged=10, acknowledged_messages=10)
-    assert not counts.caught_up and clock[0] >= 5
-    assert any("had not consumed everything" in line for line in counts.warnings())
-
-
-def test_an_unreachable_worker_is_said_not_hidden() -> None:
-    w = Watcher("http://127.0.0.1:9/metrics", ("c",), settle_s=1)
-    w.start()
-    counts = w.finish(sent=5, acknowledged=5, acknowledged_messages=5)
-    assert counts.error is not None and "unreadable" in counts.error
-    assert counts.rows()[-1][0] == "pipeline counts"
 
 
 def test_manifest_round_trip_and_total_decoding(tmp_path) -> None:  # type: ignore[no-untyped-def]
