@@ -108,10 +108,16 @@ class V4Table:
         self.starts, self.ids = starts, ids
         self.regions = [r.split("|") for r in regions]
 
-    def raw(self, ip: int) -> list[str] | None:
-        i = bisect_right(self.starts, ip) - 1
-        rid = self.ids[i] if i >= 0 else 0xFFFF
+    def segment(self, ip: int) -> int:
+        """Index of the segment holding `ip` (-1: below the first)."""
+        return bisect_right(self.starts, ip) - 1
+
+    def raw_of(self, segment: int) -> list[str] | None:
+        rid = self.ids[segment] if segment >= 0 else 0xFFFF
         return None if rid == 0xFFFF else self.regions[rid]
+
+    def raw(self, ip: int) -> list[str] | None:
+        return self.raw_of(self.segment(ip))
 
 
 @lru_cache(maxsize=4)
@@ -156,6 +162,7 @@ class Geo:
             self.v6_searcher = searcher.new_with_buffer(util.IPv6, v6_xdb.read_bytes())
         self.countries = _COUNTRIES
         self._cache: dict[str, Region] = {}
+        self._segments: dict[int, Region] = {}  # v4 segment index -> its region
         self._cache_size = cache_size
 
     def lookup(self, addr: str) -> Region:
@@ -174,9 +181,19 @@ class Geo:
                 n = int.from_bytes(socket.inet_aton(addr), "big")
             except OSError:
                 return UNKNOWN
-            raw = self.v4.raw(n)
+            segment = self.v4.segment(n)
+            hit = self._segments.get(segment)
+            if hit is not None:
+                return hit
+            raw = self.v4.raw_of(segment)
             if raw is not None and len(raw) >= 4:
-                return self._from_ip2region(raw, addr, v6=False)
+                # One answer per ip2region segment: the data gives the whole segment one region (and
+                # one country: the ISO code of a foreign one is looked up once, for the first address).
+                region = self._from_ip2region(raw, addr, v6=False)
+                if len(self._segments) >= self._cache_size:
+                    self._segments.clear()
+                self._segments[segment] = region
+                return region
         try:
             ip = ipaddress.ip_address(addr)
         except ValueError:
