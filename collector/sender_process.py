@@ -40,15 +40,26 @@ class SenderProcess:
         self._error: Any = ctx.RawArray("c", _ERROR_BYTES)
         self._state[_SEQ], self._state[_SEGMENT], self._state[_OFFSET] = ckpt.seq, ckpt.segment, ckpt.offset
         self._stop = ctx.Event()
-        self._proc = ctx.Process(
-            target=_run,
-            args=(settings, spool, topics, self._state, self._error, self._stop, os.getpid()),
-            name="edu-collect-sender",
-            daemon=True,
-        )
+        self._ctx, self._args = ctx, (settings, spool, topics, self._state, self._error, self._stop)
+        self._proc = self._new()
+        self.restarts = 0
+
+    def _new(self) -> Any:
+        return self._ctx.Process(target=_run, args=(*self._args, os.getpid()), name="edu-collect-sender", daemon=True)
 
     def start(self) -> None:
         self._proc.start()
+
+    def restart_if_dead(self) -> bool:
+        """Start a new child if the running one died (killed, out of memory): it resumes from the
+        checkpoint like a restarted collector's. True when it did."""
+        if self._stop.is_set() or self._proc.pid is None or self._proc.is_alive():
+            return False
+        log.error("the sender process exited (code %s); starting a new one", self._proc.exitcode)
+        self._proc = self._new()
+        self._proc.start()
+        self.restarts += 1
+        return True
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the child to send what it holds and write a clean checkpoint; kill it after `timeout`."""
@@ -115,12 +126,13 @@ def _run(
             spool / "checkpoint.json",
         )
         sender.start()
+        sent_before = state[_SENT]  # cumulative across restarts of this process
 
         def publish() -> None:
             ck = sender.ckpt
             state[_SEQ], state[_SEGMENT], state[_OFFSET] = ck.seq, ck.segment, ck.offset
             state[_CONNECTED] = 1 if sender.connected else 0
-            state[_SENT] = sender.sent_acked
+            state[_SENT] = sent_before + sender.sent_acked
             error.value = sender.last_error.encode("utf-8", "replace")[: _ERROR_BYTES - 1]
 
         while not stop.wait(_PUBLISH_S):

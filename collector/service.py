@@ -119,6 +119,8 @@ class Collector:
         self.sender.start()
         if self.settings.collector_fsync_s > 0:
             threading.Thread(target=self._fsync_loop, name="collector-fsync", daemon=True).start()
+        if isinstance(self.sender, SenderProcess):
+            threading.Thread(target=self._watch_sender, name="collector-sender-watch", daemon=True).start()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._fsync_stop.set()
@@ -128,6 +130,12 @@ class Collector:
     def _fsync_loop(self) -> None:
         while not self._fsync_stop.wait(self.settings.collector_fsync_s):
             self.journal.sync()
+
+    def _watch_sender(self) -> None:
+        """A sender process that died is replaced (the journal keeps what it had not sent)."""
+        assert isinstance(self.sender, SenderProcess)
+        while not self._fsync_stop.wait(1.0):
+            self.sender.restart_if_dead()
 
     # --------------------------------------------------------------------------------- state
     def spool_bytes(self) -> int:
@@ -158,6 +166,7 @@ class Collector:
             "spool_bytes": self.spool_bytes(),
             "spool_full": self.spool_full(),
             "last_error": self.sender.last_error,
+            "sender_restarts": getattr(self.sender, "restarts", 0),
             "ip2region_created": self.enricher.geo.v4.created_at,
         }
 

@@ -183,3 +183,44 @@ def test_huge_headers_and_garbage_do_not_stop_the_server(tmp_path: Path) -> None
         assert health is not None and health["spool_records"] == 2  # the two good requests, spooled
     finally:
         proc.stop()
+
+
+def test_a_killed_sender_process_is_replaced_and_loses_nothing(kafka: str, tmp_path: Path) -> None:
+    """SIGKILL the sender child mid-stream: the collector keeps answering, starts a new sender, and
+    every event answered 202 reaches Kafka exactly once."""
+    import os
+    import signal
+
+    import psutil
+
+    s = make_settings(
+        kafka,
+        collector_port=free_port(),
+        collector_spool_dir=tmp_path / "spool",
+        collector_rate_per_address=1e6,
+        collector_rate_burst=1e6,
+    )
+    ensure_topics(s)
+    proc = CollectorProcess(s, tmp_path / "collector.log").start()
+    accepted: list[str] = []
+    try:
+        assert proc.proc is not None
+        [child] = [c for c in psutil.Process(proc.proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+        stop = threading.Event()
+        client = Client(s.collector_host, s.collector_port)
+        sender = threading.Thread(target=send_until, args=(client, "x", stop, accepted))
+        sender.start()
+        wait_for(lambda: len(accepted) >= 2000, 60, "events accepted")
+        os.kill(child.pid, signal.SIGKILL)
+        wait_for(lambda: (proc.health() or {}).get("sender_restarts") == 1, 30, "a new sender started")
+        wait_for(lambda: len(accepted) >= 6000, 60, "events accepted after the kill")
+        stop.set()
+        sender.join(30)
+        client.close()
+        wait_for(lambda: (proc.health() or {}).get("spool_records") == 0, 60, "spool drained")
+        events = read_topics(s, [s.topic_clicks], len(accepted))
+        got = Counter(e.id for e in events)
+        assert not [i for i, n in got.items() if n > 1], "an event reached Kafka twice"
+        assert set(got) == set(accepted)
+    finally:
+        proc.stop()
