@@ -36,9 +36,10 @@ from tests.support import wait_for
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
-    # Opt-in (EDU_TEST_JOURNEYS=1): it passes alone (145 s), but inside the full suite (CI, session 6)
-    # the isolated rehearsal's summary said 1,061,430 processed of 1,072,343 sent: the summary read the
-    # worker's count before the worker had caught up. Not fixed yet.
+    # Opt-in (EDU_TEST_JOURNEYS=1). The summaries now wait for the worker (they read its count early in
+    # CI, session 6), and the isolated rehearsal's part passes; the live part's map check is flaky: at
+    # the held moment the 15-minute ratios of small provinces jump (one or two sessions at 1:1000) and
+    # a closed province can read below them (session 7: Jilin outside the top ten once).
     pytest.mark.skipif(os.environ.get("EDU_TEST_JOURNEYS") != "1", reason="rehearsal journey: set EDU_TEST_JOURNEYS=1"),
 ]
 
@@ -217,6 +218,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
         """The rehearsal's sink has stored the month (it may still be writing when the command ends):
         the report, reloaded, shows 1-25 March within 5 % of the seed's total."""
         open_page(dash_duo, stack, "/report")
+        until(lambda: text_of(dash_duo, "#rehearsal-clock").startswith("2022-03-25 23:5"), timeout=60)  # rendered
         whole = report_for(dash_duo, (march[0], march[24]), (march[0], march[12]))
         return abs(count(whole["report-total"]) * SCALE / 720e6 - 1) < 0.05
 

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from collector.sender import Checkpoint
+from contracts.settings import Settings
 from ops.local_process import free_port
 from simulators.kafka_out import ensure_topics
 from tests.collector.support import Client, CollectorProcess, read_topics
@@ -49,7 +50,8 @@ def send_until(client: Client, tag: str, stop: threading.Event, accepted: list[s
         i += per
 
 
-def test_sigkill_loses_nothing_answered_202_and_doubles_nothing(kafka: str, tmp_path: Path) -> None:
+def started_collector(kafka: str, tmp_path: Path) -> tuple[Settings, CollectorProcess]:
+    """An `edu-collect serve` process on a free port with its spool in `tmp_path`, no rate limit."""
     s = make_settings(
         kafka,
         collector_port=free_port(),
@@ -58,7 +60,11 @@ def test_sigkill_loses_nothing_answered_202_and_doubles_nothing(kafka: str, tmp_
         collector_rate_burst=1e6,
     )
     ensure_topics(s)
-    proc = CollectorProcess(s, tmp_path / "collector.log").start()
+    return s, CollectorProcess(s, tmp_path / "collector.log").start()
+
+
+def test_sigkill_loses_nothing_answered_202_and_doubles_nothing(kafka: str, tmp_path: Path) -> None:
+    s, proc = started_collector(kafka, tmp_path)
     accepted: list[str] = []
     try:
         for round_ in range(3):  # killed twice mid-stream, then a clean run
@@ -193,15 +199,7 @@ def test_a_killed_sender_process_is_replaced_and_loses_nothing(kafka: str, tmp_p
 
     import psutil
 
-    s = make_settings(
-        kafka,
-        collector_port=free_port(),
-        collector_spool_dir=tmp_path / "spool",
-        collector_rate_per_address=1e6,
-        collector_rate_burst=1e6,
-    )
-    ensure_topics(s)
-    proc = CollectorProcess(s, tmp_path / "collector.log").start()
+    s, proc = started_collector(kafka, tmp_path)
     accepted: list[str] = []
     try:
         assert proc.proc is not None
