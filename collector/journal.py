@@ -43,6 +43,14 @@ def _path(directory: Path, first: int) -> Path:
     return directory / f"{first:020d}.seg"
 
 
+def drop_segments(directory: Path, before: int) -> list[int]:
+    """Delete the segments that start before `before`; their first sequences."""
+    gone = [first for first in _segments(directory) if first < before]
+    for first in gone:
+        _path(directory, first).unlink(missing_ok=True)
+    return gone
+
+
 def scan(data: bytes, start: int = 0) -> Iterator[tuple[int, int, int, bytes, bytes]]:
     """Valid records from `start`: (seq, topic, end, key, value); stops at the first torn one."""
     pos, n = start, len(data)
@@ -125,11 +133,9 @@ class Journal:
 
     def drop_before(self, segment: int) -> None:
         """Delete segments wholly before `segment` (their records are all in Kafka)."""
-        for first in _segments(self.dir):
-            if first < segment and first != self.segment:
-                _path(self.dir, first).unlink(missing_ok=True)
-                with self.changed:
-                    self.sizes.pop(first, None)
+        for first in drop_segments(self.dir, min(segment, self.segment)):
+            with self.changed:
+                self.sizes.pop(first, None)
 
     def bytes_after(self, segment: int, offset: int) -> int:
         """Journal bytes after position (segment, offset): what Kafka has not acknowledged."""
@@ -203,9 +209,7 @@ class JournalTail:
 
     def drop_before(self, segment: int) -> None:
         """Delete segments wholly before `segment`: all their records are in Kafka."""
-        for first in _segments(self.dir):
-            if first < segment:
-                _path(self.dir, first).unlink(missing_ok=True)
+        drop_segments(self.dir, segment)
 
     def wake(self) -> None:
         """Nothing to wake: the reader looks again every `wait_s`."""
@@ -215,6 +219,7 @@ class JournalTail:
         nothing new (the caller's moment to send what it holds)."""
         f: BinaryIO | None = None
         f_segment = -1
+        following: int | None = None  # a later segment seen: this one is finished
         try:
             while not stop.is_set():
                 if f_segment != segment:
@@ -224,7 +229,6 @@ class JournalTail:
                         f, f_segment = open(_path(self.dir, segment), "rb"), segment
                     except FileNotFoundError:
                         f, f_segment = None, -1
-                later = [s for s in _segments(self.dir) if s > segment]  # looked at before reading
                 data = b""
                 if f is not None:
                     f.seek(offset)
@@ -237,8 +241,12 @@ class JournalTail:
                 if n:
                     offset += last_end
                     continue
-                if later:  # this segment was finished before `later` existed, and is now read
-                    segment, offset = later[0], 0
+                if following is not None:  # read to its end after the next one was seen: move on
+                    segment, offset, following = following, 0, None
+                    continue
+                later = [s for s in _segments(self.dir) if s > segment]  # listed only when idle
+                if later:  # finished before `later` existed: one more read reaches its true end
+                    following = later[0]
                     continue
                 stop.wait(self.wait_s)
                 yield None

@@ -73,7 +73,6 @@ class Sender(threading.Thread):
         producer_factory: Any,
         consumer_factory: Any,
         checkpoint_path: Path,
-        on_sent: Any = None,
     ) -> None:
         super().__init__(name="collector-sender", daemon=True)
         self.journal, self.topics = journal, topics
@@ -83,13 +82,10 @@ class Sender(threading.Thread):
         if ck is None:
             raise FileNotFoundError(f"{checkpoint_path}: no checkpoint (start_checkpoint() makes the first)")
         self.ckpt = ck
-        self.on_sent = on_sent or (lambda n: None)
         self.stopping = threading.Event()
         self.connected = False
         self.last_error = ""
-        self.sent_records = 0  # handed to the producer
         self.sent_acked = 0  # acknowledged by Kafka, checkpointed
-        self.acked_bytes = 0
 
     @property
     def position(self) -> tuple[int, int, int]:
@@ -176,7 +172,6 @@ class Sender(threading.Thread):
             )
             fut.add_callback(ok_many, seqs)
             fut.add_errback(bad)
-            self.sent_records += len(recs)
 
         def flush_held() -> None:
             for tp in list(held):
@@ -247,7 +242,6 @@ class Sender(threading.Thread):
             ck.save(self.ckpt_path)
             self.journal.drop_before(ck.segment)
             self.sent_acked += n
-            self.on_sent(n)
 
     # ----------------------------------------------------------------------------- recovery
     def _end_offsets(self, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
