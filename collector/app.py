@@ -156,7 +156,9 @@ class Events:
         whole = out.refusals[0] if out.refusals and out.refusals[0].index == -1 and not out.accepted else None
         resp.content_type = "application/json"
         if whole is not None and not out.bots:
-            resp.status = 400 if whole.reason == "json" else (413 if whole.reason == "batch_too_large" else 422)
+            resp.status = (
+                400 if whole.reason in ("json", "too_deep") else (413 if whole.reason == "batch_too_large" else 422)
+            )
             resp.data = _json.encode(
                 {
                     "error": whole.detail,

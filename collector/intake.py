@@ -76,7 +76,15 @@ def _field_of(err: Exception) -> str:
 
 
 def decode(body: bytes, max_events: int) -> tuple[list[tuple[int, Incoming]], list[Refusal]]:
-    """(index, event) pairs and refusals; a batch over `max_events` is refused whole."""
+    """(index, event) pairs and refusals; a batch over `max_events` is refused whole. Total: nesting
+    deeper than the decoder's recursion allows is a refusal too (`too_deep`), never an error."""
+    try:
+        return _decode(body, max_events)
+    except RecursionError:
+        return [], [Refusal(-1, "body", "too_deep", "nesting deeper than the decoder allows")]
+
+
+def _decode(body: bytes, max_events: int) -> tuple[list[tuple[int, Incoming]], list[Refusal]]:
     try:
         decoded = _batch.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):

@@ -232,3 +232,11 @@ def test_tracker_metrics_and_health_are_served(tmp_path: Path) -> None:
     assert "edu_collector_request_seconds_bucket" in m and "edu_collector_spool_records" in m
     h = client.simulate_get("/healthz")
     assert h.status_code == 200 and h.json["spool_records"] == 1
+
+
+def test_nesting_deeper_than_the_decoder_allows_is_refused_not_an_error(tmp_path: Path) -> None:
+    _, client = make(tmp_path)
+    for body in (b"[" * 100_000, b'{"a":' * 50_000, b"[" * 5_000 + b"]" * 5_000):
+        r = post(client, None, raw=body)
+        assert r.status_code == 400 and r.json["reason"] in ("too_deep", "json"), r.text[:200]
+    assert post(client, EV).status_code == 202  # and the next request is served
