@@ -25,7 +25,14 @@ BATCHES = 400  # 40,000 events
 
 def test_sink_killed_at_random_instants_stores_each_batch_once_chdb(kafka: str, tmp_path: Path) -> None:
     s = make_settings(
-        kafka, clickhouse_engine="chdb", chdb_path=tmp_path / "chdb", sink_batch_rows=1000, sink_flush_interval_s=0.2
+        kafka,
+        clickhouse_engine="chdb",
+        chdb_path=tmp_path / "chdb",
+        sink_batch_rows=1000,
+        sink_flush_interval_s=0.2,
+        # As for the server below: chDB writes a flush in milliseconds too. With 0.03 s, 16 kills missed
+        # every flush once in CI (resumed_flushes=0; about 1 kill in 8 landed in one); with 0.3 s, 7 of 14.
+        sink_fault_step_pause_s=0.3,
     )
     result = kill_loop.run(s, tmp_path, BATCHES, KILLS, per_s=8, seed=1, min_resumed=1, max_kills=16)
     print(result.line())
@@ -48,7 +55,7 @@ def test_sink_killed_at_random_instants_stores_each_batch_once_server(
         sink_flush_interval_s=0.2,
         # A local server writes a flush in milliseconds: without a pause between its steps, 16 random
         # kills can all miss every flush (CI: resumed_flushes=0) and the test proves nothing.
-        sink_fault_step_pause_s=0.03,
+        sink_fault_step_pause_s=0.3,
     )
     store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
     try:
