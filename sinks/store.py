@@ -13,8 +13,10 @@ plain types (epoch seconds via `toUInt32`, enum names as strings) so both engine
 from __future__ import annotations
 
 import copy
+import logging
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,6 +27,7 @@ from contracts.settings import Settings
 from sinks.errors import Classified, classify
 
 Row = tuple[Any, ...]
+_log = logging.getLogger("sinks.store")
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -67,6 +70,7 @@ def engine_error(message: str, code: int | None = None, network: bool = False) -
 # a Distributed insert cannot reach any replica of a shard (279, 210, 209), or an insert's outcome is
 # unknown (319). Retrying the same block is safe: the replicas drop a block they already hold.
 TRANSIENT_CODES: frozenset[int] = frozenset({209, 210, 225, 242, 279, 319, 999})
+TABLE_RESTART_GRACE_S = 30.0
 
 
 class Store(Protocol):
@@ -185,9 +189,15 @@ class ServerStore(_Views):
     # Inserts into these tables go to another name: on a cluster, `clicks_minute` -> `clicks_minute_in`
     # (sinks/cluster.py, INSERT_TARGETS; set by open_store). Reads keep the plain names.
     insert_targets: Mapping[str, str] = {}
+    # On a cluster (set by open_store): after an insert answered 319, the next stored insert sweeps the
+    # cluster for parts ZooKeeper never recorded (sinks/orphans.py).
+    cluster = ""
 
     def __init__(self, host: str, port: int, database: str, user: str, password: str, compression: bool) -> None:
         self.database = check_identifier(database)
+        self.orphans_suspected = False
+        self.orphans_removed = 0
+        self._table_missing_since: float | None = None
         self._kw = dict(
             host=host,
             port=port,
@@ -219,12 +229,23 @@ class ServerStore(_Views):
 
         client = self._client()
         try:
-            return client.execute(sql, params, **kw)
+            out = client.execute(sql, params, **kw)
+            self._table_missing_since = None
+            return out
         except (errors.NetworkError, errors.SocketTimeoutError, ConnectionError, EOFError, OSError) as err:
             client.disconnect()
             raise engine_error(f"ClickHouse at {self._kw['host']}:{self._kw['port']}: {err!r}", network=True) from err
         except errors.ServerException as err:
             client.disconnect()  # the connection may be mid-stream after a failed insert
+            if err.code == 319:
+                self.orphans_suspected = True
+            if err.code == 60 and self.cluster and self._replica_restarting():
+                # a sweep (this sink's or another's) restarts a replica's table: gone for a moment
+                raise StoreUnavailable(
+                    f"ClickHouse: {err.message.splitlines()[0][:300]} (a replica restarting? retried for up "
+                    f"to {TABLE_RESTART_GRACE_S:.0f} s)",
+                    code=err.code,
+                ) from err
             if err.code in TRANSIENT_CODES or (err.code == 32 and "while receiving packet from" in err.message):
                 # the cluster's ZooKeeper or a shard is away (32: a replica died mid-insert): retry
                 raise StoreUnavailable(f"ClickHouse: {err.message.splitlines()[0][:500]}", code=err.code) from err
@@ -244,6 +265,7 @@ class ServerStore(_Views):
         cols = ", ".join(columns)
         table = self.insert_targets.get(table, table)
         self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", list(rows), types_check=False)
+        self._sweep_if_suspected()
         return len(rows)
 
     def insert_arrow(self, table: str, arrow: pa.Table) -> int:
@@ -254,7 +276,36 @@ class ServerStore(_Views):
         table = self.insert_targets.get(table, table)
         data = [arrow.column(c).to_pylist() for c in arrow.column_names]
         self._execute(f"INSERT INTO {self.database}.{table} ({cols}) VALUES", data, columnar=True, types_check=False)
+        self._sweep_if_suspected()
         return arrow.num_rows
+
+    def _replica_restarting(self) -> bool:
+        """A table of ours missing on a cluster node is a replica restarting (`SYSTEM RESTART REPLICA`),
+        for up to TABLE_RESTART_GRACE_S of consecutive failures; past that it is what it says (permanent)."""
+        now = time.monotonic()
+        if self._table_missing_since is None:
+            self._table_missing_since = now
+        return now - self._table_missing_since <= TABLE_RESTART_GRACE_S
+
+    def _sweep_if_suspected(self) -> None:
+        """After a 319 and a stored insert (ZooKeeper answers again), remove the parts it left behind.
+        A sweep that fails (a node still away) stays pending for the next insert; it is logged, and the
+        server's part check would detach the orphans within 5 minutes anyway."""
+        if not (self.orphans_suspected and self.cluster):
+            return
+        from clickhouse_driver import Client, errors
+
+        from sinks.orphans import sweep
+
+        kw = {k: v for k, v in self._kw.items() if k not in ("host", "port")}
+        try:
+            removed = sweep(lambda h, p: Client(host=h, port=p, **kw), self._client(), self.cluster, self.database)
+        except (errors.Error, OSError, EOFError) as err:  # logged, and retried after the next insert
+            _log.warning("orphan-part sweep after an unknown insert status deferred: %r", err)
+            self._client().disconnect()
+            return
+        self.orphans_suspected = False
+        self.orphans_removed += len(removed)
 
     def close(self) -> None:
         if self._is_view:
@@ -283,4 +334,5 @@ def open_store(settings: Settings) -> ChdbStore | ServerStore:
         from sinks.cluster import INSERT_TARGETS
 
         store.insert_targets = INSERT_TARGETS
+        store.cluster = settings.clickhouse_cluster
     return store

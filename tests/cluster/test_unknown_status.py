@@ -189,3 +189,91 @@ def test_a_lost_commit_leaves_the_block_visible_twice_on_its_replica_until_a_mer
 
     wait_for(merged, 60, "a merge assigned")
     wait_for(lambda: _total(first) == 351 and _total(twin) == 351, 60, "both replicas at 351 after a merge")
+
+
+def test_the_sinks_retry_after_a_lost_commit_sweeps_the_orphan_away(
+    one_shard: tuple[Any, Any, CommitDropper], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sink's path (`ServerStore` on a cluster): the 319 marks the store, the retried insert that
+    is stored sweeps the cluster (`sinks/orphans.py`), and both replicas count the block once at once,
+    not five minutes later; inserts from another client during the replica restart are counted."""
+    from sinks.store import ServerStore, StoreUnavailable
+
+    first, twin, dropper = one_shard
+    host, port = first.connection.hosts[0]
+    store = ServerStore(host, port, "default", "default", "", True)
+    store.cluster = "one_shard"
+    day = datetime.date(2022, 3, 14)
+    store.insert("t", ("d", "k", "n"), [(day, k, 2) for k in range(1, 51)])  # 50 rows, 100 clicks
+    block = [(day, 51, 251)]
+
+    dropper.armed.set()
+    with pytest.raises(StoreUnavailable) as lost:
+        store.insert("t", ("d", "k", "n"), block)
+    assert lost.value.code == 319 and dropper.dropped.is_set()
+    assert store.orphans_suspected
+
+    def retried() -> bool:  # the ledger's retry of the same step, once the session is back
+        try:
+            store.insert("t", ("d", "k", "n"), block)
+            return True
+        except StoreUnavailable:
+            return False
+
+    other = ServerStore(host, port, "default", "default", "", True)  # another sink, inserting throughout
+    other.cluster = "one_shard"
+    stop, stored, refused, finished = threading.Event(), [0], [], threading.Event()
+
+    def insert_on() -> None:
+        k = 1000
+        while not stop.is_set():
+            try:
+                other.insert("t", ("d", "k", "n"), [(day, k, 1)])
+                stored[0] += 1
+                k += 1
+            except StoreUnavailable as err:  # retried by the loop, as the ledger would
+                refused.append(err)
+            stop.wait(0.005)
+        finished.set()  # not reached if a permanent error escaped
+
+    inserter = threading.Thread(target=insert_on, daemon=True)
+    inserter.start()
+    with caplog.at_level("WARNING", logger="sinks.orphans"):
+        wait_for(retried, 60, "the retry stored")
+    stop.set()
+    inserter.join(30)
+    assert finished.is_set() and stored[0] > 0
+    assert not store.orphans_suspected, "the sweep ran after the stored retry"
+    assert store.orphans_removed == 1, caplog.text
+    assert "never recorded in ZooKeeper" in caplog.text
+    assert all(e.code in (60, 242) for e in refused), refused  # the table restarting: retried, not fatal
+    expected = 351 + stored[0]
+    wait_for(lambda: _total(twin) == expected, 60, "the twin holding the block once")
+    assert _total(first) == expected  # no merge, no 5-minute part check: the orphan is gone already
+    store.close()
+    other.close()
+
+
+def test_a_sweep_leaves_an_orphan_holding_much_of_a_table_to_the_part_check(
+    one_shard: tuple[Any, Any, CommitDropper], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server refuses to re-attach a table whose unknown parts hold half its rows (and it would
+    stay detached): such an orphan is reported and left alone."""
+    from clickhouse_driver import Client
+    from clickhouse_driver.errors import ServerException
+
+    from sinks.orphans import sweep
+
+    first, twin, dropper = one_shard
+    day = datetime.date(2022, 3, 14)
+    dropper.armed.set()
+    with pytest.raises(ServerException) as lost:
+        first.execute("INSERT INTO t (d, k, n) VALUES", [(day, 2, 251)])  # the table's first part
+    assert lost.value.code == 319
+    first.disconnect()
+    wait_for(partial(_sees_zookeeper, first), 60, "the session back")
+    with caplog.at_level("ERROR", logger="sinks.orphans"):
+        removed = sweep(lambda h, p: Client(host=h, port=p), first, "one_shard", "default", confirm_s=0.2)
+    assert removed == []
+    assert "not restarting the replica" in caplog.text and "100% of the table's rows" in caplog.text
+    assert _total(first) == 251 and _total(twin) == 0  # left to the server's part check
