@@ -37,7 +37,7 @@ from sinks.tables import clicks_day, clicks_hour, clicks_minute
 END = 1647225720  # 2022-03-14 10:42 Beijing: the data's "now"
 DAY, HOUR = 86400, 3600
 SECTION = {"k12": "lessons", "vocational": "vocational_courses", "higher": "mooc", "employment": "jobs"}
-SINKS = 1  # two instances over-counted through a ZooKeeper restart in one test run (docs/storage.md)
+SINKS = 2  # the "3 workers, 2 sinks" (EDU_SINK_INSTANCE 0/2 and 1/2)
 ROOT = Path(__file__).resolve().parents[1]
 
 

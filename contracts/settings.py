@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     worker_fetch_wait_s: float = Field(
         0.1, gt=0, le=30, description="how long the broker may hold a worker's fetch that finds nothing new"
     )
+    worker_metadata_max_age_s: float = Field(
+        15.0,
+        ge=1.0,
+        le=300.0,
+        description="refresh the worker's Kafka metadata at least this often: aiokafka's offset lookup does "
+        "not refresh it on NotLeaderForPartition, so after a partition's leader moved a worker asked the "
+        "old leader until its metadata expired (aiokafka's default: 5 minutes)",
+    )
     worker_metrics_port: int = Field(9401, ge=0, le=65535, description="/metrics; 0 disables")
     allowed_lateness_s: int = Field(300, ge=0, description="late events within it update their minute")
     max_future_s: int = Field(600, ge=0, description="events further ahead of the clock are absurd")

@@ -1,9 +1,8 @@
 """`edu-local --cluster`: the pipeline on a local cluster (3 KRaft brokers, 2x2 ClickHouse 18.16 +
 ZooKeeper), started from the same launchers the cluster tests use.
 
-Runs 3 workers, one sink (two sink instances over-counted through a ZooKeeper restart in one
-test run), the alert service, the cockpit (over the Distributed tables) and a live
-simulator; the services get the cluster through their EDU_* settings only. Ctrl-C stops everything
+Runs 3 workers, 2 sinks (instances 0/2 and 1/2), the alert service, the cockpit (over the
+Distributed tables) and a live simulator; the services get the cluster through their EDU_* settings only. Ctrl-C stops everything
 it started; a dead service stops the rest with its log tail.
 """
 
@@ -20,7 +19,7 @@ def cluster_env(settings: Settings) -> dict[str, str]:
     return settings_env(settings)
 
 
-def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 3, sinks: int = 1) -> int:
+def run_cluster(settings: Settings, rate: float, simulate: bool, workers: int = 3, sinks: int = 2) -> int:
     from contracts.topics import ensure_topics
     from ops.clickhouse_cluster import CLUSTER, LocalClickHouseCluster
     from ops.kafka_cluster import LocalKafkaCluster

@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> WorkerApp:
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
         consumer_max_fetch_size=settings.worker_fetch_max_bytes,
+        consumer_metadata_max_age_ms=int(settings.worker_metadata_max_age_s * 1000),
     )
     app.fetch_route = FetchRoute(
         window_s=settings.worker_batch_within_s,

@@ -112,11 +112,6 @@ def test_kill_a_worker(cluster_pipeline: ClusterPipeline) -> None:
     p.wait_replicas_equal()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="one sink on the cluster: a restarted sink re-forms the interrupted flush's blocks and the replicas "
-    "drop the copy; it passed in every run since the merge (XPASS), kept non-strict until it has a history",
-)
 def test_kill_a_sink(cluster_pipeline: ClusterPipeline) -> None:
     p = cluster_pipeline
     with Probe(p.store.with_database(p.store.database)) as probe:

@@ -465,11 +465,25 @@ def _cluster_services() -> dict[str, dict[str, Any]]:
 
 def test_cluster_profile_has_three_brokers_keeper_and_two_by_two_clickhouse() -> None:
     names = set(_cluster_services())
-    assert names == {"kafka-1", "kafka-2", "kafka-3", "clickhouse-keeper", *CLUSTER_NODES}
+    assert names == {"kafka-1", "kafka-2", "kafka-3", "clickhouse-keeper", *CLUSTER_NODES, "sink-2"}
     images = {n: s["image"] for n, s in _cluster_services().items()}
     assert images["clickhouse-s1r1"] == _services()["clickhouse"]["image"]  # the same server release
     assert images["kafka-1"] == _services()["kafka"]["image"]
     assert images["clickhouse-keeper"].split(":")[1] == images["clickhouse-s1r1"].split(":")[1]
+
+
+def test_cluster_profile_runs_two_sink_instances_of_one_group() -> None:
+    """`sink` (instance 0/2 from .env) and `sink-2` (1/2): one group, the replicas' deduplication."""
+    from contracts.settings import Settings
+
+    one, two = _services()["sink"]["environment"], _cluster_services()["sink-2"]["environment"]
+    assert one["EDU_SINK_INSTANCE"] == "${EDU_SINK_INSTANCE:-}" and two["EDU_SINK_INSTANCE"] == "1/2"
+    assert one["EDU_SINK_GROUP"] == two["EDU_SINK_GROUP"]
+    assert two["EDU_SINK_INSERT_WITNESS"] == "false"
+    assert _services()["sink-2"]["command"] == _services()["sink"]["command"]
+    Settings(sink_instance="1/2", sink_insert_witness=False)  # a combination the settings accept
+    deployment = (ROOT / "docs" / "deployment.md").read_text()
+    assert "EDU_SINK_INSTANCE=0/2" in deployment and "EDU_SINK_INSERT_WITNESS=false" in deployment
 
 
 def test_cluster_brokers_form_one_kraft_quorum_with_rf3_min_insync2() -> None:
