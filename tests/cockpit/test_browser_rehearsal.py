@@ -25,6 +25,7 @@ import pytest
 from dash.testing.wait import until
 
 from cockpit.figures_map import NO_BASELINE
+from cockpit.i18n import alert_name, t
 from cockpit.layout import Ids
 from cockpit.mapdata import province_codes
 from ops.local_process import free_port
@@ -36,16 +37,17 @@ from tests.support import wait_for
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
-    # Opt-in (EDU_TEST_JOURNEYS=1). The summaries now wait for the worker (they read its count early in
-    # CI, session 6), and the isolated rehearsal's part passes; the live part's map check is flaky: at
-    # the held moment the 15-minute ratios of small provinces jump (one or two sessions at 1:1000) and
-    # a closed province can read below them (session 7: Jilin outside the top ten once).
+    # Opt-in (EDU_TEST_JOURNEYS=1): two rehearsals at 1:100 take ~10 minutes here, more than the suite
+    # can spend. The live part's map check is flaky: at the held moment a 15-minute window holds a few
+    # sessions per province even at 1:100, and the ratios jump from run to run (session 8, two runs:
+    # passed once; once Shandong read 4.8x under Hainan 7.0x and Ningxia 6.3x).
     pytest.mark.skipif(os.environ.get("EDU_TEST_JOURNEYS") != "1", reason="rehearsal journey: set EDU_TEST_JOURNEYS=1"),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-SCALE = 1000  # the scenario's own 1:1000
+SCALE = 100  # 1:100: at the scenario's own 1:1000 a province sees ~10 sessions a day, too few for an alert
 CLOSED = {"210000", "220000", "350000", "370000"}  # Liaoning, Jilin, Fujian, Shandong
+CLOSED_ZH = ("辽宁", "吉林", "福建", "山东")
 DAY_MS = 86_400_000
 
 
@@ -56,7 +58,7 @@ class Stack:
     data: Path
     out: Path
 
-    def simulate(self, *args: str, timeout: float = 420) -> str:
+    def simulate(self, *args: str, timeout: float = 900) -> str:
         """Run `edu-simulate ARGS`; its output (the summary) or a failure with the output."""
         proc = subprocess.run(
             [sys.executable, "-m", "simulators.cli", *args],
@@ -178,7 +180,42 @@ def within(value: float, figure: float, what: str) -> None:
     assert abs(value / figure - 1) < 0.05, f"{what}: {value / 1e6:.2f} M, the seed says {figure / 1e6:.2f} M"
 
 
-@pytest.mark.timeout(1500)  # two rehearsals of 25 days at 1:1000: ~6 min on a quiet 2-core machine
+def surging_on_board_and_alerts(dash_duo, stack: Stack, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    """The four closed provinces on the overview's surge board and among the alerts page's current
+    alerts (TrafficSurge), as the alerting judges the rehearsal's minutes (it follows the data)."""
+    open_page(dash_duo, stack, "/")
+    wait_for(
+        lambda: all(n in text_of(dash_duo, f"#{Ids.listing('surge')}") for n in CLOSED_ZH),
+        timeout,
+        "the four closed provinces on the surge board",
+        interval=2,
+        describe=lambda: text_of(dash_duo, f"#{Ids.listing('surge')}")[:600],
+    )
+    open_page(dash_duo, stack, "/alerts")
+    surge, firing = alert_name("TrafficSurge", "zh"), t("state_firing", "zh")
+
+    def surge_rows() -> str:
+        """The current alerts table's rows that are a firing traffic surge (one row per alert)."""
+        return str(
+            dash_duo.driver.execute_script(
+                "return Array.from(document.querySelectorAll('#alerts-current tr')).map(r => r.innerText)"
+                ".filter(t => t.includes(arguments[0]) && t.includes(arguments[1])).join('\\n');",
+                surge,
+                firing,
+            )
+            or ""
+        )
+
+    wait_for(
+        lambda: all(n in surge_rows() for n in CLOSED_ZH),
+        120,
+        "the four closed provinces among the current surge alerts",
+        interval=2,
+        describe=lambda: surge_rows()[:800],
+    )
+
+
+@pytest.mark.timeout(2700)  # two rehearsals at 1:100 (10.7 M events, ~5 min each here): ~10 min in all
 def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
     set_viewport(dash_duo, *VIEWPORT)
     # -- live traffic first, so "the live data is untouched" is about real rows ---------------------
@@ -192,7 +229,9 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     rows_before = stack.live_rows_written()
 
     # -- an isolated rehearsal: its own topics and database, the cockpit's banner on every page ------
-    out = stack.simulate("rehearse", "march-2022", "--speed", "36000", "--target", "isolated")
+    out = stack.simulate(
+        "rehearse", "march-2022", "--speed", "36000", "--scale", str(1 / SCALE), "--target", "isolated"
+    )
     sent = count(summary_value(out, "sent (events)"))
     assert count(summary_value(out, "acknowledged by Kafka (events)")) == sent
     assert count(summary_value(out, "processed by the worker (events)")) == sent
@@ -230,6 +269,8 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     within(count(story["report-avg-sub"].split()[-1]) * SCALE, 12.91e6, "daily average 1-13 March")
     within(count(story["report-avg"]) * SCALE, 46.19e6, "daily average 14-25 March")
     within(count(whole["report-peak"]) * SCALE, 64.33e6, "peak day")
+    surging_on_board_and_alerts(dash_duo, stack, 600)
+    dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-isolated-alerts-zh.png"))
 
     # -- ending it drops its data; the live data is what it was -----------------------------------
     out = stack.simulate("rehearse-end")
@@ -246,7 +287,16 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
 
     # -- on the live stack (its clock is in 2022, behind the rehearsal), held at a Monday's peak -----
     out = stack.simulate(
-        "rehearse", "march-2022", "--speed", "36000", "--target", "live", "--until", "2022-03-21 10:30"
+        "rehearse",
+        "march-2022",
+        "--speed",
+        "36000",
+        "--scale",
+        str(1 / SCALE),
+        "--target",
+        "live",
+        "--until",
+        "2022-03-21 10:30",
     )
     assert summary_value(out, "late (beyond allowed lateness)") == "0 (0.0%)"
     assert summary_value(out, "worker caught up") == "yes"
@@ -283,6 +333,10 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     dash_duo.wait_for_contains_text("#rehearsal-banner", "演练 / Rehearsal", timeout=60)
     dash_duo.wait_for_contains_text("#prov-name", "吉林", timeout=60)
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-peak-jilin-zh.png"))
+    # Not checked here yet: the surge board and the alerts of the live rehearsal. In the one run at
+    # 1:100 (session 8) the live alerting held Liaoning, Fujian and Shandong and 16 other provinces
+    # surging at 21 March 10:30, but never Jilin (the isolated run above fired it on 15 March 21:25):
+    # a sparse province's closure is at the edge of what the detectors see at this scale (issue 18).
     stack.simulate("rehearse-end")
 
     # -- a replay of 2022 into the stack whose clock is now at the rehearsal's: late, and said ------
