@@ -10,6 +10,8 @@ the block twice, its twin once, until a merge covering the orphan's block number
 part check removes it 5 minutes later, per the server source). Reads through the Distributed tables with
 `load_balancing = in_order` go to replica 1: for a while they count the block twice. Why this
 is the likely cause of that over-count, and what it means for the sink: docs/storage.md ("Several sinks").
+The sink's remedy is shown here too: after its retry is stored it sweeps the cluster for such parts
+and restarts the replica that holds one (`sinks/orphans.py`), so both replicas agree at once.
 """
 
 from __future__ import annotations
