@@ -1,7 +1,12 @@
 """The sink kill loop at full size: 200,000 events, 20+ SIGKILLs of `edu-sink` at random instants, on
-chDB and on the ClickHouse 18.16 server; stored must equal sent exactly.
+chDB, on the ClickHouse 18.16 server and on the local 2x2 cluster; stored must equal sent exactly.
 
-    python -m bench.sink_kill [--batches 2000] [--kills 24] [--per-s 8] [--engines chdb,server]
+    python -m bench.sink_kill [--batches 2000] [--kills 24] [--per-s 8] [--engines chdb,server,cluster]
+
+`cluster`: the sink writes through the Distributed tables of `ops.clickhouse_cluster` (2 shards x 2
+replicas, ZooKeeper), with the flush log's witness off: a step a kill left uncertain is inserted
+again and the replicas' block deduplication drops the copy (docs/storage.md). Each flush holds 0.1 s
+between its steps there, so more kills land inside one.
 
 Starts its own Kafka broker (`bench.harness.broker`, which reuses EDU_KAFKA_BOOTSTRAP if it answers)
 and ClickHouse server on free loopback ports (removed at the end). Each batch carries 100 events (90
@@ -17,8 +22,10 @@ import tempfile
 from pathlib import Path
 
 from bench import harness
+from ops.clickhouse_cluster import CLUSTER, LocalClickHouseCluster
 from ops.clickhouse_server import LocalClickHouseServer
 from ops.local_process import free_port
+from sinks.migrate import migrate
 from sinks.store import ServerStore
 from tests.sinks import kill_loop
 
@@ -39,7 +46,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="sink-kill-") as tmp, harness.broker(Path(tmp)) as bootstrap:
         work = Path(tmp)
-        server = None
+        server, cluster = None, None
         try:
             for engine in args.engines.split(","):
                 # a killed sink's group membership must lapse in seconds, not the harness's 80 s
@@ -52,6 +59,36 @@ def main() -> None:
                     r = kill_loop.run(
                         s, work, args.batches, args.kills, args.per_s, seed=12, max_kill_delay_s=args.max_kill_delay
                     )
+                elif engine == "cluster":
+                    cluster = LocalClickHouseCluster(work / "cluster")
+                    cluster.start()
+                    host, port = cluster.entry
+                    s = harness.bench_settings(
+                        bootstrap,
+                        tag,
+                        work,
+                        clickhouse_engine="server",
+                        clickhouse_host=host,
+                        clickhouse_port=port,
+                        clickhouse_cluster=CLUSTER,
+                        sink_insert_witness=False,
+                        sink_fault_step_pause_s=0.1,
+                        **common,
+                    )
+                    store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
+                    migrate(store, CLUSTER)
+                    r = kill_loop.run(
+                        s,
+                        work,
+                        args.batches,
+                        args.kills,
+                        args.per_s,
+                        seed=14,
+                        max_kill_delay_s=args.max_kill_delay,
+                        server_store=store,
+                    )
+                    r.engine = "cluster"
+                    store.close()
                 else:
                     server = LocalClickHouseServer(work / "clickhouse", tcp_port=free_port(), http_port=free_port())
                     server.start(timeout=90)
@@ -81,6 +118,8 @@ def main() -> None:
         finally:
             if server is not None:
                 server.stop()
+            if cluster is not None:
+                cluster.stop()
     print(
         f"engines={len(results)} kills={sum(r.kills for r in results)} "
         f"resumed_flushes={sum(r.resumed for r in results)} settled_steps={sum(r.settled for r in results)} "
