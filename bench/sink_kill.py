@@ -20,6 +20,7 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench import harness
 from ops.clickhouse_cluster import CLUSTER, LocalClickHouseCluster
@@ -28,6 +29,43 @@ from ops.local_process import free_port
 from sinks.migrate import migrate
 from sinks.store import ServerStore
 from tests.sinks import kill_loop
+
+
+def _server_loop(
+    args: argparse.Namespace,
+    bootstrap: str,
+    tag: str,
+    work: Path,
+    host: str,
+    port: int,
+    seed: int,
+    common: dict[str, Any],
+    cluster: str = "",
+) -> kill_loop.Result:
+    """The loop against a ClickHouse server or, with `cluster`, the cluster's Distributed tables (witness
+    off: a retried step is dropped by the replicas; 0.1 s between steps, so more kills land in a flush)."""
+    extra: dict[str, Any] = (
+        dict(clickhouse_cluster=cluster, sink_insert_witness=False, sink_fault_step_pause_s=0.1) if cluster else {}
+    )
+    s = harness.bench_settings(
+        bootstrap, tag, work, clickhouse_engine="server", clickhouse_host=host, clickhouse_port=port, **extra, **common
+    )
+    store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
+    try:
+        if cluster:
+            migrate(store, cluster)
+        return kill_loop.run(
+            s,
+            work,
+            args.batches,
+            args.kills,
+            args.per_s,
+            seed=seed,
+            max_kill_delay_s=args.max_kill_delay,
+            server_store=store,
+        )
+    finally:
+        store.close()
 
 
 def main() -> None:
@@ -50,7 +88,9 @@ def main() -> None:
         try:
             for engine in args.engines.split(","):
                 # a killed sink's group membership must lapse in seconds, not the harness's 80 s
-                common = dict(sink_batch_rows=300, sink_flush_interval_s=0.2, worker_session_timeout_s=6.0)
+                common: dict[str, Any] = dict(
+                    sink_batch_rows=300, sink_flush_interval_s=0.2, worker_session_timeout_s=6.0
+                )
                 tag = f"sink-kill-{engine}-{os.getpid()}"  # private even on a reused EDU_KAFKA_BOOTSTRAP
                 if engine == "chdb":
                     s = harness.bench_settings(
@@ -62,57 +102,12 @@ def main() -> None:
                 elif engine == "cluster":
                     cluster = LocalClickHouseCluster(work / "cluster")
                     cluster.start()
-                    host, port = cluster.entry
-                    s = harness.bench_settings(
-                        bootstrap,
-                        tag,
-                        work,
-                        clickhouse_engine="server",
-                        clickhouse_host=host,
-                        clickhouse_port=port,
-                        clickhouse_cluster=CLUSTER,
-                        sink_insert_witness=False,
-                        sink_fault_step_pause_s=0.1,
-                        **common,
-                    )
-                    store = ServerStore(host, port, s.clickhouse_database, "default", "", True)
-                    migrate(store, CLUSTER)
-                    r = kill_loop.run(
-                        s,
-                        work,
-                        args.batches,
-                        args.kills,
-                        args.per_s,
-                        seed=14,
-                        max_kill_delay_s=args.max_kill_delay,
-                        server_store=store,
-                    )
+                    r = _server_loop(args, bootstrap, tag, work, *cluster.entry, 14, common, cluster=CLUSTER)
                     r.engine = "cluster"
-                    store.close()
                 else:
                     server = LocalClickHouseServer(work / "clickhouse", tcp_port=free_port(), http_port=free_port())
                     server.start(timeout=90)
-                    s = harness.bench_settings(
-                        bootstrap,
-                        tag,
-                        work,
-                        clickhouse_engine="server",
-                        clickhouse_host=server.host,
-                        clickhouse_port=server.tcp_port,
-                        **common,
-                    )
-                    store = ServerStore(server.host, server.tcp_port, s.clickhouse_database, "default", "", True)
-                    r = kill_loop.run(
-                        s,
-                        work,
-                        args.batches,
-                        args.kills,
-                        args.per_s,
-                        seed=13,
-                        max_kill_delay_s=args.max_kill_delay,
-                        server_store=store,
-                    )
-                    store.close()
+                    r = _server_loop(args, bootstrap, tag, work, server.host, server.tcp_port, 13, common)
                 print(r.line(), *r.mismatches, flush=True)
                 results.append(r)
         finally:

@@ -57,21 +57,21 @@ def cluster_nodes(client: Any, cluster: str) -> list[tuple[str, int]]:
     return [(str(h), int(p)) for h, p in rows]
 
 
-def node_orphans(client: Any, database: str) -> dict[str, dict[str, int]]:
-    """{table: {part: rows}} of parts active on this node that ZooKeeper does not list for it."""
+def node_orphans(client: Any, database: str) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """({table: {part: rows}} of parts active on this node that ZooKeeper does not list for it,
+    {table: rows in its active parts}), from one read of `system.parts` and one of ZooKeeper per table."""
+    active: dict[str, dict[str, int]] = {}
+    for table, name, rows in client.execute(
+        "SELECT table, name, rows FROM system.parts WHERE database = %(d)s AND active", {"d": database}
+    ):
+        active.setdefault(str(table), {})[str(name)] = int(rows)
     found: dict[str, dict[str, int]] = {}
     replicas = client.execute(
         "SELECT table, zookeeper_path, replica_name FROM system.replicas WHERE database = %(d)s", {"d": database}
     )
     for table, zk_path, replica in replicas:
-        active = {
-            str(name): int(rows)
-            for name, rows in client.execute(
-                "SELECT name, rows FROM system.parts WHERE database = %(d)s AND table = %(t)s AND active",
-                {"d": database, "t": table},
-            )
-        }
-        if not active:
+        parts = active.get(str(table))
+        if not parts:
             continue
         known = {
             str(r[0])
@@ -79,18 +79,10 @@ def node_orphans(client: Any, database: str) -> dict[str, dict[str, int]]:
                 "SELECT name FROM system.zookeeper WHERE path = %(p)s", {"p": f"{zk_path}/replicas/{replica}/parts"}
             )
         }
-        lost = {p: n for p, n in active.items() if p not in known}
+        lost = {p: n for p, n in parts.items() if p not in known}
         if lost:
             found[str(table)] = lost
-    return found
-
-
-def _table_rows(client: Any, database: str, table: str) -> int:
-    rows = client.execute(
-        "SELECT sum(rows) FROM system.parts WHERE database = %(d)s AND table = %(t)s AND active",
-        {"d": database, "t": table},
-    )
-    return int(rows[0][0] or 0) if rows else 0
+    return found, {t: sum(parts.values()) for t, parts in active.items()}
 
 
 def sweep(connect: Connect, entry: Any, cluster: str, database: str, confirm_s: float = CONFIRM_S) -> list[Orphan]:
@@ -101,16 +93,16 @@ def sweep(connect: Connect, entry: Any, cluster: str, database: str, confirm_s: 
     for host, port in cluster_nodes(entry, cluster):
         client = connect(host, port)
         try:
-            first = node_orphans(client, database)
+            first, _ = node_orphans(client, database)
             if not first:
                 continue
             time.sleep(confirm_s)  # the second read of a two-read check, not a wait for a condition
-            again = node_orphans(client, database)
+            again, table_rows = node_orphans(client, database)
             for table, parts in first.items():
                 still = {p: n for p, n in parts.items() if p in again.get(table, {})}
                 if not still:
                     continue
-                total = _table_rows(client, database, table)
+                total = table_rows.get(table, 0)
                 share = sum(still.values()) / total if total else 1.0
                 if share > MAX_SHARE:
                     log.error(
