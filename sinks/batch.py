@@ -19,6 +19,7 @@ from typing import Any
 from contracts.alerts import decode_change
 from contracts.rates import RateBatch, decode_batch
 from sinks.ledger import Flush, Interrupted, Ledger, Step, View
+from sinks.schema import TAGGED
 from sinks.store import ChdbStore, ServerStore
 from sinks.tables import (
     alert_log,
@@ -126,6 +127,7 @@ def day_steps(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]])
                     d,
                     _VIEWS.get(table, ()),
                     witnessed=table not in _UNWITNESSED,
+                    tagged=table in TAGGED,
                 )
             )
     return steps

@@ -15,9 +15,9 @@ import re
 import time
 from types import ModuleType
 
-from sinks.migrate import discover
+from sinks.migrate import discover, run_statement
 from sinks.schema import INPUTS, VIEWS, tables
-from sinks.store import Store, check_identifier
+from sinks.store import ServerStore, Store, check_identifier
 from sinks.tables import TableDef, schema_migrations
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ DEFAULT_ZK_PREFIX = "/clickhouse/tables/{shard}"
 FANOUT_SOURCES: frozenset[str] = frozenset(v.source for v in VIEWS) - {t.name for t in INPUTS}
 INPUT_SUFFIX = "_in"
 INSERT_TARGETS: dict[str, str] = {t: t + INPUT_SUFFIX for t in sorted(FANOUT_SOURCES)}
+# 18.16 refuses `ALTER ... ON CLUSTER` of a table that is not replicated (a Distributed or Null table)
+# on a cluster whose shards replicate (code 371): such a statement runs on each node in turn instead.
+EVERY_NODE = "-- on every node of the cluster, one by one (no ON CLUSTER form on 18.16)\n"
 
 _CREATE_TABLE = re.compile(
     r"^\s*CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) \(\n(?P<cols>.*?)\n\) "
@@ -40,6 +43,10 @@ _CREATE_TABLE = re.compile(
     re.S,
 )
 _CREATE_VIEW = re.compile(r"^\s*CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<db>\w+)\.(?P<name>\w+) TO ", re.S)
+_ADD_COLUMN = re.compile(
+    r"^\s*ALTER TABLE (?P<db>\w+)\.(?P<name>\w+) ADD COLUMN (?P<col>\w+) (?P<type>[^\n]+?)\s*$", re.S
+)
+_DROP_VIEW = re.compile(r"^\s*DROP TABLE IF EXISTS (?P<db>\w+)\.(?P<name>\w+)\s*$")
 
 
 def shard_keys() -> dict[str, str]:
@@ -80,19 +87,58 @@ def distributed_sql(t: TableDef, database: str, cluster: str) -> str:
     return _distributed(t.name, database, cluster, t.shard_by)
 
 
+def _fan_view(name: str, columns: list[str], database: str, cluster: str) -> str:
+    """The view that stores what the sink inserts into `t_in` in `t_local` (see FANOUT_SOURCES)."""
+    return (
+        f"\nCREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{name}_fan ON CLUSTER {cluster} TO "
+        f"{database}.{name}{LOCAL_SUFFIX} AS\nSELECT {', '.join(columns)} FROM {database}.{name}{INPUT_SUFFIX}{LOCAL_SUFFIX}\n"
+    )
+
+
+def _column_names(cols: str) -> list[str]:
+    return [line.strip().split(" ", 1)[0] for line in cols.splitlines()]
+
+
 def to_cluster(
-    sql: str, database: str, cluster: str, zk_prefix: str = DEFAULT_ZK_PREFIX, local_tables: set[str] | None = None
+    sql: str,
+    database: str,
+    cluster: str,
+    zk_prefix: str = DEFAULT_ZK_PREFIX,
+    local_tables: dict[str, list[str]] | None = None,
 ) -> list[str]:
-    """The cluster form of one single-node statement. `local_tables` (grown here) names the tables
-    created so far, whose references in a view become `t_local`."""
-    known = local_tables if local_tables is not None else set()
+    """The cluster form of one single-node statement. `local_tables` (grown here) maps the tables
+    created so far to their columns: their references in a view become `t_local`, and a column added
+    to a table that feeds views is passed on by its fan view, created again."""
+    known = local_tables if local_tables is not None else {}
+    m = _ADD_COLUMN.match(sql)
+    if m:
+        name, col, typ = m["name"], m["col"], m["type"]
+        if name not in known:
+            raise ValueError(f"ADD COLUMN to {name!r}, which no earlier migration created")
+        known[name] = [*known[name], col]
+        names = [name + LOCAL_SUFFIX, name]
+        if name in FANOUT_SOURCES:
+            names += [name + INPUT_SUFFIX + LOCAL_SUFFIX, name + INPUT_SUFFIX]
+        out = [f"ALTER TABLE {database}.{name}{LOCAL_SUFFIX} ON CLUSTER {cluster} ADD COLUMN {col} {typ}"]
+        out += [f"{EVERY_NODE}ALTER TABLE {database}.{t} ADD COLUMN {col} {typ}" for t in names[1:]]
+        if name in FANOUT_SOURCES:
+            out += [
+                f"DROP TABLE IF EXISTS {database}.{name}_fan ON CLUSTER {cluster}",
+                _fan_view(name, known[name], database, cluster),
+            ]
+        return out
+    m = _DROP_VIEW.match(sql)
+    if m:
+        if m["name"] in known:
+            raise ValueError(f"no cluster form for dropping the table {m['name']!r} (views only)")
+        return [f"DROP TABLE IF EXISTS {database}.{m['name']} ON CLUSTER {cluster}"]
     m = _CREATE_TABLE.match(sql)
     if m:
         name = m["name"]
         key = shard_keys().get(name)
         if key is None or "rand()" in key:
             raise ValueError(f"table {name!r} has no deterministic sharding key (TableDef.shard_by)")
-        known.add(name)
+        known[name] = _column_names(m["cols"])
         if m["engine"] == "Null":
             local = _null(name, m["cols"], database, cluster)
         else:
@@ -102,13 +148,11 @@ def to_cluster(
         out = [local, _distributed(name, database, cluster, key)]
         if name in FANOUT_SOURCES:  # the sink's insert target and its view into t_local
             entry = name + INPUT_SUFFIX
-            cols = ", ".join(line.strip().split(" ", 1)[0] for line in m["cols"].splitlines())
             out += [
                 _null(entry, m["cols"], database, cluster),
                 f"\nCREATE TABLE IF NOT EXISTS {database}.{entry} ON CLUSTER {cluster} AS {database}.{entry}"
                 f"{LOCAL_SUFFIX}\nENGINE = Distributed({cluster}, {database}, {entry}{LOCAL_SUFFIX}, {key})\n",
-                f"\nCREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{name}_fan ON CLUSTER {cluster} TO "
-                f"{database}.{name}{LOCAL_SUFFIX} AS\nSELECT {cols} FROM {database}.{entry}{LOCAL_SUFFIX}\n",
+                _fan_view(name, known[name], database, cluster),
             ]
         return out
     m = _CREATE_VIEW.match(sql)
@@ -125,16 +169,20 @@ def to_cluster(
     raise ValueError(f"no cluster form for this migration statement: {sql.strip()[:120]}")
 
 
-def _tables_before(mods: list[ModuleType], database: str, upto: int) -> set[str]:
-    """Tables the migrations before version `upto` create (views of later ones may read them)."""
-    names: set[str] = {schema_migrations.TABLE}
+def _tables_before(mods: list[ModuleType], database: str, upto: int) -> dict[str, list[str]]:
+    """Tables the migrations before version `upto` create, with their columns (views of later ones
+    may read them, later ones may add columns)."""
+    names: dict[str, list[str]] = {schema_migrations.TABLE: list(schema_migrations.COLUMNS)}
     for mod in mods:
         if mod.VERSION >= upto:
             break
         for sql in mod.statements(database):
             m = _CREATE_TABLE.match(sql)
             if m:
-                names.add(m["name"])
+                names[m["name"]] = _column_names(m["cols"])
+            m = _ADD_COLUMN.match(sql)
+            if m and m["name"] in names:
+                names[m["name"]].append(m["col"])
     return names
 
 
@@ -192,7 +240,7 @@ def migrate_cluster(store: Store, cluster: str, zk_prefix: str = DEFAULT_ZK_PREF
         if mod.VERSION in done:
             continue
         for sql in migration_statements(mod, db, cluster, zk_prefix, mods):
-            store.command(sql)
+            run_cluster_statement(store, cluster, sql)
         store.insert(
             schema_migrations.TABLE,
             ("version", "name", "applied_at"),
@@ -201,6 +249,20 @@ def migrate_cluster(store: Store, cluster: str, zk_prefix: str = DEFAULT_ZK_PREF
         log.info("applied migration %04d %s on cluster %s", mod.VERSION, mod.__name__, cluster)
         applied.append(mod.VERSION)
     return applied
+
+
+def run_cluster_statement(store: Store, cluster: str, sql: str) -> None:
+    """Run one statement of a cluster migration: ON CLUSTER as written, or EVERY_NODE on each node."""
+    if not sql.startswith(EVERY_NODE):
+        run_statement(store, sql)
+        return
+    if not isinstance(store, ServerStore):
+        raise TypeError("a cluster migration runs on a ClickHouse server")
+    for node in store.node_stores(cluster):
+        try:
+            run_statement(node, sql[len(EVERY_NODE) :])
+        finally:
+            node.close()
 
 
 def _ledger_exists(store: Store) -> bool:

@@ -9,6 +9,7 @@ inserted again and block deduplication drops the copy. See docs/exactly-once.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sinks.store import ChdbStore, ServerStore, check_identifier
-from sinks.tables import sink_flushes
+from sinks.tables import BLOCK_TAG, sink_flushes
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Step:
     partition: int | None = None  # the partition's value (YYYYMMDD or YYYYMM), for ATTACH PARTITION
     views: tuple[View, ...] = ()
     witnessed: bool = True  # False: storing it twice is harmless (uniq states, identical replaced rows)
+    tagged: bool = False  # the table ends with BLOCK_TAG: each row gets the step's tag (`Ledger.block_tag`)
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -263,7 +265,7 @@ class Ledger:
                     before = self._max_blocks(step.tables) if self.witness else {t: 0 for t in step.tables}
                     self._log(flush.consumer, flush.topic, flush.ends, i, step.key, sink_flushes.PENDING, before)
                 try:
-                    self._insert(step, missing)
+                    self._insert(step, missing, self.block_tag(flush, i))
                 except BaseException:
                     if step.witnessed:
                         self._uncertain.append(
@@ -276,29 +278,39 @@ class Ledger:
                 time.sleep(self.step_pause_s)  # widens the crash window for kill tests; 0 in service
         return written
 
-    def _insert(self, step: Step, missing: tuple[str, ...]) -> None:
+    def block_tag(self, flush: Flush, i: int) -> int:
+        """The step's BLOCK_TAG: the same for a retry or a rebuild after a crash (the same log key,
+        ends and step), different for any other step, so replicated deduplication drops exactly the
+        copies of one step."""
+        who = f"{self.log_key(flush.consumer)}|{flush.topic}|{_ends_json(flush.ends)}|{i}|{flush.steps[i].key}"
+        return int.from_bytes(hashlib.blake2b(who.encode(), digest_size=8).digest(), "little") >> 1  # Arrow: int64
+
+    def _insert(self, step: Step, missing: tuple[str, ...], tag: int) -> None:
         store = self.store
+        columns, rows = step.columns, step.rows
+        if step.tagged:
+            columns, rows = (*columns, BLOCK_TAG), [(*r, tag) for r in rows]
         if set(missing) == set(step.tables):
-            store.insert(step.table, step.columns, step.rows)  # the views fire as usual
+            store.insert(step.table, columns, rows)  # the views fire as usual (and carry the tag)
             return
         if step.table in missing:
-            self._attach(step)  # the table alone, without firing its views again
+            self._attach(step.table, step.partition, step.key, columns, rows)  # without firing its views
         for view in step.views:
             if view.table in missing:
                 store.insert(view.table, view.columns, view.rollup(step.rows))
 
-    def _attach(self, step: Step) -> None:
+    def _attach(self, table: str, partition: int | None, key: str, columns: tuple[str, ...], rows: Rows) -> None:
         """Store rows in a table without its materialized views: insert them into a bare copy of the
         table, then attach that partition (ATTACH PARTITION FROM copies parts and fires no view)."""
-        if step.partition is None:
-            raise RuntimeError(f"{step.key}: a table with views must be partitioned to be repaired")
-        db, table = self.store.database, check_identifier(step.table)
+        if partition is None:
+            raise RuntimeError(f"{key}: a table with views must be partitioned to be repaired")
+        db, table = self.store.database, check_identifier(table)
         scratch = f"{table}_repair"
         self.store.command(f"DROP TABLE IF EXISTS {db}.{scratch}")
         self.store.command(f"CREATE TABLE {db}.{scratch} AS {db}.{table}")
         try:
-            self.store.insert(scratch, step.columns, step.rows)
-            self.store.command(f"ALTER TABLE {db}.{table} ATTACH PARTITION {int(step.partition)} FROM {db}.{scratch}")
+            self.store.insert(scratch, columns, rows)
+            self.store.command(f"ALTER TABLE {db}.{table} ATTACH PARTITION {int(partition)} FROM {db}.{scratch}")
         finally:
             self.store.command(f"DROP TABLE IF EXISTS {db}.{scratch}")
 

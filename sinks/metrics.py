@@ -22,6 +22,8 @@ class SinkMetrics:
     running: Gauge
     last_flush: Gauge
     newest_data: Gauge
+    orphan_parts: Counter
+    orphan_sweep_pending: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> SinkMetrics:
@@ -109,6 +111,21 @@ class SinkMetrics:
             newest_data=Gauge(
                 "newest_data_timestamp_seconds",
                 "Event time (Unix) of the newest row stored",
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            orphan_parts=Counter(
+                "orphan_parts_removed",
+                "Parts a lost ZooKeeper commit left active on a replica, detached by the sink's sweep",
+                ["table"],
+                namespace=ns,
+                subsystem=sub,
+                registry=registry,
+            ),
+            orphan_sweep_pending=Gauge(
+                "orphan_sweep_pending",
+                "1 while an insert answered 319 (unknown status) and the sweep for its orphan parts has not run",
                 namespace=ns,
                 subsystem=sub,
                 registry=registry,

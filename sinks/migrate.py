@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import re
 import time
 from types import ModuleType
 
@@ -31,6 +32,26 @@ def discover() -> list[ModuleType]:
     if len(set(versions)) != len(versions):
         raise RuntimeError(f"duplicate migration versions: {versions}")
     return mods
+
+
+# 18.16 has no `ADD COLUMN IF NOT EXISTS`: a migration's ADD COLUMN is skipped where the column exists,
+# so a migration re-run after a crash half-way is harmless (on a cluster the ON CLUSTER form, checked
+# on the node this store talks to: the DDL queue applies a submitted task on every node).
+_ADD_COLUMN = re.compile(r"^\s*ALTER TABLE (\w+)\.(\w+)(?: ON CLUSTER \w+)? ADD COLUMN (\w+) ")
+
+
+def run_statement(store: Store, sql: str) -> None:
+    """Run one migration statement, idempotently (see `_ADD_COLUMN`)."""
+    m = _ADD_COLUMN.match(sql)
+    if m:
+        found = store.query(
+            "SELECT count() FROM system.columns WHERE database = %(db)s AND table = %(t)s AND name = %(c)s",
+            {"db": m[1], "t": m[2], "c": m[3]},
+        )
+        if found[0][0]:
+            log.info("column %s.%s.%s exists: skipped", m[1], m[2], m[3])
+            return
+    store.command(sql)
 
 
 def applied_versions(store: Store) -> list[int]:
@@ -62,7 +83,7 @@ def migrate(store: Store, cluster: str = "") -> list[int]:
             mod.apply(store)
         else:
             for sql in mod.statements(db):
-                store.command(sql)
+                run_statement(store, sql)
         store.insert(
             schema_migrations.TABLE,
             ("version", "name", "applied_at"),

@@ -22,6 +22,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -474,6 +475,15 @@ def sinks_for(settings: Settings, store: ChdbStore | ServerStore, metrics: SinkM
     """The sinks a deployment runs: clicks rates (with retention), session rates, the alert log.
 
     They share one ledger: their inserts into one store go one step at a time (`sinks/ledger.py`)."""
+    if isinstance(store, ServerStore):
+        server = store
+
+        def count_orphans(removed: list[Any]) -> None:
+            for orphan in removed:
+                metrics.orphan_parts.labels(orphan.table).inc()
+
+        server.on_orphans_removed = count_orphans
+        metrics.orphan_sweep_pending.set_function(lambda: float(server.orphans_suspected))
     ledger = Ledger(
         store,
         witness=settings.sink_insert_witness,

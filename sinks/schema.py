@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Final
 
 from sinks.tables import (
+    BLOCK_TAG,
     TableDef,
     ViewDef,
     alert_log,
@@ -58,3 +59,7 @@ def tables() -> tuple[TableDef, ...]:
 def retained() -> tuple[ModuleType, ...]:
     """Table modules with a retention policy (partitioned by day or month)."""
     return tuple(m for m in TABLE_MODULES if getattr(m, "RETENTION", None) is not None)
+
+
+# Tables whose blocks carry the flush step's tag (sinks/tables/__init__.py, BLOCK_TAG).
+TAGGED: Final[frozenset[str]] = frozenset(t.name for t in tables() if BLOCK_TAG in t.column_names)

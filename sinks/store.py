@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -197,6 +197,7 @@ class ServerStore(_Views):
         self.database = check_identifier(database)
         self.orphans_suspected = False
         self.orphans_removed = 0
+        self.on_orphans_removed: Callable[[list[Any]], None] | None = None  # the sink's metrics (sinks_for)
         self._table_missing_since: float | None = None
         self._kw = dict(
             host=host,
@@ -212,6 +213,21 @@ class ServerStore(_Views):
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
         self.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def node_stores(self, cluster: str) -> list[ServerStore]:
+        """A store on each node of `cluster` (this database, these credentials), for the statements
+        that have no ON CLUSTER form (sinks/cluster.py, EVERY_NODE). The caller closes them."""
+        rows = self.query(
+            "SELECT DISTINCT host_address, port FROM system.clusters WHERE cluster = %(c)s ORDER BY host_address, port",
+            {"c": cluster},
+        )
+        if not rows:
+            raise StoreError(f"cluster {cluster!r} is not in system.clusters of the node this store talks to")
+        kw = self._kw
+        return [
+            ServerStore(str(h), int(p), self.database, str(kw["user"]), str(kw["password"]), bool(kw["compression"]))
+            for h, p in rows
+        ]
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
@@ -306,6 +322,8 @@ class ServerStore(_Views):
             return
         self.orphans_suspected = False
         self.orphans_removed += len(removed)
+        if removed and self.on_orphans_removed is not None:
+            self.on_orphans_removed(removed)
 
     def close(self) -> None:
         if self._is_view:

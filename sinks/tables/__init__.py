@@ -14,7 +14,15 @@ by dropping whole partitions, so its PARTITION BY must be `toYYYYMMDD(col)` or `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
+
+# The last column of every summed table the sink writes (and of the rollups its views fill): a value
+# per flush step (`sinks/ledger.py`), never read. Replicated tables drop an inserted block equal to
+# one of their last 100; 18.16 compares whole blocks, so without it two *different* flushes that form
+# the same block (one reject of one reason in one minute, twice) would be stored once. A retried step
+# carries the same value and is still dropped. Not summed: a merge keeps one row's value.
+BLOCK_TAG: Final = "block_tag"
+BLOCK_TAG_COLUMN: Final = (BLOCK_TAG, "UInt64")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Final
 
 from contracts.geo import PLATFORM_ENUM8, PROVINCE_ENUM8, SECTION_ENUM8
-from sinks.tables import Retention, TableDef, ViewDef, clicks_minute
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef, ViewDef, clicks_minute
 
 TABLE = "clicks_day"
 COLUMNS = ("day", "platform", "province", "section", "clicks")
@@ -29,6 +29,7 @@ DEFINITION: Final = TableDef(
         ("province", PROVINCE_ENUM8),
         ("section", SECTION_ENUM8),
         ("clicks", "UInt64"),
+        BLOCK_TAG_COLUMN,
     ),
     engine="SummingMergeTree",
     engine_args="(clicks)",
@@ -37,11 +38,11 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(toString(province), toString(platform))",
 )
 RETENTION: Final = Retention("retention_day_days", 1830, "month")
-assert DEFINITION.column_names == COLUMNS
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 # toStartOfDay of a DateTime('Asia/Shanghai') column is Beijing midnight on both engines.
 _ROLLUP = """
-SELECT toStartOfDay(minute) AS day, platform, province, section, sum(clicks) AS clicks
+SELECT toStartOfDay(minute) AS day, platform, province, section, sum(clicks) AS clicks, max(block_tag) AS block_tag
 FROM {source}
 GROUP BY day, platform, province, section
 """
@@ -55,16 +56,6 @@ def create_sql(database: str) -> str:
 
 def view_sql(database: str) -> str:
     return VIEW.create_sql(database)
-
-
-def backfill_sql(database: str) -> str:
-    """Roll up the hourly table into days (run once, by migration 17: the hours outlive minutes)."""
-    cols = ", ".join(COLUMNS)
-    return (
-        f"INSERT INTO {database}.{TABLE} ({cols})\n"
-        f"SELECT toStartOfDay(hour) AS day, platform, province, section, sum(clicks) AS clicks\n"
-        f"FROM {database}.clicks_hour GROUP BY day, platform, province, section"
-    )
 
 
 _RANGE = "day >= toDateTime(%(start)s) AND day < toDateTime(%(end)s)"

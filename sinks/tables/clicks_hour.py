@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Final
 
 from contracts.geo import PLATFORM_ENUM8, PROVINCE_ENUM8, SECTION_ENUM8
-from sinks.tables import Retention, TableDef, ViewDef, clicks_minute
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef, ViewDef, clicks_minute
 
 TABLE = "clicks_hour"
 COLUMNS = ("hour", "platform", "province", "section", "clicks")
@@ -28,6 +28,7 @@ DEFINITION: Final = TableDef(
         ("province", PROVINCE_ENUM8),
         ("section", SECTION_ENUM8),
         ("clicks", "UInt64"),
+        BLOCK_TAG_COLUMN,
     ),
     engine="SummingMergeTree",
     engine_args="(clicks)",
@@ -36,10 +37,10 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(toString(province), toString(platform))",
 )
 RETENTION: Final = Retention("retention_hour_days", 730, "month")
-assert DEFINITION.column_names == COLUMNS
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 _ROLLUP = """
-SELECT toStartOfHour(minute) AS hour, platform, province, section, sum(clicks) AS clicks
+SELECT toStartOfHour(minute) AS hour, platform, province, section, sum(clicks) AS clicks, max(block_tag) AS block_tag
 FROM {source}
 GROUP BY hour, platform, province, section
 """
@@ -53,12 +54,6 @@ def create_sql(database: str) -> str:
 
 def view_sql(database: str) -> str:
     return VIEW.create_sql(database)
-
-
-def backfill_sql(database: str) -> str:
-    """Roll up what `clicks_minute` held before the view existed (run once, by migration 2)."""
-    cols = ", ".join(COLUMNS)
-    return f"INSERT INTO {database}.{TABLE} ({cols})\n" + _ROLLUP.format(source=f"{database}.{clicks_minute.TABLE}")
 
 
 # Daily totals per province, optionally for one platform (`{where}`): the report's growth table sums

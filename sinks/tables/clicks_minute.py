@@ -16,7 +16,7 @@ from typing import Final
 
 from contracts.beijing import TZ_NAME
 from contracts.geo import ACTION_ENUM8, PLATFORM_ENUM8, PROVINCE_ENUM8, SECTION_ENUM8
-from sinks.tables import Retention, TableDef
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef
 
 TABLE = "clicks_minute"
 TIMEZONE = TZ_NAME
@@ -31,6 +31,7 @@ DEFINITION: Final = TableDef(
         ("section", SECTION_ENUM8),
         ("action", ACTION_ENUM8),
         ("clicks", "UInt64"),
+        BLOCK_TAG_COLUMN,
     ),
     engine="SummingMergeTree",
     engine_args="(clicks)",
@@ -39,7 +40,7 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(toString(province), toString(platform))",
 )
 RETENTION: Final = Retention("retention_minute_days", 90, "day")
-assert DEFINITION.column_names == COLUMNS
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 
 def create_sql(database: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from contracts.geo import PLATFORM_ENUM8
-from sinks.tables import Retention, TableDef
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef
 
 TABLE = "countries_minute"
 COLUMNS = ("minute", "platform", "country", "events")
@@ -20,6 +20,7 @@ DEFINITION: Final = TableDef(
         ("platform", PLATFORM_ENUM8),
         ("country", "String"),
         ("events", "UInt64"),
+        BLOCK_TAG_COLUMN,
     ),
     engine="SummingMergeTree",
     engine_args="(events)",
@@ -28,6 +29,7 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(country)",
 )
 RETENTION: Final = Retention("retention_minute_days", 90, "day")
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 
 def create_sql(database: str) -> str:

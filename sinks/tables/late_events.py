@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from contracts.geo import PLATFORM_ENUM8, PROVINCE_ENUM8
-from sinks.tables import Retention, TableDef
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef
 
 TABLE = "late_events"
 COLUMNS = ("minute", "platform", "province", "events")
@@ -23,6 +23,7 @@ DEFINITION: Final = TableDef(
         ("platform", PLATFORM_ENUM8),
         ("province", PROVINCE_ENUM8),
         ("events", "UInt64"),
+        BLOCK_TAG_COLUMN,
     ),
     engine="SummingMergeTree",
     engine_args="(events)",
@@ -31,7 +32,7 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(toString(province), toString(platform))",
 )
 RETENTION: Final = Retention("retention_late_days", 90, "day")
-assert DEFINITION.column_names == COLUMNS
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 
 def create_sql(database: str) -> str:

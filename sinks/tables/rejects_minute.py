@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from sinks.tables import Retention, TableDef
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef
 
 TABLE = "rejects_minute"
 COLUMNS = ("minute", "reason", "events")
@@ -26,6 +26,7 @@ DEFINITION: Final = TableDef(
         ("minute", "DateTime('Asia/Shanghai')"),
         ("reason", "String"),
         ("events", "UInt64"),
+        BLOCK_TAG_COLUMN,
     ),
     engine="SummingMergeTree",
     engine_args="(events)",
@@ -34,7 +35,7 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(reason)",
 )
 RETENTION: Final = Retention("retention_rejects_days", 30, "day")
-assert DEFINITION.column_names == COLUMNS
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 
 def create_sql(database: str) -> str:

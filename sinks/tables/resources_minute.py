@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from contracts.geo import PLATFORM_ENUM8, SECTION_ENUM8
-from sinks.tables import Retention, TableDef
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef
 
 TABLE = "resources_minute"
 COLUMNS = ("minute", "platform", "resource", "section", "views", "plays", "downloads")
@@ -25,6 +25,7 @@ DEFINITION: Final = TableDef(
         ("views", "UInt64"),
         ("plays", "UInt64"),
         ("downloads", "UInt64"),
+        BLOCK_TAG_COLUMN,
     ),
     engine="SummingMergeTree",
     engine_args="((views, plays, downloads))",
@@ -33,6 +34,7 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(resource)",
 )
 RETENTION: Final = Retention("retention_resources_days", 30, "day")
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 
 def create_sql(database: str) -> str:

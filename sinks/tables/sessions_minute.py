@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from contracts.geo import PLATFORM_ENUM8, PROVINCE_ENUM8
-from sinks.tables import Retention, TableDef
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef
 
 TABLE = "sessions_minute"
 COUNTS = ("started", "ended", "heartbeats", "d_lt_1m", "d_1_5m", "d_5_15m", "d_15_30m", "d_30_60m", "d_ge_60m")
@@ -23,6 +23,7 @@ DEFINITION: Final = TableDef(
         ("province", PROVINCE_ENUM8),
         *((c, "UInt64") for c in COUNTS),
         ("duration_s", "Float64"),
+        BLOCK_TAG_COLUMN,
     ),
     engine="SummingMergeTree",
     engine_args=f"(({', '.join(COUNTS)}, duration_s))",
@@ -31,6 +32,7 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(toString(province), toString(platform))",
 )
 RETENTION: Final = Retention("retention_minute_days", 90, "day")
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 
 def create_sql(database: str) -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Final
 
 from contracts.geo import PLATFORM_ENUM8
-from sinks.tables import Retention, TableDef
+from sinks.tables import BLOCK_TAG, BLOCK_TAG_COLUMN, Retention, TableDef
 
 TABLE = "tiles_10s"
 COLUMNS = ("ts", "platform", "clicks")
 DEFINITION: Final = TableDef(
     name=TABLE,
-    columns=(("ts", "DateTime('Asia/Shanghai')"), ("platform", PLATFORM_ENUM8), ("clicks", "UInt64")),
+    columns=(("ts", "DateTime('Asia/Shanghai')"), ("platform", PLATFORM_ENUM8), ("clicks", "UInt64"), BLOCK_TAG_COLUMN),
     engine="SummingMergeTree",
     engine_args="(clicks)",
     partition_by="toYYYYMMDD(ts)",
@@ -23,6 +23,7 @@ DEFINITION: Final = TableDef(
     shard_by="cityHash64(toString(platform))",
 )
 RETENTION: Final = Retention("retention_tiles_days", 7, "day")
+assert DEFINITION.column_names == (*COLUMNS, BLOCK_TAG)
 
 
 def create_sql(database: str) -> str:

@@ -12,8 +12,8 @@ import typing
 import msgspec
 
 from contracts.rates import RateBatch
-from sinks import batch
-from sinks.tables import TableDef
+from sinks import batch, schema
+from sinks.tables import BLOCK_TAG, TableDef, rejects_minute
 
 COUNTED = {"rejects"}  # per-reason counts, stored by minute in rejects_minute
 
@@ -29,8 +29,6 @@ def row_types() -> dict[str, type[msgspec.Struct]]:
 
 
 def definitions() -> dict[str, TableDef]:
-    from sinks import schema
-
     return {t.name: t for t in (*schema.tables(), *schema.INPUTS)}
 
 
@@ -43,7 +41,21 @@ def test_every_row_list_of_the_contract_has_a_table_and_every_field_a_column() -
         fields = tuple(f.name for f in msgspec.structs.fields(rows[name]))
         # The sink reads each row by these names: a field without a column would not be stored.
         assert fields == columns, f"{rows[name].__name__} fields {fields} != {table} columns {columns}"
-        assert columns == tables[table].column_names, f"{table}: the sink's columns are not the table's"
+        # ... and the table has no other column but the ledger's tag (a column nobody fills is a bug).
+        own = tuple(c for c in tables[table].column_names if c != BLOCK_TAG)
+        assert columns == own, f"{table}: the sink's columns are not the table's"
+        assert (BLOCK_TAG in tables[table].column_names) == (table in schema.TAGGED)
+
+
+def test_every_summed_table_the_sink_writes_and_its_rollups_carry_the_tag() -> None:
+    """A summed table without BLOCK_TAG would let a replica drop a flush whose block equals another's."""
+    tables = definitions()
+    written = {table for _, table, _ in batch._PLAIN} | {rejects_minute.TABLE}
+    written |= {v.table for views in batch._VIEWS.values() for v in views}
+    summed = {t for t in written if tables[t].engine == "SummingMergeTree"}
+    assert summed == set(schema.TAGGED)
+    assert all(tables[t].column_names[-1] == BLOCK_TAG for t in summed)
+    assert all(step.tagged for step in batch.day_steps(rejects_minute.TABLE, rejects_minute.COLUMNS, [(0, "json", 1)]))
 
 
 def test_every_count_a_row_brings_is_summed_by_its_table() -> None:

@@ -27,7 +27,8 @@ def test_every_table_gets_a_replicated_local_table_and_a_distributed_one() -> No
         if t.engine_args:
             assert local.split("ENGINE = ", 1)[1].split("\n", 1)[0].endswith(f", {t.engine_args})")
         for col, typ in t.columns:  # same columns, same types, same keys as the single-node table
-            assert f"    {col} {typ}" in local
+            added = f"ALTER TABLE edu.{t.name}_local ON CLUSTER edu_cluster ADD COLUMN {col} {typ}"
+            assert f"    {col} {typ}" in local or added in ddl, (t.name, col)
         assert local.rstrip().endswith(t.tail_sql())
         dist = next(s for s in ddl if f"TABLE IF NOT EXISTS edu.{t.name} ON CLUSTER" in s)
         assert f"AS edu.{t.name}_local\nENGINE = Distributed(edu_cluster, edu, {t.name}_local, {t.shard_by})" in dist
@@ -47,9 +48,9 @@ def test_views_read_and_write_local_tables_and_migrations_are_recorded() -> None
     # the rollups read the Null input the sink writes (not clicks_minute_local: on 18.16 a block
     # deduplicated there is not pushed to its views), as does the view that stores the minutes
     assert "FROM edu.clicks_minute_in_local" in view
-    fan = next(s for s in ddl if "clicks_minute_fan" in s)
+    fan = [s for s in ddl if "VIEW IF NOT EXISTS edu.clicks_minute_fan" in s][-1]  # m0008 made it again
     assert (
-        "TO edu.clicks_minute_local AS\nSELECT minute, platform, province, section, action, clicks FROM "
+        "TO edu.clicks_minute_local AS\nSELECT minute, platform, province, section, action, clicks, block_tag FROM "
         "edu.clicks_minute_in_local" in fan
     )
     assert all("'/ch/{shard}/edu/" in s for s in ddl if "Replicated" in s)
@@ -101,7 +102,31 @@ def test_migrations_translate_statement_by_statement() -> None:
     assert "edu.clicks_day_mv ON CLUSTER c TO edu.clicks_day_local" in view
     assert "FROM edu.clicks_minute_in_local" in view  # created by migration 1
     with pytest.raises(ValueError, match="no cluster form"):
+        to_cluster("ALTER TABLE edu.clicks_minute DROP COLUMN x", "edu", "c")
+    with pytest.raises(ValueError, match="no earlier migration created"):
         to_cluster("ALTER TABLE edu.clicks_minute ADD COLUMN x UInt8", "edu", "c")
+    with pytest.raises(ValueError, match="views only"):
+        to_cluster("DROP TABLE IF EXISTS edu.clicks_minute", "edu", "c", local_tables={"clicks_minute": []})
     bad = "\nCREATE TABLE IF NOT EXISTS edu.mystery (\n    a UInt8\n) ENGINE = MergeTree()\nORDER BY a\n"
     with pytest.raises(ValueError, match="sharding key"):
         to_cluster(bad, "edu", "c")
+
+
+def test_a_column_added_to_a_table_feeding_views_reaches_every_table_of_it_and_its_fan_view() -> None:
+    """m0008 adds `block_tag`: to the local, Distributed, Null input and its Distributed table, and
+    the fan view that copies the input into `clicks_minute_local` is created again with it."""
+    from sinks.cluster import EVERY_NODE, migration_statements
+    from sinks.migrations import m0008_block_tags
+
+    stmts = migration_statements(m0008_block_tags, "edu", "c")
+    assert "ALTER TABLE edu.clicks_minute_local ON CLUSTER c ADD COLUMN block_tag UInt64" in stmts
+    for t in ("clicks_minute", "clicks_minute_in_local", "clicks_minute_in"):  # not replicated: node by node
+        assert f"{EVERY_NODE}ALTER TABLE edu.{t} ADD COLUMN block_tag UInt64" in stmts
+    drop = stmts.index("DROP TABLE IF EXISTS edu.clicks_minute_fan ON CLUSTER c")
+    fan = stmts[drop + 1]
+    assert (
+        "SELECT minute, platform, province, section, action, clicks, block_tag FROM edu.clicks_minute_in_local" in fan
+    )
+    assert "DROP TABLE IF EXISTS edu.clicks_hour_mv ON CLUSTER c" in stmts
+    hour = next(s for s in stmts if "VIEW IF NOT EXISTS edu.clicks_hour_mv" in s)
+    assert "max(block_tag) AS block_tag" in hour and "FROM edu.clicks_minute_in_local" in hour

@@ -23,7 +23,7 @@ def test_promtool_check_rules() -> None:
     res = subprocess.run(
         [PROMTOOL, "check", "rules", "sink_rules.yml"], cwd=RULES_DIR, capture_output=True, text=True, timeout=60
     )
-    assert res.returncode == 0 and "SUCCESS: 2 rules found" in res.stdout, res.stdout + res.stderr
+    assert res.returncode == 0 and "SUCCESS: 3 rules found" in res.stdout, res.stdout + res.stderr
 
 
 @needs_promtool
