@@ -50,6 +50,10 @@ class EngineConfig:
     # a stretch with no rows at all longer than this is stepped over, not judged minute by minute
     # (a stack whose clock was years behind a rehearsal's history once had millions of minutes to judge)
     max_gap_s: float = 6 * 3600.0
+    # a stepped-over gap longer than this leaves baselines and burstiness of another time: they are
+    # dropped and learnt afresh (a rehearsal on a stack whose only traffic was years earlier, at another
+    # scale, once never fired a closed province: its slots were anchored to those few old visits)
+    stale_after_s: float = 28 * 86_400.0
     baseline_slot_s: int = 900
     language: str = "en"  # names in explanations: "en" or "zh"
 
@@ -84,6 +88,7 @@ class AlertEngine:
         self.next_minute: int | None = None
         self.late_rows = 0
         self.skipped_minutes = 0  # minutes of long gaps stepped over (see EngineConfig.max_gap_s)
+        self.forgotten = 0  # gaps after which everything learnt was dropped (EngineConfig.stale_after_s)
         self._history: dict[str, deque[tuple[float, float]]] = {
             p: deque(maxlen=int(config.forecast_history_s // MINUTE)) for p in PLATFORMS
         }
@@ -119,6 +124,21 @@ class AlertEngine:
             )
             self.detectors[key] = d
         return d
+
+    def _forget_learnt(self) -> None:
+        """Start every series afresh (baselines, shared burstiness, capacity history), keeping the
+        series judged and the alert book: an alert still firing from before the gap resolves at the
+        first minute after it, its evidence being older than its hold time."""
+        self.forgotten += 1
+        self._dispersions.clear()
+        for key in list(self.detectors):
+            del self.detectors[key]
+            self._detector(key)
+        for history in self._history.values():
+            history.clear()
+        self._last_forecast.clear()
+        self._forecasts.clear()
+        self._surging.clear()
 
     def ingest(self, rows: Iterable[ClickRow]) -> None:
         """Add rate rows (the clicks of a rates batch)."""
@@ -164,6 +184,8 @@ class AlertEngine:
                 first = min(self._pending)
                 if first - self.next_minute > self.cfg.max_gap_s:
                     self.skipped_minutes += (first - self.next_minute) // MINUTE
+                    if first - self.next_minute > self.cfg.stale_after_s:
+                        self._forget_learnt()
                     self.next_minute = first
                     continue
             out.append(self.evaluate_minute(self.next_minute))

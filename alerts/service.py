@@ -49,6 +49,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         surge_rule=rule,
         lateness_s=float(settings.allowed_lateness_s),
         max_gap_s=settings.alerts_max_gap_s,
+        stale_after_s=settings.alerts_stale_after_days * 86_400.0,
         capacity_warning=settings.alerts_capacity_warning,
         capacity_critical=settings.alerts_capacity_critical,
         lead_time_s=settings.alerts_capacity_lead_time_s,

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
         ge=3600,
         description="a stretch of event time with no rows longer than this is stepped over, not judged",
     )
+    alerts_stale_after_days: float = Field(
+        28.0,
+        ge=1,
+        description="after a stretch with no rows longer than this, every baseline is learnt afresh",
+    )
     alerts_eval_budget_s: float = Field(
         1.0, gt=0, le=60, description="judging per poll of Kafka at most this long (the rest goes on next poll)"
     )

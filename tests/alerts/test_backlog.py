@@ -49,6 +49,34 @@ def test_a_gap_of_years_is_stepped_over_not_judged_minute_by_minute() -> None:
     assert len(engine.advance(later + 71 * 60)) == 61
 
 
+def _learnt_slots(engine: AlertEngine) -> int:
+    return sum(len(p.slots) for d in engine.detectors.values() for p in d.baseline.profiles)
+
+
+def test_after_a_gap_of_weeks_everything_learnt_is_dropped() -> None:
+    """What was learnt before four weeks without rows describes another time (a stack whose only
+    traffic was years earlier, at another scale, before a rehearsal): every series starts afresh.
+    Kept, those few old visits anchored the slots of the rehearsal's history, and a closed province
+    never fired (session 9: Jilin in march-2022 at 1:100 on the live stack; it fired on a fresh one)."""
+    day = 86_400
+    engine = AlertEngine(EngineConfig(lateness_s=0.0), provinces=["220000"])
+    first = [T0 + i * 60 for i in range(0, 2 * day, 600)]  # two days: the slots have visits
+    engine.ingest([row(m) for m in first])
+    engine.advance(first[-1] + 60)
+    before = dict(engine.detectors)
+    assert _learnt_slots(engine) > 0
+    week = first[-1] + 7 * day  # a week without rows: stepped over, but still the same time
+    engine.ingest([row(week)])
+    engine.advance(week + 60)
+    assert engine.forgotten == 0 and all(engine.detectors[k] is d for k, d in before.items())
+    years = week + 4 * 365 * day
+    engine.ingest([row(years)])
+    engine.advance(years + 60)
+    assert engine.forgotten == 1
+    assert set(engine.detectors) == set(before) and not any(engine.detectors[k] is d for k, d in before.items())
+    assert _learnt_slots(engine) == 0  # the minute after the gap has not closed a day yet
+
+
 def test_only_partitions_far_ahead_of_the_judged_minute_are_held() -> None:
     service = AlertService(Settings(alerts_max_ahead_s=3600, allowed_lateness_s=300), CollectorRegistry())
     assert service.too_far_ahead([0, 1]) == set()  # nothing held yet
