@@ -345,6 +345,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     lfirst = load_scenario("march-2022").start_ms + int(stack.manifest()["shift_ms"])  # type: ignore[call-overload]
     lmarch = {d: day(lfirst + d * DAY_MS) for d in (0, 12, 13, 19)}  # 1, 13, 14, 20 March
     open_page(dash_duo, stack, "/report")
+    until(lambda: text_of(dash_duo, "#rehearsal-clock").startswith("2022-03-21 10:2"), timeout=60)  # rendered
     live = report_for(dash_duo, (lmarch[13], lmarch[19]), (lmarch[0], lmarch[12]))
     within(count(live["report-avg-sub"].split()[-1]) * SCALE, 12.91e6, "live: daily average 1-13 March")
     stack.simulate("rehearse-end")
