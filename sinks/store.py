@@ -217,10 +217,9 @@ class ServerStore(_Views):
     def node_stores(self, cluster: str) -> list[ServerStore]:
         """A store on each node of `cluster` (this database, these credentials), for the statements
         that have no ON CLUSTER form (sinks/cluster.py, EVERY_NODE). The caller closes them."""
-        rows = self.query(
-            "SELECT DISTINCT host_address, port FROM system.clusters WHERE cluster = %(c)s ORDER BY host_address, port",
-            {"c": cluster},
-        )
+        from sinks.orphans import cluster_nodes
+
+        rows = cluster_nodes(self._client(), cluster)
         if not rows:
             raise StoreError(f"cluster {cluster!r} is not in system.clusters of the node this store talks to")
         kw = self._kw
