@@ -151,3 +151,20 @@ def test_late_rows_are_counted_not_applied() -> None:
     engine.advance(MONDAY + 120)
     engine.ingest([ClickRow(MONDAY, "k12", "220000", "lessons", "view", 5)])
     assert engine.late_rows == 1
+
+
+def test_a_platform_series_of_a_province_is_judged_from_its_first_click() -> None:
+    """Pairs of a platform and a province that never carry traffic are not judged every minute (a
+    scenario of one platform left 105 of 140 empty: over half the engine's time, and zeros for the
+    kind's shared burstiness to learn); a pair joins its province's alert group at its first click."""
+    engine = make_engine()
+    assert not [k for k in engine.detectors if k[0] == "pp"]
+    engine.ingest([ClickRow(MONDAY, "k12", "220000", "lessons", "view", 5)])
+    engine.ingest([ClickRow(MONDAY + 60, "higher", "220000", "lessons", "view", 0)])  # no click: not yet
+    engine.ingest([ClickRow(MONDAY + 60, "k12", "999999", "lessons", "view", 3)])  # a province not judged
+    results = engine.advance(MONDAY + 600)
+    pp = sorted(k for k in engine.detectors if k[0] == "pp")
+    assert pp == [("pp", "k12", "220000")]
+    assert engine._provinces["220000"] == [("province", "220000"), ("pp", "k12", "220000")]
+    assert results[0].readings[("pp", "k12", "220000")].value == 5
+    assert results[1].readings[("pp", "k12", "220000")].value == 0

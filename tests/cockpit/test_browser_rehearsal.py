@@ -17,6 +17,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -134,6 +135,16 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         proc.wait(120)
 
 
+class Phases:
+    """Wall time of each part of the journey, printed as it goes (`pytest -s`): where the minutes go."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        print(f"[journey {time.monotonic() - self.t0:6.1f} s] {what}", flush=True)
+
+
 def summary_value(text: str, label: str) -> str:
     m = re.search(rf"{re.escape(label)}\s*│\s*([^│]+?)\s*│", text)
     assert m, f"no {label!r} in the summary:\n{text[-3000:]}"
@@ -159,8 +170,6 @@ def open_page(dash_duo, stack: Stack, path: str) -> None:  # type: ignore[no-unt
 
 
 def day(ms: int) -> str:
-    import time
-
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000 + 8 * 3600))
 
 
@@ -218,6 +227,7 @@ def surging_on_board_and_alerts(dash_duo, stack: Stack, timeout: float) -> None:
 
 @pytest.mark.timeout(2700)  # two rehearsals at 1:100 (10.7 M events, ~5 min each here): ~10 min in all
 def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
+    phase = Phases()
     set_viewport(dash_duo, *VIEWPORT)
     # -- live traffic first, so "the live data is untouched" is about real rows ---------------------
     truth = stack.data.parent / "live-truth.json"
@@ -228,11 +238,13 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     open_page(dash_duo, stack, "/report")
     until(lambda: text_of(dash_duo, "#report-total").replace(",", "") == str(live_clicks), timeout=60)
     rows_before = stack.live_rows_written()
+    phase("live traffic stored and on the report")
 
     # -- an isolated rehearsal: its own topics and database, the cockpit's banner on every page ------
     out = stack.simulate(
         "rehearse", "march-2022", "--speed", "36000", "--scale", str(1 / SCALE), "--target", "isolated"
     )
+    phase("isolated rehearsal played")
     sent = count(summary_value(out, "sent (events)"))
     assert count(summary_value(out, "acknowledged by Kafka (events)")) == sent
     assert count(summary_value(out, "processed by the worker (events)")) == sent
@@ -251,6 +263,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
         dash_duo.wait_for_contains_text("#rehearsal-banner", "演练 / Rehearsal march-2022", timeout=60)
         until(lambda: text_of(dash_duo, "#rehearsal-clock").startswith("2022-03-25 23:5"), timeout=60)
 
+    phase("banner and clock on four pages")
     first = load_scenario("march-2022").start_ms + shift  # 1 March 2022, shifted
     march = {d: day(first + d * DAY_MS) for d in (0, 12, 13, 24)}  # 1, 13, 14, 25 March
 
@@ -263,6 +276,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
         return abs(count(whole["report-total"]) * SCALE / 720e6 - 1) < 0.05
 
     wait_for(stored, 240, "the rehearsal's month stored", interval=2)
+    phase("the month stored (report)")
     story = report_for(dash_duo, (march[13], march[24]), (march[0], march[12]))
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-isolated-report-zh.png"))
     whole = report_for(dash_duo, (march[0], march[24]), (march[0], march[12]))
@@ -272,6 +286,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     within(count(whole["report-peak"]) * SCALE, 64.33e6, "peak day")
     surging_on_board_and_alerts(dash_duo, stack, 600)
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-isolated-alerts-zh.png"))
+    phase("isolated: surge board and alerts")
 
     # -- ending it drops its data; the live data is what it was -----------------------------------
     out = stack.simulate("rehearse-end")
@@ -285,6 +300,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
         == "rehearsal-banner hidden"
     )
     assert stack.live_rows_written() == rows_before
+    phase("isolated rehearsal ended, live data as it was")
 
     # -- on the live stack (its clock is in 2022, behind the rehearsal), held at a Monday's peak -----
     out = stack.simulate(
@@ -299,6 +315,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
         "--until",
         "2022-03-21 10:30",
     )
+    phase("live rehearsal played")
     assert summary_value(out, "late (beyond allowed lateness)") == "0 (0.0%)"
     assert summary_value(out, "worker caught up") == "yes"
     open_page(dash_duo, stack, "/")
@@ -333,6 +350,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
         timeout=60,
     )  # the page's own figures are in, not only the map
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-peak-surge-map-zh.png"))
+    phase("live: surge map")
     open_page(dash_duo, stack, "/province/220000")
     dash_duo.wait_for_contains_text("#rehearsal-banner", "演练 / Rehearsal", timeout=60)
     dash_duo.wait_for_contains_text("#prov-name", "吉林", timeout=60)
@@ -341,6 +359,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     # 2022 traffic above had anchored its baselines, four years before the rehearsal's history).
     surging_on_board_and_alerts(dash_duo, stack, 600)
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-alerts-zh.png"))
+    phase("live: surge board and alerts")
     # The report of the live rehearsal's first fortnight, scaled back (the rest is after --until).
     lfirst = load_scenario("march-2022").start_ms + int(stack.manifest()["shift_ms"])  # type: ignore[call-overload]
     lmarch = {d: day(lfirst + d * DAY_MS) for d in (0, 12, 13, 19)}  # 1, 13, 14, 20 March
@@ -349,9 +368,11 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     live = report_for(dash_duo, (lmarch[13], lmarch[19]), (lmarch[0], lmarch[12]))
     within(count(live["report-avg-sub"].split()[-1]) * SCALE, 12.91e6, "live: daily average 1-13 March")
     stack.simulate("rehearse-end")
+    phase("live: report")
 
     # -- a replay of 2022 into the stack whose clock is now at the rehearsal's: late, and said ------
     out = stack.simulate("replay", "--scenario", "one-province-closure", "--max-speed", "--count", "3000")
     late = summary_value(out, "late (beyond allowed lateness)")
     assert count(late) == count(summary_value(out, "processed by the worker (events)")) == 3000
     assert "most events were late: 3,000 of 3,000" in " ".join(out.split())
+    phase("late replay said so")
