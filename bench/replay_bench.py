@@ -44,7 +44,8 @@ def fold(topic, now_ms):
     wm[topic] = agg.batch.watermark_ms
     runs[topic] = []
     if topic == "clicks":
-        engine.ingest(agg.batch.clicks)
+        # the old engine unpacks tuples (rate rows became named structs in issue 13)
+        engine.ingest([(r.minute, r.platform, r.province, r.section, r.action, r.clicks) for r in agg.batch.clicks])
         engine.advance(wm["clicks"] / 1000.0)
 for i, m in enumerate(gen.messages()):
     if run_end is None:
