@@ -40,9 +40,10 @@ from tests.support import wait_for
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.browser,
-    # Opt-in (EDU_TEST_JOURNEYS=1): two rehearsals at 1:100 take ~11 minutes here (10 min 51 s in
-    # session 9), more than the suite can spend; at 1:1000 they would fit, but the alerting does not
-    # fire at that scale yet (issue 18).
+    # Opt-in (EDU_TEST_JOURNEYS=1): ~10.5 minutes here, more than the suite can spend. The two
+    # `rehearse` commands are 505 s of 630 (session 10: the month in the namespace is 10.7 M events,
+    # the machine's two cores saturated by simulator, worker, sinks, alerting and Kafka). At 1:200 or
+    # 1:1000 they would fit, but Jilin does not fire at those scales (issue 18).
     pytest.mark.skipif(os.environ.get("EDU_TEST_JOURNEYS") != "1", reason="rehearsal journey: set EDU_TEST_JOURNEYS=1"),
 ]
 
