@@ -76,6 +76,12 @@ class _Entry:
     rows: tuple[Row, ...]
 
 
+@dataclass
+class _Memo:
+    at: float
+    value: Any
+
+
 Key = tuple[str, tuple[tuple[str, Any], ...]]
 
 
@@ -95,13 +101,13 @@ class Queries:
         self._metrics = metrics
         self._cache: dict[Key, _Entry] = {}
         self._flights: dict[Key, threading.Lock] = {}
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._memo: dict[tuple[Any, ...], _Memo] = {}
         self._lock = threading.Lock()
         self.db_seconds = 0.0  # time spent in the store (misses): what the benchmark compares
 
     # -- the cache ---------------------------------------------------------------------------
 
-    def _fresh(self, entry: _Entry | None, now: float) -> bool:
+    def _fresh(self, entry: _Entry | _Memo | None, now: float) -> bool:
         return entry is not None and 0 <= now - entry.at < self.ttl_s
 
     def run(self, name: str, **params: Any) -> tuple[Row, ...]:
@@ -289,15 +295,20 @@ class Queries:
         return self.run("alerts_history", start=start, end=end, limit=limit)
 
     def memo(self, key: tuple[Any, ...], compute: Callable[[], Any], keep: int = 8) -> Any:
-        """`compute()` once per `key` (the latest `keep` keys kept): for derived values that cannot
-        change while their key holds, e.g. the surge ratios of one event-time minute, whose window
-        ends with the last full minute."""
+        """`compute()` once per `key` and cache TTL (the latest `keep` keys kept): for values derived
+        from several queries, e.g. the surge ratios of one event-time minute, which every viewer's
+        map, board and rotation ask for. Not once per key for good: "now" is the latest minute
+        stored, and other partitions' rows of the minutes before it may still be on their way (a
+        fast replay runs partitions minutes apart). Kept for good, a window first computed
+        half-filled stayed on the map for as long as a rehearsal held its last moment."""
         with self._lock:
-            if key in self._memo:
-                return self._memo[key]
+            hit = self._memo.get(key)
+            if hit is not None and self._fresh(hit, self._clock()):
+                return hit.value
         value = compute()
         with self._lock:
-            self._memo[key] = value
+            self._memo.pop(key, None)  # newest last: the oldest keys go first
+            self._memo[key] = _Memo(self._clock(), value)
             while len(self._memo) > keep:
                 del self._memo[next(iter(self._memo))]
         return value

@@ -14,7 +14,7 @@ from cockpit.mapdata import province_codes
 from cockpit.pages.overview import SPARK_MINUTES, load_map_values, load_overview, load_sparklines
 from cockpit.queries import Queries
 from cockpit.seasonal import surge_ratios
-from cockpit.surge import SURGE_WINDOW, surge_window
+from cockpit.surge import SURGE_WINDOW, load_surge, surge_window
 from cockpit.timeframe import MINUTE
 from sinks.store import ChdbStore
 from tests.cockpit import data as fx
@@ -99,3 +99,22 @@ def test_overview_sparklines_equal_the_stored_minutes(morning_store: ChdbStore) 
     ]
     assert ov.sparks["450000"] == direct and len(direct) == SPARK_MINUTES
     assert load_sparklines(q, [], fx.NOW) == {}
+
+
+def test_surge_ratios_of_one_minute_follow_rows_stored_after_they_were_first_shown(morning_store: ChdbStore) -> None:
+    """ "now" is the latest minute stored, and other partitions' rows of the minutes before it may
+    still be on their way (a fast replay runs partitions minutes apart). So the ratios of one "now"
+    are computed again once the cache's TTL has passed: kept for good, a window first seen
+    half-filled stayed on the map for as long as a rehearsal held its last moment."""
+    fx.load_history(morning_store)
+    clock = [1000.0]
+    q = Queries(morning_store, ttl_s=2.0, clock=lambda: clock[0])
+    now = q.latest_minute()
+    assert now is not None
+    start, _ = surge_window(now - MINUTE)
+    before = load_surge(q, now)["450000"]  # Guangxi: its earlier weeks' median is 100
+    fx.insert_clicks(morning_store, [(start, "k12", "450000", "lessons", "view", 500)])  # late rows of the window
+    assert load_surge(q, now)["450000"] == before  # within the TTL: what every viewer was shown
+    clock[0] += 2.0
+    assert q.latest_minute() == now  # the same "now" ...
+    assert load_surge(q, now)["450000"] == pytest.approx(before + 500 / 100)  # ... and the whole window
