@@ -287,19 +287,12 @@ class SeriesDetector:
     def _evidence(self, maturity: float) -> tuple[int, float, float, float]:
         """(window, observed, expected, effective dispersion) of the shortest evidence window that
         holds min_units independent units; window 0 when none does (too little evidence)."""
-        sp, known, dispersion = self.surge_p, self._known, self.dispersion
-        o, ex, va = self._obs, self._exp, self._var
-        count, size, totals = o.count, o.size, o.totals
-        for n in self.evidence:  # the hottest loop of the engine: `_sums` inlined
-            if n > count or n >= size:
-                return 0, 0.0, 0.0, 1.0
-            obs = totals[count % size] - totals[(count - n) % size]
-            if known < n:
-                return 0, obs, 0.0, 1.0
-            e, var = ex.last(n), va.last(n)
-            if e is None or var is None:
-                return 0, obs, 0.0, 1.0
-            d = dispersion[n]
+        sp = self.surge_p
+        for n in self.evidence:
+            obs, e, var = self._sums(n)
+            if obs is None or e is None or var is None:
+                return 0, obs or 0.0, 0.0, 1.0
+            d = self.dispersion[n]
             if d.learnt < sp.min_dispersion_pairs or e <= 0:
                 continue
             phi = max(d.phi, var / e) * maturity

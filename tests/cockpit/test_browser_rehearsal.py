@@ -226,7 +226,7 @@ def surging_on_board_and_alerts(dash_duo, stack: Stack, timeout: float) -> None:
     )
 
 
-@pytest.mark.timeout(2700)  # two rehearsals at 1:100 (10.7 M events, ~5 min each here): ~10 min in all
+@pytest.mark.timeout(2700)  # two rehearsals at 1:100 (the month, then to 16 March): ~9 min in all here
 def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
     phase = Phases()
     set_viewport(dash_duo, *VIEWPORT)
