@@ -21,7 +21,7 @@ _MEDIAN_VISITS = 3
 _TRUSTED_VISITS = 4
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Expected:
     """The baseline at one instant: mean, spread and the band the cockpit draws."""
 
@@ -109,14 +109,21 @@ class SeasonalBaseline:
         self._sum = self._abs = 0.0
         self._n = 0
         self._prev: float | None = None
+        self._where_t, self._where_v = math.nan, (0, 0, 0.0)
+        self._asked: tuple[int, int, bool] | None = None  # what `expected` last looked up, and its answer
+        self._answer: list[tuple[str, _Slot, _Slot | None]] = []
 
     # ---------------------------------------------------------------- calendar
     def _where(self, t: float) -> tuple[int, int, float]:
-        """(local day number, slot index, position within the slot in [0, 1))."""
+        """(local day number, slot index, position within the slot in [0, 1)); the last answer is
+        kept, as a detector asks `expected` and `update` about the same minute."""
+        if t == self._where_t:
+            return self._where_v
         local = t + self.offset
         day = int(local // DAY_S)
         sec = local - day * DAY_S
-        return day, int(sec // self.slot_s), (sec % self.slot_s) / self.slot_s
+        self._where_t, self._where_v = t, (day, int(sec // self.slot_s), (sec % self.slot_s) / self.slot_s)
+        return self._where_v
 
     def _groups(self, day: int) -> tuple[int, int, int]:
         dow = (day + 3) % 7  # day 0 (1970-01-01) was a Thursday; Monday = 0
@@ -149,42 +156,57 @@ class SeasonalBaseline:
             profile.learn(group, idx, mean, jitter, self.alpha, self.k, self.damp, self.rel_floor)
         self._sum = self._abs = 0.0
         self._n = 0
+        self._asked = None
 
     # ---------------------------------------------------------------- asking
     def expected(self, t: float) -> Expected | None:
         """Baseline at t, interpolated between slot centres; None until a profile knows this time."""
         day, idx, pos = self._where(t)
-        # neighbouring slot centre on the side of pos, with the day it belongs to
-        if pos >= 0.5:
-            other, other_day, w_other = idx + 1, day, pos - 0.5
+        after = pos >= 0.5
+        key = (day, idx, after)
+        if key != self._asked:  # the slots read change only when a visit closes (`_close` forgets)
+            self._asked, self._answer = key, self._slots_for(day, idx, after)
+        found = self._answer
+        if not found:
+            return None
+        # weight of the neighbouring slot centre on the side of pos
+        w_other = pos - 0.5 if after else 0.5 - pos
+        name, a, b = found[0]
+        visits = a.visits
+        if b is None:
+            mean, dev = a.mean, a.dev
         else:
-            other, other_day, w_other = idx - 1, day, 0.5 - pos
+            mean = a.mean * (1 - w_other) + b.mean * w_other
+            dev = a.dev * (1 - w_other) + b.dev * w_other
+        if name == "weekday" and visits < _TRUSTED_VISITS and len(found) > 1 and found[1][0] == "daytype":
+            # a young day-of-week profile must agree with its day type's, or the day type answers
+            _, a2, b2 = found[1]
+            if b2 is None:
+                m2, d2 = a2.mean, a2.dev
+            else:
+                m2 = a2.mean * (1 - w_other) + b2.mean * w_other
+                d2 = a2.dev * (1 - w_other) + b2.dev * w_other
+            if abs(mean - m2) > self.k * max(d2, self.rel_floor * abs(m2)):
+                name, mean, dev, visits = "daytype", m2, d2, a2.visits
+        spread = self.band_z * 1.25 * dev  # 1.25 x mean abs deviation ~ one standard deviation
+        return Expected(mean, dev, max(0.0, mean - spread), mean + spread, name, visits)
+
+    def _slots_for(self, day: int, idx: int, after: bool) -> list[tuple[str, _Slot, _Slot | None]]:
+        """(profile, slot of t, neighbouring slot or None) of each profile that knows this time, the
+        most specific first; the neighbour is the slot centre on t's side, with the day it belongs to."""
+        other, other_day = (idx + 1, day) if after else (idx - 1, day)
         if other >= self.n_slots:
             other, other_day = 0, day + 1
         elif other < 0:
             other, other_day = self.n_slots - 1, day - 1
-        found: list[tuple[str, float, float, int]] = []
+        found: list[tuple[str, _Slot, _Slot | None]] = []
         for profile, g, g_other in zip(self.profiles[:2], self._groups(day), self._groups(other_day), strict=False):
             a = profile.get(g, idx)
             if a is None or a.visits < self.min_visits:
                 continue
             b = profile.get(g_other, other)
-            if b is None or b.visits < self.min_visits:
-                mean, dev = a.mean, a.dev
-            else:
-                mean = a.mean * (1 - w_other) + b.mean * w_other
-                dev = a.dev * (1 - w_other) + b.dev * w_other
-            found.append((profile.name, mean, dev, a.visits))
-        if not found:
-            return None
-        name, mean, dev, visits = found[0]
-        if name == "weekday" and visits < _TRUSTED_VISITS and len(found) > 1 and found[1][0] == "daytype":
-            # a young day-of-week profile must agree with its day type's, or the day type answers
-            _, m2, d2, _ = found[1]
-            if abs(mean - m2) > self.k * max(d2, self.rel_floor * abs(m2)):
-                name, mean, dev, visits = found[1]
-        spread = self.band_z * 1.25 * dev  # 1.25 x mean abs deviation ~ one standard deviation
-        return Expected(mean, dev, max(0.0, mean - spread), mean + spread, name, visits)
+            found.append((profile.name, a, None if b is None or b.visits < self.min_visits else b))
+        return found
 
     def ratio(self, t: float, x: float, floor: float = 1e-9) -> float | None:
         """x over the expected mean (the surge ratio the cockpit shows), None without a baseline."""
