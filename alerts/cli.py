@@ -5,11 +5,34 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 
 from prometheus_client import CollectorRegistry, start_http_server
 
 from contracts.settings import load_settings
+
+
+def positive(text: str) -> float:
+    """An argparse type: a finite number above 0 (nan and inf failed deep in the replay, with a traceback)."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(x) or x <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number above 0")
+    return x
+
+
+def seed(text: str) -> int:
+    """An argparse type: a seed the generator takes (a non-negative integer)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return n
 
 
 def replay_main(args: argparse.Namespace) -> int:
@@ -48,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         "replay", help="run a scenario through aggregation and the alert engine, no Kafka; print every state change"
     )
     rp.add_argument("scenario", help="a scenario name (simulators/scenarios) or a YAML path")
-    rp.add_argument("--scale", type=float, default=None, help="fraction of the real traffic (default: the file's)")
-    rp.add_argument("--seed", type=int, default=1)
-    rp.add_argument("--days", type=float, default=None, help="only the first N days")
+    rp.add_argument("--scale", type=positive, default=None, help="fraction of the real traffic (default: the file's)")
+    rp.add_argument("--seed", type=seed, default=1)
+    rp.add_argument("--days", type=positive, default=None, help="only the first N days")
     rp.add_argument("--provinces", default="", help="comma-separated codes judged (default: all)")
     rp.add_argument("--quiet", action="store_true", help="print only the summary")
     rp.add_argument("--all", action="store_true", help="also acks and silences (none in a replay)")

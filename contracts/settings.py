@@ -22,7 +22,8 @@ class SettingsError(SystemExit):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EDU_", frozen=True, extra="forbid")
+    # nan and inf refused: inf passes every lower bound (an endless hold time, flush interval or rate)
+    model_config = SettingsConfigDict(env_prefix="EDU_", frozen=True, extra="forbid", allow_inf_nan=False)
 
     # --- Kafka -------------------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="host:port[,host:port] of brokers")

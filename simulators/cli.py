@@ -11,8 +11,10 @@ edu-simulate scenarios                                           # shipped scena
 
 from __future__ import annotations
 
+import math
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -42,7 +44,44 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 ScenarioOpt = Annotated[str, typer.Option("--scenario", "-s", help="shipped scenario name or YAML path")]
-SeedOpt = Annotated[int | None, typer.Option(help="random seed (default EDU_SIMULATOR_SEED)")]
+
+
+def finite(above: float | None = None, at_least: float | None = None) -> Callable[[str], float]:
+    """An option's parser: a finite number above `above` (or at least `at_least`). Checked here, at the
+    edge: nan passes every comparison further down (nan < 1 is false) and inf every lower bound, and
+    either then failed deep inside a command with a traceback."""
+
+    def parse(value: str) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"{value!r} is not a number") from None
+        if not math.isfinite(x):
+            raise typer.BadParameter(f"{value!r} is not a finite number")
+        if above is not None and x <= above:
+            raise typer.BadParameter(f"{x:g} must be above {above:g}")
+        if at_least is not None and x < at_least:
+            raise typer.BadParameter(f"{x:g} must be at least {at_least:g}")
+        return x
+
+    return parse
+
+
+def rate_profile(value: str) -> str:
+    """The --rate parser: a profile `RateProfile.parse` takes, refused with its reason (not a traceback)."""
+    try:
+        RateProfile.parse(value)
+    except ValueError as err:
+        raise typer.BadParameter(f"{value!r}: {err}") from None
+    return value
+
+
+POSITIVE = finite(above=0)
+SeedOpt = Annotated[int | None, typer.Option(min=0, help="random seed (default EDU_SIMULATOR_SEED)")]
+CountOpt = Annotated[int | None, typer.Option(min=1, help="stop after this many events")]
+ScaleOpt = Annotated[
+    float | None, typer.Option(parser=POSITIVE, help="events per real page view (default: the scenario's)")
+]
 TruthOpt = Annotated[Path | None, typer.Option(help="write ground-truth counts (JSON) of what was sent")]
 BootstrapOpt = Annotated[str | None, typer.Option(help="Kafka host:port (default EDU_KAFKA_BOOTSTRAP)")]
 
@@ -209,10 +248,13 @@ def _exit_code(s: RunSummary) -> int:
 def run(
     rate: Annotated[
         str | None,
-        typer.Option(help="events/s: 20000, ramp 1000..20000/60, steps 5000:30,10000:30 (default EDU_SIMULATOR_RATE)"),
+        typer.Option(
+            parser=rate_profile,
+            help="events/s: 20000, ramp 1000..20000/60, steps 5000:30,10000:30 (default EDU_SIMULATOR_RATE)",
+        ),
     ] = None,
-    count: Annotated[int | None, typer.Option(help="stop after this many events")] = None,
-    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    count: CountOpt = None,
+    duration: Annotated[float | None, typer.Option(parser=POSITIVE, help="stop after this many seconds")] = None,
     scenario: ScenarioOpt = "school-week",
     truth: TruthOpt = None,
     live: Annotated[
@@ -241,11 +283,12 @@ def run(
     client_flush: Annotated[
         float | None,
         typer.Option(
-            help="SDK flush interval in seconds for every device (default: the scenario's, 10-30 s); larger gives fewer, bigger messages, same events"
+            parser=POSITIVE,
+            help="SDK flush interval in seconds for every device (default: the scenario's, 10-30 s); larger gives fewer, bigger messages, same events",
         ),
     ] = None,
-    linger_ms: Annotated[int | None, typer.Option(help="producer linger.ms (default 20)")] = None,
-    batch_kb: Annotated[int | None, typer.Option(help="producer batch.size in KiB (default 256)")] = None,
+    linger_ms: Annotated[int | None, typer.Option(min=0, help="producer linger.ms (default 20)")] = None,
+    batch_kb: Annotated[int | None, typer.Option(min=1, help="producer batch.size in KiB (default 256)")] = None,
     http: Annotated[
         str | None,
         typer.Option(help="send through the collector at this URL (e.g. http://127.0.0.1:8060) instead of to Kafka"),
@@ -337,8 +380,8 @@ def record(
     out: Annotated[Path, typer.Option("--out", "-o", help="file: .ndjson, .ndjson.gz or .parquet")],
     scenario: ScenarioOpt = "school-week",
     seed: SeedOpt = None,
-    scale: Annotated[float | None, typer.Option(help="events per real page view (default: the scenario's)")] = None,
-    count: Annotated[int | None, typer.Option(help="stop after this many events")] = None,
+    scale: ScaleOpt = None,
+    count: CountOpt = None,
     truth: TruthOpt = None,
 ) -> None:
     """Generate a scenario as fast as possible into a file (for replays and analysis)."""
@@ -370,15 +413,18 @@ def record(
 @app.command()
 def replay(
     file: Annotated[Path | None, typer.Argument(help="recorded NDJSON(.gz); omit to replay --scenario")] = None,
-    speed: Annotated[float | None, typer.Option(help="x real time, following event timestamps")] = None,
+    speed: Annotated[
+        float | None, typer.Option(parser=POSITIVE, help="x real time, following event timestamps")
+    ] = None,
     max_speed: Annotated[bool, typer.Option("--max-speed", help="as fast as possible")] = False,
     scenario: Annotated[
         str | None, typer.Option("--scenario", "-s", help="replay a scenario instead of a file")
     ] = None,
     seed: SeedOpt = None,
-    count: Annotated[int | None, typer.Option(help="stop after this many events")] = None,
+    count: CountOpt = None,
     scale: Annotated[
-        float | None, typer.Option(help="with --scenario: events per real page view (default: the scenario's)")
+        float | None,
+        typer.Option(parser=POSITIVE, help="with --scenario: events per real page view (default: the scenario's)"),
     ] = None,
     truth: TruthOpt = None,
     out: Annotated[Path | None, typer.Option(help="write NDJSON here instead of sending to Kafka")] = None,
@@ -450,15 +496,18 @@ def _take_events(msgs: Any, count: int) -> Any:
 def rehearse(
     scenario: Annotated[str, typer.Argument(help="shipped scenario name or YAML path")],
     speed: Annotated[
-        float, typer.Option(help="x real time for the story (after the history, written at once)")
+        float, typer.Option(parser=POSITIVE, help="x real time for the story (after the history, written at once)")
     ] = 3600.0,
-    scale: Annotated[float | None, typer.Option(help="events per real page view (default: the scenario's)")] = None,
+    scale: ScaleOpt = None,
     target: Annotated[
         str,
         typer.Option(help="isolated: a namespace of its own; live: the stack's own topics (a stack without traffic)"),
     ] = "isolated",
     history_days: Annotated[
-        float | None, typer.Option(help="baseline days before the scenario (default EDU_REHEARSAL_HISTORY_DAYS)")
+        float | None,
+        typer.Option(
+            parser=finite(at_least=0), help="baseline days before the scenario (default EDU_REHEARSAL_HISTORY_DAYS)"
+        ),
     ] = None,
     from_start: Annotated[
         bool, typer.Option("--from-start", help="pace the whole scenario (default: from the day of its first event)")
@@ -481,9 +530,6 @@ def rehearse(
 
     if target not in ("live", "isolated"):
         console.print("[red]error:[/] --target is live or isolated")
-        raise typer.Exit(2)
-    if scale is not None and scale <= 0:
-        console.print("[red]error:[/] --scale must be > 0")
         raise typer.Exit(2)
     settings = _settings(bootstrap)
     current = read_manifest(settings)

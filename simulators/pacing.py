@@ -22,6 +22,8 @@ class RateProfile:
     def __post_init__(self) -> None:
         if not self.points or self.points[0][0] != 0:
             raise ValueError("a rate profile starts at t=0")
+        if not all(math.isfinite(x) for p in self.points for x in p):
+            raise ValueError("rates and times must be finite numbers")
         if any(r < 0 for _, r in self.points) or self.points[0][1] <= 0 and len(self.points) == 1:
             raise ValueError("rates must be >= 0 and not all zero")
         if any(b[0] <= a[0] for a, b in zip(self.points, self.points[1:], strict=False)):
@@ -57,13 +59,21 @@ class RateProfile:
     def parse(cls, text: str) -> RateProfile:
         """'20000' (constant), '1000..20000/60' (ramp over 60 s), '5000:30,10000:30' (steps)."""
         text = text.strip()
-        if ".." in text:
-            a, rest = text.split("..", 1)
-            b, _, secs = rest.partition("/")
-            return cls.ramp(float(a), float(b), float(secs or 60))
-        if ":" in text:
-            return cls.steps([(float(r), float(s)) for r, s in (p.split(":") for p in text.split(","))])
-        return cls.constant(float(text))
+        try:
+            if ".." in text:
+                a, rest = text.split("..", 1)
+                b, _, secs = rest.partition("/")
+                return cls.ramp(float(a), float(b), float(secs or 60))
+            if ":" in text:
+                steps = [p.split(":") for p in text.split(",")]
+                if any(len(p) != 2 for p in steps):
+                    raise ValueError("steps are RATE:SECONDS, comma-separated")
+                return cls.steps([(float(r), float(s)) for r, s in steps])
+            return cls.constant(float(text))
+        except ValueError as err:
+            if "could not convert" in str(err):
+                raise ValueError("not a rate: 20000, 1000..20000/60 or 5000:30,10000:30") from None
+            raise
 
     def rate_at(self, t: float) -> float:
         i = bisect.bisect_right([p[0] for p in self.points], t) - 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from contracts.settings import Settings
+from contracts.settings import Settings, SettingsError, load_settings
 
 
 def test_a_sink_instance_is_i_of_n() -> None:
@@ -22,3 +22,14 @@ def test_sink_instances_need_replicated_deduplication_not_the_parts_witness() ->
     # sink's parts pass for the crashed one's (a test on one server lost clicks that way).
     with pytest.raises(ValidationError, match="sink_insert_witness=false"):
         Settings(sink_instance="0/2")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("EDU_ALERTS_HOLD_S", "inf"), ("EDU_SIMULATOR_RATE", "inf"), ("EDU_SINK_FLUSH_INTERVAL_S", "nan")],
+)
+def test_non_finite_numbers_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """inf passes every lower bound (an endless hold time, flush interval or rate): refused, named."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()

@@ -86,3 +86,34 @@ def test_replay_of_a_scenario_takes_a_scale(tmp_path: Path) -> None:
     assert 1.8 < n["0.004"] / n["0.002"] < 2.2, n
     r = runner.invoke(app, ["replay", str(tmp_path / "s0.002.ndjson"), "--max-speed", "--scale", "2"])
     assert r.exit_code == 2 and "--scale" in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "reason"),
+    [
+        (["rehearse", "march-2022", "--speed", "nan"], "--speed", "not a finite number"),
+        (["rehearse", "march-2022", "--scale", "inf"], "--scale", "not a finite number"),
+        (["rehearse", "march-2022", "--scale", "0"], "--scale", "must be above 0"),
+        (["rehearse", "march-2022", "--history-days", "-3"], "--history-days", "must be at least 0"),
+        (["replay", "--scenario", "school-week", "--speed", "-5"], "--speed", "must be above 0"),
+        (["replay", "--scenario", "school-week", "--max-speed", "--scale", "NaN"], "--scale", "not a finite"),
+        (["record", "--out", "x.ndjson", "--scale", "1e999"], "--scale", "not a finite number"),
+        (["run", "--duration", "inf"], "--duration", "not a finite number"),
+        (["run", "--client-flush", "abc"], "--client-flush", "not a number"),
+        (["run", "--rate", "-1"], "--rate", "rates must be >= 0"),
+        (["run", "--rate", "1..nan/5"], "--rate", "finite"),
+        (["run", "--rate", "fast"], "--rate", "not a rate"),
+        (["run", "--rate", "5:1:2"], "--rate", "RATE:SECONDS"),
+        (["run", "--rate", "5:0,6:1"], "--rate", "times must increase"),
+        (["run", "--count", "-5"], "--count", ""),
+        (["run", "--seed", "-1"], "--seed", ""),
+    ],
+)
+def test_numbers_nobody_planned_for_are_refused_naming_the_option(args: list[str], option: str, reason: str) -> None:
+    """nan passes every comparison a command makes further down (nan < 1 is false) and inf every lower
+    bound: refused at the edge with the option's name and why, exit 2, no traceback, nothing sent."""
+    r = runner.invoke(app, [*args, "--bootstrap", "127.0.0.1:1"] if args[0] != "record" else args)
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert option in text and reason in text, text
+    assert r.exception is None or isinstance(r.exception, SystemExit)
