@@ -10,6 +10,7 @@ any service dies, the launcher says which, shows its log tail and stops the rest
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -155,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
         help="3 Kafka brokers and 2x2 ClickHouse 18.16 with ZooKeeper (ops/launch_cluster.py)",
     )
     args = parser.parse_args(argv)
+    if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
+        parser.error(f"--rate {args.rate:g}: events/s is a finite number above 0 (no traffic: --no-simulator)")
     settings = load_settings()
     if args.cluster:  # issue 17: the same services on a local cluster, ClickHouse server not chDB
         from ops.launch_cluster import run_cluster

@@ -92,3 +92,17 @@ def test_edu_local_runs_the_pipeline_on_live_traffic_and_stops_on_ctrl_c(tmp_pat
     assert "==> stopping" in out.read_text()
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, f"left running after Ctrl-C: {[p.pid for p in alive]}"
+
+
+@pytest.mark.parametrize("rate", ["nan", "inf", "-5", "0"])
+def test_a_rate_that_is_no_rate_is_refused_before_anything_starts(
+    rate: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--rate nan` or `-5` went on to start the stack with a rate no simulator can send at, and
+    `--rate 0` meant the default rate: refused with the reason, nothing started."""
+    from ops.launch import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(["--rate", rate])
+    assert ended.value.code == 2
+    assert "finite number above 0" in capsys.readouterr().err
