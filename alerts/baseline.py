@@ -41,6 +41,13 @@ class _Slot:
     first: list[float] | None = None  # the first visits' values: their median is the mean until EWMA
 
 
+def _blend(a: _Slot, b: _Slot | None, w_b: float) -> tuple[float, float]:
+    """(mean, dev) between slot a's centre and its neighbour b's, b weighing w_b; a's alone without b."""
+    if b is None:
+        return a.mean, a.dev
+    return a.mean * (1 - w_b) + b.mean * w_b, a.dev * (1 - w_b) + b.dev * w_b
+
+
 class _Profile:
     """Slots of one day grouping: key (group, slot index) -> robust EWMA of visit means."""
 
@@ -173,19 +180,11 @@ class SeasonalBaseline:
         w_other = pos - 0.5 if after else 0.5 - pos
         name, a, b = found[0]
         visits = a.visits
-        if b is None:
-            mean, dev = a.mean, a.dev
-        else:
-            mean = a.mean * (1 - w_other) + b.mean * w_other
-            dev = a.dev * (1 - w_other) + b.dev * w_other
+        mean, dev = _blend(a, b, w_other)
         if name == "weekday" and visits < _TRUSTED_VISITS and len(found) > 1 and found[1][0] == "daytype":
             # a young day-of-week profile must agree with its day type's, or the day type answers
             _, a2, b2 = found[1]
-            if b2 is None:
-                m2, d2 = a2.mean, a2.dev
-            else:
-                m2 = a2.mean * (1 - w_other) + b2.mean * w_other
-                d2 = a2.dev * (1 - w_other) + b2.dev * w_other
+            m2, d2 = _blend(a2, b2, w_other)
             if abs(mean - m2) > self.k * max(d2, self.rel_floor * abs(m2)):
                 name, mean, dev, visits = "daytype", m2, d2, a2.visits
         spread = self.band_z * 1.25 * dev  # 1.25 x mean abs deviation ~ one standard deviation
