@@ -10,7 +10,10 @@ echo "==> ruff (lint, format) and mypy"
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 set +e
-.venv/bin/python -m pytest --headless -p no:cacheprovider "$@"
+# Two test workers (pytest-xdist), whole files each: the journeys (tests marked `journey`, minutes of
+# wall time each, mostly a launched stack working or waiting on the wall clock) start first, one per
+# worker, and the other tests run beside them (tests/conftest.py orders and groups them).
+.venv/bin/python -m pytest --headless -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "no tests were collected: that is a failure here" >&2; exit 1; fi

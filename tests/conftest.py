@@ -28,9 +28,17 @@ SERVICE_FIXTURES = {"kafka", "clickhouse_server", "server_session_store"}
 BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_thread_server", "dash_process_server"}
 
 
+def schedule_rank(item: pytest.Item) -> int:
+    """Journeys first: with two test workers (ops/test.sh) one of them runs the longest journey while
+    the other works through the rest. The local cluster (9 server processes) last, so its start-up
+    loads as few other tests as possible."""
+    if item.get_closest_marker("journey") is not None:
+        return 0
+    return 2 if item.get_closest_marker("cluster") is not None else 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The local cluster (9 server processes) runs last, so its start-up and shutdown load no other test.
-    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)
+    items.sort(key=schedule_rank)  # stable: the collection order within each rank
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if names & SERVICE_FIXTURES and item.get_closest_marker("integration") is None:
@@ -143,3 +151,18 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
     )
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Under `--dist loadfile`, whole files go to one test worker as usual (their module fixtures
+    start once), and the cluster's files go together, so only one worker starts the local cluster."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndCluster(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/cluster/" if path.startswith("tests/cluster/") else path
+
+    return FilesAndCluster(config, log)
