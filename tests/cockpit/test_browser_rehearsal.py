@@ -136,13 +136,28 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 class Phases:
-    """Wall time of each part of the journey, printed as it goes (`pytest -s`): where the minutes go."""
+    """Wall time of each part of the journey, printed as it goes (`pytest -s`) and written to a file
+    under tests/artifacts: where the minutes go."""
 
-    def __init__(self) -> None:
-        self.t0 = time.monotonic()
+    def __init__(self, log: Path) -> None:
+        self.t0 = self.mark = time.monotonic()
+        self.log = log
+        log.write_text("")
 
     def __call__(self, what: str) -> None:
-        print(f"[journey {time.monotonic() - self.t0:6.1f} s] {what}", flush=True)
+        line = f"[journey {time.monotonic() - self.t0:6.1f} s] {what}"
+        print(line, flush=True)
+        with self.log.open("a") as f:
+            f.write(line + "\n")
+
+    def start(self) -> None:
+        """From here the issue's clock runs: a rehearsal command started."""
+        self.mark = time.monotonic()
+
+    def within_ten_minutes(self, what: str) -> None:
+        took = time.monotonic() - self.mark
+        assert took <= 600, f"{what} {took:.0f} s after the rehearse command started, more than 10 minutes"
+        self(f"{what}, {took:.0f} s after the rehearse command started")
 
 
 def summary_value(text: str, label: str) -> str:
@@ -227,7 +242,7 @@ def surging_on_board_and_alerts(dash_duo, stack: Stack, timeout: float) -> None:
 
 @pytest.mark.timeout(2700)  # two rehearsals at 1:100 (the month, then to 16 March): ~9 min in all here
 def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
-    phase = Phases()
+    phase = Phases(artifacts / "rehearsal-journey-phases.txt")  # also when the suite captures output
     set_viewport(dash_duo, *VIEWPORT)
     # -- live traffic first, so "the live data is untouched" is about real rows ---------------------
     truth = stack.data.parent / "live-truth.json"
@@ -241,6 +256,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     phase("live traffic stored and on the report")
 
     # -- an isolated rehearsal: its own topics and database, the cockpit's banner on every page ------
+    phase.start()
     out = stack.simulate(
         "rehearse", "march-2022", "--speed", "36000", "--scale", str(1 / SCALE), "--target", "isolated"
     )
@@ -286,7 +302,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     within(count(whole["report-peak"]) * SCALE, 64.33e6, "peak day")
     surging_on_board_and_alerts(dash_duo, stack, 600)
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-isolated-alerts-zh.png"))
-    phase("isolated: surge board and alerts")
+    phase.within_ten_minutes("isolated: the month's figures on the report, the four on the surge board and alerts")
 
     # -- ending it drops its data; the live data is what it was -----------------------------------
     out = stack.simulate("rehearse-end")
@@ -304,6 +320,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
 
     # -- on the live stack (its clock is in 2022, behind the rehearsal), held on the closures' third
     # morning (Wednesday 16 March 10:30: ~4x in the four, ~2x elsewhere; half the events of the month) --
+    phase.start()
     out = stack.simulate(
         "rehearse",
         "march-2022",
@@ -360,7 +377,7 @@ def test_rehearsals_isolated_and_live_on_a_launched_stack(stack: Stack, dash_duo
     # 2022 traffic above had anchored its baselines, four years before the rehearsal's history).
     surging_on_board_and_alerts(dash_duo, stack, 600)
     dash_duo.driver.save_screenshot(str(artifacts / "rehearsal-live-alerts-zh.png"))
-    phase("live: surge board and alerts")
+    phase.within_ten_minutes("live: the four on the surge map, the surge board and alerts")
     # The report of the live rehearsal's first fortnight, scaled back (the rest is after --until).
     lfirst = load_scenario("march-2022").start_ms + int(stack.manifest()["shift_ms"])  # type: ignore[call-overload]
     lmarch = {d: day(lfirst + d * DAY_MS) for d in (0, 12, 13, 15)}  # 1, 13, 14, 16 March
