@@ -29,22 +29,25 @@ BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_thread_server", "dash_process_s
 
 
 def schedule_rank(item: pytest.Item) -> int:
-    """Journeys first: with two test workers (ops/test.sh) one of them runs the longest journey while
-    the other works through the rest. The local cluster (9 server processes) last, so its start-up
-    loads as few other tests as possible."""
+    """Journeys first: with two test workers (ops/test.sh) one of them runs the longest journey (the
+    rehearsal, whose 10-minute bound is wall time) while the other works through the rest, unit tests
+    (one core) before the tests that start services. The local cluster (9 server processes) last, so
+    its start-up loads as few other tests as possible."""
     if item.get_closest_marker("journey") is not None:
         return 0
-    return 2 if item.get_closest_marker("cluster") is not None else 1
+    if item.get_closest_marker("cluster") is not None:
+        return 3
+    return 2 if any(item.get_closest_marker(m) for m in ("integration", "browser", "exactness")) else 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=schedule_rank)  # stable: the collection order within each rank
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if names & SERVICE_FIXTURES and item.get_closest_marker("integration") is None:
             item.add_marker(pytest.mark.integration)
         if names & BROWSER_FIXTURES and item.get_closest_marker("browser") is None:
             item.add_marker(pytest.mark.browser)
+    items.sort(key=schedule_rank)  # stable: the collection order within each rank
 
 
 @pytest.fixture(scope="session")
