@@ -10,20 +10,20 @@ echo "==> ruff (lint, format) and mypy"
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 set +e
-# Two test workers (pytest-xdist), whole files each: the journeys (tests marked `journey`, minutes of
-# wall time each, mostly a launched stack working or waiting on the wall clock) start first, one per
-# worker, and the other tests run beside them (tests/conftest.py orders and groups them). Then the
-# local cluster's fault tests alone, as they were written: nine server processes and timed faults
-# (once, with other tests beside it, a ZooKeeper restart left one batch twice in the hourly rollup;
-# docs/exactly-once.md, "What is left").
-.venv/bin/python -m pytest --headless -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder -m "not cluster" "$@"
+# Two test workers (pytest-xdist), whole files each: the operator journey (minutes of wall time,
+# mostly a launched stack waiting on the wall clock) starts first and the other tests run beside it
+# (tests/conftest.py orders and groups them). Then the tests marked `alone`, with nothing beside
+# them: the rehearsal journey (its bound is 10 minutes of wall time) and the local cluster's fault
+# tests (nine server processes and timed faults; once, with other tests beside it, a ZooKeeper
+# restart left one batch twice in the hourly rollup: docs/exactly-once.md, "What is left").
+.venv/bin/python -m pytest --headless -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder -m "not alone" "$@"
 rc=$?
-.venv/bin/python -m pytest --headless -p no:cacheprovider -m cluster "$@"
-rc_cluster=$?
+.venv/bin/python -m pytest --headless -p no:cacheprovider -m alone "$@"
+rc_alone=$?
 set -e
-# 5: no test collected (e.g. arguments that name no cluster test): a failure only if neither part ran any
-if [ "$rc" -eq 5 ] && [ "$rc_cluster" -eq 5 ]; then echo "no tests were collected: that is a failure here" >&2; exit 1; fi
+# 5: no test collected (e.g. arguments that name no such test): a failure only if neither part ran any
+if [ "$rc" -eq 5 ] && [ "$rc_alone" -eq 5 ]; then echo "no tests were collected: that is a failure here" >&2; exit 1; fi
 [ "$rc" -eq 5 ] && rc=0
-[ "$rc_cluster" -eq 5 ] && rc_cluster=0
+[ "$rc_alone" -eq 5 ] && rc_alone=0
 if [ "$rc" -ne 0 ]; then exit "$rc"; fi
-exit "$rc_cluster"
+exit "$rc_alone"

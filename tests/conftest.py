@@ -29,10 +29,10 @@ BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_thread_server", "dash_process_s
 
 
 def schedule_rank(item: pytest.Item) -> int:
-    """Journeys first: with two test workers (ops/test.sh) one of them runs the longest journey (the
-    rehearsal, whose 10-minute bound is wall time) while the other works through the rest, unit tests
-    (one core) before the tests that start services. The local cluster (9 server processes) last, so
-    its start-up loads as few other tests as possible."""
+    """Journeys first: with two test workers (ops/test.sh) one of them runs a journey (minutes of wall
+    time) while the other works through the rest, unit tests before the tests that start services.
+    The local cluster (9 server processes) last, so its start-up loads as few other tests as
+    possible (ops/test.sh runs it, and the rehearsal journey, in a second run with nothing beside)."""
     if item.get_closest_marker("journey") is not None:
         return 0
     if item.get_closest_marker("cluster") is not None:

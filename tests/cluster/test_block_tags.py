@@ -23,7 +23,7 @@ from sinks.migrations import m0008_block_tags
 from sinks.store import ServerStore
 from tests.conftest import unique
 
-pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.alone]
 
 MINUTE = 1_647_223_200  # 2022-03-14 10:00 Beijing
 

@@ -13,7 +13,7 @@ import pytest
 from tests.cluster.conftest import ClusterPipeline, Probe
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.alone]
 
 N, RATE = 9_000, 1_500.0  # six seconds of events per test
 

@@ -33,7 +33,7 @@ from ops.local_process import free_port
 from ops.zookeeper_local import LocalZooKeeper
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.alone]
 
 MULTI = 14  # ZooKeeper opcode of a multi-operation transaction
 
