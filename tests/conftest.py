@@ -32,7 +32,8 @@ def schedule_rank(item: pytest.Item) -> int:
     """Journeys first: with two test workers (ops/test.sh) one of them runs a journey (minutes of wall
     time) while the other works through the rest, unit tests before the tests that start services.
     The local cluster (9 server processes) last, so its start-up loads as few other tests as
-    possible (ops/test.sh runs it, and the rehearsal journey, in a second run with nothing beside)."""
+    possible (ops/test.sh runs it, and the rehearsal journey, in a second run with nothing beside:
+    so no two workers ever start a cluster)."""
     if item.get_closest_marker("journey") is not None:
         return 0
     if item.get_closest_marker("cluster") is not None:
@@ -154,18 +155,3 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
     )
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """Under `--dist loadfile`, whole files go to one test worker as usual (their module fixtures
-    start once), and the cluster's files go together, so only one worker starts the local cluster."""
-    if config.getoption("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    class FilesAndCluster(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return "tests/cluster/" if path.startswith("tests/cluster/") else path
-
-    return FilesAndCluster(config, log)
