@@ -6,3 +6,7 @@ Kafka: detectors are fed one point at a time (O(1) per point), rules take the cl
 and delivery runs apart on its own thread behind a bounded queue. The flow: baseline -> detectors ->
 engine -> lifecycle -> delivery; the main modules are listed in bench/README.md ("What is where").
 """
+
+from alerts.native import use_sources_if_stale
+
+NATIVE = use_sources_if_stale()  # "compiled", "source" or "stale" (see alerts/native.py)

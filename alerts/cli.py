@@ -10,6 +10,7 @@ import signal
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from alerts import NATIVE
 from contracts.settings import load_settings
 
 
@@ -50,11 +51,15 @@ def replay_main(args: argparse.Namespace) -> int:
         days=args.days,
         settings=load_settings(),
         provinces=provinces,
+        through_worker=args.through_worker,
         on_change=None if args.quiet else lambda ch: print(describe(ch), flush=True) if shown(ch) else None,
     )
     v = judge(sc, run.changes, scenario_end=min(sc.end_ms, sc.start_ms + int((args.days or 1e9) * 86_400_000)) / 1000)
     print(f"closures missed={len(v.missed)} late={len(v.late)} split={len(v.split)} false_alerts={len(v.false)}")
-    print(f"events={run.events} changes={len(run.changes)} late_rows={run.late_rows} seconds={run.seconds:.1f}")
+    print(
+        f"events={run.events} changes={len(run.changes)} late_rows={run.late_rows} seconds={run.seconds:.1f} "
+        f"fold={'worker' if args.through_worker else 'columns'} detectors={NATIVE}"
+    )
     return 0
 
 
@@ -77,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--provinces", default="", help="comma-separated codes judged (default: all)")
     rp.add_argument("--quiet", action="store_true", help="print only the summary")
     rp.add_argument("--all", action="store_true", help="also acks and silences (none in a replay)")
+    rp.add_argument(
+        "--through-worker",
+        action="store_true",
+        help="render every click message and fold it with the worker's own aggregate (same results, slower)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "replay":

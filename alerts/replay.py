@@ -1,13 +1,17 @@
 """Offline replay: a scenario through the worker's aggregation and the alert engine, no Kafka.
 
-    edu-alerts replay SCENARIO --scale 0.01 --seed 3 [--days N] [--quiet]
+    edu-alerts replay SCENARIO --scale 0.01 --seed 3 [--days N] [--quiet] [--through-worker]
 
 Why it exists: detector changes are judged on whole terms of simulated traffic (weeks of closures,
-weekends, reopenings), and a pipeline run of that takes hours. Here the generator's encoded click
-messages are folded by `streams.aggregate.aggregate` (the worker's own code) in runs of about a
-minute of arrival time, as a worker folds a fetch, and the rows go to `AlertEngine.ingest` with
-the run's watermark, as the alerting service does with one partition. Session messages are not
-generated into rows: the alerts read only the clicks rates.
+weekends, reopenings), and a pipeline run of that takes hours. The generator's clicks are cut in
+runs of about a minute of arrival time, as a worker folds a fetch, folded into rate rows, and the
+rows go to `AlertEngine.ingest` with the run's watermark, as the alerting service does with one
+partition. Session messages are not generated: the alerts read only the clicks rates.
+
+The fold is `streams.aggregate.fold_clicks`, the worker's click rules on the generator's columns;
+`through_worker` renders every click message to its wire bytes and folds it with the worker's own
+`aggregate` instead (about twice the time; tests/alerts/test_replay.py holds both to the same
+state changes, tests/streams/test_fold_clicks.py to the same rows).
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ import numpy as np
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.service import engine_config
 from contracts.alerts import StateChange
-from contracts.geo import PROVINCE_CODES
+from contracts.geo import ACTIONS, PROVINCE_CODES
 from contracts.settings import Settings
 from simulators.generator import _CLICK, Generator
+from simulators.model import PLATFORM_NAMES, SECTION_NAMES
 from simulators.scenario import Scenario, load_scenario
-from streams.aggregate import Limits, aggregate
+from streams.aggregate import ClickColumns, Limits, aggregate, fold_clicks
 
 RUN_MS = 60_000  # arrival time folded into one rate batch
 
@@ -66,6 +71,67 @@ def click_messages(gen: Generator) -> Iterator[tuple[int, int, bytes]]:
             yield at[j], last_ts[j], value.encode()
 
 
+def click_columns(gen: Generator) -> Iterator[tuple[np.ndarray, ClickColumns]]:
+    """(arrival ms, clicks) of each of the generator's blocks, in its send order, as codes."""
+    for sel, bounds in gen._blocks():
+        gen._seq += int(bounds[-1])  # the ids the messages would have carried, as `click_messages` counts
+        click = np.flatnonzero(sel["kind"] == _CLICK)
+        if click.size == 0:
+            continue
+        yield (
+            sel["at"][click],
+            ClickColumns(
+                ts=sel["ts"][click],
+                platform=sel["plat"][click],
+                province=sel["prov"][click],
+                section=gen._res_section_arr[sel["res"][click]],
+                action=sel["action"][click],
+                platforms=PLATFORM_NAMES,
+                provinces=PROVINCE_CODES,
+                sections=SECTION_NAMES,
+                actions=ACTIONS,
+            ),
+        )
+
+
+def _cut(cols: ClickColumns, lo: int, hi: int | None = None) -> ClickColumns:
+    sl = slice(lo, hi)
+    return ClickColumns(
+        cols.ts[sl], cols.platform[sl], cols.province[sl], cols.section[sl], cols.action[sl],
+        cols.platforms, cols.provinces, cols.sections, cols.actions,
+    )  # fmt: skip
+
+
+def _join(a: ClickColumns, b: ClickColumns) -> ClickColumns:
+    return ClickColumns(
+        np.concatenate([a.ts, b.ts]), np.concatenate([a.platform, b.platform]),
+        np.concatenate([a.province, b.province]), np.concatenate([a.section, b.section]),
+        np.concatenate([a.action, b.action]), a.platforms, a.provinces, a.sections, a.actions,
+    )  # fmt: skip
+
+
+def column_runs(gen: Generator) -> Iterator[tuple[int, ClickColumns]]:
+    """(run end ms, clicks) of each run of `RUN_MS` arrival time, cut where `replay`'s message loop
+    cuts: a run starts at the first click arriving at or after the previous run's end."""
+    run_end: int | None = None
+    held: tuple[np.ndarray, ClickColumns] | None = None
+    for at, cols in click_columns(gen):
+        if held is not None:
+            at, cols = np.concatenate([held[0], at]), _join(held[1], cols)
+        start = 0
+        while True:
+            if run_end is None:
+                run_end = int(at[start]) + RUN_MS
+            j = int(np.searchsorted(at, run_end, side="left"))
+            if j >= at.size:
+                held = at[start:], _cut(cols, start)
+                break
+            yield run_end, _cut(cols, start, j)
+            run_end, start = int(at[j]) + RUN_MS, j
+    if held is not None and held[0].size and run_end is not None:
+        yield run_end, held[1]
+
+
 def replay(
     scenario: Scenario | str,
     *,
@@ -76,6 +142,7 @@ def replay(
     on_change: Callable[[StateChange], None] | None = None,
     settings: Settings | None = None,
     provinces: Iterable[str] | None = None,
+    through_worker: bool = False,
 ) -> ReplayResult:
     """Run the scenario (optionally only its first `days`) and return every state change;
     `provinces` limits the series judged (all by default; fewer make a quick test)."""
@@ -94,6 +161,15 @@ def replay(
     engine = AlertEngine(cfg, on_change=changed, provinces=PROVINCE_CODES if provinces is None else provinces)
     limits = Limits.from_settings(s)
     t0 = time.perf_counter()
+    if not through_worker and fits_one_record(sc, limits):
+        wm = 0
+        for run_end_ms, cols in column_runs(gen):
+            folded = fold_clicks(cols, wm, run_end_ms, limits)
+            wm = folded.watermark_ms
+            out.events += folded.events
+            engine.ingest(folded.clicks)
+            engine.advance(wm / 1000.0)
+        return _finish(out, engine, end_ms, cfg, t0)
     run: list[tuple[int, bytes]] = []
     run_end = None
     wm = 0
@@ -118,6 +194,16 @@ def replay(
         offset += 1
     if run:
         fold(run_end or 0)
+    return _finish(out, engine, end_ms, cfg, t0)
+
+
+def fits_one_record(sc: Scenario, limits: Limits) -> bool:
+    """Whether every message of the scenario passes the decoder's size limits, as `fold_clicks`
+    assumes (a click renders to under 400 bytes); if not, only the worker's own fold is faithful."""
+    return sc.model.max_batch <= limits.max_events and sc.model.max_batch * 400 <= limits.max_bytes
+
+
+def _finish(out: ReplayResult, engine: AlertEngine, end_ms: int, cfg: EngineConfig, t0: float) -> ReplayResult:
     engine.advance(end_ms / 1000.0 + cfg.lateness_s + 60)  # the end of the scenario closes its minutes
     out.late_rows = engine.late_rows
     out.seconds = time.perf_counter() - t0

@@ -30,6 +30,8 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 
+echo "==> the alert detectors, compiled (mypyc; quick when up to date)"
+.venv/bin/python -m ops.build_native
 echo "==> Kafka jars"
 .venv/bin/python -m ops.kafka_local fetch >/dev/null
 echo "==> ZooKeeper jars (the local ClickHouse cluster, edu-local --cluster)"
