@@ -3,10 +3,12 @@
     python -m bench.replay_bench [--scenario spring-term-closures] [--scale 0.01] [--days 2]
                                  [--old-rev fd45242]
 
+"New" is `alerts.replay` as `edu-alerts replay` runs it: clicks folded on the generator's columns,
+the detectors compiled if `python -m ops.build_native` built them (the last line says which).
 "Old" is what judging a detector change took before issue 18: every message of the scenario
 (clicks and sessions) from `Generator.messages()`, folded by `streams.aggregate.aggregate` in runs
 of a minute per topic, into the alert engine of `--old-rev` (its alerts/ package unpacked from git
-into a temporary folder and put first on the path of a child process). "New" is `alerts.replay`.
+into a temporary folder and put first on the path of a child process, so it runs as plain Python).
 Both run the same first `--days` days; the 94-day figures are per-day times x the scenario's days.
 Last line: name=value pairs.
 """
@@ -90,6 +92,7 @@ def main() -> int:
     p.add_argument("--days", type=float, default=2.0)
     p.add_argument("--old-rev", default="fd45242")
     args = p.parse_args()
+    from alerts import NATIVE
     from alerts.replay import replay
     from simulators.scenario import load_scenario
 
@@ -105,7 +108,7 @@ def main() -> int:
     print(
         f"replay_new_s_per_day={new / args.days:.2f} replay_old_s_per_day={old / args.days:.2f} "
         f"replay_new_full_s={new / args.days * sc.days:.0f} replay_old_full_s={old / args.days * sc.days:.0f} "
-        f"speedup={old / new:.2f}"
+        f"speedup={old / new:.2f} detectors={NATIVE}"
     )
     return 0
 
