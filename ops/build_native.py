@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -21,7 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from alerts.native import GROUP, MODULES, built, source_path, stamp_path, write_stamp  # noqa: E402
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():  # importing the package warns when the build is stale: rebuilding is the cure
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from alerts.native import GROUP, MODULES, built, source_path, stamp_path, write_stamp
 
 
 def build(force: bool = False) -> bool:
@@ -31,17 +36,28 @@ def build(force: bool = False) -> bool:
     from mypyc.build import mypycify
     from setuptools import setup
 
+    warnings.filterwarnings("ignore", message=".*tool.setuptools.*beta", module="setuptools")
+
     paths = [str(source_path(m).relative_to(ROOT)) for m in MODULES]
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
         with tempfile.TemporaryDirectory(prefix="edu-native-") as tmp:
+            lib = Path(tmp) / "lib"
             ext = mypycify(paths, opt_level="3", target_dir=tmp, group_name=GROUP)
             setup(
                 name="edu-native",
                 ext_modules=ext,
-                script_args=["-q", "build_ext", "--inplace", "--build-temp", tmp],
+                script_args=["-q", "build_ext", "--build-lib", str(lib), "--build-temp", tmp],
             )
+            stamp_path().unlink(missing_ok=True)  # until every file is in place, the sources run
+            for built_file in sorted(lib.rglob("*.so")):
+                target = ROOT / built_file.relative_to(lib)
+                # a new file renamed over the old: a running service keeps the library it mapped
+                # (writing into it in place could crash it)
+                staged = target.with_name(target.name + ".new")
+                shutil.copy2(built_file, staged)
+                os.replace(staged, target)
     finally:
         os.chdir(cwd)
     write_stamp()
