@@ -32,6 +32,11 @@ class SurgeParams:
     # lasts exit_hold_min; minutes with too little evidence (nights) hold the state
     z_exit: float = 2.0
     exit_hold_min: int = 30
+    # ...and only once the minutes since it began favour normal traffic over traffic at k x baseline
+    # by a likelihood ratio of exit_lr (a CUSUM on each minute's clicks, in units of the longest
+    # window's dispersion): a short window at the edge of enough evidence dips to "normal" by chance
+    # while a small province is still closed, and its alert resolved and fired again every evening
+    exit_lr: float = 100.0
     # evidence: at least this many independent units (expected count / dispersion) in the window, on
     # a window of up to max_window_min minutes (multiples of window_min). With fewer, one long
     # session is a sizeable share of the window and the tail approximation fails; a series that
@@ -239,6 +244,7 @@ class SeriesDetector:
         self.state = NORMAL
         self.frozen = False  # set by the caller: do not learn the baseline from this minute
         self._normal_run = 0  # minutes of normal evidence since the episode last looked abnormal
+        self._exit_llr = 0.0  # log likelihood ratio, normal against k x baseline, since the surge began
         self._outage = False
         self._last_ev: tuple[int, float, float, float, float] = (0, 0.0, 0.0, 1.0, 0.0)
         # the general score reads a short moving average: per-minute counts are Poisson-noisy, and a
@@ -315,6 +321,23 @@ class SeriesDetector:
             return False
         return deviance_z(value, e, phi) >= sp.spike_z
 
+    def _add_exit_evidence(self, x: float, e: float, maturity: float) -> None:
+        """One minute into the CUSUM that lets a surge end (SurgeParams.exit_lr): the quasi-Poisson
+        log likelihood ratio of x clicks at the baseline e against k x e, floored at 0, so it counts
+        the evidence since the traffic last looked like the surge. Nights add little either way."""
+        sp = self.surge_p
+        if e <= 0:
+            return
+        phi = 0.0  # the longest window's dispersion that is known (clicks come in sessions)
+        for n in self.evidence:
+            d = self.dispersion[n]
+            if d.learnt >= sp.min_dispersion_pairs:
+                phi = d.phi
+        if phi <= 0:
+            return
+        inc = (e * (sp.k - 1.0) - x * math.log(sp.k)) / (phi * maturity)
+        self._exit_llr = max(0.0, self._exit_llr + inc)
+
     def _step(self, n: int, obs: float, e: float, z: float) -> None:
         """Advance the episode state by one minute's evidence (n = 0: none, hold)."""
         sp, dp = self.surge_p, self.drop_p
@@ -327,11 +350,15 @@ class SeriesDetector:
             if is_surge or is_drop:
                 self.state = SURGE if is_surge else DROP
                 self._normal_run = 0
+                self._exit_llr = 0.0
             self._outage = is_drop and obs <= 0
             return
         if self.state == DROP:
             self._outage = obs <= 0 and z <= -dp.z_min
-        normal = z <= sp.z_exit if self.state == SURGE else z >= -sp.z_exit
+        if self.state == SURGE:
+            normal = z <= sp.z_exit and self._exit_llr >= math.log(sp.exit_lr)
+        else:
+            normal = z >= -sp.z_exit
         self._normal_run = self._normal_run + 1 if normal else 0
         hold = sp.exit_hold_min if self.state == SURGE else self.drop_exit_hold
         if self._normal_run >= hold:
@@ -358,6 +385,8 @@ class SeriesDetector:
         if n and self.state == NORMAL and self._paused.last(n):
             n = 0  # a window reaching back into an episode is no evidence of a new one
         zev = deviance_z(obs, e, phi) if n else 0.0
+        if self.state == SURGE and exp is not None:
+            self._add_exit_evidence(value, exp.mean, maturity)
         self._step(n, obs, e, zev)
         if n:
             self._last_ev = (n, obs, e, phi, zev)

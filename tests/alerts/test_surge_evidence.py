@@ -126,3 +126,20 @@ def test_ordinary_school_days_of_bursty_traffic_raise_nothing() -> None:
         readings = _run(det, sessions(school_days(5, per_day), seed=seed))
         flagged = [r for r in readings if r.surge or r.drop or r.outage]
         assert not flagged, (per_day, flagged[:3])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_small_series_holds_a_long_closure_as_one_episode(seed: int) -> None:
+    """x2.2 for five days in a series judged on hours-long windows at the edge of enough evidence:
+    evenings dip to "normal" on the window alone, so the episode must also wait for the minutes since
+    the closure to favour normal traffic (the CUSUM of `exit_lr`); it ends on the reopening's morning."""
+    lam = school_days(10, 4_000)
+    onset, reopen = 4 * 1440, 9 * 1440  # Friday 00:00 to Wednesday 00:00 (a weekend inside)
+    lam[onset:reopen] *= 2.2
+    det = SeriesDetector(surge=SURGE, anomaly=False)
+    readings = _run(det, sessions(lam, seed=seed))
+    log = _alert_log(readings)
+    firing = [at for at, s in log if s is State.FIRING]
+    resolved = [at for at, s in log if s is State.RESOLVED]
+    assert len(firing) == 1 and readings[onset].t < firing[0] <= readings[onset + 14 * 60].t, log
+    assert len(resolved) == 1 and readings[reopen].t < resolved[0] <= readings[reopen + 12 * 60].t, log
