@@ -34,7 +34,7 @@ def stamp_path() -> Path:
     return PACKAGE_DIR / "_native.stamp"
 
 
-def _digests() -> dict[str, str]:
+def digests() -> dict[str, str]:
     return {m: hashlib.sha256(source_path(m).read_bytes()).hexdigest() for m in MODULES}
 
 
@@ -49,8 +49,9 @@ def extensions() -> list[Path]:
     return [p for p in (PACKAGE_DIR / (n + suffix) for n in names) if p.exists()]
 
 
-def write_stamp() -> None:
-    stamp_path().write_text(json.dumps({"abi": _abi(), "sources": _digests()}, indent=1) + "\n")
+def write_stamp(sources: dict[str, str] | None = None) -> None:
+    """Record the build: `sources` are the digests of the sources compiled (taken before compiling)."""
+    stamp_path().write_text(json.dumps({"abi": _abi(), "sources": sources or digests()}, indent=1) + "\n")
 
 
 def built() -> bool:
@@ -62,7 +63,7 @@ def built() -> bool:
     return (
         isinstance(stamp, dict)
         and stamp.get("abi") == _abi()
-        and stamp.get("sources") == _digests()
+        and stamp.get("sources") == digests()
         and len(extensions()) == len(MODULES) + 1
     )
 

@@ -26,7 +26,7 @@ import warnings  # noqa: E402
 
 with warnings.catch_warnings():  # importing the package warns when the build is stale: rebuilding is the cure
     warnings.simplefilter("ignore", RuntimeWarning)
-    from alerts.native import GROUP, MODULES, built, source_path, stamp_path, write_stamp
+    from alerts.native import GROUP, MODULES, built, digests, source_path, stamp_path, write_stamp
 
 
 def build(force: bool = False) -> bool:
@@ -38,6 +38,7 @@ def build(force: bool = False) -> bool:
 
     warnings.filterwarnings("ignore", message=".*tool.setuptools.*beta", module="setuptools")
 
+    compiled = digests()  # what is compiled: a source edited during the build must not pass for built
     paths = [str(source_path(m).relative_to(ROOT)) for m in MODULES]
     cwd = os.getcwd()
     os.chdir(ROOT)
@@ -60,7 +61,9 @@ def build(force: bool = False) -> bool:
                 os.replace(staged, target)
     finally:
         os.chdir(cwd)
-    write_stamp()
+    if digests() != compiled:
+        raise SystemExit("ops.build_native: a source changed during the build; run it again")
+    write_stamp(compiled)
     return True
 
 

@@ -52,3 +52,24 @@ def test_state_is_bounded() -> None:
     assert len(s.values.keys) <= s.values.max_bins // 2 + 1
     assert all(len(r.keys) <= r.max_bins // 2 + 1 for r in s.residuals)
     assert len(s.profiles[1].mean) <= 7 * 48
+
+
+def test_an_onset_below_the_series_record_is_damped_and_a_record_is_not() -> None:
+    """Per-series calibration: a novelty is judged against the largest one this series produced."""
+    rng = np.random.default_rng(7)
+    x = 100.0 + rng.normal(0, 1, 4000)
+    x[2000] += 60.0  # the record
+    x[3000] += 30.0  # a smaller novelty later: still new, but half the record
+    s = AnomalyScorer()
+    half = s.cfg.half_score
+    scores, raws, records = [], [], []
+    for i, v in enumerate(x):
+        records.append(s.record)
+        scores.append(s.score(60.0 * i, float(v)))
+        raws.append(s.last_raw)
+    assert raws[2000] > records[2000] and scores[2000] == raws[2000] / (raws[2000] + half) > 0.9
+    r, rec = raws[3000], records[3000]
+    assert 0 < r < rec and rec == max(raws[100:3000])
+    damped = r * (r / rec) ** s.cfg.record_beta
+    assert math.isclose(scores[3000], damped / (damped + half))
+    assert scores[3000] < r / (r + half)
