@@ -266,6 +266,11 @@ class SeriesDetector:
             return obs, None, None
         return obs, self._exp.last(n), self._var.last(n)
 
+    def window_sums(self, n: int) -> tuple[float, float | None]:
+        """(observed, expected) over the last n minutes; expected None unless all had a baseline."""
+        obs, exp, _ = self._sums(n)
+        return obs or 0.0, exp
+
     def _learn_dispersion(self, t: float) -> None:
         """Learn from yesterday's windows against the day before's: what happens today (a surge
         building up) cannot change how today is judged, and windows paused by an episode are never

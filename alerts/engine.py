@@ -218,9 +218,7 @@ class AlertEngine:
             and r[k].expected is not None
             and r[k].score >= self.cfg.anomaly_threshold
         ]
-        for k in r:
-            if k[0] in ("national", "platform", "resource"):
-                self._judge(k, [k], r, surge, drop, outage, anomaly)
+        surging: list[str] = []  # provinces in a surge this minute
         for code, keys in self._provinces.items():
             if self._judge(("province", code), keys, r, surge, drop, outage, anomaly):
                 for k in keys:  # nothing of a province in an episode feeds its baselines
@@ -228,6 +226,14 @@ class AlertEngine:
             else:
                 for k in keys:
                     self.detectors[k].frozen = False
+            if ("province", code) in self._surging:
+                surging.append(code)
+        for k in r:
+            if k[0] in ("national", "platform", "resource"):
+                own: list[Candidate] = []
+                self._judge(k, [k], r, own, drop, outage, anomaly)
+                if own and self._surge_beyond(k, r, surging):
+                    surge += own
         cap_warn, cap_crit, fc = self._capacity(r, now)
         c = self.cfg
         for rule, cands in (
@@ -305,6 +311,25 @@ class AlertEngine:
             if kind in best:
                 out.append(self._candidate(best[kind][1], r, kind, alert_key))
         return any(kind in best for kind in ("surge", "drop", "outage"))
+
+    def _surge_beyond(self, key: SeriesKey, r: Mapping[SeriesKey, Reading], provinces: list[str]) -> bool:
+        """Whether a national or platform surge stands without the provinces already surging: one
+        closure is one alert, and a lockdown lifting the national K-12 series by a third, with noise
+        on top, raised national and K-12 surges beside the province's own (four in a spring term at
+        1:1000). Judged on the surge's own evidence window: the total less those provinces' excess
+        over the same minutes must still be k x its baseline."""
+        rd = r[key]
+        n, obs, exp = rd.surge_window_min, rd.surge_obs, rd.surge_exp
+        if not provinces or not n or exp is None or exp <= 0 or key[0] not in ("national", "platform"):
+            return True
+        excess = 0.0
+        for c in provinces:
+            det = self.detectors.get(("province", c) if key[0] == "national" else ("pp", key[1], c))
+            if det is not None:
+                p_obs, p_exp = det.window_sums(n)
+                if p_exp is not None:
+                    excess += max(0.0, p_obs - p_exp)
+        return obs - excess >= self.cfg.surge.k * exp
 
     def _candidate(
         self, key: SeriesKey, r: Mapping[SeriesKey, Reading], kind: str, alert_key: SeriesKey | None = None
