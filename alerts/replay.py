@@ -16,9 +16,11 @@ state changes, tests/streams/test_fold_clicks.py to the same rows).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +75,7 @@ def click_messages(gen: Generator) -> Iterator[tuple[int, int, bytes]]:
 
 def click_columns(gen: Generator) -> Iterator[tuple[np.ndarray, ClickColumns]]:
     """(arrival ms, clicks) of each of the generator's blocks, in its send order, as codes."""
-    for sel, bounds in gen._blocks():
-        gen._seq += int(bounds[-1])  # the ids the messages would have carried, as `click_messages` counts
+    for sel, _bounds in gen._blocks():
         click = np.flatnonzero(sel["kind"] == _CLICK)
         if click.size == 0:
             continue
@@ -94,20 +95,16 @@ def click_columns(gen: Generator) -> Iterator[tuple[np.ndarray, ClickColumns]]:
         )
 
 
+_ARRAYS = ("ts", "platform", "province", "section", "action")
+
+
 def _cut(cols: ClickColumns, lo: int, hi: int | None = None) -> ClickColumns:
-    sl = slice(lo, hi)
-    return ClickColumns(
-        cols.ts[sl], cols.platform[sl], cols.province[sl], cols.section[sl], cols.action[sl],
-        cols.platforms, cols.provinces, cols.sections, cols.actions,
-    )  # fmt: skip
+    return dataclasses.replace(cols, **{a: getattr(cols, a)[lo:hi] for a in _ARRAYS})
 
 
 def _join(a: ClickColumns, b: ClickColumns) -> ClickColumns:
-    return ClickColumns(
-        np.concatenate([a.ts, b.ts]), np.concatenate([a.platform, b.platform]),
-        np.concatenate([a.province, b.province]), np.concatenate([a.section, b.section]),
-        np.concatenate([a.action, b.action]), a.platforms, a.provinces, a.sections, a.actions,
-    )  # fmt: skip
+    joined: dict[str, Any] = {n: np.concatenate([getattr(a, n), getattr(b, n)]) for n in _ARRAYS}
+    return dataclasses.replace(a, **joined)
 
 
 def column_runs(gen: Generator) -> Iterator[tuple[int, ClickColumns]]:
