@@ -43,6 +43,10 @@ class SurgeParams:
     # needs more than three hours for 20 units is too small to judge.
     min_units: float = 12.0
     max_window_min: int = 180
+    # a surge must also persist: on a window of persist x the evidence window (ending now), the
+    # traffic is >= k x its baseline and z >= z_min. A chance burst fills one window and is diluted
+    # in the longer one; a closure fills both (nights included). 1 turns the check off.
+    persist: int = 2
     dispersion_days: float = 3.0  # memory of the dispersion estimate
     min_dispersion_pairs: int = 24  # windows (each against the day before) learnt before a window can judge
     dispersion_winsor: float = 4.0  # a window's share is capped at this many standard deviations
@@ -233,7 +237,7 @@ class SeriesDetector:
         self.scorer = scorer if scorer is not None else AnomalyScorer() if anomaly else None
         self.evidence = evidence_windows(surge)  # candidate evidence windows, shortest first
         self.dispersion = dispersion if dispersion is not None else dispersions(surge)
-        self.window = max(self.evidence[-1], drop.window_min)
+        self.window = max(self.evidence[-1] * max(surge.persist, 1), drop.window_min)
         # two days more: the dispersion compares yesterday's windows with the day before's
         self._obs, self._paused = _Prefix(2 * DAY_MIN + self.window), _Prefix(2 * DAY_MIN + self.window)
         self._exp, self._var = _Prefix(self.window), _Prefix(self.window)
@@ -343,13 +347,30 @@ class SeriesDetector:
         inc = (e * (sp.k - 1.0) - x * math.log(sp.k)) / (phi * maturity)
         self._exit_llr = max(0.0, self._exit_llr + inc)
 
-    def _step(self, n: int, obs: float, e: float, z: float) -> None:
+    def _persists(self, n: int, z: float, maturity: float) -> bool:
+        """Whether a surge seen on the last n minutes also holds on the last persist x n minutes
+        (SurgeParams.persist). Where that window has no baseline or reaches back into an episode, the
+        n-minute window's own z decides, as it did before the check."""
+        sp = self.surge_p
+        m = n * sp.persist
+        obs, e, var = self._sums(m) if sp.persist > 1 else (None, None, None)
+        if obs is None or e is None or var is None or e <= 0 or self._paused.last(m):
+            return z >= sp.z_min
+        phi = 1.0  # the longest known window's dispersion up to m minutes (phi grows with the window)
+        for w in self.evidence:
+            d = self.dispersion[w]
+            if w <= m and d.learnt >= sp.min_dispersion_pairs:
+                phi = d.phi
+        phi = max(phi, var / e) * maturity
+        return obs >= sp.k * e and deviance_z(obs, e, phi) >= sp.z_min
+
+    def _step(self, n: int, obs: float, e: float, z: float, maturity: float) -> None:
         """Advance the episode state by one minute's evidence (n = 0: none, hold)."""
         sp, dp = self.surge_p, self.drop_p
         if n == 0:
             return
         ratio = obs / e
-        is_surge = ratio >= sp.k and z >= sp.z_min
+        is_surge = ratio >= sp.k and (z >= sp.z_min if self.state == SURGE else self._persists(n, z, maturity))
         is_drop = ratio <= dp.ratio and z <= -dp.z_min
         if self.state == NORMAL or (self.state == SURGE and is_drop) or (self.state == DROP and is_surge):
             if is_surge or is_drop:
@@ -392,7 +413,7 @@ class SeriesDetector:
         zev = deviance_z(obs, e, phi) if n else 0.0
         if self.state == SURGE and exp is not None:
             self._add_exit_evidence(value, exp.mean, maturity)
-        self._step(n, obs, e, zev)
+        self._step(n, obs, e, zev, maturity)
         if n:
             self._last_ev = (n, obs, e, phi, zev)
         elif self.state != NORMAL:  # holding: report the evidence the state rests on
