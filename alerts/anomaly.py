@@ -10,6 +10,10 @@ novelties (heavy-tailed volumes) needs a bigger one to score high, a quiet one d
 threshold fits more kinds of series (on all of NAB the standard and low-FP profiles now share one
 threshold, and the leave-one-category-out low-FP score rose from 52 to 69). The seasonal weight
 fell from 0.5 to 0.25 with it: the residual novelty raised four false positives per true one.
+A third channel sees what single values cannot: a sustained shift inside the range already seen
+(`ShiftCusum`, a CUSUM of clipped robust z-scores around the median, reported once when an
+excursion outgrows every earlier one; it does not raise the record). On all of NAB it moved the
+standard score from 74.13 to 74.87 and low FP from 65.99 to 66.99 (bench/README.md).
 Dropped: extra channels (moving-average, first-difference, prediction-error likelihood), a
 refractory time after a report, a sliding or decaying record. The result is mapped
 through s / (s + s0) so 0.5 is about the level worth alerting on; the first `warmup` points only
@@ -44,6 +48,12 @@ class ScorerConfig:
     range_quantile: float = 0.001  # the scale is the 0.1 %..99.9 % spread, not the full range
     range_every: int = 10  # points between recomputations of that spread
     record_beta: float = 0.25  # an onset below the series' record raw score is damped by (s / record) ** beta
+    shift_weight: float = 0.3  # weight of the sustained-shift channel (0: off)
+    shift_k: float = 0.5  # CUSUM allowance, in robust standard deviations (IQR / 1.349)
+    shift_clip: float = 3.0  # a point adds at most this many deviations (a spike is a short shift, no more)
+    shift_ratio: float = 1.5  # an excursion is reported when its CUSUM beats every earlier one by this factor
+    shift_min: float = 30.0  # and is at least this large
+    shift_count: int = 7  # earlier excursions of at least shift_min / 3 needed first (records are cheap early)
 
 
 class SlotProfile:
@@ -80,6 +90,44 @@ class SlotProfile:
         return e if warm else None
 
 
+class ShiftCusum:
+    """One-sided CUSUM of clipped robust z-scores around the median: a sustained shift, reported once
+    per excursion, when the excursion outgrows every earlier one (a run of unusual points the series
+    has never had, though each point may lie inside the range already seen)."""
+
+    __slots__ = ("sign", "s", "record", "peak", "seen", "fired", "total", "length")
+
+    def __init__(self, sign: float) -> None:
+        self.sign = sign
+        self.s = 0.0
+        self.record = 0.0  # largest peak of the completed excursions
+        self.peak = 0.0
+        self.seen = 0  # completed excursions that peaked at shift_min / 3 or more
+        self.fired = False
+        self.total = 0.0  # sum of |x - mid| over the current excursion
+        self.length = 0
+
+    def step(self, x: float, mid: float, sig: float, cfg: ScorerConfig) -> float:
+        """The excursion's mean distance from the median when it is reported, else 0."""
+        z = self.sign * (x - mid) / sig
+        z = -cfg.shift_clip if z < -cfg.shift_clip else cfg.shift_clip if z > cfg.shift_clip else z
+        self.s = max(0.0, self.s + z - cfg.shift_k)
+        if self.s <= 0.0:
+            if self.length:
+                self.record = max(self.record, self.peak)
+                if self.peak >= cfg.shift_min / 3:
+                    self.seen += 1
+            self.peak, self.fired, self.total, self.length = 0.0, False, 0.0, 0
+            return 0.0
+        self.peak = max(self.peak, self.s)
+        self.total += abs(x - mid)
+        self.length += 1
+        if self.fired or self.seen < cfg.shift_count or self.s < max(cfg.shift_ratio * self.record, cfg.shift_min):
+            return 0.0
+        self.fired = True
+        return self.total / self.length
+
+
 class AnomalyScorer:
     """One series' state; `score(t, x)` returns the anomaly score of the new point in [0, 1].
 
@@ -95,8 +143,12 @@ class AnomalyScorer:
         self.residuals = [ValueMemory(), ValueMemory()]
         self.recent: deque[float] = deque(maxlen=max(cfg.onset_window, 1))
         self.last_raw = 0.0
+        self.last_point = 0.0  # raw score without the shift channel: only that sets the record
         self.record = 0.0  # largest raw score after warm-up
         self._scale = 0.0
+        self._mid = 0.0
+        self._sig = 0.0
+        self.shifts = [ShiftCusum(1.0), ShiftCusum(-1.0)]
 
     def _factor(self, n: int) -> float:
         return (min(n, self.cfg.n_cap) / self.cfg.n_ref) ** self.cfg.gamma
@@ -107,8 +159,16 @@ class AnomalyScorer:
         n = mem.count
         if n % self.cfg.range_every == 0 or self._scale <= 0:
             self._scale = mem.robust_range(self.cfg.range_quantile) if self.cfg.range_quantile else mem.range
+            if self.cfg.shift_weight > 0 and n:
+                self._mid = mem.quantile(0.5)
+                self._sig = (mem.quantile(0.75) - mem.quantile(0.25)) / 1.349
         r = self._scale if self._scale > 0 else mem.range
         s = mem.distance(x) / r if r > 0 else 0.0
+        shift = 0.0
+        if self.cfg.shift_weight > 0 and n > self.cfg.warmup and r > 0:
+            sig = max(self._sig, 0.01 * r)
+            for sh in self.shifts:
+                shift = max(shift, self.cfg.shift_weight * sh.step(x, self._mid, sig, self.cfg) / r)
         for profile, resid in zip(self.profiles, self.residuals, strict=False):
             e = profile.residual(t, x)
             if e is None:
@@ -118,11 +178,15 @@ class AnomalyScorer:
                 s = max(s, seasonal / self._factor(max(n, 1)))
             resid.add(e)
         mem.add(x)
-        return s * self._factor(n) if n else 0.0
+        if not n:
+            return 0.0
+        self.last_point = s * self._factor(n)
+        return max(s, shift) * self._factor(n)
 
     def score(self, t: float, x: float) -> float:
         if not math.isfinite(x):
             return 0.0
+        self.last_point = 0.0
         s = self.raw(t, x)
         self.last_raw = s
         beaten = max(self.recent) if self.recent else 0.0
@@ -130,8 +194,8 @@ class AnomalyScorer:
         if self.values.count <= self.cfg.warmup:
             return 0.0
         record = self.record
-        if s > record:
-            self.record = s
+        if self.last_point > record:
+            self.record = self.last_point
         if s <= beaten:
             return 0.0
         if s < record:
