@@ -14,6 +14,11 @@ A third channel sees what single values cannot: a sustained shift inside the ran
 (`ShiftCusum`, a CUSUM of clipped robust z-scores around the median, reported once when an
 excursion outgrows every earlier one; it does not raise the record). On all of NAB it moved the
 standard score from 74.13 to 74.87 and low FP from 65.99 to 66.99 (bench/README.md).
+Inside the seen range the distance to the nearest value is judged against the local spacing of the
+values seen there (`ValueMemory.local_gap`, 4 neighbours a side): a value in a sparse tail that lies
+within that spacing of an old one is damped by sqrt(d / gap). On all of NAB it removes about 20 of
+180 false positives (mostly the heavy-tailed Twitter volumes) for one window: standard 74.87 ->
+75.22, low FP 66.99 -> 67.98.
 Dropped: extra channels (moving-average, first-difference, prediction-error likelihood), a
 refractory time after a report, a sliding or decaying record. The result is mapped
 through s / (s + s0) so 0.5 is about the level worth alerting on; the first `warmup` points only
@@ -54,6 +59,10 @@ class ScorerConfig:
     shift_ratio: float = 1.5  # an excursion is reported when its CUSUM beats every earlier one by this factor
     shift_min: float = 30.0  # and is at least this large
     shift_count: int = 7  # earlier excursions of at least shift_min / 3 needed first (records are cheap early)
+    density_k: int = (
+        4  # in-range novelty is damped by min(1, d / gap) ** density_pow, gap = local spacing of k neighbours
+    )
+    density_pow: float = 0.5
 
 
 class SlotProfile:
@@ -153,6 +162,16 @@ class AnomalyScorer:
     def _factor(self, n: int) -> float:
         return (min(n, self.cfg.n_cap) / self.cfg.n_ref) ** self.cfg.gamma
 
+    def _novelty(self, mem: ValueMemory, x: float) -> float:
+        """Distance from x to the nearest seen value; inside the seen range damped by
+        min(1, d / gap) ** density_pow, gap = the local spacing of the seen values around x."""
+        d = mem.distance(x)
+        if self.cfg.density_k > 0 and d > 0 and mem.lo < x < mem.hi:
+            gap = mem.local_gap(x, self.cfg.density_k)
+            if gap > d:
+                d *= (d / gap) ** self.cfg.density_pow
+        return d
+
     def raw(self, t: float, x: float) -> float:
         """Novelty of x before onset filtering, in (history-scaled) fractions of the robust spread."""
         mem = self.values
@@ -163,7 +182,7 @@ class AnomalyScorer:
                 self._mid = mem.quantile(0.5)
                 self._sig = (mem.quantile(0.75) - mem.quantile(0.25)) / 1.349
         r = self._scale if self._scale > 0 else mem.range
-        s = mem.distance(x) / r if r > 0 else 0.0
+        s = self._novelty(mem, x) / r if r > 0 else 0.0
         shift = 0.0
         if self.cfg.shift_weight > 0 and n > self.cfg.warmup and r > 0:
             sig = max(self._sig, 0.01 * r)

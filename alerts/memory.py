@@ -56,6 +56,33 @@ class ValueMemory:
                 best = min(best, max(0.0, abs(k - centre) - 0.5))
         return best * self.width
 
+    def local_gap(self, x: float, k: int) -> float:
+        """Mean spacing of the seen values around x: the span from the k-th seen value below x to the
+        k-th above, over 2k (the ends of the range stand in when fewer are seen on a side)."""
+        if not self.keys or self.width <= 0:
+            return 0.0
+        kk = math.floor((x - self.origin) / self.width)
+        i = bisect_left(self.keys, kk)
+        lo = self.lo
+        c = 0
+        j = i - 1
+        while j >= 0:
+            c += self.counts[j]
+            if c >= k:
+                lo = self.origin + (self.keys[j] + 0.5) * self.width
+                break
+            j -= 1
+        hi = self.hi
+        c = 0
+        j = i
+        while j < len(self.keys):
+            c += self.counts[j]
+            if c >= k:
+                hi = self.origin + (self.keys[j] + 0.5) * self.width
+                break
+            j += 1
+        return max(0.0, hi - lo) / (2 * k)
+
     def add(self, x: float) -> None:
         self.count += 1
         self.lo = min(self.lo, x)

@@ -71,3 +71,18 @@ def test_counts_survive_the_first_distinct_value_and_coarsening() -> None:
     for i in range(1000):
         mem.add(float(i))
     assert sum(mem.counts) == mem.count == 1011
+
+
+def test_local_gap_is_the_spacing_of_the_values_around_x() -> None:
+    """The density damping of the anomaly score reads it: sparse tails have wide gaps, the bulk narrow ones."""
+    mem = ValueMemory()
+    assert mem.local_gap(1.0, 4) == 0.0  # nothing seen
+    for v in range(100):
+        mem.add(float(v))
+    assert 0.8 <= mem.local_gap(50.3, 4) <= 1.2  # unit spacing in the bulk
+    rng = np.random.default_rng(3)
+    tail = ValueMemory()
+    for x in rng.exponential(1.0, 5000):
+        tail.add(float(x))
+    assert tail.local_gap(6.0, 4) > 10 * tail.local_gap(0.5, 4)  # the exponential's tail is sparse
+    assert tail.local_gap(-1.0, 4) >= 0.0 and tail.local_gap(1e9, 4) >= 0.0  # outside the range: no error
