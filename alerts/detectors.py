@@ -47,6 +47,10 @@ class SurgeParams:
     # traffic is >= k x its baseline and z >= z_min. A chance burst fills one window and is diluted
     # in the longer one; a closure fills both (nights included). 1 turns the check off.
     persist: int = 2
+    # ...and that longer window is at least the shortest holding persist_units units: a big series'
+    # ten-minute ratio is noisy (a x1.4 week of Guangdong K-12 read 2x on 10-20 min windows six
+    # times), its hour is not. 0 turns this off.
+    persist_units: float = 48.0
     dispersion_days: float = 3.0  # memory of the dispersion estimate
     min_dispersion_pairs: int = 24  # windows (each against the day before) learnt before a window can judge
     dispersion_winsor: float = 4.0  # a window's share is capped at this many standard deviations
@@ -348,21 +352,33 @@ class SeriesDetector:
         self._exit_llr = max(0.0, self._exit_llr + inc)
 
     def _persists(self, n: int, z: float, maturity: float) -> bool:
-        """Whether a surge seen on the last n minutes also holds on the last persist x n minutes
-        (SurgeParams.persist). Where that window has no baseline or reaches back into an episode, the
-        n-minute window's own z decides, as it did before the check."""
+        """Whether a surge seen on the last n minutes also holds on a longer window ending now: the
+        shortest of persist x n minutes and the evidence windows beyond it that holds persist_units
+        units, or persist x n minutes where none does (SurgeParams.persist). Where that window has no
+        baseline or reaches back into an episode, the n-minute window's own z decides."""
         sp = self.surge_p
-        m = n * sp.persist
-        obs, e, var = self._sums(m) if sp.persist > 1 else (None, None, None)
-        if obs is None or e is None or var is None or e <= 0 or self._paused.last(m):
+        if sp.persist <= 1:
             return z >= sp.z_min
-        phi = 1.0  # the longest known window's dispersion up to m minutes (phi grows with the window)
-        for w in self.evidence:
-            d = self.dispersion[w]
-            if w <= m and d.learnt >= sp.min_dispersion_pairs:
-                phi = d.phi
-        phi = max(phi, var / e) * maturity
-        return obs >= sp.k * e and deviance_z(obs, e, phi) >= sp.z_min
+        first = n * sp.persist
+        verdict: bool | None = None  # on the first window (2n), the answer when no window holds persist_units
+        for m in (first, *self.evidence):
+            if m < first or (m == first and verdict is not None):
+                continue
+            obs, e, var = self._sums(m)
+            if obs is None or e is None or var is None or e <= 0 or self._paused.last(m):
+                break
+            phi = 1.0  # the longest known window's dispersion up to m minutes (phi grows with the window)
+            for w in self.evidence:
+                d = self.dispersion[w]
+                if w <= m and d.learnt >= sp.min_dispersion_pairs:
+                    phi = d.phi
+            phi = max(phi, var / e) * maturity
+            holds = obs >= sp.k * e and deviance_z(obs, e, phi) >= sp.z_min
+            if verdict is None:
+                verdict = holds
+            if e >= sp.persist_units * phi:
+                return holds
+        return verdict if verdict is not None else z >= sp.z_min
 
     def _step(self, n: int, obs: float, e: float, z: float, maturity: float) -> None:
         """Advance the episode state by one minute's evidence (n = 0: none, hold)."""
