@@ -59,9 +59,8 @@ class ScorerConfig:
     shift_ratio: float = 1.5  # an excursion is reported when its CUSUM beats every earlier one by this factor
     shift_min: float = 30.0  # and is at least this large
     shift_count: int = 7  # earlier excursions of at least shift_min / 3 needed first (records are cheap early)
-    density_k: int = (
-        4  # in-range novelty is damped by min(1, d / gap) ** density_pow, gap = local spacing of k neighbours
-    )
+    # in-range novelty is damped by min(1, d / gap) ** density_pow, gap = the local spacing of k neighbours
+    density_k: int = 4
     density_pow: float = 0.5
 
 
@@ -197,15 +196,13 @@ class AnomalyScorer:
                 s = max(s, seasonal / self._factor(max(n, 1)))
             resid.add(e)
         mem.add(x)
-        if not n:
-            return 0.0
-        self.last_point = s * self._factor(n)
-        return max(s, shift) * self._factor(n)
+        factor = self._factor(n) if n else 0.0
+        self.last_point = s * factor
+        return max(s, shift) * factor
 
     def score(self, t: float, x: float) -> float:
         if not math.isfinite(x):
             return 0.0
-        self.last_point = 0.0
         s = self.raw(t, x)
         self.last_raw = s
         beaten = max(self.recent) if self.recent else 0.0

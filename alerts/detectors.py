@@ -341,15 +341,21 @@ class SeriesDetector:
         sp = self.surge_p
         if e <= 0:
             return
-        phi = 0.0  # the longest window's dispersion that is known (clicks come in sessions)
-        for n in self.evidence:
-            d = self.dispersion[n]
-            if d.learnt >= sp.min_dispersion_pairs:
-                phi = d.phi
+        phi = self._known_phi(self.evidence[-1])  # clicks come in sessions: the longest window's
         if phi <= 0:
             return
         inc = (e * (sp.k - 1.0) - x * math.log(sp.k)) / (phi * maturity)
         self._exit_llr = max(0.0, self._exit_llr + inc)
+
+    def _known_phi(self, up_to: int) -> float:
+        """Dispersion of the longest evidence window of at most `up_to` minutes that has learnt
+        enough (phi grows with the window); 0 when none has."""
+        phi = 0.0
+        for w in self.evidence:
+            d = self.dispersion[w]
+            if w <= up_to and d.learnt >= self.surge_p.min_dispersion_pairs:
+                phi = d.phi
+        return phi
 
     def _persists(self, n: int, z: float, maturity: float) -> bool:
         """Whether a surge seen on the last n minutes also holds on a longer window ending now: the
@@ -361,18 +367,12 @@ class SeriesDetector:
             return z >= sp.z_min
         first = n * sp.persist
         verdict: bool | None = None  # on the first window (2n), the answer when no window holds persist_units
-        for m in (first, *self.evidence):
-            if m < first or (m == first and verdict is not None):
-                continue
+        for m in (first, *(w for w in self.evidence if w > first)):
             obs, e, var = self._sums(m)
             if obs is None or e is None or var is None or e <= 0 or self._paused.last(m):
                 break
-            phi = 1.0  # the longest known window's dispersion up to m minutes (phi grows with the window)
-            for w in self.evidence:
-                d = self.dispersion[w]
-                if w <= m and d.learnt >= sp.min_dispersion_pairs:
-                    phi = d.phi
-            phi = max(phi, var / e) * maturity
+            # var / e >= 1: the baseline's variance is at least its mean
+            phi = max(self._known_phi(m), var / e) * maturity
             holds = obs >= sp.k * e and deviance_z(obs, e, phi) >= sp.z_min
             if verdict is None:
                 verdict = holds

@@ -61,27 +61,19 @@ class ValueMemory:
         k-th above, over 2k (the ends of the range stand in when fewer are seen on a side)."""
         if not self.keys or self.width <= 0:
             return 0.0
-        kk = math.floor((x - self.origin) / self.width)
-        i = bisect_left(self.keys, kk)
-        lo = self.lo
-        c = 0
-        j = i - 1
-        while j >= 0:
-            c += self.counts[j]
-            if c >= k:
-                lo = self.origin + (self.keys[j] + 0.5) * self.width
-                break
-            j -= 1
-        hi = self.hi
-        c = 0
-        j = i
-        while j < len(self.keys):
-            c += self.counts[j]
-            if c >= k:
-                hi = self.origin + (self.keys[j] + 0.5) * self.width
-                break
-            j += 1
+        i = bisect_left(self.keys, math.floor((x - self.origin) / self.width))
+        lo, hi = self._kth_centre(i - 1, -1, k, self.lo), self._kth_centre(i, 1, k, self.hi)
         return max(0.0, hi - lo) / (2 * k)
+
+    def _kth_centre(self, j: int, step: int, k: int, end: float) -> float:
+        """Centre of the bin holding the k-th value seen walking from bin j by step; `end` if fewer."""
+        c = 0
+        while 0 <= j < len(self.keys):
+            c += self.counts[j]
+            if c >= k:
+                return self.origin + (self.keys[j] + 0.5) * self.width
+            j += step
+        return end
 
     def add(self, x: float) -> None:
         self.count += 1
