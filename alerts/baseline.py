@@ -2,10 +2,15 @@
 
 "Normal" is a profile over the week, kept per slot (15 minutes) by day of week and by day type
 (school day / weekend). `expected(t)` answers from the most specific profile that has seen
-`min_visits` days, interpolated between slot centres, or None: a detector stays silent rather than
-judge a Saturday by Tuesdays. A slot learns once per visit by an EWMA whose step is clipped at
-`winsor_k` deviations (`outlier_damp` for a visit outside), so a surge lasting days moves its own
-baseline slowly. O(1) per point.
+`min_visits` days, interpolated between slot centres. A slot learns once per visit by an EWMA whose
+step is clipped at `winsor_k` deviations (`outlier_damp` for a visit outside), so a surge lasting
+days moves its own baseline slowly. O(1) per point.
+
+Where no profile of its own knows the time yet (a series that began yesterday, or its first
+weekend), a baseline given a `prior` (the national series for a province, the platform's for a
+platform in a province) answers with the prior's expectation scaled by this series' usual share of
+it, learnt from the visits both have seen; without a prior, or before the share is known to within
+`share_rel_se`, it answers None: a detector stays silent rather than judge a Saturday by Tuesdays.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class Expected:
     dev: float  # mean absolute deviation of a one-minute value around the mean
     lower: float
     upper: float
-    grouping: str  # "weekday", "daytype" or "any": which profile answered
+    grouping: str  # "weekday", "daytype" or "prior": which profile answered
     visits: int = 0  # days the answering slot has learnt from: how mature this expectation is
 
 
@@ -101,6 +106,10 @@ class SeasonalBaseline:
         band_z: float = 3.0,
         utc_offset_s: int = BEIJING_OFFSET_S,
         weekend_days: frozenset[int] = frozenset({5, 6}),
+        prior: SeasonalBaseline | None = None,
+        share_memory_days: float = 7.0,
+        share_min_visits: int = 8,
+        share_rel_se: float = 0.1,
     ) -> None:
         if DAY_S % slot_s:
             raise ValueError("slot_s must divide a day")
@@ -119,6 +128,14 @@ class SeasonalBaseline:
         self._where_t, self._where_v = math.nan, (0, 0, 0.0)
         self._asked: tuple[int, int, bool] | None = None  # what `expected` last looked up, and its answer
         self._answer: list[tuple[str, _Slot, _Slot | None]] = []
+        self.prior = prior
+        self._share_decay = math.exp(-slot_s / (share_memory_days * DAY_S))
+        self._share_min_visits = share_min_visits
+        self._share_rel_se = share_rel_se
+        self._prior_mean = 0.0  # the prior's expectation at the start of the visit being accumulated
+        # decayed sums over visits of (own mean x, prior's p): x, p, x^2, x p, p^2, and the visits
+        self._sx = self._sp = self._sxx = self._sxp = self._spp = 0.0
+        self._share_visits = 0
 
     # ---------------------------------------------------------------- calendar
     def _where(self, t: float) -> tuple[int, int, float]:
@@ -144,8 +161,12 @@ class SeasonalBaseline:
     def update(self, t: float, x: float) -> None:
         """Add one observation; a slot's visit is learnt when the series moves to the next slot."""
         day, idx, _ = self._where(t)
-        if self._cur is not None and (day, idx) != self._cur:
-            self._close()
+        if self._cur != (day, idx):
+            if self._cur is not None:
+                self._close()
+            if self.prior is not None:  # a new visit: what the prior expects of it
+                pe = self.prior.expected(t)
+                self._prior_mean = pe.mean if pe is not None else 0.0
         self._cur = (day, idx)
         if self._prev is not None:
             self._abs += abs(x - self._prev)
@@ -161,13 +182,67 @@ class SeasonalBaseline:
         jitter = self._abs / max(self._n - 1, 1) / math.sqrt(2) if self._n > 1 else 0.0
         for profile, group in zip(self.profiles, self._groups(day), strict=False):
             profile.learn(group, idx, mean, jitter, self.alpha, self.k, self.damp, self.rel_floor)
+        if self._prior_mean > 0:
+            self._learn_share(mean, self._prior_mean)
         self._sum = self._abs = 0.0
         self._n = 0
         self._asked = None
 
+    # ---------------------------------------------------------------- the prior
+    def _learn_share(self, x: float, p: float) -> None:
+        """One visit (own mean x, the prior's expectation p) into the share's decayed sums. Once the
+        share rests on share_min_visits visits, a visit beyond winsor_k deviations of it (counts:
+        variance in proportion to p) is clipped and weighs outlier_damp, as a slot's EWMA step is: a
+        young series' share must not learn the first morning of a closure it has not yet judged."""
+        w = 1.0
+        if self._share_visits >= self._share_min_visits and self._sp > 0:
+            r = self._sx / self._sp
+            scale = max(0.0, self._sxx - 2.0 * r * self._sxp + r * r * self._spp) / self._sp
+            lim = self.k * math.sqrt(scale * p)
+            e = x - r * p
+            if abs(e) > lim:
+                x, w = r * p + math.copysign(lim, e), self.damp
+        d = self._share_decay
+        self._sx = self._sx * d + w * x
+        self._sp = self._sp * d + w * p
+        self._sxx = self._sxx * d + w * x * x
+        self._sxp = self._sxp * d + w * x * p
+        self._spp = self._spp * d + w * p * p
+        self._share_visits += 1
+
+    def share(self) -> float | None:
+        """This series' usual share of its prior (sum of its visit means over the prior's
+        expectations of them), or None until it rests on share_min_visits visits and its standard
+        error (from the spread of the visits around it, so clustered clicks count as they are) is
+        within share_rel_se of it."""
+        if self._share_visits < self._share_min_visits or self._sx <= 0 or self._sp <= 0:
+            return None
+        r = self._sx / self._sp
+        resid = max(0.0, self._sxx - 2.0 * r * self._sxp + r * r * self._spp)  # sum of (x - r p)^2
+        if math.sqrt(resid) > self._share_rel_se * self._sx:
+            return None
+        return r
+
+    def _from_prior(self, t: float) -> Expected | None:
+        """The prior's expectation at t scaled by the share, as mature as the youngest profile of
+        its own that may answer (min_visits): the share and the borrowed shape are estimates. The
+        spread scales as counts do: variance in proportion to the mean."""
+        if self.prior is None:
+            return None
+        share = self.share()
+        if share is None:
+            return None
+        pe = self.prior.expected(t)
+        if pe is None:
+            return None
+        mean, dev = pe.mean * share, pe.dev * math.sqrt(share)
+        spread = self.band_z * 1.25 * dev
+        return Expected(mean, dev, max(0.0, mean - spread), mean + spread, "prior", self.min_visits)
+
     # ---------------------------------------------------------------- asking
     def expected(self, t: float) -> Expected | None:
-        """Baseline at t, interpolated between slot centres; None until a profile knows this time."""
+        """Baseline at t, interpolated between slot centres; from the prior where no profile knows
+        this time; None when neither can answer."""
         day, idx, pos = self._where(t)
         after = pos >= 0.5
         key = (day, idx, after)
@@ -175,7 +250,7 @@ class SeasonalBaseline:
             self._asked, self._answer = key, self._slots_for(day, idx, after)
         found = self._answer
         if not found:
-            return None
+            return self._from_prior(t)
         # weight of the neighbouring slot centre on the side of pos
         w_other = pos - 0.5 if after else 0.5 - pos
         name, a, b = found[0]

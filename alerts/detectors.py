@@ -53,6 +53,9 @@ class SurgeParams:
     persist_units: float = 48.0
     dispersion_days: float = 3.0  # memory of the dispersion estimate
     min_dispersion_pairs: int = 24  # windows (each against the day before) learnt before a window can judge
+    # ...over at least this many hours: the first hours learnt are one night's few windows, and a
+    # third day's night once judged a province's quiet hours by a burstiness of a third of its own
+    min_dispersion_hours: float = 6.0
     dispersion_winsor: float = 4.0  # a window's share is capped at this many standard deviations
     # a one-minute spike (an anomaly alert): k, z and units on the minute itself
     spike_k: float = 5.0
@@ -131,7 +134,14 @@ class Dispersion:
         self.winsor = winsor
         self._num = self._den = 0.0
         self._t: float | None = None
+        self._t_first: float | None = None
         self.learnt = 0  # windows learnt from
+
+    def ready(self, surge: SurgeParams) -> bool:
+        """Whether enough windows over a long enough time were learnt to judge by this estimate."""
+        if self.learnt < surge.min_dispersion_pairs or self._t is None or self._t_first is None:
+            return False
+        return self._t - self._t_first >= surge.min_dispersion_hours * 3600.0
 
     @property
     def phi(self) -> float:
@@ -148,6 +158,8 @@ class Dispersion:
             self._num *= decay
             self._den *= decay
         self._t = t if self._t is None else max(t, self._t)
+        if self._t_first is None:
+            self._t_first = t
         level = max((a + b) / 2.0, 1.0)
         v = (a - b) ** 2 / 2.0
         if self.learnt >= _WINSOR_AFTER:  # once known: one window (an onset, an outage) cannot blow it up
@@ -251,6 +263,8 @@ class SeriesDetector:
         self.last: Reading | None = None
         self.state = NORMAL
         self.frozen = False  # set by the caller: do not learn the baseline from this minute
+        self.started = False  # whether the series has had its first click
+        self._t0 = math.nan  # the first minute observed
         self._normal_run = 0  # minutes of normal evidence since the episode last looked abnormal
         self._exit_llr = 0.0  # log likelihood ratio, normal against k x baseline, since the surge began
         self._outage = False
@@ -290,7 +304,9 @@ class SeriesDetector:
             self._same_kinds = self.baseline.day_type(t - day_s) == self.baseline.day_type(t - 2 * day_s)
         if not self._same_kinds:
             return
-        count = self._obs.count
+        # windows learnt on a grid of minutes since the series was first observed (not since its
+        # first click, which would move the grid with the luck of a quiet first hour)
+        count = int((t - self._t0) // 60) + 1
         for n, d in self.dispersion.items():
             if count % (n if n >= 5 else 5):  # single minutes: every fifth is plenty for the estimate
                 continue
@@ -316,7 +332,7 @@ class SeriesDetector:
             if obs is None or e is None or var is None:
                 return 0, obs or 0.0, 0.0, 1.0
             d = self.dispersion[n]
-            if d.learnt < sp.min_dispersion_pairs or e <= 0:
+            if not d.ready(sp) or e <= 0:
                 continue
             phi = max(d.phi, var / e) * maturity
             if e >= sp.min_units * phi:
@@ -326,7 +342,7 @@ class SeriesDetector:
     def _spike(self, value: float, exp: Expected | None, maturity: float) -> bool:
         sp = self.surge_p
         d = self.dispersion.get(1)
-        if exp is None or d is None or d.learnt < sp.min_dispersion_pairs or exp.mean <= 0:
+        if exp is None or d is None or not d.ready(sp) or exp.mean <= 0:
             return False
         e = exp.mean
         phi = max(d.phi, (1.25 * exp.dev) ** 2 / e) * maturity
@@ -353,7 +369,7 @@ class SeriesDetector:
         phi = 0.0
         for w in self.evidence:
             d = self.dispersion[w]
-            if w <= up_to and d.learnt >= self.surge_p.min_dispersion_pairs:
+            if w <= up_to and d.ready(self.surge_p):
                 phi = d.phi
         return phi
 
@@ -407,7 +423,16 @@ class SeriesDetector:
             self.state, self._normal_run, self._outage = NORMAL, 0, False
 
     def observe(self, t: float, value: float) -> Reading:
-        """Judge the minute starting at t (epoch s) against the baseline learnt before it, then learn."""
+        """Judge the minute starting at t (epoch s) against the baseline learnt before it, then learn.
+        A series begins at its first click: zeros before it are no history (a province that joins
+        in the third week has not been at zero for two weeks), so they are neither judged nor learnt."""
+        if not self.started:
+            if self._t0 != self._t0:  # NaN: the first minute observed
+                self._t0 = t
+            if value <= 0:
+                self.last = Reading(t, value, None, 0.0, None, 0.0, False, False, False, 0.0)
+                return self.last
+            self.started = True
         exp = self.baseline.expected(t)
         self._obs.add(value)
         if exp is not None:

@@ -116,7 +116,7 @@ class AlertEngine:
             scored = key[0] in ("national", "platform")
             shared = self._dispersions.setdefault(key[0], dispersions(self.cfg.surge))
             d = SeriesDetector(
-                SeasonalBaseline(slot_s=self.cfg.baseline_slot_s),
+                SeasonalBaseline(slot_s=self.cfg.baseline_slot_s, prior=self._prior(key)),
                 self.cfg.surge,
                 self.cfg.drop,
                 anomaly=scored,
@@ -124,6 +124,16 @@ class AlertEngine:
             )
             self.detectors[key] = d
         return d
+
+    def _prior(self, key: SeriesKey) -> SeasonalBaseline | None:
+        """The baseline whose shape a young series borrows (scaled by its share): a platform's in a
+        province, the national one for everything else but the national series itself."""
+        parent: SeriesKey | None = (
+            ("platform", key[1]) if key[0] == "pp" else None if key[0] == "national" else ("national",)
+        )
+        if parent is None:
+            return None
+        return self._detector(parent).baseline
 
     def _forget_learnt(self) -> None:
         """Start every series afresh (baselines, shared burstiness, capacity history), keeping the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from alerts.baseline import SeasonalBaseline
-from tests.alerts.helpers import DAY, MONDAY, minutes, school_days, weekend_curve
+from tests.alerts.helpers import DAY, MONDAY, minutes, poisson, school_days, weekend_curve
 
 
 def _feed(b: SeasonalBaseline, t: np.ndarray, x: np.ndarray) -> None:
@@ -67,3 +67,82 @@ def test_ratio_is_the_surge_ratio() -> None:
     t = MONDAY + 3 * DAY + 10 * 3600
     e = b.expected(t)
     assert abs(b.ratio(t, 3 * e.mean) - 3.0) < 1e-9
+
+
+# ---------------------------------------------------------------- a young series borrows a prior
+def _week(per_day: float) -> np.ndarray:
+    """Expected clicks per minute over one week from Monday: five school days, then a weekend."""
+    return np.concatenate([school_days(5, per_day), np.tile(weekend_curve(), 2) * 0.7 * per_day / 1440.0])
+
+
+def _parent_and_child(
+    share: float, child_from_day: int, days: int, seed: int = 3
+) -> tuple[SeasonalBaseline, SeasonalBaseline, np.ndarray]:
+    """A national-like parent fed `days` days from MONDAY, and a child with `share` of it that joins
+    on day `child_from_day`, fed minute by minute in step. Returns both and the expected rates."""
+    lam = np.tile(_week(2_000_000), 3)
+    parent = SeasonalBaseline()
+    child = SeasonalBaseline(prior=parent)
+    xp, xc = poisson(lam, seed), poisson(lam * share, seed + 1)
+    for i, t in enumerate(minutes(days)):
+        parent.update(float(t), float(xp[i]))
+        if i >= child_from_day * 1440:
+            child.update(float(t), float(xc[i]))
+    return parent, child, lam
+
+
+def test_a_series_that_joins_late_borrows_the_priors_shape_scaled_by_its_share() -> None:
+    """Joining on the second Friday: its first weekend and the Monday after are judged by the national
+    shape (weekend included) times its share, within a few percent of the truth; no profile of its
+    own could answer them."""
+    share = 0.01
+    _, child, lam = _parent_and_child(share, child_from_day=11, days=12)  # to the end of that Friday
+    # the child has one school day (Friday) and no weekend of its own; ask about the next days
+    for day, minute in ((12, 10 * 60), (13, 20 * 60), (14, 9 * 60 + 30)):  # Sat 10:00, Sun 20:00, Mon 09:30
+        t = MONDAY + day * DAY + 60 * minute
+        e = child.expected(t)
+        assert e is not None and e.grouping == "prior", (day, e)
+        truth = lam[(day % 7) * 1440 + minute] * share
+        assert abs(e.mean - truth) <= 0.08 * truth, (day, e.mean, truth)
+        assert e.visits == child.min_visits  # as mature as the youngest own profile that may answer
+    assert child.expected(MONDAY + 12 * DAY + 10 * 3600) is not None
+    assert SeasonalBaseline().expected(MONDAY + 12 * DAY + 10 * 3600) is None  # no prior: silent
+
+
+def test_no_prior_answer_until_the_share_is_known() -> None:
+    parent, _, lam = _parent_and_child(0.01, child_from_day=11, days=14)
+    child = SeasonalBaseline(prior=parent)
+    t0 = MONDAY + 14 * DAY  # a Monday the parent knows
+    child.update(float(t0), 3.0)
+    assert child.share() is None and child.expected(t0 + 3600) is None
+    # a trickle: a click now and then is no share to scale a whole day by
+    tiny = poisson(lam[:1440] * 2e-6, 11)
+    for i in range(1440):
+        child.update(float(t0 + 60 * i), float(tiny[i]))
+    assert child.share() is None
+    assert child.expected(t0 + DAY + 10 * 3600) is None
+
+
+def test_the_share_is_not_dragged_by_a_closure_it_has_not_yet_judged() -> None:
+    """A child closed (x3) from 07:00 on its second day: by noon (when a detector judging by the prior
+    has fired and stopped its learning) its share has moved by a few percent, not towards 3x (each
+    visit beyond winsor_k deviations of the share is clipped and damped, as a slot's EWMA step is)."""
+    lam = np.tile(_week(2_000_000), 3)
+    parent = SeasonalBaseline()
+    child = SeasonalBaseline(prior=parent)
+    xp = poisson(lam, 5)
+    factor = np.ones(lam.size)
+    join, closure = 15 * 1440, 16 * 1440 + 7 * 60  # Tuesday of week 3; closed from Wednesday 07:00
+    factor[closure:] = 3.0
+    xc = poisson(lam * 0.02 * factor, 6)
+    before = None
+    for i, t in enumerate(minutes(17)[: closure + 5 * 60]):
+        parent.update(float(t), float(xp[i]))
+        if i >= join:
+            child.update(float(t), float(xc[i]))
+        if i == closure:
+            before = child.share()
+    after = child.share()
+    assert before is not None and after is not None
+    assert abs(before - 0.02) < 0.1 * 0.02, before
+    assert after < 1.08 * before, (before, after)

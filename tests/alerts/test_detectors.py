@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerts.detectors import DropParams, SeriesDetector, SurgeParams
+from alerts.detectors import Dispersion, DropParams, SeriesDetector, SurgeParams
 from tests.alerts.helpers import DAY, MONDAY, minutes, poisson, school_days
 
 
@@ -72,3 +72,32 @@ def test_reading_carries_the_band_for_the_cockpit() -> None:
     r = readings[-600]
     assert r.expected is not None and r.expected.lower <= r.expected.mean <= r.expected.upper
     assert r.t == float(MONDAY + 3 * DAY - 600 * 60)
+
+
+def test_a_series_begins_at_its_first_click() -> None:
+    """Zeros before a series' first click are no history: a province that joins on Thursday is judged
+    from Thursday's own traffic (two school days later), not against a baseline of three days of
+    zeros that its real traffic would then have to climb out of, clipped, for days. (The synthetic
+    traffic has no weekend; the calendar does, so the weekend is a day type of its own.)"""
+    lam = school_days(8, 30_000)
+    lam[: 3 * 1440] = 0.0  # nothing Monday to Wednesday
+    det = SeriesDetector()
+    readings = _run(det, minutes(8), poisson(lam, 8))
+    assert all(r.expected is None for r in readings[: 5 * 1440])  # Thursday, Friday: too young
+    ten = 7 * 1440 + 10 * 60  # Monday 10:00: the third school day of its own
+    e = readings[ten].expected
+    assert e is not None and abs(e.mean - lam[ten]) < 0.2 * lam[ten], (e, lam[ten])
+    assert not any(r.surge or r.drop or r.outage for r in readings)
+
+
+def test_burstiness_judges_only_once_learnt_over_hours() -> None:
+    """The first windows learnt are one night's: too few, all alike, to judge the next night by."""
+    sp = SurgeParams()
+    d = Dispersion(90)
+    t0 = float(MONDAY + 2 * DAY)
+    for i in range(60):  # 60 windows within three hours (many series of a kind learn at once)
+        d.learn(t0 + 180 * i, 10.0 + i % 3, 11.0)
+    assert sp.min_dispersion_hours > 3
+    assert d.learnt >= sp.min_dispersion_pairs and not d.ready(sp)
+    d.learn(t0 + sp.min_dispersion_hours * 3600, 10.0, 11.0)
+    assert d.ready(sp)

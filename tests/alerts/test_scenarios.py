@@ -52,3 +52,23 @@ def test_school_mornings_skip_weekends() -> None:
     # Saturday 18 Feb onset: the first school morning is Monday 20 Feb, 08:00 Beijing
     assert shandong.first_morning == school_morning(shandong.start) == 1676851200.0
     assert shandong.reopen_morning == 1677456000.0  # reopening Sat 25 Feb: Monday 27 Feb, 08:00
+
+
+@pytest.mark.parametrize(
+    ("scale", "seed", "judged"),
+    [(0.01, 5, PROVINCES), (0.01, 1, PROVINCES), (0.001, 5, (SHANDONG,))],
+)
+def test_late_joiners_borrow_a_prior_and_raise_nothing_on_joining(
+    scale: float, seed: int, judged: tuple[str, ...]
+) -> None:
+    """Ningxia joins on a Thursday, Jilin on the Friday before its Monday closure, the vocational
+    platform launches: no alert for joining or launching, Ningxia's first weekend judged quietly by
+    the national shape, Jilin's closure fired from one school day of its own (issue 18's prior)."""
+    sc = load_scenario("closures-late-joiners")
+    run = replay(sc, scale=scale, seed=seed, provinces=PROVINCES)
+    v = judge(sc, run.changes, judged=judged)
+    eps = episodes(run.changes)
+    assert not v.missed, (v.missed, _show(eps))
+    assert not v.split, v.split
+    assert not v.late, v.late
+    assert not v.false, _show(v.false)
