@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.episodes import Episode, closures, episodes, judge, school_morning
+from alerts.episodes import Episode, Verdict, closures, episodes, judge, school_morning
 from alerts.replay import replay
+from contracts.alerts import StateChange
 from simulators.scenario import load_scenario
 
 # Whole scenarios through the generator, the worker's aggregation and the engine (~110 s): integration,
@@ -27,6 +28,14 @@ def _show(eps: list[Episode]) -> list[tuple[str, dict[str, str], float, float | 
     return [(e.alertname, dict(e.labels), e.fired, e.resolved) for e in eps]
 
 
+def _assert_clean(v: Verdict, changes: list[StateChange]) -> None:
+    """Each closure judged is one episode on time, and nothing else fired."""
+    assert not v.missed, (v.missed, _show(episodes(changes)))
+    assert not v.split, v.split
+    assert not v.late, v.late
+    assert not v.false, _show(v.false)
+
+
 @pytest.mark.parametrize(
     ("scale", "judged"),
     [
@@ -37,12 +46,7 @@ def _show(eps: list[Episode]) -> list[tuple[str, dict[str, str], float, float | 
 def test_weekend_onset_closures_are_one_episode_each_and_nothing_else(scale: float, judged: tuple[str, ...]) -> None:
     sc = load_scenario("closures-weekend-onset")
     run = replay(sc, scale=scale, seed=5, provinces=PROVINCES)
-    v = judge(sc, run.changes, judged=judged)
-    eps = episodes(run.changes)
-    assert not v.missed, (v.missed, _show(eps))
-    assert not v.split, v.split
-    assert not v.late, v.late
-    assert not v.false, _show(v.false)
+    _assert_clean(judge(sc, run.changes, judged=judged), run.changes)
     assert run.late_rows == 0
 
 
@@ -66,9 +70,4 @@ def test_late_joiners_borrow_a_prior_and_raise_nothing_on_joining(
     the national shape, Jilin's closure fired from one school day of its own (issue 18's prior)."""
     sc = load_scenario("closures-late-joiners")
     run = replay(sc, scale=scale, seed=seed, provinces=PROVINCES)
-    v = judge(sc, run.changes, judged=judged)
-    eps = episodes(run.changes)
-    assert not v.missed, (v.missed, _show(eps))
-    assert not v.split, v.split
-    assert not v.late, v.late
-    assert not v.false, _show(v.false)
+    _assert_clean(judge(sc, run.changes, judged=judged), run.changes)
