@@ -196,9 +196,8 @@ class SeasonalBaseline:
         young series' share must not learn the first morning of a closure it has not yet judged."""
         w = 1.0
         if self._share_visits >= self._share_min_visits and self._sp > 0:
-            r = self._sx / self._sp
-            scale = max(0.0, self._sxx - 2.0 * r * self._sxp + r * r * self._spp) / self._sp
-            lim = self.k * math.sqrt(scale * p)
+            r, resid = self._fit()
+            lim = self.k * math.sqrt(resid / self._sp * p)
             e = x - r * p
             if abs(e) > lim:
                 x, w = r * p + math.copysign(lim, e), self.damp
@@ -217,11 +216,15 @@ class SeasonalBaseline:
         within share_rel_se of it."""
         if self._share_visits < self._share_min_visits or self._sx <= 0 or self._sp <= 0:
             return None
-        r = self._sx / self._sp
-        resid = max(0.0, self._sxx - 2.0 * r * self._sxp + r * r * self._spp)  # sum of (x - r p)^2
+        r, resid = self._fit()
         if math.sqrt(resid) > self._share_rel_se * self._sx:
             return None
         return r
+
+    def _fit(self) -> tuple[float, float]:
+        """(share r, decayed sum of (x - r p)^2 over the visits); needs _sp > 0."""
+        r = self._sx / self._sp
+        return r, max(0.0, self._sxx - 2.0 * r * self._sxp + r * r * self._spp)
 
     def _from_prior(self, t: float) -> Expected | None:
         """The prior's expectation at t scaled by the share, as mature as the youngest profile of

@@ -134,14 +134,15 @@ class Dispersion:
         self.winsor = winsor
         self._num = self._den = 0.0
         self._t: float | None = None
-        self._t_first: float | None = None
+        self._t_first = 0.0  # when the first window was learnt
+        self._ready = False  # once ready, always: windows learnt and the time they span only grow
         self.learnt = 0  # windows learnt from
 
     def ready(self, surge: SurgeParams) -> bool:
         """Whether enough windows over a long enough time were learnt to judge by this estimate."""
-        if self.learnt < surge.min_dispersion_pairs or self._t is None or self._t_first is None:
-            return False
-        return self._t - self._t_first >= surge.min_dispersion_hours * 3600.0
+        if not self._ready and self._t is not None and self.learnt >= surge.min_dispersion_pairs:
+            self._ready = self._t - self._t_first >= surge.min_dispersion_hours * 3600.0
+        return self._ready
 
     @property
     def phi(self) -> float:
@@ -157,9 +158,9 @@ class Dispersion:
             decay = math.exp(max(self._t - t, -DAY_MIN * 60.0) / self.tau_s)
             self._num *= decay
             self._den *= decay
-        self._t = t if self._t is None else max(t, self._t)
-        if self._t_first is None:
+        if self._t is None:
             self._t_first = t
+        self._t = t if self._t is None else max(t, self._t)
         level = max((a + b) / 2.0, 1.0)
         v = (a - b) ** 2 / 2.0
         if self.learnt >= _WINSOR_AFTER:  # once known: one window (an onset, an outage) cannot blow it up
@@ -263,7 +264,6 @@ class SeriesDetector:
         self.last: Reading | None = None
         self.state = NORMAL
         self.frozen = False  # set by the caller: do not learn the baseline from this minute
-        self.started = False  # whether the series has had its first click
         self._t0 = math.nan  # the first minute observed
         self._normal_run = 0  # minutes of normal evidence since the episode last looked abnormal
         self._exit_llr = 0.0  # log likelihood ratio, normal against k x baseline, since the surge began
@@ -272,6 +272,11 @@ class SeriesDetector:
         # the general score reads a short moving average: per-minute counts are Poisson-noisy, and a
         # noise spike is a "new value" to a novelty score; five minutes keep onsets prompt
         self._smooth: deque[float] = deque(maxlen=max(1, score_window))
+
+    @property
+    def started(self) -> bool:
+        """Whether the series has had its first click (minutes are kept from it on)."""
+        return self._obs.count > 0
 
     @property
     def surging(self) -> bool:
@@ -427,12 +432,11 @@ class SeriesDetector:
         A series begins at its first click: zeros before it are no history (a province that joins
         in the third week has not been at zero for two weeks), so they are neither judged nor learnt."""
         if not self.started:
-            if self._t0 != self._t0:  # NaN: the first minute observed
+            if math.isnan(self._t0):
                 self._t0 = t
             if value <= 0:
                 self.last = Reading(t, value, None, 0.0, None, 0.0, False, False, False, 0.0)
                 return self.last
-            self.started = True
         exp = self.baseline.expected(t)
         self._obs.add(value)
         if exp is not None:
