@@ -7,9 +7,13 @@ minute of 30x in one province is an anomaly alert at once.
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from statistics import NormalDist
 
-from alerts.detectors import DROP, NORMAL, SURGE, SeriesDetector, deviance_z, dispersions
+import numpy as np
+import pytest
+
+from alerts.detectors import DROP, NORMAL, SURGE, SeriesDetector, clustered_z, deviance_z, dispersions
 from alerts.engine import AlertEngine, EngineConfig
 from contracts.alerts import State
 from contracts.rates import ClickRow
@@ -27,6 +31,43 @@ def test_deviance_z_is_a_tail_quantile_in_dispersion_units() -> None:
     assert 3.5 < deviance_z(140, 100, 1.0) < 4.0  # Poisson: 140 against 100 is ~3.8 sd
     assert deviance_z(140, 100, 4.0) == deviance_z(140, 100, 1.0) / 2  # burstier: half the evidence
     assert deviance_z(0, 20, 1.0) < -6 and deviance_z(0, 2, 1.0) > -2.1  # no clicks: rare only if many were due
+
+
+def _sessions_tail_z(obs: int, exp: float, phi: float) -> float:
+    """The exact quantile of P(X >= obs) (obs above exp) or P(X <= obs) for Poisson sessions with
+    geometric clicks of mean (phi + 1) / 2: Panjer's recursion on the compound distribution."""
+    m = (phi + 1.0) / 2.0
+    q, lam = 1.0 - 1.0 / m, exp / m
+    top = max(obs, int(exp)) + 1
+    j = np.arange(1, top + 1)
+    jf = j * (1.0 - q) * q ** (j - 1)  # j x P(a session has j clicks)
+    g = np.zeros(top + 1)
+    g[0] = math.exp(-lam)
+    for n in range(1, top + 1):
+        g[n] = lam / n * float(np.dot(jf[:n], g[n - 1 :: -1][:n]))
+    if obs > exp:
+        return -NormalDist().inv_cdf(max(1.0 - float(g[:obs].sum()), 1e-300))
+    return NormalDist().inv_cdf(float(g[: obs + 1].sum()))
+
+
+@pytest.mark.parametrize("phi", [1.0, 4.0, 18.0])
+@pytest.mark.parametrize(("units", "ratio"), [(3, 5.0), (4, 4.0), (6, 3.0), (12, 2.5), (12, 2.2), (30, 2.0), (12, 0.3)])
+def test_clustered_z_is_the_tail_of_clicks_in_sessions(phi: float, units: float, ratio: float) -> None:
+    """Within 0.1 of the exact tail quantile from 3 units up, where the quasi-Poisson deviance
+    overstates a surge by up to half a standard deviation when clicks come in sessions."""
+    exp = units * phi
+    obs = round(ratio * exp)
+    exact = _sessions_tail_z(obs, exp, phi)
+    assert clustered_z(obs, exp, phi) == pytest.approx(exact, abs=0.1)
+    if phi > 4 and ratio > 1:
+        assert deviance_z(obs, exp, phi) > exact + 0.15
+
+
+def test_clustered_z_of_no_clicks_is_no_session() -> None:
+    """Zero clicks means zero sessions: exactly e^-(exp / m)."""
+    assert clustered_z(0, 36.0, 17.0) == pytest.approx(NormalDist().inv_cdf(math.exp(-4.0)))
+    assert clustered_z(0, 0.0, 17.0) == 0.0 and clustered_z(5, 0.0, 17.0) == 0.0
+    assert clustered_z(100, 100, 9.0) == pytest.approx(0.0, abs=0.05)
 
 
 def test_a_seven_week_closure_is_one_episode_that_ends_on_the_first_morning() -> None:

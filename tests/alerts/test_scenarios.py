@@ -37,15 +37,20 @@ def _assert_clean(v: Verdict, changes: list[StateChange]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("scale", "judged"),
+    ("scale", "seed", "judged"),
     [
-        (0.01, PROVINCES),  # 1:100: every closure holds enough clicks to be judged
-        (0.001, (SHANDONG,)),  # 1:1000: Jilin and Ningxia are too small to judge; they must stay quiet
+        (0.01, 5, PROVINCES),  # 1:100: every closure holds enough clicks to be judged
+        # another draw: Ningxia and Jilin fired and resolved past their 2 h marks on this seed while a
+        # surge was judged on the shortest window of 12 units only
+        (0.01, 1, PROVINCES),
+        (0.001, 5, (SHANDONG,)),  # 1:1000: Jilin and Ningxia are too small to judge; they must stay quiet
     ],
 )
-def test_weekend_onset_closures_are_one_episode_each_and_nothing_else(scale: float, judged: tuple[str, ...]) -> None:
+def test_weekend_onset_closures_are_one_episode_each_and_nothing_else(
+    scale: float, seed: int, judged: tuple[str, ...]
+) -> None:
     sc = load_scenario("closures-weekend-onset")
-    run = replay(sc, scale=scale, seed=5, provinces=PROVINCES)
+    run = replay(sc, scale=scale, seed=seed, provinces=PROVINCES)
     _assert_clean(judge(sc, run.changes, judged=judged), run.changes)
     assert run.late_rows == 0
 
