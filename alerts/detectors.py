@@ -378,14 +378,15 @@ class SeriesDetector:
         return 1.0 + 1.0 / n_eff
 
     def _windows(self, maturity: float) -> list[tuple[int, float, float, float]]:
-        """(window, observed, expected, effective dispersion) of the evidence windows whose dispersion
-        is known, shortest first; empty while a window of the longest lacks a baseline."""
+        """(window, observed, expected, effective dispersion) of the evidence windows whose minutes
+        all had a baseline and whose dispersion is known, shortest first (a window lacking a baseline
+        is followed by longer ones that lack it too)."""
         sp = self.surge_p
         out = []
         for n in self.evidence:
             obs, e, var = self._sums(n)
             if obs is None or e is None or var is None:
-                return []
+                break
             d = self.dispersion[n]
             if d.ready(sp) and e > 0:
                 out.append((n, obs, e, max(d.phi, var / e) * maturity))
