@@ -461,6 +461,15 @@ class SeriesDetector:
                 phi = d.phi
         return phi
 
+    def _longer(self, m: int, maturity: float) -> tuple[float, float, float] | None:
+        """(observed, expected, effective dispersion) of the last m minutes, for a persistence check;
+        None where they lack a baseline or reach back into an episode."""
+        obs, e, var = self._sums(m)
+        if obs is None or e is None or var is None or e <= 0 or self._paused.last(m):
+            return None
+        # var / e >= 1: the baseline's variance is at least its mean
+        return obs, e, max(self._known_phi(m), var / e) * maturity
+
     def _persists(self, n: int, z: float, maturity: float) -> bool:
         """Whether a surge seen on the last n minutes also holds on a longer window ending now: the
         shortest of persist x n minutes and the evidence windows beyond it that holds persist_units
@@ -472,11 +481,10 @@ class SeriesDetector:
         first = n * sp.persist
         verdict: bool | None = None  # on the first window (2n), the answer when no window holds persist_units
         for m in (first, *(w for w in self.evidence if w > first)):
-            obs, e, var = self._sums(m)
-            if obs is None or e is None or var is None or e <= 0 or self._paused.last(m):
+            longer = self._longer(m, maturity)
+            if longer is None:
                 break
-            # var / e >= 1: the baseline's variance is at least its mean
-            phi = max(self._known_phi(m), var / e) * maturity
+            obs, e, phi = longer
             holds = obs >= sp.k * e and clustered_z(obs, e, phi) >= sp.z_min
             if verdict is None:
                 verdict = holds
@@ -491,10 +499,10 @@ class SeriesDetector:
         province among them; an outage holds on both within half a window more. Where the longer
         window has no baseline or reaches back into an episode, the n-minute verdict stands."""
         dp = self.drop_p
-        obs, e, var = self._sums(2 * n)
-        if obs is None or e is None or var is None or e <= 0 or self._paused.last(2 * n):
+        longer = self._longer(2 * n, maturity)
+        if longer is None:
             return True
-        phi = max(self._known_phi(2 * n), var / e) * maturity
+        obs, e, phi = longer
         return obs <= dp.ratio * e and deviance_z(obs, e, phi) <= -dp.z_min
 
     def _step(self, onset: _Evidence, ending: _Evidence, low: _Evidence, maturity: float) -> None:
@@ -563,7 +571,7 @@ class SeriesDetector:
             z = (w_obs - w_exp) / math.sqrt(w_var)
         maturity = self._maturity(exp)
         windows = self._windows(maturity)
-        onset = self._onset(windows, maturity) if self.state != SURGE and windows else _NO_EVIDENCE
+        onset = self._onset(windows, maturity) if self.state != SURGE else _NO_EVIDENCE
         # a drop is judged on enough units that a quiet small province's empty hour is no outage; a
         # surge's end on as few as its onset, as the CUSUM of exit_lr guards it from chance dips
         low = self._shortest(windows, self.drop_p.min_units, deviance_z)
@@ -571,7 +579,10 @@ class SeriesDetector:
         if self.state == SURGE and exp is not None:
             self._add_exit_evidence(value, exp.mean, maturity)
         self._step(onset, ending, low, maturity)
-        n, obs, e, phi, zev = onset if onset[0] and self.state == SURGE else ending if self.state == SURGE else low
+        if self.state == SURGE:  # the evidence shown: the onset's window, then the one its end is judged on
+            n, obs, e, phi, zev = onset if onset[0] else ending
+        else:
+            n, obs, e, phi, zev = low
         if n:
             self._last_ev = (n, obs, e, phi, zev)
         elif self.state != NORMAL:  # holding: report the evidence the state rests on
