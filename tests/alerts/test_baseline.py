@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from alerts.baseline import SeasonalBaseline
-from tests.alerts.helpers import DAY, MONDAY, minutes, poisson, school_days, weekend_curve
+from tests.alerts.helpers import DAY, MONDAY, minutes, poisson, school_days, sessions, weekend_curve
 
 
 def _feed(b: SeasonalBaseline, t: np.ndarray, x: np.ndarray) -> None:
@@ -146,3 +146,57 @@ def test_the_share_is_not_dragged_by_a_closure_it_has_not_yet_judged() -> None:
     assert before is not None and after is not None
     assert abs(before - 0.02) < 0.1 * 0.02, before
     assert after < 1.08 * before, (before, after)
+
+
+def _twins(
+    share: float, days: int, shift_min: int = 0, seed: int = 9
+) -> tuple[SeasonalBaseline, SeasonalBaseline, np.ndarray]:
+    """A parent and two children fed one child's clicks (sessions of ten clicks): one shrunk
+    towards the parent's shape, one on its own profile alone. The child's day is the parent's
+    shifted by shift_min minutes. Returns both children and the child's expected rates."""
+    lam = np.tile(_week(2_000_000), 3)[: days * 1440]
+    parent = SeasonalBaseline()
+    blended, alone = SeasonalBaseline(prior=parent), SeasonalBaseline(prior=parent, prior_shape_rel=0.0)
+    child_lam = np.roll(lam, shift_min) * share
+    xp, xc = poisson(lam, seed), sessions(child_lam, seed + 1)
+    for i, t in enumerate(minutes(days)):
+        parent.update(float(t), float(xp[i]))
+        blended.update(float(t), float(xc[i]))
+        alone.update(float(t), float(xc[i]))
+    return blended, alone, child_lam
+
+
+def test_a_small_series_leans_on_its_priors_shape() -> None:
+    """A small province (a few clicks a minute, in sessions of ten) with two weeks of history: its
+    own slots have seen two or three days each, and err by a fifth or more; shrunk towards the
+    parent's shape times its share, its school mornings are told to within a few percent."""
+    blended, alone, lam = _twins(0.002, days=15)
+    err_b, err_a = [], []
+    for minute in range(8 * 60, 21 * 60, 7):
+        t = MONDAY + 15 * DAY + 60 * minute  # the third Tuesday
+        truth = lam[1440 + minute]  # a Tuesday: the week repeats
+        b, a = blended.expected(t), alone.expected(t)
+        assert b is not None and a is not None
+        err_b.append(abs(b.mean / truth - 1))
+        err_a.append(abs(a.mean / truth - 1))
+        assert b.visits >= a.visits  # the combination is worth more visits than the slot alone
+    assert np.mean(err_b) < 0.6 * np.mean(err_a), (np.mean(err_b), np.mean(err_a))
+    assert max(err_b) < 0.2, max(err_b)
+
+
+def test_a_series_with_a_shape_of_its_own_keeps_it() -> None:
+    """A province whose day runs three hours behind its parent's (a far western one): where the two
+    shapes disagree beyond the slot's noise, its own profile answers, not the parent's, and over the
+    day the shrinkage costs it little."""
+    blended, alone, lam = _twins(0.05, days=15, shift_min=180)
+    err_b, err_a = [], []
+    for minute in range(0, 1440, 20):
+        t = MONDAY + 15 * DAY + 60 * minute
+        truth = lam[1440 + minute]  # a Tuesday
+        b, a = blended.expected(t), alone.expected(t)
+        assert b is not None and a is not None
+        err_b.append(abs(b.mean / truth - 1))
+        err_a.append(abs(a.mean / truth - 1))
+        if minute in (7 * 60, 9 * 60, 10 * 60):  # the child's ramp: the parent's is three times as high
+            assert b.mean == a.mean, (minute, b.mean, a.mean)
+    assert np.mean(err_b) < 1.25 * np.mean(err_a), (np.mean(err_b), np.mean(err_a))
