@@ -212,11 +212,13 @@ class SeasonalBaseline:
 
     def _learn_share(self, x: float, p: float) -> None:
         """One visit (own mean x, the prior's expectation p) into the share's decayed sums. Once the
-        share rests on share_min_visits visits, a visit beyond winsor_k deviations of it (counts:
+        share is known (`share`), a visit beyond winsor_k deviations of it (counts:
         variance in proportion to p) is clipped and weighs outlier_damp, as a slot's EWMA step is: a
         young series' share must not learn the first morning of a closure it has not yet judged."""
         w = 1.0
-        if self._share_visits >= self._share_min_visits and self._sp > 0:
+        # clipped only once the share is known: a sparse series' first visits (all zeros at night)
+        # fit a share of 0 with no spread, and clipping at 0 deviations then held it at 0 for good
+        if self.share() is not None:
             r, resid = self._fit()
             lim = self.k * math.sqrt(resid / self._sp * p)
             e = x - r * p
@@ -304,9 +306,15 @@ class SeasonalBaseline:
         mean), the own slot's is that over its visits; the prior's is `prior_shape_rel` (how far a
         series' daily shape may differ from its parent's, relative) plus the share's standard error. `visits` becomes the
         combination's worth in visits, as a detector's allowance for a young baseline reads it."""
-        share = self.share()
-        if share is None or self._miss_visits < self._share_min_visits or self._miss_m <= 0:
+        # the share's error enters the prior's variance, so a share too uncertain to answer alone
+        # (`share_rel_se`) still weighs in (a small province at 1:1000 never gets within 10 %), once
+        # it has seen a whole day: a share from a night's few visits (zeros against zeros) had no
+        # spread, looked precise and put a platform's afternoon at a tenth of its level
+        if self._share_visits < max(self._share_min_visits, self.n_slots) or self._sx <= 0 or self._sp <= 0:
             return mean, dev, visits
+        if self._miss_visits < self._share_min_visits or self._miss_m <= 0:
+            return mean, dev, visits
+        share = self._sx / self._sp
         pe = self.prior.expected(t) if self.prior is not None else None
         if pe is None or pe.mean <= 0:
             return mean, dev, visits

@@ -99,8 +99,9 @@ def judge(
     judged: Iterable[str] | None = None,
     scenario_end: float | None = None,
 ) -> Verdict:
-    """`judged`: the provinces whose closures must be detected (all by default; at 1:1000 a small
-    province has too few clicks to be judged at all, and then it must only stay quiet)."""
+    """`judged`: the provinces whose closures must be detected on time (all by default). Any other
+    closure may go unseen (at 1:1000 a small province has too few clicks to be judged) or be told
+    late, but as one episode, and nothing may fire outside the closures."""
     eps = [e for e in episodes(changes) if e.alertname in DETECTED]
     end = scenario_end if scenario_end is not None else sc.end_ms / 1000
     must = set(judged) if judged is not None else None
@@ -124,6 +125,8 @@ def judge(
             continue
         if len(mine) > 1:
             v.split.append((c, mine))
+        if must is not None and c.province not in must:
+            continue  # not judged on time (too few clicks, or a morning measured apart): one episode
         first = mine[0]
         resolved_by = c.reopen_morning + grace_s
         late_fire = first.fired > c.first_morning + grace_s
