@@ -575,7 +575,15 @@ class SeriesDetector:
         # a drop is judged on enough units that a quiet small province's empty hour is no outage; a
         # surge's end on as few as its onset, as the CUSUM of exit_lr guards it from chance dips
         low = self._shortest(windows, self.drop_p.min_units, deviance_z)
-        ending = self._shortest(windows, self.surge_p.min_units, clustered_z) if self.state == SURGE else low
+        ending = low
+        if self.state == SURGE:
+            ending = self._shortest(windows, self.surge_p.min_units, clustered_z)
+            if not ending[0] and windows and self._ep_exp > 0:
+                # a series whose windows hold min_units units only at its busiest hours (Jilin at
+                # 1:1000) would hold a surge for good after its reopening: its longest window's z
+                # decides, the exit's CUSUMs weigh the evidence
+                n, obs, e, phi = windows[-1]
+                ending = (n, obs, e, phi, clustered_z(obs, e, phi))
         if self.state == SURGE and exp is not None:
             self._add_exit_evidence(value, exp.mean, maturity)
         self._step(onset, ending, low, maturity)
