@@ -210,7 +210,7 @@ def test_a_killed_sender_process_is_replaced_and_loses_nothing(kafka: str, tmp_p
         sender.start()
         wait_for(lambda: len(accepted) >= 2000, 60, "events accepted")
         os.kill(child.pid, signal.SIGKILL)
-        wait_for(lambda: (proc.health() or {}).get("sender_restarts") == 1, 30, "a new sender started")
+        wait_for(lambda: (proc.health() or {}).get("sender_restarts", 0) >= 1, 30, "a new sender started")
         wait_for(lambda: len(accepted) >= 6000, 60, "events accepted after the kill")
         stop.set()
         sender.join(30)
