@@ -197,6 +197,11 @@ class SeasonalBaseline:
         self._n = 0
         self._asked = None
 
+    @property
+    def ewma_visits(self) -> float:
+        """The sample size an EWMA of step alpha is worth: (2 - alpha) / alpha visits at most."""
+        return (2 - self.alpha) / self.alpha
+
     # ---------------------------------------------------------------- the prior
     def _learn_miss(self, day: int, idx: int, x: float) -> None:
         """One visit's miss of its day-type slot (before the slot learns it) into the decayed sums:
@@ -204,7 +209,7 @@ class SeasonalBaseline:
         slot = self.profiles[1].get(self._groups(day)[1], idx)
         if slot is None or slot.visits < 1:
             return
-        n = min(float(slot.visits), (2 - self.alpha) / self.alpha)
+        n = min(float(slot.visits), self.ewma_visits)
         d = self._share_decay
         self._miss_sq = self._miss_sq * d + (x - slot.mean) ** 2 / (1.0 + 1.0 / n)
         self._miss_m = self._miss_m * d + max(slot.mean, 0.0)
@@ -314,14 +319,14 @@ class SeasonalBaseline:
             return mean, dev, visits
         if self._miss_visits < self._share_min_visits or self._miss_m <= 0:
             return mean, dev, visits
-        share = self._sx / self._sp
-        pe = self.prior.expected(t) if self.prior is not None else None
+        assert self.prior is not None  # `expected` asks only with a prior
+        pe = self.prior.expected(t)
         if pe is None or pe.mean <= 0:
             return mean, dev, visits
-        _, resid = self._fit()
+        share, resid = self._fit()
         pm = pe.mean * share
         per_visit = self._miss_sq / self._miss_m * (max(mean, 0.0) + pm) / 2.0
-        n = min(float(max(visits, 1)), (2 - self.alpha) / self.alpha)  # an EWMA's sample size
+        n = min(float(max(visits, 1)), self.ewma_visits)
         own_var = per_visit / n
         prior_var = (self.prior_shape_rel**2 + resid / (self._sx * self._sx)) * pm * pm
         if own_var <= 0 or prior_var <= 0 or abs(mean - pm) > self.k * math.sqrt(own_var + prior_var):

@@ -374,8 +374,7 @@ class SeriesDetector:
         visits = exp.visits if exp is not None else 0
         if visits <= 0:
             return 2.0
-        n_eff = min(float(visits), (2 - self.baseline.alpha) / self.baseline.alpha)  # an EWMA's sample size
-        return 1.0 + 1.0 / n_eff
+        return 1.0 + 1.0 / min(float(visits), self.baseline.ewma_visits)
 
     def _windows(self, maturity: float) -> list[tuple[int, float, float, float]]:
         """(window, observed, expected, effective dispersion) of the evidence windows whose minutes
@@ -578,7 +577,7 @@ class SeriesDetector:
         ending = low
         if self.state == SURGE:
             ending = self._shortest(windows, self.surge_p.min_units, clustered_z)
-            if not ending[0] and windows and self._ep_exp > 0:
+            if not ending[0] and windows:
                 # a series whose windows hold min_units units only at its busiest hours (Jilin at
                 # 1:1000) would hold a surge for good after its reopening: its longest window's z
                 # decides, the exit's CUSUMs weigh the evidence
