@@ -22,6 +22,7 @@ from alerts.baseline import Expected, SeasonalBaseline
 
 DAY_MIN = 1440
 _NORMAL = NormalDist()
+_FEW_SESSIONS = 0.03  # sessions expected below which clustered_z takes the one-session tail (exact to 0.03)
 _WINSOR_AFTER = 100  # windows learnt before the dispersion estimate caps outliers against itself
 
 
@@ -50,6 +51,12 @@ class SurgeParams:
     # up; a surge needs far more than 4 unless it is large (13 at x2.5, 4 at x4).
     min_units: float = 4.0
     max_window_min: int = 180
+    # onset only: longer windows for a series whose three hours hold few units (a mid-size province
+    # at 1:1000 holds ~5 units from 08:00 to 10:00, where a x3 closure is z ~3.5; since midnight it
+    # holds three times as many), judged once the series has been seen long_after_days: a tiny
+    # province's baseline on its fourth day, low from a few clicks a slot, read 4.3x over 12 hours
+    long_windows_min: tuple[int, ...] = (360, 720)
+    long_after_days: float = 7.0
     # a surge must also persist: on a window of persist x the evidence window (ending now), the
     # traffic is >= k x its baseline and z >= z_min. A chance burst fills one window and is diluted
     # in the longer one; a closure fills both (nights included). 1 turns the check off.
@@ -183,7 +190,10 @@ class Dispersion:
 def dispersions(surge: SurgeParams) -> dict[int, Dispersion]:
     """One estimator per evidence window (and one for single minutes: spikes), to share among
     series of one kind."""
-    return {n: Dispersion(n, surge.dispersion_days, surge.dispersion_winsor) for n in (1, *evidence_windows(surge))}
+    return {
+        n: Dispersion(n, surge.dispersion_days, surge.dispersion_winsor)
+        for n in (1, *evidence_windows(surge), *surge.long_windows_min)
+    }
 
 
 def deviance_z(obs: float, exp: float, phi: float) -> float:
@@ -221,7 +231,12 @@ def clustered_z(obs: float, exp: float, phi: float) -> float:
         obs = min(obs + 1.0, exp)
     # the saddlepoint u = e^s solves lam (1 - q) u = obs (1 - q u)^2, the root with q u < 1
     a, b = obs * q * q, 2.0 * obs * q + lam * (1.0 - q)
-    u = obs / b * 2.0 / (1.0 + math.sqrt(1.0 - 4.0 * a * obs / (b * b)))
+    u = obs / b * 2.0 / (1.0 + math.sqrt(max(0.0, 1.0 - 4.0 * a * obs / (b * b))))
+    if obs > exp and (lam < _FEW_SESSIONS or 1.0 - q * u < 1e-9):
+        # far fewer sessions expected than one (a night's baseline near zero): the saddlepoint's
+        # root nears its pole and floating point fails it (z 667 for 2 clicks). Then X >= obs takes
+        # one session of >= obs clicks: P ~ lam q^(obs - 1)
+        return _upper_quantile(math.log(lam) + (obs - 1.0) * math.log(q))
     s = math.log(u)
     if abs(s) < 1e-6:  # at the mean: the normal approximation is exact enough
         return (obs - exp) / math.sqrt(exp * max(phi, 1.0))
@@ -230,6 +245,16 @@ def clustered_z(obs: float, exp: float, phi: float) -> float:
     w = math.copysign(math.sqrt(max(2.0 * (s * obs - k), 1e-300)), s)
     v = (1.0 - math.exp(-s)) * math.sqrt(k2)
     return w + math.log(v / w) / w
+
+
+def _upper_quantile(log_p: float) -> float:
+    """The normal quantile z with P(Z >= z) = e^log_p, into the far tail (log_p below ~-700)."""
+    if log_p >= 0.0:
+        return 0.0
+    if log_p > -700.0:
+        return -_NORMAL.inv_cdf(math.exp(log_p))
+    t = -2.0 * log_p  # Mills' ratio: z^2 ~ t - ln(2 pi t)
+    return math.sqrt(max(t - math.log(2.0 * math.pi * t), 0.0))
 
 
 def evidence_windows(surge: SurgeParams) -> tuple[int, ...]:
@@ -301,7 +326,8 @@ class SeriesDetector:
         self.scorer = scorer if scorer is not None else AnomalyScorer() if anomaly else None
         self.evidence = evidence_windows(surge)  # candidate evidence windows, shortest first
         self.dispersion = dispersion if dispersion is not None else dispersions(surge)
-        self.window = max(self.evidence[-1] * max(surge.persist, 1), drop.window_min)
+        self.long = tuple(n for n in surge.long_windows_min if n > self.evidence[-1])  # onset only
+        self.window = max(self.evidence[-1] * max(surge.persist, 1), drop.window_min, *self.long)
         # two days more: the dispersion compares yesterday's windows with the day before's
         self._obs, self._paused = _Prefix(2 * DAY_MIN + self.window), _Prefix(2 * DAY_MIN + self.window)
         self._exp, self._var = _Prefix(self.window), _Prefix(self.window)
@@ -376,13 +402,13 @@ class SeriesDetector:
             return 2.0
         return 1.0 + 1.0 / min(float(visits), self.baseline.ewma_visits)
 
-    def _windows(self, maturity: float) -> list[tuple[int, float, float, float]]:
-        """(window, observed, expected, effective dispersion) of the evidence windows whose minutes
-        all had a baseline and whose dispersion is known, shortest first (a window lacking a baseline
-        is followed by longer ones that lack it too)."""
+    def _windows(self, maturity: float, among: tuple[int, ...] | None = None) -> list[tuple[int, float, float, float]]:
+        """(window, observed, expected, effective dispersion) of the evidence windows (or `among`)
+        whose minutes all had a baseline and whose dispersion is known, shortest first (a window
+        lacking a baseline is followed by longer ones that lack it too)."""
         sp = self.surge_p
         out = []
-        for n in self.evidence:
+        for n in self.evidence if among is None else among:
             obs, e, var = self._sums(n)
             if obs is None or e is None or var is None:
                 break
@@ -570,17 +596,21 @@ class SeriesDetector:
             z = (w_obs - w_exp) / math.sqrt(w_var)
         maturity = self._maturity(exp)
         windows = self._windows(maturity)
-        onset = self._onset(windows, maturity) if self.state != SURGE else _NO_EVIDENCE
+        onset = _NO_EVIDENCE
+        if self.state != SURGE:
+            onset = self._onset(windows, maturity)
+            if not onset[0] and self.long and t - self._t0 >= self.surge_p.long_after_days * DAY_MIN * 60:
+                onset = self._onset(self._windows(maturity, self.long), maturity)
         # a drop is judged on enough units that a quiet small province's empty hour is no outage; a
         # surge's end on as few as its onset, as the CUSUM of exit_lr guards it from chance dips
         low = self._shortest(windows, self.drop_p.min_units, deviance_z)
         ending = low
         if self.state == SURGE:
             ending = self._shortest(windows, self.surge_p.min_units, clustered_z)
-            if not ending[0] and windows:
+            if not ending[0] and windows and windows[-1][2] >= windows[-1][3]:
                 # a series whose windows hold min_units units only at its busiest hours (Jilin at
                 # 1:1000) would hold a surge for good after its reopening: its longest window's z
-                # decides, the exit's CUSUMs weigh the evidence
+                # decides where it holds a unit at least, the exit's CUSUMs weigh the evidence
                 n, obs, e, phi = windows[-1]
                 ending = (n, obs, e, phi, clustered_z(obs, e, phi))
         if self.state == SURGE and exp is not None:

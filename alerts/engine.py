@@ -32,7 +32,9 @@ MINUTE = 60
 class EngineConfig:
     surge: SurgeParams = SurgeParams()
     drop: DropParams = DropParams()
-    surge_rule: Rule = Rule("TrafficSurge", Severity.WARNING, for_s=300, hold_s=600)
+    # a surge episode holds at least exit_hold_min once begun and its onset is already confirmed on a
+    # longer window (SurgeParams.persist): a pending minute shows it, five only delayed every alert
+    surge_rule: Rule = Rule("TrafficSurge", Severity.WARNING, for_s=60, hold_s=600)
     drop_rule: Rule = Rule("TrafficDrop", Severity.WARNING, for_s=300, hold_s=600)
     outage_rule: Rule = Rule("TrafficOutage", Severity.CRITICAL, for_s=120, hold_s=300)
     anomaly_rule: Rule = Rule("TrafficAnomaly", Severity.INFO, for_s=0, hold_s=900)

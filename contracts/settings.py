@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     alerts_capacity_lead_time_s: float = Field(3600.0, gt=0, description="alert when the forecast crossing is nearer")
     alerts_surge_k: float = Field(2.0, gt=1)  # issue 18: a x2.5 K-12 closure lifts a province ~2.2x
     alerts_surge_window_min: int = Field(10, ge=1, le=120)
-    alerts_surge_for_s: float = Field(300.0, ge=0)
+    alerts_surge_for_s: float = Field(60.0, ge=0)  # pending before firing (the detector confirms its onset)
     alerts_hold_s: float = Field(600.0, ge=0)
     alerts_idle_partition_s: float = Field(
         60.0,

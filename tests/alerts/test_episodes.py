@@ -63,6 +63,30 @@ def test_clustered_z_is_the_tail_of_clicks_in_sessions(phi: float, units: float,
         assert deviance_z(obs, exp, phi) > exact + 0.15
 
 
+@pytest.mark.parametrize(("obs", "exp", "phi"), [(2, 0.02, 19.0), (20, 0.005, 19.0), (3, 0.0004, 4.0)])
+def test_clustered_z_far_below_one_session_is_one_sessions_tail(obs: int, exp: float, phi: float) -> None:
+    """Far fewer sessions than one expected (a night's baseline near zero): one session of obs clicks,
+    as the exact tail says; the saddlepoint's root meets its pole there."""
+    assert clustered_z(obs, exp, phi) == pytest.approx(_sessions_tail_z(obs, exp, phi), abs=0.05)
+
+
+def test_clustered_z_is_finite_for_any_counts() -> None:
+    """Any window a detector may read (a baseline near zero, a dispersion inflated by the variance
+    floor to hundreds of thousands) gives a finite z: it once divided by zero on 53 clicks against
+    0.0003 expected with phi 740,868, and read 2 clicks there as z = 667 (a million clicks: z ~2,000)."""
+    assert clustered_z(53, 0.000286, 740_868.0) == pytest.approx(6.04, abs=0.05)
+    assert clustered_z(2, 0.000286, 740_868.0) == pytest.approx(6.04, abs=0.05)
+    rng = np.random.default_rng(3)
+    for exp, phi, obs in zip(
+        10 ** rng.uniform(-9, 5, 20_000),
+        10 ** rng.uniform(0, 7, 20_000),
+        np.floor(10 ** rng.uniform(0, 6, 20_000)) * (rng.random(20_000) < 0.9),
+        strict=True,
+    ):
+        z = clustered_z(float(obs), float(exp), float(phi))
+        assert math.isfinite(z) and abs(z) < 10_000, (obs, exp, phi, z)
+
+
 def test_clustered_z_of_no_clicks_is_no_session() -> None:
     """Zero clicks means zero sessions: exactly e^-(exp / m)."""
     assert clustered_z(0, 36.0, 17.0) == pytest.approx(NormalDist().inv_cdf(math.exp(-4.0)))
