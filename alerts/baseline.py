@@ -223,8 +223,9 @@ class SeasonalBaseline:
         w = 1.0
         # clipped only once the share is known: a sparse series' first visits (all zeros at night)
         # fit a share of 0 with no spread, and clipping at 0 deviations then held it at 0 for good
-        if self.share() is not None:
-            r, resid = self._fit()
+        known = self._known_fit()
+        if known is not None:
+            r, resid = known
             lim = self.k * math.sqrt(resid / self._sp * p)
             e = x - r * p
             if abs(e) > lim:
@@ -242,12 +243,17 @@ class SeasonalBaseline:
         expectations of them), or None until it rests on share_min_visits visits and its standard
         error (from the spread of the visits around it, so clustered clicks count as they are) is
         within share_rel_se of it."""
+        known = self._known_fit()
+        return known[0] if known is not None else None
+
+    def _known_fit(self) -> tuple[float, float] | None:
+        """`_fit` once the share is known (see `share`), else None."""
         if self._share_visits < self._share_min_visits or self._sx <= 0 or self._sp <= 0:
             return None
         r, resid = self._fit()
         if math.sqrt(resid) > self._share_rel_se * self._sx:
             return None
-        return r
+        return r, resid
 
     def _fit(self) -> tuple[float, float]:
         """(share r, decayed sum of (x - r p)^2 over the visits); needs _sp > 0."""

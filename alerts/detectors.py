@@ -607,12 +607,13 @@ class SeriesDetector:
         ending = low
         if self.state == SURGE:
             ending = self._shortest(windows, self.surge_p.min_units, clustered_z)
-            if not ending[0] and windows and windows[-1][2] >= windows[-1][3]:
+            if not ending[0] and windows:
                 # a series whose windows hold min_units units only at its busiest hours (Jilin at
                 # 1:1000) would hold a surge for good after its reopening: its longest window's z
                 # decides where it holds a unit at least, the exit's CUSUMs weigh the evidence
                 n, obs, e, phi = windows[-1]
-                ending = (n, obs, e, phi, clustered_z(obs, e, phi))
+                if e >= phi:
+                    ending = (n, obs, e, phi, clustered_z(obs, e, phi))
         if self.state == SURGE and exp is not None:
             self._add_exit_evidence(value, exp.mean, maturity)
         self._step(onset, ending, low, maturity)
