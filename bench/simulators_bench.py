@@ -18,7 +18,6 @@ import dataclasses
 import os
 import resource
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,18 +30,13 @@ from kafka import __version__ as kafka_version
 from contracts.events import encode
 from contracts.settings import load_settings
 from contracts.topics import available_codecs
+from ops.local_process import free_port
 from simulators.generator import Generator
 from simulators.kafka_out import crc_backend, ensure_topics
 from simulators.parallel import RunSpec, run_parallel, run_share
 from simulators.runner import FileSink, SendLoop
 
 SCENARIO = "school-week"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_file(events: int, path: Path) -> float:
@@ -223,7 +217,7 @@ def main() -> None:
     if not bootstrap:
         from ops.kafka_local import LocalKafka
 
-        kafka = LocalKafka(_free_port(), _free_port(), tmp / "kafka")
+        kafka = LocalKafka(free_port(), free_port(), tmp / "kafka")
         kafka.start(timeout=120)
         bootstrap = kafka.bootstrap_servers
     pid = kafka.pid if kafka is not None else args.broker_pid

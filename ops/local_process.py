@@ -14,6 +14,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -75,12 +76,50 @@ def loopback_host(host: str) -> str:
     return host
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for a currently free TCP port on ``host`` (for tests)."""
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_PORT_SPAN = 12_000
+_PORT_TRIES = 500
+_HANDED_OUT: set[tuple[str, int]] = set()
+_PORT_DRAW = random.Random(os.urandom(16))
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (32768 where it cannot be read)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _binds(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that binds now and that this process has not handed out before.
+
+    Why not the kernel's ``bind(0)``: it draws from the ephemeral range, the same range it gives
+    every outgoing connection, so between this probe and the server's own bind a client socket (a
+    ZooKeeper session, a proxy's upstream) can take the port. Ports just below that range are only
+    ever taken by an explicit bind. The draw has its own generator, so a test seeding ``random``
+    cannot make two processes draw the same ports.
+    """
+    high = _ephemeral_low()
+    if high <= 1024 + _PORT_SPAN // 10:
+        high = 65536  # a kernel configured to give nearly every port to outgoing connections
+    low = max(1024, high - _PORT_SPAN)
+    for _ in range(_PORT_TRIES):
+        port = _PORT_DRAW.randrange(low, high)
+        if (host, port) not in _HANDED_OUT and _binds(host, port):
+            _HANDED_OUT.add((host, port))
+            return port
+    raise OSError(f"no free TCP port on {host} in {low}..{high - 1} after {_PORT_TRIES} draws")
 
 
 def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:

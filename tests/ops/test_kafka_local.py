@@ -26,23 +26,15 @@ from ops.kafka_local import (
     _new_cluster_id,
     metadata_ready,
 )
+from ops.local_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 N_MESSAGES = 1000
 
 
 def free_ports(n: int) -> list[int]:
-    """n distinct free loopback ports (held open together so they differ)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    """n distinct free loopback ports."""
+    return [free_port() for _ in range(n)]
 
 
 def make_broker(data_dir: Path) -> LocalKafka:
