@@ -106,6 +106,8 @@ class SeasonalBaseline:
         band_z: float = 3.0,
         utc_offset_s: int = BEIJING_OFFSET_S,
         weekend_days: frozenset[int] = frozenset({5, 6}),
+        rest_days: frozenset[int] = frozenset(),
+        school_days: frozenset[int] = frozenset(),
         prior: SeasonalBaseline | None = None,
         share_memory_days: float = 7.0,
         share_min_visits: int = 8,
@@ -121,6 +123,7 @@ class SeasonalBaseline:
         self.band_z = band_z
         self.offset = utc_offset_s
         self.weekend = weekend_days
+        self.rest_days, self.school_days = rest_days, school_days  # local day numbers (contracts.calendar)
         self.profiles = tuple(_Profile(name, self.n_slots) for name in ("weekday", "daytype", "any"))
         self._cur: tuple[int, int] | None = None  # (local day number, slot index) being accumulated
         self._sum = self._abs = 0.0
@@ -157,11 +160,17 @@ class SeasonalBaseline:
         return self._where_v
 
     def _groups(self, day: int) -> tuple[int, int, int]:
+        """(weekday group, day type, 0) of a local day. A holiday on a weekday is a rest day, and a
+        make-up school day on a weekend a school day; each has a weekday group of its own (7, 8),
+        which rarely has the visits to answer, so the day type's profile does: a holiday Wednesday
+        is judged by weekends, not by Wednesdays, and does not teach Wednesdays its traffic."""
         dow = (day + 3) % 7  # day 0 (1970-01-01) was a Thursday; Monday = 0
-        return dow, int(dow in self.weekend), 0
+        if dow in self.weekend:
+            return (8, 0, 0) if day in self.school_days else (dow, 1, 0)
+        return (7, 1, 0) if day in self.rest_days else (dow, 0, 0)
 
     def day_type(self, t: float) -> int:
-        """1 on a weekend day, 0 on a school day (local time)."""
+        """1 on a rest day (a weekend or a holiday), 0 on a school day (local time)."""
         return self._groups(self._where(t)[0])[1]
 
     # ---------------------------------------------------------------- learning

@@ -52,6 +52,7 @@ def replay_main(args: argparse.Namespace) -> int:
         settings=load_settings(),
         provinces=provinces,
         through_worker=args.through_worker,
+        announced=not args.unannounced_holidays,
         on_change=None if args.quiet else lambda ch: print(describe(ch), flush=True) if shown(ch) else None,
     )
     v = judge(sc, run.changes, scenario_end=min(sc.end_ms, sc.start_ms + int((args.days or 1e9) * 86_400_000)) / 1000)
@@ -86,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         "--through-worker",
         action="store_true",
         help="render every click message and fold it with the worker's own aggregate (same results, slower)",
+    )
+    rp.add_argument(
+        "--unannounced-holidays",
+        action="store_true",
+        help="judge the scenario's holidays as days nobody told the engine of (default: they are in its calendar)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -21,6 +21,7 @@ from alerts.lifecycle import AlertBook, Candidate, Rule
 from alerts.metrics import AlertMetrics
 from alerts.model import Notification, Silence
 from contracts.alerts import Severity, State, StateChange
+from contracts.calendar import SchoolCalendar
 from contracts.geo import PLATFORMS, PROVINCE_BY_CODE, PROVINCE_CODES, SECTIONS
 from contracts.rates import ClickRow
 
@@ -57,6 +58,8 @@ class EngineConfig:
     # scale, once never fired a closed province: its slots were anchored to those few old visits)
     stale_after_s: float = 28 * 86_400.0
     baseline_slot_s: int = 900
+    # holidays and make-up school days (settings, and a replayed scenario's announced holidays)
+    calendar: SchoolCalendar = SchoolCalendar()
     language: str = "en"  # names in explanations: "en" or "zh"
 
 
@@ -117,8 +120,14 @@ class AlertEngine:
         if d is None:
             scored = key[0] in ("national", "platform")
             shared = self._dispersions.setdefault(key[0], dispersions(self.cfg.surge))
+            province = key[-1] if key[0] in ("province", "pp") else None
             d = SeriesDetector(
-                SeasonalBaseline(slot_s=self.cfg.baseline_slot_s, prior=self._prior(key)),
+                SeasonalBaseline(
+                    slot_s=self.cfg.baseline_slot_s,
+                    rest_days=self.cfg.calendar.rest_days(province),
+                    school_days=self.cfg.calendar.school_days(province),
+                    prior=self._prior(key),
+                ),
                 self.cfg.surge,
                 self.cfg.drop,
                 anomaly=scored,

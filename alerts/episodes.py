@@ -2,7 +2,7 @@
 
 An episode is one alert (fingerprint) from firing to resolved. A closure of the K-12 platform of
 factor >= `min_factor` should be exactly one surge episode of its province, firing by `grace_s`
-after the first school morning (08:00 Beijing, Monday to Friday) under the closure, and resolved by
+after the first school morning (08:00 Beijing, Monday to Friday but the scenario's holidays) under the closure, and resolved by
 `grace_s` after the first school morning after it. Everything else is a false alert.
 Used by the scenario tests and the replay command's summary.
 """
@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from contracts.alerts import State, StateChange
+from contracts.calendar import SchoolCalendar
 from simulators.scenario import Scenario
 
 DAY_S = 86_400
@@ -57,24 +58,28 @@ def episodes(changes: Iterable[StateChange]) -> list[Episode]:
     return sorted(out, key=lambda e: e.fired)
 
 
-def school_morning(t: float) -> float:
-    """The first 08:00 (Beijing) of a Monday-to-Friday at or after t."""
+def school_morning(t: float, calendar: SchoolCalendar = SchoolCalendar(), province: str | None = None) -> float:
+    """The first 08:00 (Beijing) of a school day (Monday to Friday but the calendar's rest days, and
+    its make-up school days) at or after t."""
     day = int((t + BJ_S) // DAY_S)
-    while True:
+    for _ in range(4 * 366):  # a calendar cannot rest for years; a bound, not a condition
         m = day * DAY_S + MORNING_S - BJ_S
-        if m >= t and (day + 3) % 7 < 5:  # day 0 was a Thursday; Monday = 0
+        if m >= t and calendar.is_school_day(day, province):
             return float(m)
         day += 1
+    raise ValueError(f"no school day within four years of {t}")
 
 
 def closures(sc: Scenario) -> list[Closure]:
+    """The scenario's closures of one or more provinces, with their school mornings by its holidays."""
     out = []
+    cal = sc.calendar()
     for e in sc.events:
         if e.type not in ("closure", "surge") or e.provinces is None or e.end_ms is None:
             continue
         for p in sorted(e.provinces):
             start, end = e.start_ms / 1000, e.end_ms / 1000
-            out.append(Closure(p, e.factor, start, end, school_morning(start), school_morning(end)))
+            out.append(Closure(p, e.factor, start, end, school_morning(start, cal, p), school_morning(end, cal, p)))
     return out
 
 

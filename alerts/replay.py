@@ -140,14 +140,19 @@ def replay(
     settings: Settings | None = None,
     provinces: Iterable[str] | None = None,
     through_worker: bool = False,
+    announced: bool = True,
 ) -> ReplayResult:
     """Run the scenario (optionally only its first `days`) and return every state change;
-    `provinces` limits the series judged (all by default; fewer make a quick test)."""
+    `provinces` limits the series judged (all by default; fewer make a quick test). `announced`:
+    the engine's calendar knows the scenario's holidays (`Scenario.calendar`), as a deployment's
+    settings name the year's public holidays; False judges them as days nobody announced."""
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     s = settings or Settings()
     end_ms = sc.end_ms if days is None else min(sc.end_ms, sc.start_ms + int(days * 86_400_000))
     gen = Generator(sc, seed=seed, scale=scale, end_ms=end_ms)
     cfg = config or engine_config(s)  # the service's rules and knobs
+    if announced:
+        cfg = dataclasses.replace(cfg, calendar=cfg.calendar.merged(sc.calendar()))
     out = ReplayResult()
 
     def changed(ch: StateChange) -> None:

@@ -53,6 +53,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         capacity_warning=settings.alerts_capacity_warning,
         capacity_critical=settings.alerts_capacity_critical,
         lead_time_s=settings.alerts_capacity_lead_time_s,
+        calendar=settings.school_calendar,
     )
 
 

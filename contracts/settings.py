@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contracts.calendar import SchoolCalendar, parse_days
+
 _DEFAULT_HOME = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "edu-cockpit"
 
 
@@ -142,6 +144,14 @@ class Settings(BaseSettings):
     alerts_surge_window_min: int = Field(10, ge=1, le=120)
     alerts_surge_for_s: float = Field(60.0, ge=0)  # pending before firing (the detector confirms its onset)
     alerts_hold_s: float = Field(600.0, ge=0)
+    calendar_rest_days: str = Field(
+        "",
+        description="rest days besides weekends, judged by the weekends' shape: DATE, DATE..DATE or "
+        "PROVINCE:DATE[..DATE], comma-separated (public holidays, a province's own days off)",
+    )
+    calendar_school_days: str = Field(
+        "", description="weekend days that are school days (make-up days), in the same form"
+    )
     alerts_idle_partition_s: float = Field(
         60.0,
         gt=0,
@@ -301,6 +311,16 @@ class Settings(BaseSettings):
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"expected host:port[,host:port], got {v!r}")
         return v
+
+    @field_validator("calendar_rest_days", "calendar_school_days")
+    @classmethod
+    def _calendar(cls, v: str) -> str:
+        parse_days(v)  # CalendarError is a ValueError: the setting is named at start-up
+        return v
+
+    @property
+    def school_calendar(self) -> SchoolCalendar:
+        return SchoolCalendar.parse(self.calendar_rest_days, self.calendar_school_days)
 
     @field_validator("sink_instance")
     @classmethod

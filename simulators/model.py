@@ -122,17 +122,22 @@ class TrafficModel:
         school, weekend, weekly = self.curves
         is_weekend = dow >= 5
         P, F = len(PROVINCE_CODES), len(PLATFORM_NAMES)
-        # holidays switch the day's shape to the weekend curve, per province
+        # holidays switch the day's shape to the weekend curve, make-up workdays a weekend day's to
+        # the school day's curve at a Monday's level, per province
         holiday = np.zeros((len(t), P), dtype=bool)
+        workday = np.zeros((len(t), P), dtype=bool)
         mult = np.ones((len(t), P, F))
         for ev in sc.events:
             pi = self._province_index(ev.provinces)
             fi = self._platform_index(ev.platforms)
             m = ev.multiplier(t)
             mult[np.ix_(np.arange(len(t)), pi, fi)] *= m[:, None, None]
-            if ev.type == "holiday":
-                holiday[np.ix_(np.arange(len(t)), pi)] |= ev.active(t)[:, None]
-        shape = np.where(is_weekend[:, None] | holiday, weekend[minute_of_day][:, None], school[minute_of_day][:, None])
+            if ev.type in ("holiday", "workday"):
+                (holiday if ev.type == "holiday" else workday)[np.ix_(np.arange(len(t)), pi)] |= ev.active(t)[:, None]
+        made_up = workday & is_weekend[:, None] & ~holiday
+        rest = (is_weekend[:, None] & ~made_up) | holiday
+        shape = np.where(rest, weekend[minute_of_day][:, None], school[minute_of_day][:, None])
+        mult *= np.where(made_up, weekly[0] / weekly[dow][:, None], 1.0)[:, :, None]
         base = sc.daily_clicks / DAY_MINUTES * weekly[dow]
         return (
             base[:, None, None]

@@ -7,6 +7,8 @@ Event types and what they multiply (per province x platform, over event time):
 - closure / surge: ramps from 1 to `factor` over `ramp_hours` from `start`, holds until `end`
   (if given), then returns to 1 over `ramp_down_hours`;
 - holiday: `factor` (default 0.7) between `start` and `end`, with the weekend shape of the day;
+- workday: a make-up school day on a weekend (as Chinese holidays bring): between `start` and
+  `end` the day has a school day's shape and a Monday's level, times `factor` (default 1);
 - launch: the platform is absent before `start`, then ramps to `factor` (default 1) over `ramp_hours`;
 - outage: zero traffic between `start` and `end`.
 Two events of the same type that overlap in time and target contradict each other (which factor
@@ -24,11 +26,12 @@ from typing import Any
 import numpy as np
 import yaml
 
-from contracts.beijing import BEIJING
+from contracts.beijing import BEIJING, BEIJING_OFFSET_S
+from contracts.calendar import NATIONWIDE, SchoolCalendar
 from contracts.geo import ABROAD, DEVICES, PLATFORMS, PROVINCE_BY_CODE, SECTIONS
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
-EVENT_TYPES = ("closure", "surge", "holiday", "launch", "outage")
+EVENT_TYPES = ("closure", "surge", "holiday", "workday", "launch", "outage")
 TZ = BEIJING  # dates without an offset are Beijing time
 _HOUR_MS = 3_600_000
 
@@ -98,7 +101,7 @@ class ScenarioEvent:
         start, end = float(self.start_ms), float(self.end_ms) if self.end_ms is not None else np.inf
         if self.type == "outage":
             return np.where((t >= start) & (t < end), 0.0, 1.0)
-        if self.type == "holiday":
+        if self.type in ("holiday", "workday"):
             return np.where((t >= start) & (t < end), self.factor, 1.0)
         lo = 0.0 if self.type == "launch" else 1.0
         up = np.clip((t - start) / max(self.ramp_hours * _HOUR_MS, 1.0), 0.0, 1.0)
@@ -161,6 +164,22 @@ class Scenario:
     @property
     def days(self) -> float:
         return (self.end_ms - self.start_ms) / 86_400_000
+
+    def calendar(self) -> SchoolCalendar:
+        """The rest days its holidays announce and the school days its make-up days do: each local
+        day whose noon the event covers, for the provinces it names (all when it names none).
+        Holidays are announced before they come, so the alerting side may know them as a duty
+        officer's calendar does (`alerts.replay`)."""
+        day_ms, offset_ms = 86_400_000, BEIJING_OFFSET_S * 1000
+        days: dict[str, set[tuple[str, int]]] = {"holiday": set(), "workday": set()}
+        for ev in self.events:
+            if ev.type not in days or ev.end_ms is None:
+                continue
+            for day in range((ev.start_ms + offset_ms) // day_ms, (ev.end_ms + offset_ms) // day_ms + 1):
+                noon = day * day_ms + day_ms // 2 - offset_ms
+                if ev.start_ms <= noon < ev.end_ms:
+                    days[ev.type].update((p, day) for p in (ev.provinces or (NATIONWIDE,)))
+        return SchoolCalendar(rest=frozenset(days["holiday"]), school=frozenset(days["workday"]))
 
 
 # --------------------------------------------------------------------------- loading
@@ -407,13 +426,13 @@ class _Builder:
         end = self._time(e, "end") if "end" in e else None
         if end is not None and end <= start:
             raise self.fail(e.key_lines["end"], "event end must be after its start")
-        if kind in ("outage", "holiday") and end is None:
+        if kind in ("outage", "holiday", "workday") and end is None:
             raise self.fail(e.line, f"{kind} event needs an end")
         provinces = self._targets(e, "provinces", "province", lambda c, ln: self._province(c, ln))
         platforms = self._targets(e, "platforms", "platform", self._platform)
         if kind == "launch" and (platforms is None or provinces is not None):
             raise self.fail(e.line, "launch event needs a platform and applies to all provinces")
-        default_factor = {"holiday": 0.7, "launch": 1.0, "outage": 0.0}.get(kind)
+        default_factor = {"holiday": 0.7, "workday": 1.0, "launch": 1.0, "outage": 0.0}.get(kind)
         factor = self._num(e, "factor", default_factor)
         return ScenarioEvent(
             kind,

@@ -200,3 +200,44 @@ def test_a_series_with_a_shape_of_its_own_keeps_it() -> None:
         if minute in (7 * 60, 9 * 60, 10 * 60):  # the child's ramp: the parent's is three times as high
             assert b.mean == a.mean, (minute, b.mean, a.mean)
     assert np.mean(err_b) < 1.25 * np.mean(err_a), (np.mean(err_b), np.mean(err_a))
+
+
+def _term(days: int, per_day: float, rest: set[int], school: set[int]) -> np.ndarray:
+    """Expected clicks a minute from MONDAY: school days' curve on school days, weekends' (at 0.75 of
+    the level) on rest days, as the simulators draw holidays and make-up days."""
+    out = []
+    for d in range(days):
+        weekend = d % 7 >= 5
+        resting = (weekend and d not in school) or d in rest
+        out.append(weekend_curve() * per_day * 0.75 / 1440 if resting else school_days(1, per_day))
+    return np.concatenate(out)
+
+
+def test_a_holiday_is_judged_by_weekends_and_a_make_up_day_by_school_days() -> None:
+    """A holiday Wednesday (day 16) is judged by the weekends' profile and does not teach Wednesdays
+    its traffic; a make-up Sunday (day 20) is judged by school days; without the calendar both are
+    judged by their weekday, a holiday's 07:30 at less than half its level."""
+    holiday, make_up = 16, 20
+    lam = _term(28, 100_000, {holiday}, {make_up})
+    day0 = (MONDAY + 8 * 3600) // DAY  # MONDAY's local day number
+    told = SeasonalBaseline(rest_days=frozenset({day0 + holiday}), school_days=frozenset({day0 + make_up}))
+    untold = SeasonalBaseline()
+    for b in (told, untold):
+        _feed(b, minutes(holiday + 5), lam[: (holiday + 5) * 1440])
+
+    def at(b: SeasonalBaseline, day: int, hour: float = 7.5) -> float:
+        e = b.expected(MONDAY + day * DAY + hour * 3600)
+        assert e is not None
+        return e.mean
+
+    morning = int(7.5 * 60)
+    rest_level, school_level = lam[holiday * 1440 + morning], lam[2 * 1440 + morning]
+    assert abs(at(told, holiday) - rest_level) < 0.1 * rest_level
+    assert abs(at(untold, holiday) - school_level) < 0.1 * school_level
+    assert rest_level < 0.5 * school_level  # what a drop rule sees without the calendar
+    assert told.day_type(MONDAY + holiday * DAY) == 1 and untold.day_type(MONDAY + holiday * DAY) == 0
+    # the Wednesday after: its profile is a plain Wednesday's
+    assert abs(at(told, holiday + 7) - school_level) < 0.03 * school_level
+    # the make-up Sunday
+    assert abs(at(told, make_up) - school_level) < 0.1 * school_level
+    assert told.day_type(MONDAY + make_up * DAY) == 0

@@ -148,3 +148,25 @@ def test_thirty_times_one_minute_in_one_province_is_an_anomaly_within_two_minute
 
 def test_shared_dispersions_include_single_minutes_for_spikes() -> None:
     assert 1 in dispersions(SeriesDetector().surge_p)
+
+
+def test_school_mornings_skip_holidays_and_take_make_up_days() -> None:
+    from alerts.episodes import closures, school_morning
+    from contracts.calendar import SchoolCalendar
+    from simulators.scenario import load_scenario
+
+    friday_28_april = 1_682_611_200  # 2023-04-28 00:00 Beijing
+    cal = SchoolCalendar.parse(rest="2023-05-01..2023-05-03", school="2023-05-06")
+    # Friday 08:00, then (after 08:00) past the weekend and the holiday to Thursday 4 May
+    assert school_morning(friday_28_april) == friday_28_april + 8 * 3600
+    assert school_morning(friday_28_april + 9 * 3600, cal) == friday_28_april + 6 * 86_400 + 8 * 3600
+    # Friday 5 May after 08:00: the make-up Saturday
+    assert school_morning(friday_28_april + 7 * 86_400 + 9 * 3600, cal) == friday_28_april + 8 * 86_400 + 8 * 3600
+    # a province's own rest day is its own
+    own = SchoolCalendar.parse(rest="440000:2023-04-28")
+    assert school_morning(friday_28_april, own, "440000") == friday_28_april + 3 * 86_400 + 8 * 3600
+    assert school_morning(friday_28_april, own, "110000") == friday_28_april + 8 * 3600
+    # the shipped holiday scenario: Henan's closure from the holiday's fourth day is judged from Thursday
+    by = {c.province: c for c in closures(load_scenario("holidays-labour-day"))}
+    assert by["410000"].first_morning == friday_28_april + 6 * 86_400 + 8 * 3600
+    assert by["610000"].first_morning == friday_28_april - 5 * 86_400 + 8 * 3600  # the make-up Sunday
