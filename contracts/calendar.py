@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from contracts.geo import PROVINCE_BY_CODE
 
-__all__ = ["NATIONWIDE", "CalendarError", "SchoolCalendar", "local_day", "parse_days"]
+__all__ = ["NATIONWIDE", "CalendarError", "SchoolCalendar", "format_days", "local_day", "parse_days"]
 
 NATIONWIDE = ""
 MAX_SPAN_DAYS = 366  # one range longer than a year is a typo, not a holiday
@@ -38,6 +38,12 @@ class CalendarError(ValueError):
 def local_day(d: dt.date) -> int:
     """The local day number of a date (days since 1970-01-01)."""
     return (d - _EPOCH).days
+
+
+def format_days(days: Days) -> str:
+    """The text form of a set of days (one item a day), which `parse_days` reads back."""
+    items = sorted((d, p) for p, d in days)
+    return ",".join(f"{p + ':' if p else ''}{(_EPOCH + dt.timedelta(days=d)).isoformat()}" for d, p in items)
 
 
 def _date(text: str, item: str) -> dt.date:

@@ -573,7 +573,7 @@ def rehearse(
             write_manifest(settings, m)
         else:
             ns = namespace(settings, rid)
-            procs = rh.start_isolated(settings, m, settings.data_dir / "logs")
+            procs = rh.start_isolated(settings, m, settings.data_dir / "logs", announced=p.scenario.calendar())
             m = msgspec.structs.replace(m, pids=tuple(pr.pid for pr in procs))
             write_manifest(settings, m)
             rh.wait_ready(settings, m, procs)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import msgspec
 
+from contracts.calendar import SchoolCalendar, format_days
 from contracts.rehearsal import Manifest, namespace, read_manifest, sink_marker, to_env, write_manifest
 from contracts.settings import Settings
 from simulators.pacing import Schedule
@@ -226,12 +227,27 @@ def _spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[byte
         )
 
 
-def start_isolated(settings: Settings, manifest: Manifest, logs: Path) -> list[subprocess.Popen[bytes]]:
+def isolated_settings(settings: Settings, manifest: Manifest, announced: SchoolCalendar | None = None) -> Settings:
+    """The rehearsal's namespace, its calendar with the announced days added."""
+    ns = namespace(settings, manifest.id)
+    if announced is None:
+        return ns
+    cal = ns.school_calendar.merged(announced)
+    return ns.model_copy(
+        update={"calendar_rest_days": format_days(cal.rest), "calendar_school_days": format_days(cal.school)}
+    )
+
+
+def start_isolated(
+    settings: Settings, manifest: Manifest, logs: Path, announced: SchoolCalendar | None = None
+) -> list[subprocess.Popen[bytes]]:
     """Create the rehearsal's topics; start its worker and alerting (and, with a ClickHouse server, its
-    sink) as processes of their own. With chDB the cockpit that owns the store runs the sink."""
+    sink) as processes of their own. With chDB the cockpit that owns the store runs the sink.
+    `announced`: the (shifted) scenario's holidays and make-up days, added to its alerting's calendar
+    as a deployment's settings would name them."""
     from contracts.topics import ensure_topics
 
-    ns = namespace(settings, manifest.id)
+    ns = isolated_settings(settings, manifest, announced)
     ensure_topics(ns)
     logs.mkdir(parents=True, exist_ok=True)
     env = to_env(ns)

@@ -79,3 +79,11 @@ def test_settings_read_the_calendar_and_name_a_bad_one(monkeypatch: pytest.Monke
     monkeypatch.setenv("EDU_CALENDAR_REST_DAYS", "2023-10-02..2023-09-30")
     with pytest.raises(SettingsError, match="EDU_CALENDAR_REST_DAYS.*ends before it begins"):
         load_settings()
+
+
+def test_the_text_form_reads_back() -> None:
+    cal = SchoolCalendar.parse(rest="2023-05-01..2023-05-03, 440000:2023-06-01", school="2023-04-23")
+    from contracts.calendar import format_days
+
+    assert parse_days(format_days(cal.rest)) == cal.rest and parse_days(format_days(cal.school)) == cal.school
+    assert format_days(frozenset()) == ""

@@ -161,3 +161,28 @@ def test_until_stops_the_story_at_a_moment_and_that_moment_lands_now() -> None:
         rh.plan(sc, speed=60, now_ms=NOW_MS, history_days=0, until_ms=rh.parse_when("2022-04-02 10:00"))
     with pytest.raises(rh.RehearsalError, match="not a date"):
         rh.parse_when("tomorrow")
+
+
+def test_an_isolated_rehearsals_alerting_is_told_the_shifted_scenarios_holidays(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Moved by whole weeks, Labour Day and its make-up days land on other dates: those, not the
+    scenario's own, are what the rehearsal's alerting must judge as rest and school days."""
+    sc = load_scenario("holidays-labour-day")
+    p = rh.plan(sc, speed=3600.0, now_ms=NOW_MS, history_days=7)
+    s = Settings(data_dir=tmp_path, calendar_rest_days="440000:2026-10-01")
+    m = Manifest(
+        id="rhcal001",
+        scenario=sc.name,
+        target="isolated",
+        speed=3600.0,
+        scale=0.01,
+        shift_ms=p.shift_ms,
+        started_ms=NOW_MS,
+        paced_from_ms=p.paced_from_ms,
+        end_ms=p.end_ms,
+    )
+    cal = rh.isolated_settings(s, m, p.scenario.calendar()).school_calendar
+    shift_days = p.shift_ms // rh.DAY_MS
+    assert cal.rest_days() == {d + shift_days for d in sc.calendar().rest_days()}
+    assert cal.school_days() == {d + shift_days for d in sc.calendar().school_days()}
+    assert cal.rest_days("440000") - cal.rest_days() == {20_727}  # the deployment's own day stays (2026-10-01)
+    assert rh.isolated_settings(s, m).school_calendar == s.school_calendar
