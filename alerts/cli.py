@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import math
 import signal
@@ -11,7 +12,8 @@ import signal
 from prometheus_client import CollectorRegistry, start_http_server
 
 from alerts import NATIVE
-from contracts.settings import load_settings
+from contracts.beijing import BEIJING
+from contracts.settings import Settings, load_settings
 
 
 def positive(text: str) -> float:
@@ -64,6 +66,26 @@ def replay_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def warn_calendar_end(settings: Settings, today: dt.date | None = None) -> str | None:
+    """Warn (and return the warning) when the official calendar is on but knows no days for this
+    year: the package is updated once the State Council announces a year, and until then the
+    year's holidays must be named in EDU_CALENDAR_REST_DAYS / EDU_CALENDAR_SCHOOL_DAYS."""
+    if not settings.calendar_official:
+        return None
+    from contracts.calendar import official_calendar
+
+    year = (today or dt.datetime.now(BEIJING).date()).year
+    last = official_calendar()[1]
+    if year <= last:
+        return None
+    msg = (
+        f"EDU_CALENDAR_OFFICIAL: the official calendar knows holidays up to {last}, not {year}; name this "
+        "year's holidays and make-up days in EDU_CALENDAR_REST_DAYS and EDU_CALENDAR_SCHOOL_DAYS"
+    )
+    logging.getLogger("alerts.calendar").warning(msg)
+    return msg
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="edu-alerts",
@@ -98,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay":
         return replay_main(args)
     settings = load_settings()
+    warn_calendar_end(settings)
 
     from alerts.service import AlertService
     from contracts.topics import ensure_topics

@@ -27,6 +27,7 @@ import numpy as np
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.service import engine_config
 from contracts.alerts import StateChange
+from contracts.calendar import SchoolCalendar
 from contracts.geo import ACTIONS, PROVINCE_CODES
 from contracts.settings import Settings
 from simulators.generator import _CLICK, Generator
@@ -151,8 +152,10 @@ def replay(
     end_ms = sc.end_ms if days is None else min(sc.end_ms, sc.start_ms + int(days * 86_400_000))
     gen = Generator(sc, seed=seed, scale=scale, end_ms=end_ms)
     cfg = config or engine_config(s)  # the service's rules and knobs
-    if announced:
-        cfg = dataclasses.replace(cfg, calendar=cfg.calendar.merged(sc.calendar()))
+    # the scenario's own world: the days the settings name and its holidays, never the official
+    # calendar (a generated term has only the holidays its file lists)
+    base = config.calendar if config else SchoolCalendar.parse(s.calendar_rest_days, s.calendar_school_days)
+    cfg = dataclasses.replace(cfg, calendar=base.merged(sc.calendar()) if announced else base)
     out = ReplayResult()
 
     def changed(ch: StateChange) -> None:

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 from contracts.geo import PROVINCE_BY_CODE
 
-__all__ = ["NATIONWIDE", "CalendarError", "SchoolCalendar", "format_days", "local_day", "parse_days"]
+__all__ = [
+    "NATIONWIDE",
+    "CalendarError",
+    "SchoolCalendar",
+    "format_days",
+    "local_day",
+    "official_calendar",
+    "parse_days",
+]
 
 NATIONWIDE = ""
 MAX_SPAN_DAYS = 366  # one range longer than a year is a typo, not a holiday
@@ -100,6 +108,16 @@ class SchoolCalendar:
         if (day + 3) % 7 >= 5:  # day 0 (1970-01-01) was a Thursday; Monday = 0
             return day in self.school_days(province)
         return day not in self.rest_days(province)
+
+
+def official_calendar() -> tuple[SchoolCalendar, int]:
+    """The State Council's holidays on weekdays and make-up school days on weekends, as the
+    `chinesecalendar` package knows them, and the last year it knows (later years have none)."""
+    import chinese_calendar
+
+    rest = frozenset((NATIONWIDE, local_day(d)) for d in chinese_calendar.holidays if d.weekday() < 5)
+    school = frozenset((NATIONWIDE, local_day(d)) for d in chinese_calendar.workdays if d.weekday() >= 5)
+    return SchoolCalendar(rest, school), max(d.year for d in chinese_calendar.holidays)
 
 
 def _of(days: Days, province: str | None) -> frozenset[int]:

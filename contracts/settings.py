@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from contracts.calendar import SchoolCalendar, parse_days
+from contracts.calendar import SchoolCalendar, official_calendar, parse_days
 
 _DEFAULT_HOME = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "edu-cockpit"
 
@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     )
     calendar_school_days: str = Field(
         "", description="weekend days that are school days (make-up days), in the same form"
+    )
+    calendar_official: bool = Field(
+        False,
+        description="add the State Council's holidays and make-up days (chinesecalendar) to the alerting's "
+        "calendar; off where simulated traffic knows no holidays (the offline replay never adds them)",
     )
     alerts_idle_partition_s: float = Field(
         60.0,
@@ -320,7 +325,9 @@ class Settings(BaseSettings):
 
     @property
     def school_calendar(self) -> SchoolCalendar:
-        return SchoolCalendar.parse(self.calendar_rest_days, self.calendar_school_days)
+        """The days named here, and the official ones when `calendar_official` is on."""
+        named = SchoolCalendar.parse(self.calendar_rest_days, self.calendar_school_days)
+        return named.merged(official_calendar()[0]) if self.calendar_official else named
 
     @field_validator("sink_instance")
     @classmethod

@@ -87,3 +87,34 @@ def test_the_text_form_reads_back() -> None:
 
     assert parse_days(format_days(cal.rest)) == cal.rest and parse_days(format_days(cal.school)) == cal.school
     assert format_days(frozenset()) == ""
+
+
+def test_the_official_calendar_is_the_state_councils(monkeypatch: pytest.MonkeyPatch) -> None:
+    """National Day 2023: Mon 2 - Fri 6 October rest, Sat 7 and Sun 8 October make-up school days;
+    off by default, on with EDU_CALENDAR_OFFICIAL, and the days named in settings still count."""
+    from contracts.calendar import official_calendar
+
+    official, last = official_calendar()
+    assert last >= 2026
+    assert {_d(f"2023-10-0{i}") for i in range(2, 7)} <= official.rest_days()
+    assert {_d("2023-10-07"), _d("2023-10-08")} <= official.school_days()
+    assert all((d + 3) % 7 < 5 for d in official.rest_days()) and all((d + 3) % 7 >= 5 for d in official.school_days())
+    monkeypatch.setenv("EDU_CALENDAR_REST_DAYS", "440000:2023-06-01")
+    assert load_settings().school_calendar.rest_days() == frozenset()
+    monkeypatch.setenv("EDU_CALENDAR_OFFICIAL", "true")
+    cal = load_settings().school_calendar
+    assert not cal.is_school_day(_d("2023-10-04")) and cal.is_school_day(_d("2023-10-08"))
+    assert not cal.is_school_day(_d("2023-06-01"), GUANGDONG)
+
+
+def test_the_service_warns_when_the_official_calendar_has_not_reached_this_year() -> None:
+    from alerts.cli import warn_calendar_end
+    from contracts.calendar import official_calendar
+    from contracts.settings import Settings
+
+    last = official_calendar()[1]
+    on = Settings(calendar_official=True)
+    assert warn_calendar_end(on, dt.date(last, 12, 31)) is None
+    msg = warn_calendar_end(on, dt.date(last + 1, 1, 1))
+    assert msg is not None and str(last + 1) in msg and "EDU_CALENDAR_REST_DAYS" in msg
+    assert warn_calendar_end(Settings(), dt.date(last + 1, 1, 1)) is None
