@@ -63,7 +63,7 @@ def create_app(
     clock = clock or time.time
     registry = registry if registry is not None else CollectorRegistry()
     metrics = CockpitMetrics(registry)
-    queries = Queries(store, settings.cockpit_cache_s, clock=clock, metrics=metrics)
+    queries = Queries(store, settings.cockpit_cache_s, clock=clock, metrics=metrics, calendar=settings.school_calendar)
 
     app = dash.Dash(
         __name__,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from cockpit.metrics import CockpitMetrics
+from contracts.calendar import SchoolCalendar
 from sinks import queries as sink_queries
 from sinks import rollups
 from sinks.store import Row, Store
@@ -94,9 +95,11 @@ class Queries:
         ttl_s: float,
         clock: Clock = time.monotonic,
         metrics: CockpitMetrics | None = None,
+        calendar: SchoolCalendar = SchoolCalendar(),
     ) -> None:
         self.store = store
         self.ttl_s = ttl_s
+        self.calendar = calendar  # which days the seasonal baselines compare with (cockpit.seasonal)
         self._clock = clock
         self._metrics = metrics
         self._cache: dict[Key, _Entry] = {}

@@ -91,7 +91,13 @@ class NamespacedQueries:
             if q is None:
                 view = copy.copy(self._live.store)  # same engine, the rehearsal's database
                 view.database = namespace(self._settings, m.id).clickhouse_database
-                q = Queries(view, self._live.ttl_s, clock=self._live._clock, metrics=self._live._metrics)
+                q = Queries(
+                    view,
+                    self._live.ttl_s,
+                    clock=self._live._clock,
+                    metrics=self._live._metrics,
+                    calendar=self._live.calendar,
+                )
                 self._rehearsals = {m.id: q}  # only the current rehearsal is kept
             return q
 

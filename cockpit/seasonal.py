@@ -1,6 +1,11 @@
 """The seasonal baseline: what the same time of day looked like on the same weekday of the previous
 BASELINE_WEEKS weeks, as a median (the expected value) and a min..max range.
 
+A holiday on a weekday or a make-up school day on a weekend (the alerting's calendar,
+`Settings.school_calendar`) is compared with the latest days of its own kind instead, and an
+ordinary day skips the weeks whose same weekday was not (`reference_offsets`): a make-up Sunday
+read every province at twice its Sundays.
+
 A week counts only where the store holds traffic: a week before the store's history is missing data,
 not zero traffic. With fewer than MIN_BASELINE_WEEKS such weeks there is no baseline, and the map and
 the national line say so instead of guessing. The map's surge ratio (`surge_ratios`) and the line's
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from cockpit.queries import Queries
 from cockpit.series import fill_gaps
 from cockpit.timeframe import DAY, MINUTE, Span
+from contracts.beijing import BEIJING_OFFSET_S
+from contracts.calendar import SchoolCalendar
 
 BASELINE_WEEKS = 4
 MIN_BASELINE_WEEKS = 2
@@ -39,6 +46,18 @@ def surge_ratios(
     return out
 
 
+def reference_offsets(t: int, calendar: SchoolCalendar, weeks: int = BASELINE_WEEKS) -> list[int]:
+    """Seconds back from `t` to the `weeks` days its window is compared with: the same weekday of
+    earlier weeks that was a day of the same kind (school day or rest day) when `t`'s day is an
+    ordinary one of its weekday, else the latest days of its kind (a holiday Wednesday against the
+    last rest days, a make-up Sunday against the last school days). Nationwide days only."""
+    day = (t + BEIJING_OFFSET_S) // DAY
+    school = calendar.is_school_day(day)
+    if school == ((day + 3) % 7 < 5):  # an ordinary day: same weekday, same kind
+        return [k * WEEK for k in range(1, 3 * weeks + 1) if calendar.is_school_day(day - 7 * k) == school][:weeks]
+    return [d * DAY for d in range(1, 21 * weeks + 1) if calendar.is_school_day(day - d) == school][:weeks]
+
+
 def load_baseline(q: Queries, span: Span, platform: str | None = None) -> list[list[tuple[int, int]]] | None:
     """The national line's seasonal history: the same span (same Beijing time of day, same weekday)
     one, two, ... BASELINE_WEEKS weeks earlier, one `series` per week through the shared cache, its
@@ -48,12 +67,14 @@ def load_baseline(q: Queries, span: Span, platform: str | None = None) -> list[l
     Minute lines (up to a day) read four more spans of minute rows; hour lines (7 days, custom
     ranges) read the hourly rollup (`Queries.series`), so a 7-day band costs ~700 hour rows.
     """
+    # a span of up to a day is compared by the kind of its last day (what the wall screen shows now)
+    back = (
+        reference_offsets(span.end - 1, q.calendar)
+        if span.end - span.start <= DAY
+        else [k * WEEK for k in range(1, BASELINE_WEEKS + 1)]
+    )
     return [
-        [
-            (ts + k * WEEK, n)
-            for ts, n in q.series(span.start - k * WEEK, span.end - k * WEEK, span.step, platform=platform)
-        ]
-        for k in range(1, BASELINE_WEEKS + 1)
+        [(ts + b, n) for ts, n in q.series(span.start - b, span.end - b, span.step, platform=platform)] for b in back
     ]
 
 

@@ -1,7 +1,8 @@
 """The surge ratio of the map and the wall screen's rotation: each division's events over the last
 SURGE_WINDOW of full minutes against its baseline.
 
-The baseline is seasonal (`cockpit.seasonal`: the same window on the same weekday of earlier weeks)
+The baseline is seasonal (`cockpit.seasonal`: the same window on the same weekday of earlier weeks,
+or on the latest days of its kind for a holiday or a make-up day)
 when enough weeks are stored, else each division's usual share of national traffic (day one).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cockpit.queries import Queries
-from cockpit.seasonal import BASELINE_WEEKS, WEEK, surge_ratios
+from cockpit.seasonal import reference_offsets, surge_ratios
 from cockpit.series import rate_point
 from cockpit.timeframe import DAY, HOUR, MINUTE, windows
 
@@ -50,9 +51,7 @@ def load_surge_basis(q: Queries, now: int, platform: str | None = None) -> tuple
     rate_minute, _ = rate_point(q.series(w.hour_start, w.hour_end, platform=platform), w.now)
     start, end = surge_window(rate_minute)
     current = q.total_by_province(start, end, platform=platform)
-    history = [
-        q.total_by_province(start - k * WEEK, end - k * WEEK, platform=platform) for k in range(1, BASELINE_WEEKS + 1)
-    ]
+    history = [q.total_by_province(start - b, end - b, platform=platform) for b in reference_offsets(start, q.calendar)]
     seasonal = surge_ratios(current, history)
     if seasonal:
         return seasonal, "seasonal"
