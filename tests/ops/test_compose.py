@@ -378,13 +378,19 @@ def test_dockerfile_copies_what_pyproject_needs() -> None:
     include = meta["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = find_packages(where=str(ROOT), include=include)
     assert {"contracts", "streams", "sinks", "cockpit", "ops"} <= set(packages)
-    data_globs = [g for globs in meta["tool"]["setuptools"].get("package-data", {}).values() for g in globs]
+    # ...but the compiled detectors, which the image builds for itself (a local build never leaks in)
+    built = ("*.so", "_native.stamp")
+    data_globs = [
+        g for globs in meta["tool"]["setuptools"].get("package-data", {}).values() for g in globs if g not in built
+    ]
     for pkg in packages:
         pkg_dir = ROOT / pkg.replace(".", "/")
         for f in pkg_dir.iterdir():
             if f.is_file() and (f.suffix == ".py" or any(fnmatch.fnmatch(f.name, g) for g in data_globs)):
                 rel = f.relative_to(ROOT).as_posix()
                 assert _in_context(rel), f".dockerignore excludes {rel}, needed by `pip install .`"
+    assert not _in_context("alerts/detectors.cpython-311-x86_64-linux-gnu.so")
+    assert not _in_context("alerts/_native.stamp")
     # and what must never be sent to the daemon or baked into the image
     for rel in (
         ".env",
@@ -401,6 +407,9 @@ def test_dockerfile_copies_what_pyproject_needs() -> None:
     sources = {s for line in copies for s in line.split()[:-1] if not s.startswith("--")}
     assert "." in sources or set(needed) <= sources, f"ops/Dockerfile COPY sources: {sources}"
     assert re.search(r"pip install -c constraints\.txt \.", text), "install the project with the lock"
+    # the detectors are compiled before the project is installed, and the image checks they run so
+    build, install = text.index("python -m ops.build_native"), text.index("pip install -c constraints.txt .")
+    assert build < install and "alerts.NATIVE != 'compiled'" in text
     assert "pyproject.toml" in sources and "constraints.txt" in sources  # dependency layer first
 
 
