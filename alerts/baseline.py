@@ -124,7 +124,7 @@ class SeasonalBaseline:
         self.offset = utc_offset_s
         self.weekend = weekend_days
         self.rest_days, self.school_days = rest_days, school_days  # local day numbers (contracts.calendar)
-        self.profiles = tuple(_Profile(name, self.n_slots) for name in ("weekday", "daytype", "any"))
+        self.profiles = tuple(_Profile(name, self.n_slots) for name in ("weekday", "daytype"))
         self._cur: tuple[int, int] | None = None  # (local day number, slot index) being accumulated
         self._sum = self._abs = 0.0
         self._n = 0
@@ -159,15 +159,15 @@ class SeasonalBaseline:
         self._where_t, self._where_v = t, (day, int(sec // self.slot_s), (sec % self.slot_s) / self.slot_s)
         return self._where_v
 
-    def _groups(self, day: int) -> tuple[int, int, int]:
-        """(weekday group, day type, 0) of a local day. A holiday on a weekday is a rest day, and a
+    def _groups(self, day: int) -> tuple[int, int]:
+        """(weekday group, day type) of a local day. A holiday on a weekday is a rest day, and a
         make-up school day on a weekend a school day; each has a weekday group of its own (7, 8),
         which rarely has the visits to answer, so the day type's profile does: a holiday Wednesday
         is judged by weekends, not by Wednesdays, and does not teach Wednesdays its traffic."""
         dow = (day + 3) % 7  # day 0 (1970-01-01) was a Thursday; Monday = 0
         if dow in self.weekend:
-            return (8, 0, 0) if day in self.school_days else (dow, 1, 0)
-        return (7, 1, 0) if day in self.rest_days else (dow, 0, 0)
+            return (8, 0) if day in self.school_days else (dow, 1)
+        return (7, 1) if day in self.rest_days else (dow, 0)
 
     def day_type(self, t: float) -> int:
         """1 on a rest day (a weekend or a holiday), 0 on a school day (local time)."""
@@ -359,7 +359,7 @@ class SeasonalBaseline:
         elif other < 0:
             other, other_day = self.n_slots - 1, day - 1
         found: list[tuple[str, _Slot, _Slot | None]] = []
-        for profile, g, g_other in zip(self.profiles[:2], self._groups(day), self._groups(other_day), strict=False):
+        for profile, g, g_other in zip(self.profiles, self._groups(day), self._groups(other_day), strict=False):
             a = profile.get(g, idx)
             if a is None or a.visits < self.min_visits:
                 continue

@@ -96,7 +96,7 @@ class NamespacedQueries:
                     self._live.ttl_s,
                     clock=self._live._clock,
                     metrics=self._live._metrics,
-                    calendar=self._live.calendar,
+                    calendar=self._live.calendar.merged(m.calendar),
                 )
                 self._rehearsals = {m.id: q}  # only the current rehearsal is kept
             return q

@@ -16,6 +16,7 @@ from typing import Literal
 
 import msgspec
 
+from contracts.calendar import CalendarError, SchoolCalendar
 from contracts.settings import Settings, settings_env
 
 Target = Literal["live", "isolated"]
@@ -35,10 +36,18 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     status: Status = "running"
     drop: bool = False  # with status "ended": the rehearsal's database and topics go too
     pids: tuple[int, ...] = ()  # the rehearsal's worker and alerting processes (isolated)
+    # the (shifted) scenario's holidays and make-up school days, as calendar text: its alerting and
+    # the cockpit's baselines judge them as the scenario draws them
+    rest_days: str = ""
+    school_days: str = ""
 
     @property
     def database_suffix(self) -> str:
         return f"_{self.id}"
+
+    @property
+    def calendar(self) -> SchoolCalendar:
+        return SchoolCalendar.parse(self.rest_days, self.school_days)
 
 
 _dec = msgspec.json.Decoder(Manifest)
@@ -61,9 +70,11 @@ def sink_marker(settings: Settings, rehearsal_id: str) -> Path:
 def decode_manifest(raw: bytes) -> Manifest | str:
     """The manifest, or the reason these bytes are not one (never raises)."""
     try:
-        return _dec.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+        m = _dec.decode(raw)
+        m.calendar  # noqa: B018 -- its days must read, or the cockpit could not use them
+    except (msgspec.DecodeError, msgspec.ValidationError, CalendarError) as err:
         return f"not a rehearsal manifest: {err}"
+    return m
 
 
 def read_manifest(settings: Settings) -> Manifest | str | None:

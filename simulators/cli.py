@@ -554,6 +554,7 @@ def rehearse(
         console.print(f"[red]error:[/] {err}")
         raise typer.Exit(2) from None
     rid = rh.new_id()
+    rest_days, school_days = rh.announced(p.scenario)
     m = Manifest(
         id=rid,
         scenario=sc.name,
@@ -564,6 +565,8 @@ def rehearse(
         started_ms=int(time.time() * 1000),
         paced_from_ms=p.paced_from_ms,
         end_ms=p.end_ms,
+        rest_days=rest_days,
+        school_days=school_days,
     )
     procs: list[Any] = []
     try:
@@ -573,7 +576,7 @@ def rehearse(
             write_manifest(settings, m)
         else:
             ns = namespace(settings, rid)
-            procs = rh.start_isolated(settings, m, settings.data_dir / "logs", announced=p.scenario.calendar())
+            procs = rh.start_isolated(settings, m, settings.data_dir / "logs")
             m = msgspec.structs.replace(m, pids=tuple(pr.pid for pr in procs))
             write_manifest(settings, m)
             rh.wait_ready(settings, m, procs)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import msgspec
 
-from contracts.calendar import SchoolCalendar, format_days
+from contracts.calendar import format_days
 from contracts.rehearsal import Manifest, namespace, read_manifest, sink_marker, to_env, write_manifest
 from contracts.settings import Settings
 from simulators.pacing import Schedule
@@ -227,27 +227,29 @@ def _spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[byte
         )
 
 
-def isolated_settings(settings: Settings, manifest: Manifest, announced: SchoolCalendar | None = None) -> Settings:
-    """The rehearsal's namespace, its calendar with the announced days added."""
+def announced(sc: Scenario) -> tuple[str, str]:
+    """(rest days, school days): the manifest's calendar text for a (shifted) scenario's holidays
+    and make-up days."""
+    cal = sc.calendar()
+    return format_days(cal.rest), format_days(cal.school)
+
+
+def isolated_settings(settings: Settings, manifest: Manifest) -> Settings:
+    """The rehearsal's namespace, with the scenario's days added to its calendar as a deployment's
+    settings would name them (a holiday is announced before it comes)."""
     ns = namespace(settings, manifest.id)
-    if announced is None:
-        return ns
-    cal = ns.school_calendar.merged(announced)
+    cal = ns.school_calendar.merged(manifest.calendar)
     return ns.model_copy(
         update={"calendar_rest_days": format_days(cal.rest), "calendar_school_days": format_days(cal.school)}
     )
 
 
-def start_isolated(
-    settings: Settings, manifest: Manifest, logs: Path, announced: SchoolCalendar | None = None
-) -> list[subprocess.Popen[bytes]]:
+def start_isolated(settings: Settings, manifest: Manifest, logs: Path) -> list[subprocess.Popen[bytes]]:
     """Create the rehearsal's topics; start its worker and alerting (and, with a ClickHouse server, its
-    sink) as processes of their own. With chDB the cockpit that owns the store runs the sink.
-    `announced`: the (shifted) scenario's holidays and make-up days, added to its alerting's calendar
-    as a deployment's settings would name them."""
+    sink) as processes of their own. With chDB the cockpit that owns the store runs the sink."""
     from contracts.topics import ensure_topics
 
-    ns = isolated_settings(settings, manifest, announced)
+    ns = isolated_settings(settings, manifest)
     ensure_topics(ns)
     logs.mkdir(parents=True, exist_ok=True)
     env = to_env(ns)

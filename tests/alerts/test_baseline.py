@@ -33,7 +33,7 @@ def test_no_baseline_before_min_visits_and_none_for_an_unseen_weekend() -> None:
     _feed(b, minutes(1, MONDAY + DAY), school_days(1, 50_000))
     assert b.expected(MONDAY + 2 * DAY + 9 * 3600) is not None
     saturday = MONDAY + 5 * DAY + 9 * 3600
-    assert b.expected(saturday) is None  # school days never judge a weekend (the "any" profile does not answer)
+    assert b.expected(saturday) is None  # school days never judge a weekend (no any-day profile answers)
 
 
 def test_weekend_profile_used_once_it_has_been_seen() -> None:

@@ -56,7 +56,7 @@ def test_the_banner_says_rehearsal_with_the_scenario_clock_only_to_viewers_insid
 
 def test_each_viewer_reads_the_namespace_of_its_cookie(store: ChdbStore, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path, cockpit_cache_s=0.0)
-    m = manifest()
+    m = manifest(rest_days="2023-05-01")  # a holiday of the (shifted) scenario
     fx.truncate(store)
     fx.insert_clicks(store, fx.clicks_rows(fx.NOW - 10 * MINUTE, fx.NOW))
     live_store = store.with_database(store.database)
@@ -77,8 +77,10 @@ def test_each_viewer_reads_the_namespace_of_its_cookie(store: ChdbStore, tmp_pat
             assert q.latest_minute() == live_now + 3600
             assert "拒收 2/分" in rehearsal.rate_strip(q.pick(), "zh")  # 10 refused over the last five minutes
             assert "refused 2/min" in rehearsal.rate_strip(q.pick(), "en")
+            assert q.calendar.rest_days() == {19_478}  # its baselines judge the scenario's holiday as one
         with server.test_request_context("/", headers={"Cookie": f"{rehearsal.COOKIE}=rhother"}):
             assert q.latest_minute() == live_now
+            assert q.calendar.rest_days() == frozenset()
         write_manifest(settings, msgspec.structs.replace(m, status="ended"))
         q._manifests._at = -1e18
         with server.test_request_context("/", headers={"Cookie": f"{rehearsal.COOKIE}={m.id}"}):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import msgspec
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -180,9 +181,14 @@ def test_an_isolated_rehearsals_alerting_is_told_the_shifted_scenarios_holidays(
         paced_from_ms=p.paced_from_ms,
         end_ms=p.end_ms,
     )
-    cal = rh.isolated_settings(s, m, p.scenario.calendar()).school_calendar
+    rest, school = rh.announced(p.scenario)
+    told = msgspec.structs.replace(m, rest_days=rest, school_days=school)
+    assert decode_manifest(msgspec.json.encode(told)) == told  # it crosses to the cockpit in the manifest
+    cal = rh.isolated_settings(s, told).school_calendar
     shift_days = p.shift_ms // rh.DAY_MS
     assert cal.rest_days() == {d + shift_days for d in sc.calendar().rest_days()}
     assert cal.school_days() == {d + shift_days for d in sc.calendar().school_days()}
     assert cal.rest_days("440000") - cal.rest_days() == {20_727}  # the deployment's own day stays (2026-10-01)
     assert rh.isolated_settings(s, m).school_calendar == s.school_calendar
+    bad = msgspec.json.encode(msgspec.structs.replace(m, rest_days="2023-02-30"))
+    assert isinstance(decode_manifest(bad), str) and "2023-02-30" in str(decode_manifest(bad))
