@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape
@@ -43,7 +44,7 @@ def load_operators(path: str | Path | None) -> dict[str, str]:
         user, sep, hashed = line.partition(":")
         if not sep or not user or not hashed:
             raise ValueError(f"{path}:{n}: expected user:password-hash")
-        users[user.strip()] = hashed.strip()
+        users[normal_name(user)] = hashed.strip()
     return users
 
 
@@ -76,6 +77,15 @@ class Operators:
             return self._users
 
 
+_OPERATOR_NAME = re.compile(r"[\w.@-]{1,64}")  # \w is Unicode: 张伟 and José are names too
+
+
+def normal_name(text: str) -> str:
+    """A name as stored and compared: NFC, so the same name typed on another keyboard (é as one
+    code point or as e + accent) is the same operator."""
+    return unicodedata.normalize("NFC", text.strip())
+
+
 def add_operator(path: Path, user: str, password: str) -> bool:
     """Add `user` (or replace their password) with a scrypt hash (werkzeug); True when new.
     The file is written whole to a temporary file and renamed, mode 0600."""
@@ -83,8 +93,9 @@ def add_operator(path: Path, user: str, password: str) -> bool:
 
     from werkzeug.security import generate_password_hash
 
-    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", user):
-        raise ValueError("an operator name is 1-64 letters, digits or . _ @ -")
+    user = normal_name(user)
+    if not _OPERATOR_NAME.fullmatch(user):
+        raise ValueError("an operator name is 1-64 letters (any script), digits or . _ @ -")
     if len(password) < 8:
         raise ValueError("a password has at least 8 characters")
     users = load_operators(path) if path.exists() else {}
@@ -289,7 +300,7 @@ def install(server: Flask, settings: Any, acks: Any = None, throttle: LoginThrot
     def login() -> Response:
         if request.method == "GET":
             return _login_form()
-        user = request.form.get("username", "")[:200]
+        user = normal_name(request.form.get("username", "")[:200])
         who = {"user": user, "ip": request.remote_addr or "-"}
         wait = throttle.retry_after(**who)
         if wait > 0:  # locked: the password is not even checked

@@ -149,3 +149,30 @@ def test_viewer_login_can_be_required(tmp_path: Path, users_file: Path, store: C
     assert client.post("/_dash-update-component", json={}).status_code == 401
     login(client)
     assert client.get("/").status_code == 200
+
+
+def test_operator_names_in_any_script_and_either_normal_form(tmp_path: Path) -> None:
+    """A duty officer is 张伟 or José; José typed as e + combining accent is the same José."""
+    path = tmp_path / "operators"
+    assert auth.add_operator(path, "张伟", "correct-horse-9")
+    assert auth.add_operator(path, "Jose\u0301", "correct-horse-9")  # stored as NFC
+    assert not auth.add_operator(path, "José", "another-horse-9")  # the same operator: a new password
+    users = auth.load_operators(path)
+    assert set(users) == {"张伟", "José"}
+    assert auth.verify(users, auth.normal_name("Jose\u0301"), "another-horse-9")
+    for bad in ("", "a b", "duty:x", "x" * 65, "tab\there", "名字\n"[:3] + "\u0000"):
+        with pytest.raises(ValueError, match="operator name"):
+            auth.add_operator(path, bad, "correct-horse-9")
+    assert set(auth.load_operators(path)) == {"张伟", "José"}
+
+
+def test_an_operator_with_a_chinese_name_signs_in(tmp_path: Path, store: ChdbStore) -> None:
+    path = tmp_path / "operators"
+    auth.add_operator(path, "张伟", "correct-horse-9")
+    settings = OperatorSettings(data_dir=tmp_path, cockpit_operators_file=path, cockpit_secret_key="k" * 32)
+    app = create_app(settings, store, registry=CollectorRegistry(), producer_factory=FakeProducer)
+    client = app.server.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    resp = client.post("/login", data={"username": " 张伟 ", "password": "correct-horse-9", "csrf_token": csrf})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/alerts")
