@@ -1,7 +1,7 @@
 """Seasonal baseline of a per-minute series: time of day x day of week, robust to earlier anomalies.
 
 "Normal" is a profile over the week, kept per slot (15 minutes) by day of week and by day type
-(school day / weekend). `expected(t)` answers from the most specific profile that has seen
+(school day / rest day: a weekend, or a holiday of the calendar given; `_groups`). `expected(t)` answers from the most specific profile that has seen
 `min_visits` days, interpolated between slot centres. A slot learns once per visit by an EWMA whose
 step is clipped at `winsor_k` deviations (`outlier_damp` for a visit outside), so a surge lasting
 days moves its own baseline slowly. O(1) per point.
