@@ -22,7 +22,7 @@ from cockpit.queries import Queries
 from cockpit.series import fill_gaps
 from cockpit.timeframe import DAY, MINUTE, Span
 from contracts.beijing import BEIJING_OFFSET_S
-from contracts.calendar import SchoolCalendar
+from contracts.calendar import SchoolCalendar, is_weekday
 
 BASELINE_WEEKS = 4
 MIN_BASELINE_WEEKS = 2
@@ -53,7 +53,7 @@ def reference_offsets(t: int, calendar: SchoolCalendar, weeks: int = BASELINE_WE
     last rest days, a make-up Sunday against the last school days). Nationwide days only."""
     day = (t + BEIJING_OFFSET_S) // DAY
     school = calendar.is_school_day(day)
-    if school == ((day + 3) % 7 < 5):  # an ordinary day: same weekday, same kind
+    if school == is_weekday(day):  # an ordinary day: same weekday, same kind
         return [k * WEEK for k in range(1, 3 * weeks + 1) if calendar.is_school_day(day - 7 * k) == school][:weeks]
     return [d * DAY for d in range(1, 21 * weeks + 1) if calendar.is_school_day(day - d) == school][:weeks]
 

@@ -16,6 +16,7 @@ The text form, one item per comma or whitespace: ``2023-04-05``, a range ``2023-
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ __all__ = [
     "CalendarError",
     "SchoolCalendar",
     "format_days",
+    "is_weekday",
     "local_day",
     "official_calendar",
     "parse_days",
@@ -104,12 +106,23 @@ class SchoolCalendar:
         return _of(self.school, province)
 
     def is_school_day(self, day: int, province: str | None = None) -> bool:
-        """A weekday that is not a rest day, or a weekend day that is a school day."""
-        if (day + 3) % 7 >= 5:  # day 0 (1970-01-01) was a Thursday; Monday = 0
-            return day in self.school_days(province)
-        return day not in self.rest_days(province)
+        """A weekday that is not a rest day, or a weekend day that is a school day (set lookups:
+        the judge and the cockpit ask day by day)."""
+        if not is_weekday(day):
+            return _holds(self.school, day, province)
+        return not _holds(self.rest, day, province)
 
 
+def is_weekday(day: int) -> bool:
+    """Monday to Friday (day 0, 1970-01-01, was a Thursday)."""
+    return (day + 3) % 7 < 5
+
+
+def _holds(days: Days, day: int, province: str | None) -> bool:
+    return (NATIONWIDE, day) in days or (province is not None and (province, day) in days)
+
+
+@functools.cache
 def official_calendar() -> tuple[SchoolCalendar, int]:
     """The State Council's holidays on weekdays and make-up school days on weekends, as the
     `chinesecalendar` package knows them, and the last year it knows (later years have none)."""

@@ -135,9 +135,10 @@ class TrafficModel:
             if ev.type in ("holiday", "workday"):
                 (holiday if ev.type == "holiday" else workday)[np.ix_(np.arange(len(t)), pi)] |= ev.active(t)[:, None]
         made_up = workday & is_weekend[:, None] & ~holiday
-        rest = (is_weekend[:, None] & ~made_up) | holiday
+        rest = (is_weekend[:, None] | holiday) & ~made_up
         shape = np.where(rest, weekend[minute_of_day][:, None], school[minute_of_day][:, None])
-        mult *= np.where(made_up, weekly[0] / weekly[dow][:, None], 1.0)[:, :, None]
+        if made_up.any():  # most blocks have none: no pass over the whole [T, P, F] array for them
+            mult *= np.where(made_up, weekly[0] / weekly[dow][:, None], 1.0)[:, :, None]
         base = sc.daily_clicks / DAY_MINUTES * weekly[dow]
         return (
             base[:, None, None]
