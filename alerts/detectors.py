@@ -65,6 +65,15 @@ class SurgeParams:
     # ten-minute ratio is noisy (a x1.4 week of Guangdong K-12 read 2x on 10-20 min windows six
     # times), its hour is not. 0 turns this off.
     persist_units: float = 48.0
+    # ...and the level holds: on the longest window that has a baseline and does not reach back into
+    # an episode (up to max_window_min, or the onset's own where longer), traffic is k x its
+    # baseline. Ten and forty minutes of a x1.7-1.9 closure of a big province's K-12 read 2.2-2.3x
+    # by chance some morning of a long closure, and it fired for days; three hours read ~1.8. A
+    # closure at midnight fills the three hours before its first morning too. A window at
+    # level_sure x its baseline or more is no chance reading of a rise below k: it needs no such
+    # check (a x4 surge at 09:00 fires in minutes; one of x2.5 at 09:00 waits for the level).
+    level_holds: bool = True
+    level_sure: float = 3.0
     dispersion_days: float = 3.0  # memory of the dispersion estimate
     min_dispersion_pairs: int = 24  # windows (each against the day before) learnt before a window can judge
     # ...over at least this many hours: the first hours learnt are one night's few windows, and a
@@ -440,9 +449,27 @@ class SeriesDetector:
             if self.state == NORMAL and self._paused.last(n):
                 break  # this window and every longer one reach back into an episode
             z = clustered_z(obs, e, phi)
-            if z >= sp.z_min and self._persists(n, z, maturity):
+            if (
+                z >= sp.z_min
+                and self._persists(n, z, maturity)
+                and (obs >= sp.level_sure * e or self._level_holds(windows, n))
+            ):
                 return n, obs, e, phi, z
         return _NO_EVIDENCE
+
+    def _level_holds(self, windows: list[tuple[int, float, float, float]], n: int) -> bool:
+        """Whether the longest of `windows` (n at least) that does not reach back into an episode
+        holds k x its baseline (SurgeParams.level_holds)."""
+        sp = self.surge_p
+        if not sp.level_holds:
+            return True
+        for m, obs, e, _ in reversed(windows):
+            if m < n:
+                break
+            if self.state == NORMAL and self._paused.last(m):
+                continue
+            return obs >= sp.k * e
+        return True
 
     def _spike(self, value: float, exp: Expected | None, maturity: float) -> bool:
         sp = self.surge_p
