@@ -6,6 +6,7 @@ from the simulators' school-day curve with Poisson noise; the clock is the event
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,8 +17,10 @@ from prometheus_client import CollectorRegistry
 from alerts.engine import AlertEngine, EngineConfig
 from alerts.metrics import AlertMetrics
 from alerts.model import Notification
+from alerts.service import engine_config
 from contracts.alerts import State, StateChange
 from contracts.rates import ClickRow
+from contracts.settings import Settings
 from tests.alerts.helpers import DAY, MONDAY, school_day_curve
 
 SHARE = {"210000": 0.30, "220000": 0.15, "130000": 0.30, "440000": 0.22, "540000": 0.03}  # of this test's nation
@@ -168,3 +171,12 @@ def test_a_platform_series_of_a_province_is_judged_from_its_first_click() -> Non
     assert engine._provinces["220000"] == [("province", "220000"), ("pp", "k12", "220000")]
     assert results[0].readings[("pp", "k12", "220000")].value == 5
     assert results[1].readings[("pp", "k12", "220000")].value == 0
+
+
+def test_the_engines_defaults_are_the_settings_defaults() -> None:
+    """The engine's knobs have defaults of their own (tests and replays build EngineConfig()), and the
+    settings have theirs (the service): one surge threshold, pending time and hold, or a replay and
+    the running service judge differently."""
+    served, own = engine_config(Settings.model_construct()), EngineConfig()
+    differ = [f.name for f in dataclasses.fields(own) if getattr(served, f.name) != getattr(own, f.name)]
+    assert not differ, differ
