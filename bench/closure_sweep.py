@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--keep", type=Path, help="write the drawn scenario files here")
     args = ap.parse_args(argv)
+    if args.scenarios < 1 or args.jobs < 1 or not 0 < args.scale <= 1:
+        ap.error("--scenarios and --jobs are at least 1, --scale is in (0, 1]")
     folder = args.keep or Path(tempfile.mkdtemp(prefix="closure-sweep-"))
     folder.mkdir(parents=True, exist_ok=True)
     jobs = []
