@@ -122,6 +122,7 @@ def run_one(job: tuple[str, int]) -> tuple[str, dict[str, int], list[str], float
     t0 = time.perf_counter()
     run = replay(sc, seed=seed)
     v = judge(sc, run.changes)
+    drawn = closures(sc)  # once: it walks the scenario's events and calendar
     name = PROVINCE_BY_CODE
     lines = [f"  missed {name[c.province].en} x{c.factor} from {_bj(c.start)}" for c in v.missed]
     for c, e in v.late:
@@ -135,7 +136,7 @@ def run_one(job: tuple[str, int]) -> tuple[str, dict[str, int], list[str], float
     for e in v.false:
         where = e.label("province") or e.label("platform") or "national"
         # a surge of a province during its closure below x2.5: false to the judge, but a real rise
-        mine = next((c for c in closures(sc) if c.province == where and _during(e, c)), None)
+        mine = next((c for c in drawn if c.province == where and _during(e, c)), None)
         tag = f" (its x{mine.factor} closure)" if mine is not None and e.alertname == "TrafficSurge" else ""
         below += bool(tag)
         where = name[where].en if where in name else where
@@ -147,7 +148,7 @@ def run_one(job: tuple[str, int]) -> tuple[str, dict[str, int], list[str], float
         "false": len(v.false),
         "false_below": below,
     }
-    judged = sum(1 for c in closures(sc) if c.factor >= 2.5)
+    judged = sum(1 for c in drawn if c.factor >= 2.5)
     return sc.name, counts, lines, time.perf_counter() - t0, judged
 
 
