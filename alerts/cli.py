@@ -102,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--scale", type=positive, default=None, help="fraction of the real traffic (default: the file's)")
     rp.add_argument("--seed", type=seed, default=1)
     rp.add_argument("--days", type=positive, default=None, help="only the first N days")
-    rp.add_argument("--provinces", default="", help="comma-separated codes judged (default: all)")
+    rp.add_argument(
+        "--provinces",
+        default="",
+        help="comma-separated codes judged (default: all; a subset learns the shared burstiness from fewer series)",
+    )
     rp.add_argument("--quiet", action="store_true", help="print only the summary")
     rp.add_argument("--all", action="store_true", help="also acks and silences (none in a replay)")
     rp.add_argument(

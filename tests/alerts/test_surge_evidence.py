@@ -200,3 +200,23 @@ def test_a_long_rise_below_k_rarely_fires_on_chance_windows() -> None:
             elif first is not None:
                 fired.append((seed, (first - onset) / 60))
     assert len(fired) <= 1, fired
+
+
+def test_a_long_window_is_never_judged_as_less_bursty_than_a_shorter_one() -> None:
+    """The 12-hour burstiness shared by Liaoning's four platforms alone (a subset replay) fell to 6,
+    below their 10-minute one, and chance days surged on it: a window's dispersion is floored at
+    the shorter windows' (sessions make Var / mean grow with the window)."""
+    det = SeriesDetector(surge=SURGE, anomaly=False)
+    _run(det, sessions(school_days(9, 3_000), seed=31))
+    low = Dispersion(720)
+    for i in range(100):  # ready, and as calm as Poisson: far below what sessions give
+        low.learn(float(MONDAY + i * 600), 500.0, 500.0)
+    assert low.ready(SURGE) and low.phi == 1.0
+    det.dispersion[720] = low
+    short = det._windows(1.0)
+    assert len(short) == len(det.evidence), short
+    phis = [phi for *_, phi in short]
+    assert phis == sorted(phis) and phis[0] > 1.0, phis
+    longer = det._windows(1.0, det.long)
+    assert 720 in [n for n, *_ in longer], longer
+    assert all(phi >= phis[-1] for *_, phi in longer), (phis, longer)
