@@ -46,6 +46,15 @@ class SurgeParams:
     # baseline is far off (docs/alert-detectors.md)
     exit_lr: float = 100.0
     exit_lr_k: float = 10.0
+    # ...and against k by as much as exit_k_day_share of a day's units at the baseline would give,
+    # up to exit_lr_k_max: a closure of weeks gives the CUSUMs a fresh try every night and evening,
+    # and a mid-size series' night holds the few units that a chance dip turns into 10:1 (Jiangxi
+    # x3.3 read 1.2-1.5x from 01:00 to 04:40 of its 15th night, Liaoning x2.7 0.5-1.1x from 22:30
+    # to 00:20: each resolved, and fired again next morning). A small series' nights hold too few
+    # units for that, and its reopening morning too few for more than 10:1 by 10:00; a big one's
+    # morning holds 100:1 in minutes
+    exit_k_day_share: float = 0.1
+    exit_lr_k_max: float = 100.0
     # evidence: at least this many independent units (expected count / dispersion) in a window, of
     # up to max_window_min minutes (multiples of window_min). clustered_z is calibrated from 3 units
     # up; a surge needs far more than 4 unless it is large (13 at x2.5, 4 at x4).
@@ -350,6 +359,7 @@ class SeriesDetector:
         self._normal_run = 0  # minutes of normal evidence since the episode last looked abnormal
         self._exit_llr = 0.0  # log likelihood ratio, normal against the surge's level, since it began
         self._ep_obs = self._ep_exp = 0.0  # clicks and baseline since the surge began: its level
+        self._ep_min = 0  # minutes of the surge with a baseline
         self._exit_llr_k = 0.0  # the same against k x baseline
         self._outage = False
         self._last_ev: _Evidence = _NO_EVIDENCE
@@ -502,6 +512,7 @@ class SeriesDetector:
             return
         self._ep_obs += x
         self._ep_exp += e
+        self._ep_min += 1
         phi = self._known_phi(self.evidence[-1])  # clicks come in sessions: the longest window's
         if phi <= 0:
             return
@@ -509,6 +520,18 @@ class SeriesDetector:
         unit = phi * maturity
         self._exit_llr = max(0.0, self._exit_llr + (e * (r - 1.0) - x * math.log(r)) / unit)
         self._exit_llr_k = max(0.0, self._exit_llr_k + (e * (sp.k - 1.0) - x * math.log(sp.k)) / unit)
+
+    def _exit_log_lr_k(self, maturity: float) -> float:
+        """The log likelihood ratio over k x baseline that ends a surge (SurgeParams.exit_k_day_share):
+        a share of what a day of the series' baseline traffic, measured since the surge began (an
+        hour at least), weighs for normal traffic against k."""
+        sp = self.surge_p
+        lo, hi = math.log(sp.exit_lr_k), math.log(max(sp.exit_lr_k, sp.exit_lr_k_max))
+        phi = self._known_phi(self.evidence[-1])
+        if phi <= 0 or hi <= lo:
+            return lo
+        units_a_day = self._ep_exp / (phi * maturity) * DAY_MIN / max(self._ep_min, 60)
+        return min(hi, max(lo, sp.exit_k_day_share * (sp.k - 1.0 - math.log(sp.k)) * units_a_day))
 
     def _known_phi(self, up_to: int) -> float:
         """Dispersion of the evidence windows of at most `up_to` minutes that have learnt enough:
@@ -582,6 +605,7 @@ class SeriesDetector:
                 self.state = SURGE if is_surge else DROP
                 self._normal_run = 0
                 self._exit_llr = self._exit_llr_k = self._ep_obs = self._ep_exp = 0.0
+                self._ep_min = 0
             self._outage = is_drop and obs <= 0
             return
         if self.state == SURGE:
@@ -590,10 +614,9 @@ class SeriesDetector:
             # the sums run over hours, so they are weighed in the longest window's dispersion; until
             # that is known a shorter window's stands in, a third of it on a series' fourth day, and
             # a chance evening dip would weigh three times over: then k x baseline needs exit_lr too
-            lr_k = sp.exit_lr_k if self.dispersion[self.evidence[-1]].ready(sp) else sp.exit_lr
-            normal = (
-                ending[4] <= sp.z_exit and self._exit_llr >= math.log(sp.exit_lr) and self._exit_llr_k >= math.log(lr_k)
-            )
+            ready = self.dispersion[self.evidence[-1]].ready(sp)
+            log_lr_k = self._exit_log_lr_k(maturity) if ready else math.log(max(sp.exit_lr, sp.exit_lr_k))
+            normal = ending[4] <= sp.z_exit and self._exit_llr >= math.log(sp.exit_lr) and self._exit_llr_k >= log_lr_k
         else:
             if not n:
                 return
